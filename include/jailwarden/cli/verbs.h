@@ -1,0 +1,35 @@
+#pragma once
+
+// The `jailwarden` command line (../shared/design/architecture.md §4): a
+// table of verbs, each with its own --help.
+
+#include <functional>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jailwarden::cli {
+
+struct CommandContext {
+  std::ostream& out;
+  std::ostream& err;
+};
+
+struct Verb {
+  std::string_view name;
+  std::string_view summary;  // one line, for `jailwarden --help`
+  // Runs the verb with the arguments after its name; returns the exit code
+  // (sysexits(3) values for failures the verb itself detects).
+  std::function<int(const std::vector<std::string>& args, CommandContext& ctx)>
+      run;
+};
+
+// Every verb, in the order `jailwarden --help` lists them.
+std::span<const Verb> AllVerbs();
+
+// Entry point behind main(): global flags, verb dispatch.
+int Main(int argc, char** argv);
+
+}  // namespace jailwarden::cli

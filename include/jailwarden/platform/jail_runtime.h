@@ -1,0 +1,98 @@
+#pragma once
+
+// The OS primitives the jail layer drives in jail(8)'s order
+// (../shared/reference/freebsd-rctl.md §11.3). The jail layer owns ordering,
+// hooks, rollback, `depend` and state; a backend only does each step.
+// Implementations: platform/linux (namespaces, pivot_root, cgroups) and
+// platform/freebsd (libjail, nmount, through the syscall seam).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/platform/usage_reader.h"
+
+namespace jailwarden::platform {
+
+// A running (or half-made) jail as the backend knows it. Serializable by
+// the jail layer into state; `backend_state` is the backend's own data
+// (cgroup paths, veth names, mount list) needed to adopt and tear down.
+struct JailInstance {
+  JailRef ref;
+  int64_t init_pid = -1;  // Linux: the jail's pid-1 supervisor on the host
+  absl::Time started = absl::InfinitePast();  // wall clock
+  std::map<std::string, std::string> backend_state;
+};
+
+// Where a hook command runs: the host ("system environment") or inside the
+// jail ("jail environment").
+enum class ExecWhere : uint8_t { kHost, kJail };
+
+struct ExecRequest {
+  std::vector<std::string> argv;         // argv[0] resolved with PATH
+  std::map<std::string, std::string> env;  // added to (or, clean, replaces)
+  bool clean_env = false;
+  absl::Duration timeout = absl::ZeroDuration();  // 0 = none
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1 = /dev/null
+};
+
+struct ExecResult {
+  int exit_code = -1;    // valid when !signaled
+  int term_signal = 0;   // host signal number when killed
+  bool timed_out = false;
+  bool ok() const { return !timed_out && term_signal == 0 && exit_code == 0; }
+};
+
+class JailRuntime {
+ public:
+  virtual ~JailRuntime() = default;
+
+  // Steps before the kernel jail exists: root filesystem (thin overlay),
+  // addresses, mounts, copies. Idempotent; `instance` records what was done
+  // so Teardown can undo exactly that.
+  virtual absl::Status Prepare(const JailSpec& spec, JailInstance& instance) = 0;
+
+  // Creates the kernel jail (jail_set(JAIL_CREATE) / namespaces + pid 1).
+  // After this, ExecIn may run commands in it.
+  virtual absl::Status Create(const JailSpec& spec, JailInstance& instance) = 0;
+
+  // Moves vnet interfaces in and configures them (jail(8) step 12).
+  virtual absl::Status AttachNetwork(const JailSpec& spec,
+                                     JailInstance& instance) = 0;
+
+  // Runs a command on the host or in the jail and waits for it.
+  virtual absl::StatusOr<ExecResult> Exec(const JailInstance& instance,
+                                          ExecWhere where,
+                                          const ExecRequest& request) = 0;
+
+  // Starts a command in the jail without waiting; returns its host pid.
+  virtual absl::StatusOr<int64_t> Spawn(const JailInstance& instance,
+                                        const ExecRequest& request) = 0;
+
+  // Sends `host_signal` to every process in the jail except its pid 1.
+  virtual absl::Status SignalAll(const JailInstance& instance,
+                                 int host_signal) = 0;
+
+  // Number of processes in the jail, not counting the supervisor.
+  virtual absl::StatusOr<int> CountProcesses(const JailInstance& instance) = 0;
+
+  // Removes the kernel jail, killing whatever is left (jail_remove).
+  virtual absl::Status Remove(JailInstance& instance) = 0;
+
+  // Undoes Prepare: unmounts, removes addresses/veths, cgroups, overlay
+  // work dirs. Tolerates parts already gone.
+  virtual absl::Status Teardown(const JailSpec& spec,
+                                JailInstance& instance) = 0;
+
+  // After a restart: is this recorded instance still running? Refreshes
+  // `instance` (pids, handles) when it is.
+  virtual absl::StatusOr<bool> Adopt(JailInstance& instance) = 0;
+};
+
+}  // namespace jailwarden::platform

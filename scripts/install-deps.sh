@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages jailwarden builds, tests and runs with.
+# Idempotent and quiet when everything is present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libabsl-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
+  libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
+  clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
+  busybox-static                      # demo and test jail roots
+  iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
+  prometheus                          # real Prometheus + promtool for tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Debian prometheus package starts a system service on install; tests run
+# their own instance on a private port, so the packaged one is not needed.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

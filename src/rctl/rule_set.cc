@@ -1,0 +1,80 @@
+#include "jailwarden/rctl/rule_set.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "jailwarden/base/strings.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::rctl {
+namespace {
+
+// Position of a subject type in rctl_get_rules output: process rules
+// (walking processes), then loginclass, uidinfo and prison containers.
+int OutputRank(SubjectType s) {
+  switch (s) {
+    case SubjectType::kProcess:
+      return 0;
+    case SubjectType::kLoginclass:
+      return 1;
+    case SubjectType::kUser:
+      return 2;
+    case SubjectType::kJail:
+      return 3;
+    case SubjectType::kUndefined:
+      return 4;
+  }
+  return 4;
+}
+
+}  // namespace
+
+absl::Status RuleSet::Add(Rule rule) {
+  if (!rule.FullySpecified()) {
+    return ErrnoStatus(EINVAL, "rule not fully specified");
+  }
+  JW_RETURN_IF_ERROR(ValidateForAdd(rule));
+  // rctl_rule_add: a deny replaces every deny that differs only in amount;
+  // any other rule replaces an identical one.
+  Rule filter = rule;
+  if (rule.action == Action::kDeny) filter.amount = kAmountUndefined;
+  std::erase_if(rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); });
+  rules_.push_back(std::move(rule));
+  ++generation_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> RuleSet::Remove(const Rule& filter) {
+  const std::size_t removed = std::erase_if(
+      rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); });
+  if (removed == 0) {
+    return ErrnoStatus(ESRCH, "no rule matched the filter");
+  }
+  ++generation_;
+  return static_cast<int>(removed);
+}
+
+std::vector<Rule> RuleSet::List(const Rule& filter) const {
+  std::vector<Rule> out;
+  // Newest first (LIST_INSERT_HEAD in each container).
+  for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
+    if (RuleMatchesFilter(*it, filter)) out.push_back(*it);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Rule& a, const Rule& b) {
+    return OutputRank(a.subject) < OutputRank(b.subject);
+  });
+  return out;
+}
+
+std::string RuleSet::ListText(const Rule& filter) const {
+  std::string out;
+  for (const Rule& r : List(filter)) {
+    if (!out.empty()) out.push_back(',');
+    out.append(FormatRule(r));
+  }
+  return out;
+}
+
+}  // namespace jailwarden::rctl
