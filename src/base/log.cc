@@ -75,7 +75,7 @@ void Log(LogSeverity severity, std::string_view message,
   clock_gettime(CLOCK_REALTIME, &ts);
   tm parts{};
   gmtime_r(&ts.tv_sec, &parts);
-  char stamp[40];
+  char stamp[96];
   std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
                 parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                 parts.tm_hour, parts.tm_min, parts.tm_sec, ts.tv_nsec / 1000000);
