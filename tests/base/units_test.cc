@@ -62,7 +62,9 @@ TEST(HumanizeNumberTest, MatchesLibutilWithSixByteBuffer) {
   EXPECT_EQ(HumanizeNumber(1073741824), "1024M");
   EXPECT_EQ(HumanizeNumber(10737418240), "10G");
   EXPECT_EQ(HumanizeNumber(-5), "-5");
-  EXPECT_EQ(HumanizeNumber(INT64_MAX), "8.0E");
+  EXPECT_EQ(HumanizeNumber(INT64_MAX), "8192P");  // stops below 10000
+  EXPECT_EQ(HumanizeNumber(10137), "9.9K");  // remainder 921 < 973: decimal
+  EXPECT_EQ(HumanizeNumber(10238), "10K");   // remainder 1022 >= 973: rounds up
 }
 
 }  // namespace
