@@ -1,0 +1,94 @@
+#pragma once
+
+// The persistent state of jails under a state directory, as libioc keeps
+// it (jails/<name>/config.json), plus runtime state (state.json) so a new
+// jailwarden can adopt or clean up what an old one left running.
+// Files are written atomically: temp file, fsync, rename, fsync directory.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jailwarden/platform/jail_runtime.h"
+#include "jailwarden/platform/jail_spec.h"
+
+namespace jailwarden::jail {
+
+enum class JailState : uint8_t {
+  kStopped,   // defined (config stored), no kernel jail
+  kStarting,  // a start is in progress (or was interrupted)
+  kRunning,   // the kernel jail exists
+  kStopping,  // a stop is in progress (or was interrupted)
+};
+
+// "stopped", "starting", "running", "stopping".
+std::string_view JailStateName(JailState state);
+// Inverse of JailStateName; InvalidArgument on anything else.
+absl::StatusOr<JailState> ParseJailState(std::string_view text);
+
+// One jail as the manager keeps it.
+struct JailRecord {
+  platform::JailSpec spec;
+  JailState state = JailState::kStopped;
+  int64_t jid = -1;        // -1 when stopped
+  bool ephemeral = false;  // made by Manager::Run, forgotten when it ends
+  // What the backend did (valid when state != kStopped). instance.ref.name
+  // is spec.name and instance.ref.jid is jid.
+  platform::JailInstance instance;
+  // Steps of the current start that completed, for rollback and for
+  // cleaning up after a crash: "prepare", "create", ... (Manager's names).
+  std::vector<std::string> done;
+};
+
+// Serializes a JailSpec as config.json text (pretty, stable key order).
+std::string SpecToJson(const platform::JailSpec& spec);
+// Parses config.json text. InvalidArgument with the JSON error position or
+// the offending key on bad input. Unknown keys are ignored.
+absl::StatusOr<platform::JailSpec> SpecFromJson(std::string_view text);
+
+// Serializes the runtime part of a record (state, jid, ephemeral, instance,
+// done) as state.json text, and parses it back into `rec` (spec untouched).
+std::string RuntimeToJson(const JailRecord& rec);
+absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec);
+
+class StateStore {
+ public:
+  // `root` absolute; created (0700) if missing. `fsync` as ManagerOptions.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(std::string root,
+                                                          bool fsync);
+
+  const std::string& root() const { return root_; }
+  // <root>/jails/<name>
+  std::string JailDir(std::string_view name) const;
+
+  // Writes config.json and state.json for `rec`.
+  absl::Status Save(const JailRecord& rec);
+  // Writes only state.json.
+  absl::Status SaveRuntime(const JailRecord& rec);
+  // Loads one jail. NotFound if jails/<name>/config.json does not exist.
+  absl::StatusOr<JailRecord> Load(std::string_view name) const;
+  // Names of every directory under jails/ (sorted).
+  absl::StatusOr<std::vector<std::string>> ListNames() const;
+  // Removes jails/<name>/ and everything in it. OK if already gone.
+  absl::Status Remove(std::string_view name);
+
+  // manager.json: the last JID handed out (0 if none yet).
+  absl::StatusOr<int64_t> LoadLastJid() const;
+  absl::Status SaveLastJid(int64_t jid);
+
+  // Writes `contents` to `path` atomically (temp, fsync, rename, fsync dir).
+  absl::Status WriteFileAtomically(const std::string& path,
+                                   std::string_view contents);
+
+ private:
+  StateStore(std::string root, bool fsync) : root_(std::move(root)), fsync_(fsync) {}
+  std::string root_;
+  bool fsync_;
+};
+
+}  // namespace jailwarden::jail

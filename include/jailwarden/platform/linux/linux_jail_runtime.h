@@ -1,0 +1,60 @@
+#pragma once
+
+// The Linux JailRuntime: a jail is a process tree in its own mount, pid,
+// uts, ipc, cgroup (and, as configured, net) namespaces, rooted by
+// pivot_root in JailSpec::path, with a pid-1 supervisor (jailwarden-init)
+// and its own cgroups below the cgroup jailwarden runs in
+// (../shared/reference/linux-mapping.md §2, §8, §9).
+//
+// JailInstance::backend_state keys written by this backend (all strings):
+//   "init.pid"          host pid of the jail's pid 1 (also instance.init_pid)
+//   "init.starttime"    /proc/<pid>/stat field 22 of it (pid-reuse guard)
+//   "cgroup.<hier>"     absolute cgroup directory per hierarchy used:
+//                       cgroup.memory, cgroup.pids, cgroup.cpu,
+//                       cgroup.cpuacct, cgroup.blkio, cgroup.freezer (v1
+//                       hosts) and cgroup.unified (the v2 tree; on a
+//                       v2-only host the only one)
+//   "cgroup.version"    "hybrid" (v1 controllers + unified) or "v2"
+//   "root"              the directory pivot_root'ed into (host view; for a
+//                       thin jail the overlay mount point, which exists only
+//                       inside the jail's mount namespace)
+//   "overlay.lower" / "overlay.upper" / "overlay.work"   thin jails only
+//   "devpts"            the jail's devpts instance, host view
+//                       (/proc/<init>/root/dev/pts)
+//   "netns"             /proc/<init>/ns/net ("" with ip4 inherit)
+//   "net.mode"          inherit | new | vnet
+//   "veth.host" / "veth.jail"   vnet only: interface names
+//   "rundir"            the backend's per-jail directory
+//   "persist"           "1" when the jail is kept alive with no processes
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "jailwarden/platform/jail_runtime.h"
+
+namespace jailwarden::platform {
+
+struct LinuxJailRuntimeOptions {
+  // Per-jail scratch directories (overlay mount points, init config).
+  // Created if missing. Required, absolute.
+  std::string run_dir;
+  // The pid-1 supervisor. "" = $JAILWARDEN_INIT, else `jailwarden-init`
+  // beside /proc/self/exe, else ../src/jailwarden-init from it (build tree).
+  std::string init_path;
+  // Name of the directory made below jailwarden's own cgroup in every
+  // hierarchy; jails go in <own>/<cgroup_parent>/<jail name>.
+  std::string cgroup_parent = "jailwarden";
+  // Mount point of the cgroup file systems (tests may point elsewhere).
+  std::string cgroup_root = "/sys/fs/cgroup";
+  // The iproute2 binary used for vnet set-up (run in the host's mount
+  // namespace, entered into the jail's netns only).
+  std::string ip_binary = "/usr/sbin/ip";
+};
+
+// Makes the runtime. Errors: InvalidArgument (run_dir), NotFound (no
+// jailwarden-init), FailedPrecondition (no usable cgroup hierarchy).
+absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
+    LinuxJailRuntimeOptions options);
+
+}  // namespace jailwarden::platform
