@@ -7,7 +7,9 @@ seconds=${FUZZ_SECONDS:-30}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DJAILWARDEN_BUILD_FUZZ=ON \
   -DJAILWARDEN_BUILD_TESTS=OFF -DJAILWARDEN_BUILD_BENCH=OFF \
   -DJAILWARDEN_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+targets=()
+for src in fuzz/*_fuzz.cc; do targets+=("$(basename "${src%.cc}")"); done
+cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)" --target "${targets[@]}" >/dev/null
 status=0
 for target in build-fuzz/fuzz/*_fuzz; do
   [[ -x $target ]] || continue
