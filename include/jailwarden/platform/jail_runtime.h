@@ -93,6 +93,16 @@ class JailRuntime {
   // After a restart: is this recorded instance still running? Refreshes
   // `instance` (pids, handles) when it is.
   virtual absl::StatusOr<bool> Adopt(JailInstance& instance) = 0;
+
+  // Ends jail(8)'s temporary persist after exec.poststart (clear_persist in
+  // usr.sbin/jail/jail.c): from then on a jail whose spec has
+  // persist=false goes away when its last process exits. Added for the
+  // Linux backend, whose pid-1 supervisor holds the jail; the default does
+  // nothing (a kernel that tracks persist itself needs no call).
+  virtual absl::Status ClearPersist(JailInstance& instance) {
+    (void)instance;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace jailwarden::platform
