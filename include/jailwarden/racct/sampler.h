@@ -24,6 +24,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -108,9 +109,12 @@ class Sampler {
 
   void Run();
   void Tick(absl::Time now);
-  void RefreshJails(absl::Time now);
-  void ReadSlowTier(absl::Time now, bool racctd_pass);
-  void ResolveMinimums();
+  void RefreshJails();
+  void ReadSlowTier(absl::Time now);
+  void ResolveMinimums(bool force);
+  void DropGoneJails();
+  IoMinimums ProcessMinimums(const platform::ProcessUsage& p,
+                             int32_t jail_slot) const;
 
   platform::UsageReader& reader_;
   Clock& clock_;
@@ -121,14 +125,15 @@ class Sampler {
   bool have_jails_ = false;
   absl::Time next_slow_;
   absl::Time next_racctd_;
-  absl::Time start_;
+  absl::Time next_slow_racctd_;
   uint64_t table_generation_ = 0;
   std::shared_ptr<const JailTable> table_;
   std::vector<std::unique_ptr<JailState>> jails_;  // by slot of table_
   std::vector<platform::JailRef> refs_;            // by slot of table_
   std::shared_ptr<const SlowData> slow_;
-  std::vector<std::unique_ptr<ProcessState>> processes_;  // sorted by pid
-  std::vector<std::unique_ptr<UserState>> users_;         // sorted by ruid
+  std::map<int64_t, std::unique_ptr<ProcessState>> processes_;  // by pid
+  std::map<int64_t, std::unique_ptr<UserState>> users_;         // by ruid
+  std::vector<uint8_t> gone_;  // by slot: vanished during this tick
   std::vector<std::shared_ptr<const TickData>> history_;  // oldest first
   std::size_t history_ticks_ = 1;
   SamplerHealth health_;
@@ -137,6 +142,7 @@ class Sampler {
   uint64_t minimums_version_seen_ = 0;
   std::vector<platform::ProcessUsage> process_scratch_;
   platform::RawUsage raw_scratch_;
+  platform::RawUsage slow_scratch_;
 
   absl::Mutex rules_mu_;
   std::shared_ptr<const ThrottleMinimums> pending_minimums_

@@ -122,8 +122,9 @@ struct SamplerHealth {
   uint64_t slow_ticks = 0;     // ticks that ran the slow tier
   uint64_t overruns = 0;       // deadlines missed (ticks skipped) because a
                                // tick ran past the next deadline
-  std::array<uint64_t, platform::kReadErrorReasonCount> read_errors{};  // by
-                               // platform::ReadErrorReason
+  // Failed reads by platform::ReadErrorReason (fast and slow tier; a
+  // NotFound read counts as kVanished here and as a vanished jail).
+  std::array<uint64_t, platform::kReadErrorReasonCount> read_errors{};
   uint64_t list_errors = 0;    // ListJails failures
   uint64_t jails_appeared = 0;
   uint64_t jails_vanished = 0;          // all disappearances
