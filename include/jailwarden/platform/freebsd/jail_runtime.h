@@ -1,0 +1,91 @@
+#pragma once
+
+// FreeBsdJailRuntime: jail(8)'s steps (../shared/reference/freebsd-rctl.md
+// §11.3, §11.4) done through the FreeBsdKernel seam. The jail layer calls
+// them in jail(8)'s order and runs the exec.* hooks; this class does each
+// kernel-facing step the way jail(8) does it:
+//   Prepare   IPv4 then IPv6 aliases (ifconfig IFACE inet ADDR netmask
+//             255.255.255.255 alias, as usr.sbin/jail/command.c), then the
+//             mounts with nmount(2): thin-jail base (nullfs ro), the spec's
+//             mounts (nullfs rw/ro, tmpfs, ...), mount.devfs (devfs with
+//             ruleset devfs_ruleset, default 4), mount.fdescfs, mount.procfs
+//   Create    jail_setv(JAIL_CREATE, name, path, host.hostname, ip4.addr,
+//             ..., persist) — a temporary persist, as jail(8) adds when the
+//             spec has no persist, is cleared by ClearPersist
+//   AttachNetwork  vnet.interface moved in (ifconfig IFACE vnet JID), its
+//             addresses set inside the jail
+//   Remove    jail_remove(2)
+//   Teardown  unmount in reverse order, then IPv6 and IPv4 aliases removed
+//   Adopt     jail_getv by name after a restart
+// What was done is recorded in JailInstance::backend_state ("mounts",
+// "ip4_aliases", "ip6_aliases": newline-separated; "temporary_persist",
+// "vnet_interface") so Teardown undoes exactly that, also after a restart.
+//
+// Thread-compatible per instance; the kernel must outlive it.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "jailwarden/base/clock.h"
+#include "jailwarden/platform/freebsd/kernel.h"
+#include "jailwarden/platform/jail_runtime.h"
+
+namespace jailwarden::platform {
+
+struct FreeBsdJailRuntimeOptions {
+  std::string ifconfig = "/sbin/ifconfig";  // _PATH_IFCONFIG
+  int default_devfs_ruleset = 4;            // devfsrules_jail
+  Clock* clock = nullptr;                   // for `started`; null = wall clock
+};
+
+class FreeBsdJailRuntime final : public JailRuntime {
+ public:
+  explicit FreeBsdJailRuntime(FreeBsdKernel& kernel,
+                              FreeBsdJailRuntimeOptions options = {});
+
+  // Errors: InvalidArgument (path not absolute, an address jail(8) would
+  // reject), FailedPrecondition (an ifconfig alias command failed, with
+  // its exit status), the nmount errno with the kernel's errmsg.
+  absl::Status Prepare(const JailSpec& spec, JailInstance& instance) override;
+  // Errors carry jail_setv's errno and libjail's jail_errmsg: AlreadyExists
+  // (EEXIST), NotFound (ENOENT: parent jail, unknown parameter),
+  // InvalidArgument (EINVAL), PermissionDenied (EPERM).
+  absl::Status Create(const JailSpec& spec, JailInstance& instance) override;
+  absl::Status AttachNetwork(const JailSpec& spec,
+                             JailInstance& instance) override;
+  absl::StatusOr<ExecResult> Exec(const JailInstance& instance, ExecWhere where,
+                                  const ExecRequest& request) override;
+  absl::StatusOr<int64_t> Spawn(const JailInstance& instance,
+                                const ExecRequest& request) override;
+  // kill(2) to every process whose ki_jid is the jail's (jail(8)
+  // term_procs). FreeBSD jails have no supervisor, so none is spared.
+  absl::Status SignalAll(const JailInstance& instance, int host_signal) override;
+  absl::StatusOr<int> CountProcesses(const JailInstance& instance) override;
+  // A jail already gone (EINVAL), or whose jid now belongs to another name,
+  // is not an error.
+  absl::Status Remove(JailInstance& instance) override;
+  absl::Status Teardown(const JailSpec& spec, JailInstance& instance) override;
+  absl::StatusOr<bool> Adopt(JailInstance& instance) override;
+  // jail_setv(JAIL_UPDATE, jid, nopersist) when Create added a temporary
+  // persist; nothing otherwise. The jail dies if it has no process left.
+  absl::Status ClearPersist(JailInstance& instance) override;
+
+  // The jail_setv parameters Create passes for `spec` (tests, --dry-run).
+  // Errors: InvalidArgument for a bad address or path.
+  static absl::StatusOr<std::vector<JailParam>> CreateParams(
+      const JailSpec& spec, bool temporary_persist);
+
+ private:
+  absl::Status Mount(JailInstance& instance, const std::string& fstype,
+                     const std::string& from, const std::string& fspath,
+                     bool read_only,
+                     const std::vector<std::pair<std::string, std::string>>& opts);
+  absl::Status Ifconfig(int jid, const std::vector<std::string>& argv);
+
+  FreeBsdKernel& kernel_;
+  FreeBsdJailRuntimeOptions options_;
+};
+
+}  // namespace jailwarden::platform
