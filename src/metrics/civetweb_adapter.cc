@@ -1,0 +1,119 @@
+// Every CivetWeb call of the metrics layer. CivetServer's constructor throws
+// CivetException; handler code must not let anything escape into CivetWeb's
+// C threads, so each entry point catches here (style.md "Errors").
+
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "CivetServer.h"
+#include "civetweb.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/metrics/http.h"
+
+namespace jailwarden::metrics {
+namespace {
+
+class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
+ public:
+  MetricsHandler(CivetServer& server, MetricsCollector& collector, std::string path)
+      : server_(server), collector_(collector), path_(std::move(path)) {}
+
+  ~MetricsHandler() override {
+    // After CivetServer::close() the context is gone and removeHandler would
+    // dereference it; the handler is unreachable then anyway.
+    if (server_.getContext() != nullptr) {
+      server_.removeHandler(StrCat(path_, "$"));
+    }
+  }
+
+  const std::string& path() const override { return path_; }
+
+  bool handleGet(CivetServer* /*server*/, mg_connection* conn) override {
+    return Respond(conn, /*with_body=*/true);
+  }
+  bool handleHead(CivetServer* /*server*/, mg_connection* conn) override {
+    return Respond(conn, /*with_body=*/false);
+  }
+
+ private:
+  bool Respond(mg_connection* conn, bool with_body) {
+    // One buffer per CivetWeb worker thread, reused across scrapes.
+    thread_local std::string body;
+    try {
+      collector_.RenderInto(body);
+    } catch (const std::exception& e) {
+      LogError("metrics: render failed", {{"error", e.what()}});
+      mg_send_http_error(conn, 500, "%s", "render failed");
+      return true;
+    }
+    const std::string type(MetricsCollector::kContentType);
+    mg_send_http_ok(conn, type.c_str(), static_cast<long long>(body.size()));
+    if (with_body) {
+      mg_write(conn, body.data(), body.size());
+    }
+    return true;
+  }
+
+  CivetServer& server_;
+  MetricsCollector& collector_;
+  std::string path_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsEndpoint>> RegisterMetricsHandler(
+    CivetServer& server, MetricsCollector& collector, std::string_view path) {
+  if (path.empty() || path.front() != '/') {
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("metrics path must start with '/': \"", path, "\"")));
+  }
+  auto handler = std::make_unique<MetricsHandler>(server, collector, std::string(path));
+  // addHandler does not throw; "$" anchors the URI so /metricsfoo is not ours.
+  server.addHandler(StrCat(path, "$"), handler.get());
+  return std::unique_ptr<MetricsEndpoint>(std::move(handler));
+}
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
+    MetricsCollector& collector, std::string_view listen_address, std::string_view path,
+    int threads) {
+  if (listen_address.empty() || listen_address.find(':') == std::string_view::npos) {
+    return absl::InvalidArgumentError(ToAbsl(
+        StrCat("listen address must be HOST:PORT or [IPv6]:PORT: \"", listen_address, "\"")));
+  }
+  std::unique_ptr<MetricsHttpServer> self(new MetricsHttpServer());
+  const std::vector<std::string> options = {
+      "listening_ports", std::string(listen_address),
+      "num_threads", StrCat(threads < 1 ? 1 : threads),
+      "enable_keep_alive", "yes",
+      "request_timeout_ms", "10000",
+  };
+  try {
+    self->server_ = std::make_unique<CivetServer>(options);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        ToAbsl(StrCat("metrics: cannot listen on ", listen_address, ": ", e.what())));
+  }
+  const std::vector<int> ports = self->server_->getListeningPorts();
+  self->port_ = ports.empty() ? 0 : ports.front();
+  auto endpoint = RegisterMetricsHandler(*self->server_, collector, path);
+  if (!endpoint.ok()) {
+    return endpoint.status();
+  }
+  self->endpoint_ = std::move(*endpoint);
+  return self;
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  // Stop the worker threads first so no request is inside the handler when
+  // it is destroyed.
+  if (server_ != nullptr) {
+    server_->close();
+  }
+  endpoint_.reset();
+}
+
+}  // namespace jailwarden::metrics

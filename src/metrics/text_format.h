@@ -1,0 +1,43 @@
+#pragma once
+
+// Pieces of Prometheus' classic text exposition (format 0.0.4,
+// https://prometheus.io/docs/instrumenting/exposition_formats/), appended to
+// a std::string without temporary strings. Pure; thread-compatible.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace jailwarden::metrics::text {
+
+// "# HELP <name> <help>\n# TYPE <name> <type>\n". `help` must not contain a
+// newline or backslash (ours are literals).
+void AppendFamilyHeader(std::string& out, std::string_view name,
+                        std::string_view help, std::string_view type);
+
+// Appends `value` escaped for a label value: backslash, double quote and
+// newline become \\, \" and \n.
+void AppendEscapedLabelValue(std::string& out, std::string_view value);
+
+// Appends <name>="<escaped value>".
+void AppendLabel(std::string& out, std::string_view name, std::string_view value);
+
+void AppendInt(std::string& out, int64_t value);
+void AppendUint(std::string& out, uint64_t value);
+
+// `value` / 10^decimals as an exact decimal, trailing zeros trimmed
+// (AppendFixed(1500000, 6) -> "1.5", AppendFixed(-5, 6) -> "-0.000005").
+void AppendFixed(std::string& out, int64_t value, int decimals);
+
+// Shortest round-trip form; +Inf, -Inf and NaN as the format spells them.
+void AppendDouble(std::string& out, double value);
+
+// Seconds with nanosecond resolution.
+void AppendSeconds(std::string& out, absl::Duration d);
+
+// Unix time in seconds with nanosecond resolution.
+void AppendUnixSeconds(std::string& out, absl::Time t);
+
+}  // namespace jailwarden::metrics::text

@@ -1,0 +1,361 @@
+#include "jailwarden/metrics/collector.h"
+
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/metrics/names.h"
+#include "metrics/snapshot_builder.h"
+#include "metrics/text_format.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+
+namespace jailwarden::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::BuildSnapshot;
+using testing::MakeJail;
+
+const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+rctl::Rule JailRule(std::string jail, rctl::Resource r, rctl::Action a, int64_t amount,
+                    rctl::SubjectType per = rctl::SubjectType::kJail) {
+  rctl::Rule rule;
+  rule.subject = rctl::SubjectType::kJail;
+  rule.subject_id = std::move(jail);
+  rule.resource = r;
+  rule.action = a;
+  rule.amount = amount;
+  rule.per = per;
+  return rule;
+}
+
+// Lines of `text` that are samples of family `name` (exact metric name).
+std::vector<std::string> Samples(const std::string& text, std::string_view name) {
+  std::vector<std::string> out;
+  for (std::string_view line : Split(text, '\n')) {
+    if (line.empty() || line.front() == '#') {
+      continue;
+    }
+    std::string_view metric = line.substr(0, line.find_first_of("{ "));
+    if (metric == name) {
+      out.emplace_back(line);
+    }
+  }
+  return out;
+}
+
+TEST(MetricsCollectorTest, RendersJailExporterNamesWithNameLabel) {
+  auto snap = BuildSnapshot({MakeJail("web", 3), MakeJail("db", 4)}, 10, kNow);
+  MetricsCollector collector({.snapshot = [&] { return snap; }}, {.backend = "fake"});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njail_num 2\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_id{name=\"web\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_memoryuse_bytes{name=\"web\"} 67108864\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_cputime_seconds_total{name=\"db\"} 12.345678\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_wallclock_seconds_total{name=\"db\"} 60\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_pcpu_used{name=\"web\"} 20.5\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_readbps{name=\"web\"} 22003\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE jail_cputime_seconds_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("jailwarden_build_info{version=\""));
+  EXPECT_THAT(text, HasSubstr("backend=\"fake\"} 1\n"));
+  for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+    const UsageFamily& f = UsageFamilyOf(rctl::ResourceAt(r));
+    EXPECT_EQ(Samples(text, f.name).size(), 2u) << f.name;
+  }
+}
+
+TEST(MetricsCollectorTest, EveryFamilyHasOneHelpAndTypeAndContiguousSamples) {
+  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 3);
+  auto enf = std::make_shared<std::vector<platform::Enforcement>>();
+  enf->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 1 << 30),
+                  platform::Fidelity::kExact, "memory.max", ""});
+  MetricsCollector collector(
+      {.snapshot = [&] { return snap; },
+       .rule_stats = [] { return std::vector<engine::RuleTargetStats>(); },
+       .jails = [] { return std::vector<JailStatus>{{"web", 3, "running", kNow, true}}; },
+       .enforcements = [&] { return enf; },
+       .engine_health = [] { return EngineHealth{}; }});
+  const std::string text = collector.RenderText();
+  std::map<std::string, int> help, type;
+  std::set<std::string> finished;
+  std::string current;
+  for (std::string_view line : Split(text, '\n')) {
+    if (line.empty()) {
+      continue;
+    }
+    if (StartsWith(line, "# HELP ")) {
+      std::string name(line.substr(7, line.find(' ', 7) - 7));
+      ++help[name];
+      if (!current.empty()) {
+        finished.insert(current);
+      }
+      current = name;
+      EXPECT_EQ(finished.count(name), 0u) << "family split: " << name;
+      continue;
+    }
+    if (StartsWith(line, "# TYPE ")) {
+      ++type[std::string(line.substr(7, line.find(' ', 7) - 7))];
+      continue;
+    }
+    std::string metric(line.substr(0, line.find_first_of("{ ")));
+    EXPECT_TRUE(StartsWith(metric, current)) << metric << " outside family " << current;
+  }
+  EXPECT_GT(help.size(), 40u);
+  for (const auto& [name, n] : help) {
+    EXPECT_EQ(n, 1) << name;
+    EXPECT_EQ(type[name], 1) << name;
+  }
+}
+
+TEST(MetricsCollectorTest, LeavesOutResourcesTheBackendDidNotRead) {
+  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow);
+  auto tick = std::make_shared<racct::TickData>(*snap->tick);
+  tick->present[0].reset(rctl::Index(rctl::Resource::kPseudoterminals));
+  tick->stale[0] = 1;
+  snap->tick = tick;
+  snap->history.back() = tick;
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE jail_pseudoterminals gauge\n"));
+  EXPECT_TRUE(Samples(text, "jail_pseudoterminals").empty());
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_usage_stale{name=\"web\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("resource=\"pseudoterminals\"")));
+}
+
+TEST(MetricsCollectorTest, EscapesLabelValues) {
+  auto snap = BuildSnapshot({MakeJail("we\"b\\x\ny", 3)}, 10, kNow);
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  EXPECT_THAT(collector.RenderText(), HasSubstr("jail_id{name=\"we\\\"b\\\\x\\ny\"} 3\n"));
+}
+
+TEST(MetricsCollectorTest, LimitsAreInUsageUnitsWithActionAndPer) {
+  auto enf = std::make_shared<std::vector<platform::Enforcement>>();
+  enf->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 536870912),
+                  platform::Fidelity::kExact, "memory.max", ""});
+  enf->push_back({JailRule("web", rctl::Resource::kPcpu, rctl::Action::kDeny, 20000000),
+                  platform::Fidelity::kApproximate, "cpu.max", "CFS quota, not racctd"});
+  enf->push_back({JailRule("web", rctl::Resource::kCputime, rctl::Action::kSigkill, 3600500000),
+                  platform::Fidelity::kSampled, "sampler", ""});
+  enf->push_back({JailRule("web", rctl::Resource::kVmemoryuse, rctl::Action::kDeny, 1 << 30,
+                           rctl::SubjectType::kProcess),
+                  platform::Fidelity::kExact, "RLIMIT_AS", ""});
+  enf->push_back(enf->front());  // duplicates are rendered once
+  MetricsCollector collector({.enforcements = [&] { return enf; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"memoryuse\","
+                              "action=\"deny\",per=\"jail\"} 536870912\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"pcpu\","
+                              "action=\"deny\",per=\"jail\"} 20\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"cputime\","
+                              "action=\"sigkill\",per=\"jail\"} 3600.5\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"vmemoryuse\","
+                              "action=\"deny\",per=\"process\"} 1073741824\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_fidelity{rule=\"jail:web:pcpu:deny=20\","
+                              "fidelity=\"approximate\",mechanism=\"cpu.max\","
+                              "detail=\"CFS quota, not racctd\"} 1\n"));
+  EXPECT_EQ(Samples(text, "jailwarden_jail_limit").size(), 4u);
+  EXPECT_EQ(Samples(text, "jailwarden_rule_fidelity").size(), 4u);
+
+  // A new list (new pointer) replaces the rendered families.
+  auto next = std::make_shared<std::vector<platform::Enforcement>>();
+  next->push_back(enf->front());
+  enf = next;
+  EXPECT_EQ(Samples(collector.RenderText(), "jailwarden_jail_limit").size(), 1u);
+}
+
+TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
+  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 5);
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  const int64_t mem = int64_t{64} << 20;
+  // First render: the whole ring; the oldest tick (4 back) is the highest.
+  std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+                                     "\"memoryuse\"} ",
+                                     mem + mem / 10 * 4, "\n")));
+  EXPECT_THAT(text, Not(HasSubstr("resource=\"cputime\"")));
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak").size(), 23u);
+  // No tick since: the peak is the current value.
+  text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+                                     "\"memoryuse\"} ",
+                                     mem, "\n")));
+  // Two more ticks: only those count (1 back is higher than current).
+  snap = BuildSnapshot({MakeJail("web", 3)}, 12, kNow, 5, snap->tick->jails);
+  text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+                                     "\"memoryuse\"} ",
+                                     mem + mem / 10, "\n")));
+}
+
+TEST(MetricsCollectorTest, PeaksCanBeTurnedOff) {
+  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 5);
+  MetricsCollector collector({.snapshot = [&] { return snap; }}, {.export_peaks = false});
+  EXPECT_THAT(collector.RenderText(), Not(HasSubstr("jailwarden_jail_usage_peak")));
+}
+
+engine::RuleTargetStats Stat(const rctl::Rule& rule, std::string text, std::string jail,
+                             int64_t pid, uint64_t matched, uint64_t over, int64_t headroom) {
+  engine::RuleTargetStats st;
+  st.rule = rule;
+  st.rule_text = std::move(text);
+  st.jail = std::move(jail);
+  st.target.kind = pid < 0 ? engine::TargetKind::kJail : engine::TargetKind::kProcess;
+  st.target.pid = pid;
+  st.matched = matched;
+  st.evaluations_over = over;
+  st.headroom = headroom;
+  return st;
+}
+
+TEST(MetricsCollectorTest, RuleCountersAggregatePerJailAndStayMonotonic) {
+  const rctl::Rule deny =
+      JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 1000);
+  const rctl::Rule per_process = JailRule("web", rctl::Resource::kOpenfiles,
+                                          rctl::Action::kLog, 100, rctl::SubjectType::kProcess);
+  const rctl::Rule pcpu = JailRule("web", rctl::Resource::kPcpu, rctl::Action::kDeny, 20000000);
+  std::vector<engine::RuleTargetStats> stats = {
+      Stat(deny, "jail:web:memoryuse:deny=1000", "web", -1, 2, 7, -50),
+      Stat(per_process, "jail:web:openfiles:log=100/process", "web", 11, 3, 3, 40),
+      Stat(per_process, "jail:web:openfiles:log=100/process", "web", 12, 1, 1, 10),
+      Stat(pcpu, "jail:web:pcpu:deny=20", "web", -1, 1, 30, -1500000),
+  };
+  MetricsCollector collector({.rule_stats = [&] { return stats; }});
+  std::string text = collector.RenderText();
+  const std::string openfiles =
+      "{rule=\"jail:web:openfiles:log=100/process\",jail=\"web\",resource=\"openfiles\","
+      "action=\"log\"}";
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_matches_total" + openfiles + " 4\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom" + openfiles + " 10\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_denials_total{rule=\"jail:web:memoryuse:"
+                              "deny=1000\",jail=\"web\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_throttles_total{rule=\"jail:web:pcpu:"
+                              "deny=20\",jail=\"web\"} 30\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom{rule=\"jail:web:pcpu:deny=20\","
+                              "jail=\"web\",resource=\"pcpu\",action=\"deny\"} -1.5\n"));
+  EXPECT_EQ(Samples(text, "jailwarden_rule_denials_total").size(), 1u);
+  EXPECT_EQ(Samples(text, "jailwarden_rule_throttles_total").size(), 1u);
+
+  // Process 11 exits and 12 matches once more: the aggregate keeps 11's.
+  stats.erase(stats.begin() + 1);
+  stats[1].matched = 2;
+  text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_matches_total" + openfiles + " 5\n"));
+
+  // The rule goes away: so do its series.
+  stats.erase(stats.begin() + 1);
+  text = collector.RenderText();
+  EXPECT_THAT(text, Not(HasSubstr("openfiles")));
+}
+
+TEST(MetricsCollectorTest, JailStatusFamilies) {
+  std::vector<JailStatus> jails = {
+      {"web", 3, "running", absl::FromUnixSeconds(1700000000) + absl::Milliseconds(250), true},
+      {"batch", -1, "stopped", std::nullopt, true},
+  };
+  MetricsCollector collector({.jails = [&] { return jails; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_state{name=\"web\",state=\"running\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_state{name=\"batch\",state=\"stopped\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_expected_running{name=\"batch\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_start_time_seconds{name=\"web\"} "
+                              "1700000000.25\n"));
+  EXPECT_EQ(Samples(text, "jailwarden_jail_start_time_seconds").size(), 1u);
+}
+
+TEST(MetricsCollectorTest, SamplerAndEngineHealth) {
+  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow);
+  snap->health.ticks = 100;
+  snap->health.overruns = 2;
+  snap->health.avg_tick_duration = absl::Microseconds(150);
+  snap->health.max_tick_duration = absl::Milliseconds(3);
+  snap->health.read_errors[static_cast<std::size_t>(platform::ReadErrorReason::kParse)] = 4;
+  EngineHealthRecorder recorder;
+  engine::EvaluationResult result;
+  result.decisions.resize(3);
+  result.checks = 9;
+  recorder.Record(absl::Microseconds(20), result);
+  recorder.Record(absl::Microseconds(40), result);
+  MetricsCollector collector({.snapshot = [&] { return snap; },
+                              .engine_health = [&] { return recorder.Read(); }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_ticks_total 100\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_overruns_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_tick_duration_seconds_sum 0.015\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_tick_duration_seconds_count 100\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_tick_duration_max_seconds 0.003\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_read_errors_total{reason=\"parse\"} 4\n"));
+  EXPECT_EQ(Samples(text, "jailwarden_sampler_read_errors_total").size(), 5u);
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_last_tick_timestamp_seconds "
+                              "1700000000\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_seconds_sum 0.00006\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_seconds_count 2\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_max_seconds 0.00004\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_engine_decisions_total 6\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_engine_checks 9\n"));
+}
+
+TEST(MetricsCollectorTest, WithoutSnapshotRendersBuildInfoAndNoJails) {
+  MetricsCollector collector({.snapshot = [] { return nullptr; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njail_num 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("jail_memoryuse_bytes")));
+  EXPECT_THAT(text, Not(HasSubstr("jailwarden_sampler_ticks_total")));
+}
+
+TEST(MetricsCollectorTest, RenderIntoReusesTheBuffer) {
+  auto snap = BuildSnapshot({MakeJail("web", 3), MakeJail("db", 4)}, 10, kNow);
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  std::string buffer;
+  collector.RenderInto(buffer);
+  const std::size_t size = buffer.size();
+  const char* data = buffer.data();
+  collector.RenderInto(buffer);
+  EXPECT_EQ(buffer.data(), data);
+  EXPECT_NEAR(static_cast<double>(buffer.size()), static_cast<double>(size), 64.0);
+  EXPECT_THAT(buffer, HasSubstr("jailwarden_metrics_renders_total 1\n"));
+}
+
+TEST(MetricsCollectorTest, AppendsPrometheusCppRegistries) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter()
+      .Name("jailwarden_api_requests_total")
+      .Help("API requests.")
+      .Register(*registry)
+      .Add({{"verb", "list"}})
+      .Increment(3);
+  MetricsCollector collector({});
+  collector.AddCollectable(registry);
+  EXPECT_THAT(collector.RenderText(),
+              HasSubstr("jailwarden_api_requests_total{verb=\"list\"} 3"));
+  registry.reset();  // held weakly: gone from the next render
+  EXPECT_THAT(collector.RenderText(), Not(HasSubstr("jailwarden_api_requests_total")));
+}
+
+TEST(TextFormatTest, FixedPointIsExact) {
+  std::string s;
+  text::AppendFixed(s, 1500000, 6);
+  EXPECT_EQ(s, "1.5");
+  s.clear();
+  text::AppendFixed(s, -5, 6);
+  EXPECT_EQ(s, "-0.000005");
+  s.clear();
+  text::AppendFixed(s, 7000000, 6);
+  EXPECT_EQ(s, "7");
+  s.clear();
+  text::AppendFixed(s, INT64_MIN, 9);
+  EXPECT_EQ(s, "-9223372036.854775808");
+  s.clear();
+  text::AppendDouble(s, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(s, "+Inf");
+}
+
+}  // namespace
+}  // namespace jailwarden::metrics

@@ -1,0 +1,87 @@
+#include "jailwarden/metrics/http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "metrics/snapshot_builder.h"
+
+namespace jailwarden::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// One HTTP/1.0 request to 127.0.0.1:port; the whole response.
+std::string Fetch(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "connect failed";
+  }
+  EXPECT_EQ(write(fd, request.data(), request.size()),
+            static_cast<ssize_t>(request.size()));
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+TEST(MetricsHttpServerTest, ServesTextExpositionOnLoopback) {
+  auto snap = testing::BuildSnapshot({testing::MakeJail("web", 3)}, 5,
+                                     absl::FromUnixSeconds(1700000000));
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  ASSERT_GT(port, 0);
+
+  const std::string response = Fetch(port, "GET /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_THAT(response, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_THAT(response, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
+  EXPECT_THAT(response, HasSubstr("\r\n\r\n# HELP jailwarden_build_info "));
+  EXPECT_THAT(response, HasSubstr("\njail_memoryuse_bytes{name=\"web\"} 67108864\n"));
+
+  const std::string head = Fetch(port, "HEAD /metrics HTTP/1.0\r\n\r\n");
+  EXPECT_THAT(head, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_EQ(head.find("# HELP"), std::string::npos);
+
+  EXPECT_THAT(Fetch(port, "GET /other HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
+  EXPECT_THAT(Fetch(port, "GET /metricsx HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
+}
+
+TEST(MetricsHttpServerTest, RefusesBadAddressAndPath) {
+  MetricsCollector collector({});
+  auto no_port = MetricsHttpServer::Start(collector, "localhost");
+  EXPECT_EQ(no_port.status().code(), absl::StatusCode::kInvalidArgument);
+  auto bad_path = MetricsHttpServer::Start(collector, "127.0.0.1:0", "metrics");
+  EXPECT_EQ(bad_path.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_path.status().message()), HasSubstr("must start with '/'"));
+}
+
+TEST(MetricsHttpServerTest, ReportsAPortInUse) {
+  MetricsCollector collector({});
+  auto first = MetricsHttpServer::Start(collector, "127.0.0.1:0");
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = MetricsHttpServer::Start(collector, taken);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(taken));
+}
+
+}  // namespace
+}  // namespace jailwarden::metrics
