@@ -111,9 +111,11 @@ class Manager {
   // Stops a running jail: first every running jail that depends on it
   // (dependents before dependencies), then: exec.prestop, exec.stop (in
   // the jail), SIGTERM to every process and wait up to stop.timeout, Remove
-  // (kills what is left), exec.poststop, Teardown, exec.release. A failing
-  // stop-side command fails the operation but the jail is still removed
-  // (there is no way back once it is dying). Stopping a stopped jail is OK.
+  // (kills what is left), exec.poststop, Teardown, exec.release. As in
+  // jail(8), a failing exec.prestop or exec.stop aborts the stop (Aborted;
+  // the jail keeps running); once Remove has run, a failing exec.poststop
+  // or exec.release is returned but the teardown is completed. Stopping a
+  // stopped jail is OK. NotFound if not defined.
   absl::Status Stop(std::string_view name);
 
   // Stop then Start.
@@ -166,6 +168,9 @@ class Manager {
   std::map<std::string, JailRecord, std::less<>> jails_ ABSL_GUARDED_BY(mu_);
   int64_t last_jid_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t run_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  // Specs updated while their jail runs, applied at its next start.
+  std::map<std::string, platform::JailSpec, std::less<>> pending_specs_
+      ABSL_GUARDED_BY(mu_);
 
   absl::Status StartLocked(std::string_view name, bool hold_persist,
                            bool ephemeral) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,0 +1,411 @@
+#include "jailwarden/jail/state_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+
+// The jail layer's one nlohmann::json adapter: every exception it throws
+// stops in this file (style.md "Errors").
+
+namespace jailwarden::jail {
+namespace {
+
+using nlohmann::json;
+using platform::JailSpec;
+
+int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+const char* NetModeName(platform::NetworkMode m) {
+  switch (m) {
+    case platform::NetworkMode::kInherit:
+      return "inherit";
+    case platform::NetworkMode::kNew:
+      return "new";
+    case platform::NetworkMode::kVnet:
+      return "vnet";
+  }
+  return "inherit";
+}
+
+platform::NetworkMode ParseNetMode(const std::string& s) {
+  if (s == "new") {
+    return platform::NetworkMode::kNew;
+  }
+  if (s == "vnet") {
+    return platform::NetworkMode::kVnet;
+  }
+  if (s == "inherit" || s.empty()) {
+    return platform::NetworkMode::kInherit;
+  }
+  throw std::invalid_argument("network.mode: unknown value \"" + s + "\"");
+}
+
+json ExecToJson(const platform::ExecSpec& e) {
+  return json{{"prepare", e.prepare},   {"prestart", e.prestart}, {"created", e.created},
+              {"start", e.start},       {"poststart", e.poststart}, {"prestop", e.prestop},
+              {"stop", e.stop},         {"poststop", e.poststop}, {"release", e.release},
+              {"clean", e.clean},       {"timeout_ms", Ms(e.timeout)}};
+}
+
+platform::CommandList Cmds(const json& j, const char* key) {
+  return j.value(key, platform::CommandList{});
+}
+
+absl::Status ParseError(const std::exception& e, std::string_view what) {
+  return absl::InvalidArgumentError(StrCat(what, ": ", e.what()));
+}
+
+std::string ReadAll(const std::string& path, int* err) {
+  std::ifstream in(path);
+  if (!in) {
+    *err = errno == 0 ? ENOENT : errno;
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *err = 0;
+  return ss.str();
+}
+
+absl::Status MkdirP(const std::string& path, mode_t mode) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      std::string cur = path.substr(0, i);
+      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, StrCat("mkdir ", cur));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FsyncDir(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus(errno, StrCat("open ", dir));
+  }
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return ErrnoStatus(err, StrCat("fsync ", dir));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view JailStateName(JailState state) {
+  switch (state) {
+    case JailState::kStopped:
+      return "stopped";
+    case JailState::kStarting:
+      return "starting";
+    case JailState::kRunning:
+      return "running";
+    case JailState::kStopping:
+      return "stopping";
+  }
+  return "stopped";
+}
+
+absl::StatusOr<JailState> ParseJailState(std::string_view text) {
+  for (JailState s : {JailState::kStopped, JailState::kStarting, JailState::kRunning,
+                      JailState::kStopping}) {
+    if (JailStateName(s) == text) {
+      return s;
+    }
+  }
+  return absl::InvalidArgumentError(StrCat("unknown jail state \"", text, "\""));
+}
+
+std::string SpecToJson(const JailSpec& s) {
+  json mounts = json::array();
+  for (const platform::MountSpec& m : s.mounts) {
+    mounts.push_back({{"source", m.source},
+                      {"target", m.target},
+                      {"fstype", m.fstype},
+                      {"read_only", m.read_only},
+                      {"options", m.options}});
+  }
+  json copies = json::array();
+  for (const platform::CopySpec& c : s.copies) {
+    copies.push_back({{"source", c.source}, {"target", c.target}});
+  }
+  json j = {
+      {"name", s.name},
+      {"path", s.path},
+      {"hostname", s.hostname},
+      {"base_root", s.base_root},
+      {"network",
+       {{"mode", NetModeName(s.network.mode)},
+        {"ip4_addresses", s.network.ip4_addresses},
+        {"ip6_addresses", s.network.ip6_addresses},
+        {"host_ip4", s.network.host_ip4},
+        {"interface", s.network.interface}}},
+      {"mounts", mounts},
+      {"copies", copies},
+      {"exec", ExecToJson(s.exec)},
+      {"depend", s.depend},
+      {"persist", s.persist},
+      {"stop_timeout_ms", Ms(s.stop_timeout)},
+      {"parameters", s.parameters},
+  };
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<JailSpec> SpecFromJson(std::string_view text) {
+  try {
+    json j = json::parse(text.begin(), text.end());
+    JailSpec s;
+    s.name = j.at("name").get<std::string>();
+    s.path = j.value("path", "");
+    s.hostname = j.value("hostname", "");
+    s.base_root = j.value("base_root", "");
+    if (j.contains("network")) {
+      const json& n = j["network"];
+      s.network.mode = ParseNetMode(n.value("mode", "inherit"));
+      s.network.ip4_addresses = n.value("ip4_addresses", std::vector<std::string>{});
+      s.network.ip6_addresses = n.value("ip6_addresses", std::vector<std::string>{});
+      s.network.host_ip4 = n.value("host_ip4", "");
+      s.network.interface = n.value("interface", "");
+    }
+    for (const json& m : j.value("mounts", json::array())) {
+      platform::MountSpec ms;
+      ms.source = m.value("source", "");
+      ms.target = m.at("target").get<std::string>();
+      ms.fstype = m.value("fstype", "nullfs");
+      ms.read_only = m.value("read_only", false);
+      ms.options = m.value("options", "");
+      s.mounts.push_back(std::move(ms));
+    }
+    for (const json& c : j.value("copies", json::array())) {
+      s.copies.push_back({c.at("source").get<std::string>(), c.at("target").get<std::string>()});
+    }
+    if (j.contains("exec")) {
+      const json& e = j["exec"];
+      s.exec.prepare = Cmds(e, "prepare");
+      s.exec.prestart = Cmds(e, "prestart");
+      s.exec.created = Cmds(e, "created");
+      s.exec.start = Cmds(e, "start");
+      s.exec.poststart = Cmds(e, "poststart");
+      s.exec.prestop = Cmds(e, "prestop");
+      s.exec.stop = Cmds(e, "stop");
+      s.exec.poststop = Cmds(e, "poststop");
+      s.exec.release = Cmds(e, "release");
+      s.exec.clean = e.value("clean", false);
+      s.exec.timeout = absl::Milliseconds(e.value("timeout_ms", int64_t{0}));
+    }
+    s.depend = j.value("depend", std::vector<std::string>{});
+    s.persist = j.value("persist", false);
+    s.stop_timeout = absl::Milliseconds(j.value("stop_timeout_ms", int64_t{10000}));
+    s.parameters = j.value("parameters", std::map<std::string, std::string>{});
+    return s;
+  } catch (const std::exception& e) {
+    return ParseError(e, "config.json");
+  }
+}
+
+std::string RuntimeToJson(const JailRecord& rec) {
+  const platform::JailInstance& in = rec.instance;
+  json j = {
+      {"state", std::string(JailStateName(rec.state))},
+      {"jid", rec.jid},
+      {"ephemeral", rec.ephemeral},
+      {"done", rec.done},
+      {"instance",
+       {{"name", in.ref.name},
+        {"jid", in.ref.jid},
+        {"parent", in.ref.parent},
+        {"init_pid", in.init_pid},
+        {"started_unix_ns", in.started == absl::InfinitePast() ? int64_t{-1}
+                                                                 : absl::ToUnixNanos(in.started)},
+        {"backend_state", in.backend_state}}},
+  };
+  return j.dump(2) + "\n";
+}
+
+absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec) {
+  try {
+    json j = json::parse(text.begin(), text.end());
+    JW_ASSIGN_OR_RETURN(rec.state, ParseJailState(j.at("state").get<std::string>()));
+    rec.jid = j.value("jid", int64_t{-1});
+    rec.ephemeral = j.value("ephemeral", false);
+    rec.done = j.value("done", std::vector<std::string>{});
+    rec.instance = {};
+    if (j.contains("instance")) {
+      const json& in = j["instance"];
+      rec.instance.ref.name = in.value("name", "");
+      rec.instance.ref.jid = in.value("jid", int64_t{-1});
+      rec.instance.ref.parent = in.value("parent", "");
+      rec.instance.init_pid = in.value("init_pid", int64_t{-1});
+      int64_t ns = in.value("started_unix_ns", int64_t{-1});
+      rec.instance.started = ns < 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
+      rec.instance.backend_state =
+          in.value("backend_state", std::map<std::string, std::string>{});
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return ParseError(e, "state.json");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, bool fsync) {
+  if (root.empty() || root[0] != '/') {
+    return absl::InvalidArgumentError(StrCat("state_dir ", root, ": not an absolute path"));
+  }
+  JW_RETURN_IF_ERROR(MkdirP(root + "/jails", 0700));
+  return std::unique_ptr<StateStore>(new StateStore(std::move(root), fsync));
+}
+
+std::string StateStore::JailDir(std::string_view name) const {
+  return StrCat(root_, "/jails/", name);
+}
+
+absl::Status StateStore::WriteFileAtomically(const std::string& path,
+                                             std::string_view contents) {
+  std::string tmp = StrCat(path, ".tmp");
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return ErrnoStatus(errno, StrCat("create ", tmp));
+  }
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      int err = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return ErrnoStatus(err, StrCat("write ", tmp));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fsync_ && fsync(fd) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return ErrnoStatus(err, StrCat("fsync ", tmp));
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return ErrnoStatus(err, StrCat("rename ", tmp));
+  }
+  if (fsync_) {
+    size_t slash = path.rfind('/');
+    return FsyncDir(slash == 0 ? "/" : path.substr(0, slash));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::Save(const JailRecord& rec) {
+  std::string dir = JailDir(rec.spec.name);
+  bool fresh = access(dir.c_str(), F_OK) != 0;
+  JW_RETURN_IF_ERROR(MkdirP(dir, 0700));
+  if (fresh && fsync_) {
+    JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
+  }
+  JW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.json", SpecToJson(rec.spec)));
+  return SaveRuntime(rec);
+}
+
+absl::Status StateStore::SaveRuntime(const JailRecord& rec) {
+  return WriteFileAtomically(JailDir(rec.spec.name) + "/state.json", RuntimeToJson(rec));
+}
+
+absl::StatusOr<JailRecord> StateStore::Load(std::string_view name) const {
+  std::string dir = JailDir(name);
+  int err = 0;
+  std::string config = ReadAll(dir + "/config.json", &err);
+  if (err != 0) {
+    return ErrnoStatus(err, StrCat("read ", dir, "/config.json"));
+  }
+  JailRecord rec;
+  JW_ASSIGN_OR_RETURN(rec.spec, SpecFromJson(config));
+  if (rec.spec.name != name) {
+    return absl::InvalidArgumentError(
+        StrCat(dir, "/config.json: name \"", rec.spec.name, "\" does not match the directory"));
+  }
+  std::string state = ReadAll(dir + "/state.json", &err);
+  if (err == 0) {
+    JW_RETURN_IF_ERROR(RuntimeFromJson(state, rec));
+  } else if (err != ENOENT) {
+    return ErrnoStatus(err, StrCat("read ", dir, "/state.json"));
+  }
+  return rec;
+}
+
+absl::StatusOr<std::vector<std::string>> StateStore::ListNames() const {
+  std::string dir = root_ + "/jails";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    return ErrnoStatus(errno, StrCat("opendir ", dir));
+  }
+  std::vector<std::string> out;
+  while (struct dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || e->d_type != DT_DIR) {
+      continue;
+    }
+    out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status StateStore::Remove(std::string_view name) {
+  std::string dir = JailDir(name);
+  if (access(dir.c_str(), F_OK) != 0) {
+    return absl::OkStatus();
+  }
+  auto fn = [](const char* p, const struct stat*, int flag, struct FTW*) -> int {
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+  };
+  if (nftw(dir.c_str(), fn, 8, FTW_DEPTH | FTW_PHYS) != 0) {
+    return ErrnoStatus(errno, StrCat("remove ", dir));
+  }
+  if (fsync_) {
+    return FsyncDir(root_ + "/jails");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> StateStore::LoadLastJid() const {
+  int err = 0;
+  std::string text = ReadAll(root_ + "/manager.json", &err);
+  if (err == ENOENT) {
+    return 0;
+  }
+  if (err != 0) {
+    return ErrnoStatus(err, StrCat("read ", root_, "/manager.json"));
+  }
+  try {
+    return json::parse(text).value("last_jid", int64_t{0});
+  } catch (const std::exception& e) {
+    return ParseError(e, "manager.json");
+  }
+}
+
+absl::Status StateStore::SaveLastJid(int64_t jid) {
+  return WriteFileAtomically(root_ + "/manager.json",
+                             json{{"last_jid", jid}}.dump() + "\n");
+}
+
+}  // namespace jailwarden::jail

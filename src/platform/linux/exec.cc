@@ -1,0 +1,457 @@
+#include "platform/linux/exec.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+
+extern char** environ;
+
+namespace jailwarden::platform {
+namespace {
+
+constexpr char kDefaultPath[] = "/bin:/usr/bin:/sbin:/usr/sbin";
+
+int PidfdOpen(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Everything a child needs, owned here so the raw pointers stay valid.
+struct Prepared {
+  std::vector<std::string> argv_storage, env_storage, candidates;
+  std::vector<char*> argv, envp;
+  int fds[3] = {-1, -1, -1};
+  int devnull = -1;
+  ~Prepared() {
+    if (devnull >= 0) {
+      close(devnull);
+    }
+  }
+};
+
+absl::Status Prepare(const ExecRequest& req, Prepared& p) {
+  if (req.argv.empty() || req.argv[0].empty()) {
+    return absl::InvalidArgumentError("exec: empty argv");
+  }
+  p.argv_storage = req.argv;
+  std::map<std::string, std::string> env;
+  if (!req.clean_env) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      size_t eq = kv.find('=');
+      if (eq != std::string_view::npos) {
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+      }
+    }
+  }
+  for (const auto& [k, v] : req.env) {
+    env[k] = v;
+  }
+  std::string path = env.count("PATH") ? env["PATH"] : kDefaultPath;
+  for (const auto& [k, v] : env) {
+    p.env_storage.push_back(StrCat(k, "=", v));
+  }
+  const std::string& a0 = req.argv[0];
+  if (a0.find('/') != std::string::npos) {
+    p.candidates.push_back(a0);
+  } else {
+    for (std::string_view dir : Split(path, ':')) {
+      p.candidates.push_back(StrCat(dir.empty() ? "." : dir, "/", a0));
+    }
+  }
+  for (std::string& s : p.argv_storage) {
+    p.argv.push_back(s.data());
+  }
+  p.argv.push_back(nullptr);
+  for (std::string& s : p.env_storage) {
+    p.envp.push_back(s.data());
+  }
+  p.envp.push_back(nullptr);
+  p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (p.devnull < 0) {
+    return ErrnoStatus(errno, "open /dev/null");
+  }
+  int given[3] = {req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  for (int i = 0; i < 3; ++i) {
+    p.fds[i] = given[i] >= 0 ? given[i] : p.devnull;
+  }
+  return absl::OkStatus();
+}
+
+// Async-signal-safe from here on.
+[[noreturn]] void ExecPrepared(const Prepared& p) {
+  // Move the three fds out of the way first, so dup2 cannot clobber one
+  // with another.
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = fcntl(p.fds[i], F_DUPFD_CLOEXEC, 10);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (high[i] < 0 || dup2(high[i], i) < 0) {
+      _exit(126);
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int s = 1; s < 32; ++s) {
+    if (s != SIGKILL && s != SIGSTOP) {
+      signal(s, SIG_DFL);
+    }
+  }
+  int err = ENOENT;
+  for (const std::string& c : p.candidates) {
+    execve(c.c_str(), p.argv.data(), p.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+    }
+  }
+  _exit(err == EACCES ? 126 : 127);
+}
+
+ExecResult FromWaitStatus(int st) {
+  ExecResult r;
+  if (WIFEXITED(st)) {
+    r.exit_code = WEXITSTATUS(st);
+  } else if (WIFSIGNALED(st)) {
+    r.term_signal = WTERMSIG(st);
+  }
+  return r;
+}
+
+// Waits for `fd` to become readable until `deadline` (InfiniteFuture =
+// forever). Returns false on timeout.
+bool WaitReadable(int fd, absl::Time deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return false;
+      }
+      ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int rc = poll(&pfd, 1, ms);
+    if (rc > 0) {
+      return true;
+    }
+    if (rc < 0 && errno != EINTR) {
+      return true;  // let the caller's read report it
+    }
+  }
+}
+
+bool ReadFull(int fd, void* buf, size_t n) {
+  char* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      return false;
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+void WriteFull(int fd, const void* buf, size_t n) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = write(fd, p, n);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      return;
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+}
+
+// What the jail helper reports first: the command's host pid, or a failed
+// step and its errno.
+struct HelperHello {
+  int32_t pid;   // > 0: the command's pid; <= 0: failure
+  int32_t step;  // 1 join cgroup, 2 setns, 3 fork
+  int32_t err;
+};
+
+void HelperFail(int fd, int step) {
+  HelperHello h = {0, step, errno};
+  WriteFull(fd, &h, sizeof(h));
+  _exit(1);
+}
+
+// The helper (C1): joins the cgroups, enters the namespaces, forks. In the
+// forked child either the command is exec'd (`spawn` false) or, for
+// spawn, forked once more so the command is orphaned into the jail's pid 1.
+[[noreturn]] void JailHelper(const ExecTarget& t, const Prepared& p, int init_pidfd,
+                             int report_fd, bool spawn) {
+  // The helper lives outside the jail's pid namespace: a SIGTERM sent to
+  // everything in the jail's cgroup must not kill it before its child.
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  for (const std::string& procs : t.cgroup_procs) {
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) {
+      HelperFail(report_fd, 1);
+    }
+    close(fd);
+  }
+  if (setns(init_pidfd, t.ns_flags) != 0) {
+    HelperFail(report_fd, 2);
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    HelperFail(report_fd, 3);
+  }
+  if (child == 0) {
+    if (spawn) {
+      pid_t grandchild = fork();
+      if (grandchild == 0) {
+        setsid();
+        ExecPrepared(p);
+      }
+      int32_t ns_pid = grandchild;
+      WriteFull(report_fd, &ns_pid, sizeof(ns_pid));
+      _exit(grandchild > 0 ? 0 : 1);
+    }
+    ExecPrepared(p);
+  }
+  HelperHello h = {child, 0, 0};
+  WriteFull(report_fd, &h, sizeof(h));
+  int st = 0;
+  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!spawn) {
+    int32_t st32 = st;
+    WriteFull(report_fd, &st32, sizeof(st32));
+  }
+  _exit(0);
+}
+
+absl::Status HelperStepError(const HelperHello& h) {
+  const char* what = h.step == 1 ? "join jail cgroup" : h.step == 2 ? "setns into jail" : "fork";
+  return ErrnoStatus(h.err, what);
+}
+
+void ReapChild(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+absl::StatusOr<ExecResult> ExecOnHost(const ExecTarget& t, const ExecRequest& req,
+                                      Prepared& p) {
+  int nsfd = -1;
+  if (!t.netns_path.empty()) {
+    nsfd = open(t.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) {
+      return ErrnoStatus(errno, StrCat("open ", t.netns_path));
+    }
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    if (nsfd >= 0) {
+      close(nsfd);
+    }
+    return ErrnoStatus(err, "fork");
+  }
+  if (pid == 0) {
+    if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0) {
+      _exit(126);
+    }
+    ExecPrepared(p);
+  }
+  if (nsfd >= 0) {
+    close(nsfd);
+  }
+  int pidfd = PidfdOpen(pid);
+  absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
+                                                           : absl::InfiniteFuture();
+  bool timed_out = false;
+  if (pidfd >= 0 && !WaitReadable(pidfd, deadline)) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    timed_out = true;
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (pidfd >= 0) {
+    close(pidfd);
+  }
+  ExecResult r = FromWaitStatus(st);
+  r.timed_out = timed_out;
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
+  Prepared p;
+  JW_RETURN_IF_ERROR(Prepare(req, p));
+  if (!t.in_jail) {
+    return ExecOnHost(t, req, p);
+  }
+  int init_pidfd = PidfdOpen(t.init_pid);
+  if (init_pidfd < 0) {
+    return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(init_pidfd);
+    return ErrnoStatus(err, "pipe2");
+  }
+  pid_t helper = fork();
+  if (helper == 0) {
+    close(fds[0]);
+    JailHelper(t, p, init_pidfd, fds[1], /*spawn=*/false);
+  }
+  int fork_err = errno;
+  close(fds[1]);
+  close(init_pidfd);
+  if (helper < 0) {
+    close(fds[0]);
+    return ErrnoStatus(fork_err, "fork");
+  }
+  HelperHello hello{};
+  if (!ReadFull(fds[0], &hello, sizeof(hello))) {
+    close(fds[0]);
+    ReapChild(helper);
+    return absl::InternalError("jail exec helper died");
+  }
+  if (hello.pid <= 0) {
+    close(fds[0]);
+    ReapChild(helper);
+    return HelperStepError(hello);
+  }
+  absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
+                                                           : absl::InfiniteFuture();
+  bool timed_out = false;
+  if (!WaitReadable(fds[0], deadline)) {
+    // The helper has not reaped the command yet, so its pid is still ours
+    // to signal.
+    kill(hello.pid, SIGKILL);
+    timed_out = true;
+  }
+  int32_t st = 0;
+  bool got = ReadFull(fds[0], &st, sizeof(st));
+  close(fds[0]);
+  ReapChild(helper);
+  if (!got) {
+    return absl::InternalError("jail exec helper died before reporting");
+  }
+  ExecResult r = FromWaitStatus(st);
+  r.timed_out = timed_out;
+  return r;
+}
+
+absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
+                                    const std::string& membership_dir) {
+  Prepared p;
+  JW_RETURN_IF_ERROR(Prepare(req, p));
+  int init_pidfd = PidfdOpen(t.init_pid);
+  if (init_pidfd < 0) {
+    return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(init_pidfd);
+    return ErrnoStatus(err, "pipe2");
+  }
+  pid_t helper = fork();
+  if (helper == 0) {
+    close(fds[0]);
+    JailHelper(t, p, init_pidfd, fds[1], /*spawn=*/true);
+  }
+  int fork_err = errno;
+  close(fds[1]);
+  close(init_pidfd);
+  if (helper < 0) {
+    close(fds[0]);
+    return ErrnoStatus(fork_err, "fork");
+  }
+  HelperHello hello{};
+  int32_t ns_pid = 0;
+  bool ok = ReadFull(fds[0], &hello, sizeof(hello)) && hello.pid > 0 &&
+            ReadFull(fds[0], &ns_pid, sizeof(ns_pid)) && ns_pid > 0;
+  close(fds[0]);
+  ReapChild(helper);
+  if (!ok) {
+    if (hello.pid <= 0 && hello.step != 0) {
+      return HelperStepError(hello);
+    }
+    return absl::InternalError("spawn in jail failed");
+  }
+  // The command's pid is in the jail's namespace; find its host pid by
+  // the NSpid line of the jail's members (proc(5)).
+  std::ifstream procs(membership_dir + "/cgroup.procs");
+  std::string line;
+  while (std::getline(procs, line)) {
+    std::ifstream status("/proc/" + line + "/status");
+    std::string l;
+    while (std::getline(status, l)) {
+      if (!StartsWith(l, "NSpid:")) {
+        continue;
+      }
+      std::vector<std::string_view> f = SplitWhitespace(l);
+      if (f.size() >= 3 && ParseInt<int64_t>(f.back()) == ns_pid) {
+        return *ParseInt<int64_t>(f[1]);
+      }
+      break;
+    }
+  }
+  return absl::NotFoundError(StrCat("spawned pid ", ns_pid, " already gone"));
+}
+
+absl::Status RunHostTool(const std::vector<std::string>& argv,
+                         const std::string& netns_path) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, "pipe2");
+  }
+  ExecRequest req;
+  req.argv = argv;
+  req.stderr_fd = fds[1];
+  req.stdout_fd = fds[1];
+  ExecTarget t;
+  t.netns_path = netns_path;
+  absl::StatusOr<ExecResult> r = ExecAndWait(t, req);
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  JW_RETURN_IF_ERROR(r.status());
+  if (!r->ok()) {
+    return absl::InternalError(StrCat(Join(argv, " "), ": exit ", r->exit_code, " signal ",
+                                      r->term_signal, ": ", StripWhitespace(out)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace jailwarden::platform

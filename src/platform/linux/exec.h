@@ -1,0 +1,45 @@
+#pragma once
+
+// Running commands on the host and inside a Linux jail. Everything the
+// children need (argv, envp, candidate paths, cgroup files) is built before
+// fork; between fork and exec the children make only async-signal-safe
+// calls (style.md, sandbox2).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "jailwarden/platform/jail_runtime.h"
+
+namespace jailwarden::platform {
+
+// Where a command runs.
+struct ExecTarget {
+  bool in_jail = false;
+  int init_pid = -1;                   // jail: its pid 1 (host pid)
+  int ns_flags = 0;                    // jail: CLONE_NEW* to enter
+  std::vector<std::string> cgroup_procs;  // jail: cgroup.procs to join
+  std::string netns_path;              // host command run in this netns only
+};
+
+// Runs `request` and waits (with request.timeout). For a jail: a helper
+// joins the cgroups and setns()es into the jail's namespaces through a
+// pidfd of its pid 1, then forks the command (so it is in the jail's pid
+// namespace) and reports its wait status. The command's exit status is
+// passed through; 127 when argv[0] cannot be executed.
+absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& target,
+                                       const ExecRequest& request);
+
+// Starts `request` in the jail without waiting; the command is
+// re-parented to the jail's pid 1, which reaps it. Returns its host pid.
+absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& target,
+                                    const ExecRequest& request,
+                                    const std::string& membership_dir);
+
+// Runs a host program, capturing stderr for the error message; OK only on
+// exit 0. Used for iproute2 (`ip`).
+absl::Status RunHostTool(const std::vector<std::string>& argv,
+                         const std::string& netns_path = "");
+
+}  // namespace jailwarden::platform

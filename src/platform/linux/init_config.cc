@@ -1,0 +1,62 @@
+#include "platform/linux/init_config.h"
+
+#include <nlohmann/json.hpp>
+
+// The one place nlohmann::json is used for the init config; its exceptions
+// stop here (style.md "Errors").
+
+namespace jailwarden::platform {
+
+std::string InitConfigToJson(const InitConfig& c) {
+  nlohmann::json j;
+  j["root"] = c.root;
+  j["overlay_lower"] = c.overlay_lower;
+  j["overlay_upper"] = c.overlay_upper;
+  j["overlay_work"] = c.overlay_work;
+  j["hostname"] = c.hostname;
+  j["persist"] = c.persist;
+  j["new_net"] = c.new_net;
+  j["devpts_max"] = c.devpts_max;
+  j["cgroup_procs"] = c.cgroup_procs;
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const InitMount& m : c.mounts) {
+    mounts.push_back({{"source", m.source},
+                      {"target", m.target},
+                      {"fstype", m.fstype},
+                      {"read_only", m.read_only},
+                      {"options", m.options}});
+  }
+  j["mounts"] = std::move(mounts);
+  return j.dump();
+}
+
+bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* error) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    c->root = j.at("root").get<std::string>();
+    c->overlay_lower = j.value("overlay_lower", "");
+    c->overlay_upper = j.value("overlay_upper", "");
+    c->overlay_work = j.value("overlay_work", "");
+    c->hostname = j.value("hostname", "");
+    c->persist = j.value("persist", false);
+    c->new_net = j.value("new_net", false);
+    c->devpts_max = j.value("devpts_max", 0);
+    c->cgroup_procs = j.value("cgroup_procs", std::vector<std::string>{});
+    c->mounts.clear();
+    for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {
+      InitMount im;
+      im.source = m.value("source", "");
+      im.target = m.at("target").get<std::string>();
+      im.fstype = m.value("fstype", "nullfs");
+      im.read_only = m.value("read_only", false);
+      im.options = m.value("options", "");
+      c->mounts.push_back(std::move(im));
+    }
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+}  // namespace jailwarden::platform

@@ -1,0 +1,36 @@
+#pragma once
+
+// What jailwarden-init (the jail's pid 1) sets up before it supervises,
+// sent by the runtime as JSON over a pipe. Shared by linux_jail_runtime.cc
+// and init_main.cc. Deliberately free of abseil so the init binary stays
+// small and starts fast (it is on the one-shot `run` path).
+
+#include <string>
+#include <vector>
+
+namespace jailwarden::platform {
+
+struct InitMount {
+  std::string source;
+  std::string target;  // inside the jail, absolute
+  std::string fstype;  // "nullfs" (bind) or "tmpfs"
+  bool read_only = false;
+  std::string options;
+};
+
+struct InitConfig {
+  std::string root;  // directory to pivot_root into (mount point for overlay)
+  std::string overlay_lower, overlay_upper, overlay_work;  // thin jail
+  std::string hostname;
+  bool persist = false;  // after clear-persist (SIGUSR1), stay with no processes
+  bool new_net = false;  // bring lo up
+  int devpts_max = 0;    // 0 = kernel default
+  std::vector<std::string> cgroup_procs;  // join before unshare(CLONE_NEWCGROUP)
+  std::vector<InitMount> mounts;
+};
+
+std::string InitConfigToJson(const InitConfig& config);
+// Returns false and sets *error on bad JSON.
+bool InitConfigFromJson(const std::string& text, InitConfig* config, std::string* error);
+
+}  // namespace jailwarden::platform

@@ -1,0 +1,321 @@
+// jailwarden-init: pid 1 of a Linux jail.
+//
+// Started by LinuxJailRuntime::Create with clone3(CLONE_NEWNS|NEWPID|NEWUTS|
+// NEWIPC[|NEWNET]) as
+//   jailwarden-init --config-fd=3 --report-fd=4
+// It reads an InitConfig (JSON) from fd 3, joins the jail's cgroups, enters
+// a new cgroup namespace, builds the jail's mounts (root or thin overlay,
+// bind/tmpfs mounts, /proc, a private /dev with its own devpts), sets the
+// hostname, brings lo up in a new netns, pivot_roots, then writes "ok\n" (or
+// "error <step>: <reason>\n") to fd 4 and closes it.
+//
+// Then it supervises: reaps every child (orphans of the jail are
+// reparented to it), and while the jail is held (temporary persist during
+// creation, or persist=true) stays; after SIGUSR1 (clear the temporary
+// persist, jail(8) clear_persist) a non-persist jail ends — init exits 0 —
+// as soon as no other process is left in the jail's pid namespace. The
+// runtime sees the exit through its pidfd. SIGTERM/SIGINT/SIGHUP are
+// ignored: jail(8) signals the jail's processes, not the jail.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "platform/linux/init_config.h"
+
+namespace {
+
+using jailwarden::platform::InitConfig;
+using jailwarden::platform::InitMount;
+
+struct SetupError {
+  std::string step;
+  int err;
+};
+
+#define CHECK_SYS(expr, step)                 \
+  do {                                        \
+    if ((expr) != 0) {                        \
+      throw SetupError{(step), errno};        \
+    }                                         \
+  } while (false)
+
+void MkdirP(const std::string& path, mode_t mode) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || (path[i] == '/' && i > 0)) {
+      cur = path.substr(0, i);
+      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+        throw SetupError{"mkdir " + cur, errno};
+      }
+    }
+  }
+}
+
+void WriteFile(const std::string& path, const char* value) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw SetupError{"open " + path, errno};
+  }
+  ssize_t n = write(fd, value, strlen(value));
+  int err = errno;
+  close(fd);
+  if (n < 0) {
+    throw SetupError{"write " + path, err};
+  }
+}
+
+void MakeReadOnly(const std::string& target) {
+  // mount_setattr(2) applies MOUNT_ATTR_RDONLY to the whole bind tree at
+  // once; a MS_REMOUNT|MS_BIND|MS_RDONLY would cover only the top mount.
+  struct {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attr = {0x00000001 /* MOUNT_ATTR_RDONLY */, 0, 0, 0};
+  if (syscall(SYS_mount_setattr, AT_FDCWD, target.c_str(),
+              0x8000 /* AT_RECURSIVE */, &attr, sizeof(attr)) != 0) {
+    CHECK_SYS(mount(nullptr, target.c_str(), nullptr,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
+              "remount ro " + target);
+  }
+}
+
+void MountOne(const std::string& root, const InitMount& m) {
+  std::string target = root + m.target;
+  if (m.fstype == "nullfs" || m.fstype == "bind" || m.fstype.empty()) {
+    struct stat st;
+    CHECK_SYS(stat(m.source.c_str(), &st), "stat " + m.source);
+    if (S_ISDIR(st.st_mode)) {
+      MkdirP(target, 0755);
+    } else {
+      MkdirP(target.substr(0, target.rfind('/')), 0755);
+      int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        close(fd);
+      }
+    }
+    CHECK_SYS(mount(m.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
+              "bind " + m.source + " on " + m.target);
+    if (m.read_only) {
+      MakeReadOnly(target);
+    }
+    return;
+  }
+  if (m.fstype == "tmpfs") {
+    MkdirP(target, 0755);
+    unsigned long flags = MS_NOSUID | MS_NODEV | (m.read_only ? MS_RDONLY : 0);
+    CHECK_SYS(mount("tmpfs", target.c_str(), "tmpfs", flags,
+                    m.options.empty() ? nullptr : m.options.c_str()),
+              "tmpfs on " + m.target);
+    return;
+  }
+  throw SetupError{"mount " + m.target + ": fstype " + m.fstype + " not supported", EINVAL};
+}
+
+void MakeDev(const std::string& root, int devpts_max) {
+  std::string dev = root + "/dev";
+  MkdirP(dev, 0755);
+  CHECK_SYS(mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536"),
+            "tmpfs on /dev");
+  struct Node {
+    const char* name;
+    unsigned major, minor;
+  };
+  static const Node kNodes[] = {{"null", 1, 3},    {"zero", 1, 5},    {"full", 1, 7},
+                                {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+  for (const Node& n : kNodes) {
+    std::string p = dev + "/" + n.name;
+    CHECK_SYS(mknod(p.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)), "mknod " + p);
+    chmod(p.c_str(), 0666);  // not subject to umask
+  }
+  std::string pts = dev + "/pts";
+  MkdirP(pts, 0755);
+  std::string opts = "newinstance,ptmxmode=0666,mode=0620";
+  if (devpts_max > 0) {
+    opts += ",max=" + std::to_string(devpts_max);
+  }
+  CHECK_SYS(mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, opts.c_str()),
+            "devpts on /dev/pts");
+  CHECK_SYS(symlink("pts/ptmx", (dev + "/ptmx").c_str()), "symlink /dev/ptmx");
+  CHECK_SYS(symlink("/proc/self/fd", (dev + "/fd").c_str()), "symlink /dev/fd");
+  CHECK_SYS(symlink("/proc/self/fd/0", (dev + "/stdin").c_str()), "symlink /dev/stdin");
+  CHECK_SYS(symlink("/proc/self/fd/1", (dev + "/stdout").c_str()), "symlink /dev/stdout");
+  CHECK_SYS(symlink("/proc/self/fd/2", (dev + "/stderr").c_str()), "symlink /dev/stderr");
+  MkdirP(dev + "/shm", 01777);
+  chmod((dev + "/shm").c_str(), 01777);
+}
+
+void LoopbackUp() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    throw SetupError{"socket", errno};
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    int err = errno;
+    close(s);
+    throw SetupError{"SIOCGIFFLAGS lo", err};
+  }
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  int rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+  int err = errno;
+  close(s);
+  if (rc != 0) {
+    throw SetupError{"SIOCSIFFLAGS lo", err};
+  }
+}
+
+void Setup(const InitConfig& c) {
+  for (const std::string& procs : c.cgroup_procs) {
+    WriteFile(procs, "0");
+  }
+  // After joining: the new cgroup namespace is rooted at the jail's cgroup.
+  CHECK_SYS(unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
+  CHECK_SYS(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
+  if (!c.overlay_lower.empty()) {
+    std::string opts = "lowerdir=" + c.overlay_lower + ",upperdir=" + c.overlay_upper +
+                       ",workdir=" + c.overlay_work;
+    CHECK_SYS(mount("overlay", c.root.c_str(), "overlay", 0, opts.c_str()), "overlay root");
+  } else {
+    CHECK_SYS(mount(c.root.c_str(), c.root.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
+              "bind root");
+  }
+  for (const InitMount& m : c.mounts) {
+    MountOne(c.root, m);
+  }
+  std::string proc = c.root + "/proc";
+  MkdirP(proc, 0555);
+  CHECK_SYS(mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+            "proc");
+  MakeDev(c.root, c.devpts_max);
+  MkdirP(c.root + "/tmp", 01777);
+  if (!c.hostname.empty()) {
+    CHECK_SYS(sethostname(c.hostname.data(), c.hostname.size()), "sethostname");
+  }
+  if (c.new_net) {
+    LoopbackUp();
+  }
+  // pivot_root(".", "."): the old root ends up on top of the new one and is
+  // detached right away, so no directory for it is needed in the jail.
+  CHECK_SYS(chdir(c.root.c_str()), "chdir root");
+  CHECK_SYS(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
+  CHECK_SYS(umount2(".", MNT_DETACH), "detach old root");
+  CHECK_SYS(chdir("/"), "chdir /");
+}
+
+bool OtherProcessesExist() {
+  DIR* d = opendir("/proc");
+  if (d == nullptr) {
+    return true;  // cannot tell: stay
+  }
+  bool found = false;
+  while (struct dirent* e = readdir(d)) {
+    const char* n = e->d_name;
+    if (n[0] < '1' || n[0] > '9') {
+      continue;
+    }
+    if (strcmp(n, "1") != 0) {
+      found = true;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+int ParseFdFlag(const char* arg, const char* name) {
+  size_t len = strlen(name);
+  if (strncmp(arg, name, len) == 0 && arg[len] == '=') {
+    return atoi(arg + len + 1);
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int config_fd = -1, report_fd = -1;
+  for (int i = 1; i < argc; ++i) {
+    int v;
+    if ((v = ParseFdFlag(argv[i], "--config-fd")) >= 0) {
+      config_fd = v;
+    } else if ((v = ParseFdFlag(argv[i], "--report-fd")) >= 0) {
+      report_fd = v;
+    }
+  }
+  if (config_fd < 0 || report_fd < 0 || getpid() != 1) {
+    fprintf(stderr, "jailwarden-init: internal program, run by jailwarden\n");
+    return 2;
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(config_fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(config_fd);
+
+  // Block the signals we handle before anything can send them.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGUSR1, SIGTERM, SIGINT, SIGHUP}) {
+    sigaddset(&set, s);
+  }
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+
+  InitConfig config;
+  std::string error;
+  std::string report = "ok\n";
+  if (!InitConfigFromJson(text, &config, &error)) {
+    report = "error config: " + error + "\n";
+  } else {
+    try {
+      Setup(config);
+    } catch (const SetupError& e) {
+      report = "error " + e.step + ": " + strerror(e.err) + "\n";
+    }
+  }
+  (void)!write(report_fd, report.data(), report.size());
+  close(report_fd);
+  if (report != "ok\n") {
+    return 1;
+  }
+
+  bool held = true;  // jail(8)'s temporary persist while the jail is made
+  struct timespec tick = {0, 250 * 1000 * 1000};
+  for (;;) {
+    siginfo_t info;
+    int sig = sigtimedwait(&set, &info, &tick);
+    if (sig == SIGUSR1) {
+      held = config.persist;
+    }
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (!held && !OtherProcessesExist()) {
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,673 @@
+#include "jailwarden/platform/linux/linux_jail_runtime.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "platform/linux/cgroup.h"
+#include "platform/linux/exec.h"
+#include "platform/linux/init_config.h"
+
+namespace jailwarden::platform {
+namespace {
+
+constexpr absl::Duration kInitSetupTimeout = absl::Seconds(10);
+constexpr absl::Duration kKillTimeout = absl::Seconds(5);
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return ErrnoStatus(errno == 0 ? ENOENT : errno, StrCat("open ", path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+absl::Status MkdirP(const std::string& path, mode_t mode = 0755) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      std::string cur = path.substr(0, i);
+      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, StrCat("mkdir ", cur));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  if (!Exists(path)) {
+    return absl::OkStatus();
+  }
+  auto fn = [](const char* p, const struct stat*, int flag, struct FTW*) -> int {
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+  };
+  if (nftw(path.c_str(), fn, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) {
+    return ErrnoStatus(errno, StrCat("remove ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyFile(const std::string& from, const std::string& to) {
+  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    return ErrnoStatus(errno, StrCat("open ", from));
+  }
+  struct stat st;
+  fstat(in, &st);
+  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+  if (out < 0) {
+    int err = errno;
+    close(in);
+    return ErrnoStatus(err, StrCat("create ", to));
+  }
+  char buf[65536];
+  ssize_t n;
+  absl::Status result;
+  while ((n = read(in, buf, sizeof(buf))) > 0) {
+    if (write(out, buf, static_cast<size_t>(n)) != n) {
+      result = ErrnoStatus(errno, StrCat("write ", to));
+      break;
+    }
+  }
+  if (n < 0) {
+    result = ErrnoStatus(errno, StrCat("read ", from));
+  }
+  fchmod(out, st.st_mode & 07777);
+  close(in);
+  close(out);
+  return result;
+}
+
+std::string Dirname(const std::string& p) {
+  size_t s = p.rfind('/');
+  return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
+}
+
+std::string Basename(const std::string& p) {
+  size_t s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+// /proc/<pid>/stat field 22 (starttime, clock ticks since boot), and the
+// state letter; the comm field may hold spaces and ')' so parse from the
+// last ')'.
+struct ProcStat {
+  char state = '?';
+  uint64_t starttime = 0;
+};
+
+std::optional<ProcStat> ReadProcStat(int64_t pid) {
+  absl::StatusOr<std::string> text = ReadFile(StrCat("/proc/", pid, "/stat"));
+  if (!text.ok()) {
+    return std::nullopt;
+  }
+  size_t rp = text->rfind(')');
+  if (rp == std::string::npos) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> f = SplitWhitespace(std::string_view(*text).substr(rp + 1));
+  // f[0] is field 3 (state); field 22 is f[19].
+  if (f.size() < 20) {
+    return std::nullopt;
+  }
+  ProcStat ps;
+  ps.state = f[0].empty() ? '?' : f[0][0];
+  ps.starttime = ParseInt<uint64_t>(f[19]).value_or(0);
+  return ps;
+}
+
+uint32_t Fnv1a(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (char c : s) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+std::string Hex8(uint32_t v) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out(8, '0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kDigits[v & 0xf];
+    v >>= 4;
+  }
+  return out;
+}
+
+std::string Get(const JailInstance& inst, const std::string& key) {
+  auto it = inst.backend_state.find(key);
+  return it == inst.backend_state.end() ? "" : it->second;
+}
+
+std::string NetModeName(NetworkMode m) {
+  switch (m) {
+    case NetworkMode::kInherit:
+      return "inherit";
+    case NetworkMode::kNew:
+      return "new";
+    case NetworkMode::kVnet:
+      return "vnet";
+  }
+  return "inherit";
+}
+
+absl::StatusOr<std::string> FindInit(const std::string& configured) {
+  std::vector<std::string> candidates;
+  if (!configured.empty()) {
+    candidates.push_back(configured);
+  } else {
+    if (const char* env = getenv("JAILWARDEN_INIT"); env != nullptr && *env != '\0') {
+      candidates.push_back(env);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+      std::string dir = Dirname(std::string(exe, static_cast<size_t>(n)));
+      candidates.push_back(dir + "/jailwarden-init");
+      candidates.push_back(dir + "/../src/jailwarden-init");
+      candidates.push_back(dir + "/../../src/jailwarden-init");
+      candidates.push_back(dir + "/../libexec/jailwarden/jailwarden-init");
+    }
+  }
+  for (const std::string& c : candidates) {
+    if (access(c.c_str(), X_OK) == 0) {
+      return c;
+    }
+  }
+  return absl::NotFoundError(StrCat("jailwarden-init not found (tried ",
+                                    Join(candidates, ", "), ")"));
+}
+
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+      set_tid, set_tid_size, cgroup;
+};
+
+class LinuxJailRuntime final : public JailRuntime {
+ public:
+  LinuxJailRuntime(LinuxJailRuntimeOptions options, std::string init_path,
+                   CgroupLayout layout)
+      : options_(std::move(options)), init_path_(std::move(init_path)),
+        layout_(std::move(layout)) {}
+
+  ~LinuxJailRuntime() override {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, fd] : pidfds_) {
+      close(fd);
+    }
+  }
+
+  absl::Status Prepare(const JailSpec& spec, JailInstance& inst) override {
+    if (spec.path.empty() || spec.path[0] != '/') {
+      return absl::InvalidArgumentError(
+          StrCat("path ", spec.path, ": not an absolute pathname"));
+    }
+    auto& bs = inst.backend_state;
+    std::string rundir = StrCat(options_.run_dir, "/", spec.name);
+    JW_RETURN_IF_ERROR(MkdirP(rundir, 0700));
+    bs["rundir"] = rundir;
+    bs["net.mode"] = NetModeName(spec.network.mode);
+    bs["persist"] = spec.persist ? "1" : "0";
+    if (!spec.base_root.empty()) {
+      if (!IsDir(spec.base_root)) {
+        return absl::FailedPreconditionError(
+            StrCat("base_root ", spec.base_root, ": not a directory"));
+      }
+      // overlayfs needs the work dir on the upper dir's file system and
+      // outside it: a hidden sibling of `path`.
+      std::string work = StrCat(Dirname(spec.path), "/.", Basename(spec.path), ".jw-work");
+      JW_RETURN_IF_ERROR(MkdirP(spec.path));
+      bs["overlay.lower"] = spec.base_root;
+      bs["overlay.upper"] = spec.path;
+      bs["overlay.work"] = work;
+      JW_RETURN_IF_ERROR(MkdirP(work, 0700));
+      std::string root = rundir + "/root";
+      JW_RETURN_IF_ERROR(MkdirP(root));
+      bs["root"] = root;
+    } else {
+      if (!IsDir(spec.path)) {
+        return absl::FailedPreconditionError(StrCat("path ", spec.path, ": not a directory"));
+      }
+      bs["root"] = spec.path;
+    }
+    for (const CopySpec& c : spec.copies) {
+      if (c.target.empty() || c.target[0] != '/') {
+        return absl::InvalidArgumentError(StrCat("copy target ", c.target, ": not absolute"));
+      }
+      std::string dst = spec.path + c.target;
+      JW_RETURN_IF_ERROR(MkdirP(Dirname(dst)));
+      JW_RETURN_IF_ERROR(CopyFile(c.source, dst));
+    }
+    for (const MountSpec& m : spec.mounts) {
+      if (m.target.empty() || m.target[0] != '/') {
+        return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
+      }
+    }
+    JW_ASSIGN_OR_RETURN(auto cgroups, layout_.Create(options_.cgroup_parent, spec.name));
+    bs.insert(cgroups.begin(), cgroups.end());
+    return absl::OkStatus();
+  }
+
+  absl::Status Create(const JailSpec& spec, JailInstance& inst) override {
+    auto& bs = inst.backend_state;
+    InitConfig config;
+    config.root = bs["root"];
+    config.overlay_lower = Get(inst, "overlay.lower");
+    config.overlay_upper = Get(inst, "overlay.upper");
+    config.overlay_work = Get(inst, "overlay.work");
+    config.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
+    config.persist = spec.persist;
+    config.new_net = spec.network.mode != NetworkMode::kInherit;
+    if (auto it = spec.parameters.find("linux.devpts.max"); it != spec.parameters.end()) {
+      config.devpts_max = ParseInt<int>(it->second).value_or(0);
+    }
+    config.cgroup_procs = CgroupLayout::ProcsFiles(bs);
+    for (const MountSpec& m : spec.mounts) {
+      config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
+    }
+    std::string json = InitConfigToJson(config);
+
+    int cfg[2], rep[2];
+    if (pipe2(cfg, O_CLOEXEC) != 0) {
+      return ErrnoStatus(errno, "pipe2");
+    }
+    if (pipe2(rep, O_CLOEXEC) != 0) {
+      int err = errno;
+      close(cfg[0]);
+      close(cfg[1]);
+      return ErrnoStatus(err, "pipe2");
+    }
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    std::string argv0 = "jailwarden-init";
+    std::string a1 = "--config-fd=3", a2 = "--report-fd=4";
+    char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
+    std::string path_env = "PATH=/bin:/usr/bin:/sbin:/usr/sbin";
+    char* envp[] = {path_env.data(), nullptr};
+
+    uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+    if (spec.network.mode != NetworkMode::kInherit) {
+      flags |= CLONE_NEWNET;
+    }
+    int pidfd = -1;
+    CloneArgs args{};
+    args.flags = flags;
+    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid == 0) {
+      // Child: async-signal-safe only. Move the pipe ends to 3 and 4 by way
+      // of high numbers so one cannot overwrite the other.
+      int c = fcntl(cfg[0], F_DUPFD, 10);
+      int r = fcntl(rep[1], F_DUPFD, 10);
+      if (c < 0 || r < 0 || dup2(c, 3) < 0 || dup2(r, 4) < 0 || dup2(devnull, 0) < 0 ||
+          dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0) {
+        _exit(127);
+      }
+      syscall(SYS_close_range, 5, ~0U, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execve(init_path_.c_str(), argv, envp);
+      _exit(127);
+    }
+    int clone_err = errno;
+    close(cfg[0]);
+    close(rep[1]);
+    if (devnull >= 0) {
+      close(devnull);
+    }
+    if (pid < 0) {
+      close(cfg[1]);
+      close(rep[0]);
+      return ErrnoStatus(clone_err, "clone3(jail namespaces)");
+    }
+    (void)!write(cfg[1], json.data(), json.size());
+    close(cfg[1]);
+
+    inst.init_pid = pid;
+    inst.started = absl::Now();
+    bs["init.pid"] = StrCat(pid);
+    if (std::optional<ProcStat> ps = ReadProcStat(pid)) {
+      bs["init.starttime"] = StrCat(ps->starttime);
+    }
+    bs["devpts"] = StrCat("/proc/", pid, "/root/dev/pts");
+    bs["netns"] = spec.network.mode == NetworkMode::kInherit ? ""
+                                                               : StrCat("/proc/", pid, "/ns/net");
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = pidfds_.find(spec.name); it != pidfds_.end()) {
+        close(it->second);
+      }
+      pidfds_[spec.name] = pidfd;
+    }
+
+    std::string report;
+    absl::Time deadline = absl::Now() + kInitSetupTimeout;
+    for (;;) {
+      struct pollfd pfd = {rep[0], POLLIN, 0};
+      int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+      if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
+        report = "error timeout waiting for jailwarden-init";
+        break;
+      }
+      char buf[512];
+      ssize_t n = read(rep[0], buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      report.append(buf, static_cast<size_t>(n));
+    }
+    close(rep[0]);
+    report = std::string(StripWhitespace(report));
+    if (report != "ok") {
+      (void)KillInit(spec.name, inst);
+      if (report.empty()) {
+        report = StrCat("jailwarden-init (", init_path_, ") exited without a report");
+      }
+      return absl::InternalError(StrCat("jail ", spec.name, ": ", report));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AttachNetwork(const JailSpec& spec, JailInstance& inst) override {
+    if (spec.network.mode != NetworkMode::kVnet) {
+      return absl::OkStatus();
+    }
+    auto& bs = inst.backend_state;
+    std::string host_if = StrCat("jw", Hex8(Fnv1a(StrCat(spec.name, ":", inst.init_pid))));
+    std::string jail_if = "eth0";
+    bs["veth.host"] = host_if;
+    bs["veth.jail"] = jail_if;
+    const std::string& ip = options_.ip_binary;
+    std::string netns = bs["netns"];
+    JW_RETURN_IF_ERROR(RunHostTool({ip, "link", "add", host_if, "type", "veth", "peer", "name",
+                                    jail_if, "netns", StrCat(inst.init_pid)}));
+    if (!spec.network.host_ip4.empty()) {
+      JW_RETURN_IF_ERROR(
+          RunHostTool({ip, "addr", "add", spec.network.host_ip4, "dev", host_if}));
+    }
+    JW_RETURN_IF_ERROR(RunHostTool({ip, "link", "set", host_if, "up"}));
+    for (const std::string& a : spec.network.ip4_addresses) {
+      JW_RETURN_IF_ERROR(RunHostTool({ip, "addr", "add", a, "dev", jail_if}, netns));
+    }
+    for (const std::string& a : spec.network.ip6_addresses) {
+      JW_RETURN_IF_ERROR(
+          RunHostTool({ip, "-6", "addr", "add", a, "dev", jail_if, "nodad"}, netns));
+    }
+    return RunHostTool({ip, "link", "set", jail_if, "up"}, netns);
+  }
+
+  absl::StatusOr<ExecResult> Exec(const JailInstance& inst, ExecWhere where,
+                                  const ExecRequest& request) override {
+    if (where == ExecWhere::kHost) {
+      return ExecAndWait(ExecTarget{}, request);
+    }
+    JW_ASSIGN_OR_RETURN(ExecTarget t, JailTarget(inst));
+    return ExecAndWait(t, request);
+  }
+
+  absl::StatusOr<int64_t> Spawn(const JailInstance& inst, const ExecRequest& request) override {
+    JW_ASSIGN_OR_RETURN(ExecTarget t, JailTarget(inst));
+    return SpawnInJail(t, request, CgroupLayout::MembershipDir(inst.backend_state));
+  }
+
+  absl::Status SignalAll(const JailInstance& inst, int host_signal) override {
+    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
+    for (int64_t pid : pids) {
+      if (kill(static_cast<pid_t>(pid), host_signal) != 0 && errno != ESRCH) {
+        return ErrnoStatus(errno, StrCat("kill ", pid));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int> CountProcesses(const JailInstance& inst) override {
+    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
+    return static_cast<int>(pids.size());
+  }
+
+  absl::Status ClearPersist(JailInstance& inst) override {
+    int fd = PidfdFor(inst);
+    if (fd < 0) {
+      return absl::NotFoundError(StrCat("jail ", inst.ref.name, " is not running"));
+    }
+    if (syscall(SYS_pidfd_send_signal, fd, SIGUSR1, nullptr, 0) != 0 && errno != ESRCH) {
+      return ErrnoStatus(errno, "pidfd_send_signal(SIGUSR1)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(JailInstance& inst) override {
+    // Kill pid 1 first: the kernel then kills the jail's pid namespace and
+    // its helper (outside the namespace) reaps its command before we kill
+    // the rest of the cgroup; killing everything at once could orphan a
+    // command to the host's init, which would keep the namespace alive.
+    JW_RETURN_IF_ERROR(KillInit(inst.ref.name, inst));
+    return CgroupLayout::KillAll(inst.backend_state, kKillTimeout);
+  }
+
+  absl::Status Teardown(const JailSpec& spec, JailInstance& inst) override {
+    absl::Status first;
+    auto keep = [&first](absl::Status s) {
+      if (first.ok() && !s.ok()) {
+        first = std::move(s);
+      }
+    };
+    std::string host_if = Get(inst, "veth.host");
+    if (!host_if.empty() && Exists(StrCat("/sys/class/net/", host_if))) {
+      absl::Status s = RunHostTool({options_.ip_binary, "link", "del", host_if});
+      // The pair also dies with the jail's netns; gone meanwhile is fine.
+      if (!s.ok() && Exists(StrCat("/sys/class/net/", host_if))) {
+        keep(s);
+      }
+    }
+    keep(CgroupLayout::Remove(inst.backend_state));
+    std::string work = Get(inst, "overlay.work");
+    if (!work.empty()) {
+      keep(RemoveTree(work));
+    }
+    std::string rundir = Get(inst, "rundir");
+    if (!rundir.empty()) {
+      keep(RemoveTree(rundir));
+    }
+    (void)spec;
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = pidfds_.find(inst.ref.name); it != pidfds_.end()) {
+        close(it->second);
+        pidfds_.erase(it);
+      }
+    }
+    return first;
+  }
+
+  absl::StatusOr<bool> Adopt(JailInstance& inst) override {
+    if (inst.init_pid <= 0) {
+      return false;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = pidfds_.find(inst.ref.name); it != pidfds_.end()) {
+        struct pollfd pfd = {it->second, POLLIN, 0};
+        if (poll(&pfd, 1, 0) == 0) {
+          return true;
+        }
+        ReapIfChild(it->second);
+        return false;
+      }
+    }
+    std::optional<ProcStat> ps = ReadProcStat(inst.init_pid);
+    if (!ps || ps->state == 'Z' || ps->state == 'X' ||
+        StrCat(ps->starttime) != Get(inst, "init.starttime")) {
+      if (ps && (ps->state == 'Z')) {
+        int fd = static_cast<int>(syscall(SYS_pidfd_open, inst.init_pid, 0));
+        if (fd >= 0) {
+          ReapIfChild(fd);
+          close(fd);
+        }
+      }
+      return false;
+    }
+    // The pid is the recorded one (same start time); make sure it is still
+    // in the jail's cgroup, then hold a pidfd so it cannot be confused with
+    // a reused pid from now on.
+    std::string dir = CgroupLayout::MembershipDir(inst.backend_state);
+    absl::StatusOr<std::vector<int64_t>> pids = CgroupLayout::ReadProcs(dir);
+    if (!pids.ok() ||
+        std::find(pids->begin(), pids->end(), inst.init_pid) == pids->end()) {
+      return false;
+    }
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, inst.init_pid, 0));
+    if (fd < 0) {
+      return false;
+    }
+    absl::MutexLock lock(&mu_);
+    pidfds_[inst.ref.name] = fd;
+    return true;
+  }
+
+ private:
+  static void ReapIfChild(int pidfd) {
+    siginfo_t info;
+    // ECHILD when the init is not our child (adopted after a restart): the
+    // host's init (or a subreaper) reaps it.
+    while (waitid(static_cast<idtype_t>(3) /* P_PIDFD */, static_cast<id_t>(pidfd), &info,
+                  WEXITED) != 0 &&
+           errno == EINTR) {
+    }
+  }
+
+  int PidfdFor(const JailInstance& inst) {
+    absl::MutexLock lock(&mu_);
+    auto it = pidfds_.find(inst.ref.name);
+    return it == pidfds_.end() ? -1 : it->second;
+  }
+
+  // SIGKILLs the jail's pid 1 and waits until it is gone (reaping it when
+  // it is our child).
+  absl::Status KillInit(const std::string& name, const JailInstance& inst) {
+    int fd;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = pidfds_.find(name);
+      fd = it == pidfds_.end() ? -1 : it->second;
+      if (it != pidfds_.end()) {
+        pidfds_.erase(it);
+      }
+    }
+    if (fd < 0) {
+      JailInstance copy = inst;
+      absl::StatusOr<bool> alive = Adopt(copy);
+      if (!alive.ok() || !*alive) {
+        return absl::OkStatus();
+      }
+      absl::MutexLock lock(&mu_);
+      fd = pidfds_[name];
+      pidfds_.erase(name);
+    }
+    if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) != 0 && errno != ESRCH) {
+      int err = errno;
+      close(fd);
+      return ErrnoStatus(err, "pidfd_send_signal(SIGKILL)");
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int rc = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(kKillTimeout)));
+    if (rc > 0) {
+      ReapIfChild(fd);
+    }
+    close(fd);
+    if (rc == 0) {
+      return absl::DeadlineExceededError(StrCat("jail ", name, ": pid 1 did not exit"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ExecTarget> JailTarget(const JailInstance& inst) {
+    if (inst.init_pid <= 0) {
+      return absl::FailedPreconditionError(StrCat("jail ", inst.ref.name, " is not running"));
+    }
+    ExecTarget t;
+    t.in_jail = true;
+    t.init_pid = static_cast<int>(inst.init_pid);
+    t.ns_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+    if (Get(inst, "net.mode") != "inherit" && !Get(inst, "net.mode").empty()) {
+      t.ns_flags |= CLONE_NEWNET;
+    }
+    t.cgroup_procs = CgroupLayout::ProcsFiles(inst.backend_state);
+    return t;
+  }
+
+  absl::StatusOr<std::vector<int64_t>> Members(const JailInstance& inst) {
+    std::string dir = CgroupLayout::MembershipDir(inst.backend_state);
+    if (dir.empty()) {
+      return absl::FailedPreconditionError(StrCat("jail ", inst.ref.name, " has no cgroup"));
+    }
+    absl::StatusOr<std::vector<int64_t>> pids = CgroupLayout::ReadProcs(dir);
+    if (!pids.ok()) {
+      if (StatusErrno(pids.status()) == ENOENT) {
+        return std::vector<int64_t>{};
+      }
+      return pids.status();
+    }
+    std::erase(*pids, inst.init_pid);
+    return pids;
+  }
+
+  LinuxJailRuntimeOptions options_;
+  std::string init_path_;
+  CgroupLayout layout_;
+  absl::Mutex mu_;
+  std::map<std::string, int> pidfds_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
+    LinuxJailRuntimeOptions options) {
+  if (options.run_dir.empty() || options.run_dir[0] != '/') {
+    return absl::InvalidArgumentError("run_dir must be an absolute path");
+  }
+  JW_RETURN_IF_ERROR(MkdirP(options.run_dir, 0700));
+  JW_ASSIGN_OR_RETURN(std::string init, FindInit(options.init_path));
+  JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
+  JW_ASSIGN_OR_RETURN(CgroupLayout layout,
+                      CgroupLayout::Detect(options.cgroup_root, self_cgroup));
+  return std::unique_ptr<JailRuntime>(
+      new LinuxJailRuntime(std::move(options), std::move(init), std::move(layout)));
+}
+
+}  // namespace jailwarden::platform
