@@ -1,0 +1,546 @@
+#include "jailwarden/engine/engine.h"
+
+#include <string>
+#include <vector>
+
+#include "fakes/fake_usage_reader.h"
+#include "fakes/recording_action_sink.h"
+#include "fakes/snapshot_builder.h"
+#include "gtest/gtest.h"
+#include "jailwarden/racct/sampler.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::engine {
+namespace {
+
+using fakes::RecordingActionSink;
+using fakes::SnapshotBuilder;
+using rctl::Resource;
+
+rctl::RuleSet Rules(std::initializer_list<const char*> texts) {
+  rctl::RuleSet rules;
+  for (const char* t : texts) {
+    auto r = rctl::ParseRuleForAdd(t);
+    EXPECT_TRUE(r.ok()) << t << ": " << r.status();
+    if (r.ok()) {
+      EXPECT_TRUE(rules.Add(*r).ok()) << t;
+    }
+  }
+  return rules;
+}
+
+std::vector<DecisionKind> Kinds(const EvaluationResult& r) {
+  std::vector<DecisionKind> out;
+  for (const Decision& d : r.decisions) {
+    out.push_back(d.kind);
+  }
+  return out;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  // Compiles against the builder's current jails and evaluates one tick
+  // 100 ms after the previous one.
+  void Compile(const rctl::RuleSet& rules) {
+    auto snap = b_.Build();
+    ASSERT_TRUE(engine_.Compile(rules, snap->tick->jails).ok());
+  }
+  const EvaluationResult& Tick() {
+    b_.Advance(absl::Milliseconds(100));
+    last_ = b_.Build();
+    return engine_.Evaluate(*last_);
+  }
+  const RuleTargetStats* Find(const std::vector<RuleTargetStats>& stats,
+                              std::string_view rule, std::string_view jail,
+                              int64_t pid = -1) {
+    for (const RuleTargetStats& s : stats) {
+      if (s.rule_text == rule && s.jail == jail && s.target.pid == pid) {
+        return &s;
+      }
+    }
+    return nullptr;
+  }
+
+  SnapshotBuilder b_;
+  RecordingActionSink sink_;
+  EngineOptions options_;
+  Engine engine_{sink_, options_};
+  std::shared_ptr<const racct::Snapshot> last_;
+};
+
+TEST_F(EngineTest, LimitIsInclusive) {
+  b_.Jail("web", 1).Process(100, 80, "nginx", "web", 81);
+  b_.Set("web", Resource::kMemoryuse, 1000);
+  Compile(Rules({"jail:web:memoryuse:log=1000"}));
+  EXPECT_TRUE(Tick().decisions.empty());  // usage == amount: not exceeded
+  EXPECT_TRUE(sink_.logs.empty());
+  b_.Set("web", Resource::kMemoryuse, 1001);
+  const EvaluationResult& r = Tick();
+  EXPECT_EQ(r.exceeded, 1u);
+  ASSERT_EQ(sink_.logs.size(), 1u);
+  // Jail target: the heaviest process of the jail; uid is the effective one.
+  EXPECT_EQ(sink_.logs[0],
+            "rctl: rule \"jail:web:memoryuse:log=1000\" matched by pid 100 "
+            "(nginx), uid 81, jail web");
+}
+
+TEST_F(EngineTest, LogLatchesPerEpisodeAndRearms) {
+  b_.Jail("web", 1).Set("web", Resource::kMaxproc, 11);
+  Compile(Rules({"jail:web:maxproc:log=10"}));
+  EXPECT_EQ(Kinds(Tick()), std::vector{DecisionKind::kLogged});
+  EXPECT_EQ(Kinds(Tick()), std::vector{DecisionKind::kAlreadyReported});
+  EXPECT_EQ(Kinds(Tick()), std::vector{DecisionKind::kAlreadyReported});
+  EXPECT_EQ(sink_.logs.size(), 1u);
+  // Back to the amount (inclusive): re-armed, nothing reported.
+  b_.Set("web", Resource::kMaxproc, 10);
+  EXPECT_TRUE(Tick().decisions.empty());
+  b_.Set("web", Resource::kMaxproc, 12);
+  EXPECT_EQ(Kinds(Tick()), std::vector{DecisionKind::kLogged});
+  EXPECT_EQ(sink_.logs.size(), 2u);
+  // No process known in the jail: pid -1, empty comm, uid -1.
+  EXPECT_EQ(sink_.logs[1],
+            "rctl: rule \"jail:web:maxproc:log=10\" matched by pid -1 (), uid -1, "
+            "jail web");
+  auto stats = engine_.Stats();
+  const RuleTargetStats* s = Find(stats, "jail:web:maxproc:log=10", "web");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->matched, 2u);           // two episodes
+  EXPECT_EQ(s->evaluations_over, 4u);  // four evaluations over
+  EXPECT_EQ(s->usage, 12);
+  EXPECT_EQ(s->headroom, -2);
+  EXPECT_TRUE(s->exceeded);
+  EXPECT_TRUE(s->latched);
+  EXPECT_TRUE(s->has_decision);
+  EXPECT_EQ(s->last_decision, DecisionKind::kLogged);
+}
+
+TEST_F(EngineTest, DevctlAndSignalLatchLikeLog) {
+  b_.Jail("web", 1).Process(7, 1001, "php", "web", 0);
+  b_.Set("web", Resource::kOpenfiles, 500);
+  Compile(Rules({"jail:web:openfiles:devctl=100", "jail:web:openfiles:sigterm=200"}));
+  const EvaluationResult& r = Tick();
+  EXPECT_EQ(r.decisions.size(), 2u);
+  ASSERT_EQ(sink_.devctl.size(), 1u);
+  // devctl carries the REAL uid.
+  EXPECT_EQ(sink_.devctl[0],
+            "!system=RCTL subsystem=rule type=matched "
+            "rule=jail:web:openfiles:devctl=100 pid=7 ruid=1001 jail=web");
+  ASSERT_EQ(sink_.signals.size(), 1u);
+  EXPECT_EQ(sink_.signals[0].signal, rctl::Action::kSigterm);
+  EXPECT_EQ(sink_.signals[0].jail, "web");
+  EXPECT_EQ(sink_.signals[0].target.kind, TargetKind::kJail);
+  Tick();
+  Tick();
+  EXPECT_EQ(sink_.devctl.size(), 1u);
+  EXPECT_EQ(sink_.signals.size(), 1u);
+  // Under the sigterm amount but over devctl's: only sigterm re-arms.
+  b_.Set("web", Resource::kOpenfiles, 150);
+  Tick();
+  b_.Set("web", Resource::kOpenfiles, 201);
+  Tick();
+  EXPECT_EQ(sink_.devctl.size(), 1u);
+  EXPECT_EQ(sink_.signals.size(), 2u);
+}
+
+TEST_F(EngineTest, EveryMatchingRuleIsProcessed) {
+  b_.Jail("web", 1).Set("web", Resource::kVmemoryuse, 5000);
+  Compile(Rules({"jail:web:vmemoryuse:log=1000", "jail:web:vmemoryuse:log=2000",
+                 "jail:web:vmemoryuse:deny=4000", "jail:web:vmemoryuse:log=9000"}));
+  const EvaluationResult& r = Tick();
+  EXPECT_EQ(r.exceeded, 3u);
+  EXPECT_EQ(r.deny_at_or_over, 1u);
+  EXPECT_EQ(sink_.logs.size(), 2u);
+  EXPECT_EQ(r.decisions.size(), 3u);
+}
+
+TEST_F(EngineTest, DenyReportsAtOrOverAndSampledDecision) {
+  options_.deny_is_sampled = [](const rctl::Rule& rule) {
+    return rule.resource == Resource::kMemoryuse;
+  };
+  Engine engine(sink_, options_);
+  b_.Jail("web", 1).Set("web", Resource::kMemoryuse, 99);
+  b_.Set("web", Resource::kMaxproc, 10);
+  auto snap = b_.Build();
+  ASSERT_TRUE(engine
+                  .Compile(Rules({"jail:web:memoryuse:deny=100",
+                                  "jail:web:maxproc:deny=10"}),
+                           snap->tick->jails)
+                  .ok());
+  const EvaluationResult& r1 = engine.Evaluate(*snap);
+  // maxproc at its amount: the kernel refuses the next fork.
+  ASSERT_EQ(r1.decisions.size(), 1u);
+  EXPECT_EQ(r1.decisions[0].kind, DecisionKind::kDenyAtOrOver);
+  EXPECT_EQ(r1.decisions[0].resource, Resource::kMaxproc);
+  EXPECT_EQ(r1.exceeded, 0u);
+  EXPECT_EQ(r1.deny_at_or_over, 1u);
+  b_.Set("web", Resource::kMemoryuse, 100);
+  const EvaluationResult& r2 = engine.Evaluate(*b_.Build());
+  EXPECT_EQ(r2.deny_at_or_over, 2u);
+  auto stats = engine.Stats();
+  const RuleTargetStats* mem = Find(stats, "jail:web:memoryuse:deny=100", "web");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_TRUE(mem->sampled_deny);
+  EXPECT_TRUE(mem->sampled_deny_active);
+  EXPECT_EQ(mem->headroom, 0);
+  const RuleTargetStats* mp = Find(stats, "jail:web:maxproc:deny=10", "web");
+  ASSERT_NE(mp, nullptr);
+  EXPECT_FALSE(mp->sampled_deny);
+  b_.Set("web", Resource::kMemoryuse, 50);
+  engine.Evaluate(*b_.Build());
+  stats = engine.Stats();
+  mem = Find(stats, "jail:web:memoryuse:deny=100", "web");
+  EXPECT_FALSE(mem->sampled_deny_active);
+  EXPECT_EQ(mem->headroom, 50);
+  // No action ever reaches the sink for deny.
+  EXPECT_TRUE(sink_.logs.empty());
+  EXPECT_TRUE(sink_.throttles.empty());
+}
+
+TEST_F(EngineTest, LogAndDevctlShareSeparateGlobalRateLimits) {
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "j" + std::to_string(10 + i);
+    b_.Jail(name, i + 1).Set(name, Resource::kNthr, 5);
+  }
+  rctl::RuleSet rules;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "j" + std::to_string(10 + i);
+    ASSERT_TRUE(rules.Add(*rctl::ParseRuleForAdd("jail:" + name + ":nthr:log=1")).ok());
+    ASSERT_TRUE(
+        rules.Add(*rctl::ParseRuleForAdd("jail:" + name + ":nthr:devctl=1")).ok());
+  }
+  Compile(rules);
+  const EvaluationResult& r = Tick();
+  EXPECT_EQ(sink_.logs.size(), 10u);    // kern.racct.rctl.log_rate_limit
+  EXPECT_EQ(sink_.devctl.size(), 10u);  // its own budget
+  int limited = 0;
+  for (const Decision& d : r.decisions) {
+    limited += d.kind == DecisionKind::kRateLimited;
+  }
+  EXPECT_EQ(limited, 4);
+  // Same second: still limited; the suppressed ones were not latched.
+  Tick();
+  EXPECT_EQ(sink_.logs.size(), 10u);
+  // 1 s after the window opened: the remaining two of each go out.
+  b_.Advance(absl::Milliseconds(800));
+  Tick();
+  EXPECT_EQ(sink_.logs.size(), 12u);
+  EXPECT_EQ(sink_.devctl.size(), 12u);
+  Tick();
+  EXPECT_EQ(sink_.logs.size(), 12u);  // all latched now
+}
+
+TEST_F(EngineTest, RateLimitIsConfigurable) {
+  options_.log_rate_limit = 0;
+  options_.devctl_rate_limit = -1;
+  Engine engine(sink_, options_);
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "j" + std::to_string(i);
+    b_.Jail(name, i + 1).Set(name, Resource::kNthr, 5);
+  }
+  rctl::RuleSet rules;
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "j" + std::to_string(i);
+    ASSERT_TRUE(rules.Add(*rctl::ParseRuleForAdd("jail:" + name + ":nthr:log=1")).ok());
+    ASSERT_TRUE(
+        rules.Add(*rctl::ParseRuleForAdd("jail:" + name + ":nthr:devctl=1")).ok());
+  }
+  auto snap = b_.Build();
+  ASSERT_TRUE(engine.Compile(rules, snap->tick->jails).ok());
+  engine.Evaluate(*snap);
+  EXPECT_EQ(sink_.logs.size(), 0u);
+  EXPECT_EQ(sink_.devctl.size(), 30u);
+}
+
+TEST_F(EngineTest, IoThrottleRecomputedEveryEvaluation) {
+  b_.Jail("db", 1).Set("db", Resource::kWritebps, 3000);
+  Compile(Rules({"jail:db:writebps:throttle=1000"}));
+  const EvaluationResult& r = Tick();
+  ASSERT_EQ(r.decisions.size(), 1u);
+  EXPECT_EQ(r.decisions[0].kind, DecisionKind::kThrottled);
+  // U = 3000, A = 1000, avail = -2000: 3000 × 5 ticks → capped at 2·hz.
+  EXPECT_EQ(r.decisions[0].throttle_ticks, 2000);
+  b_.Set("db", Resource::kWritebps, 1500);
+  Tick();
+  b_.Set("db", Resource::kWritebps, 1000);  // at the amount: no throttle
+  Tick();
+  ASSERT_EQ(sink_.throttles.size(), 2u);
+  EXPECT_EQ(sink_.throttles[0].ticks, 2000);
+  EXPECT_EQ(sink_.throttles[0].duration, absl::Seconds(2));
+  // 1500: hz × 1.5 = 1500 ticks, ratio floor(500/1000) = 0.
+  EXPECT_EQ(sink_.throttles[1].ticks, 1500);
+  EXPECT_EQ(sink_.throttles[1].resource, Resource::kWritebps);
+  EXPECT_EQ(sink_.throttles[1].jail, "db");
+}
+
+TEST_F(EngineTest, PcpuDenyBecomesThrottleWithShift) {
+  b_.Jail("web", 1).Set("web", Resource::kPcpu, 39999999);
+  // 50 %: throttling starts 10 points early, at 40 %.
+  Compile(Rules({"jail:web:pcpu:deny=50"}));
+  Tick();
+  EXPECT_TRUE(sink_.throttles.empty());
+  b_.Set("web", Resource::kPcpu, 40000000);
+  const EvaluationResult& r = Tick();
+  ASSERT_EQ(sink_.throttles.size(), 1u);
+  EXPECT_EQ(sink_.throttles[0].ticks, -1);
+  EXPECT_EQ(sink_.throttles[0].resource, Resource::kPcpu);
+  EXPECT_EQ(Kinds(r), std::vector{DecisionKind::kThrottled});
+  Tick();  // still throttled: nothing new
+  EXPECT_EQ(sink_.throttles.size(), 1u);
+  b_.Set("web", Resource::kPcpu, 60000000);
+  const EvaluationResult& r2 = Tick();  // over the amount: deny at-or-over
+  EXPECT_EQ(Kinds(r2), std::vector{DecisionKind::kDenyAtOrOver});
+  b_.Set("web", Resource::kPcpu, 30000000);
+  const EvaluationResult& r3 = Tick();
+  ASSERT_EQ(sink_.throttles.size(), 2u);
+  EXPECT_EQ(sink_.throttles[1].ticks, 0);  // woken
+  EXPECT_EQ(Kinds(r3), std::vector{DecisionKind::kWoken});
+}
+
+TEST_F(EngineTest, PcpuSmallLimitShiftsByHalfAndMinimumRuleWins) {
+  b_.Jail("web", 1).Set("web", Resource::kPcpu, 5000000);
+  // 10 % → shift 5 %: available 10 − 5 − 5 = 0 → throttle. The 80 % rule
+  // has more room, so the 10 % rule sets the shift.
+  Compile(Rules({"jail:web:pcpu:deny=80", "jail:web:pcpu:deny=10"}));
+  Tick();
+  ASSERT_EQ(sink_.throttles.size(), 1u);
+  b_.Set("web", Resource::kPcpu, 4999999);
+  Tick();
+  ASSERT_EQ(sink_.throttles.size(), 2u);
+  EXPECT_EQ(sink_.throttles[1].ticks, 0);
+}
+
+TEST_F(EngineTest, PcpuThresholdMustBeExceeded) {
+  options_.pcpu_threshold = 1000000;  // 1 %
+  Engine engine(sink_, options_);
+  b_.Jail("web", 1).Set("web", Resource::kPcpu, 1000000);
+  auto snap = b_.Build();
+  // deny=0: available = −usage ≤ 0 always, no shift for a zero limit.
+  ASSERT_TRUE(engine.Compile(Rules({"jail:web:pcpu:deny=0"}), snap->tick->jails).ok());
+  engine.Evaluate(*snap);
+  EXPECT_TRUE(sink_.throttles.empty());  // 1 % is not > 1 %
+  b_.Set("web", Resource::kPcpu, 1000001);
+  engine.Evaluate(*b_.Build());
+  EXPECT_EQ(sink_.throttles.size(), 1u);
+}
+
+TEST_F(EngineTest, JailRuleCoversDescendantsEachWithOwnContainer) {
+  // A parent's container includes its children (§2): web ⊇ web's child api.
+  b_.Jail("web", 1).Jail("api", 2, "web").Jail("other", 3);
+  b_.Set("web", Resource::kMemoryuse, 700);
+  b_.Set("api", Resource::kMemoryuse, 400);
+  b_.Set("other", Resource::kMemoryuse, 10000);
+  Compile(Rules({"jail:web:memoryuse:log=500"}));
+  EXPECT_EQ(engine_.compile_info().jail_checks, 2u);
+  Tick();
+  // web's own container is over; api (400) is compared with ITS container.
+  ASSERT_EQ(sink_.logs.size(), 1u);
+  EXPECT_NE(sink_.logs[0].find("jail web"), std::string::npos);
+  b_.Set("api", Resource::kMemoryuse, 600);
+  b_.Set("web", Resource::kMemoryuse, 900);
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 2u);
+  EXPECT_NE(sink_.logs[1].find("jail api"), std::string::npos);
+  // jail:0-like root: a rule on a parent never looks at an unrelated jail.
+  for (const std::string& l : sink_.logs) {
+    EXPECT_EQ(l.find("jail other"), std::string::npos);
+  }
+}
+
+TEST_F(EngineTest, PerProcessComparesEachProcess) {
+  b_.Jail("web", 1).Jail("api", 2, "web");
+  b_.Process(10, 1001, "a", "web").Process(11, 1002, "b", "web", 0);
+  b_.Process(12, 1001, "c", "api");
+  b_.SetProcess(10, Resource::kVmemoryuse, 50);
+  b_.SetProcess(11, Resource::kVmemoryuse, 150);
+  b_.SetProcess(12, Resource::kVmemoryuse, 200);
+  b_.Set("web", Resource::kVmemoryuse, 400);  // the jail sum: not compared
+  Compile(Rules({"jail:web:vmemoryuse:log=100/process"}));
+  Tick();
+  // Process links exist once a snapshot with slow-tier data is bound.
+  EXPECT_EQ(engine_.compile_info().process_checks, 3u);
+  ASSERT_EQ(sink_.logs.size(), 2u);
+  EXPECT_EQ(sink_.logs[0],
+            "rctl: rule \"jail:web:vmemoryuse:log=100/process\" matched by pid "
+            "11 (b), uid 0, jail web");
+  EXPECT_EQ(sink_.logs[1],
+            "rctl: rule \"jail:web:vmemoryuse:log=100/process\" matched by pid "
+            "12 (c), uid 1001, jail api");
+}
+
+TEST_F(EngineTest, PerUserComparesRealUidContainer) {
+  b_.Jail("web", 1).Jail("db", 2);
+  b_.Process(10, 1001, "a", "web").Process(11, 1001, "b", "db");
+  b_.Process(12, 1002, "c", "web", 1001);  // euid 1001, ruid 1002
+  b_.SetProcess(10, Resource::kMaxproc, 1);
+  b_.SetProcess(11, Resource::kMaxproc, 1);
+  b_.SetProcess(12, Resource::kMaxproc, 1);
+  // user:1001 links to processes whose real OR effective uid is 1001; each
+  // compares its REAL uid's container: 1001 has 2, 1002 has 1.
+  Compile(Rules({"user:1001:maxproc:devctl=1"}));
+  Tick();
+  EXPECT_EQ(engine_.compile_info().process_checks, 3u);
+  // Links in (jail slot, pid) order: db sorts before web.
+  ASSERT_EQ(sink_.devctl.size(), 2u);
+  EXPECT_EQ(sink_.devctl[0],
+            "!system=RCTL subsystem=rule type=matched "
+            "rule=user:1001:maxproc:devctl=1 pid=11 ruid=1001 jail=db");
+  EXPECT_EQ(sink_.devctl[1],
+            "!system=RCTL subsystem=rule type=matched "
+            "rule=user:1001:maxproc:devctl=1 pid=10 ruid=1001 jail=web");
+}
+
+TEST_F(EngineTest, JailRulePerUserAndProcessRulePerJail) {
+  b_.Jail("web", 1).Jail("db", 2);
+  b_.Process(10, 1001, "a", "web").Process(11, 1001, "b", "db");
+  b_.SetProcess(10, Resource::kNthr, 3);
+  b_.SetProcess(11, Resource::kNthr, 3);
+  b_.Set("db", Resource::kNthr, 50);
+  // The user container spans jails: 6 > 5 though web's process has 3.
+  // process:11 per jail compares db's container (50 > 40).
+  Compile(Rules({"jail:web:nthr:log=5/user", "process:11:nthr:log=40/jail",
+                 "process:11:nthr:log=4"}));
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 2u);
+  EXPECT_NE(sink_.logs[0].find("\"jail:web:nthr:log=5/user\" matched by pid 10"),
+            std::string::npos);
+  EXPECT_NE(sink_.logs[1].find("\"process:11:nthr:log=40/jail\" matched by pid 11"),
+            std::string::npos);
+}
+
+TEST_F(EngineTest, ProcessThrottleUsesOwnUsageAndPerContainer) {
+  b_.Jail("db", 1).Process(10, 0, "dd", "db").Process(11, 0, "cp", "db");
+  b_.SetProcess(10, Resource::kReadbps, 500);
+  b_.Set("db", Resource::kReadbps, 3500);
+  // jail subject, per=jail → jail-level; this one is per=process... use a
+  // user rule per jail: U is the process's own 500, avail = 1000 − 3500.
+  Compile(Rules({"user:0:readbps:throttle=1000/jail"}));
+  Tick();
+  ASSERT_EQ(sink_.throttles.size(), 2u);
+  // pid 10: s = 1000 × 500 = 500000, ratio floor(2500/1000)=2 → ×5 → 2500
+  // ticks, capped at 2000. pid 11 (U = 0): min×A → ×5 → 5 ticks.
+  EXPECT_EQ(sink_.throttles[0].pid, 10);
+  EXPECT_EQ(sink_.throttles[0].ticks, 2000);
+  EXPECT_EQ(sink_.throttles[1].pid, 11);
+  EXPECT_EQ(sink_.throttles[1].ticks, 5);
+  EXPECT_EQ(sink_.throttles[1].target.kind, TargetKind::kProcess);
+}
+
+TEST_F(EngineTest, RepresentativeIsHeaviestProcessOfThatJail) {
+  b_.Jail("web", 1).Jail("api", 2, "web");
+  b_.Process(5, 1, "small", "web").Process(6, 2, "big", "web");
+  b_.Process(7, 3, "child", "api");
+  b_.SetProcess(5, Resource::kMemoryuse, 10);
+  b_.SetProcess(6, Resource::kMemoryuse, 90);
+  b_.SetProcess(7, Resource::kMemoryuse, 1000);  // in a child jail: ignored
+  b_.Set("web", Resource::kMemoryuse, 2000);
+  Compile(Rules({"jail:web:memoryuse:log=1500"}));
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 1u);
+  EXPECT_NE(sink_.logs[0].find("pid 6 (big), uid 2, jail web"), std::string::npos);
+}
+
+TEST_F(EngineTest, VanishingJailDropsItsChecksAndKeepsOthersLatches) {
+  b_.Jail("a", 1).Jail("b", 2);
+  b_.Set("a", Resource::kMaxproc, 5).Set("b", Resource::kMaxproc, 5);
+  Compile(Rules({"jail:a:maxproc:log=1", "jail:b:maxproc:log=1"}));
+  Tick();
+  EXPECT_EQ(sink_.logs.size(), 2u);
+  b_.RemoveJail("b");
+  const EvaluationResult& r = Tick();
+  EXPECT_TRUE(r.rebound);
+  EXPECT_EQ(r.checks, 1u);
+  EXPECT_EQ(Kinds(r), std::vector{DecisionKind::kAlreadyReported});  // a kept
+  EXPECT_EQ(engine_.compile_info().dormant, 1u);
+  // b comes back (a new jail by that name): a fresh episode.
+  b_.Jail("b", 3).Set("b", Resource::kMaxproc, 5);
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 3u);
+  EXPECT_NE(sink_.logs[2].find("jail b"), std::string::npos);
+  auto stats = engine_.Stats();
+  EXPECT_EQ(Find(stats, "jail:a:maxproc:log=1", "a")->matched, 1u);
+  EXPECT_EQ(Find(stats, "jail:a:maxproc:log=1", "a")->evaluations_over, 3u);
+}
+
+TEST_F(EngineTest, VanishingProcessDropsItsLinks) {
+  b_.Jail("web", 1).Process(10, 0, "a", "web").Process(11, 0, "b", "web");
+  b_.SetProcess(10, Resource::kOpenfiles, 50);
+  b_.SetProcess(11, Resource::kOpenfiles, 50);
+  Compile(Rules({"jail:web:openfiles:sigkill=10/process"}));
+  Tick();
+  EXPECT_EQ(sink_.signals.size(), 2u);
+  EXPECT_EQ(sink_.signals[0].target.kind, TargetKind::kProcess);
+  b_.RemoveProcess(11);
+  const EvaluationResult& r = Tick();
+  EXPECT_TRUE(r.rebound);
+  EXPECT_EQ(r.checks, 1u);
+  EXPECT_EQ(sink_.signals.size(), 2u);  // pid 10 still latched
+}
+
+TEST_F(EngineTest, RecompileKeepsLatchesOfUnchangedRules) {
+  b_.Jail("web", 1).Set("web", Resource::kNthr, 50);
+  rctl::RuleSet rules = Rules({"jail:web:nthr:log=10"});
+  Compile(rules);
+  Tick();
+  ASSERT_TRUE(rules.Add(*rctl::ParseRuleForAdd("jail:web:nthr:log=20")).ok());
+  ASSERT_TRUE(engine_.Compile(rules, last_->tick->jails).ok());
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 2u);  // only the new rule logs
+  EXPECT_NE(sink_.logs[1].find("log=20"), std::string::npos);
+}
+
+TEST_F(EngineTest, AbsentResourceNeverMatches) {
+  b_.Jail("web", 1);  // reader gives no swapuse
+  Compile(Rules({"jail:web:swapuse:deny=0", "jail:web:swapuse:log=0"}));
+  const EvaluationResult& r = Tick();
+  EXPECT_TRUE(r.decisions.empty());
+}
+
+TEST_F(EngineTest, LoginclassUnsupportedAndAbsentJailDormant) {
+  b_.Jail("web", 1);
+  Compile(Rules({"loginclass:daemon:maxproc:log=1", "jail:ghost:maxproc:log=1",
+                 "user:5:maxproc:log=1/loginclass"}));
+  EXPECT_EQ(engine_.compile_info().rules, 3u);
+  EXPECT_EQ(engine_.compile_info().unsupported, 2u);
+  EXPECT_EQ(engine_.compile_info().dormant, 1u);
+  EXPECT_EQ(Tick().checks, 0u);
+}
+
+TEST(EngineWithSamplerTest, TickCallbackEvaluatesScriptedUsage) {
+  FakeClock clock;
+  fakes::FakeUsageReader reader;
+  reader.AddJail("web", 1);
+  reader.SetTotal("web", Resource::kCputime, 0);
+  reader.SetProcesses("web", {fakes::FakeUsageReader::Process(42, 80, "httpd", "web")});
+  racct::SamplerOptions so;
+  so.ncpu = 4;
+  racct::Sampler sampler(reader, clock, so);
+  RecordingActionSink sink;
+  Engine engine(sink);
+  std::vector<uint64_t> seqs;
+  sampler.SetTickCallback([&](const std::shared_ptr<const racct::Snapshot>& s) {
+    seqs.push_back(engine.Evaluate(*s).snapshot_seq);
+  });
+  auto first = sampler.TickOnce();
+  ASSERT_TRUE(engine
+                  .Compile(Rules({"jail:web:pcpu:log=100", "jail:web:pcpu:deny=150"}),
+                           first->tick->jails)
+                  .ok());
+  // 2 CPUs busy for 3 s: new = 200 % each second; the kernel's integer
+  // EWMA gives 140039062, 182023429, 194610539.
+  for (int i = 0; i < 30; ++i) {
+    reader.AddTotal("web", Resource::kCputime, 200000);
+    clock.Advance(absl::Milliseconds(100));
+    sampler.TickOnce();
+  }
+  EXPECT_EQ(seqs.size(), 31u);
+  EXPECT_EQ(sampler.Latest()->usage(0)[rctl::Index(Resource::kPcpu)], 194610539);
+  ASSERT_EQ(sink.logs.size(), 1u);
+  EXPECT_EQ(sink.logs[0],
+            "rctl: rule \"jail:web:pcpu:log=100\" matched by pid 42 (httpd), uid "
+            "80, jail web");
+  ASSERT_EQ(sink.throttles.size(), 1u);
+  EXPECT_EQ(sink.throttles[0].ticks, -1);
+}
+
+}  // namespace
+}  // namespace jailwarden::engine
