@@ -1,0 +1,218 @@
+#include "jailwarden/policy/policy.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/strings.h"
+#include "policy/loader.h"
+
+namespace jailwarden::policy {
+namespace {
+
+constexpr std::size_t kMaxPolicyBytes = 16 << 20;
+
+// Reads a whole file. On failure returns the errno in `*err`.
+bool ReadWholeFile(const std::string& path, std::string* out, int* err) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = errno;
+    return false;
+  }
+  out->clear();
+  char buf[65536];
+  while (true) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      *err = errno;
+      close(fd);
+      return false;
+    }
+    if (n == 0) {
+      break;
+    }
+    out->append(buf, static_cast<std::size_t>(n));
+    if (out->size() > kMaxPolicyBytes) {
+      *err = EFBIG;
+      close(fd);
+      return false;
+    }
+  }
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
+std::string PolicyError::ToString() const {
+  if (line <= 0) {
+    return StrCat(file, ": ", message);
+  }
+  return StrCat(file, ":", line, ":", column, ": ", message);
+}
+
+std::string FormatErrors(const std::vector<PolicyError>& errors) {
+  std::string out;
+  for (const PolicyError& e : errors) {
+    StrAppend(&out, e.ToString(), "\n");
+  }
+  return out;
+}
+
+std::string_view BackendName(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kLinux:
+      return "linux";
+    case Backend::kFreeBsd:
+      return "freebsd";
+  }
+  return "auto";
+}
+
+const JailPolicy* Policy::FindJail(std::string_view name) const {
+  for (const JailPolicy& j : jails) {
+    if (j.name == name) {
+      return &j;
+    }
+  }
+  return nullptr;
+}
+
+const TemplatePolicy* Policy::FindTemplate(std::string_view name) const {
+  for (const TemplatePolicy& t : templates) {
+    if (t.name == name) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+rctl::RuleSet Policy::AllRules() const {
+  rctl::RuleSet set;
+  for (const JailPolicy& jail : jails) {
+    for (const rctl::Rule& rule : jail.limits) {
+      // Validated when loaded (ParseRuleForAdd), so Add cannot fail.
+      (void)set.Add(rule);
+    }
+  }
+  for (const rctl::Rule& rule : rules) {
+    (void)set.Add(rule);
+  }
+  return set;
+}
+
+std::vector<std::string> Policy::StartOrder() const {
+  std::map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < jails.size(); ++i) {
+    index[jails[i].name] = i;
+  }
+  std::vector<int> state(jails.size(), 0);  // 0 new, 1 open, 2 placed
+  std::vector<std::string> order;
+  order.reserve(jails.size());
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    state[i] = 1;
+    for (const std::string& dep : jails[i].spec.depend) {
+      auto it = index.find(dep);
+      if (it != index.end() && state[it->second] == 0) {
+        visit(it->second);
+      }
+    }
+    state[i] = 2;
+    order.push_back(jails[i].name);
+  };
+  for (std::size_t i = 0; i < jails.size(); ++i) {
+    if (state[i] == 0) {
+      visit(i);
+    }
+  }
+  return order;
+}
+
+std::vector<PolicyError> ValidatePolicyText(std::string_view text,
+                                            std::string_view filename,
+                                            const LoadOptions& options) {
+  std::vector<PolicyError> errors;
+  (void)internal::ParsePolicy(text, filename, options, &errors);
+  return errors;
+}
+
+std::vector<PolicyError> ValidatePolicyFile(const std::string& path,
+                                            const LoadOptions& options) {
+  std::string text;
+  int err = 0;
+  if (!ReadWholeFile(path, &text, &err)) {
+    return {PolicyError{path, 0, 0, std::string(FreeBsdStrerror(err))}};
+  }
+  return ValidatePolicyText(text, path, options);
+}
+
+absl::StatusOr<Policy> LoadPolicyText(std::string_view text,
+                                      std::string_view filename,
+                                      const LoadOptions& options) {
+  std::vector<PolicyError> errors;
+  Policy policy = internal::ParsePolicy(text, filename, options, &errors);
+  if (!errors.empty()) {
+    std::string message = FormatErrors(errors);
+    message.pop_back();  // the last "\n"
+    return absl::InvalidArgumentError(message);
+  }
+  return policy;
+}
+
+absl::StatusOr<Policy> LoadPolicyFile(const std::string& path,
+                                      const LoadOptions& options) {
+  std::string text;
+  int err = 0;
+  if (!ReadWholeFile(path, &text, &err)) {
+    return ErrnoStatus(err, path);
+  }
+  return LoadPolicyText(text, path, options);
+}
+
+absl::StatusOr<JailPolicy> InstantiateTemplate(const Policy& policy,
+                                               std::string_view template_name,
+                                               std::string_view jail_name) {
+  const TemplatePolicy* t = policy.FindTemplate(template_name);
+  if (t == nullptr) {
+    return absl::NotFoundError(
+        StrCat("no template named '", template_name, "' in ", policy.filename));
+  }
+  if (std::optional<std::string> p = JailNameProblem(jail_name)) {
+    return absl::InvalidArgumentError(
+        StrCat("jail name '", jail_name, "': ", *p));
+  }
+  if (policy.FindJail(jail_name) != nullptr) {
+    return absl::InvalidArgumentError(StrCat(
+        "jail name '", jail_name, "' is already used by ", policy.filename));
+  }
+  JailPolicy jail = t->resolved;
+  const std::string old_prefix = StrCat("jail:", jail.name, ":");
+  jail.name = std::string(jail_name);
+  jail.template_name = t->name;
+  jail.spec.name = jail.name;
+  if (jail.path_defaulted) {
+    const std::string& dir = policy.server.state_dir;
+    jail.spec.path = StrCat(dir == "/" ? "" : dir, "/roots/", jail.name);
+  }
+  for (rctl::Rule& rule : jail.limits) {
+    rule.subject_id = jail.name;
+  }
+  for (std::string& text : jail.limit_texts) {
+    if (StartsWith(text, old_prefix)) {
+      text = StrCat("jail:", jail.name, ":", text.substr(old_prefix.size()));
+    }
+  }
+  return jail;
+}
+
+}  // namespace jailwarden::policy

@@ -1,0 +1,46 @@
+#pragma once
+
+// Helpers shared by the policy tests.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "jailwarden/rctl/user_form.h"
+
+namespace jailwarden::policy::testing {
+
+// A passwd/group database with alice=1001, bob=1002 and group staff=20,
+// so rule expansion does not depend on the host.
+class FakeResolver : public rctl::NameResolver {
+ public:
+  std::optional<int64_t> UidForName(std::string_view name) const override {
+    if (name == "alice") return 1001;
+    if (name == "bob") return 1002;
+    return std::nullopt;
+  }
+  std::optional<std::string> NameForUid(int64_t uid) const override {
+    if (uid == 1001) return "alice";
+    if (uid == 1002) return "bob";
+    return std::nullopt;
+  }
+  std::optional<int64_t> GidForName(std::string_view name) const override {
+    if (name == "staff") return 20;
+    return std::nullopt;
+  }
+  std::optional<std::string> NameForGid(int64_t gid) const override {
+    if (gid == 20) return "staff";
+    return std::nullopt;
+  }
+};
+
+inline std::string TestdataPath(std::string_view relative) {
+  return std::string(JW_TESTDATA_DIR) + "/policy/" + std::string(relative);
+}
+
+inline std::string ExamplePolicyPath() {
+  return std::string(JW_TESTDATA_DIR) + "/../../packaging/examples/jailwarden.yaml";
+}
+
+}  // namespace jailwarden::policy::testing
