@@ -306,14 +306,17 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     return st;
   };
 
+  // The JID is handed out before exec.prepare so every hook sees the one
+  // the jail will have (jail(8) hooks before creation see a jid only when
+  // it is configured; ours always is).
+  rec.jid = AllocateJid();
+  rec.instance.ref.jid = rec.jid;
   absl::Status st = [&]() -> absl::Status {
     rec.done.push_back(kStepPrepareHooks);
     JW_RETURN_IF_ERROR(RunHooks(rec, "exec.prepare", spec.exec.prepare, ExecWhere::kHost, false));
     JW_RETURN_IF_ERROR(step(kStepPrepare, runtime_->Prepare(spec, rec.instance)));
     JW_RETURN_IF_ERROR(
         RunHooks(rec, "exec.prestart", spec.exec.prestart, ExecWhere::kHost, false));
-    rec.jid = AllocateJid();
-    rec.instance.ref.jid = rec.jid;
     // Recorded before the kernel jail exists: if Create half-succeeds the
     // backend state written so far is what cleanup needs.
     rec.done.push_back(kStepCreate);
