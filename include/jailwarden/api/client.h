@@ -1,0 +1,145 @@
+#pragma once
+
+// The HTTP client the jailwarden CLI talks to the daemon with: plain
+// HTTP/1.1 over TCP or a unix socket, one connection per request
+// (Connection: close), chunked responses streamed to a callback. Typed
+// calls decode the API's JSON; every call keeps the raw body so `--json`
+// can print exactly what the daemon said.
+//
+// Thread-compatible: one Client per thread.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/platform/jail_runtime.h"
+
+namespace jailwarden::api {
+
+struct ClientOptions {
+  // "http://HOST:PORT", "HOST:PORT" or "unix:/path/to/socket".
+  std::string server = "http://127.0.0.1:9814";
+  // Sent as "Authorization: Bearer <token>" when not empty.
+  std::string token;
+  // Connect and per-read timeout (streams reset it on every byte).
+  absl::Duration timeout = absl::Seconds(120);
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+};
+
+// One jail's usage as `usage`/`top` show it: every resource the sampler
+// read, in rctl(8)'s user units (pcpu in percent, cputime in seconds).
+struct UsageRow {
+  std::string name;
+  int64_t jid = -1;
+  std::string state;
+  std::vector<std::pair<std::string, int64_t>> usage;  // resource order
+};
+
+// What `exec` and `run` stream back.
+struct ExecOutcome {
+  platform::ExecResult result;
+  std::string error;  // the daemon's error, when the command did not run
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+
+  // One request. Transport errors are Unavailable ("cannot connect to
+  // http://...: Connection refused"); any HTTP status is returned as is.
+  absl::StatusOr<HttpResponse> Do(std::string_view method,
+                                  std::string_view target,
+                                  std::string_view body = {},
+                                  std::string_view content_type =
+                                      "application/json");
+
+  // Streams the response body to `on_data` as it arrives (chunked decoded);
+  // `on_data` returns false to stop. Returns the HTTP status; the headers
+  // land in `headers` when non-null. A non-2xx body is collected in
+  // `error_body` instead of streamed.
+  absl::StatusOr<int> Stream(std::string_view method, std::string_view target,
+                             std::string_view body,
+                             const std::function<bool(std::string_view)>& on_data,
+                             std::string* error_body = nullptr);
+
+  // Do(), then: 2xx returns the body; otherwise the daemon's error as a
+  // Status (code and errno restored; see StatusFromError).
+  absl::StatusOr<std::string> Call(std::string_view method,
+                                   std::string_view target,
+                                   std::string_view body = {});
+
+  // Typed calls. Each keeps the raw JSON in last_body().
+  absl::StatusOr<std::vector<JailInfo>> ListJails();
+  absl::StatusOr<JailInfo> GetJail(std::string_view name);
+  // action: "start", "stop", "restart".
+  absl::Status JailAction(std::string_view name, std::string_view action);
+  absl::Status DestroyJail(std::string_view name);
+  absl::Status CreateJail(std::string_view request_json);
+  absl::StatusOr<DaemonStatus> Status();
+  absl::StatusOr<UsageRow> Usage(std::string_view jail);
+  absl::StatusOr<std::vector<UsageRow>> Top();
+  // The policy text to apply; InvalidArgument with the daemon's
+  // "FILE:LINE:COL: message" lines when it refuses it.
+  absl::StatusOr<ApplyResult> Apply(std::string_view policy_text,
+                                    std::string_view filename, bool dry_run);
+  absl::StatusOr<std::vector<RuleInfo>> RulesWithFidelity(
+      std::string_view filter);
+
+  // Runs `argv` in jail `name` (or, for Run, in a one-shot jail described
+  // by `run_json`), writing its stdout/stderr to the callbacks as it comes.
+  absl::StatusOr<ExecOutcome> Exec(
+      std::string_view name, const std::vector<std::string>& argv,
+      const std::function<void(std::string_view)>& on_stdout,
+      const std::function<void(std::string_view)>& on_stderr);
+  absl::StatusOr<ExecOutcome> Run(
+      std::string_view run_json,
+      const std::function<void(std::string_view)>& on_stdout,
+      const std::function<void(std::string_view)>& on_stderr);
+
+  const std::string& last_body() const { return last_body_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  absl::StatusOr<ExecOutcome> StreamExec(
+      std::string_view target, std::string_view body,
+      const std::function<void(std::string_view)>& on_stdout,
+      const std::function<void(std::string_view)>& on_stderr);
+
+  ClientOptions options_;
+  std::string last_body_;
+};
+
+// The five rctl(2) calls over the API (GET/POST/DELETE /v1/rules,
+// /v1/limits, /v1/usage), so rctl::RunRctl prints exactly rctl(8)'s output
+// and messages against the daemon's rule database. A transport failure is
+// reported as ENOSYS-free Unavailable with the connection error.
+class RctlClientBackend : public rctl::RctlBackend {
+ public:
+  explicit RctlClientBackend(Client& client) : client_(client) {}
+  absl::Status AddRule(std::string_view rule) override;
+  absl::Status RemoveRule(std::string_view filter) override;
+  absl::StatusOr<std::string> GetRules(std::string_view filter) override;
+  absl::StatusOr<std::string> GetLimits(std::string_view filter) override;
+  absl::StatusOr<std::string> GetRacct(std::string_view filter) override;
+
+ private:
+  absl::StatusOr<std::string> GetText(std::string_view path,
+                                      std::string_view param,
+                                      std::string_view filter,
+                                      std::string_view field);
+  Client& client_;
+};
+
+}  // namespace jailwarden::api

@@ -1,0 +1,139 @@
+#pragma once
+
+// What the REST API asks of the running daemon. The service layer
+// implements it (wiring jail::Manager, the rule database, the sampler and
+// the engine); the api layer only translates HTTP and JSON to these calls,
+// so it is tested with a fake.
+//
+// Every method is called from CivetWeb worker threads, concurrently:
+// implementations must be thread-safe. Errors are absl::Status; the API maps
+// the code to an HTTP status and passes StatusErrno() on as the errno name.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jailwarden/engine/event_stream.h"
+#include "jailwarden/platform/jail_runtime.h"
+#include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/racct/snapshot.h"
+#include "jailwarden/rctl/rctl_command.h"
+
+namespace jailwarden::api {
+
+// One rule with how the host backend enforces it.
+struct RuleInfo {
+  std::string rule;       // kernel form (rctl_get_rules)
+  std::string fidelity;   // "exact", "approximate", "sampled", "unsupported"
+  std::string mechanism;  // "memory.max", "pids.max", ...
+  std::string detail;     // what differs, for approximate/unsupported
+};
+
+// One jail as `jailwarden list` shows it.
+struct JailInfo {
+  std::string name;
+  std::string state;  // jail::JailStateName: stopped, starting, running, ...
+  int64_t jid = -1;   // -1 when not running
+  std::string path;
+  std::string base_root;
+  std::string hostname;
+  std::vector<std::string> ip4;
+  std::vector<std::string> depend;
+  bool persist = false;
+  bool in_policy = false;      // defined by the policy file (else by the API)
+  std::string template_name;   // the policy template it came from, if any
+  int64_t init_pid = -1;       // host pid of the jail's pid 1
+  absl::Time started = absl::InfinitePast();
+  std::vector<RuleInfo> limits;  // rules with subject jail:<name>
+};
+
+// POST /v1/jails.
+struct CreateJailRequest {
+  platform::JailSpec spec;           // ignored fields stay default
+  std::string template_name;         // instead of spec: a policy template
+  // Limits in rctl's jail form without the subject
+  // ("memoryuse:deny=64M"); amounts through expand_number.
+  std::vector<std::string> limits;
+  bool start = false;
+};
+
+// POST /v1/run: a one-shot jail from a template or a spec.
+struct RunRequest {
+  std::string template_name;
+  platform::JailSpec spec;
+  std::vector<std::string> limits;
+};
+
+// Result of Apply.
+struct ApplyResult {
+  bool changed = false;
+  std::string diff;  // policy::DescribeDiff, one change per line
+  // Jails whose change failed (the policy is still the new one).
+  std::vector<std::string> failures;
+};
+
+// GET /v1/status.
+struct DaemonStatus {
+  bool ready = false;
+  std::string version;
+  std::string backend;         // "linux", "freebsd"
+  std::string policy_file;
+  uint64_t policy_generation = 0;  // 1 for the policy loaded at start
+  absl::Time last_reload = absl::InfinitePast();
+  bool last_reload_ok = true;
+  std::string last_reload_error;   // why the last reload was refused
+  std::size_t jails = 0;
+  std::size_t rules = 0;
+  uint64_t sampler_ticks = 0;
+  uint64_t events = 0;             // devctl events so far
+};
+
+class Daemon {
+ public:
+  virtual ~Daemon() = default;
+
+  virtual std::vector<JailInfo> ListJails() = 0;
+  // NotFound for an unknown jail.
+  virtual absl::StatusOr<JailInfo> GetJail(std::string_view name) = 0;
+  // InvalidArgument (bad spec or limit), AlreadyExists, NotFound (template).
+  virtual absl::Status CreateJail(const CreateJailRequest& request) = 0;
+  // Stops and forgets the jail and its limits. NotFound, FailedPrecondition.
+  virtual absl::Status DestroyJail(std::string_view name) = 0;
+  virtual absl::Status StartJail(std::string_view name) = 0;
+  virtual absl::Status StopJail(std::string_view name) = 0;
+  virtual absl::Status RestartJail(std::string_view name) = 0;
+  // Runs a command in a running jail; its output goes to the request's fds.
+  virtual absl::StatusOr<platform::ExecResult> Exec(
+      std::string_view name, const platform::ExecRequest& request) = 0;
+  // One-shot run (jail::Manager::Run).
+  virtual absl::StatusOr<platform::ExecResult> Run(
+      const RunRequest& run, const platform::ExecRequest& request) = 0;
+
+  // The rule database as rctl(2) sees it (thread-safe). Rules added or
+  // removed here take effect on running jails at once.
+  virtual rctl::RctlBackend& Rctl() = 0;
+  // The rules matching `filter` (kernel-form text) with their fidelity.
+  virtual absl::StatusOr<std::vector<RuleInfo>> DescribeRules(
+      std::string_view filter) = 0;
+
+  // Replaces the running policy by `text` (SIGHUP's path with the text
+  // given). InvalidArgument with every "FILE:LINE:COL: message" when the
+  // policy is bad; then nothing changed. `dry_run` reports the diff only.
+  virtual absl::StatusOr<ApplyResult> Apply(std::string_view text,
+                                            std::string_view filename,
+                                            bool dry_run) = 0;
+
+  virtual DaemonStatus Status() = 0;
+  // The sampler's latest snapshot, or nullptr before the first tick.
+  virtual std::shared_ptr<const racct::Snapshot> LatestSnapshot() = 0;
+  // devctl-style rule-match events.
+  virtual engine::EventStream& Events() = 0;
+};
+
+}  // namespace jailwarden::api

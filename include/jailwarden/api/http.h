@@ -1,0 +1,64 @@
+#pragma once
+
+// HTTP request and response values shared by the REST server and its
+// client, independent of CivetWeb. Plain data; thread-compatible.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace jailwarden::api {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded path, no query ("/v1/jails/web")
+  // Decoded query parameters in order; a key may repeat.
+  std::vector<std::pair<std::string, std::string>> query;
+  // Header names lowercased.
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::string remote_addr;  // "127.0.0.1"
+  bool remote_is_loopback = false;
+  // The body was larger than the server's limit and was not read.
+  bool body_too_large = false;
+
+  // The first value of query parameter `key`, or nullopt.
+  std::optional<std::string> Query(std::string_view key) const;
+  // The value of header `name` (any case), or "".
+  std::string Header(std::string_view name) const;
+};
+
+// Where a handler writes its answer. Either one Send(), or StartStream()
+// followed by any number of Write() and one Finish(). Implementations need
+// not be thread-safe: one handler thread writes.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  // A whole response with Content-Length.
+  virtual void Send(int status, std::string_view content_type,
+                    std::string_view body,
+                    const std::vector<std::pair<std::string, std::string>>&
+                        extra_headers = {}) = 0;
+  // Starts a chunked response (Connection: close). False if the client is
+  // gone.
+  virtual bool StartStream(int status, std::string_view content_type) = 0;
+  // One chunk; false once the client is gone (stop writing then).
+  virtual bool Write(std::string_view data) = 0;
+  // Ends the chunked body.
+  virtual void Finish() = 0;
+};
+
+// Decodes %XX and '+' (as a space) in a query component.
+std::string UrlDecode(std::string_view text);
+// Percent-encodes everything but unreserved characters (RFC 3986).
+std::string UrlEncode(std::string_view text);
+// Splits "a=1&b=two" into decoded pairs.
+std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query);
+
+// The reason phrase of a status code ("Not Found"), "" if unknown.
+std::string_view StatusReason(int status);
+
+}  // namespace jailwarden::api

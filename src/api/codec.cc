@@ -1,0 +1,274 @@
+#include "api/codec.h"
+
+#include <cerrno>
+
+#include "absl/time/time.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+
+namespace jailwarden::api {
+
+Json RuleInfoToJson(const RuleInfo& rule) {
+  Json j = Json::object();
+  j["rule"] = rule.rule;
+  j["fidelity"] = rule.fidelity;
+  j["mechanism"] = rule.mechanism;
+  j["detail"] = rule.detail;
+  return j;
+}
+
+absl::StatusOr<RuleInfo> RuleInfoFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "rule"));
+  RuleInfo r;
+  JW_RETURN_IF_ERROR(ReadString(j, "rule", &r.rule));
+  JW_RETURN_IF_ERROR(ReadString(j, "fidelity", &r.fidelity));
+  JW_RETURN_IF_ERROR(ReadString(j, "mechanism", &r.mechanism));
+  JW_RETURN_IF_ERROR(ReadString(j, "detail", &r.detail));
+  return r;
+}
+
+std::string FormatTimestamp(absl::Time t) {
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "";
+  return std::string(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()));
+}
+
+absl::Time ParseTimestamp(std::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (text.empty() ||
+      !absl::ParseTime(absl::RFC3339_full, ToAbsl(text), &t, &err)) {
+    return absl::InfinitePast();
+  }
+  return t;
+}
+
+Json JailInfoToJson(const JailInfo& jail) {
+  Json j = Json::object();
+  j["name"] = jail.name;
+  j["state"] = jail.state;
+  j["jid"] = jail.jid;
+  j["path"] = jail.path;
+  j["base_root"] = jail.base_root;
+  j["hostname"] = jail.hostname;
+  j["ip4"] = jail.ip4;
+  j["depend"] = jail.depend;
+  j["persist"] = jail.persist;
+  j["in_policy"] = jail.in_policy;
+  j["template"] = jail.template_name;
+  j["init_pid"] = jail.init_pid;
+  j["started"] = FormatTimestamp(jail.started);
+  Json limits = Json::array();
+  for (const RuleInfo& r : jail.limits) limits.push_back(RuleInfoToJson(r));
+  j["limits"] = std::move(limits);
+  return j;
+}
+
+absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "jail"));
+  JailInfo r;
+  JW_RETURN_IF_ERROR(ReadString(j, "name", &r.name));
+  JW_RETURN_IF_ERROR(ReadString(j, "state", &r.state));
+  JW_RETURN_IF_ERROR(ReadInt(j, "jid", &r.jid));
+  JW_RETURN_IF_ERROR(ReadString(j, "path", &r.path));
+  JW_RETURN_IF_ERROR(ReadString(j, "base_root", &r.base_root));
+  JW_RETURN_IF_ERROR(ReadString(j, "hostname", &r.hostname));
+  JW_RETURN_IF_ERROR(ReadStringList(j, "ip4", &r.ip4));
+  JW_RETURN_IF_ERROR(ReadStringList(j, "depend", &r.depend));
+  JW_RETURN_IF_ERROR(ReadBool(j, "persist", &r.persist));
+  JW_RETURN_IF_ERROR(ReadBool(j, "in_policy", &r.in_policy));
+  JW_RETURN_IF_ERROR(ReadString(j, "template", &r.template_name));
+  JW_RETURN_IF_ERROR(ReadInt(j, "init_pid", &r.init_pid));
+  std::string started;
+  JW_RETURN_IF_ERROR(ReadString(j, "started", &started));
+  r.started = ParseTimestamp(started);
+  auto it = j.find("limits");
+  if (it != j.end() && it->is_array()) {
+    for (const Json& l : *it) {
+      JW_ASSIGN_OR_RETURN(RuleInfo rule, RuleInfoFromJson(l));
+      r.limits.push_back(std::move(rule));
+    }
+  }
+  return r;
+}
+
+Json StatusToJson(const DaemonStatus& s) {
+  Json j = Json::object();
+  j["ready"] = s.ready;
+  j["version"] = s.version;
+  j["backend"] = s.backend;
+  j["policy_file"] = s.policy_file;
+  j["policy_generation"] = s.policy_generation;
+  j["last_reload"] = FormatTimestamp(s.last_reload);
+  j["last_reload_ok"] = s.last_reload_ok;
+  j["last_reload_error"] = s.last_reload_error;
+  j["jails"] = s.jails;
+  j["rules"] = s.rules;
+  j["sampler_ticks"] = s.sampler_ticks;
+  j["events"] = s.events;
+  return j;
+}
+
+absl::StatusOr<DaemonStatus> StatusFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "status"));
+  DaemonStatus s;
+  int64_t n = 0;
+  JW_RETURN_IF_ERROR(ReadBool(j, "ready", &s.ready));
+  JW_RETURN_IF_ERROR(ReadString(j, "version", &s.version));
+  JW_RETURN_IF_ERROR(ReadString(j, "backend", &s.backend));
+  JW_RETURN_IF_ERROR(ReadString(j, "policy_file", &s.policy_file));
+  JW_RETURN_IF_ERROR(ReadInt(j, "policy_generation", &n));
+  s.policy_generation = static_cast<uint64_t>(n);
+  std::string t;
+  JW_RETURN_IF_ERROR(ReadString(j, "last_reload", &t));
+  s.last_reload = ParseTimestamp(t);
+  JW_RETURN_IF_ERROR(ReadBool(j, "last_reload_ok", &s.last_reload_ok));
+  JW_RETURN_IF_ERROR(ReadString(j, "last_reload_error", &s.last_reload_error));
+  n = 0;
+  JW_RETURN_IF_ERROR(ReadInt(j, "jails", &n));
+  s.jails = static_cast<std::size_t>(n);
+  n = 0;
+  JW_RETURN_IF_ERROR(ReadInt(j, "rules", &n));
+  s.rules = static_cast<std::size_t>(n);
+  n = 0;
+  JW_RETURN_IF_ERROR(ReadInt(j, "sampler_ticks", &n));
+  s.sampler_ticks = static_cast<uint64_t>(n);
+  n = 0;
+  JW_RETURN_IF_ERROR(ReadInt(j, "events", &n));
+  s.events = static_cast<uint64_t>(n);
+  return s;
+}
+
+Json UsageRowToJson(const UsageRow& row) {
+  Json j = Json::object();
+  j["name"] = row.name;
+  j["jid"] = row.jid;
+  j["state"] = row.state;
+  Json usage = Json::object();
+  for (const auto& [name, value] : row.usage) usage[name] = value;
+  j["usage"] = std::move(usage);
+  // Object key order is not kept by every reader; keep the resource order.
+  Json order = Json::array();
+  for (const auto& [name, value] : row.usage) order.push_back(name);
+  j["resources"] = std::move(order);
+  return j;
+}
+
+absl::StatusOr<UsageRow> UsageRowFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "usage row"));
+  UsageRow row;
+  JW_RETURN_IF_ERROR(ReadString(j, "name", &row.name));
+  JW_RETURN_IF_ERROR(ReadInt(j, "jid", &row.jid));
+  JW_RETURN_IF_ERROR(ReadString(j, "state", &row.state));
+  std::vector<std::string> order;
+  JW_RETURN_IF_ERROR(ReadStringList(j, "resources", &order));
+  Json usage;
+  JW_RETURN_IF_ERROR(ReadObject(j, "usage", &usage));
+  for (const std::string& name : order) {
+    int64_t v = 0;
+    JW_RETURN_IF_ERROR(ReadInt(usage, name, &v));
+    row.usage.emplace_back(name, v);
+  }
+  return row;
+}
+
+namespace {
+
+struct CodeName {
+  absl::StatusCode code;
+  const char* name;
+  int http;
+};
+
+constexpr CodeName kCodes[] = {
+    {absl::StatusCode::kCancelled, "CANCELLED", 499},
+    {absl::StatusCode::kUnknown, "UNKNOWN", 500},
+    {absl::StatusCode::kInvalidArgument, "INVALID_ARGUMENT", 400},
+    {absl::StatusCode::kDeadlineExceeded, "DEADLINE_EXCEEDED", 504},
+    {absl::StatusCode::kNotFound, "NOT_FOUND", 404},
+    {absl::StatusCode::kAlreadyExists, "ALREADY_EXISTS", 409},
+    {absl::StatusCode::kPermissionDenied, "PERMISSION_DENIED", 403},
+    {absl::StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED", 429},
+    {absl::StatusCode::kFailedPrecondition, "FAILED_PRECONDITION", 409},
+    {absl::StatusCode::kAborted, "ABORTED", 409},
+    {absl::StatusCode::kOutOfRange, "OUT_OF_RANGE", 400},
+    {absl::StatusCode::kUnimplemented, "UNIMPLEMENTED", 501},
+    {absl::StatusCode::kInternal, "INTERNAL", 500},
+    {absl::StatusCode::kUnavailable, "UNAVAILABLE", 503},
+    {absl::StatusCode::kDataLoss, "DATA_LOSS", 500},
+    {absl::StatusCode::kUnauthenticated, "UNAUTHENTICATED", 401},
+};
+
+}  // namespace
+
+Json ErrorToJson(const absl::Status& status) {
+  Json j = Json::object();
+  j["error"] = std::string(status.message());
+  const char* name = "UNKNOWN";
+  for (const CodeName& c : kCodes) {
+    if (c.code == status.code()) name = c.name;
+  }
+  j["code"] = name;
+  if (const std::optional<int> e = StatusErrno(status); e.has_value()) {
+    j["errno"] = std::string(ErrnoName(*e));
+  }
+  return j;
+}
+
+int HttpStatusFor(const absl::Status& status) {
+  if (status.ok()) return 200;
+  for (const CodeName& c : kCodes) {
+    if (c.code == status.code()) return c.http;
+  }
+  return 500;
+}
+
+std::optional<int> ErrnoFromName(std::string_view name) {
+  for (int e = 1; e < 134; ++e) {
+    if (ErrnoName(e) == name) return e;
+  }
+  return std::nullopt;
+}
+
+absl::Status StatusFromError(int http_status, std::string_view body) {
+  std::string message = StrCat("HTTP ", http_status);
+  std::string code_name;
+  std::string errno_name;
+  absl::StatusOr<Json> j = ParseJson(body);
+  if (j.ok() && j->is_object()) {
+    (void)ReadString(*j, "error", &message);
+    (void)ReadString(*j, "code", &code_name);
+    (void)ReadString(*j, "errno", &errno_name);
+  } else if (!body.empty()) {
+    message = StrCat("HTTP ", http_status, ": ", StripWhitespace(body));
+  }
+  if (!errno_name.empty()) {
+    if (const std::optional<int> e = ErrnoFromName(errno_name); e.has_value()) {
+      return ErrnoStatusWithMessage(*e, message);
+    }
+  }
+  absl::StatusCode code = absl::StatusCode::kUnknown;
+  bool found = false;
+  for (const CodeName& c : kCodes) {
+    if (code_name == c.name) {
+      code = c.code;
+      found = true;
+    }
+  }
+  if (!found) {
+    switch (http_status) {
+      case 400: case 413: case 422: code = absl::StatusCode::kInvalidArgument; break;
+      case 401: code = absl::StatusCode::kUnauthenticated; break;
+      case 403: code = absl::StatusCode::kPermissionDenied; break;
+      case 404: code = absl::StatusCode::kNotFound; break;
+      case 409: code = absl::StatusCode::kFailedPrecondition; break;
+      case 501: code = absl::StatusCode::kUnimplemented; break;
+      case 503: code = absl::StatusCode::kUnavailable; break;
+      default: code = absl::StatusCode::kUnknown; break;
+    }
+  }
+  return absl::Status(code, ToAbsl(message));
+}
+
+}  // namespace jailwarden::api

@@ -1,0 +1,47 @@
+#pragma once
+
+// JSON forms of the API's values, shared by the server (encode) and the
+// client (decode). Decoders return InvalidArgument naming the bad field.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/json.h"
+#include "jailwarden/api/client.h"
+#include "jailwarden/api/daemon.h"
+
+namespace jailwarden::api {
+
+Json RuleInfoToJson(const RuleInfo& rule);
+absl::StatusOr<RuleInfo> RuleInfoFromJson(const Json& j);
+
+Json JailInfoToJson(const JailInfo& jail);
+absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j);
+
+Json StatusToJson(const DaemonStatus& status);
+absl::StatusOr<DaemonStatus> StatusFromJson(const Json& j);
+
+Json UsageRowToJson(const UsageRow& row);
+absl::StatusOr<UsageRow> UsageRowFromJson(const Json& j);
+
+// RFC 3339 UTC ("2026-11-22T16:01:02Z"); "" for InfinitePast.
+std::string FormatTimestamp(absl::Time t);
+absl::Time ParseTimestamp(std::string_view text);
+
+// The error body: {"error": message, "code": "NOT_FOUND", "errno": "ESRCH"}
+// (errno only when the status carries one).
+Json ErrorToJson(const absl::Status& status);
+// The HTTP status for an absl status code.
+int HttpStatusFor(const absl::Status& status);
+// Back from an error response: the code from "code" (or the HTTP status),
+// the message from "error", the errno from "errno" (ErrnoStatusWithMessage).
+absl::Status StatusFromError(int http_status, std::string_view body);
+
+// errno value for "EINVAL" etc., nullopt if unknown.
+std::optional<int> ErrnoFromName(std::string_view name);
+
+}  // namespace jailwarden::api
