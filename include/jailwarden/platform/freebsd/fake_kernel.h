@@ -16,6 +16,7 @@
 // call is appended to calls() so tests can check order.
 //
 // Thread-safe (one mutex). Not a security model: it trusts its caller.
+// Tests may subclass it to script one call and keep the rest.
 
 #include <sys/types.h>
 
@@ -77,7 +78,7 @@ struct FakeCommand {
   std::map<std::string, std::string> env;
 };
 
-class FakeFreeBsdKernel final : public FreeBsdKernel {
+class FakeFreeBsdKernel : public FreeBsdKernel {
  public:
   // How kern.racct.enable exists: absent (kernel without RACCT: the sysctl
   // is ENOENT, every rctl call ENOSYS), an int (older kernels) or a bool.
