@@ -1,6 +1,7 @@
 #include "jailwarden/policy/diff.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 
@@ -12,9 +13,9 @@ namespace {
 
 // FormatRule names a fully specified rule uniquely (per is printed when
 // it differs from the subject, and defaults to it otherwise).
-std::set<std::string> RuleTexts(const rctl::RuleSet& set) {
+std::set<std::string> RuleTexts(const std::vector<rctl::Rule>& rules) {
   std::set<std::string> out;
-  for (const rctl::Rule& r : set.rules()) {
+  for (const rctl::Rule& r : rules) {
     out.insert(rctl::FormatRule(r));
   }
   return out;
@@ -59,37 +60,46 @@ bool PolicyDiff::empty() const {
 
 PolicyDiff Diff(const Policy& old, const Policy& next) {
   PolicyDiff diff;
+  // Indexes by name: policies may hold thousands of jails.
+  std::map<std::string_view, const JailPolicy*> before, after;
+  for (const JailPolicy& j : old.jails) {
+    before.emplace(j.name, &j);
+  }
+  for (const JailPolicy& j : next.jails) {
+    after.emplace(j.name, &j);
+  }
   for (const std::string& name : next.StartOrder()) {
-    const JailPolicy* before = old.FindJail(name);
-    const JailPolicy* after = next.FindJail(name);
-    if (before == nullptr) {
+    auto it = before.find(name);
+    if (it == before.end()) {
       diff.jails_to_add.push_back(name);
-    } else if (before->spec != after->spec) {
+    } else if (it->second->spec != after.at(name)->spec) {
       diff.jails_to_restart.push_back(name);
     }
   }
-  for (const JailPolicy& after : next.jails) {
-    const JailPolicy* before = old.FindJail(after.name);
-    if (before != nullptr && before->spec == after.spec &&
-        before->limits != after.limits) {
-      diff.jails_with_only_limits_changed.push_back(after.name);
+  for (const JailPolicy& j : next.jails) {
+    auto it = before.find(j.name);
+    if (it != before.end() && it->second->spec == j.spec &&
+        it->second->limits != j.limits) {
+      diff.jails_with_only_limits_changed.push_back(j.name);
     }
   }
   const std::vector<std::string> old_order = old.StartOrder();
   for (auto it = old_order.rbegin(); it != old_order.rend(); ++it) {
-    if (next.FindJail(*it) == nullptr) {
+    if (after.count(*it) == 0) {
       diff.jails_to_remove.push_back(*it);
     }
   }
 
   // Rule order never changes what rctl enforces, so the databases compare
   // as sets.
-  const rctl::RuleSet old_rules = old.AllRules();
-  const rctl::RuleSet new_rules = next.AllRules();
+  // KernelRules(), not AllRules(): same rules, without RuleSet::Add's
+  // quadratic cost.
+  const std::vector<rctl::Rule> old_rules = old.KernelRules();
+  const std::vector<rctl::Rule> new_rules = next.KernelRules();
   const std::set<std::string> old_texts = RuleTexts(old_rules);
   const std::set<std::string> new_texts = RuleTexts(new_rules);
   std::set<std::string> added_denies;
-  for (const rctl::Rule& r : new_rules.rules()) {
+  for (const rctl::Rule& r : new_rules) {
     if (old_texts.count(rctl::FormatRule(r)) == 0) {
       diff.rules_to_add.push_back(r);
       if (r.action == rctl::Action::kDeny) {
@@ -98,12 +108,13 @@ PolicyDiff Diff(const Policy& old, const Policy& next) {
     }
   }
   bool removed_any = false;
-  for (const rctl::Rule& r : old_rules.rules()) {
+  for (const rctl::Rule& r : old_rules) {
     if (new_texts.count(rctl::FormatRule(r)) != 0) {
       continue;
     }
     removed_any = true;
-    if (r.action != rctl::Action::kDeny || added_denies.count(DenyKey(r)) == 0) {
+    if (r.action != rctl::Action::kDeny ||
+        added_denies.count(DenyKey(r)) == 0) {
       diff.rules_to_remove.push_back(r);
     }
   }

@@ -7,6 +7,8 @@
 // value keeps the position where it was written, in a template or in the
 // jail. A problem in a template is reported once, at the template.
 
+#include "policy/loader.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -27,277 +29,35 @@
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/rctl/resource.h"
 #include "jailwarden/rctl/user_form.h"
-#include "policy/loader.h"
+#include "policy/schema.h"
 #include "policy/yaml_tree.h"
 
 namespace jailwarden::policy {
 namespace {
 
+using internal::ExecKey;
+using internal::FindParam;
+using internal::Found;
+using internal::JailKeys;
+using internal::kCopyKeys;
+using internal::kCoreJailKeys;
+using internal::kExecKeys;
+using internal::kFamilies;
+using internal::kMountKeys;
+using internal::kMountTypes;
+using internal::kParams;
+using internal::kServerKeys;
+using internal::kThrottleKeys;
+using internal::kTopKeys;
+using internal::ListenProblem;
+using internal::ParamDef;
+using internal::ParamType;
 using internal::Position;
+using internal::PosText;
+using internal::Quote;
+using internal::Suggest;
+using internal::ValidIp;
 using internal::YamlNode;
-
-// ---- jail keys ------------------------------------------------------------
-
-// Keys with their own handling (mapped onto platform::JailSpec fields).
-constexpr std::string_view kCoreJailKeys[] = {
-    "template",      "path",          "host.hostname", "base",
-    "ip4",           "ip4.addr",      "ip6",           "ip6.addr",
-    "interface",     "vnet",          "vnet.interface", "vnet.host_ip4",
-    "mount",         "copy",          "exec.prepare",  "exec.prestart",
-    "exec.created",  "exec.start",    "exec.poststart", "exec.prestop",
-    "exec.stop",     "exec.poststop", "exec.release",  "exec.clean",
-    "exec.timeout",  "stop.timeout",  "persist",       "depend",
-    "limits",
-};
-
-struct ExecKey {
-  std::string_view key;
-  platform::CommandList platform::ExecSpec::*member;
-};
-constexpr ExecKey kExecKeys[] = {
-    {"exec.prepare", &platform::ExecSpec::prepare},
-    {"exec.prestart", &platform::ExecSpec::prestart},
-    {"exec.created", &platform::ExecSpec::created},
-    {"exec.start", &platform::ExecSpec::start},
-    {"exec.poststart", &platform::ExecSpec::poststart},
-    {"exec.prestop", &platform::ExecSpec::prestop},
-    {"exec.stop", &platform::ExecSpec::stop},
-    {"exec.poststop", &platform::ExecSpec::poststop},
-    {"exec.release", &platform::ExecSpec::release},
-};
-
-// Other jail(8) parameters (freebsd-rctl.md §11.4), passed through to
-// JailSpec::parameters as text after type checking.
-enum class ParamType { kBool, kInt, kString, kPath, kTriState };
-struct ParamDef {
-  std::string_view key;
-  ParamType type;
-  int64_t min = 0;
-  int64_t max = 0;
-};
-constexpr ParamDef kParams[] = {
-    {"host.domainname", ParamType::kString},
-    {"host.hostuuid", ParamType::kString},
-    {"host.hostid", ParamType::kInt, 0, 4294967295},
-    {"securelevel", ParamType::kInt, -1, 3},
-    {"devfs_ruleset", ParamType::kInt, 0, 65535},
-    {"children.max", ParamType::kInt, 0, 1000000},
-    {"enforce_statfs", ParamType::kInt, 0, 2},
-    {"osrelease", ParamType::kString},
-    {"osreldate", ParamType::kInt, 0, 2147483647},
-    {"ip4.saddrsel", ParamType::kBool},
-    {"ip6.saddrsel", ParamType::kBool},
-    {"sysvmsg", ParamType::kTriState},
-    {"sysvsem", ParamType::kTriState},
-    {"sysvshm", ParamType::kTriState},
-    {"mount.devfs", ParamType::kBool},
-    {"mount.fdescfs", ParamType::kBool},
-    {"mount.procfs", ParamType::kBool},
-    {"exec.jail_user", ParamType::kString},
-    {"exec.system_jail_user", ParamType::kBool},
-    {"exec.system_user", ParamType::kString},
-    {"exec.consolelog", ParamType::kPath},
-    {"exec.fib", ParamType::kInt, 0, 65535},
-    {"allow.set_hostname", ParamType::kBool},
-    {"allow.sysvipc", ParamType::kBool},
-    {"allow.raw_sockets", ParamType::kBool},
-    {"allow.chflags", ParamType::kBool},
-    {"allow.mount", ParamType::kBool},
-    {"allow.mount.devfs", ParamType::kBool},
-    {"allow.mount.fdescfs", ParamType::kBool},
-    {"allow.mount.fusefs", ParamType::kBool},
-    {"allow.mount.nullfs", ParamType::kBool},
-    {"allow.mount.procfs", ParamType::kBool},
-    {"allow.mount.linprocfs", ParamType::kBool},
-    {"allow.mount.linsysfs", ParamType::kBool},
-    {"allow.mount.tmpfs", ParamType::kBool},
-    {"allow.mount.zfs", ParamType::kBool},
-    {"allow.quotas", ParamType::kBool},
-    {"allow.read_msgbuf", ParamType::kBool},
-    {"allow.socket_af", ParamType::kBool},
-    {"allow.mlock", ParamType::kBool},
-    {"allow.nfsd", ParamType::kBool},
-    {"allow.reserved_ports", ParamType::kBool},
-    {"allow.unprivileged_parent_tampering", ParamType::kBool},
-    {"allow.unprivileged_proc_debug", ParamType::kBool},
-    {"allow.suser", ParamType::kBool},
-    {"allow.extattr", ParamType::kBool},
-    {"allow.adjtime", ParamType::kBool},
-    {"allow.settime", ParamType::kBool},
-    {"allow.routing", ParamType::kBool},
-    {"allow.setaudit", ParamType::kBool},
-    {"allow.vmm", ParamType::kBool},
-    {"allow.vmm_ppt", ParamType::kBool},
-};
-
-const ParamDef* FindParam(std::string_view key) {
-  for (const ParamDef& p : kParams) {
-    if (p.key == key) {
-      return &p;
-    }
-  }
-  return nullptr;
-}
-
-std::vector<std::string_view> JailKeys() {
-  std::vector<std::string_view> keys(std::begin(kCoreJailKeys),
-                                     std::end(kCoreJailKeys));
-  for (const ParamDef& p : kParams) {
-    keys.push_back(p.key);
-  }
-  return keys;
-}
-
-constexpr std::string_view kServerKeys[] = {
-    "listen",         "api_socket",     "state_dir",         "backend",
-    "sample_interval", "slow_interval", "history",           "log_rate_limit",
-    "devctl_rate_limit", "throttle",    "token_file",        "metrics_path",
-};
-constexpr std::string_view kThrottleKeys[] = {"min", "max", "pct", "pct2"};
-constexpr std::string_view kTopKeys[] = {"server", "templates", "jails",
-                                         "rules"};
-constexpr std::string_view kMountKeys[] = {"source", "target", "fstype",
-                                           "read_only", "options"};
-constexpr std::string_view kCopyKeys[] = {"source", "target"};
-constexpr std::string_view kMountTypes[] = {"nullfs", "tmpfs", "devfs",
-                                            "procfs", "fdescfs"};
-
-// jail(8) spellings people bring from iocage/Bastille/jail.conf.
-constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
-    {"hostname", "host.hostname"}, {"name", "(the key under jails:)"},
-    {"depends", "depend"},         {"command", "exec.start"},
-    {"ip4_addr", "ip4.addr"},      {"ip6_addr", "ip6.addr"},
-    {"mount.fstab", "mount"},      {"templates", "template"},
-    {"limit", "limits"},           {"rctl", "limits"},
-};
-
-// Parameter families written nested instead of flat.
-constexpr std::string_view kFamilies[] = {"exec", "mount", "host", "ip4",
-                                          "ip6",  "vnet",  "allow", "stop"};
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    prev[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-// A likely intended key, or "".
-std::string Suggest(std::string_view key,
-                    const std::vector<std::string_view>& allowed) {
-  const std::string lower = AsciiToLower(key);
-  std::string dotted = lower;
-  std::replace(dotted.begin(), dotted.end(), '_', '.');
-  for (std::string_view candidate : {std::string_view(lower),
-                                     std::string_view(dotted)}) {
-    if (candidate != key &&
-        std::find(allowed.begin(), allowed.end(), candidate) != allowed.end()) {
-      return std::string(candidate);
-    }
-  }
-  for (const auto& [from, to] : kAliases) {
-    if (lower == from &&
-        (to.front() == '(' ||
-         std::find(allowed.begin(), allowed.end(), to) != allowed.end())) {
-      return std::string(to);
-    }
-  }
-  // "persistent" for "persist", "limit" for "limits".
-  std::string best;
-  for (std::string_view candidate : allowed) {
-    if (std::min(candidate.size(), lower.size()) >= 4 &&
-        (StartsWith(lower, candidate) || StartsWith(candidate, lower)) &&
-        candidate.size() > best.size()) {
-      best = std::string(candidate);
-    }
-  }
-  if (!best.empty()) {
-    return best;
-  }
-  std::size_t best_distance = 3;  // at most 2 edits
-  for (std::string_view candidate : allowed) {
-    const std::size_t d = EditDistance(lower, candidate);
-    if (d < best_distance && d * 3 <= candidate.size()) {
-      best_distance = d;
-      best = std::string(candidate);
-    }
-  }
-  return best;
-}
-
-std::string Quote(std::string_view s) {
-  if (s.size() > 64) {
-    return StrCat("'", s.substr(0, 60), "...'");
-  }
-  return StrCat("'", s, "'");
-}
-
-std::string Found(const YamlNode& n) {
-  if (n.IsScalar()) {
-    return Quote(n.scalar);
-  }
-  return std::string(internal::KindName(n.kind));
-}
-
-std::string PosText(Position p) { return StrCat("line ", p.line, ":", p.column); }
-
-bool ValidIp(std::string_view text, int family, bool allow_prefix) {
-  std::string_view addr = text;
-  if (const std::size_t slash = text.find('/');
-      slash != std::string_view::npos) {
-    if (!allow_prefix) {
-      return false;
-    }
-    const std::optional<int> prefix = ParseInt<int>(text.substr(slash + 1));
-    const int max = family == AF_INET ? 32 : 128;
-    if (!prefix.has_value() || *prefix < 0 || *prefix > max) {
-      return false;
-    }
-    addr = text.substr(0, slash);
-  }
-  unsigned char buf[16];
-  return inet_pton(family, std::string(addr).c_str(), buf) == 1;
-}
-
-std::optional<std::string> ListenProblem(std::string_view s) {
-  std::string_view host, port;
-  if (StartsWith(s, "[")) {
-    const std::size_t close = s.find("]:");
-    if (close == std::string_view::npos) {
-      return "expected [IPv6]:PORT";
-    }
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-    if (!ValidIp(host, AF_INET6, false)) {
-      return StrCat(Quote(host), " is not an IPv6 address");
-    }
-  } else {
-    const std::size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos) {
-      return "expected IPv4:PORT or [IPv6]:PORT";
-    }
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (!ValidIp(host, AF_INET, false)) {
-      return StrCat(Quote(host),
-                    " is not an IPv4 address (write IPv6 as [::1]:PORT)");
-    }
-  }
-  const std::optional<int> p = ParseInt<int>(port);
-  if (!p.has_value() || *p < 1 || *p > 65535) {
-    return StrCat("port ", Quote(port), " is not a number from 1 to 65535");
-  }
-  return std::nullopt;
-}
 
 // ---- the loader -----------------------------------------------------------
 
@@ -389,32 +149,32 @@ class Loader {
 
   // Reports non-scalar keys, duplicate keys and keys not in `allowed`
   // (an empty `allowed` accepts any name: templates:, jails:).
-  void CheckKeys(const YamlNode& map, const std::vector<std::string_view>& allowed,
-                 std::string_view context, std::string_view expected_text = {}) {
+  void CheckKeys(const YamlNode& map,
+                 const std::vector<std::string_view>& allowed,
+                 std::string_view context,
+                 std::string_view expected_text = {}) {
     std::map<std::string, Position> seen;
     for (const auto& [key, value] : map.entries) {
       if (!key.IsScalar()) {
-        Error(key.position,
-              StrCat("expected a plain key in ", context, ", got ", Found(key)));
+        Error(key.position, StrCat("expected a plain key in ", context,
+                                   ", got ", Found(key)));
         continue;
       }
       if (auto [it, inserted] = seen.emplace(key.scalar, key.position);
           !inserted) {
-        Error(key.position, StrCat("duplicate key ", Quote(key.scalar), " in ",
-                                   context, " (first at ", PosText(it->second),
-                                   ")"));
+        Error(key.position,
+              StrCat("duplicate key ", Quote(key.scalar), " in ", context,
+                     " (first at ", PosText(it->second), ")"));
         continue;
       }
-      if (allowed.empty() ||
-          std::find(allowed.begin(), allowed.end(), key.scalar) !=
-              allowed.end()) {
+      if (allowed.empty() || std::find(allowed.begin(), allowed.end(),
+                                       key.scalar) != allowed.end()) {
         continue;
       }
       std::string message =
           StrCat("unknown key ", Quote(key.scalar), " in ", context, "; ");
-      const bool family =
-          std::find(std::begin(kFamilies), std::end(kFamilies), key.scalar) !=
-          std::end(kFamilies);
+      const bool family = std::find(std::begin(kFamilies), std::end(kFamilies),
+                                    key.scalar) != std::end(kFamilies);
       if (family && value.IsMap() && !value.entries.empty() &&
           value.entries.front().first.IsScalar()) {
         StrAppend(&message, "write jail(8) parameters flat, e.g. '", key.scalar,
@@ -458,8 +218,8 @@ class Loader {
         return false;
       }
     }
-    ErrorOnce(n.position, StrCat(what, ": expected true or false, got ", Found(n)),
-              x);
+    ErrorOnce(n.position,
+              StrCat(what, ": expected true or false, got ", Found(n)), x);
     return std::nullopt;
   }
 
@@ -482,12 +242,9 @@ class Loader {
 
   // "100ms", "2s", "1m", "1h30m" (absl::ParseDuration). With
   // `bare_seconds`, a plain integer counts seconds as in jail(8).
-  std::optional<absl::Duration> GetDuration(const YamlNode& n,
-                                            std::string_view what,
-                                            absl::Duration min,
-                                            absl::Duration max,
-                                            bool bare_seconds,
-                                            JailExtras* x = nullptr) {
+  std::optional<absl::Duration> GetDuration(
+      const YamlNode& n, std::string_view what, absl::Duration min,
+      absl::Duration max, bool bare_seconds, JailExtras* x = nullptr) {
     absl::Duration d;
     bool ok = false;
     if (n.IsScalar()) {
@@ -497,18 +254,19 @@ class Loader {
         ok = bare_seconds && *secs >= 0 && *secs <= 1000000000;
         d = absl::Seconds(ok ? *secs : 0);
       } else {
-        ok = absl::ParseDuration(ToAbsl(text), &d) && d != absl::InfiniteDuration();
+        ok = absl::ParseDuration(ToAbsl(text), &d) &&
+             d != absl::InfiniteDuration();
       }
     }
     if (!ok || d < min || d > max) {
-      ErrorOnce(n.position,
-                StrCat(what, ": expected a duration from ",
-                       absl::FormatDuration(min), " to ",
-                       absl::FormatDuration(max),
-                       bare_seconds ? " (a plain number counts seconds)"
-                                    : " such as 100ms, 2s or 1m",
-                       ", got ", Found(n)),
-                x);
+      ErrorOnce(
+          n.position,
+          StrCat(what, ": expected a duration from ", absl::FormatDuration(min),
+                 " to ", absl::FormatDuration(max),
+                 bare_seconds ? " (a plain number counts seconds)"
+                              : " such as 100ms, 2s or 1m",
+                 ", got ", Found(n)),
+          x);
       return std::nullopt;
     }
     return d;
@@ -523,7 +281,8 @@ class Loader {
     }
     if (!StartsWith(*s, "/")) {
       ErrorOnce(n.position,
-                StrCat(what, ": expected an absolute path, got ", Quote(*s)), x);
+                StrCat(what, ": expected an absolute path, got ", Quote(*s)),
+                x);
       return std::nullopt;
     }
     if (s->find('\0') != std::string::npos || s->size() > 1023) {
@@ -551,10 +310,10 @@ class Loader {
     bool ok = true;
     for (const YamlNode& item : n.items) {
       if (!item.IsScalar()) {
-        ErrorOnce(item.position,
-                  StrCat(what, ": expected a string in the list, got ",
-                         Found(item)),
-                  x);
+        ErrorOnce(
+            item.position,
+            StrCat(what, ": expected a string in the list, got ", Found(item)),
+            x);
         ok = false;
         continue;
       }
@@ -611,8 +370,9 @@ class Loader {
           // sockaddr_un.sun_path is 104 bytes on FreeBSD (108 on Linux).
           if (p->size() >= 104) {
             Error(value.position,
-                  StrCat(what, ": a unix socket path must be shorter than 104 "
-                               "bytes, got ",
+                  StrCat(what,
+                         ": a unix socket path must be shorter than 104 "
+                         "bytes, got ",
                          p->size()));
           } else {
             server->api_socket = *p;
@@ -634,8 +394,9 @@ class Loader {
           } else if (*s == "freebsd") {
             server->backend = Backend::kFreeBsd;
           } else {
-            Error(value.position, StrCat(what, ": expected auto, linux or "
-                                               "freebsd, got ",
+            Error(value.position, StrCat(what,
+                                         ": expected auto, linux or "
+                                         "freebsd, got ",
                                          Quote(*s)));
           }
         }
@@ -672,7 +433,8 @@ class Loader {
         }
       } else if (k == "metrics_path") {
         if (auto s = GetString(value, what)) {
-          if (!StartsWith(*s, "/") || s->find_first_of(" ?#") != std::string::npos) {
+          if (!StartsWith(*s, "/") ||
+              s->find_first_of(" ?#") != std::string::npos) {
             Error(value.position,
                   StrCat(what, ": expected a URL path starting with '/', got ",
                          Quote(*s)));
@@ -683,12 +445,12 @@ class Loader {
       }
     }
     if (!token_file_set) {
-      server->token_file = StrCat(server->state_dir == "/" ? "" : server->state_dir,
-                                  "/token");
+      server->token_file =
+          StrCat(server->state_dir == "/" ? "" : server->state_dir, "/token");
     }
     // The slow tier and the history are made of sampler ticks.
-    const Position at = sample_node != nullptr ? sample_node->position
-                                               : node.position;
+    const Position at =
+        sample_node != nullptr ? sample_node->position : node.position;
     if (server->slow_interval < server->sample_interval) {
       const YamlNode* slow = node.Find("slow_interval");
       Error(slow != nullptr ? slow->position : at,
@@ -768,14 +530,16 @@ class Loader {
         continue;
       }
       if (std::optional<std::string> p = JailNameProblem(key.scalar)) {
-        Error(key.position, StrCat("template name ", Quote(key.scalar), ": ", *p));
+        Error(key.position,
+              StrCat("template name ", Quote(key.scalar), ": ", *p));
       }
       TemplateState& t = templates_[key.scalar];
       t.node = &value;
       t.position = key.position;
       template_order_.push_back(key.scalar);
       if (value.IsMap()) {
-        CheckKeys(value, keys, StrCat("template ", Quote(key.scalar)), expected);
+        CheckKeys(value, keys, StrCat("template ", Quote(key.scalar)),
+                  expected);
       } else if (!value.IsNull()) {
         Error(value.position, StrCat("template ", Quote(key.scalar),
                                      ": expected a map, got ", Found(value)));
@@ -842,7 +606,8 @@ class Loader {
     YamlNode base;
     base.kind = YamlNode::Kind::kMap;
     bool ok = true;
-    if (const YamlNode* ref = t.node->IsMap() ? t.node->Find("template") : nullptr;
+    if (const YamlNode* ref =
+            t.node->IsMap() ? t.node->Find("template") : nullptr;
         ref != nullptr && !ref->IsNull()) {
       TemplateState* parent = Reference(*ref, StrCat("template ", Quote(name)));
       if (parent == nullptr) {
@@ -883,11 +648,10 @@ class Loader {
       if (!key.IsScalar() || key.scalar == "template") {
         continue;
       }
-      auto it = std::find_if(out.entries.begin(), out.entries.end(),
-                             [&](const auto& e) {
-                               return e.first.IsScalar() &&
-                                      e.first.scalar == key.scalar;
-                             });
+      auto it = std::find_if(
+          out.entries.begin(), out.entries.end(), [&](const auto& e) {
+            return e.first.IsScalar() && e.first.scalar == key.scalar;
+          });
       if (value.IsNull()) {
         if (it != out.entries.end()) {
           out.entries.erase(it);
@@ -970,7 +734,8 @@ class Loader {
   }
 
   // `depend` names defined jails, and no cycles.
-  void CheckDepend(const Policy& policy, const std::vector<JailExtras>& extras) {
+  void CheckDepend(const Policy& policy,
+                   const std::vector<JailExtras>& extras) {
     std::map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < policy.jails.size(); ++i) {
       index[policy.jails[i].name] = i;
@@ -1065,8 +830,9 @@ class Loader {
                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
                   std::string::npos) {
             ErrorOnce(value.position,
-                      StrCat(what, ": expected a host name of 1 to 255 "
-                                   "letters, digits, '-' and '.', got ",
+                      StrCat(what,
+                             ": expected a host name of 1 to 255 "
+                             "letters, digits, '-' and '.', got ",
                              Quote(*s)),
                       x);
           } else {
@@ -1110,7 +876,8 @@ class Loader {
         }
       } else if (k == "vnet") {
         // jail(8) writes vnet=new|inherit; a boolean reads better in YAML.
-        if (value.IsScalar() && (value.scalar == "new" || value.scalar == "inherit")) {
+        if (value.IsScalar() &&
+            (value.scalar == "new" || value.scalar == "inherit")) {
           vnet = value.scalar == "new";
         } else if (auto b = GetBool(value, what, x)) {
           vnet = *b;
@@ -1194,17 +961,19 @@ class Loader {
     // address set; otherwise the host's stack is shared.
     if (ip4_mode == "inherit" && ip4_addr_node != nullptr &&
         !spec.network.ip4_addresses.empty()) {
-      ErrorOnce(ip4_addr_node->position,
-                StrCat("'ip4.addr' in ", context,
-                       " conflicts with ip4: inherit (addresses imply ip4: new)"),
-                x);
+      ErrorOnce(
+          ip4_addr_node->position,
+          StrCat("'ip4.addr' in ", context,
+                 " conflicts with ip4: inherit (addresses imply ip4: new)"),
+          x);
     }
     if (ip6_mode == "inherit" && ip6_addr_node != nullptr &&
         !spec.network.ip6_addresses.empty()) {
-      ErrorOnce(ip6_addr_node->position,
-                StrCat("'ip6.addr' in ", context,
-                       " conflicts with ip6: inherit (addresses imply ip6: new)"),
-                x);
+      ErrorOnce(
+          ip6_addr_node->position,
+          StrCat("'ip6.addr' in ", context,
+                 " conflicts with ip6: inherit (addresses imply ip6: new)"),
+          x);
     }
     (void)ip4_mode_node;
     (void)ip6_mode_node;
@@ -1216,8 +985,9 @@ class Loader {
     }
     if (vnet) {
       spec.network.mode = platform::NetworkMode::kVnet;
-    } else if (ip4_mode == "new" || ip4_mode == "disable" || ip6_mode == "new" ||
-               ip6_mode == "disable" || !spec.network.ip4_addresses.empty() ||
+    } else if (ip4_mode == "new" || ip4_mode == "disable" ||
+               ip6_mode == "new" || ip6_mode == "disable" ||
+               !spec.network.ip4_addresses.empty() ||
                !spec.network.ip6_addresses.empty()) {
       spec.network.mode = platform::NetworkMode::kNew;
     }
@@ -1294,11 +1064,13 @@ class Loader {
   }
 
   void ReadMounts(const YamlNode& value, const std::string& what,
-                  const std::string& context, std::vector<platform::MountSpec>* out, JailExtras* x) {
+                  const std::string& context,
+                  std::vector<platform::MountSpec>* out, JailExtras* x) {
     if (!value.IsSequence()) {
       ErrorOnce(value.position,
-                StrCat(what, ": expected a list of {source, target, fstype, "
-                             "read_only, options}, got ",
+                StrCat(what,
+                       ": expected a list of {source, target, fstype, "
+                       "read_only, options}, got ",
                        Found(value)),
                 x);
       return;
@@ -1319,16 +1091,23 @@ class Loader {
         const std::string w = StrCat(Quote(k.scalar), " in ", entry);
         if (k.scalar == "source") {
           source = &v;
-          if (auto s = GetString(v, w, x)) m.source = *s; else ok = false;
+          if (auto s = GetString(v, w, x))
+            m.source = *s;
+          else
+            ok = false;
         } else if (k.scalar == "target") {
-          if (auto s = GetAbsolutePath(v, w, x)) m.target = *s; else ok = false;
+          if (auto s = GetAbsolutePath(v, w, x))
+            m.target = *s;
+          else
+            ok = false;
         } else if (k.scalar == "fstype") {
           if (auto s = GetString(v, w, x)) {
             if (std::find(std::begin(kMountTypes), std::end(kMountTypes), *s) ==
                 std::end(kMountTypes)) {
               ErrorOnce(v.position,
-                        StrCat(w, ": expected one of nullfs, tmpfs, devfs, "
-                                  "procfs, fdescfs, got ",
+                        StrCat(w,
+                               ": expected one of nullfs, tmpfs, devfs, "
+                               "procfs, fdescfs, got ",
                                Quote(*s)),
                         x);
               ok = false;
@@ -1339,9 +1118,15 @@ class Loader {
             ok = false;
           }
         } else if (k.scalar == "read_only") {
-          if (auto b = GetBool(v, w, x)) m.read_only = *b; else ok = false;
+          if (auto b = GetBool(v, w, x))
+            m.read_only = *b;
+          else
+            ok = false;
         } else if (k.scalar == "options") {
-          if (auto s = GetString(v, w, x)) m.options = *s; else ok = false;
+          if (auto s = GetString(v, w, x))
+            m.options = *s;
+          else
+            ok = false;
         }
       }
       if (!ok) {
@@ -1358,11 +1143,11 @@ class Loader {
           continue;
         }
         if (!StartsWith(m.source, "/")) {
-          ErrorOnce(source->position,
-                    StrCat("'source' in ", entry,
-                           ": expected an absolute host path, got ",
-                           Quote(m.source)),
-                    x);
+          ErrorOnce(
+              source->position,
+              StrCat("'source' in ", entry,
+                     ": expected an absolute host path, got ", Quote(m.source)),
+              x);
           continue;
         }
       } else if (m.source.empty()) {
@@ -1373,7 +1158,8 @@ class Loader {
   }
 
   void ReadCopies(const YamlNode& value, const std::string& what,
-                  const std::string& context, std::vector<platform::CopySpec>* out, JailExtras* x) {
+                  const std::string& context,
+                  std::vector<platform::CopySpec>* out, JailExtras* x) {
     if (!value.IsSequence()) {
       ErrorOnce(value.position,
                 StrCat(what, ": expected a list of {source, target}, got ",
@@ -1392,8 +1178,8 @@ class Loader {
       for (std::string_view field : kCopyKeys) {
         const YamlNode* v = item.Find(field);
         if (v == nullptr || v->IsNull()) {
-          ErrorOnce(item.position, StrCat(entry, ": ", Quote(field), " is required"),
-                    x);
+          ErrorOnce(item.position,
+                    StrCat(entry, ": ", Quote(field), " is required"), x);
           ok = false;
           continue;
         }
@@ -1438,11 +1224,12 @@ class Loader {
           names.push_back(info.name);
         }
         const std::string s = Suggest(key.scalar, names);
-        ErrorOnce(key.position,
-                  StrCat("unknown resource ", Quote(key.scalar), " in ", what,
-                         s.empty() ? StrCat("; expected one of: ", Join(names, ", "))
-                                   : StrCat("; did you mean ", Quote(s), "?")),
-                  x);
+        ErrorOnce(
+            key.position,
+            StrCat("unknown resource ", Quote(key.scalar), " in ", what,
+                   s.empty() ? StrCat("; expected one of: ", Join(names, ", "))
+                             : StrCat("; did you mean ", Quote(s), "?")),
+            x);
         continue;
       }
       const std::string canonical(rctl::ResourceName(*resource));
@@ -1476,10 +1263,10 @@ class Loader {
                     x);
           continue;
         }
-        const std::string arg =
-            StrCat("jail:", jail_name, ":", key.scalar, ":",
-                   StripWhitespace(item->scalar));
-        absl::StatusOr<rctl::Rule> rule = KernelRule(arg, false, item->position, x);
+        const std::string arg = StrCat("jail:", jail_name, ":", key.scalar, ":",
+                                       StripWhitespace(item->scalar));
+        absl::StatusOr<rctl::Rule> rule =
+            KernelRule(arg, false, item->position, x);
         if (!rule.ok()) {
           continue;
         }
@@ -1507,8 +1294,9 @@ class Loader {
 
   // rctl -a ARG without the syscall: rctl(8)'s expand_rule, then what
   // rctl_add_rule(2) checks. Reports in rctl(8)'s words.
-  absl::StatusOr<rctl::Rule> KernelRule(const std::string& arg, bool resolve_names,
-                                        Position pos, JailExtras* x) {
+  absl::StatusOr<rctl::Rule> KernelRule(const std::string& arg,
+                                        bool resolve_names, Position pos,
+                                        JailExtras* x) {
     absl::StatusOr<std::string> text =
         rctl::ExpandRule(arg, {resolve_names, options_.resolver});
     if (!text.ok()) {
@@ -1535,10 +1323,10 @@ class Loader {
   // list: a deny replaces a deny that differs only in amount; any other
   // action replaces an identical rule (rctl_rule_add, §6.6).
   static std::string RuleKey(const rctl::Rule& r) {
-    std::string key = StrCat(static_cast<int>(r.subject), ":", r.subject_id, ":",
-                             static_cast<int>(rctl::Index(*r.resource)), ":",
-                             static_cast<int>(r.action), "/",
-                             static_cast<int>(r.per));
+    std::string key =
+        StrCat(static_cast<int>(r.subject), ":", r.subject_id, ":",
+               static_cast<int>(rctl::Index(*r.resource)), ":",
+               static_cast<int>(r.action), "/", static_cast<int>(r.per));
     if (r.action != rctl::Action::kDeny) {
       StrAppend(&key, "=", r.amount);
     }
@@ -1567,7 +1355,8 @@ class Loader {
         continue;
       }
       const std::string arg(StripWhitespace(item.scalar));
-      absl::StatusOr<rctl::Rule> rule = KernelRule(arg, true, item.position, nullptr);
+      absl::StatusOr<rctl::Rule> rule =
+          KernelRule(arg, true, item.position, nullptr);
       if (!rule.ok()) {
         continue;
       }
@@ -1627,7 +1416,8 @@ class Loader {
 namespace internal {
 
 Policy ParsePolicy(std::string_view text, std::string_view filename,
-                   const LoadOptions& options, std::vector<PolicyError>* errors) {
+                   const LoadOptions& options,
+                   std::vector<PolicyError>* errors) {
   Loader loader(filename, options);
   Policy policy = loader.Run(text);
   *errors = loader.TakeErrors();
@@ -1648,8 +1438,9 @@ std::optional<std::string> JailNameProblem(std::string_view name) {
     return "must not contain '.' (jail(8) uses dots for child jails; "
            "jailwarden manages top-level jails)";
   }
-  if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                             "0123456789_-") != std::string_view::npos) {
+  if (name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+          "0123456789_-") != std::string_view::npos) {
     return "may contain only ASCII letters, digits, '_' and '-'";
   }
   if (name.front() == '-') {

@@ -97,16 +97,20 @@ const TemplatePolicy* Policy::FindTemplate(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<rctl::Rule> Policy::KernelRules() const {
+  std::vector<rctl::Rule> out;
+  for (const JailPolicy& jail : jails) {
+    out.insert(out.end(), jail.limits.begin(), jail.limits.end());
+  }
+  out.insert(out.end(), rules.begin(), rules.end());
+  return out;
+}
+
 rctl::RuleSet Policy::AllRules() const {
   rctl::RuleSet set;
-  for (const JailPolicy& jail : jails) {
-    for (const rctl::Rule& rule : jail.limits) {
-      // Validated when loaded (ParseRuleForAdd), so Add cannot fail.
-      (void)set.Add(rule);
-    }
-  }
-  for (const rctl::Rule& rule : rules) {
-    (void)set.Add(rule);
+  for (rctl::Rule& rule : KernelRules()) {
+    // Validated when loaded (ParseRuleForAdd), so Add cannot fail.
+    (void)set.Add(std::move(rule));
   }
   return set;
 }

@@ -13,7 +13,8 @@ namespace jailwarden::policy::internal {
 namespace {
 
 constexpr int kMaxDepth = 64;
-constexpr long kMaxNodes = 1000000;  // bounds alias ("billion laughs") expansion
+constexpr long kMaxNodes =
+    1000000;  // bounds alias ("billion laughs") expansion
 
 Position FromMark(const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0) {
@@ -146,10 +147,12 @@ bool ParseYaml(std::string_view text, YamlNode* root, ParseProblem* problem) {
         }
       }
       if (start != std::string_view::npos) {
-        const std::string_view line = text.substr(start, text.find('\n', start) - start);
+        const std::string_view line =
+            text.substr(start, text.find('\n', start) - start);
         const std::size_t indent_end = line.find_first_not_of(" \t");
         if (line.substr(0, indent_end).find('\t') != std::string_view::npos) {
-          problem->message += " (a tab in indentation; YAML indents with spaces)";
+          problem->message +=
+              " (a tab in indentation; YAML indents with spaces)";
         }
       }
     }

@@ -20,10 +20,10 @@ struct YamlNode {
   enum class Kind { kNull, kScalar, kSequence, kMap };
   Kind kind = Kind::kNull;
   Position position;
-  std::string scalar;  // kScalar only
+  std::string scalar;   // kScalar only
   bool quoted = false;  // kScalar written with quotes or an explicit tag
-  std::vector<YamlNode> items;                          // kSequence
-  std::vector<std::pair<YamlNode, YamlNode>> entries;   // kMap, in file order
+  std::vector<YamlNode> items;                         // kSequence
+  std::vector<std::pair<YamlNode, YamlNode>> entries;  // kMap, in file order
 
   bool IsNull() const { return kind == Kind::kNull; }
   bool IsScalar() const { return kind == Kind::kScalar; }

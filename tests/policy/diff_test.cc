@@ -50,7 +50,8 @@ rules:
   - user:1001:maxproc:deny=50
 )";
 
-std::string Edit(std::string text, const std::string& from, const std::string& to) {
+std::string Edit(std::string text, const std::string& from,
+                 const std::string& to) {
   const std::size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   if (at != std::string::npos) {
@@ -91,7 +92,8 @@ TEST(DiffTest, AddedJailWithItsDependencyOrder) {
   const PolicyDiff d = Diff(a, b);
   EXPECT_THAT(d.jails_to_add, ElementsAre("queue"));
   EXPECT_THAT(d.jails_to_restart, ElementsAre("cache"));  // depend changed
-  EXPECT_THAT(Texts(d.rules_to_add), ElementsAre("jail:queue:maxproc:deny=100"));
+  EXPECT_THAT(Texts(d.rules_to_add),
+              ElementsAre("jail:queue:maxproc:deny=100"));
 }
 
 TEST(DiffTest, RenamedJailIsRemoveAndAdd) {
@@ -99,34 +101,40 @@ TEST(DiffTest, RenamedJailIsRemoveAndAdd) {
       Diff(Load(kBase), Load(Edit(kBase, "  cache:\n", "  memcache:\n")));
   EXPECT_THAT(d.jails_to_add, ElementsAre("memcache"));
   EXPECT_THAT(d.jails_to_remove, ElementsAre("cache"));
-  EXPECT_THAT(Texts(d.rules_to_add), ElementsAre("jail:memcache:maxproc:deny=100"));
-  EXPECT_THAT(Texts(d.rules_to_remove), ElementsAre("jail:cache:maxproc:deny=100"));
+  EXPECT_THAT(Texts(d.rules_to_add),
+              ElementsAre("jail:memcache:maxproc:deny=100"));
+  EXPECT_THAT(Texts(d.rules_to_remove),
+              ElementsAre("jail:cache:maxproc:deny=100"));
 }
 
 TEST(DiffTest, DefinitionChangeRestarts) {
-  const PolicyDiff d = Diff(
-      Load(kBase), Load(Edit(kBase, "    depend: db\n",
-                             "    depend: db\n    host.hostname: www.example.org\n")));
+  const PolicyDiff d =
+      Diff(Load(kBase),
+           Load(Edit(kBase, "    depend: db\n",
+                     "    depend: db\n    host.hostname: www.example.org\n")));
   EXPECT_THAT(d.jails_to_restart, ElementsAre("web"));
   EXPECT_THAT(d.jails_with_only_limits_changed, IsEmpty());
   EXPECT_FALSE(d.rules_changed);
 }
 
 TEST(DiffTest, TemplateChangeRestartsEveryJailUsingIt) {
-  const PolicyDiff d = Diff(
-      Load(kBase), Load(Edit(kBase, "exec.start: /bin/sh /etc/rc", "exec.start: /bin/sh /etc/rc.local")));
+  const PolicyDiff d =
+      Diff(Load(kBase), Load(Edit(kBase, "exec.start: /bin/sh /etc/rc",
+                                  "exec.start: /bin/sh /etc/rc.local")));
   EXPECT_THAT(d.jails_to_restart, ElementsAre("db", "web", "cache"));
 }
 
 TEST(DiffTest, TemplateLimitChangeIsLimitsOnly) {
-  const PolicyDiff d =
-      Diff(Load(kBase), Load(Edit(kBase, "maxproc: deny=100", "maxproc: deny=200")));
+  const PolicyDiff d = Diff(
+      Load(kBase), Load(Edit(kBase, "maxproc: deny=100", "maxproc: deny=200")));
   EXPECT_THAT(d.jails_to_restart, IsEmpty());
-  EXPECT_THAT(d.jails_with_only_limits_changed, ElementsAre("db", "web", "cache"));
+  EXPECT_THAT(d.jails_with_only_limits_changed,
+              ElementsAre("db", "web", "cache"));
   EXPECT_TRUE(d.rules_changed);
-  EXPECT_THAT(Texts(d.rules_to_add),
-              ElementsAre("jail:db:maxproc:deny=200", "jail:web:maxproc:deny=200",
-                          "jail:cache:maxproc:deny=200"));
+  EXPECT_THAT(
+      Texts(d.rules_to_add),
+      ElementsAre("jail:db:maxproc:deny=200", "jail:web:maxproc:deny=200",
+                  "jail:cache:maxproc:deny=200"));
   // rctl_rule_add replaces a deny differing only in amount: nothing to
   // remove, and no moment without a limit.
   EXPECT_THAT(d.rules_to_remove, IsEmpty());
@@ -136,20 +144,25 @@ TEST(DiffTest, ChangedLogThresholdIsRemovedAndAdded) {
   const PolicyDiff d =
       Diff(Load(kBase), Load(Edit(kBase, "log=900M", "log=950M")));
   EXPECT_THAT(d.jails_with_only_limits_changed, ElementsAre("web"));
-  EXPECT_THAT(Texts(d.rules_to_add), ElementsAre("jail:web:memoryuse:log=996147200"));
-  EXPECT_THAT(Texts(d.rules_to_remove), ElementsAre("jail:web:memoryuse:log=943718400"));
+  EXPECT_THAT(Texts(d.rules_to_add),
+              ElementsAre("jail:web:memoryuse:log=996147200"));
+  EXPECT_THAT(Texts(d.rules_to_remove),
+              ElementsAre("jail:web:memoryuse:log=943718400"));
 }
 
 TEST(DiffTest, DroppedDenyIsRemoved) {
-  const PolicyDiff d = Diff(Load(kBase), Load(Edit(kBase, "[deny=1G, log=900M]", "log=900M")));
+  const PolicyDiff d =
+      Diff(Load(kBase), Load(Edit(kBase, "[deny=1G, log=900M]", "log=900M")));
   EXPECT_THAT(d.jails_with_only_limits_changed, ElementsAre("web"));
   EXPECT_THAT(d.rules_to_add, IsEmpty());
-  EXPECT_THAT(Texts(d.rules_to_remove), ElementsAre("jail:web:memoryuse:deny=1073741824"));
+  EXPECT_THAT(Texts(d.rules_to_remove),
+              ElementsAre("jail:web:memoryuse:deny=1073741824"));
 }
 
 TEST(DiffTest, RawRuleChangeTouchesNoJail) {
-  const PolicyDiff d = Diff(
-      Load(kBase), Load(Edit(kBase, "user:1001:maxproc:deny=50", "user:1001:maxproc:deny=60")));
+  const PolicyDiff d =
+      Diff(Load(kBase), Load(Edit(kBase, "user:1001:maxproc:deny=50",
+                                  "user:1001:maxproc:deny=60")));
   EXPECT_THAT(d.jails_to_restart, IsEmpty());
   EXPECT_THAT(d.jails_with_only_limits_changed, IsEmpty());
   EXPECT_TRUE(d.rules_changed);
@@ -158,8 +171,10 @@ TEST(DiffTest, RawRuleChangeTouchesNoJail) {
 }
 
 TEST(DiffTest, RuleOrderDoesNotMatter) {
-  const Policy a = Load("rules:\n  - user:1:maxproc:deny=5\n  - user:2:maxproc:deny=6\n");
-  const Policy b = Load("rules:\n  - user:2:maxproc:deny=6\n  - user:1:maxproc:deny=5\n");
+  const Policy a =
+      Load("rules:\n  - user:1:maxproc:deny=5\n  - user:2:maxproc:deny=6\n");
+  const Policy b =
+      Load("rules:\n  - user:2:maxproc:deny=6\n  - user:1:maxproc:deny=5\n");
   EXPECT_TRUE(Diff(a, b).empty());
 }
 
@@ -179,24 +194,27 @@ TEST(DiffTest, ServerChangesAreNamed) {
       "server:\n  sample_interval: 50ms\n  throttle: {pct: 50}\n"
       "  listen: 127.0.0.1:9999\n");
   const PolicyDiff d = Diff(a, b);
-  EXPECT_THAT(d.server_changes, ElementsAre("listen", "sample_interval", "throttle"));
+  EXPECT_THAT(d.server_changes,
+              ElementsAre("listen", "sample_interval", "throttle"));
   EXPECT_FALSE(d.empty());
   EXPECT_FALSE(d.rules_changed);
 }
 
 TEST(DiffTest, StateDirChangeMovesDefaultedPathsAndToken) {
   const Policy a = Load("jails:\n  a: {persist: true}\n");
-  const Policy b = Load("server: {state_dir: /srv/jw}\njails:\n  a: {persist: true}\n");
+  const Policy b =
+      Load("server: {state_dir: /srv/jw}\njails:\n  a: {persist: true}\n");
   const PolicyDiff d = Diff(a, b);
   EXPECT_THAT(d.server_changes, ElementsAre("state_dir", "token_file"));
   EXPECT_THAT(d.jails_to_restart, ElementsAre("a"));  // its path moved
 }
 
 TEST(DiffTest, DescribeDiff) {
-  const PolicyDiff d = Diff(
-      Load("jails:\n  a: {persist: true}\n  b: {persist: true, limits: {maxproc: deny=5}}\n"),
-      Load("server: {history: 2m}\njails:\n  b: {persist: true, limits: {maxproc: deny=6}}\n"
-           "  c: {persist: true}\n"));
+  const PolicyDiff d = Diff(Load("jails:\n  a: {persist: true}\n  b: {persist: "
+                                 "true, limits: {maxproc: deny=5}}\n"),
+                            Load("server: {history: 2m}\njails:\n  b: "
+                                 "{persist: true, limits: {maxproc: deny=6}}\n"
+                                 "  c: {persist: true}\n"));
   EXPECT_EQ(DescribeDiff(d),
             "remove jail a\n"
             "add jail c\n"

@@ -76,15 +76,16 @@ TEST_P(BadPolicyTest, ReportsEveryErrorAtItsPosition) {
   EXPECT_EQ(std::string(policy.status().message()), joined);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, BadPolicyTest,
-                         ::testing::ValuesIn(ListYaml(testing::TestdataPath("bad"))),
-                         CaseName);
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, BadPolicyTest,
+    ::testing::ValuesIn(ListYaml(testing::TestdataPath("bad"))), CaseName);
 
 class GoodPolicyTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoodPolicyTest, Validates) {
   testing::FakeResolver resolver;
-  const std::vector<PolicyError> errors = ValidatePolicyFile(GetParam(), {&resolver});
+  const std::vector<PolicyError> errors =
+      ValidatePolicyFile(GetParam(), {&resolver});
   EXPECT_TRUE(errors.empty()) << FormatErrors(errors);
   absl::StatusOr<Policy> policy = LoadPolicyFile(GetParam(), {&resolver});
   EXPECT_TRUE(policy.ok()) << policy.status();
@@ -96,8 +97,8 @@ std::vector<std::string> GoodFiles() {
   return files;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GoodPolicyTest, ::testing::ValuesIn(GoodFiles()),
-                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoodPolicyTest,
+                         ::testing::ValuesIn(GoodFiles()), CaseName);
 
 TEST(PolicyFixturesTest, EnoughFixtures) {
   EXPECT_GE(ListYaml(testing::TestdataPath("bad")).size(), 60u);

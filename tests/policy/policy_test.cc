@@ -71,7 +71,7 @@ TEST(PolicyTest, ServerValuesAreRead) {
   const ServerConfig& s = p.server;
   EXPECT_THAT(s.listen, ElementsAre("127.0.0.1:9900", "[::1]:9900"));
   EXPECT_EQ(s.api_socket, "");
-  EXPECT_EQ(s.state_dir, "/srv/jailwarden");  // trailing '/' dropped
+  EXPECT_EQ(s.state_dir, "/srv/jailwarden");         // trailing '/' dropped
   EXPECT_EQ(s.token_file, "/srv/jailwarden/token");  // follows state_dir
   EXPECT_EQ(s.backend, Backend::kLinux);
   EXPECT_EQ(s.sample_interval, absl::Milliseconds(1));
@@ -132,16 +132,19 @@ TEST(PolicyTest, EveryJailKeyLandsInTheSpec) {
   EXPECT_THAT(s.network.ip6_addresses, ElementsAre("2001:db8::2/64"));
   EXPECT_EQ(s.network.interface, "em0");
   ASSERT_EQ(s.mounts.size(), 3u);
-  EXPECT_EQ(s.mounts[0], (platform::MountSpec{"/srv/data", "/data", "nullfs", false, ""}));
-  EXPECT_EQ(s.mounts[1],
-            (platform::MountSpec{"/srv/cfg", "/etc/app", "nullfs", true, "noexec"}));
-  EXPECT_EQ(s.mounts[2], (platform::MountSpec{"tmpfs", "/tmp", "tmpfs", false, "size=64m"}));
+  EXPECT_EQ(s.mounts[0],
+            (platform::MountSpec{"/srv/data", "/data", "nullfs", false, ""}));
+  EXPECT_EQ(s.mounts[1], (platform::MountSpec{"/srv/cfg", "/etc/app", "nullfs",
+                                              true, "noexec"}));
+  EXPECT_EQ(s.mounts[2],
+            (platform::MountSpec{"tmpfs", "/tmp", "tmpfs", false, "size=64m"}));
   EXPECT_THAT(s.copies, ElementsAre(platform::CopySpec{"/etc/resolv.conf",
                                                        "/etc/resolv.conf"}));
   EXPECT_THAT(s.exec.prepare, ElementsAre("/usr/local/bin/make-root app"));
   EXPECT_THAT(s.exec.prestart, ElementsAre("/bin/echo prestart"));
   EXPECT_THAT(s.exec.created, ElementsAre("/bin/echo created"));
-  EXPECT_THAT(s.exec.start, ElementsAre("/bin/sh /etc/rc", "/usr/local/bin/app --daemon"));
+  EXPECT_THAT(s.exec.start,
+              ElementsAre("/bin/sh /etc/rc", "/usr/local/bin/app --daemon"));
   EXPECT_THAT(s.exec.poststart, ElementsAre("/bin/echo poststart"));
   EXPECT_THAT(s.exec.prestop, ElementsAre("/bin/echo prestop"));
   EXPECT_THAT(s.exec.stop, ElementsAre("/bin/sh /etc/rc.shutdown jail"));
@@ -188,17 +191,16 @@ TEST(PolicyTest, LimitsAreKernelRulesForTheJail) {
   const Policy p = MustLoadFile(testing::TestdataPath("good/full.yaml"));
   const JailPolicy* app = p.FindJail("app");
   ASSERT_NE(app, nullptr);
-  EXPECT_THAT(RuleTexts(app->limits),
-              ElementsAre("jail:app:cputime:log=3600", "jail:app:cputime:sigxcpu=7200",
-                          "jail:app:cputime:sigkill=7300",
-                          "jail:app:memoryuse:deny=2147483648",
-                          "jail:app:vmemoryuse:deny=4294967296",
-                          "jail:app:maxproc:deny=100",
-                          "jail:app:openfiles:deny=1024/process",
-                          "jail:app:readbps:throttle=10485760",
-                          "jail:app:writeiops:throttle=500",
-                          "jail:app:writeiops:devctl=400", "jail:app:pcpu:deny=150",
-                          "jail:app:wallclock:devctl=86400"));
+  EXPECT_THAT(
+      RuleTexts(app->limits),
+      ElementsAre(
+          "jail:app:cputime:log=3600", "jail:app:cputime:sigxcpu=7200",
+          "jail:app:cputime:sigkill=7300", "jail:app:memoryuse:deny=2147483648",
+          "jail:app:vmemoryuse:deny=4294967296", "jail:app:maxproc:deny=100",
+          "jail:app:openfiles:deny=1024/process",
+          "jail:app:readbps:throttle=10485760",
+          "jail:app:writeiops:throttle=500", "jail:app:writeiops:devctl=400",
+          "jail:app:pcpu:deny=150", "jail:app:wallclock:devctl=86400"));
   // Kernel scale: cputime is IN_MILLIONS.
   EXPECT_EQ(app->limits[0].amount, int64_t{3600} * 1000000);
   EXPECT_EQ(app->limits[0].per, rctl::SubjectType::kJail);
@@ -209,9 +211,11 @@ TEST(PolicyTest, LimitsAreKernelRulesForTheJail) {
 
 TEST(PolicyTest, ResourceNamesAreCaseInsensitiveAsInTheKernel) {
   const Policy p = MustLoad(
-      "jails:\n  a:\n    persist: true\n    limits:\n      MemoryUse: DENY=1K\n");
+      "jails:\n  a:\n    persist: true\n    limits:\n      MemoryUse: "
+      "DENY=1K\n");
   ASSERT_EQ(p.jails.size(), 1u);
-  EXPECT_THAT(RuleTexts(p.jails[0].limits), ElementsAre("jail:a:memoryuse:deny=1024"));
+  EXPECT_THAT(RuleTexts(p.jails[0].limits),
+              ElementsAre("jail:a:memoryuse:deny=1024"));
 }
 
 TEST(PolicyTest, TemplatesMergeMapsReplaceListsAndEmptyRemoves) {
@@ -219,20 +223,23 @@ TEST(PolicyTest, TemplatesMergeMapsReplaceListsAndEmptyRemoves) {
   const JailPolicy* www1 = p.FindJail("www1");
   ASSERT_NE(www1, nullptr);
   EXPECT_EQ(www1->template_name, "small_web");
-  EXPECT_EQ(www1->spec.base_root, "/srv/base/14.2");           // from base
+  EXPECT_EQ(www1->spec.base_root, "/srv/base/14.2");  // from base
   EXPECT_THAT(www1->spec.exec.stop, ElementsAre("sh /etc/rc.shutdown jail"));
   EXPECT_EQ(www1->spec.stop_timeout, absl::Seconds(30));
   EXPECT_EQ(www1->spec.hostname, "www1.example.org");
   EXPECT_THAT(www1->spec.network.ip4_addresses, ElementsAre("192.0.2.11/24"));
-  EXPECT_EQ(www1->spec.parameters.at("allow.raw_sockets"), "false");  // from web
-  EXPECT_EQ(www1->spec.parameters.at("devfs_ruleset"), "4");          // from base
+  EXPECT_EQ(www1->spec.parameters.at("allow.raw_sockets"),
+            "false");                                         // from web
+  EXPECT_EQ(www1->spec.parameters.at("devfs_ruleset"), "4");  // from base
   ASSERT_EQ(www1->spec.mounts.size(), 1u);
   EXPECT_TRUE(www1->spec.mounts[0].read_only);
   // memoryuse from small_web, maxproc from web, pcpu from web, openfiles
   // removed by small_web's empty value; order is base's, then additions.
-  EXPECT_THAT(RuleTexts(www1->limits),
-              ElementsAre("jail:www1:memoryuse:deny=268435456", "jail:www1:maxproc:deny=500",
-                          "jail:www1:pcpu:deny=200", "jail:www1:pcpu:devctl=150"));
+  EXPECT_THAT(
+      RuleTexts(www1->limits),
+      ElementsAre("jail:www1:memoryuse:deny=268435456",
+                  "jail:www1:maxproc:deny=500", "jail:www1:pcpu:deny=200",
+                  "jail:www1:pcpu:devctl=150"));
 
   const JailPolicy* www2 = p.FindJail("www2");
   ASSERT_NE(www2, nullptr);
@@ -245,7 +252,8 @@ TEST(PolicyTest, TemplatesMergeMapsReplaceListsAndEmptyRemoves) {
   EXPECT_EQ(db->spec.exec.timeout, absl::Minutes(2));
   EXPECT_THAT(RuleTexts(db->limits),
               ElementsAre("jail:db:memoryuse:deny=4294967296",
-                          "jail:db:memoryuse:log=3670016000", "jail:db:maxproc:deny=200",
+                          "jail:db:memoryuse:log=3670016000",
+                          "jail:db:maxproc:deny=200",
                           "jail:db:openfiles:deny=4096/process",
                           "jail:db:swapuse:deny=1073741824"));
 }
@@ -261,7 +269,8 @@ TEST(PolicyTest, TemplatesAreKeptResolved) {
   ASSERT_NE(t, nullptr);
   EXPECT_THAT(RuleTexts(t->resolved.limits),
               ElementsAre("jail:small_web:memoryuse:deny=268435456",
-                          "jail:small_web:maxproc:deny=500", "jail:small_web:pcpu:deny=200",
+                          "jail:small_web:maxproc:deny=500",
+                          "jail:small_web:pcpu:deny=200",
                           "jail:small_web:pcpu:devctl=150"));
 }
 
@@ -273,9 +282,11 @@ TEST(PolicyTest, InstantiateTemplateRetargetsLimitsAndPath) {
   EXPECT_EQ(j->spec.name, "www9");
   EXPECT_EQ(j->template_name, "small_web");
   EXPECT_EQ(j->spec.path, "/var/lib/jailwarden/roots/www9");
-  EXPECT_THAT(RuleTexts(j->limits),
-              ElementsAre("jail:www9:memoryuse:deny=268435456", "jail:www9:maxproc:deny=500",
-                          "jail:www9:pcpu:deny=200", "jail:www9:pcpu:devctl=150"));
+  EXPECT_THAT(
+      RuleTexts(j->limits),
+      ElementsAre("jail:www9:memoryuse:deny=268435456",
+                  "jail:www9:maxproc:deny=500", "jail:www9:pcpu:deny=200",
+                  "jail:www9:pcpu:devctl=150"));
   EXPECT_EQ(j->limit_texts[0], "jail:www9:memoryuse:deny=256M");
 
   EXPECT_EQ(InstantiateTemplate(p, "nope", "x").status().code(),
@@ -288,9 +299,10 @@ TEST(PolicyTest, InstantiateTemplateRetargetsLimitsAndPath) {
 
 TEST(PolicyTest, RuleAmountsUseExpandNumberOnly) {
   // 'h' is not an expand_number(3) suffix, even for wallclock.
-  EXPECT_THAT(Errors("rules:\n  - j:web:wallclock:devctl=1h\n"),
-              ElementsAre("t.yaml:2:5: malformed rule 'j:web:wallclock:devctl=1h': "
-                          "invalid numeric value '1h'"));
+  EXPECT_THAT(
+      Errors("rules:\n  - j:web:wallclock:devctl=1h\n"),
+      ElementsAre("t.yaml:2:5: malformed rule 'j:web:wallclock:devctl=1h': "
+                  "invalid numeric value '1h'"));
 }
 
 TEST(PolicyTest, RawRulesInKernelForm) {
@@ -309,9 +321,10 @@ TEST(PolicyTest, RawRulesInKernelForm) {
                                         "u:1002:vmemoryuse:deny=1g/process",
                                         "class:staff:openfiles:log=100",
                                         "j:web:wallclock:devctl=3600"));
-  EXPECT_THAT(Errors("rules:\n  - user:carol:maxproc:deny=10\n"),
-              ElementsAre("t.yaml:2:5: malformed rule 'user:carol:maxproc:deny=10': "
-                          "unknown user 'carol'"));
+  EXPECT_THAT(
+      Errors("rules:\n  - user:carol:maxproc:deny=10\n"),
+      ElementsAre("t.yaml:2:5: malformed rule 'user:carol:maxproc:deny=10': "
+                  "unknown user 'carol'"));
 }
 
 TEST(PolicyTest, AllRulesIsTheWholeKernelDatabase) {
@@ -328,6 +341,15 @@ TEST(PolicyTest, AllRulesIsTheWholeKernelDatabase) {
   EXPECT_EQ(pcpu[0].amount, int64_t{20} * 1000000);
 }
 
+TEST(PolicyTest, KernelRulesAreAllRulesWithoutTheRuleSet) {
+  for (const std::string& path :
+       {testing::ExamplePolicyPath(), testing::TestdataPath("good/full.yaml"),
+        testing::TestdataPath("good/templates.yaml")}) {
+    const Policy p = MustLoadFile(path);
+    EXPECT_EQ(p.KernelRules(), p.AllRules().rules()) << path;
+  }
+}
+
 TEST(PolicyTest, ExamplePolicyIsTheBoundedBusyboxDemo) {
   const Policy p = MustLoadFile(testing::ExamplePolicyPath());
   ASSERT_EQ(p.jails.size(), 3u);
@@ -339,12 +361,15 @@ TEST(PolicyTest, ExamplePolicyIsTheBoundedBusyboxDemo) {
     ASSERT_EQ(j.spec.exec.start.size(), 1u);
     // jail(8) waits for exec.start: the workload must go to the background.
     EXPECT_EQ(j.spec.exec.start[0].back(), '&');
-    EXPECT_THAT(j.spec.exec.start[0], HasSubstr("</dev/null >/dev/null 2>&1 &"));
-    EXPECT_NE(j.spec.network.mode, platform::NetworkMode::kInherit);  // no host network
+    EXPECT_THAT(j.spec.exec.start[0],
+                HasSubstr("</dev/null >/dev/null 2>&1 &"));
+    EXPECT_NE(j.spec.network.mode,
+              platform::NetworkMode::kInherit);  // no host network
     // Bounded: every demo jail has a deny for CPU, memory and processes.
     for (std::string_view resource : {"pcpu", "memoryuse", "maxproc"}) {
       const rctl::Rule filter =
-          *rctl::ParseRuleText(std::string("jail:") + j.name + ":" + std::string(resource) + ":deny");
+          *rctl::ParseRuleText(std::string("jail:") + j.name + ":" +
+                               std::string(resource) + ":deny");
       EXPECT_EQ(p.AllRules().List(filter).size(), 1u) << resource;
     }
   }
@@ -352,10 +377,14 @@ TEST(PolicyTest, ExamplePolicyIsTheBoundedBusyboxDemo) {
   const JailPolicy* hog = p.FindJail("hog");
   const JailPolicy* forker = p.FindJail("forker");
   ASSERT_TRUE(spinner && hog && forker);
-  EXPECT_THAT(spinner->limit_texts, ::testing::Contains("jail:spinner:pcpu:deny=20"));
-  EXPECT_THAT(hog->limit_texts, ::testing::Contains("jail:hog:memoryuse:deny=48M"));
-  EXPECT_THAT(hog->spec.exec.start[0], HasSubstr("dd if=/dev/zero bs=64M count=1"));
-  EXPECT_THAT(forker->limit_texts, ::testing::Contains("jail:forker:maxproc:deny=20"));
+  EXPECT_THAT(spinner->limit_texts,
+              ::testing::Contains("jail:spinner:pcpu:deny=20"));
+  EXPECT_THAT(hog->limit_texts,
+              ::testing::Contains("jail:hog:memoryuse:deny=48M"));
+  EXPECT_THAT(hog->spec.exec.start[0],
+              HasSubstr("dd if=/dev/zero bs=64M count=1"));
+  EXPECT_THAT(forker->limit_texts,
+              ::testing::Contains("jail:forker:maxproc:deny=20"));
   EXPECT_THAT(forker->spec.depend, ElementsAre("spinner"));
   EXPECT_THAT(p.StartOrder(), ElementsAre("spinner", "hog", "forker"));
 }
@@ -373,12 +402,13 @@ TEST(PolicyTest, StartOrderPutsDependenciesFirst) {
 
 TEST(PolicyTest, BooleanSpellings) {
   for (const char* v : {"true", "True", "yes", "on"}) {
-    const Policy p = MustLoad(std::string("jails:\n  a:\n    persist: ") + v + "\n");
+    const Policy p =
+        MustLoad(std::string("jails:\n  a:\n    persist: ") + v + "\n");
     ASSERT_EQ(p.jails.size(), 1u) << v;
     EXPECT_TRUE(p.jails[0].spec.persist) << v;
   }
-  const Policy p = MustLoad(
-      "jails:\n  a:\n    persist: off\n    exec.start: /bin/true\n");
+  const Policy p =
+      MustLoad("jails:\n  a:\n    persist: off\n    exec.start: /bin/true\n");
   ASSERT_EQ(p.jails.size(), 1u);
   EXPECT_FALSE(p.jails[0].spec.persist);
 }
@@ -407,22 +437,29 @@ TEST(PolicyTest, StatusHoldsEveryErrorOnePerLine) {
       "conf.yaml");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(std::string(p.status().message()),
-            "conf.yaml:3:11: 'path' in jail 'a': expected an absolute path, got 'rel'\n"
-            "conf.yaml:6:5: unknown key 'bogus' in jail 'b'; expected one of: template, "
-            "path, host.hostname, base, ip4, ip4.addr, ip6, ip6.addr, interface, vnet, "
-            "vnet.interface, vnet.host_ip4, mount, copy, exec.prepare, exec.prestart, "
-            "exec.created, exec.start, exec.poststart, exec.prestop, exec.stop, "
-            "exec.poststop, exec.release, exec.clean, exec.timeout, stop.timeout, "
-            "persist, depend, limits, or a jail(8) parameter listed in docs/policy.md");
+  EXPECT_EQ(
+      std::string(p.status().message()),
+      "conf.yaml:3:11: 'path' in jail 'a': expected an absolute path, got "
+      "'rel'\n"
+      "conf.yaml:6:5: unknown key 'bogus' in jail 'b'; expected one of: "
+      "template, "
+      "path, host.hostname, base, ip4, ip4.addr, ip6, ip6.addr, interface, "
+      "vnet, "
+      "vnet.interface, vnet.host_ip4, mount, copy, exec.prepare, "
+      "exec.prestart, "
+      "exec.created, exec.start, exec.poststart, exec.prestop, exec.stop, "
+      "exec.poststop, exec.release, exec.clean, exec.timeout, stop.timeout, "
+      "persist, depend, limits, or a jail(8) parameter listed in "
+      "docs/policy.md");
 }
 
 TEST(PolicyTest, ErrorsAreSortedByPosition) {
   // Jails are read after rules would be in the file; output is still in
   // file order.
-  EXPECT_THAT(Errors("rules:\n  - bad\njails:\n  a:\n    path: x\n    persist: true\n"),
-              ElementsAre(StartsWith("t.yaml:2:5: malformed rule 'bad'"),
-                          StartsWith("t.yaml:5:11: 'path'")));
+  EXPECT_THAT(
+      Errors("rules:\n  - bad\njails:\n  a:\n    path: x\n    persist: true\n"),
+      ElementsAre(StartsWith("t.yaml:2:5: malformed rule 'bad'"),
+                  StartsWith("t.yaml:5:11: 'path'")));
 }
 
 TEST(PolicyTest, FormatErrors) {
@@ -430,7 +467,8 @@ TEST(PolicyTest, FormatErrors) {
                                            {"a.yaml", 0, 0, "No such file"}};
   EXPECT_EQ(errors[0].ToString(), "a.yaml:3:7: bad thing");
   EXPECT_EQ(errors[1].ToString(), "a.yaml: No such file");
-  EXPECT_EQ(FormatErrors(errors), "a.yaml:3:7: bad thing\na.yaml: No such file\n");
+  EXPECT_EQ(FormatErrors(errors),
+            "a.yaml:3:7: bad thing\na.yaml: No such file\n");
   EXPECT_EQ(FormatErrors({}), "");
 }
 
@@ -470,14 +508,17 @@ TEST(PolicyTest, AnchorsAndAliasesWork) {
       "  a:\n    persist: true\n    limits: &lim\n      maxproc: deny=10\n"
       "  b:\n    persist: true\n    limits: *lim\n");
   ASSERT_EQ(p.jails.size(), 2u);
-  EXPECT_THAT(RuleTexts(p.jails[1].limits), ElementsAre("jail:b:maxproc:deny=10"));
+  EXPECT_THAT(RuleTexts(p.jails[1].limits),
+              ElementsAre("jail:b:maxproc:deny=10"));
 }
 
 TEST(PolicyTest, TemplateErrorsAreReportedOnceAtTheTemplate) {
   // Three jails share a template with a bad value: one error.
-  EXPECT_THAT(Errors("templates:\n  t:\n    persist: true\n    stop.timeout: soon\n"
-                     "jails:\n  a: {template: t}\n  b: {template: t}\n  c: {template: t}\n"),
-              ElementsAre(StartsWith("t.yaml:4:19: 'stop.timeout' in template 't'")));
+  EXPECT_THAT(
+      Errors("templates:\n  t:\n    persist: true\n    stop.timeout: soon\n"
+             "jails:\n  a: {template: t}\n  b: {template: t}\n  c: {template: "
+             "t}\n"),
+      ElementsAre(StartsWith("t.yaml:4:19: 'stop.timeout' in template 't'")));
 }
 
 TEST(PolicyTest, JailCanOverrideABadTemplateValueButTheTemplateIsStillWrong) {
@@ -509,7 +550,8 @@ INSTANTIATE_TEST_SUITE_P(
                       NameCase{"a:b", false}, NameCase{"a/b", false},
                       NameCase{"a,b", false}),
     [](const ::testing::TestParamInfo<NameCase>& param_info) {
-      return std::to_string(param_info.index) + (param_info.param.ok ? "_ok" : "_bad");
+      return std::to_string(param_info.index) +
+             (param_info.param.ok ? "_ok" : "_bad");
     });
 
 TEST(JailNameTest, LengthLimit) {

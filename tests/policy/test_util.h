@@ -40,7 +40,8 @@ inline std::string TestdataPath(std::string_view relative) {
 }
 
 inline std::string ExamplePolicyPath() {
-  return std::string(JW_TESTDATA_DIR) + "/../../packaging/examples/jailwarden.yaml";
+  return std::string(JW_TESTDATA_DIR) +
+         "/../../packaging/examples/jailwarden.yaml";
 }
 
 }  // namespace jailwarden::policy::testing

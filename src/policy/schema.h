@@ -1,0 +1,185 @@
+#pragma once
+
+// The policy schema's tables (every key the loader accepts) and small pure
+// helpers for messages and address checks. docs/policy.md documents them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "jailwarden/platform/jail_spec.h"
+#include "policy/yaml_tree.h"
+
+namespace jailwarden::policy::internal {
+
+// ---- jail keys ------------------------------------------------------------
+
+// Keys with their own handling (mapped onto platform::JailSpec fields).
+inline constexpr std::string_view kCoreJailKeys[] = {
+    "template",
+    "path",
+    "host.hostname",
+    "base",
+    "ip4",
+    "ip4.addr",
+    "ip6",
+    "ip6.addr",
+    "interface",
+    "vnet",
+    "vnet.interface",
+    "vnet.host_ip4",
+    "mount",
+    "copy",
+    "exec.prepare",
+    "exec.prestart",
+    "exec.created",
+    "exec.start",
+    "exec.poststart",
+    "exec.prestop",
+    "exec.stop",
+    "exec.poststop",
+    "exec.release",
+    "exec.clean",
+    "exec.timeout",
+    "stop.timeout",
+    "persist",
+    "depend",
+    "limits",
+};
+
+struct ExecKey {
+  std::string_view key;
+  platform::CommandList platform::ExecSpec::*member;
+};
+inline constexpr ExecKey kExecKeys[] = {
+    {"exec.prepare", &platform::ExecSpec::prepare},
+    {"exec.prestart", &platform::ExecSpec::prestart},
+    {"exec.created", &platform::ExecSpec::created},
+    {"exec.start", &platform::ExecSpec::start},
+    {"exec.poststart", &platform::ExecSpec::poststart},
+    {"exec.prestop", &platform::ExecSpec::prestop},
+    {"exec.stop", &platform::ExecSpec::stop},
+    {"exec.poststop", &platform::ExecSpec::poststop},
+    {"exec.release", &platform::ExecSpec::release},
+};
+
+// Other jail(8) parameters (freebsd-rctl.md §11.4), passed through to
+// JailSpec::parameters as text after type checking.
+enum class ParamType { kBool, kInt, kString, kPath, kTriState };
+struct ParamDef {
+  std::string_view key;
+  ParamType type;
+  int64_t min = 0;
+  int64_t max = 0;
+};
+inline constexpr ParamDef kParams[] = {
+    {"host.domainname", ParamType::kString},
+    {"host.hostuuid", ParamType::kString},
+    {"host.hostid", ParamType::kInt, 0, 4294967295},
+    {"securelevel", ParamType::kInt, -1, 3},
+    {"devfs_ruleset", ParamType::kInt, 0, 65535},
+    {"children.max", ParamType::kInt, 0, 1000000},
+    {"enforce_statfs", ParamType::kInt, 0, 2},
+    {"osrelease", ParamType::kString},
+    {"osreldate", ParamType::kInt, 0, 2147483647},
+    {"ip4.saddrsel", ParamType::kBool},
+    {"ip6.saddrsel", ParamType::kBool},
+    {"sysvmsg", ParamType::kTriState},
+    {"sysvsem", ParamType::kTriState},
+    {"sysvshm", ParamType::kTriState},
+    {"mount.devfs", ParamType::kBool},
+    {"mount.fdescfs", ParamType::kBool},
+    {"mount.procfs", ParamType::kBool},
+    {"exec.jail_user", ParamType::kString},
+    {"exec.system_jail_user", ParamType::kBool},
+    {"exec.system_user", ParamType::kString},
+    {"exec.consolelog", ParamType::kPath},
+    {"exec.fib", ParamType::kInt, 0, 65535},
+    {"allow.set_hostname", ParamType::kBool},
+    {"allow.sysvipc", ParamType::kBool},
+    {"allow.raw_sockets", ParamType::kBool},
+    {"allow.chflags", ParamType::kBool},
+    {"allow.mount", ParamType::kBool},
+    {"allow.mount.devfs", ParamType::kBool},
+    {"allow.mount.fdescfs", ParamType::kBool},
+    {"allow.mount.fusefs", ParamType::kBool},
+    {"allow.mount.nullfs", ParamType::kBool},
+    {"allow.mount.procfs", ParamType::kBool},
+    {"allow.mount.linprocfs", ParamType::kBool},
+    {"allow.mount.linsysfs", ParamType::kBool},
+    {"allow.mount.tmpfs", ParamType::kBool},
+    {"allow.mount.zfs", ParamType::kBool},
+    {"allow.quotas", ParamType::kBool},
+    {"allow.read_msgbuf", ParamType::kBool},
+    {"allow.socket_af", ParamType::kBool},
+    {"allow.mlock", ParamType::kBool},
+    {"allow.nfsd", ParamType::kBool},
+    {"allow.reserved_ports", ParamType::kBool},
+    {"allow.unprivileged_parent_tampering", ParamType::kBool},
+    {"allow.unprivileged_proc_debug", ParamType::kBool},
+    {"allow.suser", ParamType::kBool},
+    {"allow.extattr", ParamType::kBool},
+    {"allow.adjtime", ParamType::kBool},
+    {"allow.settime", ParamType::kBool},
+    {"allow.routing", ParamType::kBool},
+    {"allow.setaudit", ParamType::kBool},
+    {"allow.vmm", ParamType::kBool},
+    {"allow.vmm_ppt", ParamType::kBool},
+};
+
+inline constexpr std::string_view kServerKeys[] = {
+    "listen",   "api_socket",      "state_dir",
+    "backend",  "sample_interval", "slow_interval",
+    "history",  "log_rate_limit",  "devctl_rate_limit",
+    "throttle", "token_file",      "metrics_path",
+};
+inline constexpr std::string_view kThrottleKeys[] = {"min", "max", "pct",
+                                                     "pct2"};
+inline constexpr std::string_view kTopKeys[] = {"server", "templates", "jails",
+                                                "rules"};
+inline constexpr std::string_view kMountKeys[] = {"source", "target", "fstype",
+                                                  "read_only", "options"};
+inline constexpr std::string_view kCopyKeys[] = {"source", "target"};
+inline constexpr std::string_view kMountTypes[] = {"nullfs", "tmpfs", "devfs",
+                                                   "procfs", "fdescfs"};
+
+// jail(8) spellings people bring from iocage/Bastille/jail.conf.
+inline constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+    {"hostname", "host.hostname"}, {"name", "(the key under jails:)"},
+    {"depends", "depend"},         {"command", "exec.start"},
+    {"ip4_addr", "ip4.addr"},      {"ip6_addr", "ip6.addr"},
+    {"mount.fstab", "mount"},      {"templates", "template"},
+    {"limit", "limits"},           {"rctl", "limits"},
+};
+
+// Parameter families written nested instead of flat.
+inline constexpr std::string_view kFamilies[] = {
+    "exec", "mount", "host", "ip4", "ip6", "vnet", "allow", "stop"};
+
+// The kParams entry for `key`, or nullptr.
+const ParamDef* FindParam(std::string_view key);
+// kCoreJailKeys followed by every kParams key.
+std::vector<std::string_view> JailKeys();
+// Levenshtein distance.
+std::size_t EditDistance(std::string_view a, std::string_view b);
+// The key the user probably meant ('_' for '.', case, known aliases, a
+// prefix, or at most 2 edits away), or "". A result starting with '(' is
+// an explanation, not a key.
+std::string Suggest(std::string_view key,
+                    const std::vector<std::string_view>& allowed);
+// 's' in single quotes, shortened to 96 characters and "..." when
+// longer than 100 (jail names may be 255 long).
+std::string Quote(std::string_view s);
+// A node as a message shows it: 'scalar', "a list", "a map", "nothing".
+std::string Found(const YamlNode& n);
+// "line L:C".
+std::string PosText(Position p);
+// An address of `family` (AF_INET/AF_INET6), with "/prefix" if allowed.
+bool ValidIp(std::string_view text, int family, bool allow_prefix);
+// Why `s` is not a listen address ("IPv4:PORT" or "[IPv6]:PORT").
+std::optional<std::string> ListenProblem(std::string_view s);
+
+}  // namespace jailwarden::policy::internal
