@@ -1,6 +1,7 @@
 #include "jailwarden/policy/policy.h"
 
 #include <cerrno>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -525,6 +526,34 @@ TEST(PolicyTest, JailCanOverrideABadTemplateValueButTheTemplateIsStillWrong) {
   EXPECT_THAT(Errors("templates:\n  t:\n    path: rel\njails:\n"
                      "  a: {template: t, path: /jails/a, persist: true}\n"),
               ElementsAre(StartsWith("t.yaml:3:11: 'path' in template 't'")));
+}
+
+// Every ```yaml block of docs/policy.md that is a whole policy (starts
+// with a top-level key) must validate, so the reference cannot drift.
+TEST(PolicyTest, DocsExamplesValidate) {
+  std::ifstream in(std::string(JW_TESTDATA_DIR) + "/../../docs/policy.md");
+  ASSERT_TRUE(in.good());
+  std::string line, block;
+  bool in_block = false;
+  int checked = 0;
+  while (std::getline(in, line)) {
+    if (!in_block && line == "```yaml") {
+      in_block = true;
+      block.clear();
+    } else if (in_block && line == "```") {
+      in_block = false;
+      for (const char* top : {"server:", "templates:", "jails:", "rules:"}) {
+        if (block.rfind(top, 0) == 0) {
+          EXPECT_THAT(Errors(block), ::testing::IsEmpty()) << block;
+          ++checked;
+          break;
+        }
+      }
+    } else if (in_block) {
+      block += line + "\n";
+    }
+  }
+  EXPECT_GE(checked, 3);
 }
 
 struct NameCase {
