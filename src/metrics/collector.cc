@@ -552,11 +552,12 @@ void MetricsCollector::RenderSamplerHealth(std::string& out, const racct::Snapsh
   AppendFamilyHeader(out, "jailwarden_sampler_jails_vanished_total",
                      "Jails the sampler stopped reading because they went away.", "counter");
   SampleUint(out, "jailwarden_sampler_jails_vanished_total", "", h.jails_vanished);
-  AppendFamilyHeader(out, "jailwarden_sampler_last_tick_timestamp_seconds",
-                     "Unix time the latest published tick started, in seconds.", "gauge");
-  BeginSample(out, "jailwarden_sampler_last_tick_timestamp_seconds", "");
-  text::AppendUnixSeconds(out, snap->time);
-  out.push_back('\n');
+  // Snapshot::time is on the sampler's monotonic clock, not the wall clock,
+  // so the age is what can be exported.
+  Clock& clock = options_.clock != nullptr ? *options_.clock : MonotonicClock::Get();
+  AppendFamilyHeader(out, "jailwarden_sampler_last_tick_age_seconds",
+                     "Seconds since the latest published sampler tick started.", "gauge");
+  SampleSeconds(out, "jailwarden_sampler_last_tick_age_seconds", "", clock.Now() - snap->time);
 }
 
 void MetricsCollector::RenderEngineHealth(std::string& out) {

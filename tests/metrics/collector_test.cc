@@ -283,8 +283,10 @@ TEST(MetricsCollectorTest, SamplerAndEngineHealth) {
   result.checks = 9;
   recorder.Record(absl::Microseconds(20), result);
   recorder.Record(absl::Microseconds(40), result);
+  FakeClock clock(kNow + absl::Milliseconds(1500));
   MetricsCollector collector({.snapshot = [&] { return snap; },
-                              .engine_health = [&] { return recorder.Read(); }});
+                              .engine_health = [&] { return recorder.Read(); }},
+                             {.clock = &clock});
   const std::string text = collector.RenderText();
   EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_ticks_total 100\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_overruns_total 2\n"));
@@ -293,8 +295,7 @@ TEST(MetricsCollectorTest, SamplerAndEngineHealth) {
   EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_tick_duration_max_seconds 0.003\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_read_errors_total{reason=\"parse\"} 4\n"));
   EXPECT_EQ(Samples(text, "jailwarden_sampler_read_errors_total").size(), 5u);
-  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_last_tick_timestamp_seconds "
-                              "1700000000\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_sampler_last_tick_age_seconds 1.5\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_seconds_sum 0.00006\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_seconds_count 2\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_engine_evaluation_duration_max_seconds 0.00004\n"));

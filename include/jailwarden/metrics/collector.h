@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "jailwarden/base/clock.h"
 #include "jailwarden/engine/engine.h"
 #include "jailwarden/platform/limit_enforcer.h"
 #include "jailwarden/racct/snapshot.h"
@@ -116,6 +117,9 @@ struct MetricsOptions {
   // Export jailwarden_jail_usage_peak (23 series per jail: every resource
   // but the cputime and wallclock counters).
   bool export_peaks = true;
+  // The clock the sampler stamps ticks with (Snapshot::time is on it), for
+  // jailwarden_sampler_last_tick_age_seconds. nullptr: MonotonicClock::Get().
+  Clock* clock = nullptr;
 };
 
 // Renders /metrics. Thread-safe: renders are serialised by an internal
