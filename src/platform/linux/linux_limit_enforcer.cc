@@ -284,6 +284,9 @@ struct LinuxLimitEnforcer::Impl {
     std::set<int> rlimits_touched;
     std::set<int64_t> seen_pids;  // got the current rlimits
     Desired applied;
+    // Deny rules Apply found sampled only because of the jail's other
+    // rules (v1 swapuse without a memoryuse deny).
+    std::vector<rctl::Rule> sampled_by_context;
     ~Jail() {
       if (ipc_ns >= 0) {
         close(ipc_ns);
@@ -635,7 +638,21 @@ Enforcement LinuxLimitEnforcer::Describe(const rctl::Rule& rule) const {
 }
 
 bool LinuxLimitEnforcer::DenyIsSampled(const rctl::Rule& rule) const {
-  return rule.action == Action::kDeny && Describe(rule).fidelity == Fidelity::kSampled;
+  if (rule.action != Action::kDeny) {
+    return false;
+  }
+  if (Describe(rule).fidelity == Fidelity::kSampled) {
+    return true;
+  }
+  absl::MutexLock lock(&impl_->mu);
+  for (const auto& [name, j] : impl_->jails) {
+    for (const rctl::Rule& r : j->sampled_by_context) {
+      if (r == rule) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<std::vector<Enforcement>> LinuxLimitEnforcer::Apply(
@@ -647,6 +664,7 @@ absl::StatusOr<std::vector<Enforcement>> LinuxLimitEnforcer::Apply(
   }
   Impl::Jail& j = *it->second;
   Desired d;
+  std::vector<rctl::Rule> sampled_by_context;
   std::vector<Enforcement> out;
   out.reserve(rules.size());
   bool memory_deny = false;
@@ -666,6 +684,7 @@ absl::StatusOr<std::vector<Enforcement>> LinuxLimitEnforcer::Apply(
       e.mechanism = "sampler";
       e.detail = "cgroup v1 can only cap memory+swap, and the jail has no memoryuse deny "
                  "rule: swapuse is compared by the sampler";
+      sampled_by_context.push_back(rule);
     }
     if (kernel && e.fidelity != Fidelity::kSampled) {
       const Resource r = *rule.resource;
@@ -758,6 +777,7 @@ absl::StatusOr<std::vector<Enforcement>> LinuxLimitEnforcer::Apply(
     return st;
   }
   j.applied = std::move(d);
+  j.sampled_by_context = std::move(sampled_by_context);
   return out;
 }
 
