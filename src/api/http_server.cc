@@ -246,18 +246,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   return server;
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  server_.reset();
+}
 
 void HttpServer::Stop() {
-  if (server_ != nullptr) {
+  if (server_ != nullptr && !stopped_) {
+    stopped_ = true;
     server_->close();
-    server_.reset();
   }
 }
 
 std::vector<int> HttpServer::ports() const {
   std::vector<int> out;
-  if (server_ == nullptr || server_->getContext() == nullptr) return out;
+  if (server_ == nullptr || stopped_ || server_->getContext() == nullptr) {
+    return out;
+  }
   mg_server_port p[16];
   const int n = mg_get_server_ports(server_->getContext(), 16, p);
   for (int i = 0; i < n; ++i) out.push_back(p[i].port);

@@ -53,14 +53,15 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Stops accepting and waits for running handlers (which must end by
-  // themselves: streams watch their own stop flag). Idempotent.
+  // themselves: streams watch their own stop flag). Idempotent. Handlers
+  // mounted on civet() may be destroyed after this, before the server.
   void Stop();
 
   // The bound ports, in listen order.
   std::vector<int> ports() const;
 
   // The CivetWeb server, to mount more handlers (the /metrics collector).
-  // Valid until Stop().
+  // Valid until destruction; serves nothing after Stop().
   CivetServer* civet() { return server_.get(); }
 
  private:
@@ -70,6 +71,7 @@ class HttpServer {
   HttpHandler handler_;
   std::unique_ptr<Adapter> adapter_;
   std::unique_ptr<CivetServer> server_;
+  bool stopped_ = false;
 };
 
 // True for 127.0.0.0/8 and ::1 textual addresses.

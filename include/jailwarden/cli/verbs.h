@@ -29,7 +29,9 @@ struct Verb {
 // Every verb, in the order `jailwarden --help` lists them.
 std::span<const Verb> AllVerbs();
 
-// Entry point behind main(): global flags, verb dispatch.
-int Main(int argc, char** argv);
+// Entry point behind main(): global flags, verb dispatch. `extra_verbs`
+// (listed first in --help) come from layers the cli may not include, such
+// as `serve` from the service layer; main() composes them.
+int Main(int argc, char** argv, std::span<const Verb> extra_verbs = {});
 
 }  // namespace jailwarden::cli

@@ -1,0 +1,118 @@
+#pragma once
+
+// service::Daemon: `jailwarden serve` wired together
+// (../shared/design/architecture.md §2). It loads the policy, adopts the
+// jails a previous run left, creates and starts what the policy says should
+// run (dependencies first), installs the rules, samples usage, evaluates
+// the rules on every tick, and answers the REST API and /metrics on one
+// CivetWeb server.
+//
+// Rule database: the daemon holds an rctl::RuleSet standing where the
+// kernel's rule list stands (on Linux there is no kernel one). It starts as
+// the policy's Policy::AllRules(); rules added or removed through the API
+// take effect on running jails at once (LimitEnforcer::Apply and an engine
+// recompile) and stay until removed or until a reload removes the policy
+// rules they replaced.
+//
+// Reload (SIGHUP, `jailwarden apply`): the new policy is loaded and
+// validated first; a bad one changes nothing and the reason is kept in
+// Status(). Then, in order: jails no longer in the policy are stopped and
+// destroyed; the rule database is swapped in one step (policy rules the new
+// policy lacks removed, new ones added) and every running jail gets its new
+// limits without a restart; jails whose definition changed are restarted;
+// new jails are created; every policy jail that is not running is started.
+//
+// Thread-safety: every public method is thread-safe. State-changing calls
+// are serialized by one control mutex; reads (rules, usage, lists) never
+// wait for a jail to start: they read published copies.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/host_backend.h"
+
+namespace jailwarden::service {
+
+struct DaemonOptions {
+  // The policy file SIGHUP re-reads ("" for a daemon made from text only).
+  std::string config_path;
+  // Overrides server.listen (tests: "127.0.0.1:0"). Empty = the policy's.
+  std::vector<std::string> listen;
+  // Stop every running jail on Shutdown (default: jails outlive the daemon,
+  // as jails outlive jail(8)).
+  bool stop_jails_on_exit = false;
+  // Serve HTTP at all (unit tests drive the api::Daemon methods directly).
+  bool serve_http = true;
+  // Start the sampler thread (tests may tick by hand through Sampler()).
+  bool run_sampler = true;
+  // How often jails that ended by themselves are noticed, limits
+  // reconciled and the published jail list refreshed.
+  absl::Duration maintenance_interval = absl::Seconds(1);
+};
+
+class Daemon final : public api::Daemon {
+ public:
+  // Does everything up to ready (see the file comment). Errors: the
+  // policy's backend refused (FailedPrecondition), the state store or token
+  // file unusable, the listeners unavailable (Unavailable). A jail that
+  // fails to start is logged and reported in ListJails, not fatal.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      DaemonOptions options, policy::Policy policy,
+      std::unique_ptr<HostBackend> backend);
+  ~Daemon() override;  // Shutdown()
+
+  // Stops the API, the sampler and the maintenance thread; with
+  // stop_jails_on_exit also every jail. Idempotent.
+  void Shutdown();
+
+  // SIGHUP: re-reads options.config_path. InvalidArgument with every
+  // "FILE:LINE:COL: message" when the new policy is bad (nothing changed).
+  absl::StatusOr<api::ApplyResult> ReloadFromFile();
+
+  // The bound TCP ports (after Start with serve_http).
+  std::vector<int> ports() const;
+  // The API token.
+  const std::string& token() const;
+
+  // api::Daemon.
+  std::vector<api::JailInfo> ListJails() override;
+  absl::StatusOr<api::JailInfo> GetJail(std::string_view name) override;
+  absl::Status CreateJail(const api::CreateJailRequest& request) override;
+  absl::Status DestroyJail(std::string_view name) override;
+  absl::Status StartJail(std::string_view name) override;
+  absl::Status StopJail(std::string_view name) override;
+  absl::Status RestartJail(std::string_view name) override;
+  absl::StatusOr<platform::ExecResult> Exec(
+      std::string_view name, const platform::ExecRequest& request) override;
+  absl::StatusOr<platform::ExecResult> Run(
+      const api::RunRequest& run, const platform::ExecRequest& request) override;
+  rctl::RctlBackend& Rctl() override;
+  absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
+      std::string_view filter) override;
+  absl::StatusOr<api::ApplyResult> Apply(std::string_view text,
+                                         std::string_view filename,
+                                         bool dry_run) override;
+  api::DaemonStatus Status() override;
+  std::shared_ptr<const racct::Snapshot> LatestSnapshot() override;
+  engine::EventStream& Events() override;
+
+  // Runs one sampler tick and its engine evaluation synchronously (tests
+  // that do not run the sampler thread).
+  void TickForTest();
+
+  struct Impl;
+
+ private:
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jailwarden::service

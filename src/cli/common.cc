@@ -1,0 +1,125 @@
+#include "cli/common.h"
+
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "jailwarden/api/token.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/policy/policy.h"
+#include "nlohmann/json.hpp"
+
+namespace jailwarden::cli {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+}  // namespace
+
+void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags) {
+  app.add_option("--server", flags.server,
+                 "daemon address: http://HOST:PORT or unix:PATH "
+                 "(default: $JAILWARDEN_SERVER, the policy's server.listen, "
+                 "http://127.0.0.1:9814)");
+  app.add_option("--token", flags.token,
+                 "API bearer token (default: $JAILWARDEN_TOKEN, the token file)");
+  app.add_option("--token-file", flags.token_file,
+                 "read the token from this file (default: the policy's "
+                 "server.token_file, /var/lib/jailwarden/token)");
+  app.add_option("-c,--config", flags.config,
+                 "policy file to take the address and token file from "
+                 "(default: $JAILWARDEN_CONFIG)");
+  app.add_flag("--json", flags.json, "print the daemon's JSON answer");
+}
+
+absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
+  api::ClientOptions options;
+  std::string config = flags.config.empty() ? Env("JAILWARDEN_CONFIG") : flags.config;
+  std::string listen, token_file;
+  if (!config.empty()) {
+    absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config);
+    if (!p.ok()) {
+      return absl::InvalidArgumentError(ToAbsl(
+          StrCat("cannot use policy ", config, ": ", ToStd(p.status().message()))));
+    }
+    if (!p->server.listen.empty()) listen = p->server.listen[0];
+    token_file = p->server.token_file;
+  }
+  if (!flags.server.empty()) {
+    options.server = flags.server;
+  } else if (std::string env = Env("JAILWARDEN_SERVER"); !env.empty()) {
+    options.server = env;
+  } else if (!listen.empty()) {
+    // A wildcard listener is reached on loopback.
+    if (StartsWith(listen, "0.0.0.0:")) listen = StrCat("127.0.0.1", listen.substr(7));
+    options.server = StrCat("http://", listen);
+  }
+  if (!flags.token.empty()) {
+    options.token = flags.token;
+  } else if (std::string env = Env("JAILWARDEN_TOKEN"); !env.empty()) {
+    options.token = env;
+  } else {
+    std::string file = !flags.token_file.empty() ? flags.token_file : token_file;
+    if (file.empty()) file = StrCat(policy::kDefaultStateDir, "/token");
+    absl::StatusOr<std::string> t = api::ReadTokenFile(file);
+    if (t.ok()) {
+      options.token = *t;
+    } else if (!flags.token_file.empty()) {
+      return t.status();  // asked for explicitly
+    }
+  }
+  return api::Client(options);
+}
+
+std::optional<int> ParseArgs(CLI::App& app, const std::vector<std::string>& args,
+                             CommandContext& ctx) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    ctx.out << app.help();
+    return EX_OK;
+  } catch (const CLI::CallForAllHelp&) {
+    ctx.out << app.help("", CLI::AppFormatMode::All);
+    return EX_OK;
+  } catch (const CLI::ParseError& e) {
+    ctx.err << app.get_name() << ": " << e.what() << "\n"
+            << "see '" << app.get_name() << " --help'\n";
+    return EX_USAGE;
+  } catch (const std::exception& e) {
+    ctx.err << app.get_name() << ": " << e.what() << "\n";
+    return EX_SOFTWARE;
+  }
+  return std::nullopt;
+}
+
+int Fail(CommandContext& ctx, std::string_view verb, const absl::Status& status) {
+  ctx.err << "jailwarden " << verb << ": " << status.message() << "\n";
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return EX_UNAVAILABLE;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return EX_NOPERM;
+    default:
+      return 1;
+  }
+}
+
+void PrintJson(CommandContext& ctx, const std::string& body) {
+  const nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    ctx.out << body;
+    if (!body.empty() && body.back() != '\n') ctx.out << "\n";
+    return;
+  }
+  ctx.out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace jailwarden::cli

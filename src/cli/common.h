@@ -1,0 +1,52 @@
+#pragma once
+
+// What every daemon-talking verb shares: the connection flags (--server,
+// --token, --token-file, --config, --json), the CLI11 adapter (CLI11
+// throws; ParseArgs is the one place that catches), and exit codes.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "jailwarden/api/client.h"
+#include "jailwarden/cli/verbs.h"
+
+namespace jailwarden::cli {
+
+struct ConnectionFlags {
+  std::string server;      // --server
+  std::string token;       // --token
+  std::string token_file;  // --token-file
+  std::string config;      // -c/--config: take listen and token_file from it
+  bool json = false;       // --json
+};
+
+// Adds --server, --token, --token-file, -c/--config and --json to `app`.
+void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags);
+
+// The client for `flags`. Server: --server, $JAILWARDEN_SERVER, the
+// policy's first server.listen (with --config or $JAILWARDEN_CONFIG), else
+// http://127.0.0.1:9814. Token: --token, $JAILWARDEN_TOKEN, --token-file,
+// the policy's server.token_file, else /var/lib/jailwarden/token when
+// readable (no token otherwise: read-only calls still work on loopback).
+absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags);
+
+// Parses `args` into `app`. Returns nullopt to go on, or the exit code to
+// return at once (0 after --help, EX_USAGE after a parse error, with the
+// message on ctx.err).
+std::optional<int> ParseArgs(CLI::App& app, const std::vector<std::string>& args,
+                             CommandContext& ctx);
+
+// Prints "jailwarden <verb>: <message>" and returns the exit code for it:
+// EX_UNAVAILABLE when the daemon cannot be reached, EX_NOPERM for a missing
+// or bad token, EX_CONFIG for a refused policy, EX_USAGE for bad input,
+// 1 otherwise.
+int Fail(CommandContext& ctx, std::string_view verb, const absl::Status& status);
+
+// The daemon's last JSON answer, pretty-printed, for --json.
+void PrintJson(CommandContext& ctx, const std::string& body);
+
+}  // namespace jailwarden::cli

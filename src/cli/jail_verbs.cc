@@ -1,0 +1,392 @@
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/daemon_verbs.h"
+#include "cli/table.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/base/units.h"
+#include "jailwarden/rctl/resource.h"
+#include "jailwarden/rctl/user_form.h"
+#include "nlohmann/json.hpp"
+
+namespace jailwarden::cli {
+namespace {
+
+std::string Dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
+
+int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app("List jails as iocage does: JID, NAME, STATE, RELEASE/ROOT, IP4.",
+               "jailwarden list");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  bool scripted = false, long_form = false;
+  app.add_flag("-H,--scripted", scripted,
+               "no header, tab-separated (iocage list -h)");
+  app.add_flag("-l,--long", long_form, "also show limits with their fidelity");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "list", client.status());
+  absl::StatusOr<std::vector<api::JailInfo>> jails = client->ListJails();
+  if (!jails.ok()) return Fail(ctx, "list", jails.status());
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+    return EX_OK;
+  }
+  std::vector<Row> rows;
+  for (const api::JailInfo& j : *jails) {
+    rows.push_back({j.jid >= 0 ? StrCat(j.jid) : "-", j.name, j.state,
+                    Dash(j.base_root.empty() ? j.path : j.base_root),
+                    j.ip4.empty() ? "-" : Join(j.ip4, ",")});
+  }
+  if (scripted) {
+    ctx.out << FormatScripted(rows);
+  } else {
+    ctx.out << FormatTable({"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"}, rows);
+  }
+  if (long_form) {
+    for (const api::JailInfo& j : *jails) {
+      for (const api::RuleInfo& r : j.limits) {
+        ctx.out << r.rule << "\t" << r.fidelity << "\t" << Dash(r.mechanism);
+        if (!r.detail.empty()) ctx.out << "\t" << r.detail;
+        ctx.out << "\n";
+      }
+    }
+  }
+  return EX_OK;
+}
+
+int Lifecycle(const std::vector<std::string>& args, CommandContext& ctx,
+              std::string_view verb, std::string_view what) {
+  CLI::App app(std::string(what), StrCat("jailwarden ", verb));
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::vector<std::string> names;
+  app.add_option("name", names, "jail name(s)")->required();
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, verb, client.status());
+  int status = EX_OK;
+  for (const std::string& name : names) {
+    absl::Status s = verb == "destroy" ? client->DestroyJail(name)
+                                       : client->JailAction(name, verb);
+    if (!s.ok()) {
+      status = Fail(ctx, verb, s);
+      continue;
+    }
+    if (flags.json) {
+      PrintJson(ctx, client->last_body());
+    } else {
+      const char* done = verb == "start"     ? "started"
+                         : verb == "stop"    ? "stopped"
+                         : verb == "restart" ? "restarted"
+                                             : "destroyed";
+      ctx.out << name << ": " << done << "\n";
+    }
+  }
+  return status;
+}
+
+// "a b" -> exit status as a shell reports it.
+int ExitStatusOf(const api::ExecOutcome& o) {
+  if (o.result.timed_out) return 124;  // timeout(1)
+  if (o.result.term_signal != 0) return 128 + o.result.term_signal;
+  return o.result.exit_code;
+}
+
+// Splits at the first "--": flags before, the command after.
+void SplitCommand(const std::vector<std::string>& args,
+                  std::vector<std::string>* before,
+                  std::vector<std::string>* command) {
+  bool after = false;
+  for (const std::string& a : args) {
+    if (!after && a == "--") {
+      after = true;
+      continue;
+    }
+    (after ? command : before)->push_back(a);
+  }
+}
+
+std::string UsageValue(std::string_view name, int64_t value, bool humanize) {
+  if (!humanize) return StrCat(value);
+  const std::string shown = rctl::DisplayUsagePair(StrCat(name, "=", value), true);
+  const std::size_t eq = shown.find('=');
+  return eq == std::string::npos ? shown : shown.substr(eq + 1);
+}
+
+}  // namespace
+
+int RunListVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  return ListOrJail(args, ctx);
+}
+int RunStartVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  return Lifecycle(args, ctx, "start",
+                   "Start jails (their dependencies first) through the daemon.");
+}
+int RunStopVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  return Lifecycle(args, ctx, "stop",
+                   "Stop jails (their dependents first) through the daemon.");
+}
+int RunRestartVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  return Lifecycle(args, ctx, "restart", "Stop, then start jails.");
+}
+int RunDestroyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  return Lifecycle(args, ctx, "destroy",
+                   "Stop jails and forget them (and their API-added limits).");
+}
+
+int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app(
+      "Define a jail through the daemon, from a policy template or a root "
+      "directory, with rctl limits (resource:action=amount).",
+      "jailwarden create");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string name, template_name, path, base, hostname;
+  std::vector<std::string> limits, start_cmds, depend;
+  bool start = false, persist = false;
+  app.add_option("name", name, "jail name")->required();
+  app.add_option("-t,--template", template_name, "policy template to instantiate");
+  app.add_option("--path", path, "root directory (absolute)");
+  app.add_option("--base", base, "read-only base root (thin jail over --path)");
+  app.add_option("--hostname", hostname, "host.hostname");
+  app.add_option("--exec-start", start_cmds, "exec.start command (repeatable)");
+  app.add_option("--depend", depend, "jail to start first (repeatable)");
+  app.add_option("-L,--limit", limits, "limit, e.g. memoryuse:deny=64M (repeatable)");
+  app.add_flag("--persist", persist, "keep the jail with no processes");
+  app.add_flag("--start", start, "start it at once");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  nlohmann::json body = nlohmann::json::object();
+  body["name"] = name;
+  if (!template_name.empty()) {
+    body["template"] = template_name;
+  } else {
+    nlohmann::json spec = nlohmann::json::object();
+    spec["name"] = name;
+    spec["path"] = path;
+    if (!base.empty()) spec["base_root"] = base;
+    if (!hostname.empty()) spec["hostname"] = hostname;
+    if (!depend.empty()) spec["depend"] = depend;
+    spec["persist"] = persist;
+    if (!start_cmds.empty()) spec["exec"] = {{"start", start_cmds}};
+    body["spec"] = spec;
+  }
+  body["limits"] = limits;
+  body["start"] = start;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "create", client.status());
+  absl::Status s = client->CreateJail(
+      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!s.ok()) return Fail(ctx, "create", s);
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+  } else {
+    ctx.out << name << ": created" << (start ? " and started" : "") << "\n";
+  }
+  return EX_OK;
+}
+
+int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
+  std::vector<std::string> args, command;
+  SplitCommand(raw, &args, &command);
+  CLI::App app("Run a command in a running jail (like jexec); its output is "
+               "streamed back and its exit status returned.",
+               "jailwarden exec");
+  app.footer("usage: jailwarden exec [options] NAME -- COMMAND [ARG...]");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string name;
+  std::vector<std::string> rest;
+  app.add_option("name", name, "jail name")->required();
+  app.add_option("command", rest, "command (after --)");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  rest.insert(rest.end(), command.begin(), command.end());
+  if (rest.empty()) {
+    ctx.err << "jailwarden exec: no command; usage: jailwarden exec NAME -- COMMAND\n";
+    return EX_USAGE;
+  }
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "exec", client.status());
+  absl::StatusOr<api::ExecOutcome> outcome = client->Exec(
+      name, rest, [&](std::string_view d) { ctx.out << d << std::flush; },
+      [&](std::string_view d) { ctx.err << d << std::flush; });
+  if (!outcome.ok()) return Fail(ctx, "exec", outcome.status());
+  if (!outcome->error.empty()) {
+    ctx.err << "jailwarden exec: " << outcome->error << "\n";
+    return 126;  // could not run, as a shell says
+  }
+  return ExitStatusOf(*outcome);
+}
+
+int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
+  std::vector<std::string> args, command;
+  SplitCommand(raw, &args, &command);
+  CLI::App app(
+      "One-shot jail (libioc fork_exec, lightjail ljspawn): make a jail from "
+      "a policy template (or --path/--base), start it, run COMMAND in it, "
+      "stream its output, stop and destroy it. Exits with COMMAND's status.",
+      "jailwarden run");
+  app.footer("usage: jailwarden run [--rm] [options] TEMPLATE -- COMMAND [ARG...]\n"
+             "       jailwarden run [--rm] --path DIR [--base DIR] -- COMMAND");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string template_name, name, path, base;
+  std::vector<std::string> limits;
+  bool rm = true;
+  app.add_option("template", template_name, "policy template");
+  app.add_flag("--rm", rm, "remove the jail afterwards (always: one-shot jails never outlive the command)");
+  app.add_option("--name", name, "jail name (default run-<pid>-<n>)");
+  app.add_option("--path", path, "root directory, instead of a template");
+  app.add_option("--base", base, "read-only base root under --path");
+  app.add_option("-L,--limit", limits, "limit, e.g. pcpu:deny=50 (repeatable)");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (command.empty()) {
+    ctx.err << "jailwarden run: no command; usage: jailwarden run TEMPLATE -- COMMAND\n";
+    return EX_USAGE;
+  }
+  if (template_name.empty() && path.empty()) {
+    ctx.err << "jailwarden run: give a TEMPLATE or --path\n";
+    return EX_USAGE;
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (!name.empty()) body["name"] = name;
+  if (!template_name.empty()) {
+    body["template"] = template_name;
+  } else {
+    nlohmann::json spec = nlohmann::json::object();
+    spec["name"] = name;
+    spec["path"] = path;
+    if (!base.empty()) spec["base_root"] = base;
+    body["spec"] = spec;
+  }
+  body["limits"] = limits;
+  body["argv"] = command;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "run", client.status());
+  absl::StatusOr<api::ExecOutcome> outcome = client->Run(
+      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      [&](std::string_view d) { ctx.out << d << std::flush; },
+      [&](std::string_view d) { ctx.err << d << std::flush; });
+  if (!outcome.ok()) return Fail(ctx, "run", outcome.status());
+  if (!outcome->error.empty()) {
+    ctx.err << "jailwarden run: " << outcome->error << "\n";
+    return 126;
+  }
+  return ExitStatusOf(*outcome);
+}
+
+int RunUsageVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app("Show a jail's resource usage as `rctl -hu jail:NAME` does.",
+               "jailwarden usage");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string name;
+  bool raw = false;
+  app.add_option("name", name, "jail name")->required();
+  app.add_flag("-n,--raw", raw, "plain numbers (rctl -u without -h)");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "usage", client.status());
+  absl::StatusOr<api::JailInfo> jail = client->GetJail(name);
+  if (!jail.ok()) return Fail(ctx, "usage", jail.status());
+  // rctl_get_racct's text, displayed by rctl(8)'s own rules.
+  api::RctlClientBackend backend(*client);
+  absl::StatusOr<std::string> text = backend.GetRacct(StrCat("jail:", name));
+  if (!text.ok()) return Fail(ctx, "usage", text.status());
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+    return EX_OK;
+  }
+  for (std::string_view pair : Split(*text, ',')) {
+    if (pair.empty()) break;
+    ctx.out << rctl::DisplayUsagePair(pair, !raw) << "\n";
+  }
+  return EX_OK;
+}
+
+int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app("Live per-jail usage, refreshed (like top).", "jailwarden top");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  double interval = 1.0;
+  int iterations = 0;
+  bool raw = false;
+  app.add_option("-d,--interval", interval, "seconds between refreshes")
+      ->check(CLI::Range(0.05, 3600.0));
+  app.add_option("-n,--iterations", iterations, "stop after N refreshes (0: until ^C)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--raw", raw, "plain numbers");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "top", client.status());
+  const bool tty = &ctx.out == &std::cout && isatty(STDOUT_FILENO);
+  static constexpr const char* kColumns[] = {
+      "pcpu", "memoryuse", "vmemoryuse", "maxproc", "nthr",
+      "openfiles", "readbps", "writebps", "cputime"};
+  for (int i = 0; iterations == 0 || i < iterations; ++i) {
+    if (i > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+    }
+    absl::StatusOr<std::vector<api::UsageRow>> rows = client->Top();
+    if (!rows.ok()) return Fail(ctx, "top", rows.status());
+    if (flags.json) {
+      PrintJson(ctx, client->last_body());
+      continue;
+    }
+    std::vector<Row> table;
+    for (const api::UsageRow& r : *rows) {
+      Row row = {r.jid >= 0 ? StrCat(r.jid) : "-", r.name, r.state};
+      for (const char* c : kColumns) {
+        std::string cell = "-";
+        for (const auto& [res, value] : r.usage) {
+          if (res == c) cell = UsageValue(res, value, !raw);
+        }
+        row.push_back(cell);
+      }
+      table.push_back(std::move(row));
+    }
+    if (tty) ctx.out << "\033[H\033[2J";
+    ctx.out << FormatTable({"JID", "NAME", "STATE", "PCPU%", "MEM", "VMEM",
+                            "PROCS", "THREADS", "FILES", "READ/s", "WRITE/s",
+                            "CPU s"},
+                           table)
+            << std::flush;
+  }
+  return EX_OK;
+}
+
+int RunStatusVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app("Show the daemon's state: readiness, policy, last reload.",
+               "jailwarden status");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "status", client.status());
+  absl::StatusOr<api::DaemonStatus> s = client->Status();
+  if (!s.ok()) return Fail(ctx, "status", s.status());
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+    return s->ready ? EX_OK : EX_UNAVAILABLE;
+  }
+  ctx.out << "ready:        " << (s->ready ? "yes" : "no") << "\n"
+          << "version:      " << s->version << "\n"
+          << "backend:      " << s->backend << "\n"
+          << "policy:       " << s->policy_file << " (generation "
+          << s->policy_generation << ")\n"
+          << "jails:        " << s->jails << "\n"
+          << "rules:        " << s->rules << "\n"
+          << "ticks:        " << s->sampler_ticks << "\n"
+          << "events:       " << s->events << "\n";
+  if (!s->last_reload_ok) {
+    ctx.out << "last reload:  refused: " << s->last_reload_error << "\n";
+  }
+  return s->ready ? EX_OK : EX_UNAVAILABLE;
+}
+
+}  // namespace jailwarden::cli

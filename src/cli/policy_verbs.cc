@@ -1,0 +1,107 @@
+#include <sysexits.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "cli/common.h"
+#include "cli/daemon_verbs.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/rootfs.h"
+#include "jailwarden/policy/policy.h"
+#include "nlohmann/json.hpp"
+
+namespace jailwarden::cli {
+
+int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app(
+      "Check a policy file without a daemon: every error as FILE:LINE:COL: "
+      "message. Exit status 0 when valid, 78 (EX_CONFIG) otherwise.",
+      "jailwarden validate");
+  std::string file;
+  bool json = false;
+  app.add_option("file", file, "policy file (YAML)")->required();
+  app.add_flag("--json", json, "errors as JSON");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  const std::vector<policy::PolicyError> errors = policy::ValidatePolicyFile(file);
+  if (json) {
+    nlohmann::json j = nlohmann::json::object();
+    j["file"] = file;
+    j["valid"] = errors.empty();
+    nlohmann::json list = nlohmann::json::array();
+    for (const policy::PolicyError& e : errors) {
+      list.push_back({{"file", e.file}, {"line", e.line}, {"column", e.column},
+                      {"message", e.message}});
+    }
+    j["errors"] = list;
+    ctx.out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else if (errors.empty()) {
+    ctx.out << file << ": valid\n";
+  } else {
+    ctx.err << policy::FormatErrors(errors);
+  }
+  return errors.empty() ? EX_OK : EX_CONFIG;
+}
+
+int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app(
+      "Replace the daemon's running policy by FILE (as SIGHUP does with the "
+      "policy file): rules swapped in one step, jails added, removed or "
+      "restarted only where their definition changed. A bad policy changes "
+      "nothing and its errors are printed (exit 78).",
+      "jailwarden apply");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string file;
+  bool dry_run = false;
+  app.add_option("-f,--file", file, "policy file (YAML)")->required();
+  app.add_flag("-n,--dry-run", dry_run, "only show what would change");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  std::ifstream in(file);
+  if (!in) {
+    ctx.err << "jailwarden apply: cannot read " << file << "\n";
+    return EX_NOINPUT;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "apply", client.status());
+  absl::StatusOr<api::ApplyResult> r = client->Apply(text.str(), file, dry_run);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      ctx.err << r.status().message() << "\n";
+      if (flags.json) PrintJson(ctx, client->last_body());
+      return EX_CONFIG;
+    }
+    return Fail(ctx, "apply", r.status());
+  }
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+  } else {
+    ctx.out << (r->diff.empty() ? "no changes\n" : r->diff);
+    if (!r->diff.empty() && r->diff.back() != '\n') ctx.out << "\n";
+    for (const std::string& f : r->failures) {
+      ctx.err << "jailwarden apply: " << f << "\n";
+    }
+  }
+  return r->failures.empty() ? EX_OK : 1;
+}
+
+int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app(
+      "Build a jail root directory: 'busybox DIR' makes a ~2 MB root from "
+      "Debian's busybox-static (no network needed).",
+      "jailwarden mkroot");
+  std::string kind, dir, busybox = "/bin/busybox";
+  app.add_option("kind", kind, "busybox")->required()->check(CLI::IsMember({"busybox"}));
+  app.add_option("dir", dir, "directory to fill")->required();
+  app.add_option("--busybox", busybox, "static busybox binary to copy");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (absl::Status s = platform::BuildBusyboxRoot(dir, busybox); !s.ok()) {
+    ctx.err << "jailwarden mkroot: " << s.message() << "\n";
+    return s.code() == absl::StatusCode::kNotFound ? EX_UNAVAILABLE : EX_CANTCREAT;
+  }
+  ctx.out << dir << ": busybox root ready\n";
+  return EX_OK;
+}
+
+}  // namespace jailwarden::cli

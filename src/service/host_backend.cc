@@ -1,0 +1,107 @@
+#include "jailwarden/service/host_backend.h"
+
+#include <map>
+
+#include "absl/synchronization/mutex.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/linux_jail_runtime.h"
+#include "jailwarden/platform/linux/linux_limit_enforcer.h"
+#include "jailwarden/platform/linux/linux_usage_reader.h"
+
+namespace jailwarden::service {
+namespace {
+
+class LinuxHostBackend final : public HostBackend {
+ public:
+  LinuxHostBackend(std::unique_ptr<platform::JailRuntime> runtime,
+                   std::unique_ptr<platform::LinuxUsageReader> reader,
+                   std::unique_ptr<platform::LinuxLimitEnforcer> enforcer)
+      : runtime_(std::move(runtime)),
+        reader_(std::move(reader)),
+        enforcer_(std::move(enforcer)) {}
+
+  std::string_view name() const override { return "linux"; }
+  std::unique_ptr<platform::JailRuntime> TakeRuntime() override {
+    return std::move(runtime_);
+  }
+  platform::UsageReader& reader() override { return *reader_; }
+  platform::LimitEnforcer& enforcer() override { return *enforcer_; }
+
+  absl::StatusOr<platform::JailRef> AddJail(
+      const platform::JailInstance& instance) override {
+    JW_ASSIGN_OR_RETURN(platform::JailRef ref, reader_->AddJail(instance));
+    if (absl::Status s = enforcer_->AddJail(instance); !s.ok()) {
+      (void)reader_->RemoveJail(instance.ref.name);
+      return s;
+    }
+    return ref;
+  }
+
+  void RemoveJail(std::string_view name) override {
+    (void)reader_->RemoveJail(name);
+    enforcer_->RemoveJail(name);
+  }
+
+  bool DenyIsSampled(const rctl::Rule& rule) const override {
+    return enforcer_->DenyIsSampled(rule);
+  }
+
+  absl::Status Reconcile(std::string_view jail) override {
+    return enforcer_->Reconcile(jail);
+  }
+
+ private:
+  std::unique_ptr<platform::JailRuntime> runtime_;
+  std::unique_ptr<platform::LinuxUsageReader> reader_;
+  std::unique_ptr<platform::LinuxLimitEnforcer> enforcer_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
+    const LinuxBackendOptions& options) {
+  platform::LinuxJailRuntimeOptions rt;
+  rt.run_dir = options.run_dir;
+  rt.cgroup_root = options.cgroup_root;
+  JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::JailRuntime> runtime,
+                      platform::NewLinuxJailRuntime(rt));
+  platform::LinuxUsageReaderOptions ro;
+  ro.cgroup_root = options.cgroup_root;
+  JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxUsageReader> reader,
+                      platform::LinuxUsageReader::Create(ro));
+  platform::LinuxLimitEnforcerOptions eo;
+  eo.cgroup_root = options.cgroup_root;
+  JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxLimitEnforcer> enforcer,
+                      platform::LinuxLimitEnforcer::Create(eo));
+  return std::unique_ptr<HostBackend>(new LinuxHostBackend(
+      std::move(runtime), std::move(reader), std::move(enforcer)));
+}
+
+absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(
+    policy::Backend backend, const LinuxBackendOptions& options) {
+  switch (backend) {
+    case policy::Backend::kAuto:
+    case policy::Backend::kLinux:
+#if defined(__linux__)
+      return NewLinuxHostBackend(options);
+#else
+      return absl::FailedPreconditionError(
+          "server.backend linux: this host is not Linux");
+#endif
+    case policy::Backend::kFreeBsd:
+#if defined(__linux__)
+      return absl::FailedPreconditionError(
+          "server.backend freebsd is not meaningful on this Linux host: the "
+          "FreeBSD backend drives jail(2) and rctl(2), which only a FreeBSD "
+          "kernel has; use 'backend: linux' or 'auto'");
+#else
+      return absl::UnimplementedError(
+          "the FreeBSD backend's syscall seam is not bound on this build");
+#endif
+  }
+  return absl::InvalidArgumentError("unknown backend");
+}
+
+}  // namespace jailwarden::service

@@ -1,0 +1,227 @@
+#include "jailwarden/service/serve.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/daemon.h"
+#include "jailwarden/service/host_backend.h"
+
+namespace jailwarden::service {
+
+const char kServeHelp[] =
+    R"(usage: jailwarden serve --config FILE [options]
+
+Runs the jailwarden daemon in the foreground: loads the policy, adopts
+running jails, creates and starts the policy's jails (dependencies first),
+installs their limits and rules, samples RACCT usage and evaluates the rules,
+and serves /metrics and the REST API (loopback by default).
+
+options:
+  -c, --config FILE        the policy (YAML); SIGHUP re-reads it
+  --listen ADDR:PORT       listen here instead of server.listen (repeatable;
+                           port 0 picks a free one, see --port-file)
+  --port-file FILE         write the first bound port to FILE once ready
+  --stop-jails-on-exit     stop every jail on SIGTERM/SIGINT (default: jails
+                           keep running, as jails outlive jail(8))
+  --log-file FILE          append log lines to FILE instead of stderr
+  --log-level LEVEL        debug, info, warning or error
+  --help                   this text
+
+signals: SIGHUP reloads the policy (a bad one is refused and the running one
+stays); SIGTERM and SIGINT stop jailwarden.
+)";
+
+namespace {
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const int saved = errno;
+  const unsigned char b = static_cast<unsigned char>(sig);
+  if (write(g_signal_pipe[1], &b, 1) < 0) {
+    // Nothing to do: the pipe is full, a wake-up is pending anyway.
+  }
+  errno = saved;
+}
+
+void OnSigpipe(int) {}
+
+// Handlers, not SIG_IGN or a blocked mask: both would be inherited by
+// every jail process across exec.
+absl::Status InstallSignals() {
+  if (pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return ErrnoStatus(errno, "pipe2");
+  }
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
+    if (sigaction(sig, &sa, nullptr) != 0) return ErrnoStatus(errno, "sigaction");
+  }
+  sa.sa_handler = OnSigpipe;
+  if (sigaction(SIGPIPE, &sa, nullptr) != 0) return ErrnoStatus(errno, "sigaction");
+  return absl::OkStatus();
+}
+
+int ExitCodeFor(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+      return EX_CONFIG;
+    case absl::StatusCode::kPermissionDenied:
+      return EX_NOPERM;
+    case absl::StatusCode::kNotFound:
+      return EX_UNAVAILABLE;
+    default:
+      return EX_UNAVAILABLE;
+  }
+}
+
+}  // namespace
+
+int RunServe(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err) {
+  DaemonOptions options;
+  std::string port_file, log_file, log_level;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* dst) {
+      if (i + 1 >= args.size()) {
+        err << "jailwarden serve: " << a << " needs a value\n";
+        return false;
+      }
+      *dst = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--help" || a == "-h") {
+      out << kServeHelp;
+      return EX_OK;
+    } else if (a == "-c" || a == "--config") {
+      if (!value(&options.config_path)) return EX_USAGE;
+    } else if (StartsWith(a, "--config=")) {
+      options.config_path = a.substr(9);
+    } else if (a == "--listen") {
+      if (!value(&v)) return EX_USAGE;
+      options.listen.push_back(v);
+    } else if (a == "--port-file") {
+      if (!value(&port_file)) return EX_USAGE;
+    } else if (a == "--stop-jails-on-exit") {
+      options.stop_jails_on_exit = true;
+    } else if (a == "--log-file") {
+      if (!value(&log_file)) return EX_USAGE;
+    } else if (a == "--log-level") {
+      if (!value(&log_level)) return EX_USAGE;
+    } else {
+      err << "jailwarden serve: unknown argument '" << a
+          << "'; see 'jailwarden serve --help'\n";
+      return EX_USAGE;
+    }
+  }
+  if (options.config_path.empty()) {
+    err << "jailwarden serve: --config FILE is required\n";
+    return EX_USAGE;
+  }
+  if (!log_level.empty()) {
+    const std::string l = AsciiToLower(log_level);
+    if (l == "debug") SetMinLogSeverity(LogSeverity::kDebug);
+    else if (l == "info") SetMinLogSeverity(LogSeverity::kInfo);
+    else if (l == "warning") SetMinLogSeverity(LogSeverity::kWarning);
+    else if (l == "error") SetMinLogSeverity(LogSeverity::kError);
+    else {
+      err << "jailwarden serve: --log-level must be debug, info, warning or error\n";
+      return EX_USAGE;
+    }
+  }
+  if (!log_file.empty()) {
+    const int fd = open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      err << "jailwarden serve: cannot open " << log_file << ": " << strerror(errno) << "\n";
+      return EX_CANTCREAT;
+    }
+    SetLogFd(fd);
+  }
+  if (geteuid() != 0) {
+    err << "jailwarden serve: must run as root (it creates namespaces, cgroups "
+           "and mounts)\n";
+    return EX_NOPERM;
+  }
+
+  absl::StatusOr<policy::Policy> policy = policy::LoadPolicyFile(options.config_path);
+  if (!policy.ok()) {
+    err << policy.status().message() << "\n";
+    LogError("policy refused", {{"file", options.config_path}});
+    return policy.status().code() == absl::StatusCode::kInvalidArgument
+               ? EX_CONFIG
+               : EX_NOINPUT;
+  }
+  LinuxBackendOptions bo;
+  bo.run_dir = StrCat(policy->server.state_dir, "/run");
+  absl::StatusOr<std::unique_ptr<HostBackend>> backend =
+      NewHostBackend(policy->server.backend, bo);
+  if (!backend.ok()) {
+    err << "jailwarden serve: " << backend.status().message() << "\n";
+    return backend.status().code() == absl::StatusCode::kFailedPrecondition
+               ? EX_CONFIG
+               : EX_UNAVAILABLE;
+  }
+  if (absl::Status s = InstallSignals(); !s.ok()) {
+    err << "jailwarden serve: " << s.message() << "\n";
+    return EX_OSERR;
+  }
+  LogInfo("jailwarden starting", {{"config", options.config_path},
+                                  {"pid", StrCat(getpid())}});
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon =
+      Daemon::Start(options, *std::move(policy), *std::move(backend));
+  if (!daemon.ok()) {
+    err << "jailwarden serve: " << daemon.status().message() << "\n";
+    LogError("jailwarden failed to start",
+             {{"error", std::string(daemon.status().message())}});
+    return ExitCodeFor(daemon.status());
+  }
+  if (!port_file.empty()) {
+    const std::vector<int> ports = (*daemon)->ports();
+    const std::string tmp = port_file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << (ports.empty() ? 0 : ports[0]) << "\n";
+    }
+    if (rename(tmp.c_str(), port_file.c_str()) != 0) {
+      LogWarning("cannot write port file", {{"file", port_file}});
+    }
+  }
+  for (;;) {
+    pollfd p{g_signal_pipe[0], POLLIN, 0};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
+    unsigned char sig = 0;
+    bool stop = false;
+    while (read(g_signal_pipe[0], &sig, 1) == 1) {
+      if (sig == SIGHUP) {
+        absl::StatusOr<api::ApplyResult> r = (*daemon)->ReloadFromFile();
+        if (!r.ok()) {
+          // Logged by the daemon with every error; the old policy runs on.
+        }
+      } else {
+        LogInfo("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        stop = true;
+      }
+    }
+    if (stop) break;
+  }
+  (*daemon)->Shutdown();
+  daemon->reset();
+  return EX_OK;
+}
+
+}  // namespace jailwarden::service
