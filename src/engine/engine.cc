@@ -71,11 +71,20 @@ struct ProcCheck {
 };
 
 struct PcpuGroup {
-  bool is_proc = false;
+  // Quick reject for jail groups: every member's rctl_pcpu_available is > 0
+  // while the jail's pcpu < quick (min over members of amount − shift), so
+  // an unthrottled group below it needs no further work.
+  int64_t quick = 0;
   uint32_t target = 0;  // jail slot, or index into proc_checks of a member
   uint32_t begin = 0;   // into BindState::group_members
   uint32_t end = 0;
+  bool is_proc = false;
   uint8_t throttled = 0;
+};
+
+struct GroupMember {
+  uint32_t check;
+  int64_t amount;
 };
 
 struct Engine::BindState {
@@ -91,7 +100,7 @@ struct Engine::BindState {
   std::unique_ptr<std::atomic<uint64_t>[]> matched;
   std::unique_ptr<std::atomic<uint64_t>[]> over;
   std::vector<PcpuGroup> groups;
-  std::vector<uint32_t> group_members;  // check indices
+  std::vector<GroupMember> group_members;
   std::atomic<std::shared_ptr<const TickData>> last_tick;
 
   uint32_t RuleOf(std::size_t i) const {
@@ -124,10 +133,15 @@ Engine::~Engine() = default;
 
 absl::Status Engine::Compile(const rctl::RuleSet& rules,
                              std::shared_ptr<const JailTable> jails) {
+  return Compile(std::span<const rctl::Rule>(rules.rules()), std::move(jails));
+}
+
+absl::Status Engine::Compile(std::span<const rctl::Rule> rules,
+                             std::shared_ptr<const JailTable> jails) {
   auto program = std::make_shared<Program>();
   program->rules.reserve(rules.size());
   CompileInfo info;
-  for (const rctl::Rule& rule : rules.rules()) {
+  for (const rctl::Rule& rule : rules) {
     if (!rule.FullySpecified()) {
       return absl::InvalidArgumentError(
           ToAbsl(StrCat("rule not fully specified: ", rctl::FormatRule(rule))));
@@ -350,9 +364,14 @@ void Engine::Bind(const Snapshot* snapshot,
       PcpuGroup g;
       g.target = slot;
       g.begin = static_cast<uint32_t>(b->group_members.size());
+      g.quick = std::numeric_limits<int64_t>::max();
       for (; i < nj_checks && b->jail_checks[i].slot == slot; ++i) {
-        if (program.rules[b->jail_rule[i]].pcpu_deny) {
-          b->group_members.push_back(static_cast<uint32_t>(i));
+        const Program::CompiledRule& r = program.rules[b->jail_rule[i]];
+        if (r.pcpu_deny) {
+          b->group_members.push_back({static_cast<uint32_t>(i), r.amount});
+          // adj <= 0  ⇔  usage >= amount − shift = PcpuAvailable(amount,
+          // amount).
+          g.quick = std::min(g.quick, PcpuAvailable(r.amount, r.amount));
         }
       }
       g.end = static_cast<uint32_t>(b->group_members.size());
@@ -379,8 +398,10 @@ void Engine::Bind(const Snapshot* snapshot,
       g.is_proc = true;
       g.target = members.front() - static_cast<uint32_t>(nj_checks);
       g.begin = static_cast<uint32_t>(b->group_members.size());
-      b->group_members.insert(b->group_members.end(), members.begin(),
-                              members.end());
+      for (uint32_t m : members) {
+        b->group_members.push_back(
+            {m, program.rules[b->proc_checks[m - nj_checks].rule].amount});
+      }
       g.end = static_cast<uint32_t>(b->group_members.size());
       b->groups.push_back(g);
     }
@@ -696,13 +717,16 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   // pcpu deny → throttling (racctd's second pass, §7.6).
   constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
   for (PcpuGroup& g : b.groups) {
+    if (!g.is_proc && !g.throttled && usage[g.target][kPcpu] < g.quick) {
+      continue;
+    }
     int64_t min_available = std::numeric_limits<int64_t>::max();
     int64_t limit = 0;
-    uint32_t limiting = b.group_members[g.begin];
+    uint32_t limiting = b.group_members[g.begin].check;
     // Newest rule first, as the kernel's rule links are.
     for (uint32_t m = g.end; m-- > g.begin;) {
-      const uint32_t i = b.group_members[m];
-      const Program::CompiledRule& r = program.rules[b.RuleOf(i)];
+      const uint32_t i = b.group_members[m].check;
+      const int64_t amount = b.group_members[m].amount;
       bool present = false;
       int64_t per_usage;
       if (i < nj) {
@@ -714,10 +738,10 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
       if (!present) {
         continue;
       }
-      const int64_t available = r.amount - per_usage;
+      const int64_t available = amount - per_usage;
       if (available < min_available) {
         min_available = available;
-        limit = r.amount;
+        limit = amount;
         limiting = i;
       }
     }

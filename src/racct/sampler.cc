@@ -485,7 +485,17 @@ void Sampler::Tick(absl::Time now) {
     ReadSlowTier(now);
   }
 
-  auto tick = std::make_shared<TickData>();
+  // Reuse the arrays of a tick that left the history and that no reader
+  // holds any more: a fresh multi-megabyte allocation each tick would be
+  // mmap'd and page-faulted anew.
+  std::shared_ptr<TickData> tick;
+  if (spare_ != nullptr && spare_.use_count() == 1) {
+    tick = std::move(spare_);
+    tick->jails = nullptr;
+  } else {
+    tick = std::make_shared<TickData>();
+  }
+  spare_ = nullptr;
   tick->seq = seq_;
   tick->time = now;
   const std::size_t n = refs_.size();
@@ -511,7 +521,7 @@ void Sampler::Tick(absl::Time now) {
       }
       continue;
     }
-    if (js.have_slow) {
+    if (js.have_slow && js.slow_raw.present.any()) {
       const platform::RawUsage& s = js.slow_raw;
       for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
         if (s.present[r] && !raw.present[r]) {
@@ -566,9 +576,10 @@ void Sampler::Tick(absl::Time now) {
   std::shared_ptr<const TickData> tick_c = std::move(tick);
   history_.push_back(tick_c);
   if (history_.size() > history_ticks_) {
-    history_.erase(history_.begin(),
-                   history_.begin() +
-                       static_cast<std::ptrdiff_t>(history_.size() - history_ticks_));
+    const auto evicted = static_cast<std::ptrdiff_t>(history_.size() - history_ticks_);
+    // TickData is created non-const here, so reusing it is well-defined.
+    spare_ = std::const_pointer_cast<TickData>(history_.front());
+    history_.erase(history_.begin(), history_.begin() + evicted);
   }
 
   auto snap = std::make_shared<Snapshot>();

@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -232,6 +233,10 @@ class Engine {
   // matched by rule text and target jail name or pid. InvalidArgument if a
   // rule is not fully specified.
   absl::Status Compile(const rctl::RuleSet& rules,
+                       std::shared_ptr<const racct::JailTable> jails);
+  // The same for rules already in rctl_rule_add form (fully specified and
+  // validated, e.g. RuleSet::rules()), in RuleSet order (oldest first).
+  absl::Status Compile(std::span<const rctl::Rule> rules,
                        std::shared_ptr<const racct::JailTable> jails);
 
   // Applies every compiled rule to `snapshot`, calls the sink for every

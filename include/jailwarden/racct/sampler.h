@@ -135,6 +135,7 @@ class Sampler {
   std::map<int64_t, std::unique_ptr<UserState>> users_;         // by ruid
   std::vector<uint8_t> gone_;  // by slot: vanished during this tick
   std::vector<std::shared_ptr<const TickData>> history_;  // oldest first
+  std::shared_ptr<TickData> spare_;  // evicted tick whose arrays may be reused
   std::size_t history_ticks_ = 1;
   SamplerHealth health_;
   absl::Duration total_tick_duration_;
