@@ -42,7 +42,8 @@ done
 # listed as not charted, and every metric the dashboards use is documented.
 readme="$root/dashboards/README.md"
 if [[ -f $readme ]]; then
-  used=$(cat "${files[@]}" "$root"/dashboards/alerts/*.rules.yml | grep -oE '\b(jail|jailwarden)_[a-z_]+' | sed -E 's/_(sum|count)$//' | sort -u)
+  used=$(cat "${files[@]}" "$root"/dashboards/alerts/*.rules.yml | grep -v '^ *#' \
+         | sed -E 's/[a-z_]+:[a-z_:]+//g' | grep -oE '\b(jail|jailwarden)_[a-z_]+' | sed -E 's/_(sum|count)$//' | sort -u)
   for m in $used; do
     grep -q "\`$m\`" "$readme" || err "README.md does not document $m"
   done
