@@ -1,0 +1,164 @@
+#pragma once
+
+// An api::Daemon that keeps jails and rules in memory, for api and cli
+// tests. Thread-safe.
+
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/engine/event_stream.h"
+#include "jailwarden/rctl/rctl_command.h"
+#include "jailwarden/rctl/rule_set.h"
+
+namespace jailwarden::testing {
+
+class FakeDaemon : public api::Daemon {
+ public:
+  FakeDaemon() : backend_(&rules_) {}
+
+  void AddJail(std::string name, std::string state = "running", int64_t jid = 1) {
+    absl::MutexLock l(&mu_);
+    api::JailInfo j;
+    j.name = name;
+    j.state = state;
+    j.jid = state == "running" ? jid : -1;
+    j.path = StrCat("/var/lib/jailwarden/roots/", name);
+    j.base_root = "/var/lib/jailwarden/base/busybox";
+    jails_[name] = j;
+  }
+  void SetReady(bool r) {
+    absl::MutexLock l(&mu_);
+    ready_ = r;
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+  rctl::RuleSet rules() {
+    absl::MutexLock l(&mu_);
+    return rules_;
+  }
+
+  std::vector<api::JailInfo> ListJails() override {
+    absl::MutexLock l(&mu_);
+    std::vector<api::JailInfo> out;
+    for (const auto& [n, j] : jails_) out.push_back(j);
+    return out;
+  }
+  absl::StatusOr<api::JailInfo> GetJail(std::string_view name) override {
+    absl::MutexLock l(&mu_);
+    auto it = jails_.find(std::string(name));
+    if (it == jails_.end()) return absl::NotFoundError("no such jail");
+    return it->second;
+  }
+  absl::Status CreateJail(const api::CreateJailRequest& r) override {
+    absl::MutexLock l(&mu_);
+    calls_.push_back(StrCat("create ", r.spec.name, " path=", r.spec.path,
+                            " limits=", Join(r.limits, ";")));
+    if (jails_.count(r.spec.name)) return absl::AlreadyExistsError("exists");
+    api::JailInfo j;
+    j.name = r.spec.name;
+    j.state = r.start ? "running" : "stopped";
+    j.path = r.spec.path;
+    jails_[j.name] = j;
+    return absl::OkStatus();
+  }
+  absl::Status DestroyJail(std::string_view name) override {
+    return Action("destroy", name);
+  }
+  absl::Status StartJail(std::string_view name) override { return Action("start", name); }
+  absl::Status StopJail(std::string_view name) override { return Action("stop", name); }
+  absl::Status RestartJail(std::string_view name) override {
+    return Action("restart", name);
+  }
+  absl::StatusOr<platform::ExecResult> Exec(
+      std::string_view name, const platform::ExecRequest& request) override {
+    {
+      absl::MutexLock l(&mu_);
+      calls_.push_back(StrCat("exec ", name, " ", Join(request.argv, " ")));
+    }
+    // "echo" writes its arguments to stdout, "fail" to stderr and exits 3.
+    const std::string text = Join(std::vector<std::string>(request.argv.begin() + 1,
+                                                           request.argv.end()),
+                                  " ") + "\n";
+    platform::ExecResult r;
+    if (request.argv[0] == "fail") {
+      (void)!write(request.stderr_fd, text.data(), text.size());
+      r.exit_code = 3;
+    } else {
+      (void)!write(request.stdout_fd, text.data(), text.size());
+      r.exit_code = 0;
+    }
+    return r;
+  }
+  absl::StatusOr<platform::ExecResult> Run(
+      const api::RunRequest& run, const platform::ExecRequest& request) override {
+    {
+      absl::MutexLock l(&mu_);
+      calls_.push_back(StrCat("run ", run.template_name));
+    }
+    return Exec("oneshot", request);
+  }
+  rctl::RctlBackend& Rctl() override { return backend_; }
+  absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
+      std::string_view filter) override {
+    absl::StatusOr<std::string> text = backend_.GetRules(filter);
+    if (!text.ok()) return text.status();
+    std::vector<api::RuleInfo> out;
+    for (std::string_view r : Split(*text, ',')) {
+      if (!r.empty()) out.push_back({std::string(r), "exact", "fake", ""});
+    }
+    return out;
+  }
+  absl::StatusOr<api::ApplyResult> Apply(std::string_view text,
+                                         std::string_view filename,
+                                         bool dry_run) override {
+    if (text.find("bad") != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat(filename, ":3:7: unknown key 'bad'\n", filename,
+                        ":9:1: another problem")));
+    }
+    api::ApplyResult r;
+    r.changed = !dry_run;
+    r.diff = "add jail db\n";
+    return r;
+  }
+  api::DaemonStatus Status() override {
+    absl::MutexLock l(&mu_);
+    api::DaemonStatus s;
+    s.ready = ready_;
+    s.backend = "fake";
+    s.jails = jails_.size();
+    return s;
+  }
+  std::shared_ptr<const racct::Snapshot> LatestSnapshot() override { return nullptr; }
+  engine::EventStream& Events() override { return events_; }
+
+ private:
+  absl::Status Action(std::string_view what, std::string_view name) {
+    absl::MutexLock l(&mu_);
+    calls_.push_back(StrCat(what, " ", name));
+    auto it = jails_.find(std::string(name));
+    if (it == jails_.end()) return absl::NotFoundError(ToAbsl(StrCat("no jail named '", name, "'")));
+    if (what == "destroy") jails_.erase(it);
+    else if (what == "stop") it->second.state = "stopped";
+    else it->second.state = "running";
+    return absl::OkStatus();
+  }
+
+  absl::Mutex mu_;
+  std::map<std::string, api::JailInfo> jails_;
+  std::vector<std::string> calls_;
+  bool ready_ = true;
+  rctl::RuleSet rules_;
+  rctl::RuleSetBackend backend_;
+  engine::EventStream events_;
+};
+
+}  // namespace jailwarden::testing

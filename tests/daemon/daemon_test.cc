@@ -1,0 +1,506 @@
+// The real daemon: `jailwarden serve` on a temp state dir with busybox-root
+// jails, driven over real HTTP on loopback and through the real CLI binary.
+// Root only: skipped without root, failed under CI=true. Every test leaves
+// the daemon as it found it; the suite stops every jail it made (by
+// restarting serve with --stop-jails-on-exit), kills only the processes it
+// started, by pid, and removes its temp directory.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jailwarden/api/client.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/rootfs.h"
+
+namespace jailwarden {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::string kBinary = JW_BINARY_DIR "/src/jailwarden";
+
+bool CiMode() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+struct CliResult {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs the real CLI binary with `args`, the daemon's address and token in
+// the environment (unless `token` says otherwise: "" = no token).
+CliResult RunCli(const std::vector<std::string>& args, const std::string& server,
+                 const std::string& token) {
+  int out_pipe[2], err_pipe[2];
+  CliResult r;
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return r;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    setenv("JAILWARDEN_SERVER", server.c_str(), 1);
+    if (token.empty()) {
+      unsetenv("JAILWARDEN_TOKEN");
+      setenv("JAILWARDEN_TOKEN", "", 1);
+    } else {
+      setenv("JAILWARDEN_TOKEN", token.c_str(), 1);
+    }
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(kBinary.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(kBinary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  // Read both pipes fully (outputs are small; read err after out is fine
+  // only if err stays under the pipe buffer, which these commands do).
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out_pipe[0], buf, sizeof(buf))) > 0) r.out.append(buf, n);
+  while ((n = read(err_pipe[0], buf, sizeof(buf))) > 0) r.err.append(buf, n);
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+constexpr char kPolicyTemplate[] = R"(server:
+  listen: 127.0.0.1:9814
+  api_socket: ""
+  state_dir: STATE
+  token_file: STATE/token
+  sample_interval: 100ms
+  slow_interval: 500ms
+templates:
+  t:
+    base: BASE
+    persist: true
+    exec.clean: true
+    stop.timeout: 2s
+    ip4: disable
+    limits:
+      maxproc: deny=64
+jails:
+  db:
+    template: t
+    exec.start: "sleep 100000 </dev/null >/dev/null 2>&1 &"
+  web:
+    template: t
+    depend: db
+    exec.start: "sleep 100000 </dev/null >/dev/null 2>&1 &"
+    limits:
+      memoryuse: [deny=64M, devctl=1]
+rules:
+  - jail:db:nthr:deny=100
+)";
+
+class DaemonTest : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    char dir[] = "/tmp/jw-daemon-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    base_ = dir_ + "/base";
+    state_ = dir_ + "/state";
+    config_ = dir_ + "/jailwarden.yaml";
+    ASSERT_TRUE(platform::BuildBusyboxRoot(base_).ok());
+    WriteFile(config_, Policy());
+    StartServe(false);
+  }
+
+  static void TearDownTestSuite() {
+    if (dir_.empty()) return;
+    StopServe();
+    // Stop every jail this suite made: a serve that adopts them and stops
+    // them on exit.
+    StartServe(true);
+    StopServe();
+    (void)std::system(StrCat("rm -rf '", dir_, "'").c_str());
+  }
+
+  static std::string Policy(std::string text = kPolicyTemplate) {
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"STATE", state_},
+                                                          {"BASE", base_}}) {
+      std::size_t p;
+      while ((p = text.find(key)) != std::string::npos) text.replace(p, key.size(), value);
+    }
+    return text;
+  }
+
+  static void StartServe(bool stop_jails_on_exit) {
+    const std::string port_file = dir_ + "/port";
+    unlink(port_file.c_str());
+    serve_pid_ = fork();
+    if (serve_pid_ == 0) {
+      std::vector<std::string> args = {kBinary, "serve", "--config", config_,
+                                       "--listen", "127.0.0.1:0", "--port-file",
+                                       port_file, "--log-file", dir_ + "/serve.log",
+                                       "--log-level", "debug"};
+      if (stop_jails_on_exit) args.push_back("--stop-jails-on-exit");
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(kBinary.c_str(), argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 600; ++i) {
+      std::string port = ReadFile(port_file);
+      if (!port.empty()) {
+        server_ = StrCat("http://127.0.0.1:", StripWhitespace(port));
+        break;
+      }
+      int st;
+      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
+        serve_pid_ = -1;
+        ADD_FAILURE() << "serve exited: " << ReadFile(dir_ + "/serve.log");
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    token_ = std::string(StripWhitespace(ReadFile(state_ + "/token")));
+    ASSERT_FALSE(server_.empty()) << ReadFile(dir_ + "/serve.log");
+  }
+
+  // SIGTERM and wait; returns the exit status.
+  static int StopServe() {
+    if (serve_pid_ <= 0) return -1;
+    kill(serve_pid_, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 600; ++i) {
+      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
+        serve_pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    kill(serve_pid_, SIGKILL);
+    waitpid(serve_pid_, &st, 0);
+    serve_pid_ = -1;
+    return -1;
+  }
+
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      if (CiMode()) FAIL() << "daemon tests need root (CI=true)";
+      GTEST_SKIP() << "daemon tests need root";
+    }
+    ASSERT_GT(serve_pid_, 0) << "serve is not running";
+  }
+
+  api::Client Client(std::string token = "") {
+    api::ClientOptions o;
+    o.server = server_;
+    o.token = token;
+    o.timeout = absl::Seconds(60);
+    return api::Client(o);
+  }
+  CliResult Cli(const std::vector<std::string>& args) {
+    return RunCli(args, server_, token_);
+  }
+  api::JailInfo Jail(const std::string& name) {
+    absl::StatusOr<api::JailInfo> j = Client().GetJail(name);
+    EXPECT_TRUE(j.ok()) << j.status();
+    return j.ok() ? *j : api::JailInfo{};
+  }
+  // The cgroup file `file` of the jail's pid 1 in the hierarchy holding
+  // `controller` ("" = the unified tree).
+  std::string CgroupFile(int64_t pid, const std::string& controller,
+                         const std::string& file) {
+    std::istringstream in(ReadFile(StrCat("/proc/", pid, "/cgroup")));
+    std::string line;
+    while (std::getline(in, line)) {
+      const std::vector<std::string_view> f = Split(line, ':');
+      if (f.size() < 3) continue;
+      const bool unified = f[0] == "0";
+      if ((controller.empty() && unified) ||
+          (!controller.empty() && f[1].find(controller) != std::string_view::npos)) {
+        const std::string root =
+            unified ? "/sys/fs/cgroup" : StrCat("/sys/fs/cgroup/", f[1]);
+        std::string path = StrCat(root, f[2], "/", file);
+        if (access(path.c_str(), R_OK) != 0 && unified) {
+          path = StrCat("/sys/fs/cgroup/unified", f[2], "/", file);
+        }
+        return std::string(StripWhitespace(ReadFile(path)));
+      }
+    }
+    return "";
+  }
+  // memory.max (v2) or memory.limit_in_bytes (v1) of the jail.
+  std::string MemoryLimit(int64_t pid) {
+    std::string v = CgroupFile(pid, "", "memory.max");
+    if (v.empty()) v = CgroupFile(pid, "memory", "memory.limit_in_bytes");
+    return v;
+  }
+  bool WaitFor(const std::function<bool()>& cond, absl::Duration d = absl::Seconds(30)) {
+    const absl::Time end = absl::Now() + d;
+    while (absl::Now() < end) {
+      if (cond()) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return cond();
+  }
+
+  static std::string dir_, base_, state_, config_, server_, token_;
+  static pid_t serve_pid_;
+};
+
+std::string DaemonTest::dir_, DaemonTest::base_, DaemonTest::state_,
+    DaemonTest::config_, DaemonTest::server_, DaemonTest::token_;
+pid_t DaemonTest::serve_pid_ = -1;
+
+TEST_F(DaemonTest, StartsThePolicyAndAnswersHealthAndMetrics) {
+  absl::StatusOr<api::HttpResponse> r = Client().Do("GET", "/readyz");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  const CliResult list = Cli({"list"});
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("| JID | NAME | STATE   | RELEASE/ROOT"));
+  EXPECT_THAT(list.out, HasSubstr("| db   | running | " + base_));
+  EXPECT_THAT(list.out, HasSubstr("| web  | running | " + base_));
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<api::HttpResponse> m = Client().Do("GET", "/metrics");
+    return m.ok() && m->body.find("jail_memoryuse_bytes{name=\"web\"}") != std::string::npos;
+  })) << "no jail_memoryuse_bytes for web on /metrics";
+  const CliResult status = Cli({"status"});
+  EXPECT_EQ(status.status, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("backend:      linux"));
+}
+
+TEST_F(DaemonTest, LifecycleThroughTheCli) {
+  const int64_t db_jid = Jail("db").jid;
+  CliResult r = Cli({"stop", "web"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "web: stopped\n");
+  EXPECT_EQ(Jail("web").state, "stopped");
+  EXPECT_EQ(Jail("db").state, "running");
+  r = Cli({"start", "web"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Jail("web").state, "running");
+  r = Cli({"exec", "web", "--", "/bin/sh", "-c", "echo hello from $(hostname); echo oops >&2; exit 7"});
+  EXPECT_EQ(r.status, 7) << r.err;
+  EXPECT_EQ(r.out, "hello from web\n");
+  EXPECT_EQ(r.err, "oops\n");
+  const int64_t web_pid = Jail("web").init_pid;
+  r = Cli({"restart", "web"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(Jail("web").init_pid, web_pid);
+  EXPECT_EQ(Jail("db").jid, db_jid);
+  // An API-made jail with a limit, then destroyed.
+  r = Cli({"create", "scratch", "--base", base_, "--path", state_ + "/roots/scratch",
+           "--persist", "--limit", "maxproc:deny=10", "--start"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Jail("scratch").state, "running");
+  r = Cli({"rctl", "jail:scratch"});
+  EXPECT_EQ(r.out, "jail:scratch:maxproc:deny=10\n");
+  EXPECT_EQ(CgroupFile(Jail("scratch").init_pid, "pids", "pids.max"), "10");
+  r = Cli({"destroy", "scratch"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Client().GetJail("scratch").status().code(), absl::StatusCode::kNotFound);
+  r = Cli({"rctl", "jail:scratch"});
+  EXPECT_EQ(r.out, "");
+  r = Cli({"stop", "nosuchjail"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.err, HasSubstr("jailwarden stop: "));
+}
+
+TEST_F(DaemonTest, OneShotRun) {
+  CliResult r = Cli({"run", "--rm", "--path", state_ + "/roots/oneshot", "--base", base_,
+                     "--", "/bin/sh", "-c", "echo ran in $(hostname); exit 3"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ran in "));
+  for (const api::JailInfo& j : *Client().ListJails()) {
+    EXPECT_THAT(j.name, Not(HasSubstr("run-")));
+  }
+}
+
+TEST_F(DaemonTest, RctlAddListRemoveUsageRoundTrips) {
+  CliResult r = Cli({"rctl"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("jail:web:memoryuse:deny=67108864\n"));
+  EXPECT_THAT(r.out, HasSubstr("jail:db:nthr:deny=100\n"));
+  r = Cli({"rctl", "-a", "jail:web:openfiles:deny=256", "j:web:nthr:deny=3000"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli({"rctl", "-h", "jail:web:openfiles"});
+  EXPECT_EQ(r.out, "jail:web:openfiles:deny=256\n");
+  r = Cli({"rctl", "-a", "jail:web:cputime:deny=1"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "jailwarden rctl: failed to add rule 'jail:web:cputime:deny=1': "
+                   "Operation not supported\n");
+  // nthr deny is pids.max on Linux: applied to the running jail at once.
+  EXPECT_EQ(CgroupFile(Jail("web").init_pid, "pids", "pids.max"), "3000");
+  r = Cli({"rctl", "--fidelity", "jail:web:nthr"});
+  EXPECT_THAT(r.out, HasSubstr("jail:web:nthr:deny=3000\texact\t"));
+  r = Cli({"rctl", "-r", "jail:web:openfiles", "jail:web:nthr"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = Cli({"rctl", "-r", "jail:web:openfiles"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "jailwarden rctl: failed to remove rule 'jail:web:openfiles': "
+                   "No such process\n");
+  ASSERT_TRUE(WaitFor([&] {
+    CliResult u = Cli({"rctl", "-u", "jail:web"});
+    return u.out.find("memoryuse=0\n") == std::string::npos &&
+           u.out.find("memoryuse=") != std::string::npos;
+  }));
+  r = Cli({"rctl", "-hu", "jail:web"});
+  EXPECT_THAT(r.out, HasSubstr("\nmaxproc="));
+  r = Cli({"usage", "web"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("cputime="));
+  EXPECT_THAT(r.out, HasSubstr("\nmemoryuse="));
+  r = Cli({"rctl", "-u", "jail:"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "jailwarden rctl: failed to show resource consumption for 'jail:': "
+                   "Invalid argument\n");
+  r = Cli({"top", "--iterations", "1"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("| web "));
+}
+
+TEST_F(DaemonTest, TokenRefusedAndAccepted) {
+  const int64_t pid = Jail("web").init_pid;
+  absl::StatusOr<api::HttpResponse> r =
+      Client("").Do("POST", "/v1/jails/web/restart", "{}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+  r = Client("not-the-token").Do("POST", "/v1/jails/web/restart", "{}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 403);
+  CliResult c = RunCli({"stop", "web"}, server_, "wrong");
+  EXPECT_EQ(c.status, 77) << c.err;  // EX_NOPERM
+  c = RunCli({"rctl", "-a", "jail:web:openfiles:deny=1"}, server_, "");
+  EXPECT_EQ(c.status, 1);
+  EXPECT_THAT(c.err, HasSubstr("this request needs 'Authorization: Bearer"));
+  EXPECT_EQ(Jail("web").init_pid, pid);
+  EXPECT_EQ(Jail("web").state, "running");
+  EXPECT_THAT(Cli({"rctl"}).out, Not(HasSubstr("openfiles")));
+  // Reads stay open on loopback; the right token changes state.
+  EXPECT_EQ(RunCli({"list"}, server_, "").status, 0);
+  r = Client(token_).Do("POST", "/v1/jails/web/restart", "{}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(Jail("web").init_pid, pid);
+}
+
+TEST_F(DaemonTest, MalformedAndOversizedBodiesChangeNothing) {
+  const std::string before = Cli({"rctl"}).out;
+  absl::StatusOr<api::HttpResponse> r =
+      Client(token_).Do("POST", "/v1/rules", "{\"rule\": \"jail:web:nthr:deny=5\"");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_THAT(r->body, HasSubstr("malformed JSON at line 1"));
+  const std::string big = StrCat("{\"rule\": \"jail:web:nthr:deny=5\", \"pad\": \"",
+                                 std::string(2 << 20, 'x'), "\"}");
+  r = Client(token_).Do("POST", "/v1/rules", big);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 413);
+  r = Client(token_).Do("POST", "/v1/jails", "{\"name\": 7}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(Cli({"rctl"}).out, before);
+  EXPECT_EQ(Client().ListJails()->size(), 2u);
+}
+
+TEST_F(DaemonTest, EventsStreamDevctlLines) {
+  absl::StatusOr<api::HttpResponse> r =
+      Client().Do("GET", "/v1/events?after=0&max=1&timeout_ms=20000");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->body, HasSubstr("data: !system=RCTL subsystem=rule type=matched "
+                                 "rule=jail:web:memoryuse:devctl=1 pid="));
+  EXPECT_THAT(r->body, HasSubstr(" jail=web\n"));
+}
+
+TEST_F(DaemonTest, BadReloadLeavesTheOldPolicyRunning) {
+  const std::string rules_before = Cli({"rctl"}).out;
+  const int64_t pid = Jail("web").init_pid;
+  WriteFile(config_, Policy() + "bogus_section: 1\n");
+  kill(serve_pid_, SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<api::DaemonStatus> s = Client().Status();
+    return s.ok() && !s->last_reload_ok;
+  }));
+  absl::StatusOr<api::DaemonStatus> s = Client().Status();
+  EXPECT_THAT(s->last_reload_error, HasSubstr(config_ + ":"));
+  EXPECT_EQ(Cli({"rctl"}).out, rules_before);
+  EXPECT_EQ(Jail("web").init_pid, pid);
+  CliResult c = Cli({"apply", "-f", config_});
+  EXPECT_EQ(c.status, 78) << c.err;  // EX_CONFIG
+  EXPECT_THAT(c.err, HasSubstr(config_ + ":"));
+  c = Cli({"validate", config_});
+  EXPECT_EQ(c.status, 78);
+  WriteFile(config_, Policy());
+  c = Cli({"validate", config_});
+  EXPECT_EQ(c.status, 0) << c.err;
+}
+
+TEST_F(DaemonTest, ReloadChangesOneJailsLimitsWithoutRestartingIt) {
+  const api::JailInfo web = Jail("web");
+  const api::JailInfo db = Jail("db");
+  EXPECT_EQ(MemoryLimit(web.init_pid), "67108864");
+  std::string text = Policy();
+  text.replace(text.find("deny=64M"), 8, "deny=96M");
+  WriteFile(config_, text);
+  kill(serve_pid_, SIGHUP);
+  ASSERT_TRUE(WaitFor([&] {
+    return Cli({"rctl", "jail:web:memoryuse:deny"}).out ==
+           "jail:web:memoryuse:deny=100663296\n";
+  })) << Cli({"rctl"}).out;
+  EXPECT_EQ(MemoryLimit(web.init_pid), "100663296");
+  EXPECT_EQ(Jail("web").init_pid, web.init_pid);
+  EXPECT_EQ(Jail("web").jid, web.jid);
+  EXPECT_EQ(Jail("db").init_pid, db.init_pid);
+  EXPECT_TRUE(Client().Status()->last_reload_ok);
+  // And back through `apply`.
+  WriteFile(config_, Policy());
+  CliResult c = Cli({"apply", "-f", config_});
+  EXPECT_EQ(c.status, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("limits jail web"));
+  EXPECT_EQ(MemoryLimit(web.init_pid), "67108864");
+  EXPECT_EQ(Jail("web").init_pid, web.init_pid);
+}
+
+// Last: SIGTERM leaves the jails running; a new serve adopts them.
+TEST_F(DaemonTest, ZzSigtermKeepsJailsAndANewServeAdoptsThem) {
+  const api::JailInfo web = Jail("web");
+  EXPECT_EQ(StopServe(), 0);
+  EXPECT_EQ(kill(static_cast<pid_t>(web.init_pid), 0), 0) << "jail died with serve";
+  StartServe(false);
+  ASSERT_GT(serve_pid_, 0);
+  ASSERT_TRUE(WaitFor([&] { return Client().Do("GET", "/readyz").ok(); }));
+  EXPECT_EQ(Jail("web").init_pid, web.init_pid);
+  EXPECT_EQ(Jail("web").state, "running");
+  EXPECT_EQ(MemoryLimit(web.init_pid), "67108864");
+}
+
+}  // namespace
+}  // namespace jailwarden

@@ -1,0 +1,326 @@
+// service::Daemon over a scripted platform: FakeJailRuntime, FakeUsageReader
+// and a recording LimitEnforcer. No root, no HTTP (the api tests and
+// tests/daemon cover those).
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include "absl/synchronization/mutex.h"
+#include "fakes/fake_jail_runtime.h"
+#include "fakes/fake_usage_reader.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/rctl/kernel_form.h"
+#include "jailwarden/service/daemon.h"
+
+namespace jailwarden::service {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class RecordingEnforcer : public platform::LimitEnforcer {
+ public:
+  absl::StatusOr<std::vector<platform::Enforcement>> Apply(
+      const platform::JailRef& jail, const std::vector<rctl::Rule>& rules) override {
+    absl::MutexLock l(&mu_);
+    if (fail_) return absl::InternalError("cgroup write failed");
+    std::vector<std::string> texts;
+    std::vector<platform::Enforcement> out;
+    for (const rctl::Rule& r : rules) {
+      texts.push_back(rctl::FormatRule(r));
+      out.push_back(Describe(r));
+    }
+    applied_[jail.name] = texts;
+    ++applies_[jail.name];
+    return out;
+  }
+  platform::Enforcement Describe(const rctl::Rule& rule) const override {
+    platform::Enforcement e;
+    e.rule = rule;
+    e.fidelity = platform::Fidelity::kExact;
+    e.mechanism = "fake";
+    return e;
+  }
+  std::vector<std::string> Applied(const std::string& jail) {
+    absl::MutexLock l(&mu_);
+    return applied_[jail];
+  }
+  int Applies(const std::string& jail) {
+    absl::MutexLock l(&mu_);
+    return applies_[jail];
+  }
+  void Fail(bool f) {
+    absl::MutexLock l(&mu_);
+    fail_ = f;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::vector<std::string>> applied_;
+  std::map<std::string, int> applies_;
+  bool fail_ = false;
+};
+
+class FakeHostBackend : public HostBackend {
+ public:
+  FakeHostBackend() : runtime_(std::make_unique<testing::FakeJailRuntime>()) {
+    runtime_ptr_ = runtime_.get();
+  }
+  std::string_view name() const override { return "fake"; }
+  std::unique_ptr<platform::JailRuntime> TakeRuntime() override {
+    return std::move(runtime_);
+  }
+  platform::UsageReader& reader() override { return reader_; }
+  platform::LimitEnforcer& enforcer() override { return enforcer_; }
+  absl::StatusOr<platform::JailRef> AddJail(const platform::JailInstance& i) override {
+    reader_.AddJail(i.ref.name, i.ref.jid);
+    platform::JailRef ref = i.ref;
+    ref.handle = static_cast<uint64_t>(i.ref.jid);
+    return ref;
+  }
+  void RemoveJail(std::string_view name) override { reader_.RemoveJail(name); }
+  bool DenyIsSampled(const rctl::Rule&) const override { return false; }
+
+  testing::FakeJailRuntime* runtime_ptr_;
+  fakes::FakeUsageReader reader_;
+  RecordingEnforcer enforcer_;
+
+ private:
+  std::unique_ptr<testing::FakeJailRuntime> runtime_;
+};
+
+constexpr char kPolicy[] = R"(server:
+  state_dir: STATE
+  sample_interval: 100ms
+jails:
+  db:
+    path: /srv/db
+    persist: true
+    limits:
+      memoryuse: deny=64M
+  web:
+    path: /srv/web
+    persist: true
+    depend: db
+    limits:
+      maxproc: deny=20
+      memoryuse: devctl=1M
+rules:
+  - jail:db:nthr:deny=50
+)";
+
+std::string WithState(std::string text, const std::string& state) {
+  const std::size_t p = text.find("STATE");
+  text.replace(p, 5, state);
+  return text;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/jw-service-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    state_ = dir;
+    Start(WithState(kPolicy, state_));
+  }
+  void TearDown() override {
+    daemon_.reset();
+    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
+  }
+  void Start(const std::string& text) {
+    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "test.yaml");
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto backend = std::make_unique<FakeHostBackend>();
+    host_ = backend.get();
+    DaemonOptions o;
+    o.serve_http = false;
+    o.run_sampler = false;
+    o.maintenance_interval = absl::Hours(1);
+    absl::StatusOr<std::unique_ptr<Daemon>> d =
+        Daemon::Start(o, *std::move(p), std::move(backend));
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = *std::move(d);
+  }
+  std::vector<std::string> Rules() {
+    absl::StatusOr<std::string> text = daemon_->Rctl().GetRules("::");
+    EXPECT_TRUE(text.ok());
+    std::vector<std::string> out;
+    for (std::string_view r : Split(*text, ',')) {
+      if (!r.empty()) out.emplace_back(r);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  int Creates(const std::string& jail) {
+    int n = 0;
+    for (const std::string& l : host_->runtime_ptr_->Log()) {
+      if (l == StrCat("create ", jail)) ++n;
+    }
+    return n;
+  }
+
+  std::string state_;
+  FakeHostBackend* host_ = nullptr;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(ServiceTest, StartsPolicyJailsDependenciesFirstWithTheirLimits) {
+  std::vector<std::string> creates;
+  for (const std::string& l : host_->runtime_ptr_->Log()) {
+    if (StartsWith(l, "create ")) creates.push_back(l);
+  }
+  EXPECT_THAT(creates, ElementsAre("create db", "create web"));
+  const std::vector<api::JailInfo> jails = daemon_->ListJails();
+  ASSERT_EQ(jails.size(), 2u);
+  EXPECT_EQ(jails[0].name, "db");
+  EXPECT_EQ(jails[0].state, "running");
+  EXPECT_TRUE(jails[0].in_policy);
+  EXPECT_EQ(jails[1].state, "running");
+  EXPECT_THAT(host_->enforcer_.Applied("db"),
+              ElementsAre("jail:db:memoryuse:deny=67108864", "jail:db:nthr:deny=50"));
+  EXPECT_THAT(host_->enforcer_.Applied("web"),
+              ElementsAre("jail:web:maxproc:deny=20", "jail:web:memoryuse:devctl=1048576"));
+  EXPECT_THAT(Rules(), ElementsAre("jail:db:memoryuse:deny=67108864",
+                                   "jail:db:nthr:deny=50", "jail:web:maxproc:deny=20",
+                                   "jail:web:memoryuse:devctl=1048576"));
+  ASSERT_EQ(jails[1].limits.size(), 2u);
+  EXPECT_EQ(jails[1].limits[0].fidelity, "exact");
+  EXPECT_TRUE(daemon_->Status().ready);
+}
+
+TEST_F(ServiceTest, RctlAddAndRemoveTakeEffectWithoutRestart) {
+  ASSERT_TRUE(daemon_->Rctl().AddRule("jail:web:openfiles:deny=100").ok());
+  EXPECT_THAT(host_->enforcer_.Applied("web"), Contains("jail:web:openfiles:deny=100"));
+  ASSERT_TRUE(daemon_->Rctl().RemoveRule("jail:web:maxproc").ok());
+  EXPECT_THAT(host_->enforcer_.Applied("web"),
+              ElementsAre("jail:web:memoryuse:devctl=1048576",
+                          "jail:web:openfiles:deny=100"));
+  EXPECT_EQ(Creates("web"), 1);
+  absl::Status none = daemon_->Rctl().RemoveRule("jail:web:maxproc");
+  EXPECT_EQ(none.code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceTest, FailedEnforcementLeavesTheRuleDatabaseAsItWas) {
+  host_->enforcer_.Fail(true);
+  absl::Status s = daemon_->Rctl().AddRule("jail:web:openfiles:deny=100");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  host_->enforcer_.Fail(false);
+  EXPECT_THAT(Rules(), Not(Contains("jail:web:openfiles:deny=100")));
+}
+
+TEST_F(ServiceTest, BadReloadLeavesTheRunningPolicyAndSaysWhy) {
+  const std::vector<std::string> before = Rules();
+  absl::StatusOr<api::ApplyResult> r =
+      daemon_->Apply("jails:\n  web:\n    pathh: /x\n", "new.yaml", false);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("new.yaml:3:5"));
+  EXPECT_EQ(Rules(), before);
+  EXPECT_EQ(daemon_->ListJails().size(), 2u);
+  const api::DaemonStatus st = daemon_->Status();
+  EXPECT_FALSE(st.last_reload_ok);
+  EXPECT_THAT(st.last_reload_error, HasSubstr("new.yaml:3:5"));
+  EXPECT_EQ(st.policy_generation, 1u);
+}
+
+TEST_F(ServiceTest, ReloadChangingOnlyLimitsDoesNotRestart) {
+  std::string text = WithState(kPolicy, state_);
+  text.replace(text.find("deny=64M"), 8, "deny=96M");
+  const int applies_before = host_->enforcer_.Applies("db");
+  absl::StatusOr<api::ApplyResult> r = daemon_->Apply(text, "new.yaml", false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->changed);
+  EXPECT_THAT(r->diff, HasSubstr("limits jail db"));
+  EXPECT_EQ(Creates("db"), 1);
+  EXPECT_EQ(Creates("web"), 1);
+  EXPECT_GT(host_->enforcer_.Applies("db"), applies_before);
+  EXPECT_THAT(host_->enforcer_.Applied("db"), Contains("jail:db:memoryuse:deny=100663296"));
+  EXPECT_THAT(Rules(), Not(Contains("jail:db:memoryuse:deny=67108864")));
+  EXPECT_EQ(daemon_->Status().policy_generation, 2u);
+}
+
+TEST_F(ServiceTest, ReloadAddsRemovesAndRestartsOnlyWhatChanged) {
+  std::string text = WithState(kPolicy, state_);
+  // web's definition changes (path), cache is new, rules keep db.
+  text.replace(text.find("/srv/web"), 8, "/srv/web2");
+  text.replace(text.find("rules:"), 6,
+               "  cache:\n    path: /srv/cache\n    persist: true\nrules:");
+  absl::StatusOr<api::ApplyResult> r = daemon_->Apply(text, "new.yaml", false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->failures.empty());
+  EXPECT_EQ(Creates("db"), 1);
+  EXPECT_EQ(Creates("web"), 2);
+  EXPECT_EQ(Creates("cache"), 1);
+  absl::StatusOr<api::JailInfo> web = daemon_->GetJail("web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web->path, "/srv/web2");
+  // Now drop cache again.
+  absl::StatusOr<api::ApplyResult> back =
+      daemon_->Apply(WithState(kPolicy, state_), "old.yaml", false);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(daemon_->GetJail("cache").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceTest, RulesAddedThroughTheApiSurviveAReload) {
+  ASSERT_TRUE(daemon_->Rctl().AddRule("jail:web:openfiles:deny=100").ok());
+  std::string text = WithState(kPolicy, state_);
+  text.replace(text.find("deny=64M"), 8, "deny=96M");
+  ASSERT_TRUE(daemon_->Apply(text, "new.yaml", false).ok());
+  EXPECT_THAT(Rules(), Contains("jail:web:openfiles:deny=100"));
+}
+
+TEST_F(ServiceTest, UsageAndEventsComeFromTheSampler) {
+  host_->reader_.Set("web", rctl::Resource::kMemoryuse, 2 << 20);
+  daemon_->TickForTest();
+  absl::StatusOr<std::string> usage = daemon_->Rctl().GetRacct("jail:web");
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_THAT(*usage, HasSubstr("memoryuse=2097152"));
+  const std::vector<engine::EventStream::Event> events = daemon_->Events().Read(0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_THAT(events[0].line,
+              HasSubstr("!system=RCTL subsystem=rule type=matched "
+                        "rule=jail:web:memoryuse:devctl=1048576"));
+  EXPECT_THAT(events[0].line, HasSubstr("jail=web"));
+  EXPECT_EQ(daemon_->Rctl().GetRacct("jail:").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, ApiJailsWithLimitsAndDestroy) {
+  api::CreateJailRequest req;
+  req.spec.name = "tmp1";
+  req.spec.path = "/srv/tmp1";
+  req.limits = {"memoryuse:deny=32M"};
+  req.start = true;
+  ASSERT_TRUE(daemon_->CreateJail(req).ok());
+  EXPECT_THAT(host_->enforcer_.Applied("tmp1"), ElementsAre("jail:tmp1:memoryuse:deny=33554432"));
+  absl::StatusOr<api::JailInfo> j = daemon_->GetJail("tmp1");
+  ASSERT_TRUE(j.ok());
+  EXPECT_FALSE(j->in_policy);
+  EXPECT_EQ(j->state, "running");
+  ASSERT_TRUE(daemon_->StopJail("tmp1").ok());
+  EXPECT_EQ(daemon_->GetJail("tmp1")->state, "stopped");
+  ASSERT_TRUE(daemon_->DestroyJail("tmp1").ok());
+  EXPECT_THAT(Rules(), Not(Contains("jail:tmp1:memoryuse:deny=33554432")));
+  req.limits = {"cputime:deny=5"};
+  req.spec.name = "tmp2";
+  absl::Status bad = daemon_->CreateJail(req);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("Operation not supported"));
+  EXPECT_EQ(daemon_->GetJail("tmp2").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(HostBackendTest, FreeBsdBackendIsRefusedOnLinux) {
+  absl::StatusOr<std::unique_ptr<HostBackend>> b =
+      NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x"});
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(b.status().message()), HasSubstr("not meaningful"));
+}
+
+}  // namespace
+}  // namespace jailwarden::service
