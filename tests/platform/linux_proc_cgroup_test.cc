@@ -88,5 +88,19 @@ TEST(InitConfigTest, RoundTrip) {
   EXPECT_FALSE(err.empty());
 }
 
+TEST(InitConfigTest, RequestRoundTrip) {
+  InitRequest r;
+  r.argv = {"/bin/sh", "-c", "echo \"quoted\""};
+  r.env = {"PATH=/bin", "JNAME=web"};
+  r.spawn = true;
+  InitRequest back;
+  std::string err;
+  ASSERT_TRUE(InitRequestFromJson(InitRequestToJson(r), &back, &err)) << err;
+  EXPECT_EQ(back.argv, r.argv);
+  EXPECT_EQ(back.env, r.env);
+  EXPECT_TRUE(back.spawn);
+  EXPECT_FALSE(InitRequestFromJson(R"({"argv": []})", &back, &err));
+}
+
 }  // namespace
 }  // namespace jailwarden::platform

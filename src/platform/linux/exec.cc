@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/init_config.h"
 
 extern char** environ;
 
@@ -304,6 +307,82 @@ absl::StatusOr<ExecResult> ExecOnHost(const ExecTarget& t, const ExecRequest& re
   return r;
 }
 
+// Asks the jail's pid 1 to start the command. Returns the connection (for
+// the status) and the child's pid in the jail's pid namespace.
+absl::StatusOr<std::pair<int, int32_t>> RequestFromInit(const std::string& socket_path,
+                                                        const Prepared& p, bool spawn) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "socket");
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    close(fd);
+    return absl::InvalidArgumentError(StrCat("socket path too long: ", socket_path));
+  }
+  memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, StrCat("connect ", socket_path));
+  }
+  InitRequest r;
+  r.argv = p.argv_storage;
+  r.env = p.env_storage;
+  r.spawn = spawn;
+  std::string body = InitRequestToJson(r);
+  struct iovec iov = {body.data(), body.size()};
+  char control[CMSG_SPACE(3 * sizeof(int))];
+  memset(control, 0, sizeof(control));
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+  memcpy(CMSG_DATA(c), p.fds, 3 * sizeof(int));
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, "sendmsg to jail init");
+  }
+  int32_t pid = -1;
+  if (!ReadFull(fd, &pid, sizeof(pid)) || pid <= 0) {
+    close(fd);
+    return absl::InternalError("jail init could not start the command");
+  }
+  return std::make_pair(fd, pid);
+}
+
+absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& req,
+                                       const Prepared& p) {
+  JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/false));
+  int fd = conn.first;
+  absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
+                                                           : absl::InfiniteFuture();
+  if (!WaitReadable(fd, deadline)) {
+    // Closing the connection makes init SIGKILL the command.
+    close(fd);
+    ExecResult r;
+    r.timed_out = true;
+    r.term_signal = SIGKILL;
+    return r;
+  }
+  int32_t st = 0;
+  bool got = ReadFull(fd, &st, sizeof(st));
+  close(fd);
+  if (!got) {
+    return absl::InternalError("jail init went away before the command ended");
+  }
+  return FromWaitStatus(st);
+}
+
 }  // namespace
 
 absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
@@ -311,6 +390,9 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   JW_RETURN_IF_ERROR(Prepare(req, p));
   if (!t.in_jail) {
     return ExecOnHost(t, req, p);
+  }
+  if (!t.init_socket.empty()) {
+    return ExecViaInit(t, req, p);
   }
   int init_pidfd = PidfdOpen(t.init_pid);
   if (init_pidfd < 0) {
@@ -370,6 +452,13 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
                                     const std::string& membership_dir) {
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
+  int32_t ns_pid = 0;
+  if (!t.init_socket.empty()) {
+    JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/true));
+    close(conn.first);
+    ns_pid = conn.second;
+    return HostPidOf(ns_pid, membership_dir);
+  }
   int init_pidfd = PidfdOpen(t.init_pid);
   if (init_pidfd < 0) {
     return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
@@ -393,7 +482,6 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
     return ErrnoStatus(fork_err, "fork");
   }
   HelperHello hello{};
-  int32_t ns_pid = 0;
   bool ok = ReadFull(fds[0], &hello, sizeof(hello)) && hello.pid > 0 &&
             ReadFull(fds[0], &ns_pid, sizeof(ns_pid)) && ns_pid > 0;
   close(fds[0]);
@@ -404,6 +492,10 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
     }
     return absl::InternalError("spawn in jail failed");
   }
+  return HostPidOf(ns_pid, membership_dir);
+}
+
+absl::StatusOr<int64_t> HostPidOf(int32_t ns_pid, const std::string& membership_dir) {
   // The command's pid is in the jail's namespace; find its host pid by
   // the NSpid line of the jail's members (proc(5)).
   std::ifstream procs(membership_dir + "/cgroup.procs");

@@ -21,6 +21,10 @@ struct ExecTarget {
   int ns_flags = 0;                    // jail: CLONE_NEW* to enter
   std::vector<std::string> cgroup_procs;  // jail: cgroup.procs to join
   std::string netns_path;              // host command run in this netns only
+  // jail: jailwarden-init's command socket. When set, commands are started
+  // by the jail's pid 1 itself (already in every namespace and cgroup: no
+  // cgroup migration, no setns); the setns helper is the fallback.
+  std::string init_socket;
 };
 
 // Runs `request` and waits (with request.timeout). For a jail: a helper
@@ -36,6 +40,9 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& target,
 absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& target,
                                     const ExecRequest& request,
                                     const std::string& membership_dir);
+
+// The host pid of the jail member whose pid in the jail is `ns_pid`.
+absl::StatusOr<int64_t> HostPidOf(int32_t ns_pid, const std::string& membership_dir);
 
 // Runs a host program, capturing stderr for the error message; OK only on
 // exit 0. Used for iproute2 (`ip`).

@@ -27,6 +27,7 @@ std::string InitConfigToJson(const InitConfig& c) {
                       {"options", m.options}});
   }
   j["mounts"] = std::move(mounts);
+  j["socket_path"] = c.socket_path;
   return j.dump();
 }
 
@@ -42,6 +43,7 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->new_net = j.value("new_net", false);
     c->devpts_max = j.value("devpts_max", 0);
     c->cgroup_procs = j.value("cgroup_procs", std::vector<std::string>{});
+    c->socket_path = j.value("socket_path", "");
     c->mounts.clear();
     for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {
       InitMount im;
@@ -53,6 +55,27 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
       c->mounts.push_back(std::move(im));
     }
     return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+std::string InitRequestToJson(const InitRequest& r) {
+  nlohmann::json j;
+  j["argv"] = r.argv;
+  j["env"] = r.env;
+  j["spawn"] = r.spawn;
+  return j.dump();
+}
+
+bool InitRequestFromJson(const std::string& text, InitRequest* r, std::string* error) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    r->argv = j.at("argv").get<std::vector<std::string>>();
+    r->env = j.value("env", std::vector<std::string>{});
+    r->spawn = j.value("spawn", false);
+    return !r->argv.empty();
   } catch (const std::exception& e) {
     *error = e.what();
     return false;

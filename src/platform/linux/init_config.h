@@ -27,7 +27,24 @@ struct InitConfig {
   int devpts_max = 0;    // 0 = kernel default
   std::vector<std::string> cgroup_procs;  // join before unshare(CLONE_NEWCGROUP)
   std::vector<InitMount> mounts;
+  // Host path of the SOCK_SEQPACKET socket init listens on for commands to
+  // run in the jail (bound before pivot_root). "" = none.
+  std::string socket_path;
 };
+
+// A command init runs for the runtime: one request message, with the
+// command's stdin/stdout/stderr passed as SCM_RIGHTS. Init answers with the
+// child's pid (int32, in the jail's pid namespace) and, unless `spawn`,
+// later with its wait status (int32); closing the connection before that
+// SIGKILLs the child (exec.timeout).
+struct InitRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "K=V"
+  bool spawn = false;            // detach: no status, new session
+};
+
+std::string InitRequestToJson(const InitRequest& request);
+bool InitRequestFromJson(const std::string& text, InitRequest* request, std::string* error);
 
 std::string InitConfigToJson(const InitConfig& config);
 // Returns false and sets *error on bad JSON.

@@ -22,7 +22,10 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/un.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,7 +38,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "platform/linux/init_config.h"
 
@@ -43,6 +48,7 @@ namespace {
 
 using jailwarden::platform::InitConfig;
 using jailwarden::platform::InitMount;
+using jailwarden::platform::InitRequest;
 
 struct SetupError {
   std::string step;
@@ -182,6 +188,130 @@ void LoopbackUp() {
   }
 }
 
+int g_listen_fd = -1;
+
+// The command socket, bound on the host's file system before pivot_root so
+// the runtime can connect to it later (also after a jailwarden restart).
+int Listen(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw SetupError{"socket", errno};
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    throw SetupError{"socket path too long: " + path, ENAMETOOLONG};
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  unlink(path.c_str());
+  CHECK_SYS(bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), "bind " + path);
+  CHECK_SYS(chmod(path.c_str(), 0600), "chmod " + path);
+  CHECK_SYS(listen(fd, 64), "listen");
+  return fd;
+}
+
+// Runs in the forked child: never returns.
+[[noreturn]] void ExecRequestChild(const InitRequest& r, const int fds[3]) {
+  for (int i = 0; i < 3; ++i) {
+    if (fds[i] >= 0) {
+      dup2(fds[i], i);
+    }
+  }
+  syscall(SYS_close_range, 3, ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (r.spawn) {
+    setsid();
+  }
+  if (chdir("/") != 0) {
+    _exit(126);
+  }
+  std::vector<char*> argv, envp;
+  for (const std::string& a : r.argv) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::string path = "/bin:/usr/bin:/sbin:/usr/sbin";
+  for (const std::string& e : r.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+    }
+  }
+  envp.push_back(nullptr);
+  const std::string& a0 = r.argv[0];
+  int err = ENOENT;
+  if (a0.find('/') != std::string::npos) {
+    execve(a0.c_str(), argv.data(), envp.data());
+    err = errno;
+  } else {
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t end = path.find(':', start);
+      if (end == std::string::npos) {
+        end = path.size();
+      }
+      std::string dir = path.substr(start, end - start);
+      std::string cand = (dir.empty() ? "." : dir) + "/" + a0;
+      execve(cand.c_str(), argv.data(), envp.data());
+      if (errno != ENOENT && errno != ENOTDIR) {
+        err = errno;
+      }
+      start = end + 1;
+    }
+  }
+  _exit(err == EACCES ? 126 : 127);
+}
+
+// Accepts one connection and starts its command. Returns the child's pid
+// and the connection (closed and -1 for spawn), or pid -1.
+std::pair<int, int> Accept(int listen_fd) {
+  int conn = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (conn < 0) {
+    return {-1, -1};
+  }
+  std::string buf(256 * 1024, '\0');
+  char control[CMSG_SPACE(3 * sizeof(int))];
+  struct iovec iov = {buf.data(), buf.size()};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+  int fds[3] = {-1, -1, -1};
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      memcpy(fds, CMSG_DATA(c), std::min<size_t>(count, 3) * sizeof(int));
+    }
+  }
+  InitRequest req;
+  std::string error;
+  int pid = -1;
+  if (n > 0 && jailwarden::platform::InitRequestFromJson(buf.substr(0, static_cast<size_t>(n)),
+                                                         &req, &error)) {
+    pid = fork();
+    if (pid == 0) {
+      ExecRequestChild(req, fds);
+    }
+  }
+  for (int fd : fds) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  int32_t reply = pid;
+  if (send(conn, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || pid < 0 || req.spawn) {
+    close(conn);
+    return {pid, -1};
+  }
+  return {pid, conn};
+}
+
 void Setup(const InitConfig& c) {
   for (const std::string& procs : c.cgroup_procs) {
     WriteFile(procs, "0");
@@ -211,6 +341,9 @@ void Setup(const InitConfig& c) {
   }
   if (c.new_net) {
     LoopbackUp();
+  }
+  if (!c.socket_path.empty()) {
+    g_listen_fd = Listen(c.socket_path);
   }
   // pivot_root(".", "."): the old root ends up on top of the new one and is
   // detached right away, so no directory for it is needed in the jail.
@@ -305,16 +438,60 @@ int main(int argc, char** argv) {
   }
 
   bool held = true;  // jail(8)'s temporary persist while the jail is made
-  struct timespec tick = {0, 250 * 1000 * 1000};
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  std::map<int, int> waiting;  // child pid -> connection awaiting its status
   for (;;) {
-    siginfo_t info;
-    int sig = sigtimedwait(&set, &info, &tick);
-    if (sig == SIGUSR1) {
-      held = config.persist;
+    std::vector<struct pollfd> pfds;
+    pfds.push_back({sfd, POLLIN, 0});
+    if (g_listen_fd >= 0) {
+      pfds.push_back({g_listen_fd, POLLIN, 0});
     }
-    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    for (const auto& [pid, conn] : waiting) {
+      pfds.push_back({conn, POLLIN, 0});  // readable or hung up: peer gave up
     }
-    if (!held && !OtherProcessesExist()) {
+    poll(pfds.data(), pfds.size(), 250);
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+      if (si.ssi_signo == SIGUSR1) {
+        held = config.persist;
+      }
+    }
+    size_t first_conn = g_listen_fd >= 0 ? 2 : 1;
+    for (size_t i = first_conn; i < pfds.size(); ++i) {
+      if (pfds[i].revents != 0) {
+        // The runtime closed the connection (exec.timeout): kill the child.
+        for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+          if (it->second == pfds[i].fd) {
+            kill(it->first, SIGKILL);
+            close(it->second);
+            it->second = -1;
+            break;
+          }
+        }
+      }
+    }
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+      auto it = waiting.find(pid);
+      if (it != waiting.end()) {
+        if (it->second >= 0) {
+          int32_t status = st;
+          (void)!send(it->second, &status, sizeof(status), MSG_NOSIGNAL);
+          close(it->second);
+        }
+        waiting.erase(it);
+      }
+    }
+    std::erase_if(waiting, [](const auto& kv) { return kv.second < 0 && kill(kv.first, 0) != 0; });
+    if (g_listen_fd >= 0 && pfds[1].revents & POLLIN) {
+      auto [child, conn] = Accept(g_listen_fd);
+      if (child > 0 && conn >= 0) {
+        waiting[child] = conn;
+      }
+      continue;  // a new process exists: look again before deciding to end
+    }
+    if (!held && waiting.empty() && !OtherProcessesExist()) {
       return 0;
     }
   }

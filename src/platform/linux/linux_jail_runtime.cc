@@ -296,6 +296,8 @@ class LinuxJailRuntime final : public JailRuntime {
     for (const MountSpec& m : spec.mounts) {
       config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
     }
+    config.socket_path = bs["rundir"] + "/init.sock";
+    bs["init.socket"] = config.socket_path;
     std::string json = InitConfigToJson(config);
 
     int cfg[2], rep[2];
@@ -628,6 +630,7 @@ class LinuxJailRuntime final : public JailRuntime {
       t.ns_flags |= CLONE_NEWNET;
     }
     t.cgroup_procs = CgroupLayout::ProcsFiles(inst.backend_state);
+    t.init_socket = Get(inst, "init.socket");
     return t;
   }
 
