@@ -134,6 +134,7 @@ absl::Status Manager::AdoptAll() {
       open_report_.removed.push_back(name);
       continue;
     }
+    last_jid_ = std::max(last_jid_, rec.jid);
     jails_.emplace(name, std::move(rec));
   }
   return absl::OkStatus();
@@ -300,8 +301,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     if (st.ok()) {
       rec.done.push_back(name);
       // Record what the backend did before going on, so a crash from here
-      // on can be cleaned up by the next manager.
-      return Save(rec);
+      // on can be cleaned up by the next manager. An ephemeral (Run) jail
+      // is cleaned from what Create recorded; it saves only there.
+      return rec.ephemeral ? absl::OkStatus() : Save(rec);
     }
     return st;
   };
@@ -338,7 +340,11 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
   if (st.ok()) {
     rec.state = JailState::kRunning;
     rec.done.clear();
-    JW_RETURN_IF_ERROR(Save(rec));
+    // An ephemeral jail stays "starting" on disk: if the manager dies while
+    // it runs, the next one cleans it up and forgets it, as it should.
+    if (!rec.ephemeral) {
+      JW_RETURN_IF_ERROR(Save(rec));
+    }
     LogInfo("jail started", {{"jail", spec.name}, {"jid", StrCat(rec.jid)}});
     return absl::OkStatus();
   }
@@ -410,7 +416,9 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
     JW_RETURN_IF_ERROR(RunHooks(rec, "exec.stop", spec.exec.stop, ExecWhere::kJail, false));
   }
   rec.state = JailState::kStopping;
-  JW_RETURN_IF_ERROR(Save(rec));
+  if (!rec.ephemeral) {
+    JW_RETURN_IF_ERROR(Save(rec));
+  }
   absl::Status first;
   auto keep = [&first](const absl::Status& s) {
     if (first.ok() && !s.ok()) {
@@ -444,7 +452,9 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
   rec.jid = -1;
   rec.done.clear();
   rec.instance = {};
-  keep(Save(rec));
+  if (!rec.ephemeral) {
+    keep(Save(rec));
+  }
   LogInfo("jail stopped", {{"jail", spec.name}});
   return first;
 }

@@ -275,7 +275,8 @@ std::string StateStore::JailDir(std::string_view name) const {
 }
 
 absl::Status StateStore::WriteFileAtomically(const std::string& path,
-                                             std::string_view contents) {
+                                             std::string_view contents, bool durable) {
+  bool sync = fsync_ && durable;
   std::string tmp = StrCat(path, ".tmp");
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -295,7 +296,7 @@ absl::Status StateStore::WriteFileAtomically(const std::string& path,
     }
     off += static_cast<size_t>(n);
   }
-  if (fsync_ && fsync(fd) != 0) {
+  if (sync && fsync(fd) != 0) {
     int err = errno;
     close(fd);
     unlink(tmp.c_str());
@@ -307,7 +308,7 @@ absl::Status StateStore::WriteFileAtomically(const std::string& path,
     unlink(tmp.c_str());
     return ErrnoStatus(err, StrCat("rename ", tmp));
   }
-  if (fsync_) {
+  if (sync) {
     size_t slash = path.rfind('/');
     return FsyncDir(slash == 0 ? "/" : path.substr(0, slash));
   }
@@ -405,7 +406,7 @@ absl::StatusOr<int64_t> StateStore::LoadLastJid() const {
 
 absl::Status StateStore::SaveLastJid(int64_t jid) {
   return WriteFileAtomically(root_ + "/manager.json",
-                             json{{"last_jid", jid}}.dump() + "\n");
+                             json{{"last_jid", jid}}.dump() + "\n", /*durable=*/false);
 }
 
 }  // namespace jailwarden::jail

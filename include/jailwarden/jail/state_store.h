@@ -77,13 +77,16 @@ class StateStore {
   // Removes jails/<name>/ and everything in it. OK if already gone.
   absl::Status Remove(std::string_view name);
 
-  // manager.json: the last JID handed out (0 if none yet).
+  // manager.json: the last JID handed out (0 if none yet). A hint only (a
+  // new manager also skips JIDs of adopted jails), so written without fsync.
   absl::StatusOr<int64_t> LoadLastJid() const;
   absl::Status SaveLastJid(int64_t jid);
 
   // Writes `contents` to `path` atomically (temp, fsync, rename, fsync dir).
+  // `durable` false skips the fsyncs (still atomic, maybe lost on a power
+  // cut); it is ignored when the store was opened without fsync.
   absl::Status WriteFileAtomically(const std::string& path,
-                                   std::string_view contents);
+                                   std::string_view contents, bool durable = true);
 
  private:
   StateStore(std::string root, bool fsync) : root_(std::move(root)), fsync_(fsync) {}

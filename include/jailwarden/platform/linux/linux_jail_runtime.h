@@ -9,6 +9,9 @@
 // JailInstance::backend_state keys written by this backend (all strings):
 //   "init.pid"          host pid of the jail's pid 1 (also instance.init_pid)
 //   "init.starttime"    /proc/<pid>/stat field 22 of it (pid-reuse guard)
+//   "init.socket"       jailwarden-init's command socket (rundir/init.sock):
+//                       exec/run/hook commands are forked by the jail's pid 1,
+//                       so they start inside every namespace and cgroup
 //   "cgroup.<hier>"     absolute cgroup directory per hierarchy used:
 //                       cgroup.memory, cgroup.pids, cgroup.cpu,
 //                       cgroup.cpuacct, cgroup.blkio, cgroup.freezer (v1
