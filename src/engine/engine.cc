@@ -101,7 +101,7 @@ struct Engine::BindState {
   std::unique_ptr<std::atomic<uint64_t>[]> over;
   std::vector<PcpuGroup> groups;
   std::vector<GroupMember> group_members;
-  std::atomic<std::shared_ptr<const TickData>> last_tick;
+  racct::SharedSlot<const TickData> last_tick;
 
   uint32_t RuleOf(std::size_t i) const {
     return i < jail_checks.size() ? jail_rule[i]
@@ -463,7 +463,7 @@ void Engine::Bind(const Snapshot* snapshot,
   info_.process_checks = b->proc_checks.size();
   info_.dormant = dormant;
   bound_ = b;
-  published_.store(std::move(b));
+  published_.Store(std::move(b));
 }
 
 namespace {
@@ -796,29 +796,28 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   }
 
   result_.checks = b.n;
-  b.last_tick.store(snapshot.tick);
+  b.last_tick.Store(snapshot.tick);
   return result_;
 }
 
-std::vector<RuleTargetStats> Engine::Stats() const {
-  std::shared_ptr<BindState> b = published_.load();
-  std::vector<RuleTargetStats> out;
+void Engine::ForEachStats(
+    const std::function<void(const RuleTargetStatsView&)>& fn) const {
+  std::shared_ptr<BindState> b = published_.Load();
   if (b == nullptr) {
-    return out;
+    return;
   }
-  std::shared_ptr<const TickData> tick = b->last_tick.load();
+  std::shared_ptr<const TickData> tick = b->last_tick.Load();
   if (tick != nullptr && tick->jails != b->jails) {
     tick = nullptr;
   }
   const SlowData& slow = *b->slow;
   const std::size_t nj = b->jail_checks.size();
-  out.reserve(b->n);
   for (std::size_t i = 0; i < b->n; ++i) {
     const Program::CompiledRule& r = b->program->rules[b->RuleOf(i)];
     const std::size_t res = rctl::Index(r.resource);
-    RuleTargetStats s;
+    RuleTargetStatsView s;
     s.rule_index = b->RuleOf(i);
-    s.rule = r.rule;
+    s.rule = &r.rule;
     s.rule_text = r.text;
     bool have_usage = false;
     if (i < nj) {
@@ -867,8 +866,31 @@ std::vector<RuleTargetStats> Engine::Stats() const {
     }
     s.sampled_deny = r.sampled_deny;
     s.sampled_deny_active = r.sampled_deny && (f & kAtOrOverBit) != 0;
-    out.push_back(std::move(s));
+    fn(s);
   }
+}
+
+std::vector<RuleTargetStats> Engine::Stats() const {
+  std::vector<RuleTargetStats> out;
+  ForEachStats([&out](const RuleTargetStatsView& v) {
+    RuleTargetStats s;
+    s.rule_index = v.rule_index;
+    s.rule = *v.rule;
+    s.rule_text = std::string(v.rule_text);
+    s.target = v.target;
+    s.jail = std::string(v.jail);
+    s.matched = v.matched;
+    s.evaluations_over = v.evaluations_over;
+    s.usage = v.usage;
+    s.headroom = v.headroom;
+    s.exceeded = v.exceeded;
+    s.latched = v.latched;
+    s.has_decision = v.has_decision;
+    s.last_decision = v.last_decision;
+    s.sampled_deny = v.sampled_deny;
+    s.sampled_deny_active = v.sampled_deny_active;
+    out.push_back(std::move(s));
+  });
   return out;
 }
 

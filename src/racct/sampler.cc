@@ -600,7 +600,7 @@ void Sampler::Tick(absl::Time now) {
   snap->health = health_;
 
   std::shared_ptr<const Snapshot> published = std::move(snap);
-  latest_.store(published);
+  latest_.Store(published);
   if (callback_) {
     callback_(published);
   }

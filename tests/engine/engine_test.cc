@@ -1,6 +1,8 @@
 #include "jailwarden/engine/engine.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fakes/fake_usage_reader.h"
@@ -503,6 +505,72 @@ TEST_F(EngineTest, LoginclassUnsupportedAndAbsentJailDormant) {
   EXPECT_EQ(engine_.compile_info().unsupported, 2u);
   EXPECT_EQ(engine_.compile_info().dormant, 1u);
   EXPECT_EQ(Tick().checks, 0u);
+}
+
+TEST_F(EngineTest, ForEachStatsMatchesStats) {
+  b_.Jail("web", 1).Jail("api", 2, "web").Set("api", Resource::kNthr, 9);
+  b_.Process(10, 5, "a", "api").SetProcess(10, Resource::kNthr, 9);
+  Compile(Rules({"jail:web:nthr:log=5", "process:10:nthr:deny=100"}));
+  Tick();
+  auto stats = engine_.Stats();
+  std::vector<std::string> seen;
+  engine_.ForEachStats([&](const RuleTargetStatsView& v) {
+    seen.push_back(std::string(v.rule_text) + "@" + std::string(v.jail) + "#" +
+                   std::to_string(v.target.pid) + "=" + std::to_string(v.headroom));
+  });
+  ASSERT_EQ(seen.size(), stats.size());
+  ASSERT_EQ(seen.size(), 3u);  // web, api, process 10
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], stats[i].rule_text + "@" + stats[i].jail + "#" +
+                           std::to_string(stats[i].target.pid) + "=" +
+                           std::to_string(stats[i].headroom));
+  }
+  const RuleTargetStats* p = Find(stats, "process:10:nthr:deny=100", "api", 10);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->headroom, 91);
+  EXPECT_EQ(p->target.kind, TargetKind::kProcess);
+}
+
+TEST_F(EngineTest, StatsReadableWhileEvaluating) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "j" + std::to_string(i);
+    b_.Jail(name, i + 1).Set(name, Resource::kMaxproc, i);
+  }
+  rctl::RuleSet rules;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(rules
+                    .Add(*rctl::ParseRuleForAdd("jail:j" + std::to_string(i) +
+                                                ":maxproc:log=25"))
+                    .ok());
+  }
+  Compile(rules);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      uint64_t n = 0;
+      engine_.ForEachStats([&](const RuleTargetStatsView& v) { n += v.matched; });
+      reads += engine_.Stats().size() > 0 ? 1 : 0;
+    }
+  });
+  std::vector<bool> present(50, true);
+  for (int t = 0; t < 200; ++t) {
+    // Jails come and go (re-binds) and usage moves over and under.
+    const int j = t % 50;
+    const std::string name = "j" + std::to_string(j);
+    if (t % 7 == 0 && present[j]) {
+      b_.RemoveJail(name);
+      present[j] = false;
+    } else if (t % 7 == 3 && !present[j]) {
+      b_.Jail(name, 1000 + t);
+      present[j] = true;
+    }
+    b_.Set(name, Resource::kMaxproc, (t * 13) % 50);
+    Tick();
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0u);
 }
 
 TEST(EngineWithSamplerTest, TickCallbackEvaluatesScriptedUsage) {

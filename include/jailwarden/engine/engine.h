@@ -61,6 +61,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "jailwarden/racct/shared_slot.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/rule.h"
 #include "jailwarden/rctl/rule_set.h"
@@ -218,6 +219,26 @@ struct RuleTargetStats {
   bool sampled_deny_active = false;
 };
 
+// The same as RuleTargetStats, borrowed: the pointers and views are valid
+// only during the ForEachStats callback. Costs no allocation per pair.
+struct RuleTargetStatsView {
+  uint32_t rule_index = 0;
+  const rctl::Rule* rule = nullptr;
+  std::string_view rule_text;
+  Target target;
+  std::string_view jail;
+  uint64_t matched = 0;
+  uint64_t evaluations_over = 0;
+  int64_t usage = 0;
+  int64_t headroom = 0;
+  bool exceeded = false;
+  bool latched = false;
+  bool has_decision = false;
+  DecisionKind last_decision = DecisionKind::kDenyAtOrOver;
+  bool sampled_deny = false;
+  bool sampled_deny_active = false;
+};
+
 class Engine {
  public:
   // `sink` must outlive the engine. Options must pass ValidateEngineOptions.
@@ -246,10 +267,20 @@ class Engine {
   // table/slow tier changed (re-bind).
   const EvaluationResult& Evaluate(const racct::Snapshot& snapshot);
 
-  // Statistics of every (rule, target) pair as of the last Evaluate.
-  // Thread-safe; builds strings (not for the hot path).
+  // Statistics of every (rule, target) pair as of the last Evaluate, in
+  // check order (jail pairs by jail slot, then process links). Thread-safe;
+  // copies every rule text (a scrape over many pairs should prefer
+  // ForEachStats).
   std::vector<RuleTargetStats> Stats() const;
+  // Calls `fn` for every pair, without copying. Thread-safe like Stats();
+  // `fn` runs on the caller's thread and must not call into the engine.
+  void ForEachStats(
+      const std::function<void(const RuleTargetStatsView&)>& fn) const;
 
+  // What the latest binding made of the rules. Process links exist only
+  // once a snapshot with slow-tier data was bound, so process_checks and
+  // dormant are refreshed by every re-binding Evaluate, not only Compile.
+  // Owning thread only.
   const CompileInfo& compile_info() const { return info_; }
   const EngineOptions& options() const { return options_; }
 
@@ -264,7 +295,7 @@ class Engine {
   EngineOptions options_;
   std::shared_ptr<const Program> program_;  // rules, compiled per rule
   std::shared_ptr<BindState> bound_;        // checks bound to jails/processes
-  std::atomic<std::shared_ptr<BindState>> published_;
+  racct::SharedSlot<BindState> published_;
   EvaluationResult result_;
   CompileInfo info_;
   // ppsratecheck state (absl::InfinitePast() = never).

@@ -35,6 +35,7 @@
 #include "jailwarden/base/clock.h"
 #include "jailwarden/platform/usage_reader.h"
 #include "jailwarden/racct/rates.h"
+#include "jailwarden/racct/shared_slot.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/rule_set.h"
 
@@ -91,7 +92,7 @@ class Sampler {
 
   // The latest snapshot, or nullptr before the first tick. Never waits on a
   // tick in progress.
-  std::shared_ptr<const Snapshot> Latest() const { return latest_.load(); }
+  std::shared_ptr<const Snapshot> Latest() const { return latest_.Load(); }
 
   // The rules whose throttle amounts drive the I/O window decay. Takes
   // effect at the next tick. Thread-safe.
@@ -150,7 +151,7 @@ class Sampler {
       ABSL_GUARDED_BY(rules_mu_);
   std::atomic<uint64_t> minimums_version_{0};
 
-  std::atomic<std::shared_ptr<const Snapshot>> latest_;
+  SharedSlot<const Snapshot> latest_;
   TickCallback callback_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
