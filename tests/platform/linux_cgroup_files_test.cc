@@ -41,6 +41,16 @@ TEST(CgroupFilesTest, KeyedValueMatchesWholeKeys) {
   EXPECT_EQ(FindCgroupKeyedValue("usage_usec x\n", "usage_usec"), std::nullopt);
 }
 
+TEST(CgroupFilesTest, KeyedValuesInOnePass) {
+  std::string stat = Testdata("v1/memory.stat");
+  const std::string_view keys[] = {"total_swap", "total_rss", "nope"};
+  std::optional<int64_t> v[3];
+  FindCgroupKeyedValues(stat, keys, v, 3);
+  EXPECT_EQ(v[0], 0);
+  EXPECT_EQ(v[1], 258048);
+  EXPECT_EQ(v[2], std::nullopt);
+}
+
 TEST(CgroupFilesTest, BlkioThrottleTotalsOnRealCaptures) {
   std::optional<CgroupIoTotals> bytes =
       ParseBlkioThrottleTotals(Testdata("v1/blkio.throttle.io_service_bytes_recursive"));

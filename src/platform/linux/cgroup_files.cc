@@ -62,6 +62,27 @@ std::optional<int64_t> FindCgroupKeyedValue(std::string_view text,
   return std::nullopt;
 }
 
+void FindCgroupKeyedValues(std::string_view text, const std::string_view* keys,
+                           std::optional<int64_t>* out, std::size_t count) {
+  std::size_t left = count;
+  for (std::size_t i = 0; i < count; ++i) {
+    out[i].reset();
+  }
+  while (!text.empty() && left > 0) {
+    std::string_view line = NextLine(text);
+    std::string_view k = NextField(line);
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!out[i].has_value() && k == keys[i]) {
+        out[i] = ParseInt<int64_t>(StripWhitespace(line));
+        if (out[i].has_value()) {
+          --left;
+        }
+        break;
+      }
+    }
+  }
+}
+
 std::optional<CgroupIoTotals> ParseBlkioThrottleTotals(std::string_view text) {
   CgroupIoTotals totals;
   while (!text.empty()) {

@@ -26,6 +26,12 @@ std::optional<int64_t> ParseCgroupSingleValue(std::string_view text);
 std::optional<int64_t> FindCgroupKeyedValue(std::string_view text,
                                             std::string_view key);
 
+// One pass over a flat-keyed file for several keys: out[i] gets the value
+// of keys[i] (nullopt if absent or not an integer). Stops once all are
+// found. For memory.stat, whose interesting keys are spread over ~45 lines.
+void FindCgroupKeyedValues(std::string_view text, const std::string_view* keys,
+                           std::optional<int64_t>* out, std::size_t count);
+
 // Totals over every device, in the file's unit (bytes or operations).
 struct CgroupIoTotals {
   int64_t read = 0;

@@ -41,15 +41,16 @@ class V1JailFiles : public CgroupJailFiles {
     }
     if (memory_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, memory_stat_.Read(buf, size));
-      std::optional<int64_t> rss = FindCgroupKeyedValue(text, "total_rss");
-      std::optional<int64_t> mapped = FindCgroupKeyedValue(text, "total_mapped_file");
-      if (!rss || !mapped) {
+      static constexpr std::string_view kKeys[] = {"total_rss", "total_mapped_file",
+                                                   "total_swap"};
+      std::optional<int64_t> v[3];
+      FindCgroupKeyedValues(text, kKeys, v, 3);
+      if (!v[0] || !v[1]) {
         return absl::InternalError("memory.stat: parse");
       }
-      Set(out, Resource::kMemoryuse, *rss + *mapped, false);
+      Set(out, Resource::kMemoryuse, *v[0] + *v[1], false);
       // total_swap is absent when swap accounting is off: swapuse 0.
-      Set(out, Resource::kSwapuse, FindCgroupKeyedValue(text, "total_swap").value_or(0),
-          false);
+      Set(out, Resource::kSwapuse, v[2].value_or(0), false);
     }
     if (pids_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, pids_.Read(buf, size));

@@ -36,12 +36,13 @@ class V2JailFiles : public CgroupJailFiles {
     }
     if (memory_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, memory_stat_.Read(buf, size));
-      std::optional<int64_t> anon = FindCgroupKeyedValue(text, "anon");
-      std::optional<int64_t> mapped = FindCgroupKeyedValue(text, "file_mapped");
-      if (!anon || !mapped) {
+      static constexpr std::string_view kKeys[] = {"anon", "file_mapped"};
+      std::optional<int64_t> v[2];
+      FindCgroupKeyedValues(text, kKeys, v, 2);
+      if (!v[0] || !v[1]) {
         return absl::InternalError("memory.stat: parse");
       }
-      Set(out, Resource::kMemoryuse, *anon + *mapped, false);
+      Set(out, Resource::kMemoryuse, *v[0] + *v[1], false);
     }
     if (swap_current_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, swap_current_.Read(buf, size));
