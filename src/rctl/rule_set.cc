@@ -31,24 +31,47 @@ int OutputRank(SubjectType s) {
 
 }  // namespace
 
+std::string RuleSet::KeyOf(const Rule& rule) {
+  std::string key;
+  key.reserve(rule.subject_id.size() + 8);
+  key.push_back(static_cast<char>(rule.subject));
+  key.push_back(static_cast<char>(rule.resource.has_value()
+                                      ? static_cast<int>(Index(*rule.resource))
+                                      : -1));
+  key.push_back(static_cast<char>(rule.action));
+  key.push_back(static_cast<char>(rule.per));
+  key.append(rule.subject_id);
+  return key;
+}
+
 absl::Status RuleSet::Add(Rule rule) {
   if (!rule.FullySpecified()) {
     return ErrnoStatus(EINVAL, "rule not fully specified");
   }
   JW_RETURN_IF_ERROR(ValidateForAdd(rule));
-  // rctl_rule_add: a deny replaces every deny that differs only in amount;
-  // any other rule replaces an identical one.
-  Rule filter = rule;
-  if (rule.action == Action::kDeny) filter.amount = kAmountUndefined;
-  std::erase_if(rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); });
+  std::string key = KeyOf(rule);
+  uint32_t& count = key_counts_[key];
+  if (count > 0) {
+    // rctl_rule_add: a deny replaces every deny that differs only in amount;
+    // any other rule replaces an identical one.
+    Rule filter = rule;
+    if (rule.action == Action::kDeny) filter.amount = kAmountUndefined;
+    count -= static_cast<uint32_t>(std::erase_if(
+        rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); }));
+  }
+  ++count;
   rules_.push_back(std::move(rule));
   ++generation_;
   return absl::OkStatus();
 }
 
 absl::StatusOr<int> RuleSet::Remove(const Rule& filter) {
-  const std::size_t removed = std::erase_if(
-      rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); });
+  const std::size_t removed = std::erase_if(rules_, [&](const Rule& r) {
+    if (!RuleMatchesFilter(r, filter)) return false;
+    auto it = key_counts_.find(KeyOf(r));
+    if (--it->second == 0) key_counts_.erase(it);
+    return true;
+  });
   if (removed == 0) {
     return ErrnoStatus(ESRCH, "no rule matched the filter");
   }

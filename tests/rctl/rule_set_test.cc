@@ -97,6 +97,22 @@ TEST(RuleSetTest, ListOrderIsProcessLoginclassUserJailNewestFirst) {
   EXPECT_EQ(set.ListText(F("user:3")), "");
 }
 
+TEST(RuleSetTest, ReplacementStillWorksAfterRemovals) {
+  RuleSet set;
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:deny=100")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:log=100")).ok());
+  ASSERT_TRUE(set.Remove(F("jail:www:memoryuse:deny")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:deny=300")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:deny=400")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:log=100")).ok());
+  EXPECT_EQ(set.ListText(F("::")),
+            "jail:www:memoryuse:log=100,jail:www:memoryuse:deny=400");
+  ASSERT_TRUE(set.Remove(F(":")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:deny=1")).ok());
+  ASSERT_TRUE(set.Add(R("jail:www:memoryuse:deny=2")).ok());
+  EXPECT_EQ(set.ListText(F("::")), "jail:www:memoryuse:deny=2");
+}
+
 TEST(RuleSetTest, GenerationMovesOnEveryChange) {
   RuleSet set;
   const uint64_t g0 = set.generation();
