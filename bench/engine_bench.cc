@@ -234,11 +234,42 @@ void BM_Engine_EvaluateOnePercentOver(benchmark::State& state) {
   state.counters["ratio"] = eval_ns / base_ns;
 }
 
+// Evaluate of a snapshot carrying new slow-tier data (once per slow pass,
+// 1 s by default): the re-bind of process links plus the evaluation.
+void BM_Engine_EvaluateAfterSlowPass(benchmark::State& state) {
+  const int jails = static_cast<int>(state.range(0));
+  const Fixture& f = GetFixture(jails, 8);
+  NullSink sink;
+  Engine engine(sink);
+  if (!engine.Compile(std::span<const rctl::Rule>(f.rules), f.snap->tick->jails)
+           .ok()) {
+    state.SkipWithError("compile failed");
+    return;
+  }
+  engine.Evaluate(*f.snap);
+  std::vector<std::shared_ptr<racct::Snapshot>> snaps(2);
+  for (auto& s : snaps) {
+    s = std::make_shared<racct::Snapshot>(*f.snap);
+    auto slow = std::make_shared<racct::SlowData>(*f.snap->slow);
+    s->slow = slow;
+  }
+  std::size_t k = 0;
+  auto pass = [&] {
+    benchmark::DoNotOptimize(engine.Evaluate(*snaps[k ^= 1]).checks);
+  };
+  for (auto _ : state) {
+    pass();
+  }
+  const double eval_ns = BestNsPerPass(static_cast<std::size_t>(jails), pass);
+  state.counters["ratio"] = eval_ns / BaselineNsPerPass(*f.snap);
+}
+
 BENCHMARK(BM_Engine_BaselineStream)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_Engine_Evaluate)
     ->ArgsProduct({{1, 100, 1000, 10000}, {1, 8, 32}})
     ->ArgNames({"jails", "rules"});
 BENCHMARK(BM_Engine_EvaluateOnePercentOver)->Arg(1000)->Arg(10000)->ArgName("jails");
+BENCHMARK(BM_Engine_EvaluateAfterSlowPass)->Arg(1000)->Arg(10000)->ArgName("jails");
 
 }  // namespace
 }  // namespace jailwarden::engine

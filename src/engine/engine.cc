@@ -95,6 +95,8 @@ struct Engine::BindState {
   std::vector<uint32_t> jail_rule;  // parallel to jail_checks
   std::vector<ProcCheck> proc_checks;
   std::size_t n = 0;  // jail checks then process checks
+  std::size_t jail_dormant = 0;  // jail-scope rules without a jail now
+  std::size_t jail_groups = 0;   // groups[0, jail_groups) are jail groups
   std::unique_ptr<std::atomic<uint8_t>[]> flags;
   std::unique_ptr<std::atomic<uint8_t>[]> last;
   std::unique_ptr<std::atomic<uint64_t>[]> matched;
@@ -233,13 +235,21 @@ void Engine::Bind(const Snapshot* snapshot,
     }
   }
 
+  // Only the slow tier changed (the usual re-bind, once per slow pass): the
+  // fast-path pairs depend on rules and jails alone, so copy them.
+  const bool reuse_jail = bound_ != nullptr && bound_->program == b->program &&
+                          bound_->jails == b->jails;
   std::size_t dormant = 0;
+  std::size_t jail_dormant = 0;
   std::vector<JailCheck> jchecks;
   std::vector<uint32_t> jrule;
   std::vector<uint32_t> stack;
   for (uint32_t ri = 0; ri < program.rules.size(); ++ri) {
     const Program::CompiledRule& r = program.rules[ri];
     const std::size_t before = jchecks.size() + b->proc_checks.size();
+    if (r.scope == Scope::kJail && reuse_jail) {
+      continue;  // counted in the reused jail_dormant
+    }
     if (r.scope == Scope::kJail) {
       auto root = table.Find(r.rule.subject_id);
       if (root) {
@@ -317,11 +327,21 @@ void Engine::Bind(const Snapshot* snapshot,
     if (r.scope != Scope::kUnsupported &&
         jchecks.size() + b->proc_checks.size() == before) {
       ++dormant;
+      if (r.scope == Scope::kJail) {
+        ++jail_dormant;
+      }
     }
   }
+  if (reuse_jail) {
+    b->jail_checks = bound_->jail_checks;
+    b->jail_rule = bound_->jail_rule;
+    jail_dormant = bound_->jail_dormant;
+    dormant += jail_dormant;
+  }
+  b->jail_dormant = jail_dormant;
 
   // Sort the fast path by (slot, resource, rule) for streaming access.
-  {
+  if (!reuse_jail) {
     std::vector<uint32_t> order(jchecks.size());
     for (uint32_t i = 0; i < order.size(); ++i) {
       order[i] = i;
@@ -357,8 +377,17 @@ void Engine::Bind(const Snapshot* snapshot,
   }
 
   // pcpu deny groups: one per target with its deny rules (§7.6).
+  if (reuse_jail) {
+    b->groups.assign(bound_->groups.begin(),
+                     bound_->groups.begin() +
+                         static_cast<std::ptrdiff_t>(bound_->jail_groups));
+    const uint32_t members =
+        bound_->jail_groups == 0 ? 0 : bound_->groups[bound_->jail_groups - 1].end;
+    b->group_members.assign(bound_->group_members.begin(),
+                            bound_->group_members.begin() + members);
+  }
   {
-    std::size_t i = 0;
+    std::size_t i = reuse_jail ? nj_checks : 0;
     while (i < nj_checks) {
       const uint32_t slot = b->jail_checks[i].slot;
       PcpuGroup g;
@@ -379,6 +408,7 @@ void Engine::Bind(const Snapshot* snapshot,
         b->groups.push_back(g);
       }
     }
+    b->jail_groups = b->groups.size();
     std::unordered_map<uint32_t, std::vector<uint32_t>> by_proc;
     std::vector<uint32_t> proc_order;
     for (std::size_t k = 0; k < b->proc_checks.size(); ++k) {

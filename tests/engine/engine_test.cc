@@ -478,6 +478,27 @@ TEST_F(EngineTest, VanishingProcessDropsItsLinks) {
   EXPECT_EQ(sink_.signals.size(), 2u);  // pid 10 still latched
 }
 
+TEST_F(EngineTest, SlowPassRebindKeepsJailLatchesAndThrottles) {
+  b_.Jail("web", 1).Set("web", Resource::kNthr, 50);
+  b_.Set("web", Resource::kPcpu, 90000000);
+  Compile(Rules({"jail:web:nthr:log=10", "jail:web:pcpu:deny=50"}));
+  Tick();
+  ASSERT_EQ(sink_.logs.size(), 1u);
+  ASSERT_EQ(sink_.throttles.size(), 1u);
+  b_.NewSlowPass();
+  const EvaluationResult& r = Tick();
+  EXPECT_TRUE(r.rebound);
+  EXPECT_EQ(sink_.logs.size(), 1u);       // still latched
+  EXPECT_EQ(sink_.throttles.size(), 1u);  // still throttled, no repeat
+  b_.Set("web", Resource::kPcpu, 0);
+  b_.NewSlowPass();
+  Tick();
+  ASSERT_EQ(sink_.throttles.size(), 2u);
+  EXPECT_EQ(sink_.throttles[1].ticks, 0);
+  auto stats = engine_.Stats();
+  EXPECT_EQ(Find(stats, "jail:web:nthr:log=10", "web")->evaluations_over, 3u);
+}
+
 TEST_F(EngineTest, RecompileKeepsLatchesOfUnchangedRules) {
   b_.Jail("web", 1).Set("web", Resource::kNthr, 50);
   rctl::RuleSet rules = Rules({"jail:web:nthr:log=10"});
