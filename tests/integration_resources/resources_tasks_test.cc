@@ -114,6 +114,18 @@ TEST_F(ResourceTest, PseudoterminalsIsDevptsMax) {
   EXPECT_EQ(Get(Slow(), Resource::kPseudoterminals), 0) << "released at close";
   auto e = Apply({"pseudoterminals:deny=4"});
   EXPECT_EQ(e[0].fidelity, Fidelity::kExact);
+  // The remount kept the instance's other options and mount flags.
+  std::string pts;
+  for (const std::string& l :
+       ReadLines("/proc/" + std::to_string(instance_.init_pid) + "/mountinfo")) {
+    if (l.find(" /dev/pts ") != std::string::npos && l.find(" - devpts ") != std::string::npos) {
+      pts = l;
+    }
+  }
+  EXPECT_NE(pts.find("nosuid"), std::string::npos) << pts;
+  EXPECT_NE(pts.find("noexec"), std::string::npos) << pts;
+  EXPECT_NE(pts.find("ptmxmode=666"), std::string::npos) << pts;
+  EXPECT_NE(pts.find("max=4"), std::string::npos) << pts;
   {
     ProbeRun p(*manager_, name_, {"pty", "100"});
     EXPECT_EQ(p.LineStarting("pty"), "pty made=4 errno=28");  // ENOSPC

@@ -96,12 +96,15 @@ TEST_F(ResourceTest, PcpuDenyIsCfsQuota) {
   EXPECT_EQ(p.Finish(), 0);
   double wall_us = absl::ToDoubleMicroseconds(absl::Now() - t0);
   double pcpu = static_cast<double>(Field(line, "pcpu"));  // integer part
-  EXPECT_GE(pcpu, 15) << line;
-  EXPECT_LE(pcpu, 25) << line << " (tolerance ±5 points of one CPU)";
+  // The quota is a cap: the upper bound is the guarantee (+5 points of
+  // tolerance); on a loaded 2-vCPU runner the probe may get less.
+  EXPECT_GE(pcpu, 10) << line;
+  EXPECT_LE(pcpu, 25) << line;
   double sampled = 100.0 * static_cast<double>(Get(Fast(), Resource::kCputime) - before) / wall_us;
   Measured("pcpu_probe_percent", pcpu);
   Measured("pcpu_sampled_percent", sampled);
-  EXPECT_NEAR(sampled, 20.0, 6.0) << "the sampler's pcpu from cputime deltas";
+  EXPECT_LE(sampled, 26.0) << "the sampler's pcpu from cputime deltas";
+  EXPECT_NEAR(sampled, pcpu, 6.0) << "sampler vs the probe's own CPU clock (±6 points)";
   Apply({});
   EXPECT_EQ(ReadText(instance_.backend_state.at("cgroup.cpu") + "/cpu.cfs_quota_us"), "-1\n");
 }
