@@ -103,6 +103,29 @@ TEST_F(ResourceTest, OpenfilesPerProcessIsRlimitNofile) {
   EXPECT_EQ(p.Finish(), 0);
 }
 
+TEST_F(ResourceTest, UserSubjectRlimitReachesTheUidsJailedProcesses) {
+  StartJail("ruser");
+  {
+    ProbeRun p(*manager_, name_, {"--hold", "2", "open", "1"});
+    ASSERT_EQ(p.LineStarting("open"), "open made=1 errno=0");
+    std::vector<platform::ProcessUsage> procs;
+    Slow(&procs);
+    const platform::ProcessUsage* probe = Probe(procs);
+    ASSERT_NE(probe, nullptr);
+    EXPECT_EQ(probe->ruid, 0) << "per-user usage is keyed by the real uid";
+    EXPECT_EQ(probe->jail, name_);
+    EXPECT_EQ(p.Finish(), 0);
+  }
+  auto e = Apply({"user:0:openfiles:deny=20/process"});
+  EXPECT_EQ(e[0].fidelity, Fidelity::kExact);
+  ProbeRun p(*manager_, name_, {"--wait", "open", "100"});
+  ASSERT_EQ(p.Line().rfind("ready", 0), 0u);
+  ASSERT_TRUE(enforcer_->Reconcile(name_).ok());
+  p.Go();
+  EXPECT_EQ(Field(p.LineStarting("open"), "errno"), EMFILE);
+  EXPECT_EQ(p.Finish(), 0);
+}
+
 TEST_F(ResourceTest, PseudoterminalsIsDevptsMax) {
   StartJail("rpty");
   {

@@ -78,6 +78,21 @@ TEST(CgroupReaderTest, V2OnFixtureTree) {
   EXPECT_EQ(u.present.count(), 8u);
 }
 
+TEST(CgroupReaderTest, V2OnRealControllerLessGroup) {
+  // A real unified group of the hybrid CI host: only cpu.stat exists, so
+  // only cputime is present; the reader does not fail on the rest.
+  LinuxJailPaths paths;
+  paths.name = "hyb";
+  paths.cgroups["unified"] = Dir("v2_hybrid_unified");
+  absl::StatusOr<std::unique_ptr<CgroupJailFiles>> files = NewCgroupV2Reader()->Open(paths);
+  ASSERT_TRUE(files.ok()) << files.status();
+  RawUsage u;
+  char buf[4096];
+  ASSERT_TRUE((*files)->ReadFast(u, buf, sizeof(buf)).ok());
+  EXPECT_EQ(u.present.count(), 1u);
+  EXPECT_EQ(u.value[Index(Resource::kCputime)], 86201);
+}
+
 TEST(CgroupReaderTest, V2WithoutUnifiedIsInvalid) {
   LinuxJailPaths paths;
   paths.name = "x";

@@ -138,6 +138,15 @@ TEST(LinuxEnforcementTest, LoginclassIsUnsupportedWithReason) {
   EXPECT_NE(e.detail.find("login classes"), std::string::npos);
 }
 
+TEST(LinuxEnforcementTest, UserSubjectsReachOnlyJailedProcesses) {
+  rctl::Rule rule = MakeRule(Resource::kOpenfiles, Action::kDeny, 20, SubjectType::kProcess,
+                             SubjectType::kUser, "1000");
+  Enforcement e = DescribeLinuxEnforcement(rule, false);
+  EXPECT_EQ(e.fidelity, Fidelity::kExact);
+  EXPECT_EQ(e.mechanism, "RLIMIT_NOFILE");
+  EXPECT_NE(e.detail.find("jailwarden's jails only"), std::string::npos) << e.detail;
+}
+
 TEST(LinuxEnforcementTest, V2Mechanisms) {
   EXPECT_EQ(DescribeLinuxEnforcement(MakeRule(Resource::kMemoryuse, Action::kDeny, 1), true)
                 .mechanism,

@@ -53,6 +53,19 @@ bool IsPerProcessRlimitResource(Resource r) {
   }
 }
 
+// A per-process rule of a user or process subject reaches only processes
+// in jailwarden's jails (the enforcer applies limits jail by jail).
+Enforcement Scoped(const rctl::Rule& rule, Enforcement e) {
+  if (rule.subject == SubjectType::kUser || rule.subject == SubjectType::kProcess) {
+    if (e.fidelity == Fidelity::kExact || e.fidelity == Fidelity::kApproximate) {
+      e.detail = e.detail.empty() ? "applied to matching processes in jailwarden's jails only"
+                                  : e.detail + "; applied to matching processes in "
+                                               "jailwarden's jails only";
+    }
+  }
+  return e;
+}
+
 std::string SampledSum(Resource r) {
   return StrCat("the sampler compares the jail's sum of the per-process ",
                 rctl::ResourceName(r), " (slow tier, /proc scan) with the amount; RLIMIT ",
@@ -61,7 +74,13 @@ std::string SampledSum(Resource r) {
 
 }  // namespace
 
+static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2);
+
 Enforcement DescribeLinuxEnforcement(const rctl::Rule& rule, bool cgroup_v2) {
+  return Scoped(rule, DescribeOne(rule, cgroup_v2));
+}
+
+static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
   if (rule.subject == SubjectType::kLoginclass || rule.per == SubjectType::kLoginclass) {
     return Make(rule, Fidelity::kUnsupported, "none",
                 "Linux has no login classes: loginclass rules are kept but never enforced");
