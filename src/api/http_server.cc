@@ -242,6 +242,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::UnavailableError(ToAbsl(
         StrCat("cannot listen on ", Join(ports, ","), ": ", start_error)));
   }
+  if (server->options_.mount_first) {
+    if (absl::Status s = server->options_.mount_first(*server->server_); !s.ok()) {
+      server->Stop();
+      return s;
+    }
+  }
   server->server_->addHandler("**", server->adapter_.get());
   return server;
 }

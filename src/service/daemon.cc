@@ -862,11 +862,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
           "nothing to listen on");
     }
     ao.router.token = d.token;
+    const std::string metrics_path = server.metrics_path;
+    ao.http.mount_first = [&d, metrics_path](CivetServer& civet) -> absl::Status {
+      JW_ASSIGN_OR_RETURN(d.metrics_endpoint,
+                          metrics::RegisterMetricsHandler(civet, *d.collector,
+                                                          metrics_path));
+      return absl::OkStatus();
+    };
     JW_ASSIGN_OR_RETURN(d.api, api::ApiServer::Start(*daemon, ao));
-    JW_ASSIGN_OR_RETURN(d.metrics_endpoint,
-                        metrics::RegisterMetricsHandler(*d.api->http().civet(),
-                                                        *d.collector,
-                                                        server.metrics_path));
     std::vector<std::string> where;
     const std::vector<int> ports = d.api->ports();
     for (std::size_t i = 0; i < ao.http.listen.size() && i < ports.size(); ++i) {

@@ -339,7 +339,9 @@ TEST_F(DaemonTest, OneShotRun) {
                      "--", "/bin/sh", "-c", "echo ran in $(hostname); exit 3"});
   EXPECT_EQ(r.status, 3) << r.err;
   EXPECT_THAT(r.out, HasSubstr("ran in "));
-  for (const api::JailInfo& j : *Client().ListJails()) {
+  absl::StatusOr<std::vector<api::JailInfo>> jails = Client().ListJails();
+  ASSERT_TRUE(jails.ok()) << jails.status();
+  for (const api::JailInfo& j : *jails) {
     EXPECT_THAT(j.name, Not(HasSubstr("run-")));
   }
 }
@@ -349,20 +351,21 @@ TEST_F(DaemonTest, RctlAddListRemoveUsageRoundTrips) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("jail:web:memoryuse:deny=67108864\n"));
   EXPECT_THAT(r.out, HasSubstr("jail:db:nthr:deny=100\n"));
-  r = Cli({"rctl", "-a", "jail:web:openfiles:deny=256", "j:web:nthr:deny=3000"});
+  r = Cli({"rctl", "-a", "jail:web:openfiles:log=256", "j:web:nthr:deny=30"});
   ASSERT_EQ(r.status, 0) << r.err;
   r = Cli({"rctl", "-h", "jail:web:openfiles"});
-  EXPECT_EQ(r.out, "jail:web:openfiles:deny=256\n");
+  EXPECT_EQ(r.out, "jail:web:openfiles:log=256\n");
   r = Cli({"rctl", "-a", "jail:web:cputime:deny=1"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "jailwarden rctl: failed to add rule 'jail:web:cputime:deny=1': "
                    "Operation not supported\n");
   // nthr deny is pids.max on Linux: applied to the running jail at once.
-  EXPECT_EQ(CgroupFile(Jail("web").init_pid, "pids", "pids.max"), "3000");
+  EXPECT_EQ(CgroupFile(Jail("web").init_pid, "pids", "pids.max"), "30");
   r = Cli({"rctl", "--fidelity", "jail:web:nthr"});
-  EXPECT_THAT(r.out, HasSubstr("jail:web:nthr:deny=3000\texact\t"));
+  EXPECT_THAT(r.out, HasSubstr("jail:web:nthr:deny=30\texact\t"));
   r = Cli({"rctl", "-r", "jail:web:openfiles", "jail:web:nthr"});
   EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(CgroupFile(Jail("web").init_pid, "pids", "pids.max"), "64");
   r = Cli({"rctl", "-r", "jail:web:openfiles"});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "jailwarden rctl: failed to remove rule 'jail:web:openfiles': "
@@ -428,7 +431,9 @@ TEST_F(DaemonTest, MalformedAndOversizedBodiesChangeNothing) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400);
   EXPECT_EQ(Cli({"rctl"}).out, before);
-  EXPECT_EQ(Client().ListJails()->size(), 2u);
+  absl::StatusOr<std::vector<api::JailInfo>> jails = Client().ListJails();
+  ASSERT_TRUE(jails.ok()) << jails.status();
+  EXPECT_EQ(jails->size(), 2u);
 }
 
 TEST_F(DaemonTest, EventsStreamDevctlLines) {

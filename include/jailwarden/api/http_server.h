@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/api/http.h"
@@ -36,6 +37,11 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = std::size_t{1} << 20;
   // Socket send/receive timeout.
   absl::Duration io_timeout = absl::Seconds(60);
+  // Called once the server listens and before the catch-all handler is
+  // mounted, to mount handlers of other layers (/metrics). CivetWeb 1.15
+  // takes the first registered handler whose pattern matches, so these must
+  // come first. An error stops the server and fails Start.
+  std::function<absl::Status(CivetServer&)> mount_first;
 };
 
 // Called on a CivetWeb worker thread for every request no other handler
