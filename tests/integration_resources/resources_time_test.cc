@@ -84,6 +84,29 @@ TEST_F(ResourceTest, WallclockIsSinceJailStart) {
   EXPECT_EQ(p.Finish(), 0);
 }
 
+TEST_F(ResourceTest, WallclockSigkillIsEnforcedBySampling) {
+  StartJail("rwallk");
+  // wallclock:sigkill=2: a 100 ms sampler loop acts once the jail has
+  // existed for more than 2 s (FreeBSD's racctd checks once a second).
+  auto e = Apply({"wallclock:sigkill=2"});
+  EXPECT_EQ(e[0].fidelity, Fidelity::kSampled);
+  ProbeRun p(*manager_, name_, {"sleep", "10000"});
+  int64_t at_kill = 0;
+  absl::Time t0 = absl::Now();
+  while (absl::Now() - t0 < absl::Seconds(8)) {
+    absl::SleepFor(absl::Milliseconds(100));
+    at_kill = Get(Fast(), Resource::kWallclock);
+    if (at_kill > 2000000) {
+      KillJailProcesses(instance_);
+      break;
+    }
+  }
+  Measured("wallclock_at_sampled_kill_us", static_cast<double>(at_kill));
+  EXPECT_EQ(p.Finish(), 128 + SIGKILL);
+  EXPECT_GT(at_kill, 2000000);
+  EXPECT_LT(at_kill, 2000000 + 250000) << "overshoot: at most about one 100 ms tick";
+}
+
 TEST_F(ResourceTest, PcpuDenyIsCfsQuota) {
   StartJail("rpcpu");
   auto e = Apply({"pcpu:deny=20"});

@@ -534,8 +534,12 @@ absl::Status LinuxLimitEnforcer::Impl::WriteRlimits(Jail& j, const Desired& d, b
     j.seen_pids.clear();
   }
   char buf[4096];
+  std::set<int64_t> present;  // pids listed now: seen_pids keeps only these
   for (std::string_view line : Split(*procs, '\n')) {
     std::optional<int64_t> pid = ParseInt<int64_t>(StripWhitespace(line));
+    if (pid) {
+      present.insert(*pid);
+    }
     // The jail's pid 1 is jailwarden's supervisor: limits would only risk
     // it; the jail's own processes are what RCTL limits.
     if (!pid || *pid == j.paths.init_pid) {
@@ -584,6 +588,7 @@ absl::Status LinuxLimitEnforcer::Impl::WriteRlimits(Jail& j, const Desired& d, b
     }
     j.seen_pids.insert(*pid);
   }
+  std::erase_if(j.seen_pids, [&](int64_t pid) { return present.count(pid) == 0; });
   j.rlimits_touched = resources;
   return absl::OkStatus();
 }
