@@ -1,5 +1,6 @@
 #include "jailwarden/policy/policy.h"
 
+#include <ostream>
 #include <cerrno>
 #include <fstream>
 #include <string>
@@ -560,6 +561,9 @@ struct NameCase {
   const char* name;
   bool ok;
 };
+
+// Keeps ctest's test names readable (no byte dumps).
+void PrintTo(const NameCase& c, std::ostream* os) { *os << '"' << c.name << '"'; }
 
 class JailNameTest : public ::testing::TestWithParam<NameCase> {};
 

@@ -20,6 +20,12 @@ struct ParseCase {
   int error;              // expected errno when formatted is empty
 };
 
+void PrintTo(const ParseCase& c, std::ostream* os) {
+  *os << '"';
+  for (char ch : c.text.substr(0, 60)) *os << (ch >= 0x20 && ch < 0x7f ? ch : '?');
+  *os << '"';
+}
+
 class ParseRuleTextTest : public testing::TestWithParam<ParseCase> {};
 
 TEST_P(ParseRuleTextTest, ParsesAsKernel) {

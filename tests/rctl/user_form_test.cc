@@ -19,6 +19,8 @@ struct ExpandCase {
   const char* error;     // message after "malformed rule '<arg>': "
 };
 
+void PrintTo(const ExpandCase& c, std::ostream* os) { *os << '"' << c.arg << '"'; }
+
 class ExpandRuleTest : public testing::TestWithParam<ExpandCase> {};
 
 TEST_P(ExpandRuleTest, ExpandsAsRctl8) {
