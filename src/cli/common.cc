@@ -61,8 +61,8 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
   }
   if (!flags.token.empty()) {
     options.token = flags.token;
-  } else if (std::string env = Env("JAILWARDEN_TOKEN"); !env.empty()) {
-    options.token = env;
+  } else if (std::getenv("JAILWARDEN_TOKEN") != nullptr) {
+    options.token = Env("JAILWARDEN_TOKEN");  // set but empty: no token
   } else {
     std::string file = !flags.token_file.empty() ? flags.token_file : token_file;
     if (file.empty()) file = StrCat(policy::kDefaultStateDir, "/token");

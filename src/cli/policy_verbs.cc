@@ -1,5 +1,6 @@
 #include <sysexits.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -96,6 +97,12 @@ int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_option("dir", dir, "directory to fill")->required();
   app.add_option("--busybox", busybox, "static busybox binary to copy");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  std::error_code ec;  // the non-throwing overload
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    ctx.err << "jailwarden mkroot: cannot create " << dir << ": " << ec.message() << "\n";
+    return EX_CANTCREAT;
+  }
   if (absl::Status s = platform::BuildBusyboxRoot(dir, busybox); !s.ok()) {
     ctx.err << "jailwarden mkroot: " << s.message() << "\n";
     return s.code() == absl::StatusCode::kNotFound ? EX_UNAVAILABLE : EX_CANTCREAT;

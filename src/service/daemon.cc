@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -93,6 +94,74 @@ struct QueuedSignal {
   int host_signal = 0;
 };
 
+// The backend's runtime with two hooks: right after the kernel jail exists
+// (before exec.created, the network and exec.start) and right after it is
+// removed. The daemon registers the jail with the reader and the enforcer
+// there, so limits hold from the jail's first process on.
+class HookedRuntime final : public platform::JailRuntime {
+ public:
+  HookedRuntime(std::unique_ptr<platform::JailRuntime> inner,
+                std::function<void(const platform::JailInstance&)> created,
+                std::function<void(const std::string&)> removed)
+      : inner_(std::move(inner)),
+        created_(std::move(created)),
+        removed_(std::move(removed)) {}
+
+  absl::Status Prepare(const platform::JailSpec& spec,
+                       platform::JailInstance& instance) override {
+    return inner_->Prepare(spec, instance);
+  }
+  absl::Status Create(const platform::JailSpec& spec,
+                      platform::JailInstance& instance) override {
+    JW_RETURN_IF_ERROR(inner_->Create(spec, instance));
+    platform::JailInstance copy = instance;
+    if (copy.ref.name.empty()) copy.ref.name = spec.name;
+    created_(copy);
+    return absl::OkStatus();
+  }
+  absl::Status AttachNetwork(const platform::JailSpec& spec,
+                             platform::JailInstance& instance) override {
+    return inner_->AttachNetwork(spec, instance);
+  }
+  absl::StatusOr<platform::ExecResult> Exec(const platform::JailInstance& instance,
+                                            platform::ExecWhere where,
+                                            const platform::ExecRequest& request) override {
+    return inner_->Exec(instance, where, request);
+  }
+  absl::StatusOr<int64_t> Spawn(const platform::JailInstance& instance,
+                                const platform::ExecRequest& request) override {
+    return inner_->Spawn(instance, request);
+  }
+  absl::Status SignalAll(const platform::JailInstance& instance,
+                         int host_signal) override {
+    return inner_->SignalAll(instance, host_signal);
+  }
+  absl::StatusOr<int> CountProcesses(const platform::JailInstance& instance) override {
+    return inner_->CountProcesses(instance);
+  }
+  absl::Status Remove(platform::JailInstance& instance) override {
+    const std::string name = instance.ref.name;
+    absl::Status s = inner_->Remove(instance);
+    removed_(name);
+    return s;
+  }
+  absl::Status Teardown(const platform::JailSpec& spec,
+                        platform::JailInstance& instance) override {
+    return inner_->Teardown(spec, instance);
+  }
+  absl::StatusOr<bool> Adopt(platform::JailInstance& instance) override {
+    return inner_->Adopt(instance);
+  }
+  absl::Status ClearPersist(platform::JailInstance& instance) override {
+    return inner_->ClearPersist(instance);
+  }
+
+ private:
+  std::unique_ptr<platform::JailRuntime> inner_;
+  std::function<void(const platform::JailInstance&)> created_;
+  std::function<void(const std::string&)> removed_;
+};
+
 }  // namespace
 
 struct Daemon::Impl final : public engine::ActionSink {
@@ -110,8 +179,11 @@ struct Daemon::Impl final : public engine::ActionSink {
     int64_t init_pid = -1;
     std::vector<platform::Enforcement> applied;
   };
+  // Jails registered with the reader and enforcer. A leaf lock after
+  // control_mu (and after the manager's lock: the runtime hook takes it).
+  absl::Mutex reg_mu;
   std::map<std::string, Registered, std::less<>> registered
-      ABSL_GUARDED_BY(control_mu);
+      ABSL_GUARDED_BY(reg_mu);
   int64_t run_counter ABSL_GUARDED_BY(control_mu) = 0;
 
   // The rule database. Written under control_mu AND rules_mu; read under
@@ -201,20 +273,21 @@ struct Daemon::Impl final : public engine::ActionSink {
     }
     published_rules.store(copy);
     if (sampler != nullptr) sampler->SetRules(*copy);
-    PublishEnforcementsLocked();
+    PublishEnforcements();
   }
 
-  void PublishEnforcementsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu) {
+  void PublishEnforcements() ABSL_LOCKS_EXCLUDED(reg_mu) {
     auto list = std::make_shared<std::vector<platform::Enforcement>>();
     std::shared_ptr<const rctl::RuleSet> current = published_rules.load();
+    absl::MutexLock l(&reg_mu);
     for (const rctl::Rule& r : current->rules()) {
-      list->push_back(EnforcementOfLocked(r));
+      list->push_back(EnforcementOfRegLocked(r));
     }
     enforcements.store(std::move(list));
   }
 
-  platform::Enforcement EnforcementOfLocked(const rctl::Rule& r)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu) {
+  platform::Enforcement EnforcementOfRegLocked(const rctl::Rule& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu) {
     if (r.subject == rctl::SubjectType::kJail) {
       auto it = registered.find(r.subject_id);
       if (it != registered.end()) {
@@ -232,8 +305,8 @@ struct Daemon::Impl final : public engine::ActionSink {
   }
 
   // ---- jails ↔ backend registration ----
-  absl::Status ApplyLimitsLocked(const std::string& name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu) {
+  absl::Status ApplyLimitsRegLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu) {
     auto it = registered.find(name);
     if (it == registered.end()) return absl::OkStatus();
     std::vector<rctl::Rule> jail_rules;
@@ -259,42 +332,68 @@ struct Daemon::Impl final : public engine::ActionSink {
     return absl::OkStatus();
   }
 
-  // Registers running jails with the reader and enforcer (and applies their
-  // limits), forgets stopped ones; refreshes the published jail list.
+  // Registers one running jail with the reader and the enforcer and
+  // applies its limits. Called by the runtime hook right after the kernel
+  // jail exists and before exec.start, so a workload never runs unlimited
+  // (as rctl rules are linked when a FreeBSD jail is created).
+  void RegisterRegLocked(const platform::JailInstance& instance)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu) {
+    const std::string& name = instance.ref.name;
+    auto it = registered.find(name);
+    if (it != registered.end() && it->second.init_pid == instance.init_pid) return;
+    if (it != registered.end()) {
+      backend->RemoveJail(name);
+      registered.erase(it);
+    }
+    absl::StatusOr<platform::JailRef> ref = backend->AddJail(instance);
+    if (!ref.ok()) {
+      LogWarning("cannot sample or enforce jail",
+                 {{"jail", name}, {"error", std::string(ref.status().message())}});
+      return;
+    }
+    registered[name] = Registered{*ref, instance.init_pid, {}};
+    (void)ApplyLimitsRegLocked(name);
+  }
+
+  void OnKernelJailCreated(const platform::JailInstance& instance) {
+    {
+      absl::MutexLock l(&reg_mu);
+      RegisterRegLocked(instance);
+    }
+    PublishEnforcements();
+  }
+
+  void OnKernelJailRemoved(const std::string& name) {
+    absl::MutexLock l(&reg_mu);
+    if (registered.erase(name) > 0) backend->RemoveJail(name);
+  }
+
+  // Registers running jails the hook did not see (adopted ones), forgets
+  // stopped ones; refreshes the published jail list.
   void SyncJailsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu) {
     const std::vector<jail::JailRecord> records = manager->List();
-    std::set<std::string> running;
-    for (const jail::JailRecord& rec : records) {
-      const std::string& name = rec.spec.name;
-      if (rec.state != jail::JailState::kRunning) continue;
-      running.insert(name);
-      auto it = registered.find(name);
-      if (it != registered.end() && it->second.init_pid == rec.instance.init_pid) {
-        continue;
+    {
+      absl::MutexLock l(&reg_mu);
+      std::set<std::string> running;
+      for (const jail::JailRecord& rec : records) {
+        if (rec.state != jail::JailState::kRunning) continue;
+        running.insert(rec.spec.name);
+        platform::JailInstance instance = rec.instance;
+        instance.ref.name = rec.spec.name;
+        instance.ref.jid = rec.jid;
+        RegisterRegLocked(instance);
       }
-      if (it != registered.end()) {
-        backend->RemoveJail(name);
-        registered.erase(it);
-      }
-      absl::StatusOr<platform::JailRef> ref = backend->AddJail(rec.instance);
-      if (!ref.ok()) {
-        LogWarning("cannot sample or enforce jail",
-                   {{"jail", name}, {"error", std::string(ref.status().message())}});
-        continue;
-      }
-      registered[name] = Registered{*ref, rec.instance.init_pid, {}};
-      (void)ApplyLimitsLocked(name);
-    }
-    for (auto it = registered.begin(); it != registered.end();) {
-      if (running.count(it->first) == 0) {
-        backend->RemoveJail(it->first);
-        it = registered.erase(it);
-      } else {
-        ++it;
+      for (auto it = registered.begin(); it != registered.end();) {
+        if (running.count(it->first) == 0) {
+          backend->RemoveJail(it->first);
+          it = registered.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
     jail_cache.store(std::make_shared<const std::vector<jail::JailRecord>>(records));
-    PublishEnforcementsLocked();
+    PublishEnforcements();
   }
 
   // Swaps in `next` as the rule database: every registered jail whose rules
@@ -307,33 +406,36 @@ struct Daemon::Impl final : public engine::ActionSink {
       absl::MutexLock l(&rules_mu);
       old = rules;
     }
-    std::vector<std::string> done;
-    absl::Status failure;
-    for (auto& [name, reg] : registered) {
-      const std::vector<rctl::Rule> before = JailRules(old, name);
-      const std::vector<rctl::Rule> after = JailRules(next, name);
-      if (before == after) continue;
-      absl::StatusOr<std::vector<platform::Enforcement>> applied =
-          backend->enforcer().Apply(reg.ref, after);
-      if (!applied.ok()) {
-        failure = applied.status();
-        LogWarning("cannot apply limits",
-                   {{"jail", name}, {"error", std::string(failure.message())}});
-        break;
-      }
-      reg.applied = *std::move(applied);
-      done.push_back(name);
-    }
-    if (!failure.ok()) {
-      for (const std::string& name : done) {
-        Registered& reg = registered[name];
-        absl::StatusOr<std::vector<platform::Enforcement>> back =
-            backend->enforcer().Apply(reg.ref, JailRules(old, name));
-        if (back.ok()) reg.applied = *std::move(back);
-      }
-      return failure;
-    }
     {
+      absl::MutexLock rl(&reg_mu);
+      std::vector<std::string> done;
+      absl::Status failure;
+      for (auto& [name, reg] : registered) {
+        const std::vector<rctl::Rule> before = JailRules(old, name);
+        const std::vector<rctl::Rule> after = JailRules(next, name);
+        if (before == after) continue;
+        absl::StatusOr<std::vector<platform::Enforcement>> applied =
+            backend->enforcer().Apply(reg.ref, after);
+        if (!applied.ok()) {
+          failure = applied.status();
+          LogWarning("cannot apply limits",
+                     {{"jail", name}, {"error", std::string(failure.message())}});
+          break;
+        }
+        reg.applied = *std::move(applied);
+        done.push_back(name);
+      }
+      if (!failure.ok()) {
+        for (const std::string& name : done) {
+          Registered& reg = registered[name];
+          absl::StatusOr<std::vector<platform::Enforcement>> back =
+              backend->enforcer().Apply(reg.ref, JailRules(old, name));
+          if (back.ok()) reg.applied = *std::move(back);
+        }
+        return failure;
+      }
+      // Swapped while reg_mu is held, so a jail the runtime hook registers
+      // meanwhile gets either the old rules (and this loop) or the new ones.
       absl::MutexLock l(&rules_mu);
       rules = next;
     }
@@ -417,6 +519,7 @@ struct Daemon::Impl final : public engine::ActionSink {
     }
     absl::MutexLock l(&control_mu);
     SyncJailsLocked();
+    absl::MutexLock rl(&reg_mu);
     for (const auto& [name, reg] : registered) {
       if (absl::Status s = backend->Reconcile(name); !s.ok()) {
         LogDebug("limit reconcile failed",
@@ -765,8 +868,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       LogDebug("jail step", {{"jail", e.jail}, {"step", e.step}, {"command", e.command}});
     }
   };
-  std::unique_ptr<platform::JailRuntime> runtime = d.backend->TakeRuntime();
-  if (runtime == nullptr) return absl::InternalError("backend has no runtime");
+  std::unique_ptr<platform::JailRuntime> inner = d.backend->TakeRuntime();
+  if (inner == nullptr) return absl::InternalError("backend has no runtime");
+  auto runtime = std::make_unique<HookedRuntime>(
+      std::move(inner),
+      [&d](const platform::JailInstance& i) { d.OnKernelJailCreated(i); },
+      [&d](const std::string& name) { d.OnKernelJailRemoved(name); });
   d.runtime = runtime.get();
   JW_ASSIGN_OR_RETURN(d.manager, jail::Manager::Open(mo, std::move(runtime)));
   for (const std::string& name : d.manager->open_report().adopted) {
