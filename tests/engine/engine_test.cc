@@ -574,8 +574,14 @@ TEST_F(EngineTest, StatsReadableWhileEvaluating) {
       reads += engine_.Stats().size() > 0 ? 1 : 0;
     }
   });
+  // Start once the reader runs, and keep evaluating until it has read
+  // several times during evaluation (the machine may be loaded).
+  while (reads.load() == 0) {
+    std::this_thread::yield();
+  }
+  const uint64_t before = reads.load();
   std::vector<bool> present(50, true);
-  for (int t = 0; t < 200; ++t) {
+  for (int t = 0; t < 200 || (reads.load() < before + 3 && t < 200000); ++t) {
     // Jails come and go (re-binds) and usage moves over and under.
     const int j = t % 50;
     const std::string name = "j" + std::to_string(j);
