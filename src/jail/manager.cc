@@ -294,7 +294,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
   rec.instance = {};
   rec.instance.ref.name = spec.name;
   rec.jid = -1;
-  JW_RETURN_IF_ERROR(Save(rec));
+  if (!rec.ephemeral) {  // Run saved an ephemeral jail as starting already
+    JW_RETURN_IF_ERROR(Save(rec));
+  }
 
   auto step = [&](const char* name, absl::Status st) -> absl::Status {
     Notify({spec.name, name, "", false, st.ok()});
@@ -521,6 +523,9 @@ absl::StatusOr<ExecResult> Manager::Run(const JailSpec& spec_in, const ExecReque
     JailRecord rec;
     rec.spec = spec;
     rec.ephemeral = true;
+    // Saved as starting from the outset: a crash at any point leaves a
+    // record the next manager cleans up and forgets.
+    rec.state = JailState::kStarting;
     JW_RETURN_IF_ERROR(store_->Save(rec));
     jails_.emplace(spec.name, std::move(rec));
     absl::Status st = StartLocked(spec.name, /*hold_persist=*/true, /*ephemeral=*/true);
