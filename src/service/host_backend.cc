@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
   platform::LinuxJailRuntimeOptions rt;
   rt.run_dir = options.run_dir;
   rt.cgroup_root = options.cgroup_root;
+  rt.cgroup_parent = options.cgroup_parent;
   JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::JailRuntime> runtime,
                       platform::NewLinuxJailRuntime(rt));
   platform::LinuxUsageReaderOptions ro;
@@ -77,6 +78,19 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
                       platform::LinuxLimitEnforcer::Create(eo));
   return std::unique_ptr<HostBackend>(new LinuxHostBackend(
       std::move(runtime), std::move(reader), std::move(enforcer)));
+}
+
+std::string CgroupParentFor(std::string_view state_dir) {
+  if (state_dir == policy::kDefaultStateDir) return "jailwarden";
+  uint32_t h = 2166136261u;
+  for (const char c : state_dir) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "jailwarden-";
+  for (int shift = 28; shift >= 0; shift -= 4) out.push_back(kHex[(h >> shift) & 15]);
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(

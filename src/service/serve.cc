@@ -168,6 +168,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   }
   LinuxBackendOptions bo;
   bo.run_dir = StrCat(policy->server.state_dir, "/run");
+  bo.cgroup_parent = CgroupParentFor(policy->server.state_dir);
   absl::StatusOr<std::unique_ptr<HostBackend>> backend =
       NewHostBackend(policy->server.backend, bo);
   if (!backend.ok()) {

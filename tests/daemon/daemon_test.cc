@@ -21,6 +21,7 @@
 #include "jailwarden/api/client.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/rootfs.h"
+#include "jailwarden/service/host_backend.h"
 
 namespace jailwarden {
 namespace {
@@ -144,6 +145,11 @@ class DaemonTest : public ::testing::Test {
     // them on exit.
     StartServe(true);
     StopServe();
+    // The jails' cgroups are gone; remove the (empty) parent directories
+    // this daemon made below our cgroup. The name is unique to state_.
+    const std::string parent = service::CgroupParentFor(state_);
+    (void)std::system(StrCat("find /sys/fs/cgroup -xdev -depth -type d -name '", parent,
+                             "' -exec rmdir {} + 2>/dev/null").c_str());
     (void)std::system(StrCat("rm -rf '", dir_, "'").c_str());
   }
 

@@ -315,6 +315,12 @@ TEST_F(ServiceTest, ApiJailsWithLimitsAndDestroy) {
   EXPECT_EQ(daemon_->GetJail("tmp2").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(HostBackendTest, CgroupParentIsPerStateDir) {
+  EXPECT_EQ(CgroupParentFor("/var/lib/jailwarden"), "jailwarden");
+  EXPECT_THAT(CgroupParentFor("/tmp/a"), ::testing::MatchesRegex("jailwarden-[0-9a-f]{8}"));
+  EXPECT_NE(CgroupParentFor("/tmp/a"), CgroupParentFor("/tmp/b"));
+}
+
 TEST(HostBackendTest, FreeBsdBackendIsRefusedOnLinux) {
   absl::StatusOr<std::unique_ptr<HostBackend>> b =
       NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x"});

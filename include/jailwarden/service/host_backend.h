@@ -53,7 +53,15 @@ class HostBackend {
 struct LinuxBackendOptions {
   std::string run_dir;  // per-jail scratch, absolute
   std::string cgroup_root = "/sys/fs/cgroup";
+  // Directory made below jailwarden's own cgroup for its jails.
+  std::string cgroup_parent = "jailwarden";
 };
+
+// The cgroup parent for a daemon with `state_dir`: "jailwarden" for the
+// default state directory, "jailwarden-<8 hex digits of its FNV-1a hash>"
+// otherwise, so two daemons on one host (tests, a second instance) never
+// share a jail's cgroup.
+std::string CgroupParentFor(std::string_view state_dir);
 
 // The Linux backend (namespaces, cgroups, /proc). Errors from the
 // platform constructors (no usable cgroup hierarchy, no jailwarden-init).
