@@ -296,8 +296,13 @@ class LinuxJailRuntime final : public JailRuntime {
     for (const MountSpec& m : spec.mounts) {
       config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
     }
-    config.socket_path = bs["rundir"] + "/init.sock";
-    bs["init.socket"] = config.socket_path;
+    // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
+    // works, its commands then enter through the setns helper.
+    std::string socket_path = bs["rundir"] + "/init.sock";
+    if (socket_path.size() < 108) {
+      config.socket_path = socket_path;
+      bs["init.socket"] = socket_path;
+    }
     std::string json = InitConfigToJson(config);
 
     int cfg[2], rep[2];
