@@ -303,6 +303,33 @@ TEST_F(JailLifecycleTest, RunIsOneShotWithTheExitStatusPassedThrough) {
   EXPECT_EQ(r->term_signal, 9);
 }
 
+// With a run_dir too long for a unix socket path, commands enter the jail
+// through the setns helper (join cgroups, setns via pidfd, fork) instead.
+TEST_F(JailLifecycleTest, SetnsFallbackRunsCommandsInTheJail) {
+  JailWorkspace longws = ws_;
+  longws.run_dir = ws_.top + "/run-" + std::string(100, 'x');
+  std::unique_ptr<jail::Manager> m = OpenManager(longws);
+  ASSERT_NE(m, nullptr);
+  platform::JailSpec s = Spec("fallback1");
+  s.hostname = "fb";
+  s.exec.start = {"sleep 30 > /dev/null 2>&1 &"};
+  s.exec.timeout = absl::Seconds(5);
+  ASSERT_TRUE(m->Create(s).ok());
+  absl::Status st = m->Start("fallback1");
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(m->Get("fallback1")->instance.backend_state.count("init.socket"), 0u);
+  ShellResult r = JailShell(*m, "fallback1", "hostname; cat /proc/self/cgroup | grep -c ':/$'; ps -o comm | grep -c sleep");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "fb\n10\n1\n");
+  platform::ExecRequest req;
+  req.argv = {"sleep", "10"};
+  req.timeout = absl::Milliseconds(200);
+  auto timed = m->Exec("fallback1", req);
+  ASSERT_TRUE(timed.ok());
+  EXPECT_TRUE(timed->timed_out);
+  ASSERT_TRUE(m->Destroy("fallback1").ok());
+}
+
 TEST_F(JailLifecycleTest, FiftyJailsLeaveNothingBehind) {
   std::string base = ws_.CopyRoot("base50");
   constexpr int kJails = 50;
