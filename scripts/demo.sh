@@ -15,7 +15,7 @@ root=$PWD
 ./scripts/install-deps.sh
 ./scripts/build.sh
 
-bin=$root/build/src/jailwarden
+bin=$root/${BUILD_DIR:-build}/src/jailwarden
 config=$root/packaging/examples/jailwarden.yaml
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -89,6 +89,7 @@ fi
 echo
 echo "\$ jailwarden rctl          # the rule database (policy limits + rules)"
 "$bin" rctl
+as_root=${sudo:+sudo }
 cat <<INFO
 
 Look at it:
@@ -97,8 +98,8 @@ Look at it:
   API:       curl -s $server/v1/jails
              curl -sN $server/v1/events        # rule matches, devctl format
   CLI:       $bin list | top | usage NAME | rctl -hu jail:NAME
-             $sudo $bin rctl -a jail:hog:memoryuse:deny=96M   # (token: root reads it)
-  reload:    edit $config, then: $sudo kill -HUP $serve_pid
+             ${as_root}$bin rctl -a jail:hog:memoryuse:deny=96M   # changes need the token (root reads it)
+  reload:    edit $config, then: ${as_root}kill -HUP $serve_pid
 
 Ctrl-C stops jailwarden$( [[ ${DEMO_KEEP_JAILS:-0} == 1 ]] && echo " (the jails keep running)" || echo " and the demo jails").
 =======================================================

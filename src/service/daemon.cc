@@ -1141,8 +1141,8 @@ absl::StatusOr<platform::ExecResult> Daemon::Run(
     }
   }
   LogInfo("one-shot jail", {{"jail", spec.name}});
-  // The maintenance pass registers the running one-shot jail and applies
-  // its limits (within maintenance_interval of its start).
+  // The runtime hook registers the one-shot jail and applies its limits as
+  // soon as its kernel jail exists, before the command runs.
   absl::StatusOr<platform::ExecResult> result = d.manager->Run(spec, request);
   if (!limits.empty()) {
     absl::MutexLock l(&d.control_mu);
