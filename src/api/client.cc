@@ -520,6 +520,7 @@ absl::StatusOr<ExecOutcome> Client::StreamExec(
   std::string pending;
   absl::Status parse_error;
   auto handle_line = [&](std::string_view line) {
+    if (on_exec_line_) on_exec_line_(line);
     absl::StatusOr<Json> j = ParseJson(line);
     if (!j.ok()) {
       parse_error = j.status();

@@ -212,9 +212,19 @@ int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "exec", client.status());
+  if (flags.json) {
+    // The daemon's NDJSON stream as is: output lines, then the status line.
+    client->set_on_exec_line(
+        [&](std::string_view line) { ctx.out << line << "\n" << std::flush; });
+  }
   absl::StatusOr<api::ExecOutcome> outcome = client->Exec(
-      name, rest, [&](std::string_view d) { ctx.out << d << std::flush; },
-      [&](std::string_view d) { ctx.err << d << std::flush; });
+      name, rest,
+      [&](std::string_view d) {
+        if (!flags.json) ctx.out << d << std::flush;
+      },
+      [&](std::string_view d) {
+        if (!flags.json) ctx.err << d << std::flush;
+      });
   if (!outcome.ok()) return Fail(ctx, "exec", outcome.status());
   if (!outcome->error.empty()) {
     ctx.err << "jailwarden exec: " << outcome->error << "\n";
@@ -268,10 +278,19 @@ int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   body["argv"] = command;
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "run", client.status());
+  if (flags.json) {
+    // The daemon's NDJSON stream as is: output lines, then the status line.
+    client->set_on_exec_line(
+        [&](std::string_view line) { ctx.out << line << "\n" << std::flush; });
+  }
   absl::StatusOr<api::ExecOutcome> outcome = client->Run(
       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      [&](std::string_view d) { ctx.out << d << std::flush; },
-      [&](std::string_view d) { ctx.err << d << std::flush; });
+      [&](std::string_view d) {
+        if (!flags.json) ctx.out << d << std::flush;
+      },
+      [&](std::string_view d) {
+        if (!flags.json) ctx.err << d << std::flush;
+      });
   if (!outcome.ok()) return Fail(ctx, "run", outcome.status());
   if (!outcome->error.empty()) {
     ctx.err << "jailwarden run: " << outcome->error << "\n";

@@ -127,6 +127,12 @@ TEST_F(CliTest, ExecStreamsAndReturnsTheExitStatus) {
   EXPECT_EQ(o.err, "broken\n");
   o = Run(RunExecVerb, {"--token", kToken, "web"});
   EXPECT_EQ(o.status, EX_USAGE);
+  o = Run(RunExecVerb, {"--token", kToken, "--json", "web", "--", "fail", "x"});
+  EXPECT_EQ(o.status, 3);
+  EXPECT_EQ(o.out,
+            "{\"data\":\"x\\n\",\"stream\":\"stderr\"}\n"
+            "{\"exit_code\":3,\"signal\":0,\"timed_out\":false}\n");
+  EXPECT_EQ(o.err, "");
 }
 
 TEST_F(CliTest, RctlTalksToTheDaemonWithRctlMessages) {

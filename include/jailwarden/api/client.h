@@ -111,6 +111,12 @@ class Client {
   const std::string& last_body() const { return last_body_; }
   const ClientOptions& options() const { return options_; }
 
+  // Exec and Run also hand every NDJSON line of the stream, as received,
+  // to `on_line` (for --json). Unset: none.
+  void set_on_exec_line(std::function<void(std::string_view)> on_line) {
+    on_exec_line_ = std::move(on_line);
+  }
+
  private:
   absl::StatusOr<ExecOutcome> StreamExec(
       std::string_view target, std::string_view body,
@@ -119,6 +125,7 @@ class Client {
 
   ClientOptions options_;
   std::string last_body_;
+  std::function<void(std::string_view)> on_exec_line_;
 };
 
 // The five rctl(2) calls over the API (GET/POST/DELETE /v1/rules,
