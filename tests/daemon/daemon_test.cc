@@ -500,6 +500,19 @@ TEST_F(DaemonTest, ReloadChangesOneJailsLimitsWithoutRestartingIt) {
   EXPECT_EQ(Jail("web").init_pid, web.init_pid);
 }
 
+TEST_F(DaemonTest, ServeRefusesABadPolicyWithItsPlace) {
+  const std::string bad = dir_ + "/bad.yaml";
+  WriteFile(bad, "server:\n  listen: 127.0.0.1:99999\njails: {}\n");
+  CliResult c = Cli({"serve", "--config", bad});
+  EXPECT_EQ(c.status, 78) << c.err;  // EX_CONFIG
+  EXPECT_THAT(c.err, HasSubstr(bad + ":2:11: "));
+  WriteFile(bad, Policy() + "  - jail:web:cputime:deny=5\n");
+  c = Cli({"serve", "--config", bad});
+  EXPECT_EQ(c.status, 78) << c.err;
+  EXPECT_THAT(c.err, HasSubstr("Operation not supported"));
+  unlink(bad.c_str());
+}
+
 // Last: SIGTERM leaves the jails running; a new serve adopts them.
 TEST_F(DaemonTest, ZzSigtermKeepsJailsAndANewServeAdoptsThem) {
   const api::JailInfo web = Jail("web");
