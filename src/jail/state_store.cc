@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 
@@ -67,28 +68,11 @@ absl::Status ParseError(const std::exception& e, std::string_view what) {
   return absl::InvalidArgumentError(StrCat(what, ": ", e.what()));
 }
 
+// ReadFile's text, or "" with the errno in `*err`.
 std::string ReadAll(const std::string& path, int* err) {
-  std::ifstream in(path);
-  if (!in) {
-    *err = errno == 0 ? ENOENT : errno;
-    return "";
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *err = 0;
-  return ss.str();
-}
-
-absl::Status MkdirP(const std::string& path, mode_t mode) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      std::string cur = path.substr(0, i);
-      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
-        return ErrnoStatus(errno, StrCat("mkdir ", cur));
-      }
-    }
-  }
-  return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadFile(path);
+  *err = text.ok() ? 0 : StatusErrno(text.status()).value_or(EIO);
+  return text.ok() ? *std::move(text) : std::string();
 }
 
 absl::Status FsyncDir(const std::string& dir) {
@@ -266,7 +250,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, b
   if (root.empty() || root[0] != '/') {
     return absl::InvalidArgumentError(StrCat("state_dir ", root, ": not an absolute path"));
   }
-  JW_RETURN_IF_ERROR(MkdirP(root + "/jails", 0700));
+  JW_RETURN_IF_ERROR(MakeDirs(root + "/jails", 0700));
   return std::unique_ptr<StateStore>(new StateStore(std::move(root), fsync));
 }
 
@@ -318,7 +302,7 @@ absl::Status StateStore::WriteFileAtomically(const std::string& path,
 absl::Status StateStore::Save(const JailRecord& rec) {
   std::string dir = JailDir(rec.spec.name);
   bool fresh = access(dir.c_str(), F_OK) != 0;
-  JW_RETURN_IF_ERROR(MkdirP(dir, 0700));
+  JW_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   if (fresh && fsync_) {
     JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
   }

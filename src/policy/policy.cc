@@ -9,6 +9,7 @@
 #include <string>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
 #include "policy/loader.h"
 
@@ -16,39 +17,6 @@ namespace jailwarden::policy {
 namespace {
 
 constexpr std::size_t kMaxPolicyBytes = 16 << 20;
-
-// Reads a whole file. On failure returns the errno in `*err`.
-bool ReadWholeFile(const std::string& path, std::string* out, int* err) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = errno;
-    return false;
-  }
-  out->clear();
-  char buf[65536];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      *err = errno;
-      close(fd);
-      return false;
-    }
-    if (n == 0) {
-      break;
-    }
-    out->append(buf, static_cast<std::size_t>(n));
-    if (out->size() > kMaxPolicyBytes) {
-      *err = EFBIG;
-      close(fd);
-      return false;
-    }
-  }
-  close(fd);
-  return true;
-}
 
 }  // namespace
 
@@ -152,12 +120,12 @@ std::vector<PolicyError> ValidatePolicyText(std::string_view text,
 
 std::vector<PolicyError> ValidatePolicyFile(const std::string& path,
                                             const LoadOptions& options) {
-  std::string text;
-  int err = 0;
-  if (!ReadWholeFile(path, &text, &err)) {
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxPolicyBytes);
+  if (!text.ok()) {
+    const int err = StatusErrno(text.status()).value_or(EIO);
     return {PolicyError{path, 0, 0, std::string(FreeBsdStrerror(err))}};
   }
-  return ValidatePolicyText(text, path, options);
+  return ValidatePolicyText(*text, path, options);
 }
 
 absl::StatusOr<Policy> LoadPolicyText(std::string_view text,
@@ -175,12 +143,11 @@ absl::StatusOr<Policy> LoadPolicyText(std::string_view text,
 
 absl::StatusOr<Policy> LoadPolicyFile(const std::string& path,
                                       const LoadOptions& options) {
-  std::string text;
-  int err = 0;
-  if (!ReadWholeFile(path, &text, &err)) {
-    return ErrnoStatus(err, path);
+  absl::StatusOr<std::string> text = ReadFile(path, kMaxPolicyBytes);
+  if (!text.ok()) {
+    return ErrnoStatus(StatusErrno(text.status()).value_or(EIO), path);
   }
-  return LoadPolicyText(text, path, options);
+  return LoadPolicyText(*text, path, options);
 }
 
 absl::StatusOr<JailPolicy> InstantiateTemplate(const Policy& policy,

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
@@ -35,33 +36,11 @@ namespace {
 constexpr absl::Duration kInitSetupTimeout = absl::Seconds(10);
 constexpr absl::Duration kKillTimeout = absl::Seconds(5);
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return ErrnoStatus(errno == 0 ? ENOENT : errno, StrCat("open ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 bool IsDir(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-absl::Status MkdirP(const std::string& path, mode_t mode = 0755) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      std::string cur = path.substr(0, i);
-      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
-        return ErrnoStatus(errno, StrCat("mkdir ", cur));
-      }
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::Status RemoveTree(const std::string& path) {
@@ -235,7 +214,7 @@ class LinuxJailRuntime final : public JailRuntime {
     }
     auto& bs = inst.backend_state;
     std::string rundir = StrCat(options_.run_dir, "/", spec.name);
-    JW_RETURN_IF_ERROR(MkdirP(rundir, 0700));
+    JW_RETURN_IF_ERROR(MakeDirs(rundir, 0700));
     bs["rundir"] = rundir;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
@@ -247,13 +226,13 @@ class LinuxJailRuntime final : public JailRuntime {
       // overlayfs needs the work dir on the upper dir's file system and
       // outside it: a hidden sibling of `path`.
       std::string work = StrCat(Dirname(spec.path), "/.", Basename(spec.path), ".jw-work");
-      JW_RETURN_IF_ERROR(MkdirP(spec.path));
+      JW_RETURN_IF_ERROR(MakeDirs(spec.path));
       bs["overlay.lower"] = spec.base_root;
       bs["overlay.upper"] = spec.path;
       bs["overlay.work"] = work;
-      JW_RETURN_IF_ERROR(MkdirP(work, 0700));
+      JW_RETURN_IF_ERROR(MakeDirs(work, 0700));
       std::string root = rundir + "/root";
-      JW_RETURN_IF_ERROR(MkdirP(root));
+      JW_RETURN_IF_ERROR(MakeDirs(root));
       bs["root"] = root;
     } else {
       if (!IsDir(spec.path)) {
@@ -266,7 +245,7 @@ class LinuxJailRuntime final : public JailRuntime {
         return absl::InvalidArgumentError(StrCat("copy target ", c.target, ": not absolute"));
       }
       std::string dst = spec.path + c.target;
-      JW_RETURN_IF_ERROR(MkdirP(Dirname(dst)));
+      JW_RETURN_IF_ERROR(MakeDirs(Dirname(dst)));
       JW_RETURN_IF_ERROR(CopyFile(c.source, dst));
     }
     for (const MountSpec& m : spec.mounts) {
@@ -669,7 +648,7 @@ absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
   if (options.run_dir.empty() || options.run_dir[0] != '/') {
     return absl::InvalidArgumentError("run_dir must be an absolute path");
   }
-  JW_RETURN_IF_ERROR(MkdirP(options.run_dir, 0700));
+  JW_RETURN_IF_ERROR(MakeDirs(options.run_dir, 0700));
   JW_ASSIGN_OR_RETURN(std::string init, FindInit(options.init_path));
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
   JW_ASSIGN_OR_RETURN(CgroupLayout layout,

@@ -1,0 +1,27 @@
+#pragma once
+
+// Small file-system helpers shared by the layers (state store, policy
+// loader, Linux runtime). Thread-safe (no shared state).
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace jailwarden {
+
+// Reads the whole file at `path` with read(2), retrying on EINTR.
+// Errors: an ErrnoStatus carrying open(2)'s or read(2)'s errno ("read
+// <path>: ..."), so StatusErrno() == ENOENT tells a missing file; EFBIG
+// once the file holds more than `max_bytes`.
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     std::size_t max_bytes = SIZE_MAX);
+
+// mkdir -p: creates each missing directory along `path` with `mode`
+// (existing ones are left as they are). Errors: ErrnoStatus from mkdir(2).
+absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+}  // namespace jailwarden
