@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <map>
@@ -574,14 +575,33 @@ absl::Status LinuxLimitEnforcer::Impl::WriteRlimits(Jail& j, const Desired& d, b
     for (int r : resources) {
       LinuxRlimit setting;
       setting.resource = r;
+      bool lifting = false;
       if (auto it = eff.find(r); it != eff.end()) {
         setting.soft = setting.hard = static_cast<rlim_t>(it->second);
       } else if (auto b = j.rlimit_baseline.find(r); b != j.rlimit_baseline.end()) {
         setting = b->second;
+        lifting = true;
       } else {
         continue;
       }
       absl::Status st = SetProcessRlimit(*pid, setting);
+      if (lifting && StatusErrno(st) == EPERM) {
+        // Raising a hard limit needs CAP_SYS_RESOURCE (setrlimit(2)), which
+        // some hosts withhold even from root. The limit is lifted for every
+        // process started from now on (they inherit the jail's pid 1, which
+        // is never limited); a process that lived through the deny keeps
+        // its lowered hard limit, and gets its soft limit back up to it.
+        absl::StatusOr<LinuxRlimit> cur = GetProcessRlimit(*pid, r);
+        if (cur.ok()) {
+          setting.hard = cur->hard;
+          setting.soft = std::min(setting.soft, cur->hard);
+          st = SetProcessRlimit(*pid, setting);
+          LogWarning("enforcer: cannot raise a hard rlimit without CAP_SYS_RESOURCE; "
+                     "the process keeps its lowered hard limit",
+                     {{"jail", j.paths.name}, {"pid", StrCat(*pid)},
+                      {"rlimit", RlimitName(r)}});
+        }
+      }
       if (!st.ok() && !absl::IsNotFound(st)) {
         return st;
       }
