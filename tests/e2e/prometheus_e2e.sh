@@ -88,9 +88,13 @@ if [[ $mode == fixture ]]; then
 else
   target_port=$(free_port) || { echo "FAIL: no free port"; exit 1; }
   mkdir -p "$tmp/state"
+  "$target_bin" mkroot busybox "$tmp/base" >/dev/null ||
+    { echo "FAIL: jailwarden mkroot busybox $tmp/base"; exit 1; }
   sed -e "s|@LISTEN@|127.0.0.1:$target_port|g" -e "s|@STATE_DIR@|$tmp/state|g" \
-    "$policy" >"$tmp/policy.yaml"
-  "$target_bin" serve --config "$tmp/policy.yaml" >"$tmp/target.out" 2>"$tmp/target.err" &
+    -e "s|@BASE@|$tmp/base|g" "$policy" >"$tmp/policy.yaml"
+  # SIGTERM at cleanup stops the jails too (they outlive serve by default).
+  "$target_bin" serve --config "$tmp/policy.yaml" --stop-jails-on-exit \
+    >"$tmp/target.out" 2>"$tmp/target.err" &
   pids+=($!)
 fi
 target="127.0.0.1:$target_port"
@@ -168,6 +172,11 @@ while IFS=$'\t' read -r file title expr; do
     missing=""
     for m in $(sed -E 's/[a-z_]+:[a-z_:]+//g' <<<"$q" | grep -oE '\bjail_[a-z_]+' | sort -u); do
       grep -qx "$m" "$tmp/exposed" || missing+=" $m"
+    done
+    # A jailwarden_* family about one resource (peaks, limits) is empty too
+    # when that resource's usage family is.
+    for r in $(grep -oE 'resource="[a-z]+"' <<<"$q" | sed -E 's/resource="(.*)"/\1/' | sort -u); do
+      grep -qE "^jail_${r}(_bytes|_seconds_total|_used)?$" "$tmp/exposed" || missing+=" jail_$r"
     done
     if [[ $mode == serve && -n $missing ]]; then
       echo "SKIP: $file / $title: backend reads no$missing"
