@@ -17,7 +17,7 @@ class LinuxHostBackend final : public HostBackend {
  public:
   LinuxHostBackend(std::unique_ptr<platform::JailRuntime> runtime,
                    std::unique_ptr<platform::LinuxUsageReader> reader,
-                   std::unique_ptr<platform::LinuxLimitEnforcer> enforcer)
+                   std::shared_ptr<platform::LinuxLimitEnforcer> enforcer)
       : runtime_(std::move(runtime)),
         reader_(std::move(reader)),
         enforcer_(std::move(enforcer)) {}
@@ -55,27 +55,38 @@ class LinuxHostBackend final : public HostBackend {
  private:
   std::unique_ptr<platform::JailRuntime> runtime_;
   std::unique_ptr<platform::LinuxUsageReader> reader_;
-  std::unique_ptr<platform::LinuxLimitEnforcer> enforcer_;
+  std::shared_ptr<platform::LinuxLimitEnforcer> enforcer_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
     const LinuxBackendOptions& options) {
+  platform::LinuxLimitEnforcerOptions eo;
+  eo.cgroup_root = options.cgroup_root;
+  JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxLimitEnforcer> made,
+                      platform::LinuxLimitEnforcer::Create(eo));
+  std::shared_ptr<platform::LinuxLimitEnforcer> enforcer = std::move(made);
   platform::LinuxJailRuntimeOptions rt;
   rt.run_dir = options.run_dir;
   rt.cgroup_root = options.cgroup_root;
   rt.cgroup_parent = options.cgroup_parent;
+  // Commands started in a jail get its per-process rlimits before exec.
+  // The runtime is handed to the jail Manager (TakeRuntime), so it shares
+  // ownership of the enforcer rather than borrow it.
+  rt.exec_rlimits = [e = enforcer](std::string_view jail) {
+    std::vector<std::array<uint64_t, 3>> out;
+    for (const platform::LinuxRlimit& l : e->ExecRlimits(jail)) {
+      out.push_back({static_cast<uint64_t>(l.resource), l.soft, l.hard});
+    }
+    return out;
+  };
   JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::JailRuntime> runtime,
                       platform::NewLinuxJailRuntime(rt));
   platform::LinuxUsageReaderOptions ro;
   ro.cgroup_root = options.cgroup_root;
   JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxUsageReader> reader,
                       platform::LinuxUsageReader::Create(ro));
-  platform::LinuxLimitEnforcerOptions eo;
-  eo.cgroup_root = options.cgroup_root;
-  JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxLimitEnforcer> enforcer,
-                      platform::LinuxLimitEnforcer::Create(eo));
   return std::unique_ptr<HostBackend>(new LinuxHostBackend(
       std::move(runtime), std::move(reader), std::move(enforcer)));
 }

@@ -396,6 +396,25 @@ TEST_F(DaemonTest, RctlAddListRemoveUsageRoundTrips) {
   EXPECT_THAT(r.out, HasSubstr("| web "));
 }
 
+// A per-process deny holds from a new process's first instruction: the
+// jail's pid 1 sets the rlimit before exec, without waiting for the slow
+// tier to find the process.
+TEST_F(DaemonTest, PerProcessDenyAppliesAtExec) {
+  CliResult r = Cli({"exec", "web", "--", "/bin/sh", "-c", "ulimit -n"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string before = r.out;
+  r = Cli({"rctl", "-a", "jail:web:openfiles:deny=37/process"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli({"exec", "web", "--", "/bin/sh", "-c", "ulimit -n; ulimit -Hn"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "37\n37\n");
+  r = Cli({"rctl", "-r", "jail:web:openfiles"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli({"exec", "web", "--", "/bin/sh", "-c", "ulimit -n"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, before);
+}
+
 TEST_F(DaemonTest, TokenRefusedAndAccepted) {
   const int64_t pid = Jail("web").init_pid;
   absl::StatusOr<api::HttpResponse> r =

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -35,6 +36,7 @@ int PidfdOpen(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)
 struct Prepared {
   std::vector<std::string> argv_storage, env_storage, candidates;
   std::vector<char*> argv, envp;
+  std::vector<std::array<uint64_t, 3>> rlimits;  // {RLIMIT_*, soft, hard}
   int fds[3] = {-1, -1, -1};
   int devnull = -1;
   ~Prepared() {
@@ -113,6 +115,12 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
     if (s != SIGKILL && s != SIGSTOP) {
       signal(s, SIG_DFL);
     }
+  }
+  for (const std::array<uint64_t, 3>& l : p.rlimits) {
+    const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
+    // Lowering never fails for root; a raise this host forbids keeps the
+    // inherited (lower) limit, which is still within the rule.
+    setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
   }
   int err = ENOENT;
   for (const std::string& c : p.candidates) {
@@ -332,6 +340,7 @@ absl::StatusOr<std::pair<int, int32_t>> RequestFromInit(const std::string& socke
   r.argv = p.argv_storage;
   r.env = p.env_storage;
   r.spawn = spawn;
+  r.rlimits = p.rlimits;
   std::string body = InitRequestToJson(r);
   struct iovec iov = {body.data(), body.size()};
   char control[CMSG_SPACE(3 * sizeof(int))];
@@ -388,6 +397,7 @@ absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& r
 absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
+  p.rlimits = t.rlimits;
   if (!t.in_jail) {
     return ExecOnHost(t, req, p);
   }
@@ -452,6 +462,7 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
                                     const std::string& membership_dir) {
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
+  p.rlimits = t.rlimits;
   int32_t ns_pid = 0;
   if (!t.init_socket.empty()) {
     JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/true));

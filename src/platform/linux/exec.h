@@ -5,6 +5,7 @@
 // fork; between fork and exec the children make only async-signal-safe
 // calls (style.md, sandbox2).
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct ExecTarget {
   // by the jail's pid 1 itself (already in every namespace and cgroup: no
   // cgroup migration, no setns); the setns helper is the fallback.
   std::string init_socket;
+  // jail: resource limits the command gets before exec (setrlimit in the
+  // child): {RLIMIT_*, soft, hard}. The per-process RCTL denies
+  // (LinuxLimitEnforcer::ExecRlimits), so a new process starts limited.
+  std::vector<std::array<uint64_t, 3>> rlimits;
 };
 
 // Runs `request` and waits (with request.timeout). For a jail: a helper

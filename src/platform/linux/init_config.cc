@@ -66,6 +66,7 @@ std::string InitRequestToJson(const InitRequest& r) {
   j["argv"] = r.argv;
   j["env"] = r.env;
   j["spawn"] = r.spawn;
+  j["rlimits"] = r.rlimits;
   return j.dump();
 }
 
@@ -75,6 +76,7 @@ bool InitRequestFromJson(const std::string& text, InitRequest* r, std::string* e
     r->argv = j.at("argv").get<std::vector<std::string>>();
     r->env = j.value("env", std::vector<std::string>{});
     r->spawn = j.value("spawn", false);
+    r->rlimits = j.value("rlimits", std::vector<std::array<uint64_t, 3>>{});
     return !r->argv.empty();
   } catch (const std::exception& e) {
     *error = e.what();

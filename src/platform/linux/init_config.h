@@ -5,6 +5,8 @@
 // and init_main.cc. Deliberately free of abseil so the init binary stays
 // small and starts fast (it is on the one-shot `run` path).
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,8 @@ struct InitRequest {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "K=V"
   bool spawn = false;            // detach: no status, new session
+  // setrlimit before exec: {RLIMIT_*, soft, hard}.
+  std::vector<std::array<uint64_t, 3>> rlimits;
 };
 
 std::string InitRequestToJson(const InitRequest& request);

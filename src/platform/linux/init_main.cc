@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/un.h>
@@ -224,6 +225,10 @@ int Listen(const std::string& path) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (r.spawn) {
     setsid();
+  }
+  for (const std::array<uint64_t, 3>& l : r.rlimits) {
+    const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
+    setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);  // see exec.cc
   }
   if (chdir("/") != 0) {
     _exit(126);

@@ -615,6 +615,9 @@ class LinuxJailRuntime final : public JailRuntime {
     }
     t.cgroup_procs = CgroupLayout::ProcsFiles(inst.backend_state);
     t.init_socket = Get(inst, "init.socket");
+    if (options_.exec_rlimits) {
+      t.rlimits = options_.exec_rlimits(inst.ref.name);
+    }
     return t;
   }
 

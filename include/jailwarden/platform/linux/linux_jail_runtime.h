@@ -30,6 +30,11 @@
 //   "rundir"            the backend's per-jail directory
 //   "persist"           "1" when the jail is kept alive with no processes
 
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -53,6 +58,13 @@ struct LinuxJailRuntimeOptions {
   // The iproute2 binary used for vnet set-up (run in the host's mount
   // namespace, entered into the jail's netns only).
   std::string ip_binary = "/usr/sbin/ip";
+  // The resource limits a command started in `jail` gets before exec
+  // ({RLIMIT_*, soft, hard}); asked on every Exec/Spawn in a jail, so the
+  // per-process RCTL denies hold from a process's first instruction.
+  // Unset: none beyond what the jail's pid 1 has. Called without locks
+  // held by the runtime; must be thread-safe.
+  std::function<std::vector<std::array<uint64_t, 3>>(std::string_view jail)>
+      exec_rlimits;
 };
 
 // Makes the runtime. Errors: InvalidArgument (run_dir), NotFound (no
