@@ -394,16 +394,10 @@ absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& r
 
 }  // namespace
 
-absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
-  Prepared p;
-  JW_RETURN_IF_ERROR(Prepare(req, p));
-  p.rlimits = t.rlimits;
-  if (!t.in_jail) {
-    return ExecOnHost(t, req, p);
-  }
-  if (!t.init_socket.empty()) {
-    return ExecViaInit(t, req, p);
-  }
+// Forks the setns helper (JailHelper) for `p`; returns its pid and the read
+// end of the pipe it reports on (the caller closes it and reaps the helper).
+absl::StatusOr<std::pair<pid_t, int>> StartJailHelper(const ExecTarget& t, const Prepared& p,
+                                                      bool spawn) {
   int init_pidfd = PidfdOpen(t.init_pid);
   if (init_pidfd < 0) {
     return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
@@ -417,7 +411,7 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   pid_t helper = fork();
   if (helper == 0) {
     close(fds[0]);
-    JailHelper(t, p, init_pidfd, fds[1], /*spawn=*/false);
+    JailHelper(t, p, init_pidfd, fds[1], spawn);
   }
   int fork_err = errno;
   close(fds[1]);
@@ -426,29 +420,45 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
     close(fds[0]);
     return ErrnoStatus(fork_err, "fork");
   }
+  return std::make_pair(helper, fds[0]);
+}
+
+absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
+  Prepared p;
+  JW_RETURN_IF_ERROR(Prepare(req, p));
+  p.rlimits = t.rlimits;
+  if (!t.in_jail) {
+    return ExecOnHost(t, req, p);
+  }
+  if (!t.init_socket.empty()) {
+    return ExecViaInit(t, req, p);
+  }
+  JW_ASSIGN_OR_RETURN(auto started, StartJailHelper(t, p, /*spawn=*/false));
+  const pid_t helper = started.first;
+  const int report_fd = started.second;
   HelperHello hello{};
-  if (!ReadFull(fds[0], &hello, sizeof(hello))) {
-    close(fds[0]);
+  if (!ReadFull(report_fd, &hello, sizeof(hello))) {
+    close(report_fd);
     ReapChild(helper);
     return absl::InternalError("jail exec helper died");
   }
   if (hello.pid <= 0) {
-    close(fds[0]);
+    close(report_fd);
     ReapChild(helper);
     return HelperStepError(hello);
   }
   absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
                                                            : absl::InfiniteFuture();
   bool timed_out = false;
-  if (!WaitReadable(fds[0], deadline)) {
+  if (!WaitReadable(report_fd, deadline)) {
     // The helper has not reaped the command yet, so its pid is still ours
     // to signal.
     kill(hello.pid, SIGKILL);
     timed_out = true;
   }
   int32_t st = 0;
-  bool got = ReadFull(fds[0], &st, sizeof(st));
-  close(fds[0]);
+  bool got = ReadFull(report_fd, &st, sizeof(st));
+  close(report_fd);
   ReapChild(helper);
   if (!got) {
     return absl::InternalError("jail exec helper died before reporting");
@@ -470,32 +480,13 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
     ns_pid = conn.second;
     return HostPidOf(ns_pid, membership_dir);
   }
-  int init_pidfd = PidfdOpen(t.init_pid);
-  if (init_pidfd < 0) {
-    return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
-  }
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    int err = errno;
-    close(init_pidfd);
-    return ErrnoStatus(err, "pipe2");
-  }
-  pid_t helper = fork();
-  if (helper == 0) {
-    close(fds[0]);
-    JailHelper(t, p, init_pidfd, fds[1], /*spawn=*/true);
-  }
-  int fork_err = errno;
-  close(fds[1]);
-  close(init_pidfd);
-  if (helper < 0) {
-    close(fds[0]);
-    return ErrnoStatus(fork_err, "fork");
-  }
+  JW_ASSIGN_OR_RETURN(auto started, StartJailHelper(t, p, /*spawn=*/true));
+  const pid_t helper = started.first;
+  const int report_fd = started.second;
   HelperHello hello{};
-  bool ok = ReadFull(fds[0], &hello, sizeof(hello)) && hello.pid > 0 &&
-            ReadFull(fds[0], &ns_pid, sizeof(ns_pid)) && ns_pid > 0;
-  close(fds[0]);
+  bool ok = ReadFull(report_fd, &hello, sizeof(hello)) && hello.pid > 0 &&
+            ReadFull(report_fd, &ns_pid, sizeof(ns_pid)) && ns_pid > 0;
+  close(report_fd);
   ReapChild(helper);
   if (!ok) {
     if (hello.pid <= 0 && hello.step != 0) {
