@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -191,6 +192,41 @@ int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   return EX_OK;
 }
 
+namespace {
+
+using OutputFn = std::function<void(std::string_view)>;
+
+// exec and run: streams the command's stdout/stderr as it arrives (with
+// --json, the daemon's NDJSON lines as they are instead) and turns the
+// outcome into the exit status: the command's own, 126 when it could not
+// run (as a shell says).
+int StreamCommand(std::string_view verb, const ConnectionFlags& flags, api::Client& client,
+                  CommandContext& ctx,
+                  const std::function<absl::StatusOr<api::ExecOutcome>(
+                      api::Client&, const OutputFn&, const OutputFn&)>& call) {
+  if (flags.json) {
+    // The daemon's NDJSON stream as is: output lines, then the status line.
+    client.set_on_exec_line(
+        [&](std::string_view line) { ctx.out << line << "\n" << std::flush; });
+  }
+  absl::StatusOr<api::ExecOutcome> outcome = call(
+      client,
+      [&](std::string_view d) {
+        if (!flags.json) ctx.out << d << std::flush;
+      },
+      [&](std::string_view d) {
+        if (!flags.json) ctx.err << d << std::flush;
+      });
+  if (!outcome.ok()) return Fail(ctx, verb, outcome.status());
+  if (!outcome->error.empty()) {
+    ctx.err << "jailwarden " << verb << ": " << outcome->error << "\n";
+    return 126;
+  }
+  return ExitStatusOf(*outcome);
+}
+
+}  // namespace
+
 int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   std::vector<std::string> args, command;
   SplitCommand(raw, &args, &command);
@@ -212,25 +248,10 @@ int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "exec", client.status());
-  if (flags.json) {
-    // The daemon's NDJSON stream as is: output lines, then the status line.
-    client->set_on_exec_line(
-        [&](std::string_view line) { ctx.out << line << "\n" << std::flush; });
-  }
-  absl::StatusOr<api::ExecOutcome> outcome = client->Exec(
-      name, rest,
-      [&](std::string_view d) {
-        if (!flags.json) ctx.out << d << std::flush;
-      },
-      [&](std::string_view d) {
-        if (!flags.json) ctx.err << d << std::flush;
-      });
-  if (!outcome.ok()) return Fail(ctx, "exec", outcome.status());
-  if (!outcome->error.empty()) {
-    ctx.err << "jailwarden exec: " << outcome->error << "\n";
-    return 126;  // could not run, as a shell says
-  }
-  return ExitStatusOf(*outcome);
+  return StreamCommand("exec", flags, *client, ctx,
+                       [&](api::Client& c, const OutputFn& out, const OutputFn& err) {
+                         return c.Exec(name, rest, out, err);
+                       });
 }
 
 int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
@@ -278,25 +299,12 @@ int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   body["argv"] = command;
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "run", client.status());
-  if (flags.json) {
-    // The daemon's NDJSON stream as is: output lines, then the status line.
-    client->set_on_exec_line(
-        [&](std::string_view line) { ctx.out << line << "\n" << std::flush; });
-  }
-  absl::StatusOr<api::ExecOutcome> outcome = client->Run(
-      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      [&](std::string_view d) {
-        if (!flags.json) ctx.out << d << std::flush;
-      },
-      [&](std::string_view d) {
-        if (!flags.json) ctx.err << d << std::flush;
-      });
-  if (!outcome.ok()) return Fail(ctx, "run", outcome.status());
-  if (!outcome->error.empty()) {
-    ctx.err << "jailwarden run: " << outcome->error << "\n";
-    return 126;
-  }
-  return ExitStatusOf(*outcome);
+  const std::string request =
+      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return StreamCommand("run", flags, *client, ctx,
+                       [&](api::Client& c, const OutputFn& out, const OutputFn& err) {
+                         return c.Run(request, out, err);
+                       });
 }
 
 int RunUsageVerb(const std::vector<std::string>& args, CommandContext& ctx) {
