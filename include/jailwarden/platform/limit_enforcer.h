@@ -3,9 +3,11 @@
 // Kernel-level enforcement of RCTL rules, installed once per rule or jail
 // change, never per tick (../shared/design/architecture.md §2).
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "jailwarden/platform/usage_reader.h"
 #include "jailwarden/rctl/rule.h"
@@ -27,6 +29,20 @@ struct Enforcement {
   std::string detail;     // what differs, for approximate/unsupported
 };
 
+// A deny rule this backend enforces only by sampling (Fidelity::kSampled)
+// whose sampled usage is at or over its amount (engine::DecisionKind::
+// kDenyAtOrOver): where FreeBSD's kernel would refuse the next charge.
+struct SampledDeny {
+  rctl::Rule rule;
+  std::string jail;  // the jail whose processes the deny reaches
+  // -1: every process of `jail` itself (a jail:<J>:...:deny rule with per
+  // jail; not its descendants', which have their own target); otherwise
+  // that one process (process/user subjects, per user), reached only while
+  // it is in `jail`.
+  int64_t pid = -1;
+  friend bool operator==(const SampledDeny&, const SampledDeny&) = default;
+};
+
 class LimitEnforcer {
  public:
   virtual ~LimitEnforcer() = default;
@@ -41,6 +57,18 @@ class LimitEnforcer {
 
   // What Apply would report for `rule`, without touching the kernel.
   virtual Enforcement Describe(const rctl::Rule& rule) const = 0;
+
+  // Level-triggered: `active` is every sampled deny at or over now, over
+  // all jails. The backend makes the next charge of each one's resource
+  // fail where it has a mechanism, and undoes that for every deny no
+  // longer listed (an empty list undoes everything: call it when stopping).
+  // Call it off the sampler thread (it may do a syscall per process). The
+  // default does nothing: a kernel that enforces deny rules itself
+  // (FreeBSD's rctl) never reports a deny as sampled.
+  virtual absl::Status SetSampledDenies(const std::vector<SampledDeny>& active) {
+    (void)active;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace jailwarden::platform

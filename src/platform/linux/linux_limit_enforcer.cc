@@ -20,6 +20,7 @@
 #include "platform/linux/linux_jail_paths.h"
 #include "platform/linux/proc_parser.h"
 #include "platform/linux/rlimits.h"
+#include "platform/linux/sampled_deny.h"
 #include "platform/linux/sysvipc.h"
 
 namespace jailwarden::platform {
@@ -67,10 +68,45 @@ Enforcement Scoped(const rctl::Rule& rule, Enforcement e) {
   return e;
 }
 
-std::string SampledSum(Resource r) {
-  return StrCat("the sampler compares the jail's sum of the per-process ",
-                rctl::ResourceName(r), " (slow tier, /proc scan) with the amount; RLIMIT ",
-                RlimitName(*RlimitFor(r)), "=amount also bounds each process");
+// How a sampled deny of a per-process resource is enforced (sampled_deny.h).
+std::string SampledSum(const rctl::Rule& rule) {
+  const Resource r = *rule.resource;
+  const char* rl = RlimitName(*RlimitFor(r));
+  std::string_view charge;
+  switch (r) {
+    case Resource::kOpenfiles:
+      charge = "its next open/dup/socket fails with EMFILE";
+      break;
+    case Resource::kVmemoryuse:
+      charge = "its next mmap/brk fails with ENOMEM (stack growth with SIGSEGV)";
+      break;
+    case Resource::kDatasize:
+      charge = "its next brk/private writable mmap fails with ENOMEM";
+      break;
+    case Resource::kStacksize:
+      charge = "its next stack growth fails (SIGSEGV, as on FreeBSD)";
+      break;
+    case Resource::kMemorylocked:
+      charge = "its next mlock fails with ENOMEM (not for processes with CAP_IPC_LOCK)";
+      break;
+    default:
+      charge = "its next charge fails";
+      break;
+  }
+  const bool per_user = rule.per == SubjectType::kUser;
+  std::string out = StrCat(
+      "the sampler sums ", per_user ? "the user's" : "the jail's", " per-process ",
+      rctl::ResourceName(r), " (slow tier, /proc scan); while the sum is at or over the amount, "
+      "each ", rule.subject == SubjectType::kProcess ? "linked " : "",
+      per_user ? "process of the user in jailwarden's jails" : "process of the jail",
+      " gets its soft ", rl, " lowered to its current use, so ", charge,
+      "; the soft limit comes back when the sum drops below the amount. Lag: up to one "
+      "slow-tier interval, during which the sum can overshoot; new processes are clamped "
+      "at the next slow-tier pass");
+  if (rule.subject == SubjectType::kJail && rule.per == SubjectType::kJail) {
+    StrAppend(&out, ". ", rl, "=amount also bounds each process");
+  }
+  return out;
 }
 
 }  // namespace
@@ -207,7 +243,7 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     "each process may dump up to the amount; the jail's total of dumped "
                     "bytes is not tracked");
       }
-      return Make(rule, Fidelity::kSampled, StrCat("sampler + ", rl), SampledSum(r));
+      return Make(rule, Fidelity::kSampled, StrCat("sampler + ", rl), SampledSum(rule));
     }
     case Resource::kPseudoterminals:
       if (per_jail) {
@@ -307,6 +343,8 @@ struct LinuxLimitEnforcer::Impl {
     // Deny rules Apply found sampled only because of the jail's other
     // rules (v1 swapuse without a memoryuse deny).
     std::vector<rctl::Rule> sampled_by_context;
+    // Soft rlimits lowered for sampled denies at or over (sampled_deny.h).
+    platform::SampledDenyClamps clamps;
     ~Jail() {
       if (ipc_ns >= 0) {
         close(ipc_ns);
@@ -316,6 +354,7 @@ struct LinuxLimitEnforcer::Impl {
 
   LinuxLimitEnforcerOptions options;
   bool v2 = false;
+  std::unique_ptr<ProcessLimits> process_limits = std::make_unique<ProcfsProcessLimits>();
   std::unique_ptr<IpcNamespaceWorker> ipc;
   mutable absl::Mutex mu;
   std::map<std::string, std::unique_ptr<Jail>, std::less<>> jails ABSL_GUARDED_BY(mu);
@@ -332,6 +371,26 @@ struct LinuxLimitEnforcer::Impl {
   }
   absl::StatusOr<std::vector<std::string>> Devices(const Jail& j) const;
 };
+
+namespace {
+
+// The pids in the jail's own cgroup (not its descendants').
+absl::StatusOr<std::set<int64_t>> JailPids(const LinuxJailPaths& paths) {
+  absl::StatusOr<std::string> procs =
+      ReadFileToString(JoinCgroupPath(paths.MembershipDir(), "cgroup.procs"));
+  if (!procs.ok()) {
+    return procs.status();
+  }
+  std::set<int64_t> pids;
+  for (std::string_view line : Split(*procs, '\n')) {
+    if (std::optional<int64_t> pid = ParseInt<int64_t>(StripWhitespace(line))) {
+      pids.insert(*pid);
+    }
+  }
+  return pids;
+}
+
+}  // namespace
 
 namespace {
 
@@ -584,6 +643,8 @@ absl::Status LinuxLimitEnforcer::Impl::WriteRlimits(Jail& j, const Desired& d, b
       } else {
         continue;
       }
+      // A sampled deny at or over keeps its lowered soft limit.
+      j.clamps.AdjustWrite(*pid, setting);
       absl::Status st = SetProcessRlimit(*pid, setting);
       if (lifting && StatusErrno(st) == EPERM) {
         // Raising a hard limit needs CAP_SYS_RESOURCE (setrlimit(2)), which
@@ -834,6 +895,60 @@ std::vector<LinuxRlimit> LinuxLimitEnforcer::ExecRlimits(std::string_view jail) 
   }
   for (const auto& [r, v] : it->second->applied.all) {
     out.push_back(LinuxRlimit{r, static_cast<rlim_t>(v), static_cast<rlim_t>(v)});
+  }
+  return out;
+}
+
+absl::Status LinuxLimitEnforcer::SetSampledDenies(const std::vector<SampledDeny>& active) {
+  absl::MutexLock lock(&impl_->mu);
+  absl::Status first;
+  for (auto& [name, jp] : impl_->jails) {
+    Impl::Jail& j = *jp;
+    std::vector<SampledDeny> mine;
+    for (const SampledDeny& d : active) {
+      if (d.jail == name && d.rule.resource.has_value() &&
+          SampledDenyRlimit(*d.rule.resource).has_value()) {
+        mine.push_back(d);
+      }
+    }
+    if (mine.empty() && j.clamps.empty()) {
+      continue;
+    }
+    absl::StatusOr<std::set<int64_t>> pids = JailPids(j.paths);
+    if (!pids.ok()) {
+      // The jail's cgroup is gone: so are its processes.
+      j.clamps = platform::SampledDenyClamps();
+      continue;
+    }
+    const std::size_t before = j.clamps.clamps().size();
+    absl::Status st = j.clamps.Update(WantedClamps(mine, *pids, j.paths.init_pid), *pids,
+                                      *impl_->process_limits);
+    if (before != j.clamps.clamps().size()) {
+      LogDebug("enforcer: sampled-deny clamps",
+               {{"jail", name}, {"clamped", StrCat(j.clamps.clamps().size())},
+                {"denies", StrCat(mine.size())}});
+    }
+    if (!st.ok()) {
+      LogWarning("enforcer: sampled-deny clamp failed",
+                 {{"jail", name}, {"error", std::string(st.message())}});
+      if (first.ok()) {
+        first = st;
+      }
+    }
+  }
+  return first;
+}
+
+std::vector<LinuxLimitEnforcer::ClampInfo> LinuxLimitEnforcer::SampledDenyClamps(
+    std::string_view jail) const {
+  absl::MutexLock lock(&impl_->mu);
+  std::vector<ClampInfo> out;
+  auto it = impl_->jails.find(jail);
+  if (it == impl_->jails.end()) {
+    return out;
+  }
+  for (const auto& [key, clamp] : it->second->clamps.clamps()) {
+    out.push_back(ClampInfo{key.first, key.second, clamp.soft, clamp.saved_soft});
   }
   return out;
 }

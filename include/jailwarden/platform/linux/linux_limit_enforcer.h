@@ -13,7 +13,11 @@
 //              vmemoryuse: rlimits, on live processes (prlimit) and at exec
 //   SysV       kernel.msgmni/msgmnb/sem/shmmni/shmall in the jail's IPC ns
 //   pseudoterminals  devpts max= in the jail's mount namespace
-//   jail-wide sums of per-process resources, cputime, wallclock: sampled
+//   jail-wide sums of per-process resources, cputime, wallclock: sampled;
+//              a sampled deny of openfiles, vmemoryuse, datasize,
+//              stacksize or memorylocked at or over its amount lowers the
+//              soft rlimit of each reached process to its current use
+//              (SetSampledDenies), so its next charge fails
 //   loginclass subjects and per: unsupported
 // Rule changes take effect on running jails at the next Apply; a limit no
 // longer in the rules is lifted (cgroup knobs to unlimited, sysctls,
@@ -91,6 +95,25 @@ class LinuxLimitEnforcer : public LimitEnforcer {
   // appeared since the last Apply/Reconcile (call at the slow-tier
   // interval). NotFound for an unknown jail.
   absl::Status Reconcile(std::string_view jail);
+
+  // LimitEnforcer: clamps soft rlimits for the sampled denies of
+  // openfiles (RLIMIT_NOFILE at the lowest free descriptor), vmemoryuse
+  // (RLIMIT_AS at VmSize), datasize (RLIMIT_DATA at VmData), stacksize
+  // (RLIMIT_STACK at VmStk) and memorylocked (RLIMIT_MEMLOCK at VmLck) on
+  // the processes of each registered jail the deny reaches (never the
+  // jail's pid 1); restores the saved soft limits of clamps no longer
+  // asked for. Other resources have no mechanism and are ignored. Reads
+  // /proc and calls prlimit once per process and resource: call it from a
+  // worker, not the sampler. Returns the first error after doing all.
+  absl::Status SetSampledDenies(const std::vector<SampledDeny>& active) override;
+  // One jail's clamps now (tests, debugging).
+  struct ClampInfo {
+    int64_t pid = 0;
+    int resource = 0;                   // RLIMIT_*
+    rlim_t soft = RLIM_INFINITY;        // the clamped soft limit
+    rlim_t saved_soft = RLIM_INFINITY;  // restored when the clamp goes
+  };
+  std::vector<ClampInfo> SampledDenyClamps(std::string_view jail) const;
 
   std::string_view cgroup_version() const;
 
