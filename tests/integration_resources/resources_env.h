@@ -93,6 +93,11 @@ class ProbeRun {
   void Go() {
     EXPECT_EQ(write(in_, "g", 1), 1);
   }
+  // One command byte to a "hold" probe, and its answer line.
+  std::string Command(char c) {
+    EXPECT_EQ(write(in_, &c, 1), 1);
+    return Line();
+  }
   // Waits for the probe; returns 128+signal for a signal, else the exit code.
   int Finish() {
     if (thread_.joinable()) {

@@ -5,6 +5,7 @@
 // the exit status. Everything is bounded in count and time.
 //
 // Usage: rctl_probe [--wait] [--hold SECONDS] MODE ARGS...
+//   (mode "hold FDS MB" takes commands on stdin: see ModeHold)
 //   --wait   read one byte from stdin before acting (the test applies
 //            limits to the running process first), after printing "ready".
 //   --hold   keep what was allocated for SECONDS after printing the result
@@ -361,6 +362,72 @@ int ModeDirect(bool write_mode, long block, long count, const char* path) {
   return 0;
 }
 
+// Holds `fds` descriptors and `mb` MiB of read-only mapping, prints
+// "hold fds=<n> mb=<m> errno=<e>", then obeys one-byte commands on stdin,
+// each answered with one line:
+//   o  open /dev/null once more (kept)      "open errno=<e> fd=<fd>"
+//   m  map 1 MiB more, read-only (kept)     "mmap errno=<e>"
+//   c  close every descriptor it opened     "closed n=<n>"
+//   u  unmap every extra mapping            "unmapped n=<n>"
+//   q or EOF: exit 0.
+int ModeHold(long fds, long mb) {
+  static int opened[4096];
+  static void* maps[4096];
+  long nopen = 0, nmap = 0;
+  int err = 0;
+  for (; nopen < fds && nopen < 4096; ++nopen) {
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd < 0) {
+      err = errno;
+      break;
+    }
+    opened[nopen] = fd;
+  }
+  if (mb > 0) {
+    void* p = mmap(nullptr, static_cast<size_t>(mb) << 20, PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      err = errno;
+    }
+  }
+  printf("hold fds=%ld mb=%ld errno=%d pid=%d\n", nopen, mb, err, getpid());
+  fflush(stdout);
+  for (;;) {
+    char c;
+    if (read(0, &c, 1) != 1 || c == 'q') {
+      return 0;
+    }
+    if (c == 'o') {
+      int fd = open("/dev/null", O_RDONLY);
+      int e = fd < 0 ? errno : 0;
+      if (fd >= 0 && nopen < 4096) {
+        opened[nopen++] = fd;
+      }
+      printf("open errno=%d fd=%d\n", e, fd);
+    } else if (c == 'm') {
+      void* p = mmap(nullptr, 1 << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      int e = p == MAP_FAILED ? errno : 0;
+      if (p != MAP_FAILED && nmap < 4096) {
+        maps[nmap++] = p;
+      }
+      printf("mmap errno=%d\n", e);
+    } else if (c == 'c') {
+      for (long k = 0; k < nopen; ++k) {
+        close(opened[k]);
+      }
+      printf("closed n=%ld\n", nopen);
+      nopen = 0;
+    } else if (c == 'u') {
+      for (long k = 0; k < nmap; ++k) {
+        munmap(maps[k], 1 << 20);
+      }
+      printf("unmapped n=%ld\n", nmap);
+      nmap = 0;
+    }
+    fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -456,6 +523,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "dwrite") == 0 || strcmp(mode, "dread") == 0) {
     return ModeDirect(mode[1] == 'w', A(1, 1 << 20), A(2, 4),
                       i + 3 < argc ? argv[i + 3] : "/probe.dat");
+  }
+  if (strcmp(mode, "hold") == 0) {
+    return ModeHold(A(1, 0), A(2, 0));
   }
   if (strcmp(mode, "sleep") == 0) {
     printf("sleep ms=%ld\n", A(1, 1000));
