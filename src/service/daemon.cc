@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "absl/synchronization/mutex.h"
@@ -92,6 +93,14 @@ struct QueuedSignal {
   std::string jail;
   int64_t pid = -1;
   int host_signal = 0;
+};
+
+// One sampled deny at or over, as the engine reported it (tick thread).
+struct DenyKey {
+  uint32_t rule = 0;      // index into the compiled rules
+  int32_t jail_slot = -1; // jail targets
+  int64_t pid = -1;       // process targets
+  friend bool operator==(const DenyKey&, const DenyKey&) = default;
 };
 
 // The backend's runtime with two hooks: right after the kernel jail exists
@@ -210,6 +219,13 @@ struct Daemon::Impl final : public engine::ActionSink {
   std::unique_ptr<racct::Sampler> sampler;
   std::unique_ptr<engine::Engine> engine;          // tick thread only
   std::shared_ptr<const rctl::RuleSet> compiled;   // tick thread only
+  // Sampled-deny routing state (tick thread only): which compiled rules
+  // are deny rules the backend enforces by sampling, and what was last
+  // handed to the worker.
+  std::vector<uint8_t> rule_sampled;
+  std::vector<DenyKey> denies_now, denies_sent;
+  std::shared_ptr<const racct::SlowData> denies_slow;
+  std::shared_ptr<const racct::JailTable> denies_jails;
   metrics::EngineHealthRecorder engine_health;
   std::unique_ptr<metrics::MetricsCollector> collector;
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint;
@@ -218,6 +234,9 @@ struct Daemon::Impl final : public engine::ActionSink {
   std::mutex work_mu;
   std::condition_variable work_cv;
   std::deque<QueuedSignal> signal_queue;
+  // The latest set of sampled denies at or over, for the worker to hand to
+  // the enforcer (only the latest matters: the call is level-triggered).
+  std::optional<std::vector<platform::SampledDeny>> pending_denies;
   bool stop_worker = false;
   std::thread worker;
   std::atomic<bool> shut_down{false};
@@ -251,6 +270,7 @@ struct Daemon::Impl final : public engine::ActionSink {
 
   void OnTick(const std::shared_ptr<const racct::Snapshot>& snap) {
     std::shared_ptr<const rctl::RuleSet> current = published_rules.load();
+    bool recompiled = false;
     if (current != compiled) {
       if (absl::Status s = engine->Compile(*current, snap->tick->jails); !s.ok()) {
         LogError("engine compile failed", {{"error", std::string(s.message())}});
@@ -258,10 +278,71 @@ struct Daemon::Impl final : public engine::ActionSink {
         engine_health.RecordCompile(engine->compile_info());
       }
       compiled = current;
+      rule_sampled.clear();
+      for (const rctl::Rule& r : compiled->rules()) {
+        rule_sampled.push_back(r.action == rctl::Action::kDeny && backend->DenyIsSampled(r));
+      }
+      recompiled = true;
     }
     const absl::Time t0 = absl::Now();
     const engine::EvaluationResult& result = engine->Evaluate(*snap);
     engine_health.Record(absl::Now() - t0, result);
+    RouteSampledDenies(*snap, result, recompiled);
+  }
+
+  // Hands the sampled denies at or over to the worker, which has the
+  // backend enforce them (LimitEnforcer::SetSampledDenies: on Linux, soft
+  // rlimits clamped to current use). Queued when the set changes, and at
+  // every new slow-tier pass while one is active (so processes that
+  // appeared meanwhile are reached and the clamps follow the usage). No
+  // allocation while nothing is at or over.
+  void RouteSampledDenies(const racct::Snapshot& snap,
+                          const engine::EvaluationResult& result, bool recompiled) {
+    denies_now.clear();
+    for (const engine::Decision& d : result.decisions) {
+      if (d.kind != engine::DecisionKind::kDenyAtOrOver || d.rule >= rule_sampled.size() ||
+          rule_sampled[d.rule] == 0) {
+        continue;
+      }
+      if (d.target.kind == engine::TargetKind::kJail) {
+        denies_now.push_back({d.rule, d.target.jail_slot, -1});
+      } else {
+        denies_now.push_back({d.rule, -1, d.target.pid});
+      }
+    }
+    const bool new_slow = snap.slow != denies_slow;
+    const bool changed = recompiled || denies_now != denies_sent ||
+                         (!denies_now.empty() && snap.tick->jails != denies_jails);
+    denies_slow = snap.slow;
+    if (!changed && !(new_slow && !denies_now.empty())) return;
+    denies_sent = denies_now;
+    denies_jails = snap.tick->jails;
+    std::vector<platform::SampledDeny> list;
+    list.reserve(denies_now.size());
+    for (const DenyKey& k : denies_now) {
+      platform::SampledDeny d;
+      d.rule = compiled->rules()[k.rule];
+      if (k.pid < 0) {
+        const racct::JailTable& table = *snap.tick->jails;
+        if (k.jail_slot < 0 || static_cast<std::size_t>(k.jail_slot) >= table.size()) continue;
+        d.jail = table.jails[static_cast<std::size_t>(k.jail_slot)].name;
+      } else {
+        // A process target reaches the process only inside its jail.
+        if (snap.slow == nullptr) continue;
+        std::optional<uint32_t> i = snap.slow->FindProcess(k.pid);
+        if (!i.has_value()) continue;
+        const racct::ProcessInfo& p = snap.slow->processes[*i];
+        if (p.jail.empty() || p.jail == "0") continue;
+        d.jail = p.jail;
+        d.pid = k.pid;
+      }
+      list.push_back(std::move(d));
+    }
+    {
+      std::lock_guard<std::mutex> l(work_mu);
+      pending_denies = std::move(list);
+    }
+    work_cv.notify_one();
   }
 
   // ---- publishing ----
@@ -485,6 +566,13 @@ struct Daemon::Impl final : public engine::ActionSink {
         DeliverSignal(q);
         l.lock();
       }
+      if (pending_denies.has_value()) {
+        std::vector<platform::SampledDeny> denies = std::move(*pending_denies);
+        pending_denies.reset();
+        l.unlock();
+        EnforceSampledDenies(denies);
+        l.lock();
+      }
       if (stop_worker) break;
       if (absl::Now() >= next_maintenance) {
         l.unlock();
@@ -492,6 +580,13 @@ struct Daemon::Impl final : public engine::ActionSink {
         l.lock();
         next_maintenance = absl::Now() + options.maintenance_interval;
       }
+    }
+  }
+
+  void EnforceSampledDenies(const std::vector<platform::SampledDeny>& denies) {
+    if (absl::Status s = backend->enforcer().SetSampledDenies(denies); !s.ok()) {
+      LogDebug("sampled deny enforcement incomplete",
+               {{"denies", StrCat(denies.size())}, {"error", std::string(s.message())}});
     }
   }
 
@@ -682,6 +777,8 @@ struct Daemon::Impl final : public engine::ActionSink {
     work_cv.notify_all();
     if (worker.joinable()) worker.join();
     if (sampler != nullptr) sampler->Stop();
+    // Lift every sampled-deny clamp: nobody would lift it after we exit.
+    EnforceSampledDenies({});
     if (options.stop_jails_on_exit && manager != nullptr) {
       LogInfo("stopping every jail");
       if (absl::Status s = manager->StopAll(); !s.ok()) {
