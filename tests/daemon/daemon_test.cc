@@ -7,12 +7,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -413,6 +415,76 @@ TEST_F(DaemonTest, PerProcessDenyAppliesAtExec) {
   r = Cli({"exec", "web", "--", "/bin/sh", "-c", "ulimit -n"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, before);
+}
+
+// A jail-wide openfiles deny has no kernel cap on Linux: the sampler sums
+// the jail's descriptors, and while the sum is at or over the amount the
+// daemon's worker has the enforcer lower each process's soft RLIMIT_NOFILE
+// to its lowest free descriptor, so the next open fails with EMFILE. A
+// process that starts while the deny is active is clamped at the next
+// slow-tier pass (slow_interval 500ms here). Removing the rule lifts it.
+TEST_F(DaemonTest, JailWideOpenfilesDenyIsEnforcedBySampling) {
+  const int64_t init = Jail("web").init_pid;
+  // The jail's long-running sleep (exec.start), by host pid.
+  int64_t sleeper = -1;
+  for (std::string_view l : Split(CgroupFile(init, "pids", "cgroup.procs"), '\n')) {
+    const int64_t pid = ParseInt<int64_t>(StripWhitespace(l)).value_or(-1);
+    if (pid > 0 && pid != init &&
+        ReadFile(StrCat("/proc/", pid, "/cmdline")).find("100000") != std::string::npos) {
+      sleeper = pid;
+    }
+  }
+  ASSERT_GT(sleeper, 0) << "no sleep 100000 in web";
+  auto nofile = [](int64_t pid) {
+    struct rlimit lim {};
+    EXPECT_EQ(prlimit(static_cast<pid_t>(pid), RLIMIT_NOFILE, nullptr, &lim), 0);
+    return lim;
+  };
+  CliResult u = Cli({"rctl", "-u", "jail:web"});
+  ASSERT_EQ(u.status, 0) << u.err;
+  const std::size_t at = u.out.find("openfiles=");
+  ASSERT_NE(at, std::string::npos) << u.out;
+  const int64_t amount = std::strtoll(u.out.c_str() + at + 10, nullptr, 10);
+  ASSERT_GT(amount, 3);
+  // A command that tries an open after the deny has been in force for a
+  // while: it started unclamped, and the next slow pass clamps it.
+  CliResult late;
+  std::thread t([&] {
+    late = Cli({"exec", "web", "--", "/bin/sh", "-c",
+                "sleep 2; if true 3</dev/null; then echo opened; else echo refused; fi"});
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  // The jail is at the amount already (more with the command above).
+  const absl::Time added = absl::Now();
+  CliResult r = Cli({"rctl", "-a", StrCat("jail:web:openfiles:deny=", amount)});
+  ASSERT_EQ(r.status, 0) << r.err;
+  absl::Time clamped = absl::InfinitePast();
+  for (int i = 0; i < 500 && clamped == absl::InfinitePast(); ++i) {
+    const struct rlimit lim = nofile(sleeper);
+    if (lim.rlim_cur < lim.rlim_max) clamped = absl::Now();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  t.join();
+  ASSERT_NE(clamped, absl::InfinitePast()) << "the jail's processes were never clamped";
+  const double lag_ms = absl::ToDoubleMilliseconds(clamped - added);
+  std::cout << "[ measured ] daemon_openfiles_clamp_after_rctl_a_ms = " << lag_ms << std::endl;
+  RecordProperty("daemon_openfiles_clamp_after_rctl_a_ms", std::to_string(lag_ms));
+  EXPECT_LE(lag_ms, 500 + 500) << "one slow interval + a tick + the CLI round trip";
+  EXPECT_EQ(nofile(sleeper).rlim_cur, 3u) << "sleep holds 0, 1, 2: its next fd is 3";
+  EXPECT_EQ(late.out, "refused\n") << late.err;
+  r = Cli({"rctl", "--fidelity", "jail:web:openfiles"});
+  EXPECT_THAT(r.out, HasSubstr("\tsampled\t"));
+  EXPECT_THAT(r.out, HasSubstr("soft RLIMIT_NOFILE lowered to its current use"));
+  // Removing the rule lifts the clamp (the soft limit back to the hard one).
+  r = Cli({"rctl", "-r", "jail:web:openfiles"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(WaitFor([&] {
+    const struct rlimit lim = nofile(sleeper);
+    return lim.rlim_cur == lim.rlim_max;
+  }, absl::Seconds(5))) << "clamp not lifted: soft " << nofile(sleeper).rlim_cur;
+  r = Cli({"exec", "web", "--", "/bin/sh", "-c",
+           "if true 3</dev/null; then echo opened; else echo refused; fi"});
+  EXPECT_EQ(r.out, "opened\n") << r.err;
 }
 
 TEST_F(DaemonTest, TokenRefusedAndAccepted) {
