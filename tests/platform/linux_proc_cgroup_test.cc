@@ -71,7 +71,7 @@ TEST(InitConfigTest, RoundTrip) {
   c.persist = true;
   c.new_net = true;
   c.devpts_max = 8;
-  c.cgroup_procs = {"/sys/fs/cgroup/pids/jailwarden/h/cgroup.procs"};
+  c.cgroup_join = {"/sys/fs/cgroup/pids/jailwarden/h/tasks"};
   c.mounts = {{"/src", "/dst", "nullfs", true, ""}, {"tmpfs", "/t", "tmpfs", false, "size=1m"}};
   InitConfig back;
   std::string err;
@@ -80,7 +80,7 @@ TEST(InitConfigTest, RoundTrip) {
   EXPECT_EQ(back.overlay_work, c.overlay_work);
   EXPECT_TRUE(back.persist);
   EXPECT_EQ(back.devpts_max, 8);
-  EXPECT_EQ(back.cgroup_procs, c.cgroup_procs);
+  EXPECT_EQ(back.cgroup_join, c.cgroup_join);
   ASSERT_EQ(back.mounts.size(), 2u);
   EXPECT_TRUE(back.mounts[0].read_only);
   EXPECT_EQ(back.mounts[1].options, "size=1m");

@@ -173,15 +173,27 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
   return out;
 }
 
-std::vector<std::string> CgroupLayout::ProcsFiles(
-    const std::map<std::string, std::string>& backend_state) {
+std::vector<std::string> CgroupLayout::JoinFiles(
+    const std::map<std::string, std::string>& backend_state, bool v2_joined_at_clone) {
   std::vector<std::string> out;
   for (const auto& [key, value] : backend_state) {
-    if (StartsWith(key, "cgroup.") && key != "cgroup.version") {
-      out.push_back(JoinPath(value, "cgroup.procs"));
+    if (!StartsWith(key, "cgroup.") || key == "cgroup.version") {
+      continue;
+    }
+    if (key == "cgroup.unified") {
+      if (!v2_joined_at_clone) {
+        out.push_back(JoinPath(value, "cgroup.procs"));
+      }
+    } else {
+      out.push_back(JoinPath(value, "tasks"));
     }
   }
   return out;
+}
+
+std::string CgroupLayout::CloneIntoDir(const std::map<std::string, std::string>& backend_state) {
+  auto it = backend_state.find("cgroup.unified");
+  return it == backend_state.end() ? "" : it->second;
 }
 
 std::string CgroupLayout::MembershipDir(
@@ -270,14 +282,17 @@ absl::Status CgroupLayout::Remove(const std::map<std::string, std::string>& back
       absl::SleepFor(pause);
       pause = std::min(pause * 2, absl::Milliseconds(20));
     }
-    // The shared parent goes when the last jail leaves; ENOTEMPTY/EBUSY
-    // just mean another jail is still there.
-    size_t slash = leaf.rfind('/');
-    if (slash != std::string::npos && slash > 0) {
-      (void)rmdir(leaf.substr(0, slash).c_str());
-    }
   }
   return first;
+}
+
+void CgroupLayout::RemoveParent(std::string_view parent) const {
+  for (const Hierarchy& h : hierarchies_) {
+    std::string p = JoinPath(JoinPath(h.mount, h.own), parent);
+    // ENOTEMPTY/EBUSY: a jail is still there (left running, or another
+    // jailwarden's); ENOENT: already gone.
+    (void)rmdir(p.c_str());
+  }
 }
 
 }  // namespace jailwarden::platform

@@ -34,9 +34,24 @@ class CgroupLayout {
   absl::StatusOr<std::map<std::string, std::string>> Create(
       std::string_view parent, std::string_view jail) const;
 
-  // The cgroup.procs files a new member must be written to, in order.
-  static std::vector<std::string> ProcsFiles(
-      const std::map<std::string, std::string>& backend_state);
+  // The files a new member writes "0" to, from its only thread, to join the
+  // jail's cgroups: `tasks` in each v1 hierarchy and, unless
+  // `v2_joined_at_clone`, the v2 directory's cgroup.procs.
+  //
+  // Why `tasks` and not cgroup.procs: moving a whole thread group takes the
+  // write side of the kernel's global cgroup_threadgroup_rwsem, which waits
+  // for an RCU grace period (5–13 ms on the 2-vCPU test host, measured in
+  // bench/README.md); moving only the calling thread ("0" written to
+  // `tasks`) skips that lock (cgroup_procs_write_start). For a
+  // single-threaded writer the two are the same move. The v2 tree has no
+  // per-thread equivalent between domain cgroups, so a new process is best
+  // placed there by clone3(CLONE_INTO_CGROUP) — see CloneIntoDir.
+  static std::vector<std::string> JoinFiles(
+      const std::map<std::string, std::string>& backend_state, bool v2_joined_at_clone);
+
+  // The jail's v2 directory (the unified tree on hybrid hosts, the only tree
+  // on v2 hosts), for clone3(CLONE_INTO_CGROUP); "" on v1-only hosts.
+  static std::string CloneIntoDir(const std::map<std::string, std::string>& backend_state);
 
   // The directory whose cgroup.procs lists every process of the jail.
   static std::string MembershipDir(const std::map<std::string, std::string>& backend_state);
@@ -47,9 +62,15 @@ class CgroupLayout {
   static absl::Status KillAll(const std::map<std::string, std::string>& backend_state,
                               absl::Duration timeout);
 
-  // Removes the jail's directories (and the parent when it became empty).
-  // Tolerates directories already gone. Unavailable if one stays busy.
+  // Removes the jail's directories. Tolerates directories already gone.
+  // Unavailable if one stays busy. The shared parent stays: creating and
+  // removing it with every jail doubled the cgroup work of a one-shot run.
   static absl::Status Remove(const std::map<std::string, std::string>& backend_state);
+
+  // Removes <own>/<parent> in every hierarchy where it is empty (best
+  // effort; a parent that still holds jails stays). For the runtime's
+  // shutdown.
+  void RemoveParent(std::string_view parent) const;
 
   // Host pids listed in `dir`/cgroup.procs.
   static absl::StatusOr<std::vector<int64_t>> ReadProcs(const std::string& dir);

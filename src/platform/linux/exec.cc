@@ -220,7 +220,7 @@ void HelperFail(int fd, int step) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
-  for (const std::string& procs : t.cgroup_procs) {
+  for (const std::string& procs : t.cgroup_join) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
       HelperFail(report_fd, 1);

@@ -20,7 +20,7 @@ struct ExecTarget {
   bool in_jail = false;
   int init_pid = -1;                   // jail: its pid 1 (host pid)
   int ns_flags = 0;                    // jail: CLONE_NEW* to enter
-  std::vector<std::string> cgroup_procs;  // jail: cgroup.procs to join
+  std::vector<std::string> cgroup_join;  // jail: CgroupLayout::JoinFiles, "0" written to each
   std::string netns_path;              // host command run in this netns only
   // jail: jailwarden-init's command socket. When set, commands are started
   // by the jail's pid 1 itself (already in every namespace and cgroup: no

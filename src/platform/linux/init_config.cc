@@ -17,7 +17,7 @@ std::string InitConfigToJson(const InitConfig& c) {
   j["persist"] = c.persist;
   j["new_net"] = c.new_net;
   j["devpts_max"] = c.devpts_max;
-  j["cgroup_procs"] = c.cgroup_procs;
+  j["cgroup_join"] = c.cgroup_join;
   nlohmann::json mounts = nlohmann::json::array();
   for (const InitMount& m : c.mounts) {
     mounts.push_back({{"source", m.source},
@@ -42,7 +42,7 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->persist = j.value("persist", false);
     c->new_net = j.value("new_net", false);
     c->devpts_max = j.value("devpts_max", 0);
-    c->cgroup_procs = j.value("cgroup_procs", std::vector<std::string>{});
+    c->cgroup_join = j.value("cgroup_join", std::vector<std::string>{});
     c->socket_path = j.value("socket_path", "");
     c->mounts.clear();
     for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {

@@ -27,7 +27,9 @@ struct InitConfig {
   bool persist = false;  // after clear-persist (SIGUSR1), stay with no processes
   bool new_net = false;  // bring lo up
   int devpts_max = 0;    // 0 = kernel default
-  std::vector<std::string> cgroup_procs;  // join before unshare(CLONE_NEWCGROUP)
+  // CgroupLayout::JoinFiles: "0" written to each, from init's only thread,
+  // before unshare(CLONE_NEWCGROUP).
+  std::vector<std::string> cgroup_join;
   std::vector<InitMount> mounts;
   // Host path of the SOCK_SEQPACKET socket init listens on for commands to
   // run in the jail (bound before pivot_root). "" = none.

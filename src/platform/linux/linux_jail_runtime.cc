@@ -205,6 +205,7 @@ class LinuxJailRuntime final : public JailRuntime {
     for (auto& [name, fd] : pidfds_) {
       close(fd);
     }
+    layout_.RemoveParent(options_.cgroup_parent);
   }
 
   absl::Status Prepare(const JailSpec& spec, JailInstance& inst) override {
@@ -271,7 +272,6 @@ class LinuxJailRuntime final : public JailRuntime {
     if (auto it = spec.parameters.find("linux.devpts.max"); it != spec.parameters.end()) {
       config.devpts_max = ParseInt<int>(it->second).value_or(0);
     }
-    config.cgroup_procs = CgroupLayout::ProcsFiles(bs);
     for (const MountSpec& m : spec.mounts) {
       config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
     }
@@ -282,7 +282,6 @@ class LinuxJailRuntime final : public JailRuntime {
       config.socket_path = socket_path;
       bs["init.socket"] = socket_path;
     }
-    std::string json = InitConfigToJson(config);
 
     int cfg[2], rep[2];
     if (pipe2(cfg, O_CLOEXEC) != 0) {
@@ -305,12 +304,33 @@ class LinuxJailRuntime final : public JailRuntime {
     if (spec.network.mode != NetworkMode::kInherit) {
       flags |= CLONE_NEWNET;
     }
+    // jailwarden-init is born in the jail's v2 cgroup (CLONE_INTO_CGROUP,
+    // Linux 5.7) and joins the v1 hierarchies itself through `tasks`: no
+    // step takes the kernel's global threadgroup lock (see
+    // CgroupLayout::JoinFiles). A kernel without CLONE_INTO_CGROUP refuses
+    // the flag (EINVAL, or E2BIG for the larger argument block); then init
+    // writes the v2 cgroup.procs like the v1 files.
+    int cgroup_fd = -1;
+    if (std::string dir = CgroupLayout::CloneIntoDir(bs); !dir.empty()) {
+      cgroup_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     int pidfd = -1;
     CloneArgs args{};
     args.flags = flags;
     args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
     args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    }
     long pid = syscall(SYS_clone3, &args, sizeof(args));
+    if (pid < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == E2BIG)) {
+      close(cgroup_fd);
+      cgroup_fd = -1;
+      args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+      args.cgroup = 0;
+      pid = syscall(SYS_clone3, &args, sizeof(args));
+    }
     if (pid == 0) {
       // Child: async-signal-safe only. Move the pipe ends to 3 and 4 by way
       // of high numbers so one cannot overwrite the other.
@@ -328,6 +348,10 @@ class LinuxJailRuntime final : public JailRuntime {
       _exit(127);
     }
     int clone_err = errno;
+    const bool v2_joined_at_clone = cgroup_fd >= 0;
+    if (cgroup_fd >= 0) {
+      close(cgroup_fd);
+    }
     close(cfg[0]);
     close(rep[1]);
     if (devnull >= 0) {
@@ -338,6 +362,8 @@ class LinuxJailRuntime final : public JailRuntime {
       close(rep[0]);
       return ErrnoStatus(clone_err, "clone3(jail namespaces)");
     }
+    config.cgroup_join = CgroupLayout::JoinFiles(bs, v2_joined_at_clone);
+    std::string json = InitConfigToJson(config);
     (void)!write(cfg[1], json.data(), json.size());
     close(cfg[1]);
 
@@ -613,7 +639,9 @@ class LinuxJailRuntime final : public JailRuntime {
     if (Get(inst, "net.mode") != "inherit" && !Get(inst, "net.mode").empty()) {
       t.ns_flags |= CLONE_NEWNET;
     }
-    t.cgroup_procs = CgroupLayout::ProcsFiles(inst.backend_state);
+    // The setns helper is forked (single-threaded), so it joins v1 by
+    // `tasks`; it has no clone3 of its own, so it writes the v2 cgroup.procs.
+    t.cgroup_join = CgroupLayout::JoinFiles(inst.backend_state, /*v2_joined_at_clone=*/false);
     t.init_socket = Get(inst, "init.socket");
     if (options_.exec_rlimits) {
       t.rlimits = options_.exec_rlimits(inst.ref.name);
