@@ -63,15 +63,21 @@ struct SetupError {
     }                                         \
   } while (false)
 
+// mkdir -p. Tries `path` itself first: in a ready-made root every parent
+// exists, and walking down from "/" cost a system call per component.
 void MkdirP(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      cur = path.substr(0, i);
-      if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
-        throw SetupError{"mkdir " + cur, errno};
-      }
-    }
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
+    return;
+  }
+  if (errno != ENOENT) {
+    throw SetupError{"mkdir " + path, errno};
+  }
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    MkdirP(path.substr(0, slash), mode);
+  }
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    throw SetupError{"mkdir " + path, errno};
   }
 }
 
@@ -318,7 +324,7 @@ std::pair<int, int> Accept(int listen_fd) {
 }
 
 void Setup(const InitConfig& c) {
-  for (const std::string& procs : c.cgroup_procs) {
+  for (const std::string& procs : c.cgroup_join) {
     WriteFile(procs, "0");
   }
   // After joining: the new cgroup namespace is rooted at the jail's cgroup.
