@@ -94,11 +94,33 @@ absl::Status Manager::AdoptAll() {
   absl::MutexLock lock(&mu_);
   JW_ASSIGN_OR_RETURN(last_jid_, store_->LoadLastJid());
   JW_ASSIGN_OR_RETURN(std::vector<std::string> names, store_->ListNames());
-  for (const std::string& name : names) {
-    absl::StatusOr<JailRecord> loaded = store_->Load(name);
+  JW_ASSIGN_OR_RETURN(std::vector<std::string> transient, store_->ListNames(/*transient=*/true));
+  std::vector<std::pair<std::string, bool>> all;
+  for (const std::string& n : names) {
+    all.emplace_back(n, false);
+  }
+  for (const std::string& n : transient) {
+    all.emplace_back(n, true);
+  }
+  for (const auto& [name, is_transient] : all) {
+    absl::StatusOr<JailRecord> loaded = store_->Load(name, is_transient);
+    if (!loaded.ok() && is_transient) {
+      // Written without fsync: only a power cut leaves it unreadable, and
+      // then nothing it described exists any more.
+      LogWarning("removing unreadable record of an ephemeral jail",
+                 {{"jail", name}, {"error", std::string(loaded.status().message())}});
+      JW_RETURN_IF_ERROR(store_->Remove(name, /*transient=*/true));
+      open_report_.removed.push_back(name);
+      continue;
+    }
     if (!loaded.ok()) {
       LogWarning("skipping jail with unreadable state",
                  {{"jail", name}, {"error", std::string(loaded.status().message())}});
+      continue;
+    }
+    if (jails_.count(name) != 0) {
+      LogWarning("skipping a second record of the same jail name",
+                 {{"jail", name}, {"record", store_->TransientDir(name)}});
       continue;
     }
     JailRecord rec = *std::move(loaded);
@@ -130,7 +152,7 @@ absl::Status Manager::AdoptAll() {
       JW_RETURN_IF_ERROR(store_->SaveRuntime(rec));
     }
     if (rec.ephemeral && rec.state == JailState::kStopped) {
-      JW_RETURN_IF_ERROR(store_->Remove(name));
+      JW_RETURN_IF_ERROR(store_->Remove(name, is_transient));
       open_report_.removed.push_back(name);
       continue;
     }
@@ -486,7 +508,7 @@ absl::Status Manager::DestroyLocked(std::string_view name) {
     }
   }
   JW_RETURN_IF_ERROR(StopOneLocked(it->second));
-  JW_RETURN_IF_ERROR(store_->Remove(name));
+  JW_RETURN_IF_ERROR(store_->Remove(name, it->second.ephemeral));
   pending_specs_.erase(std::string(name));
   jails_.erase(it);
   return absl::OkStatus();
@@ -600,7 +622,7 @@ absl::Status Manager::ReconcileLocked() {
     LogInfo("jail ended", {{"jail", name}});
   }
   for (const std::string& n : forget) {
-    (void)store_->Remove(n);
+    (void)store_->Remove(n, /*transient=*/true);
     jails_.erase(n);
   }
   return first;

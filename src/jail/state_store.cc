@@ -251,11 +251,16 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, b
     return absl::InvalidArgumentError(StrCat("state_dir ", root, ": not an absolute path"));
   }
   JW_RETURN_IF_ERROR(MakeDirs(root + "/jails", 0700));
+  JW_RETURN_IF_ERROR(MakeDirs(root + "/transient", 0700));
   return std::unique_ptr<StateStore>(new StateStore(std::move(root), fsync));
 }
 
-std::string StateStore::JailDir(std::string_view name) const {
-  return StrCat(root_, "/jails/", name);
+std::string StateStore::JailDir(std::string_view name) const { return Dir(name, false); }
+
+std::string StateStore::TransientDir(std::string_view name) const { return Dir(name, true); }
+
+std::string StateStore::Dir(std::string_view name, bool transient) const {
+  return StrCat(root_, transient ? "/transient/" : "/jails/", name);
 }
 
 absl::Status StateStore::WriteFileAtomically(const std::string& path,
@@ -300,22 +305,25 @@ absl::Status StateStore::WriteFileAtomically(const std::string& path,
 }
 
 absl::Status StateStore::Save(const JailRecord& rec) {
-  std::string dir = JailDir(rec.spec.name);
+  const bool durable = !rec.ephemeral;
+  std::string dir = Dir(rec.spec.name, rec.ephemeral);
   bool fresh = access(dir.c_str(), F_OK) != 0;
   JW_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-  if (fresh && fsync_) {
+  if (fresh && fsync_ && durable) {
     JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
   }
-  JW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.json", SpecToJson(rec.spec)));
+  JW_RETURN_IF_ERROR(
+      WriteFileAtomically(dir + "/config.json", SpecToJson(rec.spec), durable));
   return SaveRuntime(rec);
 }
 
 absl::Status StateStore::SaveRuntime(const JailRecord& rec) {
-  return WriteFileAtomically(JailDir(rec.spec.name) + "/state.json", RuntimeToJson(rec));
+  return WriteFileAtomically(Dir(rec.spec.name, rec.ephemeral) + "/state.json",
+                             RuntimeToJson(rec), /*durable=*/!rec.ephemeral);
 }
 
-absl::StatusOr<JailRecord> StateStore::Load(std::string_view name) const {
-  std::string dir = JailDir(name);
+absl::StatusOr<JailRecord> StateStore::Load(std::string_view name, bool transient) const {
+  std::string dir = Dir(name, transient);
   int err = 0;
   std::string config = ReadAll(dir + "/config.json", &err);
   if (err != 0) {
@@ -333,11 +341,14 @@ absl::StatusOr<JailRecord> StateStore::Load(std::string_view name) const {
   } else if (err != ENOENT) {
     return ErrnoStatus(err, StrCat("read ", dir, "/state.json"));
   }
+  if (transient) {
+    rec.ephemeral = true;
+  }
   return rec;
 }
 
-absl::StatusOr<std::vector<std::string>> StateStore::ListNames() const {
-  std::string dir = root_ + "/jails";
+absl::StatusOr<std::vector<std::string>> StateStore::ListNames(bool transient) const {
+  std::string dir = root_ + (transient ? "/transient" : "/jails");
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
     return ErrnoStatus(errno, StrCat("opendir ", dir));
@@ -355,8 +366,8 @@ absl::StatusOr<std::vector<std::string>> StateStore::ListNames() const {
   return out;
 }
 
-absl::Status StateStore::Remove(std::string_view name) {
-  std::string dir = JailDir(name);
+absl::Status StateStore::Remove(std::string_view name, bool transient) {
+  std::string dir = Dir(name, transient);
   if (access(dir.c_str(), F_OK) != 0) {
     return absl::OkStatus();
   }
@@ -366,7 +377,7 @@ absl::Status StateStore::Remove(std::string_view name) {
   if (nftw(dir.c_str(), fn, 8, FTW_DEPTH | FTW_PHYS) != 0) {
     return ErrnoStatus(errno, StrCat("remove ", dir));
   }
-  if (fsync_) {
+  if (fsync_ && !transient) {
     return FsyncDir(root_ + "/jails");
   }
   return absl::OkStatus();

@@ -159,6 +159,26 @@ TEST(StateStoreTest, SaveLoadListRemove) {
   EXPECT_EQ((*store)->Load("web").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(StateStoreTest, EphemeralRecordsAreKeptApartUnderTransient) {
+  TempDir dir;
+  auto store = *StateStore::Open(dir.path(), /*fsync=*/true);
+  JailRecord rec;
+  rec.spec = FullSpec();
+  rec.ephemeral = true;
+  rec.state = JailState::kStarting;
+  ASSERT_TRUE(store->Save(rec).ok());
+  EXPECT_THAT(*store->ListNames(), ElementsAre());
+  EXPECT_THAT(*store->ListNames(/*transient=*/true), ElementsAre("web"));
+  EXPECT_EQ(access((dir.path() + "/transient/web/config.json").c_str(), F_OK), 0);
+  auto back = store->Load("web", /*transient=*/true);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->ephemeral);
+  EXPECT_EQ(back->state, JailState::kStarting);
+  EXPECT_EQ(store->Load("web").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store->Remove("web", /*transient=*/true).ok());
+  EXPECT_THAT(*store->ListNames(/*transient=*/true), ElementsAre());
+}
+
 TEST(StateStoreTest, NameMustMatchDirectory) {
   TempDir dir;
   auto store = *StateStore::Open(dir.path(), false);

@@ -8,8 +8,10 @@
 // State lives under ManagerOptions::state_dir:
 //   jails/<name>/config.json   the JailSpec (what to run)
 //   jails/<name>/state.json    runtime state: JailState, jid, JailInstance
+//   transient/<name>/...        the same for ephemeral (Run) jails
 //   manager.json               the last JID handed out
-// Every file is written atomically (temp file, fsync, rename, fsync dir).
+// Every file is written atomically (temp file, fsync, rename, fsync dir);
+// transient records skip the fsyncs (see StateStore).
 //
 // Thread-safety: every method is thread-safe. Lifecycle operations are
 // serialized by one internal mutex; Exec and Run hold it only while they

@@ -56,6 +56,14 @@ absl::StatusOr<platform::JailSpec> SpecFromJson(std::string_view text);
 std::string RuntimeToJson(const JailRecord& rec);
 absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec);
 
+// Records of defined jails live in <root>/jails/<name>/ and are written
+// durably. Records of ephemeral jails (Manager::Run) live in
+// <root>/transient/<name>/ and are written atomically but without fsync, as
+// systemd keeps transient units in /run: everything such a record describes
+// (processes, cgroups, mounts) ends with the machine, so after a power cut
+// there is nothing to adopt or clean up, and after a crash of jailwarden
+// alone the files are in the page cache, where the next manager reads them.
+// A transient record that cannot be read is the residue of a power cut.
 class StateStore {
  public:
   // `root` absolute; created (0700) if missing. `fsync` as ManagerOptions.
@@ -65,17 +73,22 @@ class StateStore {
   const std::string& root() const { return root_; }
   // <root>/jails/<name>
   std::string JailDir(std::string_view name) const;
+  // <root>/transient/<name>
+  std::string TransientDir(std::string_view name) const;
 
-  // Writes config.json and state.json for `rec`.
+  // Writes config.json and state.json for `rec` (under transient/ when
+  // rec.ephemeral).
   absl::Status Save(const JailRecord& rec);
   // Writes only state.json.
   absl::Status SaveRuntime(const JailRecord& rec);
-  // Loads one jail. NotFound if jails/<name>/config.json does not exist.
-  absl::StatusOr<JailRecord> Load(std::string_view name) const;
-  // Names of every directory under jails/ (sorted).
-  absl::StatusOr<std::vector<std::string>> ListNames() const;
-  // Removes jails/<name>/ and everything in it. OK if already gone.
-  absl::Status Remove(std::string_view name);
+  // Loads one jail. NotFound if <dir>/<name>/config.json does not exist.
+  // A transient record always loads with ephemeral true.
+  absl::StatusOr<JailRecord> Load(std::string_view name, bool transient = false) const;
+  // Names of every directory under jails/ (or transient/), sorted.
+  absl::StatusOr<std::vector<std::string>> ListNames(bool transient = false) const;
+  // Removes jails/<name>/ (transient/<name>/) and everything in it. OK if
+  // already gone.
+  absl::Status Remove(std::string_view name, bool transient = false);
 
   // manager.json: the last JID handed out (0 if none yet). A hint only (a
   // new manager also skips JIDs of adopted jails), so written without fsync.
@@ -90,6 +103,7 @@ class StateStore {
 
  private:
   StateStore(std::string root, bool fsync) : root_(std::move(root)), fsync_(fsync) {}
+  std::string Dir(std::string_view name, bool transient) const;
   std::string root_;
   bool fsync_;
 };
