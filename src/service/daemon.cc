@@ -262,8 +262,11 @@ struct Daemon::Impl final : public engine::ActionSink {
     work_cv.notify_one();
   }
   void OnThrottle(const engine::ThrottleRequest& request) override {
-    // The Linux backend enforces pcpu and I/O limits with cgroup knobs
-    // installed per rule; per-tick throttle sleeps have no mechanism here.
+    // The Linux backend enforces jail-wide pcpu and I/O limits with cgroup
+    // knobs installed per rule; the engine's per-tick throttle sleeps (rules
+    // with a process subject or per process/user) have no mechanism here.
+    // They are counted, and their Enforcement detail says they are not
+    // throttled (docs/linux-resources.md).
     (void)request;
     throttles_ignored.fetch_add(1, std::memory_order_relaxed);
   }

@@ -68,6 +68,15 @@ Enforcement Scoped(const rctl::Rule& rule, Enforcement e) {
   return e;
 }
 
+// Sampled rules with no Linux mechanism behind them: honest about it.
+constexpr std::string_view kNotDenied =
+    "no Linux mechanism refuses the charge: the sampler reports the deny as at or over "
+    "(rule statistics, metrics) but nothing is refused";
+constexpr std::string_view kNotThrottled =
+    "not throttled on Linux: the engine's per-process throttle requests have no mechanism "
+    "and are counted in throttles_ignored (use a jail-wide rule: cgroup CPU quota / blkio "
+    "throttle)";
+
 // How a sampled deny of a per-process resource is enforced (sampled_deny.h).
 std::string SampledSum(const rctl::Rule& rule) {
   const Resource r = *rule.resource;
@@ -150,8 +159,8 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     "CFS caps CPU time per 100 ms period; FreeBSD throttles on a decaying "
                     "average, so bursts differ");
       }
-      return Make(rule, Fidelity::kSampled, "sampler throttle",
-                  "the engine throttles the process from sampled pcpu");
+      return Make(rule, Fidelity::kSampled, "sampler",
+                  StrCat("compared with sampled pcpu; ", kNotThrottled));
     case Resource::kReadbps:
     case Resource::kReadiops:
     case Resource::kWritebps:
@@ -161,8 +170,8 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     StrCat(rctl::ResourceName(r), " cannot be denied, only throttled"));
       }
       if (!per_jail) {
-        return Make(rule, Fidelity::kSampled, "sampler throttle",
-                    "the engine throttles the process from sampled /proc/<pid>/io totals");
+        return Make(rule, Fidelity::kSampled, "sampler",
+                    StrCat("compared with sampled /proc/<pid>/io totals; ", kNotThrottled));
       }
       const bool read = r == Resource::kReadbps || r == Resource::kReadiops;
       const bool bytes = r == Resource::kReadbps || r == Resource::kWritebps;
@@ -186,7 +195,9 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     "the kernel also charges page cache and shmem, and over the limit it "
                     "reclaims and then OOM-kills in the jail; FreeBSD only deactivates pages");
       }
-      return Make(rule, Fidelity::kSampled, "sampler", "compares sampled VmRSS sums");
+      return Make(rule, Fidelity::kSampled, "sampler",
+                  StrCat("compares sampled VmRSS sums; ", kNotDenied,
+                         " (FreeBSD never refuses memoryuse either: it deactivates pages)"));
     case Resource::kSwapuse:
       if (per_jail) {
         if (cgroup_v2) {
@@ -196,14 +207,16 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     "cgroup v1 caps memory+swap: memsw = memoryuse limit + amount; needs a "
                     "memoryuse deny rule on the jail, otherwise sampled only");
       }
-      return Make(rule, Fidelity::kSampled, "sampler", "compares sampled VmSwap");
+      return Make(rule, Fidelity::kSampled, "sampler",
+                  StrCat("compares sampled VmSwap; ", kNotDenied));
     case Resource::kNthr:
       if (per_jail) {
         return Make(rule, Fidelity::kExact, "pids.max",
                     "pids.max also counts the jail's processes, the same as FreeBSD's "
                     "threads of all processes");
       }
-      return Make(rule, Fidelity::kSampled, "sampler", "compares sampled Threads: counts");
+      return Make(rule, Fidelity::kSampled, "sampler",
+                  StrCat("compares sampled Threads: counts; ", kNotDenied));
     case Resource::kMaxproc:
       if (per_jail) {
         return Make(rule, Fidelity::kApproximate, "pids.max",
@@ -215,7 +228,8 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
                     "per real uid in the user namespace, counts threads, ignored for root "
                     "(CAP_SYS_RESOURCE)");
       }
-      return Make(rule, Fidelity::kSampled, "sampler", "a process is one process");
+      return Make(rule, Fidelity::kSampled, "sampler",
+                  StrCat("compares sampled process counts; ", kNotDenied));
     case Resource::kDatasize:
     case Resource::kStacksize:
     case Resource::kVmemoryuse:
