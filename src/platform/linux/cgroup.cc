@@ -143,7 +143,28 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
     std::string_view parent, std::string_view jail) const {
   std::map<std::string, std::string> out;
   out["cgroup.version"] = name_;
+  // The v1 freezer only serves KillAll (freeze, kill each pid, thaw). When
+  // the v2 tree has cgroup.kill (Linux 5.14, in every non-root group) one
+  // write does that, and the jail need not join the freezer: it is made
+  // last, only when the v2 leaf has no cgroup.kill.
+  std::vector<const Hierarchy*> order;
+  const Hierarchy* freezer = nullptr;
   for (const Hierarchy& h : hierarchies_) {
+    if (h.key == "freezer") {
+      freezer = &h;
+    } else {
+      order.push_back(&h);
+    }
+  }
+  if (freezer != nullptr) {
+    order.push_back(freezer);
+  }
+  for (const Hierarchy* hp : order) {
+    const Hierarchy& h = *hp;
+    if (&h == freezer && out.count("cgroup.unified") != 0 &&
+        Exists(JoinPath(out["cgroup.unified"], "cgroup.kill"))) {
+      continue;
+    }
     std::string base = JoinPath(h.mount, h.own);
     std::string p = JoinPath(base, parent);
     std::string leaf = JoinPath(p, jail);
