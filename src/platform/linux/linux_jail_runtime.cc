@@ -21,12 +21,15 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/capabilities.h"
 #include "platform/linux/cgroup.h"
+#include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
 
@@ -188,10 +191,32 @@ absl::StatusOr<std::string> FindInit(const std::string& configured) {
                                     Join(candidates, ", "), ")"));
 }
 
-struct CloneArgs {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-      set_tid, set_tid_size, cgroup;
+// What the child of CloneVfork needs to become jailwarden-init; prepared
+// before the clone, since the child shares our memory and may not allocate.
+struct InitChild {
+  int cfg_read, report_write, devnull;
+  const char* path;
+  char** argv;
+  char** envp;
 };
+
+// The CloneVfork child: async-signal-safe only. Moves the pipe ends to 3
+// and 4 by way of high numbers so one cannot overwrite the other.
+int StartInit(void* arg) {
+  const InitChild& c = *static_cast<const InitChild*>(arg);
+  int cfg = fcntl(c.cfg_read, F_DUPFD, 10);
+  int rep = fcntl(c.report_write, F_DUPFD, 10);
+  if (cfg < 0 || rep < 0 || dup2(cfg, 3) < 0 || dup2(rep, 4) < 0 || dup2(c.devnull, 0) < 0 ||
+      dup2(c.devnull, 1) < 0 || dup2(c.devnull, 2) < 0) {
+    return 127;
+  }
+  syscall(SYS_close_range, 5, ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ResetSignalHandlersForExec(none);
+  execve(c.path, c.argv, c.envp);
+  return 127;
+}
 
 class LinuxJailRuntime final : public JailRuntime {
  public:
@@ -212,6 +237,11 @@ class LinuxJailRuntime final : public JailRuntime {
     if (spec.path.empty() || spec.path[0] != '/') {
       return absl::InvalidArgumentError(
           StrCat("path ", spec.path, ": not an absolute pathname"));
+    }
+    // Bad allow.* / linux.capabilities values fail before anything is made.
+    if (absl::StatusOr<JailPrivileges> p = JailPrivilegesFor(spec); !p.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
     auto& bs = inst.backend_state;
     std::string rundir = StrCat(options_.run_dir, "/", spec.name);
@@ -275,6 +305,19 @@ class LinuxJailRuntime final : public JailRuntime {
     for (const MountSpec& m : spec.mounts) {
       config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
     }
+    // The jail's privileges (docs/linux-privileges.md): init drops to them
+    // after pivot_root; commands entering through the setns helper drop to
+    // the recorded set (JailTarget).
+    JW_ASSIGN_OR_RETURN(JailPrivileges privileges, JailPrivilegesFor(spec));
+    for (const std::string& w : privileges.warnings) {
+      LogWarning("jail privileges", {{"jail", spec.name}, {"note", w}});
+    }
+    config.caps_unrestricted = privileges.unrestricted;
+    config.capabilities = privileges.capabilities;
+    config.hostname_writable = privileges.set_hostname;
+    config.net_sysctls_writable = privileges.net_sysctls;
+    bs["capabilities"] =
+        privileges.unrestricted ? "all" : FormatCapabilityList(privileges.capabilities);
     // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
     // works, its commands then enter through the setns helper.
     std::string socket_path = bs["rundir"] + "/init.sock";
@@ -315,37 +358,22 @@ class LinuxJailRuntime final : public JailRuntime {
       cgroup_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     int pidfd = -1;
-    CloneArgs args{};
+    CloneVforkArgs args;
     args.flags = flags;
-    args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    args.pidfd = &pidfd;
     args.exit_signal = SIGCHLD;
     if (cgroup_fd >= 0) {
       args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = static_cast<uint64_t>(cgroup_fd);
+      args.cgroup_fd = cgroup_fd;
     }
-    long pid = syscall(SYS_clone3, &args, sizeof(args));
+    InitChild child{cfg[0], rep[1], devnull, init_path_.c_str(), argv, envp};
+    pid_t pid = CloneVfork(args, StartInit, &child);
     if (pid < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == E2BIG)) {
       close(cgroup_fd);
       cgroup_fd = -1;
       args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-      args.cgroup = 0;
-      pid = syscall(SYS_clone3, &args, sizeof(args));
-    }
-    if (pid == 0) {
-      // Child: async-signal-safe only. Move the pipe ends to 3 and 4 by way
-      // of high numbers so one cannot overwrite the other.
-      int c = fcntl(cfg[0], F_DUPFD, 10);
-      int r = fcntl(rep[1], F_DUPFD, 10);
-      if (c < 0 || r < 0 || dup2(c, 3) < 0 || dup2(r, 4) < 0 || dup2(devnull, 0) < 0 ||
-          dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0) {
-        _exit(127);
-      }
-      syscall(SYS_close_range, 5, ~0U, 0);
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      execve(init_path_.c_str(), argv, envp);
-      _exit(127);
+      args.cgroup_fd = -1;
+      pid = CloneVfork(args, StartInit, &child);
     }
     int clone_err = errno;
     const bool v2_joined_at_clone = cgroup_fd >= 0;
@@ -645,6 +673,13 @@ class LinuxJailRuntime final : public JailRuntime {
     t.init_socket = Get(inst, "init.socket");
     if (options_.exec_rlimits) {
       t.rlimits = options_.exec_rlimits(inst.ref.name);
+    }
+    // Absent for a jail made before jailwarden restricted jails: its init
+    // has every capability, so entering ones get no fewer.
+    if (auto it = inst.backend_state.find("capabilities");
+        it != inst.backend_state.end() && it->second != "all") {
+      JW_ASSIGN_OR_RETURN(t.capabilities, ParseCapabilityList(it->second));
+      t.caps_restricted = true;
     }
     return t;
   }
