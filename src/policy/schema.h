@@ -128,6 +128,10 @@ inline constexpr ParamDef kParams[] = {
     {"allow.setaudit", ParamType::kBool},
     {"allow.vmm", ParamType::kBool},
     {"allow.vmm_ppt", ParamType::kBool},
+    // Linux only: capabilities a jail's root keeps beyond what allow.*
+    // grants, comma separated ("CAP_SYS_PTRACE,net_admin"), or "all"
+    // (docs/linux-privileges.md). Names are checked when the jail is made.
+    {"linux.capabilities", ParamType::kString},
 };
 
 inline constexpr std::string_view kServerKeys[] = {
