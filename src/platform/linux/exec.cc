@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,6 +22,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 
 extern char** environ;
@@ -37,6 +39,8 @@ struct Prepared {
   std::vector<std::string> argv_storage, env_storage, candidates;
   std::vector<char*> argv, envp;
   std::vector<std::array<uint64_t, 3>> rlimits;  // {RLIMIT_*, soft, hard}
+  bool drop_caps = false;  // to `capabilities`, after the rlimits
+  uint64_t capabilities = 0;
   int fds[3] = {-1, -1, -1};
   int devnull = -1;
   ~Prepared() {
@@ -121,6 +125,14 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
     // Lowering never fails for root; a raise this host forbids keeps the
     // inherited (lower) limit, which is still within the rule.
     setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
+  }
+  if (p.drop_caps) {
+    const char* step = "";
+    if (DropToCapabilities(p.capabilities, &step) != 0) {
+      static const char kMsg[] = "jailwarden: cannot drop to the jail's capabilities\n";
+      (void)!write(2, kMsg, sizeof(kMsg) - 1);
+      _exit(126);
+    }
   }
   int err = ENOENT;
   for (const std::string& c : p.candidates) {
@@ -220,6 +232,11 @@ void HelperFail(int fd, int step) {
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  // Not dumpable before entering: the jail's root may not ptrace the child
+  // (the daemon's image, full capabilities until it execs) or open its
+  // /proc/PID/exe (the host's jailwarden binary). execve makes the command
+  // dumpable again.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   for (const std::string& procs : t.cgroup_join) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) {
@@ -427,6 +444,8 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
   p.rlimits = t.rlimits;
+  p.drop_caps = t.in_jail && t.caps_restricted;
+  p.capabilities = t.capabilities;
   if (!t.in_jail) {
     return ExecOnHost(t, req, p);
   }
@@ -473,6 +492,8 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
   p.rlimits = t.rlimits;
+  p.drop_caps = t.caps_restricted;
+  p.capabilities = t.capabilities;
   int32_t ns_pid = 0;
   if (!t.init_socket.empty()) {
     JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/true));

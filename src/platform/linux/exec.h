@@ -30,6 +30,13 @@ struct ExecTarget {
   // child): {RLIMIT_*, soft, hard}. The per-process RCTL denies
   // (LinuxLimitEnforcer::ExecRlimits), so a new process starts limited.
   std::vector<std::array<uint64_t, 3>> rlimits;
+  // jail: the capability set the command gets (JailPrivileges,
+  // capabilities.h). The setns helper's child drops to it before execve
+  // (commands started by the jail's pid 1 inherit init's, the same set).
+  // Unrestricted: nothing dropped (linux.capabilities: all, or a jail
+  // created before jailwarden restricted jails).
+  bool caps_restricted = false;
+  uint64_t capabilities = 0;
 };
 
 // Runs `request` and waits (with request.timeout). For a jail: a helper

@@ -28,6 +28,10 @@ std::string InitConfigToJson(const InitConfig& c) {
   }
   j["mounts"] = std::move(mounts);
   j["socket_path"] = c.socket_path;
+  j["capabilities"] = c.capabilities;
+  j["caps_unrestricted"] = c.caps_unrestricted;
+  j["hostname_writable"] = c.hostname_writable;
+  j["net_sysctls_writable"] = c.net_sysctls_writable;
   return j.dump();
 }
 
@@ -44,6 +48,10 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->devpts_max = j.value("devpts_max", 0);
     c->cgroup_join = j.value("cgroup_join", std::vector<std::string>{});
     c->socket_path = j.value("socket_path", "");
+    c->capabilities = j.value("capabilities", uint64_t{0});
+    c->caps_unrestricted = j.value("caps_unrestricted", false);
+    c->hostname_writable = j.value("hostname_writable", false);
+    c->net_sysctls_writable = j.value("net_sysctls_writable", false);
     c->mounts.clear();
     for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {
       InitMount im;

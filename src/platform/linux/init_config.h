@@ -34,6 +34,17 @@ struct InitConfig {
   // Host path of the SOCK_SEQPACKET socket init listens on for commands to
   // run in the jail (bound before pivot_root). "" = none.
   std::string socket_path;
+  // The jail's privileges (JailPrivileges, capabilities.h). After
+  // pivot_root init drops to `capabilities` (bounding, permitted,
+  // effective; inheritable and ambient emptied) unless `caps_unrestricted`,
+  // so everything it starts afterwards has at most that set.
+  uint64_t capabilities = 0;
+  bool caps_unrestricted = false;  // linux.capabilities: all
+  // In the jail's /proc, /proc/sys (and sysrq-trigger, irq, bus, fs, acpi)
+  // are read-only; these stay writable: kernel/hostname (allow.set_hostname)
+  // and net (vnet: the jail's own stack).
+  bool hostname_writable = false;
+  bool net_sysctls_writable = false;
 };
 
 // A command init runs for the runtime: one request message, with the

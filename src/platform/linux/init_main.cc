@@ -6,8 +6,10 @@
 // It reads an InitConfig (JSON) from fd 3, joins the jail's cgroups, enters
 // a new cgroup namespace, builds the jail's mounts (root or thin overlay,
 // bind/tmpfs mounts, /proc, a private /dev with its own devpts), sets the
-// hostname, brings lo up in a new netns, pivot_roots, then writes "ok\n" (or
-// "error <step>: <reason>\n") to fd 4 and closes it.
+// hostname, brings lo up in a new netns, makes /proc/sys and other host-wide
+// /proc files read-only, pivot_roots, drops to the jail's capability set
+// (docs/linux-privileges.md), then writes "ok\n" (or "error <step>:
+// <reason>\n") to fd 4 and closes it.
 //
 // Then it supervises: reaps every child (orphans of the jail are
 // reparented to it), and while the jail is held (temporary persist during
@@ -28,6 +30,7 @@
 #include <sys/signalfd.h>
 #include <sys/un.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 
 namespace {
@@ -171,6 +175,42 @@ void MakeDev(const std::string& root, int devpts_max) {
   CHECK_SYS(symlink("/proc/self/fd/2", (dev + "/stderr").c_str()), "symlink /dev/stderr");
   MkdirP(dev + "/shm", 01777);
   chmod((dev + "/shm").c_str(), 01777);
+}
+
+// Binds `path` onto itself (with what is mounted below it); read-only
+// unless `writable`. Missing paths are skipped: /proc/acpi exists only with
+// ACPI, /proc/bus only with some buses.
+void BindOver(const std::string& path, bool writable) {
+  if (access(path.c_str(), F_OK) != 0) {
+    return;
+  }
+  CHECK_SYS(mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
+            "bind " + path);
+  if (!writable) {
+    CHECK_SYS(mount(nullptr, path.c_str(), nullptr,
+                    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    nullptr),
+              "read-only " + path);
+  }
+}
+
+// The jail's /proc shows host-wide controls that need no capability, only
+// uid 0: sysctls (kernel.core_pattern alone runs a program as the host's
+// root), sysrq-trigger (reboots the host), irq affinities. Read-only, as
+// OCI runtimes do, except the jail's own hostname (allow.set_hostname) and,
+// for vnet, its own network stack's sysctls. A bind copies its source's
+// flags, so the writable exceptions are bound first and come along in the
+// recursive bind of /proc/sys, whose top alone turns read-only.
+void ProtectProc(const std::string& proc, const InitConfig& c) {
+  if (c.hostname_writable) {
+    BindOver(proc + "/sys/kernel/hostname", true);
+  }
+  if (c.net_sysctls_writable) {
+    BindOver(proc + "/sys/net", true);
+  }
+  for (const char* p : {"/sys", "/sysrq-trigger", "/irq", "/bus", "/fs", "/acpi"}) {
+    BindOver(proc + p, false);
+  }
 }
 
 void LoopbackUp() {
@@ -345,6 +385,7 @@ void Setup(const InitConfig& c) {
   MkdirP(proc, 0555);
   CHECK_SYS(mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
             "proc");
+  ProtectProc(proc, c);
   MakeDev(c.root, c.devpts_max);
   MkdirP(c.root + "/tmp", 01777);
   if (!c.hostname.empty()) {
@@ -362,6 +403,18 @@ void Setup(const InitConfig& c) {
   CHECK_SYS(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
   CHECK_SYS(umount2(".", MNT_DETACH), "detach old root");
   CHECK_SYS(chdir("/"), "chdir /");
+  // From here on init needs no privilege: it reaps, forks and signals its
+  // own children. Everything it starts inherits the reduced set.
+  if (!c.caps_unrestricted) {
+    const char* step = "";
+    if (int err = jailwarden::platform::DropToCapabilities(c.capabilities, &step); err != 0) {
+      throw SetupError{std::string("drop capabilities: ") + step, err};
+    }
+  }
+  // Not dumpable: the jail's root may not ptrace pid 1 or open
+  // /proc/1/exe (the host's jailwarden-init). Its children become dumpable
+  // again at execve.
+  CHECK_SYS(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)");
 }
 
 bool OtherProcessesExist() {
