@@ -120,7 +120,7 @@ absl::Status Manager::AdoptAll() {
     }
     if (jails_.count(name) != 0) {
       LogWarning("skipping a second record of the same jail name",
-                 {{"jail", name}, {"record", store_->TransientDir(name)}});
+                 {{"jail", name}, {"record", store_->TransientFile(name)}});
       continue;
     }
     JailRecord rec = *std::move(loaded);
@@ -170,7 +170,7 @@ void Manager::Notify(const LifecycleEvent& event) {
 
 absl::Status Manager::Save(const JailRecord& rec) { return store_->SaveRuntime(rec); }
 
-int64_t Manager::AllocateJid() {
+int64_t Manager::AllocateJid(bool record) {
   // As the kernel does: the next number after the last one handed out,
   // skipping those in use, wrapping at JAIL_MAX.
   int64_t jid = last_jid_;
@@ -188,6 +188,9 @@ int64_t Manager::AllocateJid() {
     }
   }
   last_jid_ = jid;
+  if (!record) {
+    return jid;
+  }
   absl::Status st = store_->SaveLastJid(jid);
   if (!st.ok()) {
     LogWarning("could not record the last jid", {{"error", std::string(st.message())}});
@@ -326,8 +329,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
       rec.done.push_back(name);
       // Record what the backend did before going on, so a crash from here
       // on can be cleaned up by the next manager. An ephemeral (Run) jail
-      // is cleaned from what Create recorded; it saves only there.
-      return rec.ephemeral ? absl::OkStatus() : Save(rec);
+      // saves only what needs undoing: after Prepare and after Create.
+      return rec.ephemeral && std::string_view(name) != kStepPrepare ? absl::OkStatus()
+                                                                      : Save(rec);
     }
     return st;
   };
@@ -335,7 +339,7 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
   // The JID is handed out before exec.prepare so every hook sees the one
   // the jail will have (jail(8) hooks before creation see a jid only when
   // it is configured; ours always is).
-  rec.jid = AllocateJid();
+  rec.jid = AllocateJid(/*record=*/!rec.ephemeral);
   rec.instance.ref.jid = rec.jid;
   absl::Status st = [&]() -> absl::Status {
     rec.done.push_back(kStepPrepareHooks);
@@ -545,10 +549,9 @@ absl::StatusOr<ExecResult> Manager::Run(const JailSpec& spec_in, const ExecReque
     JailRecord rec;
     rec.spec = spec;
     rec.ephemeral = true;
-    // Saved as starting from the outset: a crash at any point leaves a
-    // record the next manager cleans up and forgets.
+    // First saved (as starting) once Prepare made something: a crash from
+    // then on leaves a record the next manager cleans up and forgets.
     rec.state = JailState::kStarting;
-    JW_RETURN_IF_ERROR(store_->Save(rec));
     jails_.emplace(spec.name, std::move(rec));
     absl::Status st = StartLocked(spec.name, /*hold_persist=*/true, /*ephemeral=*/true);
     if (!st.ok()) {

@@ -255,12 +255,12 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, b
   return std::unique_ptr<StateStore>(new StateStore(std::move(root), fsync));
 }
 
-std::string StateStore::JailDir(std::string_view name) const { return Dir(name, false); }
+std::string StateStore::JailDir(std::string_view name) const {
+  return StrCat(root_, "/jails/", name);
+}
 
-std::string StateStore::TransientDir(std::string_view name) const { return Dir(name, true); }
-
-std::string StateStore::Dir(std::string_view name, bool transient) const {
-  return StrCat(root_, transient ? "/transient/" : "/jails/", name);
+std::string StateStore::TransientFile(std::string_view name) const {
+  return StrCat(root_, "/transient/", name, ".json");
 }
 
 absl::Status StateStore::WriteFileAtomically(const std::string& path,
@@ -305,25 +305,35 @@ absl::Status StateStore::WriteFileAtomically(const std::string& path,
 }
 
 absl::Status StateStore::Save(const JailRecord& rec) {
-  const bool durable = !rec.ephemeral;
-  std::string dir = Dir(rec.spec.name, rec.ephemeral);
+  if (rec.ephemeral) {
+    return SaveRuntime(rec);
+  }
+  std::string dir = JailDir(rec.spec.name);
   bool fresh = access(dir.c_str(), F_OK) != 0;
   JW_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-  if (fresh && fsync_ && durable) {
+  if (fresh && fsync_) {
     JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
   }
-  JW_RETURN_IF_ERROR(
-      WriteFileAtomically(dir + "/config.json", SpecToJson(rec.spec), durable));
+  JW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.json", SpecToJson(rec.spec)));
   return SaveRuntime(rec);
 }
 
 absl::Status StateStore::SaveRuntime(const JailRecord& rec) {
-  return WriteFileAtomically(Dir(rec.spec.name, rec.ephemeral) + "/state.json",
-                             RuntimeToJson(rec), /*durable=*/!rec.ephemeral);
+  if (rec.ephemeral) {
+    // One file, spec and runtime together: each file made costs an inode.
+    return WriteFileAtomically(TransientFile(rec.spec.name),
+                               StrCat("{\"spec\": ", SpecToJson(rec.spec),
+                                      ",\n\"runtime\": ", RuntimeToJson(rec), "}\n"),
+                               /*durable=*/false);
+  }
+  return WriteFileAtomically(JailDir(rec.spec.name) + "/state.json", RuntimeToJson(rec));
 }
 
 absl::StatusOr<JailRecord> StateStore::Load(std::string_view name, bool transient) const {
-  std::string dir = Dir(name, transient);
+  if (transient) {
+    return LoadTransient(name);
+  }
+  std::string dir = JailDir(name);
   int err = 0;
   std::string config = ReadAll(dir + "/config.json", &err);
   if (err != 0) {
@@ -341,9 +351,29 @@ absl::StatusOr<JailRecord> StateStore::Load(std::string_view name, bool transien
   } else if (err != ENOENT) {
     return ErrnoStatus(err, StrCat("read ", dir, "/state.json"));
   }
-  if (transient) {
-    rec.ephemeral = true;
+  return rec;
+}
+
+absl::StatusOr<JailRecord> StateStore::LoadTransient(std::string_view name) const {
+  std::string path = TransientFile(name);
+  int err = 0;
+  std::string text = ReadAll(path, &err);
+  if (err != 0) {
+    return ErrnoStatus(err, StrCat("read ", path));
   }
+  JailRecord rec;
+  try {
+    json j = json::parse(text);
+    JW_ASSIGN_OR_RETURN(rec.spec, SpecFromJson(j.at("spec").dump()));
+    JW_RETURN_IF_ERROR(RuntimeFromJson(j.at("runtime").dump(), rec));
+  } catch (const std::exception& e) {
+    return ParseError(e, path);
+  }
+  if (rec.spec.name != name) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": name \"", rec.spec.name, "\" does not match the file name"));
+  }
+  rec.ephemeral = true;
   return rec;
 }
 
@@ -356,10 +386,15 @@ absl::StatusOr<std::vector<std::string>> StateStore::ListNames(bool transient) c
   std::vector<std::string> out;
   while (struct dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n == "." || n == ".." || e->d_type != DT_DIR) {
+    if (n == "." || n == "..") {
       continue;
     }
-    out.push_back(n);
+    if (!transient && e->d_type == DT_DIR) {
+      out.push_back(n);
+    } else if (transient && e->d_type == DT_REG && n.size() > 5 &&
+               n.compare(n.size() - 5, 5, ".json") == 0) {
+      out.push_back(n.substr(0, n.size() - 5));
+    }
   }
   closedir(d);
   std::sort(out.begin(), out.end());
@@ -367,7 +402,14 @@ absl::StatusOr<std::vector<std::string>> StateStore::ListNames(bool transient) c
 }
 
 absl::Status StateStore::Remove(std::string_view name, bool transient) {
-  std::string dir = Dir(name, transient);
+  if (transient) {
+    std::string path = TransientFile(name);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, StrCat("remove ", path));
+    }
+    return absl::OkStatus();
+  }
+  std::string dir = JailDir(name);
   if (access(dir.c_str(), F_OK) != 0) {
     return absl::OkStatus();
   }
@@ -377,7 +419,7 @@ absl::Status StateStore::Remove(std::string_view name, bool transient) {
   if (nftw(dir.c_str(), fn, 8, FTW_DEPTH | FTW_PHYS) != 0) {
     return ErrnoStatus(errno, StrCat("remove ", dir));
   }
-  if (fsync_ && !transient) {
+  if (fsync_) {
     return FsyncDir(root_ + "/jails");
   }
   return absl::OkStatus();

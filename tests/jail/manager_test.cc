@@ -368,37 +368,35 @@ TEST_F(ManagerTest, RunLeavesNoRecordBehind) {
   platform::ExecRequest req;
   req.argv = {"true"};
   ASSERT_TRUE(manager_->Run(Plain("once"), req).ok());
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/once"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/once.json"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/jails/once"));
 }
 
 TEST_F(ManagerTest, EphemeralJailInterruptedByACrashIsCleanedAndForgotten) {
   manager_.reset();
   // A manager died while a one-shot run was going: its transient record.
-  std::string dir = dir_ + "/state/transient/run-1-1";
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/config.json") << R"({"name": "run-1-1", "path": "/tmp"})";
-  std::ofstream(dir + "/state.json") << R"({"state": "starting", "jid": 3, "done": ["prepare"],
-                              "instance": {"name": "run-1-1", "backend_state": {"x": "1"}}})";
+  std::string file = dir_ + "/state/transient/run-1-1.json";
+  std::ofstream(file) << R"({"spec": {"name": "run-1-1", "path": "/tmp"},
+      "runtime": {"state": "starting", "jid": 3, "done": ["prepare"],
+                  "instance": {"name": "run-1-1", "backend_state": {"x": "1"}}}})";
   manager_ = OpenManager();
   EXPECT_THAT(manager_->open_report().cleaned, ElementsAre("run-1-1"));
   EXPECT_THAT(manager_->open_report().removed, ElementsAre("run-1-1"));
   EXPECT_THAT(rt_.Log(), ElementsAre("remove run-1-1", "teardown run-1-1"));
   EXPECT_THAT(manager_->List(), IsEmpty());
-  EXPECT_FALSE(std::filesystem::exists(dir));
+  EXPECT_FALSE(std::filesystem::exists(file));
 }
 
 TEST_F(ManagerTest, UnreadableTransientRecordIsPowerCutResidueAndRemoved) {
   manager_.reset();
   // Transient records are written without fsync: after a power cut one may
   // be empty. A defined jail's unreadable record is kept for the user.
-  std::filesystem::create_directories(dir_ + "/state/transient/run-9-9");
-  std::ofstream(dir_ + "/state/transient/run-9-9/config.json") << "";
+  std::ofstream(dir_ + "/state/transient/run-9-9.json") << "";
   std::filesystem::create_directories(dir_ + "/state/jails/kept");
   std::ofstream(dir_ + "/state/jails/kept/config.json") << "";
   manager_ = OpenManager();
   EXPECT_THAT(manager_->open_report().removed, ElementsAre("run-9-9"));
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/run-9-9"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/run-9-9.json"));
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/jails/kept/config.json"));
   EXPECT_THAT(rt_.Log(), IsEmpty());
 }

@@ -169,7 +169,7 @@ TEST(StateStoreTest, EphemeralRecordsAreKeptApartUnderTransient) {
   ASSERT_TRUE(store->Save(rec).ok());
   EXPECT_THAT(*store->ListNames(), ElementsAre());
   EXPECT_THAT(*store->ListNames(/*transient=*/true), ElementsAre("web"));
-  EXPECT_EQ(access((dir.path() + "/transient/web/config.json").c_str(), F_OK), 0);
+  EXPECT_EQ(access((dir.path() + "/transient/web.json").c_str(), F_OK), 0);
   auto back = store->Load("web", /*transient=*/true);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(back->ephemeral);

@@ -8,7 +8,7 @@
 // State lives under ManagerOptions::state_dir:
 //   jails/<name>/config.json   the JailSpec (what to run)
 //   jails/<name>/state.json    runtime state: JailState, jid, JailInstance
-//   transient/<name>/...        the same for ephemeral (Run) jails
+//   transient/<name>.json      both, for an ephemeral (Run) jail
 //   manager.json               the last JID handed out
 // Every file is written atomically (temp file, fsync, rename, fsync dir);
 // transient records skip the fsyncs (see StateStore).
@@ -190,7 +190,9 @@ class Manager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const LifecycleEvent& event);
   absl::Status Save(const JailRecord& rec);
-  int64_t AllocateJid() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `record` false: the hint in manager.json is not rewritten (ephemeral
+  // jails: reusing their JIDs after a restart is harmless).
+  int64_t AllocateJid(bool record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AdoptAll();
 };
 

@@ -57,8 +57,9 @@ std::string RuntimeToJson(const JailRecord& rec);
 absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec);
 
 // Records of defined jails live in <root>/jails/<name>/ and are written
-// durably. Records of ephemeral jails (Manager::Run) live in
-// <root>/transient/<name>/ and are written atomically but without fsync, as
+// durably. The record of an ephemeral jail (Manager::Run) is one file,
+// <root>/transient/<name>.json (spec and runtime), written atomically but
+// without fsync, as
 // systemd keeps transient units in /run: everything such a record describes
 // (processes, cgroups, mounts) ends with the machine, so after a power cut
 // there is nothing to adopt or clean up, and after a crash of jailwarden
@@ -73,21 +74,23 @@ class StateStore {
   const std::string& root() const { return root_; }
   // <root>/jails/<name>
   std::string JailDir(std::string_view name) const;
-  // <root>/transient/<name>
-  std::string TransientDir(std::string_view name) const;
+  // <root>/transient/<name>.json
+  std::string TransientFile(std::string_view name) const;
 
-  // Writes config.json and state.json for `rec` (under transient/ when
+  // Writes config.json and state.json for `rec` (its transient file when
   // rec.ephemeral).
   absl::Status Save(const JailRecord& rec);
-  // Writes only state.json.
+  // Writes only state.json (the whole transient file when rec.ephemeral).
   absl::Status SaveRuntime(const JailRecord& rec);
-  // Loads one jail. NotFound if <dir>/<name>/config.json does not exist.
-  // A transient record always loads with ephemeral true.
+  // Loads one jail. NotFound if jails/<name>/config.json (or
+  // transient/<name>.json) does not exist. A transient record always loads
+  // with ephemeral true.
   absl::StatusOr<JailRecord> Load(std::string_view name, bool transient = false) const;
-  // Names of every directory under jails/ (or transient/), sorted.
+  // Names of every directory under jails/ (or of every *.json file under
+  // transient/), sorted.
   absl::StatusOr<std::vector<std::string>> ListNames(bool transient = false) const;
-  // Removes jails/<name>/ (transient/<name>/) and everything in it. OK if
-  // already gone.
+  // Removes jails/<name>/ and everything in it (or transient/<name>.json).
+  // OK if already gone.
   absl::Status Remove(std::string_view name, bool transient = false);
 
   // manager.json: the last JID handed out (0 if none yet). A hint only (a
@@ -103,7 +106,7 @@ class StateStore {
 
  private:
   StateStore(std::string root, bool fsync) : root_(std::move(root)), fsync_(fsync) {}
-  std::string Dir(std::string_view name, bool transient) const;
+  absl::StatusOr<JailRecord> LoadTransient(std::string_view name) const;
   std::string root_;
   bool fsync_;
 };
