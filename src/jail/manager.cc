@@ -84,7 +84,7 @@ absl::StatusOr<std::unique_ptr<Manager>> Manager::Open(
     return absl::InvalidArgumentError("Manager::Open: no JailRuntime");
   }
   JW_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> store,
-                      StateStore::Open(options.state_dir, options.fsync));
+                      StateStore::Open(options.state_dir, options.fsync, options.transient_dir));
   std::unique_ptr<Manager> m(new Manager(std::move(options), std::move(runtime), std::move(store)));
   JW_RETURN_IF_ERROR(m->AdoptAll());
   return m;

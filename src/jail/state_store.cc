@@ -246,13 +246,22 @@ absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, bool fsync) {
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, bool fsync,
+                                                             std::string transient_dir) {
   if (root.empty() || root[0] != '/') {
     return absl::InvalidArgumentError(StrCat("state_dir ", root, ": not an absolute path"));
   }
+  if (transient_dir.empty()) {
+    transient_dir = root + "/transient";
+  }
+  if (transient_dir[0] != '/') {
+    return absl::InvalidArgumentError(
+        StrCat("transient_dir ", transient_dir, ": not an absolute path"));
+  }
   JW_RETURN_IF_ERROR(MakeDirs(root + "/jails", 0700));
-  JW_RETURN_IF_ERROR(MakeDirs(root + "/transient", 0700));
-  return std::unique_ptr<StateStore>(new StateStore(std::move(root), fsync));
+  JW_RETURN_IF_ERROR(MakeDirs(transient_dir, 0700));
+  return std::unique_ptr<StateStore>(
+      new StateStore(std::move(root), fsync, std::move(transient_dir)));
 }
 
 std::string StateStore::JailDir(std::string_view name) const {
@@ -260,7 +269,7 @@ std::string StateStore::JailDir(std::string_view name) const {
 }
 
 std::string StateStore::TransientFile(std::string_view name) const {
-  return StrCat(root_, "/transient/", name, ".json");
+  return StrCat(transient_dir_, "/", name, ".json");
 }
 
 absl::Status StateStore::WriteFileAtomically(const std::string& path,
@@ -378,7 +387,7 @@ absl::StatusOr<JailRecord> StateStore::LoadTransient(std::string_view name) cons
 }
 
 absl::StatusOr<std::vector<std::string>> StateStore::ListNames(bool transient) const {
-  std::string dir = root_ + (transient ? "/transient" : "/jails");
+  std::string dir = transient ? transient_dir_ : root_ + "/jails";
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
     return ErrnoStatus(errno, StrCat("opendir ", dir));

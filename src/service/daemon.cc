@@ -959,6 +959,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   // Jails: adopt what a previous run left, then make the policy true.
   jail::ManagerOptions mo;
   mo.state_dir = server.state_dir;
+  mo.transient_dir = StrCat(RunDirFor(server.state_dir), "/transient");
   mo.observer = [](const jail::LifecycleEvent& e) {
     if (!e.ok) {
       LogWarning("jail step failed", {{"jail", e.jail}, {"step", e.step},

@@ -104,6 +104,11 @@ std::string CgroupParentFor(std::string_view state_dir) {
   return out;
 }
 
+std::string RunDirFor(std::string_view state_dir) {
+  if (state_dir == policy::kDefaultStateDir) return "/run/jailwarden";
+  return StrCat(state_dir, "/run");
+}
+
 absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(
     policy::Backend backend, const LinuxBackendOptions& options) {
   switch (backend) {

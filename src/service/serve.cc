@@ -167,7 +167,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
                : EX_NOINPUT;
   }
   LinuxBackendOptions bo;
-  bo.run_dir = StrCat(policy->server.state_dir, "/run");
+  bo.run_dir = RunDirFor(policy->server.state_dir);
   bo.cgroup_parent = CgroupParentFor(policy->server.state_dir);
   absl::StatusOr<std::unique_ptr<HostBackend>> backend =
       NewHostBackend(policy->server.backend, bo);

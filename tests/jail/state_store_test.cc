@@ -179,6 +179,19 @@ TEST(StateStoreTest, EphemeralRecordsAreKeptApartUnderTransient) {
   EXPECT_THAT(*store->ListNames(/*transient=*/true), ElementsAre());
 }
 
+TEST(StateStoreTest, TransientRecordsCanLiveInTheRuntimeDirectory) {
+  TempDir dir;
+  auto store = *StateStore::Open(dir.path() + "/state", true, dir.path() + "/run/transient");
+  JailRecord rec;
+  rec.spec = FullSpec();
+  rec.ephemeral = true;
+  ASSERT_TRUE(store->Save(rec).ok());
+  EXPECT_EQ(access((dir.path() + "/run/transient/web.json").c_str(), F_OK), 0);
+  EXPECT_THAT(*store->ListNames(/*transient=*/true), ElementsAre("web"));
+  EXPECT_EQ(StateStore::Open(dir.path(), true, "relative").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(StateStoreTest, NameMustMatchDirectory) {
   TempDir dir;
   auto store = *StateStore::Open(dir.path(), false);

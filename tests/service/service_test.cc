@@ -321,6 +321,11 @@ TEST(HostBackendTest, CgroupParentIsPerStateDir) {
   EXPECT_NE(CgroupParentFor("/tmp/a"), CgroupParentFor("/tmp/b"));
 }
 
+TEST(HostBackendTest, RunDirIsTheSystemRuntimeDirectoryOnlyForTheDefaultStateDir) {
+  EXPECT_EQ(RunDirFor("/var/lib/jailwarden"), "/run/jailwarden");
+  EXPECT_EQ(RunDirFor("/tmp/a"), "/tmp/a/run");
+}
+
 TEST(HostBackendTest, FreeBsdBackendIsRefusedOnLinux) {
   absl::StatusOr<std::unique_ptr<HostBackend>> b =
       NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x"});

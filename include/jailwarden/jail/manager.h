@@ -8,7 +8,8 @@
 // State lives under ManagerOptions::state_dir:
 //   jails/<name>/config.json   the JailSpec (what to run)
 //   jails/<name>/state.json    runtime state: JailState, jid, JailInstance
-//   transient/<name>.json      both, for an ephemeral (Run) jail
+//   transient/<name>.json      both, for an ephemeral (Run) jail (or in
+//                              ManagerOptions::transient_dir)
 //   manager.json               the last JID handed out
 // Every file is written atomically (temp file, fsync, rename, fsync dir);
 // transient records skip the fsyncs (see StateStore).
@@ -55,6 +56,10 @@ struct ManagerOptions {
   // fsync files and directories when writing state (off only in benchmarks
   // that measure the rest).
   bool fsync = true;
+  // Where ephemeral (Run) jails keep their records; "" = <state_dir>/transient.
+  // Meant for the runtime directory (/run/jailwarden, tmpfs on systemd
+  // hosts): those records never outlive the machine's uptime anyway.
+  std::string transient_dir;
   // Called synchronously, under the manager's lock, for every step. Must
   // not call back into the Manager.
   std::function<void(const LifecycleEvent&)> observer;

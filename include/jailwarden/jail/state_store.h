@@ -68,13 +68,15 @@ absl::Status RuntimeFromJson(std::string_view text, JailRecord& rec);
 class StateStore {
  public:
   // `root` absolute; created (0700) if missing. `fsync` as ManagerOptions.
-  static absl::StatusOr<std::unique_ptr<StateStore>> Open(std::string root,
-                                                          bool fsync);
+  // `transient_dir`: where transient records go ("" = <root>/transient);
+  // absolute, created (0700) if missing.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(std::string root, bool fsync,
+                                                          std::string transient_dir = "");
 
   const std::string& root() const { return root_; }
   // <root>/jails/<name>
   std::string JailDir(std::string_view name) const;
-  // <root>/transient/<name>.json
+  // <transient dir>/<name>.json
   std::string TransientFile(std::string_view name) const;
 
   // Writes config.json and state.json for `rec` (its transient file when
@@ -105,10 +107,12 @@ class StateStore {
                                    std::string_view contents, bool durable = true);
 
  private:
-  StateStore(std::string root, bool fsync) : root_(std::move(root)), fsync_(fsync) {}
+  StateStore(std::string root, bool fsync, std::string transient_dir)
+      : root_(std::move(root)), fsync_(fsync), transient_dir_(std::move(transient_dir)) {}
   absl::StatusOr<JailRecord> LoadTransient(std::string_view name) const;
   std::string root_;
   bool fsync_;
+  std::string transient_dir_;
 };
 
 }  // namespace jailwarden::jail

@@ -63,6 +63,12 @@ struct LinuxBackendOptions {
 // share a jail's cgroup.
 std::string CgroupParentFor(std::string_view state_dir);
 
+// The runtime directory for a daemon with `state_dir` (jails' sockets and
+// thin roots, and the records of one-shot `run` jails, none of which
+// outlive the machine): /run/jailwarden for the default state directory
+// (systemd's RuntimeDirectory=, tmpfs), <state_dir>/run otherwise.
+std::string RunDirFor(std::string_view state_dir);
+
 // The Linux backend (namespaces, cgroups, /proc). Errors from the
 // platform constructors (no usable cgroup hierarchy, no jailwarden-init).
 absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
