@@ -7,11 +7,14 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "jailwarden/jail/manager.h"
@@ -23,28 +26,65 @@ namespace {
 using namespace jailwarden;
 
 struct Fixture {
-  std::string top, root;
+  std::string top, run, root;
   std::unique_ptr<jail::Manager> manager;
   std::string error;
 };
 
-Fixture& Get(bool fsync) {
-  static Fixture* fx[2] = {nullptr, nullptr};
-  Fixture*& f = fx[fsync ? 1 : 0];
+// Fixtures live until exit; then their managers go first (the runtime
+// removes its parent cgroup) and their directories after.
+std::vector<Fixture*>& AllFixtures() {
+  static std::vector<Fixture*>* all = new std::vector<Fixture*>;
+  return *all;
+}
+
+void RemoveFixtures() {
+  for (Fixture* f : AllFixtures()) {
+    f->manager.reset();
+    for (const std::string& d : {f->top, f->run}) {
+      if (!d.empty()) {
+        (void)!system(("rm -rf '" + d + "'").c_str());
+      }
+    }
+  }
+}
+
+std::string MakeTempDir(const std::string& parent, const char* prefix) {
+  std::string tmpl = parent + "/" + prefix + "XXXXXX";
+  return mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
+}
+
+// `fsync`: state files fsync'd (ManagerOptions::fsync). `tmpfs_run`: the
+// runtime directory (the jail's socket, the one-shot run's record) on a
+// tmpfs — /dev/shm standing in for /run/jailwarden, which is tmpfs on
+// systemd hosts but a plain directory of the root file system on this VM —
+// instead of beside the state on /tmp (see bench/README.md for why the
+// file system matters).
+Fixture& Get(bool fsync, bool tmpfs_run) {
+  static Fixture* fx[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
+  Fixture*& f = fx[fsync ? 1 : 0][tmpfs_run ? 1 : 0];
   if (f != nullptr) {
     return *f;
   }
   f = new Fixture;
-  char tmpl[] = "/tmp/jw-bench-XXXXXX";
-  f->top = mkdtemp(tmpl);
-  static std::vector<std::string> to_remove;
-  to_remove.push_back(f->top);
-  if (to_remove.size() == 1) {
-    atexit([] {
-      for (const std::string& d : to_remove) {
-        (void)!system(("rm -rf '" + d + "'").c_str());
-      }
-    });
+  if (AllFixtures().empty()) {
+    atexit(RemoveFixtures);
+  }
+  AllFixtures().push_back(f);
+  f->top = MakeTempDir("/tmp", "jw-bench-");
+  if (tmpfs_run) {
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC) {
+      f->error = "/dev/shm is not a tmpfs";
+      return *f;
+    }
+    f->run = MakeTempDir("/dev/shm", "jw-bench-run-");
+  } else {
+    f->run = f->top + "/run";
+  }
+  if (f->top.empty() || f->run.empty()) {
+    f->error = "mkdtemp failed";
+    return *f;
   }
   f->root = f->top + "/root";
   if (absl::Status st = platform::BuildBusyboxRoot(f->root); !st.ok()) {
@@ -52,7 +92,7 @@ Fixture& Get(bool fsync) {
     return *f;
   }
   platform::LinuxJailRuntimeOptions ro;
-  ro.run_dir = f->top + "/run";
+  ro.run_dir = f->run;
   ro.cgroup_parent = "jailwarden-bench";
   auto rt = platform::NewLinuxJailRuntime(ro);
   if (!rt.ok()) {
@@ -61,6 +101,7 @@ Fixture& Get(bool fsync) {
   }
   jail::ManagerOptions mo;
   mo.state_dir = f->top + "/state";
+  mo.transient_dir = f->run + "/transient";
   mo.fsync = fsync;
   auto m = jail::Manager::Open(mo, *std::move(rt));
   if (!m.ok()) {
@@ -114,13 +155,13 @@ void BM_Unshare_Baseline(benchmark::State& state) {
 }
 BENCHMARK(BM_Unshare_Baseline)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 
-// Arg: 1 = state files fsync'd (the default), 0 = without fsync.
+// Args: {fsync, tmpfs_run} as Get().
 void BM_JailRun_OneShotTrue(benchmark::State& state) {
   if (geteuid() != 0) {
     state.SkipWithError("needs root");
     return;
   }
-  Fixture& f = Get(state.range(0) != 0);
+  Fixture& f = Get(state.range(0) != 0, state.range(1) != 0);
   if (!f.error.empty()) {
     state.SkipWithError(f.error.c_str());
     return;
@@ -132,7 +173,11 @@ void BM_JailRun_OneShotTrue(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_JailRun_OneShotTrue)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_JailRun_OneShotTrue)
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 // Both, alternating within each iteration; reports the ratio jail/unshare.
 void BM_JailRun_VsUnshareRatio(benchmark::State& state) {
@@ -140,7 +185,7 @@ void BM_JailRun_VsUnshareRatio(benchmark::State& state) {
     state.SkipWithError("needs root");
     return;
   }
-  Fixture& f = Get(state.range(0) != 0);
+  Fixture& f = Get(state.range(0) != 0, state.range(1) != 0);
   if (!f.error.empty()) {
     state.SkipWithError(f.error.c_str());
     return;
@@ -164,7 +209,12 @@ void BM_JailRun_VsUnshareRatio(benchmark::State& state) {
   state.counters["jail_ms"] = jail_s / n * 1e3;
   state.counters["ratio"] = jail_s / base_s;
 }
-BENCHMARK(BM_JailRun_VsUnshareRatio)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK(BM_JailRun_VsUnshareRatio)
+    ->Args({1, 0})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
 
 }  // namespace
 
