@@ -29,13 +29,14 @@ constexpr const char* kBaseDirs[] = {
     "/usr/libdata", "/usr/libexec", "/usr/sbin", "/usr/share"};
 
 // jail(8) parameters that jail(8) itself acts on and never hands to the
-// kernel (usr.sbin/jail/jail.c intparams), plus jailwarden's own keys.
+// kernel (usr.sbin/jail/jail.c intparams), plus jailwarden's own keys and
+// the Linux backend's (linux.*), which a shared policy may carry.
 bool IsPseudoParameter(std::string_view name) {
   static const std::set<std::string, std::less<>> kPseudo = {
       "command", "depend", "interface", "ip_hostname", "stop.timeout",
       "vnet.interface", "allow.dying", "zfs.dataset", "mount", "mount.fstab",
       "mount.devfs", "mount.fdescfs", "mount.procfs", "devfs_ruleset.mount"};
-  return kPseudo.contains(name) || StartsWith(name, "exec.");
+  return kPseudo.contains(name) || StartsWith(name, "exec.") || StartsWith(name, "linux.");
 }
 
 bool IsTrue(const std::map<std::string, std::string>& params,
