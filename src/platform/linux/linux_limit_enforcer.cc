@@ -240,8 +240,9 @@ static Enforcement DescribeOne(const rctl::Rule& rule, bool cgroup_v2) {
       if (per_process) {
         if (r == Resource::kMemorylocked) {
           return Make(rule, Fidelity::kApproximate, rl,
-                      "bypassed by processes with CAP_IPC_LOCK (root in the host user "
-                      "namespace)");
+                      "exact in jails without allow.mlock, whose processes lack "
+                      "CAP_IPC_LOCK; bypassed where allow.mlock or linux.capabilities "
+                      "grants it (and by host processes that hold it)");
         }
         if (r == Resource::kCoredumpsize) {
           return Make(rule, Fidelity::kApproximate, rl,
