@@ -330,6 +330,23 @@ TEST_F(JailLifecycleTest, SetnsFallbackRunsCommandsInTheJail) {
   ASSERT_TRUE(m->Destroy("fallback1").ok());
 }
 
+// A jail whose command socket went away (its runtime directory emptied
+// while it ran) is still entered, through the setns helper.
+TEST_F(JailLifecycleTest, MissingInitSocketFallsBackToSetns) {
+  platform::JailSpec s = Spec("nosock1");
+  s.hostname = "ns";
+  ASSERT_TRUE(manager_->Create(s).ok());
+  ASSERT_TRUE(manager_->Start("nosock1").ok());
+  const std::map<std::string, std::string> bs =
+      manager_->Get("nosock1")->instance.backend_state;
+  ASSERT_EQ(bs.count("init.socket"), 1u);
+  ASSERT_EQ(unlink(bs.at("init.socket").c_str()), 0);
+  ShellResult r = JailShell(*manager_, "nosock1", "hostname");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "ns\n");
+  ASSERT_TRUE(manager_->Destroy("nosock1").ok());
+}
+
 TEST_F(JailLifecycleTest, FiftyJailsLeaveNothingBehind) {
   std::string base = ws_.CopyRoot("base50");
   constexpr int kJails = 50;
