@@ -101,7 +101,7 @@ Fixture& Get(bool fsync, bool tmpfs_run) {
   }
   jail::ManagerOptions mo;
   mo.state_dir = f->top + "/state";
-  mo.transient_dir = f->run + "/transient";
+  mo.transient_dir = f->run + "/.transient";
   mo.fsync = fsync;
   auto m = jail::Manager::Open(mo, *std::move(rt));
   if (!m.ok()) {

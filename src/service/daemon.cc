@@ -959,7 +959,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   // Jails: adopt what a previous run left, then make the policy true.
   jail::ManagerOptions mo;
   mo.state_dir = server.state_dir;
-  mo.transient_dir = StrCat(RunDirFor(server.state_dir), "/transient");
+  // ".transient": jail names have no '.', so no jail's runtime entry meets it.
+  mo.transient_dir = StrCat(RunDirFor(server.state_dir), "/.transient");
   mo.observer = [](const jail::LifecycleEvent& e) {
     if (!e.ok) {
       LogWarning("jail step failed", {{"jail", e.jail}, {"step", e.step},

@@ -244,9 +244,6 @@ class LinuxJailRuntime final : public JailRuntime {
           StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
     auto& bs = inst.backend_state;
-    std::string rundir = StrCat(options_.run_dir, "/", spec.name);
-    JW_RETURN_IF_ERROR(MakeDirs(rundir, 0700));
-    bs["rundir"] = rundir;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
     if (!spec.base_root.empty()) {
@@ -262,6 +259,12 @@ class LinuxJailRuntime final : public JailRuntime {
       bs["overlay.upper"] = spec.path;
       bs["overlay.work"] = work;
       JW_RETURN_IF_ERROR(MakeDirs(work, 0700));
+      // A directory of its own in the runtime directory only for a thin
+      // jail's mount point (a plain jail makes none: each file made is an
+      // inode, see bench/README.md).
+      std::string rundir = StrCat(options_.run_dir, "/", spec.name);
+      JW_RETURN_IF_ERROR(MakeDirs(rundir, 0700));
+      bs["rundir"] = rundir;
       std::string root = rundir + "/root";
       JW_RETURN_IF_ERROR(MakeDirs(root));
       bs["root"] = root;
@@ -320,7 +323,8 @@ class LinuxJailRuntime final : public JailRuntime {
         privileges.unrestricted ? "all" : FormatCapabilityList(privileges.capabilities);
     // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
     // works, its commands then enter through the setns helper.
-    std::string socket_path = bs["rundir"] + "/init.sock";
+    // Jail names have no '.', so <name>.sock never meets a jail's directory.
+    std::string socket_path = StrCat(options_.run_dir, "/", spec.name, ".sock");
     if (socket_path.size() < 108) {
       config.socket_path = socket_path;
       bs["init.socket"] = socket_path;
@@ -539,6 +543,10 @@ class LinuxJailRuntime final : public JailRuntime {
     std::string work = Get(inst, "overlay.work");
     if (!work.empty()) {
       keep(RemoveTree(work));
+    }
+    std::string socket = Get(inst, "init.socket");
+    if (!socket.empty() && unlink(socket.c_str()) != 0 && errno != ENOENT) {
+      keep(ErrnoStatus(errno, StrCat("unlink ", socket)));
     }
     std::string rundir = Get(inst, "rundir");
     if (!rundir.empty()) {
