@@ -90,6 +90,12 @@ absl::StatusOr<std::string> ReadString(const std::string& path) {
   return ss.str();
 }
 
+// backend_state keys naming one of the jail's cgroup directories
+// ("cgroup.<hierarchy>"), as Create writes them.
+bool IsHierarchyKey(std::string_view key) {
+  return StartsWith(key, "cgroup.") && key != "cgroup.version";
+}
+
 bool Populated(const std::string& dir) {
   // v2: cgroup.events "populated 0|1"; v1: a non-empty cgroup.procs.
   absl::StatusOr<std::string> events = ReadString(JoinPath(dir, "cgroup.events"));
@@ -127,7 +133,9 @@ absl::StatusOr<CgroupLayout> CgroupLayout::Detect(std::string_view cgroup_root,
       if (e == nullptr) {
         ok = false;
       } else {
-        layout.hierarchies_.push_back(
+        // First: Create looks at the v2 group before the v1 freezer.
+        layout.hierarchies_.insert(
+            layout.hierarchies_.begin(),
             {"unified", JoinPath(cgroup_root, row.unified_mount), e->path});
       }
     }
@@ -143,25 +151,12 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
     std::string_view parent, std::string_view jail) const {
   std::map<std::string, std::string> out;
   out["cgroup.version"] = name_;
-  // The v1 freezer only serves KillAll (freeze, kill each pid, thaw). When
-  // the v2 tree has cgroup.kill (Linux 5.14, in every non-root group) one
-  // write does that, and the jail need not join the freezer: it is made
-  // last, only when the v2 leaf has no cgroup.kill.
-  std::vector<const Hierarchy*> order;
-  const Hierarchy* freezer = nullptr;
   for (const Hierarchy& h : hierarchies_) {
-    if (h.key == "freezer") {
-      freezer = &h;
-    } else {
-      order.push_back(&h);
-    }
-  }
-  if (freezer != nullptr) {
-    order.push_back(freezer);
-  }
-  for (const Hierarchy* hp : order) {
-    const Hierarchy& h = *hp;
-    if (&h == freezer && out.count("cgroup.unified") != 0 &&
+    // The v1 freezer only serves KillAll (freeze, kill each pid, thaw).
+    // When the v2 group (made first, see Detect) has cgroup.kill (Linux
+    // 5.14, every non-root group) one write does that, and the jail need
+    // not join the freezer.
+    if (h.key == "freezer" && out.count("cgroup.unified") != 0 &&
         Exists(JoinPath(out["cgroup.unified"], "cgroup.kill"))) {
       continue;
     }
@@ -198,7 +193,7 @@ std::vector<std::string> CgroupLayout::JoinFiles(
     const std::map<std::string, std::string>& backend_state, bool v2_joined_at_clone) {
   std::vector<std::string> out;
   for (const auto& [key, value] : backend_state) {
-    if (!StartsWith(key, "cgroup.") || key == "cgroup.version") {
+    if (!IsHierarchyKey(key)) {
       continue;
     }
     if (key == "cgroup.unified") {
@@ -283,7 +278,7 @@ absl::Status CgroupLayout::KillAll(const std::map<std::string, std::string>& bac
 absl::Status CgroupLayout::Remove(const std::map<std::string, std::string>& backend_state) {
   absl::Status first;
   for (const auto& [key, leaf] : backend_state) {
-    if (!StartsWith(key, "cgroup.") || key == "cgroup.version") {
+    if (!IsHierarchyKey(key)) {
       continue;
     }
     // rmdir can fail with EBUSY for a moment after the last task exits.

@@ -18,40 +18,14 @@ namespace jailwarden::platform {
 using rctl::Resource;
 
 std::optional<int> SampledDenyRlimit(Resource r) {
-  switch (r) {
-    case Resource::kOpenfiles:
-      return RLIMIT_NOFILE;
-    case Resource::kVmemoryuse:
-      return RLIMIT_AS;
-    case Resource::kDatasize:
-      return RLIMIT_DATA;
-    case Resource::kStacksize:
-      return RLIMIT_STACK;
-    case Resource::kMemorylocked:
-      return RLIMIT_MEMLOCK;
-    case Resource::kCputime:
-    case Resource::kCoredumpsize:  // charged once, at dump time
-    case Resource::kMemoryuse:     // RLIMIT_RSS has no effect on Linux
-    case Resource::kMaxproc:
-    case Resource::kPseudoterminals:
-    case Resource::kSwapuse:
-    case Resource::kNthr:
-    case Resource::kMsgqqueued:
-    case Resource::kMsgqsize:
-    case Resource::kNmsgq:
-    case Resource::kNsem:
-    case Resource::kNsemop:
-    case Resource::kNshm:
-    case Resource::kShmsize:
-    case Resource::kWallclock:
-    case Resource::kPcpu:
-    case Resource::kReadbps:
-    case Resource::kWritebps:
-    case Resource::kReadiops:
-    case Resource::kWriteiops:
-      return std::nullopt;
-  }
-  return std::nullopt;
+  // Of the resources an rlimit caps (RlimitFor), those whose current use
+  // the slow tier reads per process, so a soft limit can be set to it. Not
+  // coredumpsize (charged once, at dump time), maxproc (RLIMIT_NPROC counts
+  // per user) or cputime (CPU time spent cannot be refused).
+  const bool clampable = r == Resource::kOpenfiles || r == Resource::kVmemoryuse ||
+                         r == Resource::kDatasize || r == Resource::kStacksize ||
+                         r == Resource::kMemorylocked;
+  return clampable ? RlimitFor(r) : std::nullopt;
 }
 
 int SampledDenyErrno(Resource r) {
