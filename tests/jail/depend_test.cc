@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
 
 namespace jailwarden::jail {
 namespace {
@@ -64,6 +65,27 @@ TEST(DependTest, StopAllSurvivesCycles) {
   DependGraph g = {{"a", {"b"}}, {"b", {"a"}}};
   auto order = StopAllOrder(g);
   EXPECT_EQ(order.size(), 2u);
+}
+
+TEST(DependTest, WalkGoesOnAfterProblemsAndSaysWhere) {
+  // c closes a cycle (entry 0 of c), web names a missing jail (entry 1).
+  DependGraph g = {{"a", {"b"}}, {"b", {"c"}}, {"c", {"a"}}, {"web", {"a", "ghost"}}};
+  std::vector<std::string> seen;
+  auto order = DependWalk(g, {"web", "nope", "a"}, [&](const DependProblem& p) {
+    seen.push_back(StrCat(p.jail, "#", p.index, ": ", std::string(p.status.message())));
+    EXPECT_EQ(p.status.code(), absl::StatusCode::kFailedPrecondition);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_THAT(*order, ElementsAre("c", "b", "a", "web"));
+  EXPECT_THAT(seen, ElementsAre("c#0: dependency cycle: a -> b -> c -> a",
+                                "web#1: jail web depends on ghost, which is not defined"));
+}
+
+TEST(DependTest, WalkStopsWhenTheHandlerSaysSo) {
+  DependGraph g = {{"a", {"ghost", "b"}}, {"b", {}}};
+  auto order = DependWalk(g, {"a"}, [](const DependProblem& p) { return p.status; });
+  EXPECT_EQ(order.status().message(), "jail a depends on ghost, which is not defined");
 }
 
 }  // namespace

@@ -2,18 +2,49 @@
 
 // jail(8)'s `depend` ordering (../shared/reference/freebsd-rctl.md §11.3):
 // the jails a jail depends on start first, and stop after it. Pure.
+//
+// DependWalk is the one depth-first walk behind every ordering of `depend`
+// in jailwarden (the manager's, the policy's start order and the policy
+// loader's cycle check); the other functions here are built on it.
 
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace jailwarden::jail {
 
 // name -> the names it depends on.
 using DependGraph = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+// One `depend` entry the walk could not follow.
+struct DependProblem {
+  std::string jail;   // the jail whose `depend` holds the entry
+  std::size_t index;  // the entry's index in graph.at(jail)
+  // FailedPrecondition: "dependency cycle: a -> b -> a" when the entry
+  // leads back to a jail still being walked, or "jail web depends on db,
+  // which is not defined" when it names a jail not in the graph.
+  absl::Status status;
+};
+
+// Called for each DependProblem; a non-OK return stops the walk, which
+// then returns that status.
+using DependProblemHandler = std::function<absl::Status(const DependProblem&)>;
+
+// Depth-first walk from each of `roots` in turn (names not in the graph are
+// skipped), following each jail's dependencies in listed order. Returns
+// every jail reached, each once, in post-order: dependencies before
+// dependents. An entry that closes a cycle or names an undefined jail is
+// not followed; `on_problem` (may be empty: ignore every problem) hears of
+// it. Errors: whatever `on_problem` returns.
+absl::StatusOr<std::vector<std::string>> DependWalk(const DependGraph& graph,
+                                                    const std::vector<std::string>& roots,
+                                                    const DependProblemHandler& on_problem);
 
 // Every jail `name` needs, dependencies before dependents, `name` last;
 // each jail once (diamonds are fine). FailedPrecondition on a cycle, with
