@@ -16,53 +16,15 @@
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jail/internal/spec_json.h"
 
-// The jail layer's one nlohmann::json adapter: every exception it throws
-// stops in this file (style.md "Errors").
+// With spec_codec.cc, the jail layer's nlohmann::json adapter: every
+// exception it throws stops in these two files (style.md "Errors").
 
 namespace jailwarden::jail {
 namespace {
 
 using nlohmann::json;
-using platform::JailSpec;
-
-int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
-const char* NetModeName(platform::NetworkMode m) {
-  switch (m) {
-    case platform::NetworkMode::kInherit:
-      return "inherit";
-    case platform::NetworkMode::kNew:
-      return "new";
-    case platform::NetworkMode::kVnet:
-      return "vnet";
-  }
-  return "inherit";
-}
-
-platform::NetworkMode ParseNetMode(const std::string& s) {
-  if (s == "new") {
-    return platform::NetworkMode::kNew;
-  }
-  if (s == "vnet") {
-    return platform::NetworkMode::kVnet;
-  }
-  if (s == "inherit" || s.empty()) {
-    return platform::NetworkMode::kInherit;
-  }
-  throw std::invalid_argument("network.mode: unknown value \"" + s + "\"");
-}
-
-json ExecToJson(const platform::ExecSpec& e) {
-  return json{{"prepare", e.prepare},   {"prestart", e.prestart}, {"created", e.created},
-              {"start", e.start},       {"poststart", e.poststart}, {"prestop", e.prestop},
-              {"stop", e.stop},         {"poststop", e.poststop}, {"release", e.release},
-              {"clean", e.clean},       {"timeout_ms", Ms(e.timeout)}};
-}
-
-platform::CommandList Cmds(const json& j, const char* key) {
-  return j.value(key, platform::CommandList{});
-}
 
 absl::Status ParseError(const std::exception& e, std::string_view what) {
   return absl::InvalidArgumentError(StrCat(what, ": ", e.what()));
@@ -113,93 +75,6 @@ absl::StatusOr<JailState> ParseJailState(std::string_view text) {
     }
   }
   return absl::InvalidArgumentError(StrCat("unknown jail state \"", text, "\""));
-}
-
-std::string SpecToJson(const JailSpec& s) {
-  json mounts = json::array();
-  for (const platform::MountSpec& m : s.mounts) {
-    mounts.push_back({{"source", m.source},
-                      {"target", m.target},
-                      {"fstype", m.fstype},
-                      {"read_only", m.read_only},
-                      {"options", m.options}});
-  }
-  json copies = json::array();
-  for (const platform::CopySpec& c : s.copies) {
-    copies.push_back({{"source", c.source}, {"target", c.target}});
-  }
-  json j = {
-      {"name", s.name},
-      {"path", s.path},
-      {"hostname", s.hostname},
-      {"base_root", s.base_root},
-      {"network",
-       {{"mode", NetModeName(s.network.mode)},
-        {"ip4_addresses", s.network.ip4_addresses},
-        {"ip6_addresses", s.network.ip6_addresses},
-        {"host_ip4", s.network.host_ip4},
-        {"interface", s.network.interface}}},
-      {"mounts", mounts},
-      {"copies", copies},
-      {"exec", ExecToJson(s.exec)},
-      {"depend", s.depend},
-      {"persist", s.persist},
-      {"stop_timeout_ms", Ms(s.stop_timeout)},
-      {"parameters", s.parameters},
-  };
-  return j.dump(2) + "\n";
-}
-
-absl::StatusOr<JailSpec> SpecFromJson(std::string_view text) {
-  try {
-    json j = json::parse(text.begin(), text.end());
-    JailSpec s;
-    s.name = j.at("name").get<std::string>();
-    s.path = j.value("path", "");
-    s.hostname = j.value("hostname", "");
-    s.base_root = j.value("base_root", "");
-    if (j.contains("network")) {
-      const json& n = j["network"];
-      s.network.mode = ParseNetMode(n.value("mode", "inherit"));
-      s.network.ip4_addresses = n.value("ip4_addresses", std::vector<std::string>{});
-      s.network.ip6_addresses = n.value("ip6_addresses", std::vector<std::string>{});
-      s.network.host_ip4 = n.value("host_ip4", "");
-      s.network.interface = n.value("interface", "");
-    }
-    for (const json& m : j.value("mounts", json::array())) {
-      platform::MountSpec ms;
-      ms.source = m.value("source", "");
-      ms.target = m.at("target").get<std::string>();
-      ms.fstype = m.value("fstype", "nullfs");
-      ms.read_only = m.value("read_only", false);
-      ms.options = m.value("options", "");
-      s.mounts.push_back(std::move(ms));
-    }
-    for (const json& c : j.value("copies", json::array())) {
-      s.copies.push_back({c.at("source").get<std::string>(), c.at("target").get<std::string>()});
-    }
-    if (j.contains("exec")) {
-      const json& e = j["exec"];
-      s.exec.prepare = Cmds(e, "prepare");
-      s.exec.prestart = Cmds(e, "prestart");
-      s.exec.created = Cmds(e, "created");
-      s.exec.start = Cmds(e, "start");
-      s.exec.poststart = Cmds(e, "poststart");
-      s.exec.prestop = Cmds(e, "prestop");
-      s.exec.stop = Cmds(e, "stop");
-      s.exec.poststop = Cmds(e, "poststop");
-      s.exec.release = Cmds(e, "release");
-      s.exec.clean = e.value("clean", false);
-      s.exec.timeout = absl::Milliseconds(e.value("timeout_ms", int64_t{0}));
-    }
-    s.depend = j.value("depend", std::vector<std::string>{});
-    s.persist = j.value("persist", false);
-    s.stop_timeout = absl::Milliseconds(j.value("stop_timeout_ms", int64_t{10000}));
-    s.parameters = j.value("parameters", std::map<std::string, std::string>{});
-    return s;
-  } catch (const std::exception& e) {
-    return ParseError(e, "config.json");
-  }
 }
 
 std::string RuntimeToJson(const JailRecord& rec) {
@@ -373,7 +248,7 @@ absl::StatusOr<JailRecord> StateStore::LoadTransient(std::string_view name) cons
   JailRecord rec;
   try {
     json j = json::parse(text);
-    JW_ASSIGN_OR_RETURN(rec.spec, SpecFromJson(j.at("spec").dump()));
+    JW_ASSIGN_OR_RETURN(rec.spec, internal::SpecFromJsonValue(j.at("spec")));
     JW_RETURN_IF_ERROR(RuntimeFromJson(j.at("runtime").dump(), rec));
   } catch (const std::exception& e) {
     return ParseError(e, path);

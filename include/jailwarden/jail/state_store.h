@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "jailwarden/jail/spec_codec.h"  // SpecToJson, SpecFromJson: config.json
 #include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/platform/jail_spec.h"
 
@@ -44,12 +45,6 @@ struct JailRecord {
   // cleaning up after a crash: "prepare", "create", ... (Manager's names).
   std::vector<std::string> done;
 };
-
-// Serializes a JailSpec as config.json text (pretty, stable key order).
-std::string SpecToJson(const platform::JailSpec& spec);
-// Parses config.json text. InvalidArgument with the JSON error position or
-// the offending key on bad input. Unknown keys are ignored.
-absl::StatusOr<platform::JailSpec> SpecFromJson(std::string_view text);
 
 // Serializes the runtime part of a record (state, jid, ephemeral, instance,
 // done) as state.json text, and parses it back into `rec` (spec untouched).

@@ -1,0 +1,340 @@
+#include "jailwarden/jail/spec_codec.h"
+
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "jail/internal/spec_json.h"
+
+// nlohmann::json throws; only json::parse is called where it can, and it is
+// caught here. Fields are read with explicit type checks so that an error
+// names the field instead of quoting nlohmann's "[json.exception...]".
+
+namespace jailwarden::jail {
+namespace {
+
+using nlohmann::json;
+using platform::JailSpec;
+
+int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+const char* NetModeName(platform::NetworkMode m) {
+  switch (m) {
+    case platform::NetworkMode::kInherit:
+      return "inherit";
+    case platform::NetworkMode::kNew:
+      return "new";
+    case platform::NetworkMode::kVnet:
+      return "vnet";
+  }
+  return "inherit";
+}
+
+// Reads the fields of one JSON object; `path` names it in errors ("spec",
+// "spec.exec", "spec.mounts[2]").
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path)
+      : object_(object), path_(std::move(path)) {}
+
+  absl::Status CheckObject() const {
+    if (!object_.is_object()) {
+      return absl::InvalidArgumentError(StrCat(path_, ": expected an object"));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Path(std::string_view key) const { return StrCat(path_, ".", key); }
+
+  // The value at `key`, or nullptr when missing or null.
+  const json* Find(const char* key) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) {
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  absl::Status Required(const char* key) const {
+    if (Find(key) == nullptr) {
+      return absl::InvalidArgumentError(StrCat(Path(key), ": missing"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status String(const char* key, std::string* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    if (!v->is_string()) {
+      return absl::InvalidArgumentError(StrCat(Path(key), ": expected a string"));
+    }
+    *out = v->get_ref<const std::string&>();
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const char* key, bool* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    if (!v->is_boolean()) {
+      return absl::InvalidArgumentError(StrCat(Path(key), ": expected true or false"));
+    }
+    *out = v->get<bool>();
+    return absl::OkStatus();
+  }
+
+  absl::Status Milliseconds(const char* key, absl::Duration* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    if (!v->is_number_integer()) {
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected an integer (milliseconds)"));
+    }
+    *out = absl::Milliseconds(v->get<int64_t>());
+    return absl::OkStatus();
+  }
+
+  absl::Status Strings(const char* key, std::vector<std::string>* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    std::vector<std::string> list;
+    bool ok = v->is_array();
+    for (std::size_t i = 0; ok && i < v->size(); ++i) {
+      ok = (*v)[i].is_string();
+      if (ok) {
+        list.push_back((*v)[i].get<std::string>());
+      }
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(StrCat(Path(key), ": expected an array of strings"));
+    }
+    *out = std::move(list);
+    return absl::OkStatus();
+  }
+
+  absl::Status StringMap(const char* key, std::map<std::string, std::string>* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    std::map<std::string, std::string> map;
+    bool ok = v->is_object();
+    if (ok) {
+      for (auto it = v->begin(); it != v->end(); ++it) {
+        if (!it.value().is_string()) {
+          ok = false;
+          break;
+        }
+        map[it.key()] = it.value().get<std::string>();
+      }
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected an object of strings"));
+    }
+    *out = std::move(map);
+    return absl::OkStatus();
+  }
+
+  // The array at `key` (empty when missing).
+  absl::StatusOr<std::vector<const json*>> Array(const char* key) const {
+    std::vector<const json*> items;
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return items;
+    }
+    if (!v->is_array()) {
+      return absl::InvalidArgumentError(StrCat(Path(key), ": expected an array"));
+    }
+    for (const json& item : *v) {
+      items.push_back(&item);
+    }
+    return items;
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+};
+
+absl::Status ReadNetwork(const ObjectReader& spec, platform::NetworkSpec* n) {
+  const json* v = spec.Find("network");
+  if (v == nullptr) {
+    return absl::OkStatus();
+  }
+  ObjectReader r(*v, spec.Path("network"));
+  JW_RETURN_IF_ERROR(r.CheckObject());
+  std::string mode = "inherit";
+  JW_RETURN_IF_ERROR(r.String("mode", &mode));
+  if (mode == "new") {
+    n->mode = platform::NetworkMode::kNew;
+  } else if (mode == "vnet") {
+    n->mode = platform::NetworkMode::kVnet;
+  } else if (mode == "inherit" || mode.empty()) {
+    n->mode = platform::NetworkMode::kInherit;
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat(r.Path("mode"), ": unknown value \"", mode, "\""));
+  }
+  JW_RETURN_IF_ERROR(r.Strings("ip4_addresses", &n->ip4_addresses));
+  JW_RETURN_IF_ERROR(r.Strings("ip6_addresses", &n->ip6_addresses));
+  JW_RETURN_IF_ERROR(r.String("host_ip4", &n->host_ip4));
+  return r.String("interface", &n->interface);
+}
+
+absl::Status ReadMounts(const ObjectReader& spec, std::vector<platform::MountSpec>* out) {
+  JW_ASSIGN_OR_RETURN(std::vector<const json*> items, spec.Array("mounts"));
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ObjectReader r(*items[i], StrCat(spec.Path("mounts"), "[", i, "]"));
+    JW_RETURN_IF_ERROR(r.CheckObject());
+    platform::MountSpec m;
+    JW_RETURN_IF_ERROR(r.String("source", &m.source));
+    JW_RETURN_IF_ERROR(r.Required("target"));
+    JW_RETURN_IF_ERROR(r.String("target", &m.target));
+    JW_RETURN_IF_ERROR(r.String("fstype", &m.fstype));
+    JW_RETURN_IF_ERROR(r.Bool("read_only", &m.read_only));
+    JW_RETURN_IF_ERROR(r.String("options", &m.options));
+    out->push_back(std::move(m));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadCopies(const ObjectReader& spec, std::vector<platform::CopySpec>* out) {
+  JW_ASSIGN_OR_RETURN(std::vector<const json*> items, spec.Array("copies"));
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ObjectReader r(*items[i], StrCat(spec.Path("copies"), "[", i, "]"));
+    JW_RETURN_IF_ERROR(r.CheckObject());
+    platform::CopySpec c;
+    JW_RETURN_IF_ERROR(r.Required("source"));
+    JW_RETURN_IF_ERROR(r.String("source", &c.source));
+    JW_RETURN_IF_ERROR(r.Required("target"));
+    JW_RETURN_IF_ERROR(r.String("target", &c.target));
+    out->push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadExec(const ObjectReader& spec, platform::ExecSpec* e) {
+  const json* v = spec.Find("exec");
+  if (v == nullptr) {
+    return absl::OkStatus();
+  }
+  ObjectReader r(*v, spec.Path("exec"));
+  JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(r.Strings("prepare", &e->prepare));
+  JW_RETURN_IF_ERROR(r.Strings("prestart", &e->prestart));
+  JW_RETURN_IF_ERROR(r.Strings("created", &e->created));
+  JW_RETURN_IF_ERROR(r.Strings("start", &e->start));
+  JW_RETURN_IF_ERROR(r.Strings("poststart", &e->poststart));
+  JW_RETURN_IF_ERROR(r.Strings("prestop", &e->prestop));
+  JW_RETURN_IF_ERROR(r.Strings("stop", &e->stop));
+  JW_RETURN_IF_ERROR(r.Strings("poststop", &e->poststop));
+  JW_RETURN_IF_ERROR(r.Strings("release", &e->release));
+  JW_RETURN_IF_ERROR(r.Bool("clean", &e->clean));
+  return r.Milliseconds("timeout_ms", &e->timeout);
+}
+
+}  // namespace
+
+namespace internal {
+
+json SpecToJsonValue(const JailSpec& s) {
+  json mounts = json::array();
+  for (const platform::MountSpec& m : s.mounts) {
+    mounts.push_back({{"source", m.source},
+                      {"target", m.target},
+                      {"fstype", m.fstype},
+                      {"read_only", m.read_only},
+                      {"options", m.options}});
+  }
+  json copies = json::array();
+  for (const platform::CopySpec& c : s.copies) {
+    copies.push_back({{"source", c.source}, {"target", c.target}});
+  }
+  const platform::ExecSpec& e = s.exec;
+  return json{
+      {"name", s.name},
+      {"path", s.path},
+      {"hostname", s.hostname},
+      {"base_root", s.base_root},
+      {"network",
+       {{"mode", NetModeName(s.network.mode)},
+        {"ip4_addresses", s.network.ip4_addresses},
+        {"ip6_addresses", s.network.ip6_addresses},
+        {"host_ip4", s.network.host_ip4},
+        {"interface", s.network.interface}}},
+      {"mounts", mounts},
+      {"copies", copies},
+      {"exec",
+       {{"prepare", e.prepare},
+        {"prestart", e.prestart},
+        {"created", e.created},
+        {"start", e.start},
+        {"poststart", e.poststart},
+        {"prestop", e.prestop},
+        {"stop", e.stop},
+        {"poststop", e.poststop},
+        {"release", e.release},
+        {"clean", e.clean},
+        {"timeout_ms", Ms(e.timeout)}}},
+      {"depend", s.depend},
+      {"persist", s.persist},
+      {"stop_timeout_ms", Ms(s.stop_timeout)},
+      {"parameters", s.parameters},
+  };
+}
+
+absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
+  ObjectReader r(j, "spec");
+  JW_RETURN_IF_ERROR(r.CheckObject());
+  JailSpec s;
+  JW_RETURN_IF_ERROR(r.Required("name"));
+  JW_RETURN_IF_ERROR(r.String("name", &s.name));
+  JW_RETURN_IF_ERROR(r.String("path", &s.path));
+  JW_RETURN_IF_ERROR(r.String("hostname", &s.hostname));
+  JW_RETURN_IF_ERROR(r.String("base_root", &s.base_root));
+  JW_RETURN_IF_ERROR(ReadNetwork(r, &s.network));
+  JW_RETURN_IF_ERROR(ReadMounts(r, &s.mounts));
+  JW_RETURN_IF_ERROR(ReadCopies(r, &s.copies));
+  JW_RETURN_IF_ERROR(ReadExec(r, &s.exec));
+  JW_RETURN_IF_ERROR(r.Strings("depend", &s.depend));
+  JW_RETURN_IF_ERROR(r.Bool("persist", &s.persist));
+  JW_RETURN_IF_ERROR(r.Milliseconds("stop_timeout_ms", &s.stop_timeout));
+  JW_RETURN_IF_ERROR(r.StringMap("parameters", &s.parameters));
+  return s;
+}
+
+}  // namespace internal
+
+std::string SpecToJson(const JailSpec& spec) {
+  return internal::SpecToJsonValue(spec).dump(2) + "\n";
+}
+
+absl::StatusOr<JailSpec> SpecFromJson(std::string_view text) {
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const std::exception& e) {
+    // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep the
+    // position it gives ("parse error at line 1, column 10: ...").
+    std::string what = e.what();
+    if (const std::size_t p = what.find("parse error"); p != std::string::npos) {
+      what = what.substr(p);
+    }
+    return absl::InvalidArgumentError(StrCat("config.json: ", what));
+  }
+  return internal::SpecFromJsonValue(j);
+}
+
+}  // namespace jailwarden::jail
