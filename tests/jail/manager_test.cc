@@ -101,13 +101,26 @@ class ManagerTest : public ::testing::Test {
     o.state_dir = dir_ + "/state";
     o.fsync = false;
     o.observer = [this](const LifecycleEvent& e) { events_.push_back(e); };
+    o.on_kernel_jail_created = on_created_;
+    o.on_kernel_jail_removed = on_removed_;
     auto m = Manager::Open(o, std::make_unique<Forwarding>(&rt_));
     EXPECT_TRUE(m.ok()) << m.status();
     return m.ok() ? *std::move(m) : nullptr;
   }
 
+  // Reopens the manager with the hooks set.
+  void SetHooks(std::function<absl::Status(const platform::JailInstance&)> on_created,
+                std::function<void(const std::string&)> on_removed) {
+    on_created_ = std::move(on_created);
+    on_removed_ = std::move(on_removed);
+    manager_.reset();
+    manager_ = OpenManager();
+  }
+
   std::string dir_;
   FakeJailRuntime rt_;
+  std::function<absl::Status(const platform::JailInstance&)> on_created_;
+  std::function<void(const std::string&)> on_removed_;
   std::vector<LifecycleEvent> events_;
   std::unique_ptr<Manager> manager_;
 };
@@ -427,6 +440,93 @@ TEST_F(ManagerTest, UpdateOfARunningJailAppliesAtNextStart) {
   EXPECT_EQ(manager_->Get("w")->spec.hostname, "");
   ASSERT_TRUE(manager_->Restart("w").ok());
   EXPECT_EQ(manager_->Get("w")->spec.hostname, "changed");
+}
+
+TEST_F(ManagerTest, CreatedHookRunsOncePerStartAfterCreate) {
+  std::vector<std::string> created;
+  SetHooks(
+      [&](const platform::JailInstance& i) {
+        created.push_back(i.ref.name);
+        // Right after the kernel jail exists, before exec.created.
+        EXPECT_EQ(rt_.Log().back(), "create " + i.ref.name);
+        EXPECT_GT(i.ref.jid, 0);
+        return absl::OkStatus();
+      },
+      nullptr);
+  ASSERT_TRUE(manager_->Create(HookSpec("web")).ok());
+  ASSERT_TRUE(manager_->Start("web").ok());
+  EXPECT_THAT(created, ElementsAre("web"));
+  ASSERT_TRUE(manager_->Start("web").ok());  // already running: no new jail
+  EXPECT_THAT(created, ElementsAre("web"));
+  ASSERT_TRUE(manager_->Restart("web").ok());
+  EXPECT_THAT(created, ElementsAre("web", "web"));
+}
+
+TEST_F(ManagerTest, FailingCreatedHookFailsTheStartAndRollsBack) {
+  SetHooks(
+      [](const platform::JailInstance&) {
+        return absl::ResourceExhaustedError("cgroup limits refused");
+      },
+      nullptr);
+  ASSERT_TRUE(manager_->Create(HookSpec("web")).ok());
+  absl::Status st = manager_->Start("web");
+  EXPECT_EQ(st.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(st.message(), "cgroup limits refused");
+  // Undone as a Create that made the jail and then failed.
+  EXPECT_THAT(rt_.Log(),
+              ElementsAre("host web: prepare1", "prepare web", "host web: prestart1",
+                          "host web: prestart2", "create web", "remove web",
+                          "host web: poststop1", "teardown web", "host web: release1"));
+  EXPECT_THAT(rt_.Log(), Not(Contains("jail web: rc.start")));
+  EXPECT_FALSE(rt_.IsRunning("web"));
+  auto rec = manager_->Get("web");
+  EXPECT_EQ(rec->state, JailState::kStopped);
+  EXPECT_EQ(rec->jid, -1);
+  bool saw_failed_create = false;
+  for (const LifecycleEvent& e : events_) {
+    if (e.step == "create" && !e.ok) saw_failed_create = true;
+  }
+  EXPECT_TRUE(saw_failed_create);
+  // Restart and Run return the hook's error too.
+  EXPECT_EQ(manager_->Restart("web").code(), absl::StatusCode::kResourceExhausted);
+  platform::ExecRequest req;
+  req.argv = {"true"};
+  EXPECT_EQ(manager_->Run(Plain("once"), req).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(manager_->List(), ElementsAre(::testing::Field(&JailRecord::spec,
+                                                             ::testing::Field(
+                                                                 &platform::JailSpec::name,
+                                                                 "web"))));
+}
+
+TEST_F(ManagerTest, RemovedHookRunsAfterRemove) {
+  std::vector<std::string> removed;
+  SetHooks(nullptr, [&](const std::string& name) {
+    removed.push_back(name);
+    EXPECT_EQ(rt_.Log().back(), "remove " + name);
+  });
+  ASSERT_TRUE(manager_->Create(Plain("w")).ok());
+  ASSERT_TRUE(manager_->Start("w").ok());
+  EXPECT_THAT(removed, IsEmpty());
+  ASSERT_TRUE(manager_->Stop("w").ok());
+  EXPECT_THAT(removed, ElementsAre("w"));
+  ASSERT_TRUE(manager_->Stop("w").ok());  // already stopped: nothing removed
+  EXPECT_THAT(removed, ElementsAre("w"));
+  // A jail that ended by itself is removed too.
+  ASSERT_TRUE(manager_->Start("w").ok());
+  rt_.EndJail("w");
+  (void)manager_->List();
+  EXPECT_THAT(removed, ElementsAre("w", "w"));
+}
+
+TEST_F(ManagerTest, RemovedHookRunsEvenWhenRemoveFails) {
+  std::vector<std::string> removed;
+  SetHooks(nullptr, [&](const std::string& name) { removed.push_back(name); });
+  ASSERT_TRUE(manager_->Create(Plain("w")).ok());
+  ASSERT_TRUE(manager_->Start("w").ok());
+  rt_.FailStep("remove", absl::InternalError("EBUSY"));
+  EXPECT_EQ(manager_->Stop("w").code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(removed, ElementsAre("w"));
 }
 
 }  // namespace

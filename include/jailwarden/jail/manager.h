@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "jailwarden/jail/depend.h"
 #include "jailwarden/jail/state_store.h"
 #include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/platform/jail_spec.h"
@@ -66,6 +67,25 @@ struct ManagerOptions {
   // Where hook commands' stdout/stderr go; -1 = /dev/null. Not owned.
   int hook_stdout_fd = -1;
   int hook_stderr_fd = -1;
+
+  // Hooks for whoever must follow kernel jails as they come and go (the
+  // service layer registers them with the usage reader and the enforcer).
+  // Both optional (empty = not called). Both are called on the caller's
+  // thread with the manager's lock held, and must not call back into the
+  // Manager.
+  //
+  // Called right after JailRuntime::Create succeeded, before exec.created,
+  // AttachNetwork and exec.start, with the instance Create filled in
+  // (ref.name set to the jail's name if the runtime left it empty). An
+  // error fails the start at that step: it is rolled back as if Create had
+  // failed after making the kernel jail (Remove, exec.poststop, Teardown,
+  // exec.release; the jail stays stopped, exec.start never runs), and
+  // Start, Restart or Run returns that error.
+  std::function<absl::Status(const platform::JailInstance&)> on_kernel_jail_created;
+  // Called right after every JailRuntime::Remove of a jail's kernel jail
+  // (stop, rollback of a failed start, a jail that ended by itself, cleanup
+  // in Open), whether or not Remove succeeded, with the jail's name.
+  std::function<void(const std::string& name)> on_kernel_jail_removed;
 };
 
 // What Open found in the state store.
@@ -179,8 +199,10 @@ class Manager {
   std::map<std::string, platform::JailSpec, std::less<>> pending_specs_
       ABSL_GUARDED_BY(mu_);
 
-  absl::Status StartLocked(std::string_view name, bool hold_persist,
-                           bool ephemeral) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The `depend` graph of every defined jail.
+  DependGraph GraphLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status StartLocked(std::string_view name, bool hold_persist)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartOneLocked(JailRecord& rec, bool hold_persist)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StopLocked(std::string_view name)
@@ -189,6 +211,8 @@ class Manager {
   absl::Status DestroyLocked(std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ReconcileLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // runtime_->Remove(rec.instance), then ManagerOptions::on_kernel_jail_removed.
+  absl::Status RemoveKernelJail(JailRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RunHooks(JailRecord& rec, std::string_view phase,
                         const platform::CommandList& commands,
                         platform::ExecWhere where, bool rollback)
