@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <functional>
 #include <map>
 #include <string>
 
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/jail/depend.h"
 #include "policy/loader.h"
 
 namespace jailwarden::policy {
@@ -84,30 +84,16 @@ rctl::RuleSet Policy::AllRules() const {
 }
 
 std::vector<std::string> Policy::StartOrder() const {
-  std::map<std::string_view, std::size_t> index;
-  for (std::size_t i = 0; i < jails.size(); ++i) {
-    index[jails[i].name] = i;
+  // The jail layer's walk from every jail in file order; dangling entries
+  // and cycles are skipped (the loader reported them).
+  jail::DependGraph graph;
+  std::vector<std::string> roots;
+  for (const JailPolicy& j : jails) {
+    graph[j.name] = j.spec.depend;
+    roots.push_back(j.name);
   }
-  std::vector<int> state(jails.size(), 0);  // 0 new, 1 open, 2 placed
-  std::vector<std::string> order;
-  order.reserve(jails.size());
-  std::function<void(std::size_t)> visit = [&](std::size_t i) {
-    state[i] = 1;
-    for (const std::string& dep : jails[i].spec.depend) {
-      auto it = index.find(dep);
-      if (it != index.end() && state[it->second] == 0) {
-        visit(it->second);
-      }
-    }
-    state[i] = 2;
-    order.push_back(jails[i].name);
-  };
-  for (std::size_t i = 0; i < jails.size(); ++i) {
-    if (state[i] == 0) {
-      visit(i);
-    }
-  }
-  return order;
+  absl::StatusOr<std::vector<std::string>> order = jail::DependWalk(graph, roots, nullptr);
+  return *std::move(order);  // no handler, no error
 }
 
 std::vector<PolicyError> ValidatePolicyText(std::string_view text,
