@@ -31,6 +31,12 @@ int OutputRank(SubjectType s) {
 
 }  // namespace
 
+Rule ReplacementFilter(const Rule& rule) {
+  Rule filter = rule;
+  if (rule.action == Action::kDeny) filter.amount = kAmountUndefined;
+  return filter;
+}
+
 std::string RuleSet::KeyOf(const Rule& rule) {
   std::string key;
   key.reserve(rule.subject_id.size() + 8);
@@ -54,8 +60,7 @@ absl::Status RuleSet::Add(Rule rule) {
   if (count > 0) {
     // rctl_rule_add: a deny replaces every deny that differs only in amount;
     // any other rule replaces an identical one.
-    Rule filter = rule;
-    if (rule.action == Action::kDeny) filter.amount = kAmountUndefined;
+    const Rule filter = ReplacementFilter(rule);
     count -= static_cast<uint32_t>(std::erase_if(
         rules_, [&](const Rule& r) { return RuleMatchesFilter(r, filter); }));
   }

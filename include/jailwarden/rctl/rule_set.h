@@ -19,6 +19,11 @@
 
 namespace jailwarden::rctl {
 
+// rctl_rule_add's replacement rule: the filter matching every rule that
+// adding `rule` replaces — for a deny, the same rule with any amount; for
+// any other action, the identical rule (so adding twice is idempotent).
+Rule ReplacementFilter(const Rule& rule);
+
 class RuleSet {
  public:
   // rctl_rule_add: `rule` must be fully specified (EINVAL otherwise) and
