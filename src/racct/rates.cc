@@ -81,8 +81,12 @@ IoMinimums Min(const IoMinimums& a, const IoMinimums& b) {
 }
 
 ThrottleMinimums ThrottleMinimums::FromRules(const rctl::RuleSet& rules) {
+  return FromRules(std::span<const rctl::Rule>(rules.rules()));
+}
+
+ThrottleMinimums ThrottleMinimums::FromRules(std::span<const rctl::Rule> rules) {
   ThrottleMinimums out;
-  for (const rctl::Rule& rule : rules.rules()) {
+  for (const rctl::Rule& rule : rules) {
     if (rule.action != rctl::Action::kThrottle || !rule.resource.has_value()) {
       continue;
     }

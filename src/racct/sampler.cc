@@ -164,6 +164,10 @@ std::shared_ptr<const Snapshot> Sampler::TickOnce() {
 }
 
 void Sampler::SetRules(const rctl::RuleSet& rules) {
+  SetRules(std::span<const rctl::Rule>(rules.rules()));
+}
+
+void Sampler::SetRules(std::span<const rctl::Rule> rules) {
   auto mins = std::make_shared<const ThrottleMinimums>(
       ThrottleMinimums::FromRules(rules));
   absl::MutexLock lock(&rules_mu_);

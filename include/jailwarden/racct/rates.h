@@ -31,6 +31,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 
 #include "absl/time/time.h"
@@ -79,6 +80,7 @@ struct ThrottleMinimums {
   std::map<int64_t, IoMinimums> process;  // process:<pid> rules only
 
   static ThrottleMinimums FromRules(const rctl::RuleSet& rules);
+  static ThrottleMinimums FromRules(std::span<const rctl::Rule> rules);
   const IoMinimums& Jail(std::string_view name) const;
   const IoMinimums& User(int64_t uid) const;
   const IoMinimums& Process(int64_t pid) const;

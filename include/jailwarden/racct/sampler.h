@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -97,6 +98,7 @@ class Sampler {
   // The rules whose throttle amounts drive the I/O window decay. Takes
   // effect at the next tick. Thread-safe.
   void SetRules(const rctl::RuleSet& rules);
+  void SetRules(std::span<const rctl::Rule> rules);
 
   // Set before Start().
   void SetTickCallback(TickCallback callback) { callback_ = std::move(callback); }
