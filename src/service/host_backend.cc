@@ -6,11 +6,17 @@
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#if defined(__linux__)
 #include "jailwarden/platform/linux/linux_jail_runtime.h"
 #include "jailwarden/platform/linux/linux_limit_enforcer.h"
 #include "jailwarden/platform/linux/linux_usage_reader.h"
+#endif
 
 namespace jailwarden::service {
+
+// The Linux backend is built only where its platform code is
+// (src/platform/CMakeLists.txt builds src/platform/linux/ on Linux only).
+#if defined(__linux__)
 namespace {
 
 class LinuxHostBackend final : public HostBackend {
@@ -90,6 +96,7 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
   return std::unique_ptr<HostBackend>(new LinuxHostBackend(
       std::move(runtime), std::move(reader), std::move(enforcer)));
 }
+#endif  // __linux__
 
 std::string CgroupParentFor(std::string_view state_dir) {
   if (state_dir == policy::kDefaultStateDir) return "jailwarden";

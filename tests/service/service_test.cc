@@ -31,7 +31,7 @@ class RecordingEnforcer : public platform::LimitEnforcer {
   absl::StatusOr<std::vector<platform::Enforcement>> Apply(
       const platform::JailRef& jail, const std::vector<rctl::Rule>& rules) override {
     absl::MutexLock l(&mu_);
-    if (fail_) return absl::InternalError("cgroup write failed");
+    if (fail_ || jail.name == fail_jail_) return absl::InternalError("cgroup write failed");
     std::vector<std::string> texts;
     std::vector<platform::Enforcement> out;
     for (const rctl::Rule& r : rules) {
@@ -61,12 +61,18 @@ class RecordingEnforcer : public platform::LimitEnforcer {
     absl::MutexLock l(&mu_);
     fail_ = f;
   }
+  // Only this jail's applies fail ("" = none).
+  void FailFor(std::string jail) {
+    absl::MutexLock l(&mu_);
+    fail_jail_ = std::move(jail);
+  }
 
  private:
   absl::Mutex mu_;
   std::map<std::string, std::vector<std::string>> applied_;
   std::map<std::string, int> applies_;
   bool fail_ = false;
+  std::string fail_jail_;
 };
 
 class FakeHostBackend : public HostBackend {
@@ -216,6 +222,71 @@ TEST_F(ServiceTest, FailedEnforcementLeavesTheRuleDatabaseAsItWas) {
   EXPECT_THAT(Rules(), Not(Contains("jail:web:openfiles:deny=100")));
 }
 
+TEST_F(ServiceTest, RctlAddWhoseApplyFailsLeavesRulesSnapshotAndKernelLimits) {
+  const std::vector<std::string> rules_before = Rules();
+  const std::vector<std::string> kernel_before = host_->enforcer_.Applied("web");
+  absl::StatusOr<std::vector<api::RuleInfo>> described_before = daemon_->DescribeRules("::");
+  ASSERT_TRUE(described_before.ok());
+  const uint64_t rules_count = daemon_->Status().rules;
+  host_->enforcer_.FailFor("web");
+  absl::Status s = daemon_->Rctl().AddRule("jail:web:openfiles:deny=100");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.message(), "cgroup write failed");
+  host_->enforcer_.FailFor("");
+  EXPECT_EQ(Rules(), rules_before);
+  EXPECT_EQ(host_->enforcer_.Applied("web"), kernel_before);
+  EXPECT_EQ(daemon_->Status().rules, rules_count);
+  absl::StatusOr<std::vector<api::RuleInfo>> described = daemon_->DescribeRules("::");
+  ASSERT_TRUE(described.ok());
+  ASSERT_EQ(described->size(), described_before->size());
+  for (std::size_t i = 0; i < described->size(); ++i) {
+    EXPECT_EQ((*described)[i].rule, (*described_before)[i].rule);
+  }
+  // The jail's view is the old one too.
+  absl::StatusOr<api::JailInfo> web = daemon_->GetJail("web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web->limits.size(), 2u);
+}
+
+TEST_F(ServiceTest, ReloadWhoseApplyFailsOnOneJailPutsTheOthersBack) {
+  std::string text = WithState(kPolicy, state_);
+  text.replace(text.find("deny=64M"), 8, "deny=96M");   // db
+  text.replace(text.find("deny=20"), 7, "deny=30");     // web
+  const std::vector<std::string> db_before = host_->enforcer_.Applied("db");
+  const std::vector<std::string> rules_before = Rules();
+  host_->enforcer_.FailFor("web");
+  absl::StatusOr<api::ApplyResult> r = daemon_->Apply(text, "new.yaml", false);
+  host_->enforcer_.FailFor("");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("new limits could not be applied: cgroup write failed"));
+  EXPECT_EQ(host_->enforcer_.Applied("db"), db_before);
+  EXPECT_EQ(Rules(), rules_before);
+  EXPECT_EQ(daemon_->Status().policy_generation, 1u);
+  EXPECT_FALSE(daemon_->Status().last_reload_ok);
+}
+
+TEST_F(ServiceTest, CreateWhoseLimitApplyFailsDoesNotStartTheJail) {
+  api::CreateJailRequest req;
+  req.spec.name = "tmp1";
+  req.spec.path = "/srv/tmp1";
+  req.spec.exec.start = {"echo started-tmp1"};
+  req.limits = {"memoryuse:deny=32M"};
+  req.start = true;
+  host_->enforcer_.FailFor("tmp1");
+  absl::Status s = daemon_->CreateJail(req);
+  host_->enforcer_.FailFor("");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("limits of jail 'tmp1' could not be applied"));
+  for (const std::string& l : host_->runtime_ptr_->Log()) {
+    EXPECT_THAT(l, Not(HasSubstr("started-tmp1")));
+  }
+  EXPECT_THAT(host_->runtime_ptr_->Log(), Contains("remove tmp1"));
+  EXPECT_EQ(daemon_->GetJail("tmp1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Rules(), Not(Contains("jail:tmp1:memoryuse:deny=33554432")));
+  EXPECT_THAT(host_->enforcer_.Applied("tmp1"), ::testing::IsEmpty());
+}
+
 TEST_F(ServiceTest, BadReloadLeavesTheRunningPolicyAndSaysWhy) {
   const std::vector<std::string> before = Rules();
   absl::StatusOr<api::ApplyResult> r =
@@ -278,7 +349,7 @@ TEST_F(ServiceTest, RulesAddedThroughTheApiSurviveAReload) {
 
 TEST_F(ServiceTest, UsageAndEventsComeFromTheSampler) {
   host_->reader_.Set("web", rctl::Resource::kMemoryuse, 2 << 20);
-  daemon_->TickForTest();
+  (void)daemon_->sampler().TickOnce();
   absl::StatusOr<std::string> usage = daemon_->Rctl().GetRacct("jail:web");
   ASSERT_TRUE(usage.ok()) << usage.status();
   EXPECT_THAT(*usage, HasSubstr("memoryuse=2097152"));

@@ -7,36 +7,26 @@
 // the rules on every tick, and answers the REST API and /metrics on one
 // CivetWeb server.
 //
-// Rule database: the daemon holds an rctl::RuleSet standing where the
-// kernel's rule list stands (on Linux there is no kernel one). It starts as
-// the policy's Policy::AllRules(); rules added or removed through the API
-// take effect on running jails at once (LimitEnforcer::Apply and an engine
-// recompile) and stay until removed or until a reload removes the policy
-// rules they replaced.
-//
-// Reload (SIGHUP, `jailwarden apply`): the new policy is loaded and
-// validated first; a bad one changes nothing and the reason is kept in
-// Status(). Then, in order: jails no longer in the policy are stopped and
-// destroyed; the rule database is swapped in one step (policy rules the new
-// policy lacks removed, new ones added) and every running jail gets its new
-// limits without a restart; jails whose definition changed are restarted;
-// new jails are created; every policy jail that is not running is started.
+// The daemon is wiring only; each job is a room of its own (docs/
+// architecture.md): RuleDatabase (the rule set, all-or-nothing changes, the
+// published RuleSnapshot), JailRegistry (running jails ↔ reader and
+// enforcer), TickRouter (engine decisions → actions on a worker), Lifecycle
+// (serialized jail changes), Reloader (SIGHUP, `apply`), and the API views.
 //
 // Thread-safety: every public method is thread-safe. State-changing calls
-// are serialized by one control mutex; reads (rules, usage, lists) never
+// are serialized by the Lifecycle's lock; reads (rules, usage, lists) never
 // wait for a jail to start: they read published copies.
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "jailwarden/api/daemon.h"
 #include "jailwarden/policy/policy.h"
+#include "jailwarden/racct/sampler.h"
 #include "jailwarden/service/host_backend.h"
 
 namespace jailwarden::service {
@@ -51,7 +41,7 @@ struct DaemonOptions {
   bool stop_jails_on_exit = false;
   // Serve HTTP at all (unit tests drive the api::Daemon methods directly).
   bool serve_http = true;
-  // Start the sampler thread (tests may tick by hand through Sampler()).
+  // Start the sampler thread (tests may tick by hand: sampler().TickOnce()).
   bool run_sampler = true;
   // How often jails that ended by themselves are noticed, limits
   // reconciled and the published jail list refreshed.
@@ -79,8 +69,10 @@ class Daemon final : public api::Daemon {
 
   // The bound TCP ports (after Start with serve_http).
   std::vector<int> ports() const;
-  // The API token.
+  // The API token ("" without serve_http).
   const std::string& token() const;
+  // The sampler; TickOnce() runs one tick and its evaluation synchronously.
+  racct::Sampler& sampler();
 
   // api::Daemon.
   std::vector<api::JailInfo> ListJails() override;
@@ -103,10 +95,6 @@ class Daemon final : public api::Daemon {
   api::DaemonStatus Status() override;
   std::shared_ptr<const racct::Snapshot> LatestSnapshot() override;
   engine::EventStream& Events() override;
-
-  // Runs one sampler tick and its engine evaluation synchronously (tests
-  // that do not run the sampler thread).
-  void TickForTest();
 
   struct Impl;
 

@@ -1,0 +1,77 @@
+#pragma once
+
+// service::JailRegistry: the running jails as the backend sees them. A jail
+// is registered with the usage reader and the limit enforcer the moment its
+// kernel jail exists (jail::ManagerOptions::on_kernel_jail_created, before
+// exec.created, the network and exec.start) and takes its rules from the
+// RuleDatabase then, so a workload never runs unlimited: if its limits
+// cannot be applied the start fails. Adopted jails are registered by
+// Sync(). The registry is the database's LimitApplier, and it publishes the
+// jail list that the API, metrics and the tick router read.
+//
+// Lock order: RuleDatabase, then the registry's own lock. Thread-safe.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "jailwarden/jail/manager.h"
+#include "jailwarden/racct/shared_slot.h"
+#include "jailwarden/service/host_backend.h"
+#include "jailwarden/service/rule_database.h"
+
+namespace jailwarden::service {
+
+class JailRegistry final : public LimitApplier {
+ public:
+  // `backend` and `rules` must outlive the registry. Sets itself as the
+  // database's applier.
+  JailRegistry(HostBackend& backend, RuleDatabase& rules);
+
+  // The kernel jail exists: sample it and apply its rules. An error (the
+  // reader or the enforcer refused) leaves it unregistered; the caller
+  // (the jail manager) then rolls the start back.
+  absl::Status OnKernelJailCreated(const platform::JailInstance& instance)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The kernel jail is gone: stop sampling and enforcing it.
+  void OnKernelJailRemoved(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Registers the running jails in `records` the hook did not see (adopted
+  // ones; a failure is logged and retried at the next Sync), forgets the
+  // stopped ones, and publishes `records` as the jail list.
+  void Sync(std::vector<jail::JailRecord> records) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Periodic upkeep of every registered jail's limits
+  // (HostBackend::Reconcile). Failures are logged.
+  void ReconcileLimits() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The latest jail list (every record, ephemeral ones included).
+  std::shared_ptr<const std::vector<jail::JailRecord>> Records() const {
+    return records_.Load();
+  }
+
+  // LimitApplier.
+  absl::StatusOr<AppliedEnforcements> ApplyChanges(
+      const std::vector<JailRulesChange>& changes) override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Registered {
+    platform::JailRef ref;
+    int64_t init_pid = -1;
+  };
+  absl::Status Register(const platform::JailInstance& instance) ABSL_LOCKS_EXCLUDED(mu_);
+  void ForgetLocked(std::map<std::string, Registered, std::less<>>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  HostBackend& backend_;
+  RuleDatabase& rules_;
+  absl::Mutex mu_;
+  std::map<std::string, Registered, std::less<>> registered_ ABSL_GUARDED_BY(mu_);
+  racct::SharedSlot<const std::vector<jail::JailRecord>> records_;
+};
+
+}  // namespace jailwarden::service

@@ -1,0 +1,65 @@
+#pragma once
+
+// service::Reloader: a new policy (SIGHUP, `jailwarden apply`) made true in
+// one serialized step. The new policy is loaded and validated first; a bad
+// one changes nothing and its reason is kept for Status(). Then, in order:
+// jails no longer in the policy are stopped and destroyed; the rule
+// database changes in one Mutate (policy rules the new policy lacks
+// removed, new ones added; a backend refusal leaves the old rules and
+// refuses the reload); running jails get their new limits without a
+// restart; jails whose definition changed are restarted; new jails are
+// created; every policy jail that is not running is started.
+//
+// Thread-safety: thread-safe; Apply runs under the Lifecycle's lock.
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/lifecycle.h"
+#include "jailwarden/service/rule_database.h"
+
+namespace jailwarden::service {
+
+// What the last reload did, for api::DaemonStatus.
+struct ReloadStatus {
+  uint64_t policy_generation = 1;
+  absl::Time last_reload = absl::InfinitePast();
+  bool last_reload_ok = true;
+  std::string last_reload_error;
+};
+
+class Reloader {
+ public:
+  // `config_path`: the file SIGHUP re-reads ("" when there is none).
+  Reloader(std::string config_path, Lifecycle& lifecycle, RuleDatabase& rules)
+      : config_path_(std::move(config_path)), lifecycle_(lifecycle), rules_(rules) {}
+
+  // `loaded` is the result of loading the new policy; with `dry_run` only
+  // the difference is reported. InvalidArgument with every
+  // "FILE:LINE:COL: message" when the policy is bad; FailedPrecondition
+  // when it asks for another backend; the backend's error when the new
+  // limits cannot be applied. In each of those cases nothing changed.
+  absl::StatusOr<api::ApplyResult> Apply(absl::StatusOr<policy::Policy> loaded,
+                                         bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);
+  // SIGHUP: Apply of config_path.
+  absl::StatusOr<api::ApplyResult> ReloadFromFile() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string& config_path() const { return config_path_; }
+  ReloadStatus status() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::StatusOr<api::ApplyResult> ApplyLocked(policy::Policy next, bool dry_run);
+  void Record(bool ok, std::string error) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string config_path_;
+  Lifecycle& lifecycle_;
+  RuleDatabase& rules_;
+  mutable absl::Mutex mu_;
+  ReloadStatus status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace jailwarden::service

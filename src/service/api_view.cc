@@ -1,0 +1,67 @@
+#include "service/api_view.h"
+
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::service {
+
+api::RuleInfo RuleInfoOf(const platform::Enforcement& e) {
+  return api::RuleInfo{rctl::FormatRule(e.rule), std::string(platform::FidelityName(e.fidelity)),
+                       e.mechanism, e.detail};
+}
+
+api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& policy,
+                         const RuleSnapshot& rules) {
+  api::JailInfo info;
+  info.name = rec.spec.name;
+  info.state = std::string(jail::JailStateName(rec.state));
+  info.jid = rec.state == jail::JailState::kStopped ? -1 : rec.jid;
+  info.path = rec.spec.path;
+  info.base_root = rec.spec.base_root;
+  info.hostname = rec.spec.hostname.empty() ? rec.spec.name : rec.spec.hostname;
+  info.ip4 = rec.spec.network.ip4_addresses;
+  info.depend = rec.spec.depend;
+  info.persist = rec.spec.persist;
+  if (rec.state != jail::JailState::kStopped) {
+    info.init_pid = rec.instance.init_pid;
+    info.started = rec.instance.started;
+  }
+  if (const policy::JailPolicy* jp = policy.FindJail(info.name); jp != nullptr) {
+    info.in_policy = true;
+    info.template_name = jp->template_name;
+  }
+  if (const RuleGroup* g = rules.FindJail(info.name)) {
+    for (const RuleEntry& e : g->entries) info.limits.push_back(RuleInfoOf(e.enforcement));
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
+    const RuleSnapshot& rules, std::string_view filter_text,
+    const rctl::ProcessExists& process_exists) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(filter_text, process_exists));
+  std::vector<api::RuleInfo> out;
+  for (const RuleEntry* e : rules.List(filter)) out.push_back(RuleInfoOf(e->enforcement));
+  return out;
+}
+
+std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord>& records,
+                                              const policy::Policy& policy) {
+  std::vector<metrics::JailStatus> out;
+  out.reserve(records.size());
+  for (const jail::JailRecord& rec : records) {
+    metrics::JailStatus s;
+    s.name = rec.spec.name;
+    s.jid = rec.state == jail::JailState::kStopped ? -1 : rec.jid;
+    s.state = std::string(jail::JailStateName(rec.state));
+    if (rec.state != jail::JailState::kStopped &&
+        rec.instance.started != absl::InfinitePast()) {
+      s.start_time = rec.instance.started;
+    }
+    s.expected_running = policy.FindJail(rec.spec.name) != nullptr;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace jailwarden::service

@@ -1,0 +1,37 @@
+#pragma once
+
+// What the API and /metrics show of the service's rooms: pure functions
+// over published copies (jail records, the policy, a RuleSnapshot), so a
+// reader never waits on a jail starting or a rule change.
+
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/jail/manager.h"
+#include "jailwarden/metrics/collector.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/rctl/kernel_form.h"
+#include "jailwarden/service/rule_snapshot.h"
+
+namespace jailwarden::service {
+
+api::RuleInfo RuleInfoOf(const platform::Enforcement& e);
+
+// One jail as GET /v1/jails shows it, with its limits from `rules`.
+api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& policy,
+                         const RuleSnapshot& rules);
+
+// The rules matching `filter_text` (rctl filter syntax) with what the
+// backend makes of each, in rctl_get_rules order. EINVAL-style errors from
+// the filter's parser.
+absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
+    const RuleSnapshot& rules, std::string_view filter_text,
+    const rctl::ProcessExists& process_exists);
+
+// Every configured jail for the jail state families of /metrics.
+std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord>& records,
+                                              const policy::Policy& policy);
+
+}  // namespace jailwarden::service

@@ -1,0 +1,38 @@
+#pragma once
+
+// The daemon's HTTP side: one CivetWeb server with /metrics (the collector
+// over the rooms' published copies) mounted first and the REST API behind
+// it. Started last, stopped first.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "jailwarden/api/daemon.h"
+#include "jailwarden/api/server.h"
+#include "jailwarden/metrics/collector.h"
+#include "jailwarden/metrics/http.h"
+#include "jailwarden/policy/policy.h"
+
+namespace jailwarden::service {
+
+class HttpEndpoints {
+ public:
+  // Listens on `listen` (empty: server.listen). FailedPrecondition when
+  // there is nothing to listen on; Unavailable when a listener cannot bind.
+  absl::Status Start(api::Daemon& daemon, const policy::ServerConfig& server,
+                     const std::vector<std::string>& listen, const std::string& token,
+                     metrics::MetricsSources sources, std::string backend_name);
+  // Stops serving; idempotent.
+  void Stop();
+  // The bound TCP ports (empty before Start).
+  std::vector<int> ports() const;
+
+ private:
+  std::unique_ptr<metrics::MetricsCollector> collector_;
+  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
+  std::unique_ptr<api::ApiServer> api_;
+};
+
+}  // namespace jailwarden::service

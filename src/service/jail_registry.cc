@@ -1,0 +1,146 @@
+#include "jailwarden/service/jail_registry.h"
+
+#include <set>
+
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::service {
+
+JailRegistry::JailRegistry(HostBackend& backend, RuleDatabase& rules)
+    : backend_(backend), rules_(rules) {
+  records_.Store(std::make_shared<const std::vector<jail::JailRecord>>());
+  rules_.SetApplier(this);
+}
+
+void JailRegistry::ForgetLocked(
+    std::map<std::string, Registered, std::less<>>::iterator it) {
+  backend_.RemoveJail(it->first);
+  registered_.erase(it);
+}
+
+absl::Status JailRegistry::Register(const platform::JailInstance& instance) {
+  const std::string& name = instance.ref.name;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = registered_.find(name);
+    if (it != registered_.end() && it->second.init_pid == instance.init_pid) {
+      return absl::OkStatus();
+    }
+  }
+  absl::Status s = rules_.AttachJail(
+      name, [&](const std::vector<rctl::Rule>& rules)
+                -> absl::StatusOr<std::vector<platform::Enforcement>> {
+        absl::MutexLock l(&mu_);
+        if (auto it = registered_.find(name); it != registered_.end()) ForgetLocked(it);
+        JW_ASSIGN_OR_RETURN(platform::JailRef ref, backend_.AddJail(instance));
+        absl::StatusOr<std::vector<platform::Enforcement>> applied =
+            backend_.enforcer().Apply(ref, rules);
+        if (!applied.ok()) {
+          backend_.RemoveJail(name);
+          return applied.status();
+        }
+        registered_[name] = Registered{ref, instance.init_pid};
+        for (const platform::Enforcement& e : *applied) {
+          LogDebug("limit applied",
+                   {{"jail", name},
+                    {"rule", rctl::FormatRule(e.rule)},
+                    {"fidelity", std::string(platform::FidelityName(e.fidelity))},
+                    {"mechanism", e.mechanism}});
+        }
+        return applied;
+      });
+  if (!s.ok()) {
+    LogWarning("cannot apply limits", {{"jail", name}, {"error", std::string(s.message())}});
+    return absl::Status(s.code(), ToAbsl(StrCat("limits of jail '", name,
+                                                "' could not be applied: ",
+                                                ToStd(s.message()))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JailRegistry::OnKernelJailCreated(const platform::JailInstance& instance) {
+  return Register(instance);
+}
+
+void JailRegistry::OnKernelJailRemoved(const std::string& name) {
+  bool was = false;
+  {
+    absl::MutexLock l(&mu_);
+    if (auto it = registered_.find(name); it != registered_.end()) {
+      ForgetLocked(it);
+      was = true;
+    }
+  }
+  if (was) rules_.DetachJail(name);
+}
+
+void JailRegistry::Sync(std::vector<jail::JailRecord> records) {
+  std::set<std::string, std::less<>> running;
+  for (const jail::JailRecord& rec : records) {
+    if (rec.state != jail::JailState::kRunning) continue;
+    running.insert(rec.spec.name);
+    platform::JailInstance instance = rec.instance;
+    instance.ref.name = rec.spec.name;
+    instance.ref.jid = rec.jid;
+    (void)Register(instance);  // logged; retried at the next Sync
+  }
+  std::vector<std::string> gone;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto it = registered_.begin(); it != registered_.end();) {
+      auto next = std::next(it);
+      if (running.count(it->first) == 0) {
+        gone.push_back(it->first);
+        ForgetLocked(it);
+      }
+      it = next;
+    }
+  }
+  for (const std::string& name : gone) rules_.DetachJail(name);
+  records_.Store(std::make_shared<const std::vector<jail::JailRecord>>(std::move(records)));
+}
+
+void JailRegistry::ReconcileLimits() {
+  absl::MutexLock l(&mu_);
+  for (const auto& [name, reg] : registered_) {
+    if (absl::Status s = backend_.Reconcile(name); !s.ok()) {
+      LogDebug("limit reconcile failed", {{"jail", name}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+absl::StatusOr<AppliedEnforcements> JailRegistry::ApplyChanges(
+    const std::vector<JailRulesChange>& changes) {
+  absl::MutexLock l(&mu_);
+  AppliedEnforcements applied;
+  std::vector<const JailRulesChange*> done;
+  for (const JailRulesChange& c : changes) {
+    auto it = registered_.find(c.jail);
+    if (it == registered_.end()) continue;
+    absl::StatusOr<std::vector<platform::Enforcement>> r =
+        backend_.enforcer().Apply(it->second.ref, c.after);
+    if (!r.ok()) {
+      LogWarning("cannot apply limits",
+                 {{"jail", c.jail}, {"error", std::string(r.status().message())}});
+      // Put back what this change already altered, newest first.
+      for (auto d = done.rbegin(); d != done.rend(); ++d) {
+        absl::StatusOr<std::vector<platform::Enforcement>> back =
+            backend_.enforcer().Apply(registered_.find((*d)->jail)->second.ref, (*d)->before);
+        if (!back.ok()) {
+          LogError("cannot restore limits after a failed change",
+                   {{"jail", (*d)->jail}, {"error", std::string(back.status().message())}});
+        }
+      }
+      return r.status();
+    }
+    applied[c.jail] = *std::move(r);
+    done.push_back(&c);
+  }
+  return applied;
+}
+
+}  // namespace jailwarden::service

@@ -1,0 +1,149 @@
+#include "service/rctl_front.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::service {
+namespace {
+
+// Real and effective uid of a host process from /proc/<pid>/status.
+bool ProcessUids(int64_t pid, int64_t* ruid, int64_t* euid) {
+  std::ifstream in(StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!StartsWith(line, "Uid:")) continue;
+    const std::vector<std::string_view> f =
+        SplitWhitespace(std::string_view(line).substr(4));
+    if (f.size() < 2) return false;
+    *ruid = ParseInt<int64_t>(f[0]).value_or(-1);
+    *euid = ParseInt<int64_t>(f[1]).value_or(-1);
+    return *ruid >= 0;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool HostProcessExists(int64_t pid) {
+  if (pid <= 0 || pid > INT32_MAX) return false;
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+absl::Status RctlFront::AddRule(std::string_view text) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule rule, rctl::ParseRuleForAdd(text, HostProcessExists));
+  JW_RETURN_IF_ERROR(rules_.Mutate([&](RuleDraft& draft) { return draft.Add(rule); }));
+  LogInfo("rule added",
+          {{"rule", rctl::FormatRule(rule)},
+           {"jail", rule.subject == rctl::SubjectType::kJail ? rule.subject_id : ""}});
+  return absl::OkStatus();
+}
+
+absl::Status RctlFront::RemoveRule(std::string_view text) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
+  int removed = 0;
+  JW_RETURN_IF_ERROR(rules_.Mutate([&](RuleDraft& draft) -> absl::Status {
+    JW_ASSIGN_OR_RETURN(removed, draft.Remove(filter));
+    return absl::OkStatus();
+  }));
+  LogInfo("rules removed",
+          {{"filter", rctl::FormatRule(filter)}, {"count", StrCat(removed)}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RctlFront::GetRules(std::string_view text) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
+  return rules_.Current()->ListText(filter);
+}
+
+absl::StatusOr<std::string> RctlFront::GetLimits(std::string_view text) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
+  if (filter.subject == rctl::SubjectType::kUndefined) {
+    return ErrnoStatus(EINVAL, "rctl_get_limits: no subject");
+  }
+  if (filter.subject != rctl::SubjectType::kProcess) {
+    return ErrnoStatus(EOPNOTSUPP, "rctl_get_limits: subject is not a process");
+  }
+  const std::optional<int64_t> pid = filter.SubjectNumber();
+  if (!pid.has_value()) return ErrnoStatus(EINVAL, "rctl_get_limits: no pid");
+  int64_t ruid = -1, euid = -1;
+  std::string jail;
+  if (std::shared_ptr<const racct::Snapshot> snap = sampler_.Latest();
+      snap != nullptr && snap->slow != nullptr) {
+    if (std::optional<uint32_t> i = snap->slow->FindProcess(*pid); i.has_value()) {
+      const racct::ProcessInfo& p = snap->slow->processes[*i];
+      ruid = p.ruid;
+      euid = p.euid;
+      jail = p.jail == "0" ? "" : p.jail;
+    }
+  }
+  if (ruid < 0 && !ProcessUids(*pid, &ruid, &euid)) {
+    return ErrnoStatus(ESRCH, "rctl_get_limits: no such process");
+  }
+  // Every rule linked to the process (§6.7): its own, its real and
+  // effective user's, its jail's.
+  std::vector<std::string> out;
+  for (const RuleEntry* e : rules_.Current()->List(rctl::Rule{})) {
+    const rctl::Rule& r = e->rule;
+    bool applies = false;
+    switch (r.subject) {
+      case rctl::SubjectType::kProcess:
+        applies = r.SubjectNumber() == pid;
+        break;
+      case rctl::SubjectType::kUser:
+        applies = r.SubjectNumber() == ruid || r.SubjectNumber() == euid;
+        break;
+      case rctl::SubjectType::kJail:
+        applies = !jail.empty() && r.subject_id == jail;
+        break;
+      case rctl::SubjectType::kLoginclass:
+      case rctl::SubjectType::kUndefined:
+        break;
+    }
+    if (applies) out.push_back(rctl::FormatRule(r));
+  }
+  return Join(out, ",");
+}
+
+absl::StatusOr<std::string> RctlFront::GetRacct(std::string_view text) {
+  JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
+  if (filter.subject == rctl::SubjectType::kUndefined || filter.subject_id.empty()) {
+    return ErrnoStatus(EINVAL, "rctl_get_racct: subject and id required");
+  }
+  rctl::UsageVector usage{};
+  std::shared_ptr<const racct::Snapshot> snap = sampler_.Latest();
+  if (snap != nullptr) {
+    switch (filter.subject) {
+      case rctl::SubjectType::kJail:
+        if (const rctl::UsageVector* u = snap->FindJailUsage(filter.subject_id)) usage = *u;
+        break;
+      case rctl::SubjectType::kProcess:
+        if (snap->slow != nullptr) {
+          if (auto i = snap->slow->FindProcess(*filter.SubjectNumber())) {
+            usage = snap->slow->processes[*i].usage;
+          }
+        }
+        break;
+      case rctl::SubjectType::kUser:
+        if (snap->slow != nullptr) {
+          if (auto i = snap->slow->FindUser(*filter.SubjectNumber())) {
+            usage = snap->slow->users[*i].usage;
+          }
+        }
+        break;
+      case rctl::SubjectType::kLoginclass:
+      case rctl::SubjectType::kUndefined:
+        break;
+    }
+  }
+  return rctl::FormatUsage(usage, filter.subject);
+}
+
+}  // namespace jailwarden::service

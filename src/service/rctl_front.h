@@ -1,0 +1,36 @@
+#pragma once
+
+// rctl(2) over the daemon's rule database and the sampler's latest
+// snapshot: what `jailwarden rctl` and the API's /v1/rctl routes call.
+// Writes go through RuleDatabase::Mutate (so a backend refusal changes
+// nothing); reads never wait. Thread-safe.
+
+#include <string>
+#include <string_view>
+
+#include "jailwarden/racct/sampler.h"
+#include "jailwarden/rctl/rctl_command.h"
+#include "jailwarden/service/rule_database.h"
+
+namespace jailwarden::service {
+
+// rctl's process_exists for this host: kill(pid, 0) (EPERM counts as alive).
+bool HostProcessExists(int64_t pid);
+
+class RctlFront final : public rctl::RctlBackend {
+ public:
+  RctlFront(RuleDatabase& rules, const racct::Sampler& sampler)
+      : rules_(rules), sampler_(sampler) {}
+
+  absl::Status AddRule(std::string_view text) override;
+  absl::Status RemoveRule(std::string_view text) override;
+  absl::StatusOr<std::string> GetRules(std::string_view text) override;
+  absl::StatusOr<std::string> GetLimits(std::string_view text) override;
+  absl::StatusOr<std::string> GetRacct(std::string_view text) override;
+
+ private:
+  RuleDatabase& rules_;
+  const racct::Sampler& sampler_;
+};
+
+}  // namespace jailwarden::service

@@ -1,0 +1,205 @@
+#include "jailwarden/service/tick_router.h"
+
+#include <signal.h>
+
+#include <cerrno>
+
+#include "jailwarden/base/log.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/rctl/kernel_form.h"
+
+namespace jailwarden::service {
+
+TickRouter::TickRouter(RuleDatabase& rules, platform::LimitEnforcer& enforcer,
+                       engine::EventStream& events, metrics::EngineHealthRecorder& health,
+                       TickRouterOptions options)
+    : rules_(rules),
+      enforcer_(enforcer),
+      events_(events),
+      health_(health),
+      options_(std::move(options)) {
+  engine::EngineOptions eo = options_.engine;
+  // The engine asks per rule while compiling the flat list this router
+  // hands it; the answer is the snapshot's, computed once per rule when it
+  // entered the database (RuleEntry::sampled).
+  eo.deny_is_sampled = [this](const rctl::Rule& rule) {
+    if (compiling_ == nullptr || compiling_->rules.empty()) return false;
+    const rctl::Rule* base = compiling_->rules.data();
+    if (&rule < base || &rule >= base + compiling_->rules.size()) return false;
+    return compiling_->sampled[static_cast<std::size_t>(&rule - base)] != 0;
+  };
+  engine_ = std::make_unique<engine::Engine>(*this, eo);
+}
+
+TickRouter::~TickRouter() { Stop(); }
+
+void TickRouter::Start() { worker_ = std::thread([this] { Worker(); }); }
+
+void TickRouter::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  EnforceSampledDenies({});
+}
+
+void TickRouter::OnLog(std::string_view line) { LogWarning(line, {{"source", "rctl"}}); }
+
+void TickRouter::OnDevctl(std::string_view line) { events_.Append(line); }
+
+void TickRouter::OnSignal(const engine::SignalRequest& request) {
+  const int sig = rctl::HostSignalNumber(request.signal);
+  if (sig <= 0) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    signals_.push_back(
+        {std::string(request.jail),
+         request.target.kind == engine::TargetKind::kProcess ? request.pid : -1, sig});
+  }
+  cv_.notify_one();
+}
+
+void TickRouter::OnThrottle(const engine::ThrottleRequest& request) {
+  // Jail-wide pcpu and I/O limits are cgroup knobs installed per rule; the
+  // engine's per-tick throttle sleeps (rules with a process subject or per
+  // process/user) have no mechanism here. They are counted, and their
+  // Enforcement detail says they are not throttled (docs/linux-resources.md).
+  (void)request;
+  throttles_ignored_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TickRouter::OnTick(const std::shared_ptr<const racct::Snapshot>& snap) {
+  std::shared_ptr<const RuleSnapshot> current = rules_.Current();
+  bool recompiled = false;
+  if (current != compiled_) {
+    const FlatRules& flat = current->Flat();
+    compiling_ = &flat;
+    absl::Status s = engine_->Compile(std::span<const rctl::Rule>(flat.rules),
+                                      snap->tick->jails);
+    compiling_ = nullptr;
+    if (!s.ok()) {
+      LogError("engine compile failed", {{"error", std::string(s.message())}});
+    } else {
+      health_.RecordCompile(engine_->compile_info());
+    }
+    if (options_.rules_compiled) options_.rules_compiled(flat);
+    compiled_ = std::move(current);
+    recompiled = true;
+  }
+  const absl::Time t0 = absl::Now();
+  const engine::EvaluationResult& result = engine_->Evaluate(*snap);
+  health_.Record(absl::Now() - t0, result);
+  RouteSampledDenies(*snap, result, recompiled);
+}
+
+// Hands the sampled denies at or over to the worker, which has the enforcer
+// act on them (on Linux, soft rlimits clamped to current use). Queued when
+// the set changes, and at every new slow-tier pass while one is active (so
+// processes that appeared meanwhile are reached and the clamps follow the
+// usage). No allocation while nothing is at or over.
+void TickRouter::RouteSampledDenies(const racct::Snapshot& snap,
+                                    const engine::EvaluationResult& result,
+                                    bool recompiled) {
+  const FlatRules& flat = compiled_->Flat();
+  denies_now_.clear();
+  for (const engine::Decision& d : result.decisions) {
+    if (d.kind != engine::DecisionKind::kDenyAtOrOver || d.rule >= flat.sampled.size() ||
+        flat.sampled[d.rule] == 0) {
+      continue;
+    }
+    if (d.target.kind == engine::TargetKind::kJail) {
+      denies_now_.push_back({d.rule, d.target.jail_slot, -1});
+    } else {
+      denies_now_.push_back({d.rule, -1, d.target.pid});
+    }
+  }
+  const bool new_slow = snap.slow != denies_slow_;
+  const bool changed = recompiled || denies_now_ != denies_sent_ ||
+                       (!denies_now_.empty() && snap.tick->jails != denies_jails_);
+  denies_slow_ = snap.slow;
+  if (!changed && !(new_slow && !denies_now_.empty())) return;
+  denies_sent_ = denies_now_;
+  denies_jails_ = snap.tick->jails;
+  std::vector<platform::SampledDeny> list;
+  list.reserve(denies_now_.size());
+  for (const DenyKey& k : denies_now_) {
+    platform::SampledDeny d;
+    d.rule = flat.rules[k.rule];
+    if (k.pid < 0) {
+      const racct::JailTable& table = *snap.tick->jails;
+      if (k.jail_slot < 0 || static_cast<std::size_t>(k.jail_slot) >= table.size()) continue;
+      d.jail = table.jails[static_cast<std::size_t>(k.jail_slot)].name;
+    } else {
+      // A process target reaches the process only inside its jail.
+      if (snap.slow == nullptr) continue;
+      std::optional<uint32_t> i = snap.slow->FindProcess(k.pid);
+      if (!i.has_value()) continue;
+      const racct::ProcessInfo& p = snap.slow->processes[*i];
+      if (p.jail.empty() || p.jail == "0") continue;
+      d.jail = p.jail;
+      d.pid = k.pid;
+    }
+    list.push_back(std::move(d));
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_denies_ = std::move(list);
+  }
+  cv_.notify_one();
+}
+
+void TickRouter::Worker() {
+  std::unique_lock<std::mutex> l(mu_);
+  absl::Time next_maintenance = absl::Now() + options_.maintenance_interval;
+  while (!stop_) {
+    const absl::Duration wait =
+        std::max(absl::ZeroDuration(), next_maintenance - absl::Now());
+    cv_.wait_for(l, absl::ToChronoNanoseconds(wait), [this] {
+      return stop_ || !signals_.empty() || pending_denies_.has_value();
+    });
+    while (!signals_.empty()) {
+      QueuedSignal q = std::move(signals_.front());
+      signals_.pop_front();
+      l.unlock();
+      DeliverSignal(q);
+      l.lock();
+    }
+    if (pending_denies_.has_value()) {
+      std::vector<platform::SampledDeny> denies = std::move(*pending_denies_);
+      pending_denies_.reset();
+      l.unlock();
+      EnforceSampledDenies(denies);
+      l.lock();
+    }
+    if (stop_) break;
+    if (absl::Now() >= next_maintenance) {
+      l.unlock();
+      if (options_.maintain) options_.maintain();
+      l.lock();
+      next_maintenance = absl::Now() + options_.maintenance_interval;
+    }
+  }
+}
+
+void TickRouter::DeliverSignal(const QueuedSignal& q) {
+  if (q.pid > 0) {
+    if (kill(static_cast<pid_t>(q.pid), q.host_signal) != 0) {
+      LogDebug("signal not delivered", {{"pid", StrCat(q.pid)}, {"errno", StrCat(errno)}});
+    }
+    return;
+  }
+  if (options_.signal_jail) options_.signal_jail(q.jail, q.host_signal);
+}
+
+void TickRouter::EnforceSampledDenies(const std::vector<platform::SampledDeny>& denies) {
+  if (absl::Status s = enforcer_.SetSampledDenies(denies); !s.ok()) {
+    LogDebug("sampled deny enforcement incomplete",
+             {{"denies", StrCat(denies.size())}, {"error", std::string(s.message())}});
+  }
+}
+
+}  // namespace jailwarden::service
