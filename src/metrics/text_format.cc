@@ -113,4 +113,40 @@ void AppendUnixSeconds(std::string& out, absl::Time t) {
   AppendFixed(out, absl::ToUnixNanos(t), 9);
 }
 
+namespace {
+constexpr int kMillionsDecimals = 6;
+}  // namespace
+
+void AppendKernelValue(std::string& out, int64_t value, bool in_millions) {
+  if (in_millions) {
+    AppendFixed(out, value, kMillionsDecimals);
+  } else {
+    AppendInt(out, value);
+  }
+}
+
+void BeginSample(std::string& out, std::string_view name, std::string_view labels) {
+  out.append(name);
+  if (!labels.empty()) {
+    out.push_back('{');
+    out.append(labels);
+    out.push_back('}');
+  }
+  out.push_back(' ');
+}
+
+void SampleUint(std::string& out, std::string_view name, std::string_view labels,
+                uint64_t value) {
+  BeginSample(out, name, labels);
+  AppendUint(out, value);
+  out.push_back('\n');
+}
+
+void SampleSeconds(std::string& out, std::string_view name, std::string_view labels,
+                   absl::Duration value) {
+  BeginSample(out, name, labels);
+  AppendSeconds(out, value);
+  out.push_back('\n');
+}
+
 }  // namespace jailwarden::metrics::text
