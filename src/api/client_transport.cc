@@ -373,9 +373,7 @@ absl::StatusOr<int> Client::Stream(
 
 absl::StatusOr<HttpResponse> Client::Do(std::string_view method,
                                         std::string_view target,
-                                        std::string_view body,
-                                        std::string_view content_type) {
-  (void)content_type;
+                                        std::string_view body) {
   HttpResponse response;
   std::string error_body;
   JW_ASSIGN_OR_RETURN(

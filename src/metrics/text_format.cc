@@ -1,7 +1,6 @@
 #include "metrics/text_format.h"
 
 #include <charconv>
-#include <cmath>
 
 namespace jailwarden::metrics::text {
 
@@ -85,20 +84,6 @@ void AppendFixed(std::string& out, int64_t value, int decimals) {
   }
   out.push_back('.');
   out.append(buf, static_cast<std::size_t>(digits));
-}
-
-void AppendDouble(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out.append("NaN");
-    return;
-  }
-  if (std::isinf(value)) {
-    out.append(value > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, end);
 }
 
 void AppendSeconds(std::string& out, absl::Duration d) {

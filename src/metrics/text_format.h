@@ -31,9 +31,6 @@ void AppendUint(std::string& out, uint64_t value);
 // (AppendFixed(1500000, 6) -> "1.5", AppendFixed(-5, 6) -> "-0.000005").
 void AppendFixed(std::string& out, int64_t value, int decimals);
 
-// Shortest round-trip form; +Inf, -Inf and NaN as the format spells them.
-void AppendDouble(std::string& out, double value);
-
 // Seconds with nanosecond resolution.
 void AppendSeconds(std::string& out, absl::Duration d);
 

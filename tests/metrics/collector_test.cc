@@ -364,7 +364,7 @@ TEST(TextFormatTest, FixedPointIsExact) {
   text::AppendFixed(s, INT64_MIN, 9);
   EXPECT_EQ(s, "-9223372036.854775808");
   s.clear();
-  text::AppendDouble(s, std::numeric_limits<double>::infinity());
+  text::AppendSeconds(s, absl::InfiniteDuration());
   EXPECT_EQ(s, "+Inf");
 }
 
