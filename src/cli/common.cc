@@ -7,6 +7,7 @@
 
 #include "jailwarden/api/token.h"
 #include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/exit_code.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/policy.h"
 #include "nlohmann/json.hpp"
@@ -100,16 +101,7 @@ std::optional<int> ParseArgs(CLI::App& app, const std::vector<std::string>& args
 
 int Fail(CommandContext& ctx, std::string_view verb, const absl::Status& status) {
   ctx.err << "jailwarden " << verb << ": " << status.message() << "\n";
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return EX_UNAVAILABLE;
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kPermissionDenied:
-      return EX_NOPERM;
-    default:
-      return 1;
-  }
+  return ExitCodeFor(status);
 }
 
 void PrintJson(CommandContext& ctx, const std::string& body) {

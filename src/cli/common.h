@@ -40,10 +40,10 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags);
 std::optional<int> ParseArgs(CLI::App& app, const std::vector<std::string>& args,
                              CommandContext& ctx);
 
-// Prints "jailwarden <verb>: <message>" and returns the exit code for it:
-// EX_UNAVAILABLE when the daemon cannot be reached, EX_NOPERM for a missing
-// or bad token, EX_CONFIG for a refused policy, EX_USAGE for bad input,
-// 1 otherwise.
+// Prints "jailwarden <verb>: <message>" and returns ExitCodeFor(status)
+// (base/exit_code.h): EX_UNAVAILABLE when the daemon cannot be reached,
+// EX_NOPERM for a missing or bad token, EX_CONFIG for a refused policy or
+// definition, 1 when the operation failed (no such jail), ...
 int Fail(CommandContext& ctx, std::string_view verb, const absl::Status& status);
 
 // The daemon's last JSON answer, pretty-printed, for --json.

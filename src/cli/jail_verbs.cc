@@ -11,6 +11,9 @@
 #include "cli/table.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/base/units.h"
+// For SpecToJson until it moves to jailwarden/jail/spec_codec.h.
+#include "jailwarden/jail/state_store.h"
+#include "jailwarden/platform/jail_spec.h"
 #include "jailwarden/rctl/resource.h"
 #include "jailwarden/rctl/user_form.h"
 #include "nlohmann/json.hpp"
@@ -113,6 +116,13 @@ void SplitCommand(const std::vector<std::string>& args,
   }
 }
 
+// A jail definition as the request's "spec" object, in config.json form
+// through the jail layer's codec, which the daemon parses back with
+// jail::SpecFromJson: the field names live in one place.
+nlohmann::json SpecJson(const platform::JailSpec& spec) {
+  return nlohmann::json::parse(jail::SpecToJson(spec));
+}
+
 std::string UsageValue(std::string_view name, int64_t value, bool humanize) {
   if (!humanize) return StrCat(value);
   const std::string shown = rctl::DisplayUsagePair(StrCat(name, "=", value), true);
@@ -167,15 +177,15 @@ int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   if (!template_name.empty()) {
     body["template"] = template_name;
   } else {
-    nlohmann::json spec = nlohmann::json::object();
-    spec["name"] = name;
-    spec["path"] = path;
-    if (!base.empty()) spec["base_root"] = base;
-    if (!hostname.empty()) spec["hostname"] = hostname;
-    if (!depend.empty()) spec["depend"] = depend;
-    spec["persist"] = persist;
-    if (!start_cmds.empty()) spec["exec"] = {{"start", start_cmds}};
-    body["spec"] = spec;
+    platform::JailSpec spec;
+    spec.name = name;
+    spec.path = path;
+    spec.base_root = base;
+    spec.hostname = hostname;
+    spec.depend = depend;
+    spec.persist = persist;
+    spec.exec.start = start_cmds;
+    body["spec"] = SpecJson(spec);
   }
   body["limits"] = limits;
   body["start"] = start;
@@ -289,11 +299,11 @@ int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   if (!template_name.empty()) {
     body["template"] = template_name;
   } else {
-    nlohmann::json spec = nlohmann::json::object();
-    spec["name"] = name;
-    spec["path"] = path;
-    if (!base.empty()) spec["base_root"] = base;
-    body["spec"] = spec;
+    platform::JailSpec spec;
+    spec.name = name;
+    spec.path = path;
+    spec.base_root = base;
+    body["spec"] = SpecJson(spec);
   }
   body["limits"] = limits;
   body["argv"] = command;

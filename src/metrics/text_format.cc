@@ -1,7 +1,6 @@
 #include "metrics/text_format.h"
 
 #include <charconv>
-#include <cmath>
 
 namespace jailwarden::metrics::text {
 
@@ -87,20 +86,6 @@ void AppendFixed(std::string& out, int64_t value, int decimals) {
   out.append(buf, static_cast<std::size_t>(digits));
 }
 
-void AppendDouble(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out.append("NaN");
-    return;
-  }
-  if (std::isinf(value)) {
-    out.append(value > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
-  out.append(buf, end);
-}
-
 void AppendSeconds(std::string& out, absl::Duration d) {
   if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
     out.append(d > absl::ZeroDuration() ? "+Inf" : "-Inf");
@@ -111,6 +96,42 @@ void AppendSeconds(std::string& out, absl::Duration d) {
 
 void AppendUnixSeconds(std::string& out, absl::Time t) {
   AppendFixed(out, absl::ToUnixNanos(t), 9);
+}
+
+namespace {
+constexpr int kMillionsDecimals = 6;
+}  // namespace
+
+void AppendKernelValue(std::string& out, int64_t value, bool in_millions) {
+  if (in_millions) {
+    AppendFixed(out, value, kMillionsDecimals);
+  } else {
+    AppendInt(out, value);
+  }
+}
+
+void BeginSample(std::string& out, std::string_view name, std::string_view labels) {
+  out.append(name);
+  if (!labels.empty()) {
+    out.push_back('{');
+    out.append(labels);
+    out.push_back('}');
+  }
+  out.push_back(' ');
+}
+
+void SampleUint(std::string& out, std::string_view name, std::string_view labels,
+                uint64_t value) {
+  BeginSample(out, name, labels);
+  AppendUint(out, value);
+  out.push_back('\n');
+}
+
+void SampleSeconds(std::string& out, std::string_view name, std::string_view labels,
+                   absl::Duration value) {
+  BeginSample(out, name, labels);
+  AppendSeconds(out, value);
+  out.push_back('\n');
 }
 
 }  // namespace jailwarden::metrics::text

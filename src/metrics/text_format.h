@@ -31,13 +31,24 @@ void AppendUint(std::string& out, uint64_t value);
 // (AppendFixed(1500000, 6) -> "1.5", AppendFixed(-5, 6) -> "-0.000005").
 void AppendFixed(std::string& out, int64_t value, int decimals);
 
-// Shortest round-trip form; +Inf, -Inf and NaN as the format spells them.
-void AppendDouble(std::string& out, double value);
-
 // Seconds with nanosecond resolution.
 void AppendSeconds(std::string& out, absl::Duration d);
 
 // Unix time in seconds with nanosecond resolution.
 void AppendUnixSeconds(std::string& out, absl::Time t);
+
+// A kernel-unit value in its usage family's unit: values kept in millions
+// (cputime µs, pcpu) as an exact decimal of six places, others as integers.
+void AppendKernelValue(std::string& out, int64_t value, bool in_millions);
+
+// Starts one sample line: "<name>{<labels>} " ("<name> " without labels);
+// the caller appends the value and the newline.
+void BeginSample(std::string& out, std::string_view name, std::string_view labels);
+
+// Whole sample lines: "<name>{<labels>} <value>\n".
+void SampleUint(std::string& out, std::string_view name, std::string_view labels,
+                uint64_t value);
+void SampleSeconds(std::string& out, std::string_view name, std::string_view labels,
+                   absl::Duration value);
 
 }  // namespace jailwarden::metrics::text

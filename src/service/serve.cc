@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/exit_code.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/policy.h"
@@ -72,20 +73,6 @@ absl::Status InstallSignals() {
   sa.sa_handler = OnSigpipe;
   if (sigaction(SIGPIPE, &sa, nullptr) != 0) return ErrnoStatus(errno, "sigaction");
   return absl::OkStatus();
-}
-
-int ExitCodeFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kFailedPrecondition:
-      return EX_CONFIG;
-    case absl::StatusCode::kPermissionDenied:
-      return EX_NOPERM;
-    case absl::StatusCode::kNotFound:
-      return EX_UNAVAILABLE;
-    default:
-      return EX_UNAVAILABLE;
-  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "api/fake_daemon.h"
+#include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/api/client.h"
@@ -326,6 +327,37 @@ TEST(ClientTest, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(r.status().message()),
               HasSubstr("cannot connect to the jailwarden daemon at http://127.0.0.1:1"));
+}
+
+// top and a jail's usage come from the latest snapshot, in rctl's user
+// units (pcpu in percent, cputime in seconds), only the resources read.
+TEST_F(ApiTest, TopAndUsageReadTheLatestSnapshotInUserUnits) {
+  Client c = MakeClient("");
+  absl::StatusOr<std::vector<UsageRow>> rows = c.Top();
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_TRUE((*rows)[0].usage.empty());  // no tick yet
+
+  fakes::SnapshotBuilder b;
+  b.Jail("web", 3)
+      .Set("web", rctl::Resource::kMemoryuse, int64_t{64} << 20)
+      .Set("web", rctl::Resource::kPcpu, 20500000)
+      .Set("web", rctl::Resource::kCputime, 12345678);
+  daemon_.SetSnapshot(b.Build());
+  absl::StatusOr<UsageRow> web = c.Usage("web");
+  ASSERT_TRUE(web.ok()) << web.status();
+  EXPECT_EQ(web->jid, 3);
+  EXPECT_EQ(web->state, "running");
+  using Pair = std::pair<std::string, int64_t>;
+  EXPECT_THAT(web->usage, ::testing::ElementsAre(Pair("cputime", 12),
+                                                 Pair("memoryuse", int64_t{64} << 20),
+                                                 Pair("pcpu", 20)));
+  rows = c.Top();
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  for (const UsageRow& row : *rows) {
+    EXPECT_EQ(row.usage.empty(), row.name == "db") << row.name;  // db is not sampled
+  }
+  EXPECT_EQ(c.Usage("ghost").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -137,7 +137,16 @@ class FakeDaemon : public api::Daemon {
     s.jails = jails_.size();
     return s;
   }
-  std::shared_ptr<const racct::Snapshot> LatestSnapshot() override { return nullptr; }
+  // What LatestSnapshot returns (nullptr, as before the first tick, unless
+  // a test sets one).
+  void SetSnapshot(std::shared_ptr<const racct::Snapshot> snap) {
+    absl::MutexLock l(&mu_);
+    snapshot_ = std::move(snap);
+  }
+  std::shared_ptr<const racct::Snapshot> LatestSnapshot() override {
+    absl::MutexLock l(&mu_);
+    return snapshot_;
+  }
   engine::EventStream& Events() override { return events_; }
 
  private:
@@ -156,6 +165,7 @@ class FakeDaemon : public api::Daemon {
   std::map<std::string, api::JailInfo> jails_;
   std::vector<std::string> calls_;
   bool ready_ = true;
+  std::shared_ptr<const racct::Snapshot> snapshot_;
   rctl::RuleSet rules_;
   rctl::RuleSetBackend backend_;
   engine::EventStream events_;

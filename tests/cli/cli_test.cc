@@ -201,6 +201,19 @@ TEST_F(CliTest, UnreachableDaemonIsExUnavailable) {
   EXPECT_THAT(o.err, StartsWith("jailwarden list: cannot connect to the jailwarden daemon"));
 }
 
+// The definition travels in config.json form (jail::SpecToJson), which the
+// daemon reads back with jail::SpecFromJson.
+TEST_F(CliTest, CreateSendsTheDefinitionThroughTheSpecCodec) {
+  Output o = Run(RunCreateVerb, {"--token", kToken, "--path", "/jails/new", "--hostname",
+                                 "new.example", "--persist", "-L", "memoryuse:deny=64M", "new"});
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "new: created\n");
+  EXPECT_THAT(daemon_->calls(),
+              ::testing::Contains("create new path=/jails/new limits=memoryuse:deny=64M"));
+  o = Run(RunCreateVerb, {"--token", kToken, "--path", "/jails/new", "new"});
+  EXPECT_EQ(o.status, 1);  // AlreadyExists: the operation failed, as rctl(8) says it
+}
+
 TEST(ValidateTest, GoodAndBadPolicies) {
   char path[] = "/tmp/jw-cli-validate-XXXXXX";
   const int fd = mkstemp(path);

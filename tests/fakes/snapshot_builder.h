@@ -1,11 +1,13 @@
 #pragma once
 
 // Builds racct::Snapshot values directly, for engine, metrics and API tests
-// that want exact usage without running a Sampler. Jails, usage and
-// processes persist between Build() calls; the JailTable and SlowData
-// objects are shared between consecutive snapshots until a jail or process
-// is added or removed (as the real sampler does), so re-binding consumers
-// behave as in production. Header-only; thread-compatible.
+// (and bench/) that want exact usage without running a Sampler: the one
+// way tests make snapshots. Jails, usage and processes persist between
+// Build() calls; the JailTable and SlowData objects are shared between
+// consecutive snapshots until a jail or process is added or removed (as
+// the real sampler does), so re-binding consumers behave as in production.
+// Each snapshot's history holds the last HistoryDepth() ticks built, oldest
+// first, like the sampler's ring. Header-only; thread-compatible.
 //
 //   fakes::SnapshotBuilder b;
 //   b.Jail("web", 1).Set("web", rctl::Resource::kMemoryuse, 100);
@@ -14,6 +16,7 @@
 //   snap = b.Build();                 // seq 2
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -59,8 +62,21 @@ class SnapshotBuilder {
     u.present[rctl::Index(r)] = true;
     return *this;
   }
+  // Every container value of a jail at once; marks all 25 present.
+  SnapshotBuilder& SetAll(std::string_view jail, const rctl::UsageVector& values) {
+    Usage& u = usage_[std::string(jail)];
+    u.value = values;
+    u.present.set();
+    return *this;
+  }
   SnapshotBuilder& Unset(std::string_view jail, rctl::Resource r) {
     usage_[std::string(jail)].present[rctl::Index(r)] = false;
+    return *this;
+  }
+  // Marks the jail's usage stale (its read failed) in the ticks built from
+  // now on, until called with false.
+  SnapshotBuilder& Stale(std::string_view jail, bool stale = true) {
+    usage_[std::string(jail)].stale = stale;
     return *this;
   }
   SnapshotBuilder& Process(int64_t pid, int64_t ruid, std::string comm,
@@ -98,9 +114,29 @@ class SnapshotBuilder {
     now_ += d;
     return *this;
   }
+  // How many ticks (the new one included) each snapshot's history holds;
+  // at least 1 (the default).
+  SnapshotBuilder& HistoryDepth(std::size_t ticks) {
+    history_depth_ = std::max<std::size_t>(ticks, 1);
+    return *this;
+  }
+  // Snapshot::ncpu of the snapshots built from now on (default 1).
+  SnapshotBuilder& Ncpu(int ncpu) {
+    ncpu_ = ncpu;
+    return *this;
+  }
+  // The next Build() gets sequence number `seq` (later ones count on).
+  SnapshotBuilder& NextSeq(uint64_t seq) {
+    seq_ = seq - 1;
+    return *this;
+  }
   absl::Time now() const { return now_; }
+  // Sequence number of the last snapshot built, 0 before the first.
+  uint64_t seq() const { return seq_; }
 
-  std::shared_ptr<const racct::Snapshot> Build() {
+  // A new snapshot at now(). Mutable so a test may adjust what the builder
+  // does not model (health counters) before publishing it.
+  std::shared_ptr<racct::Snapshot> Build() {
     ++seq_;
     if (table_ == nullptr) {
       auto t = std::make_shared<racct::JailTable>();
@@ -190,14 +226,20 @@ class SnapshotBuilder {
       const Usage& u = usage_[j.name];
       tick->usage.push_back(u.value);
       tick->present.push_back(u.present);
-      tick->stale.push_back(0);
+      tick->stale.push_back(u.stale ? 1 : 0);
+    }
+    history_.push_back(tick);
+    if (history_.size() > history_depth_) {
+      history_.erase(history_.begin(),
+                     history_.end() - static_cast<std::ptrdiff_t>(history_depth_));
     }
     auto snap = std::make_shared<racct::Snapshot>();
     snap->seq = seq_;
     snap->time = now_;
+    snap->ncpu = ncpu_;
     snap->tick = tick;
     snap->slow = slow_;
-    snap->history.push_back(tick);
+    snap->history = history_;
     return snap;
   }
 
@@ -205,8 +247,12 @@ class SnapshotBuilder {
   struct Usage {
     rctl::UsageVector value{};
     racct::ResourceMask present;
+    bool stale = false;
   };
   absl::Time now_;
+  int ncpu_ = 1;
+  std::size_t history_depth_ = 1;
+  std::vector<std::shared_ptr<const racct::TickData>> history_;
   uint64_t seq_ = 0;
   uint64_t generation_ = 1000;
   std::vector<racct::JailInfo> jails_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/strings.h"
@@ -20,10 +21,18 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-using testing::BuildSnapshot;
+using testing::BuildTicks;
 using testing::MakeJail;
 
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+
+// `ticks` ticks of `jails`, the last at kNow, all kept in history.
+std::shared_ptr<racct::Snapshot> Fleet(const std::vector<testing::FakeJail>& jails,
+                                       int ticks = 1) {
+  fakes::SnapshotBuilder b(kNow - absl::Milliseconds(100) * (ticks - 1));
+  b.HistoryDepth(static_cast<std::size_t>(ticks));
+  return BuildTicks(b, jails, ticks);
+}
 
 rctl::Rule JailRule(std::string jail, rctl::Resource r, rctl::Action a, int64_t amount,
                     rctl::SubjectType per = rctl::SubjectType::kJail) {
@@ -53,7 +62,7 @@ std::vector<std::string> Samples(const std::string& text, std::string_view name)
 }
 
 TEST(MetricsCollectorTest, RendersJailExporterNamesWithNameLabel) {
-  auto snap = BuildSnapshot({MakeJail("web", 3), MakeJail("db", 4)}, 10, kNow);
+  auto snap = Fleet({MakeJail("web", 3), MakeJail("db", 4)});
   MetricsCollector collector({.snapshot = [&] { return snap; }}, {.backend = "fake"});
   const std::string text = collector.RenderText();
   EXPECT_THAT(text, HasSubstr("\njail_num 2\n"));
@@ -73,7 +82,7 @@ TEST(MetricsCollectorTest, RendersJailExporterNamesWithNameLabel) {
 }
 
 TEST(MetricsCollectorTest, EveryFamilyHasOneHelpAndTypeAndContiguousSamples) {
-  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 3);
+  auto snap = Fleet({MakeJail("web", 3)}, 3);
   auto enf = std::make_shared<std::vector<platform::Enforcement>>();
   enf->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 1 << 30),
                   platform::Fidelity::kExact, "memory.max", ""});
@@ -116,12 +125,10 @@ TEST(MetricsCollectorTest, EveryFamilyHasOneHelpAndTypeAndContiguousSamples) {
 }
 
 TEST(MetricsCollectorTest, LeavesOutResourcesTheBackendDidNotRead) {
-  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow);
-  auto tick = std::make_shared<racct::TickData>(*snap->tick);
-  tick->present[0].reset(rctl::Index(rctl::Resource::kPseudoterminals));
-  tick->stale[0] = 1;
-  snap->tick = tick;
-  snap->history.back() = tick;
+  fakes::SnapshotBuilder b(kNow);
+  b.Jail("web", 3).SetAll("web", MakeJail("web", 3).usage);
+  b.Unset("web", rctl::Resource::kPseudoterminals).Stale("web");
+  auto snap = b.Build();
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   const std::string text = collector.RenderText();
   EXPECT_THAT(text, HasSubstr("# TYPE jail_pseudoterminals gauge\n"));
@@ -131,7 +138,7 @@ TEST(MetricsCollectorTest, LeavesOutResourcesTheBackendDidNotRead) {
 }
 
 TEST(MetricsCollectorTest, EscapesLabelValues) {
-  auto snap = BuildSnapshot({MakeJail("we\"b\\x\ny", 3)}, 10, kNow);
+  auto snap = Fleet({MakeJail("we\"b\\x\ny", 3)});
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   EXPECT_THAT(collector.RenderText(), HasSubstr("jail_id{name=\"we\\\"b\\\\x\\ny\"} 3\n"));
 }
@@ -172,7 +179,10 @@ TEST(MetricsCollectorTest, LimitsAreInUsageUnitsWithActionAndPer) {
 }
 
 TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
-  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 5);
+  const std::vector<testing::FakeJail> web = {MakeJail("web", 3)};
+  fakes::SnapshotBuilder b(kNow);
+  b.HistoryDepth(5);
+  auto snap = BuildTicks(b, web, 5);
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   const int64_t mem = int64_t{64} << 20;
   // First render: the whole ring; the oldest tick (4 back) is the highest.
@@ -188,7 +198,7 @@ TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
                                      "\"memoryuse\"} ",
                                      mem, "\n")));
   // Two more ticks: only those count (1 back is higher than current).
-  snap = BuildSnapshot({MakeJail("web", 3)}, 12, kNow, 5, snap->tick->jails);
+  snap = BuildTicks(b, web, 2);
   text = collector.RenderText();
   EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
                                      "\"memoryuse\"} ",
@@ -196,7 +206,7 @@ TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
 }
 
 TEST(MetricsCollectorTest, PeaksCanBeTurnedOff) {
-  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow, 5);
+  auto snap = Fleet({MakeJail("web", 3)}, 5);
   MetricsCollector collector({.snapshot = [&] { return snap; }}, {.export_peaks = false});
   EXPECT_THAT(collector.RenderText(), Not(HasSubstr("jailwarden_jail_usage_peak")));
 }
@@ -271,7 +281,7 @@ TEST(MetricsCollectorTest, JailStatusFamilies) {
 }
 
 TEST(MetricsCollectorTest, SamplerAndEngineHealth) {
-  auto snap = BuildSnapshot({MakeJail("web", 3)}, 10, kNow);
+  auto snap = Fleet({MakeJail("web", 3)});
   snap->health.ticks = 100;
   snap->health.overruns = 2;
   snap->health.avg_tick_duration = absl::Microseconds(150);
@@ -312,7 +322,7 @@ TEST(MetricsCollectorTest, WithoutSnapshotRendersBuildInfoAndNoJails) {
 }
 
 TEST(MetricsCollectorTest, RenderIntoReusesTheBuffer) {
-  auto snap = BuildSnapshot({MakeJail("web", 3), MakeJail("db", 4)}, 10, kNow);
+  auto snap = Fleet({MakeJail("web", 3), MakeJail("db", 4)});
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   std::string buffer;
   collector.RenderInto(buffer);
@@ -354,7 +364,7 @@ TEST(TextFormatTest, FixedPointIsExact) {
   text::AppendFixed(s, INT64_MIN, 9);
   EXPECT_EQ(s, "-9223372036.854775808");
   s.clear();
-  text::AppendDouble(s, std::numeric_limits<double>::infinity());
+  text::AppendSeconds(s, absl::InfiniteDuration());
   EXPECT_EQ(s, "+Inf");
 }
 

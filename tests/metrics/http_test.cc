@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "metrics/snapshot_builder.h"
@@ -42,8 +43,8 @@ std::string Fetch(int port, const std::string& request) {
 }
 
 TEST(MetricsHttpServerTest, ServesTextExpositionOnLoopback) {
-  auto snap = testing::BuildSnapshot({testing::MakeJail("web", 3)}, 5,
-                                     absl::FromUnixSeconds(1700000000));
+  fakes::SnapshotBuilder b(absl::FromUnixSeconds(1700000000));
+  auto snap = testing::BuildTicks(b, {testing::MakeJail("web", 3)});
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
   ASSERT_TRUE(server.ok()) << server.status();

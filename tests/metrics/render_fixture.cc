@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "fakes/snapshot_builder.h"
 #include "jailwarden/metrics/collector.h"
 #include "metrics/snapshot_builder.h"
 
@@ -14,10 +15,13 @@ using namespace jailwarden;  // NOLINT: a test program
 int main(int argc, char** argv) {
   const int renders = argc > 1 ? std::atoi(argv[1]) : 2;
   const absl::Time now = absl::Now();
-  auto snap = metrics::testing::BuildSnapshot(
+  fakes::SnapshotBuilder builder(now - absl::Milliseconds(900));
+  builder.HistoryDepth(10).Ncpu(2).NextSeq(41);
+  auto snap = metrics::testing::BuildTicks(
+      builder,
       {metrics::testing::MakeJail("web", 1), metrics::testing::MakeJail("db", 2),
        metrics::testing::MakeJail("ci-runner.1", 3)},
-      50, now, 10);
+      10);
   snap->health.ticks = 50;
   snap->health.slow_ticks = 5;
   snap->health.avg_tick_duration = absl::Microseconds(120);

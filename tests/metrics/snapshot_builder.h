@@ -1,13 +1,17 @@
 #pragma once
 
-// Builds racct::Snapshots directly (they are plain data) for metrics tests,
-// the promtool fixture and bench/metrics_bench.cc. Header-only.
+// A recognisable fleet for metrics tests, the promtool fixture and
+// bench/metrics_bench.cc, built with fakes::SnapshotBuilder
+// (tests/fakes/snapshot_builder.h), the one way tests make snapshots.
+// Header-only.
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+// Relative: bench/ includes this file without tests/ on its include path.
+#include "../fakes/snapshot_builder.h"
 #include "absl/time/time.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/resource.h"
@@ -19,51 +23,6 @@ struct FakeJail {
   int64_t jid = 0;
   rctl::UsageVector usage{};
 };
-
-// `jails` share one JailTable (`table`, built when null). History holds
-// `history_ticks` ticks (oldest first, the current one last, seqs ending at
-// `seq`); the tick k ticks before the current one has every value v raised
-// by k * (v / 10), so a resource's peak over the ring is its oldest value.
-inline std::shared_ptr<racct::Snapshot> BuildSnapshot(
-    const std::vector<FakeJail>& jails, uint64_t seq, absl::Time time,
-    int history_ticks = 1, std::shared_ptr<const racct::JailTable> table = nullptr) {
-  if (table == nullptr) {
-    auto t = std::make_shared<racct::JailTable>();
-    t->generation = 1;
-    for (const FakeJail& j : jails) {
-      racct::JailInfo info;
-      info.name = j.name;
-      info.jid = j.jid;
-      t->jails.push_back(info);
-    }
-    t->Index();
-    table = t;
-  }
-  auto snap = std::make_shared<racct::Snapshot>();
-  snap->seq = seq;
-  snap->time = time;
-  snap->ncpu = 2;
-  for (int k = history_ticks - 1; k >= 0; --k) {
-    auto tick = std::make_shared<racct::TickData>();
-    tick->seq = seq - static_cast<uint64_t>(k);
-    tick->time = time - absl::Milliseconds(100) * k;
-    tick->jails = table;
-    tick->usage.reserve(jails.size());
-    for (const FakeJail& j : jails) {
-      rctl::UsageVector u = j.usage;
-      for (int64_t& v : u) {
-        v += v / 10 * k;
-      }
-      tick->usage.push_back(u);
-    }
-    tick->present.assign(jails.size(), racct::ResourceMask().set());
-    tick->stale.assign(jails.size(), 0);
-    snap->history.push_back(tick);
-  }
-  snap->tick = snap->history.back();
-  snap->slow = std::make_shared<racct::SlowData>();
-  return snap;
-}
 
 // A jail whose every resource has a distinct, recognisable value: resource
 // index r gets (r + 1) * 1000 + jid, except the ones tests check by name.
@@ -79,6 +38,49 @@ inline FakeJail MakeJail(std::string name, int64_t jid) {
   j.usage[rctl::Index(rctl::Resource::kWallclock)] = 60000000;  // 60 s
   j.usage[rctl::Index(rctl::Resource::kPcpu)] = 20500000;       // 20.5 %
   return j;
+}
+
+// Builds `ticks` ticks of `jails` with `b`, 100 ms apart (the first one at
+// b.now() if `b` has built nothing yet), and returns the last. The tick k
+// ticks before the last has every value v raised by k * (v / 10), so within
+// the run a resource's peak is its oldest value. Adds the jails to `b` the
+// first time it sees them (all 25 resources present); b.HistoryDepth()
+// decides how many of the ticks the snapshot's history keeps.
+inline std::shared_ptr<racct::Snapshot> BuildTicks(fakes::SnapshotBuilder& b,
+                                                   const std::vector<FakeJail>& jails,
+                                                   int ticks = 1) {
+  if (b.seq() == 0) {
+    for (const FakeJail& j : jails) {
+      b.Jail(j.name, j.jid);
+    }
+  }
+  std::shared_ptr<racct::Snapshot> snap;
+  for (int k = ticks - 1; k >= 0; --k) {
+    if (b.seq() > 0) {
+      b.Advance(absl::Milliseconds(100));
+    }
+    for (const FakeJail& j : jails) {
+      rctl::UsageVector u = j.usage;
+      for (int64_t& v : u) {
+        v += v / 10 * k;
+      }
+      b.SetAll(j.name, u);
+    }
+    snap = b.Build();
+  }
+  return snap;
+}
+
+// One snapshot of `jails` whose history holds `history_ticks` ticks, the
+// last one numbered `seq` at `time`, on 2 CPUs (for bench/metrics_bench.cc).
+inline std::shared_ptr<racct::Snapshot> BuildSnapshot(const std::vector<FakeJail>& jails,
+                                                      uint64_t seq, absl::Time time,
+                                                      int history_ticks = 1) {
+  fakes::SnapshotBuilder b(time - absl::Milliseconds(100) * (history_ticks - 1));
+  b.HistoryDepth(static_cast<std::size_t>(history_ticks))
+      .Ncpu(2)
+      .NextSeq(seq - static_cast<uint64_t>(history_ticks - 1));
+  return BuildTicks(b, jails, history_ticks);
 }
 
 }  // namespace jailwarden::metrics::testing

@@ -59,16 +59,14 @@ class Client {
 
   // One request. Transport errors are Unavailable ("cannot connect to
   // http://...: Connection refused"); any HTTP status is returned as is.
+  // A body goes as application/json.
   absl::StatusOr<HttpResponse> Do(std::string_view method,
                                   std::string_view target,
-                                  std::string_view body = {},
-                                  std::string_view content_type =
-                                      "application/json");
+                                  std::string_view body = {});
 
   // Streams the response body to `on_data` as it arrives (chunked decoded);
-  // `on_data` returns false to stop. Returns the HTTP status; the headers
-  // land in `headers` when non-null. A non-2xx body is collected in
-  // `error_body` instead of streamed.
+  // `on_data` returns false to stop. Returns the HTTP status. A non-2xx
+  // body is collected in `error_body` instead of streamed.
   absl::StatusOr<int> Stream(std::string_view method, std::string_view target,
                              std::string_view body,
                              const std::function<bool(std::string_view)>& on_data,

@@ -58,7 +58,4 @@ std::string UrlEncode(std::string_view text);
 // Splits "a=1&b=two" into decoded pairs.
 std::vector<std::pair<std::string, std::string>> ParseQuery(std::string_view query);
 
-// The reason phrase of a status code ("Not Found"), "" if unknown.
-std::string_view StatusReason(int status);
-
 }  // namespace jailwarden::api

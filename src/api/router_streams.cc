@@ -1,0 +1,174 @@
+// The two answers that stream: a command's output (exec, run) as NDJSON
+// and the rctl event stream as Server-Sent Events. Each holds its CivetWeb
+// worker until it ends; RouterOptions::max_streams bounds how many do.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <thread>
+
+#include "api/codec.h"
+#include "api/json.h"
+#include "api/router_impl.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/strings.h"
+
+namespace jailwarden::api {
+namespace {
+
+
+// Decrements a counter when it goes out of scope.
+class StreamSlot {
+ public:
+  StreamSlot(std::atomic<int>& counter, int max) : counter_(counter) {
+    ok_ = counter_.fetch_add(1) < max;
+  }
+  ~StreamSlot() { counter_.fetch_sub(1); }
+  bool ok() const { return ok_; }
+
+ private:
+  std::atomic<int>& counter_;
+  bool ok_;
+};
+
+}  // namespace
+
+// Runs `call` on its own thread with stdout/stderr on pipes and streams
+// NDJSON lines: {"stream":"stdout","data":...} ... then one final
+// {"exit_code":N,"signal":S,"timed_out":B} or {"error":...}.
+void Router::Impl::StreamCommand(
+    platform::ExecRequest exec,
+    const std::function<absl::StatusOr<platform::ExecResult>(
+        const platform::ExecRequest&)>& call) {
+  StreamSlot slot(r_.streams_, r_.options_.max_streams);
+  if (!slot.ok()) {
+    return SendError(503, "UNAVAILABLE", "too many open streams");
+  }
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    return SendError(ErrnoStatus(errno, "pipe2"));
+  }
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    const absl::Status s = ErrnoStatus(errno, "pipe2");
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    return SendError(s);
+  }
+  exec.stdout_fd = out_pipe[1];
+  exec.stderr_fd = err_pipe[1];
+  std::atomic<bool> done{false};
+  absl::StatusOr<platform::ExecResult> result =
+      absl::UnknownError("not run");
+  std::thread runner([&] {
+    result = call(exec);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    done.store(true);
+  });
+  bool client = out_.StartStream(200, "application/x-ndjson");
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  bool open[2] = {true, true};
+  absl::Time drain_deadline = absl::InfiniteFuture();
+  char buf[8192];
+  while (open[0] || open[1]) {
+    if (done.load() && drain_deadline == absl::InfiniteFuture()) {
+      // Something the command started may hold the pipes open; read
+      // what is there, briefly, then stop.
+      drain_deadline = absl::Now() + absl::Milliseconds(200);
+    }
+    if (absl::Now() > drain_deadline) break;
+    for (int i = 0; i < 2; ++i) fds[i].fd = open[i] ? (i == 0 ? out_pipe[0] : err_pipe[0]) : -1;
+    const int n = poll(fds, 2, 50);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (!open[i] || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;
+      }
+      const ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+      if (got <= 0) {
+        if (got < 0 && errno == EINTR) continue;
+        open[i] = false;
+        continue;
+      }
+      if (client) {
+        Json line = Json::object();
+        line["stream"] = i == 0 ? "stdout" : "stderr";
+        line["data"] = std::string(buf, static_cast<std::size_t>(got));
+        client = out_.Write(DumpJson(line) + "\n");
+      }
+    }
+  }
+  runner.join();
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  Json last = Json::object();
+  if (result.ok()) {
+    last["exit_code"] = result->exit_code;
+    last["signal"] = result->term_signal;
+    last["timed_out"] = result->timed_out;
+  } else {
+    last = ErrorToJson(result.status());
+  }
+  if (client) out_.Write(DumpJson(last) + "\n");
+  out_.Finish();
+}
+
+void Router::Impl::Events() {
+  StreamSlot slot(r_.streams_, r_.options_.max_streams);
+  if (!slot.ok()) {
+    return SendError(503, "UNAVAILABLE", "too many open streams");
+  }
+  engine::EventStream& events = d_.Events();
+  uint64_t after = events.last_seq();
+  std::string last_id = req_.Header("last-event-id");
+  if (std::optional<std::string> a = req_.Query("after"); a.has_value()) {
+    last_id = *a;
+  }
+  if (!last_id.empty()) {
+    const std::optional<uint64_t> v = ParseInt<uint64_t>(last_id);
+    if (!v.has_value()) {
+      return SendError(absl::InvalidArgumentError(
+                                 "'after' must be an event sequence number"));
+    }
+    after = *v;
+  }
+  const int64_t max_events =
+      ParseInt<int64_t>(req_.Query("max").value_or("")).value_or(0);
+  const int64_t timeout_ms =
+      ParseInt<int64_t>(req_.Query("timeout_ms").value_or("")).value_or(0);
+  const absl::Time deadline = timeout_ms > 0
+                                  ? absl::Now() + absl::Milliseconds(timeout_ms)
+                                  : absl::InfiniteFuture();
+  if (!out_.StartStream(200, "text/event-stream")) return;
+  int64_t sent = 0;
+  absl::Time next_keepalive = absl::Now() + r_.options_.keepalive;
+  if (!out_.Write(": jailwarden rctl events\n\n")) return;
+  while (!r_.stopping_.load() && absl::Now() < deadline) {
+    uint64_t dropped = 0;
+    std::string chunk;
+    for (const engine::EventStream::Event& e : events.Read(after, &dropped)) {
+      StrAppend(&chunk, "id: ", e.seq, "\nevent: rctl\ndata: ", e.line, "\n\n");
+      after = e.seq;
+      if (max_events > 0 && ++sent >= max_events) break;
+    }
+    if (dropped > 0) {
+      chunk = StrCat(": ", dropped, " events dropped\n\n", chunk);
+    }
+    if (!chunk.empty()) {
+      if (!out_.Write(chunk)) return;
+      next_keepalive = absl::Now() + r_.options_.keepalive;
+    }
+    if (max_events > 0 && sent >= max_events) break;
+    if (absl::Now() >= next_keepalive) {
+      if (!out_.Write(": keepalive\n\n")) return;
+      next_keepalive = absl::Now() + r_.options_.keepalive;
+    }
+    absl::SleepFor(r_.options_.stream_poll);
+  }
+  out_.Finish();
+}
+
+}  // namespace jailwarden::api

@@ -1,0 +1,166 @@
+// Health families of the sampler and the rule engine, and the recorder the
+// engine's evaluations feed.
+
+#include "jailwarden/metrics/collector.h"
+#include "metrics/text_format.h"
+
+namespace jailwarden::metrics {
+namespace {
+
+using text::AppendFamilyHeader;
+using text::AppendUint;
+using text::SampleSeconds;
+using text::SampleUint;
+
+// The sampler's read-error reasons as label values (platform::ReadErrorReason).
+std::string_view ReasonName(platform::ReadErrorReason reason) {
+  switch (reason) {
+    case platform::ReadErrorReason::kVanished:
+      return "vanished";
+    case platform::ReadErrorReason::kPermission:
+      return "permission";
+    case platform::ReadErrorReason::kParse:
+      return "parse";
+    case platform::ReadErrorReason::kIo:
+      return "io";
+    case platform::ReadErrorReason::kUnsupported:
+      return "unsupported";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void EngineHealthRecorder::Record(absl::Duration evaluation,
+                                  const engine::EvaluationResult& result) {
+  const int64_t ns = absl::ToInt64Nanoseconds(evaluation);
+  evaluations_.fetch_add(1, std::memory_order_relaxed);
+  decisions_.fetch_add(result.decisions.size(), std::memory_order_relaxed);
+  if (result.rebound) {
+    rebinds_.fetch_add(1, std::memory_order_relaxed);
+  }
+  checks_last_.store(result.checks, std::memory_order_relaxed);
+  total_ns_.fetch_add(ns, std::memory_order_relaxed);
+  last_ns_.store(ns, std::memory_order_relaxed);
+  int64_t max = max_ns_.load(std::memory_order_relaxed);
+  while (ns > max && !max_ns_.compare_exchange_weak(max, ns, std::memory_order_relaxed)) {
+  }
+}
+
+void EngineHealthRecorder::RecordCompile(const engine::CompileInfo& info) {
+  rules_.store(info.rules, std::memory_order_relaxed);
+  unsupported_.store(info.unsupported, std::memory_order_relaxed);
+}
+
+EngineHealth EngineHealthRecorder::Read() const {
+  EngineHealth h;
+  h.evaluations = evaluations_.load(std::memory_order_relaxed);
+  h.decisions = decisions_.load(std::memory_order_relaxed);
+  h.rebinds = rebinds_.load(std::memory_order_relaxed);
+  h.checks_last = checks_last_.load(std::memory_order_relaxed);
+  h.total_duration = absl::Nanoseconds(total_ns_.load(std::memory_order_relaxed));
+  h.last_duration = absl::Nanoseconds(last_ns_.load(std::memory_order_relaxed));
+  h.max_duration = absl::Nanoseconds(max_ns_.load(std::memory_order_relaxed));
+  h.rules = rules_.load(std::memory_order_relaxed);
+  h.unsupported_rules = unsupported_.load(std::memory_order_relaxed);
+  return h;
+}
+
+void MetricsCollector::RenderSamplerHealth(std::string& out, const racct::Snapshot* snap) {
+  if (snap == nullptr) {
+    return;
+  }
+  const racct::SamplerHealth& h = snap->health;
+  AppendFamilyHeader(out, "jailwarden_sampler_ticks_total", "Sampler ticks completed.",
+                     "counter");
+  SampleUint(out, "jailwarden_sampler_ticks_total", "", h.ticks);
+  AppendFamilyHeader(out, "jailwarden_sampler_slow_ticks_total",
+                     "Sampler ticks that also ran the slow tier (jail list, process scan).",
+                     "counter");
+  SampleUint(out, "jailwarden_sampler_slow_ticks_total", "", h.slow_ticks);
+  AppendFamilyHeader(out, "jailwarden_sampler_tick_duration_seconds",
+                     "Duration of sampler ticks in seconds (sum is mean x count).", "summary");
+  SampleSeconds(out, "jailwarden_sampler_tick_duration_seconds_sum", "",
+                h.avg_tick_duration * static_cast<double>(h.ticks));
+  SampleUint(out, "jailwarden_sampler_tick_duration_seconds_count", "", h.ticks);
+  AppendFamilyHeader(out, "jailwarden_sampler_tick_duration_max_seconds",
+                     "Longest sampler tick since start, in seconds.", "gauge");
+  SampleSeconds(out, "jailwarden_sampler_tick_duration_max_seconds", "", h.max_tick_duration);
+  AppendFamilyHeader(out, "jailwarden_sampler_tick_duration_last_seconds",
+                     "Duration of the latest sampler tick, in seconds.", "gauge");
+  SampleSeconds(out, "jailwarden_sampler_tick_duration_last_seconds", "",
+                h.last_tick_duration);
+  AppendFamilyHeader(out, "jailwarden_sampler_slow_tier_duration_last_seconds",
+                     "Time the slow tier took in its latest tick, in seconds.", "gauge");
+  SampleSeconds(out, "jailwarden_sampler_slow_tier_duration_last_seconds", "",
+                h.last_slow_duration);
+  AppendFamilyHeader(out, "jailwarden_sampler_overruns_total",
+                     "Tick deadlines missed because a tick ran past the next one.", "counter");
+  SampleUint(out, "jailwarden_sampler_overruns_total", "", h.overruns);
+  AppendFamilyHeader(out, "jailwarden_sampler_read_errors_total",
+                     "Failed usage reads, by reason.", "counter");
+  for (std::size_t i = 0; i < platform::kReadErrorReasonCount; ++i) {
+    out.append("jailwarden_sampler_read_errors_total{reason=\"");
+    out.append(ReasonName(static_cast<platform::ReadErrorReason>(i)));
+    out.append("\"} ");
+    AppendUint(out, h.read_errors[i]);
+    out.push_back('\n');
+  }
+  AppendFamilyHeader(out, "jailwarden_sampler_list_errors_total",
+                     "Failed jail listings (slow tier).", "counter");
+  SampleUint(out, "jailwarden_sampler_list_errors_total", "", h.list_errors);
+  AppendFamilyHeader(out, "jailwarden_sampler_jails_appeared_total",
+                     "Jails the sampler started reading.", "counter");
+  SampleUint(out, "jailwarden_sampler_jails_appeared_total", "", h.jails_appeared);
+  AppendFamilyHeader(out, "jailwarden_sampler_jails_vanished_total",
+                     "Jails the sampler stopped reading because they went away.", "counter");
+  SampleUint(out, "jailwarden_sampler_jails_vanished_total", "", h.jails_vanished);
+  // Snapshot::time is on the sampler's monotonic clock, not the wall clock,
+  // so the age is what can be exported.
+  Clock& clock = options_.clock != nullptr ? *options_.clock : MonotonicClock::Get();
+  AppendFamilyHeader(out, "jailwarden_sampler_last_tick_age_seconds",
+                     "Seconds since the latest published sampler tick started.", "gauge");
+  SampleSeconds(out, "jailwarden_sampler_last_tick_age_seconds", "", clock.Now() - snap->time);
+}
+
+void MetricsCollector::RenderEngineHealth(std::string& out) {
+  if (!sources_.engine_health) {
+    return;
+  }
+  const EngineHealth h = sources_.engine_health();
+  AppendFamilyHeader(out, "jailwarden_engine_evaluation_duration_seconds",
+                     "Duration of rule engine evaluations (one per tick), in seconds.",
+                     "summary");
+  SampleSeconds(out, "jailwarden_engine_evaluation_duration_seconds_sum", "",
+                h.total_duration);
+  SampleUint(out, "jailwarden_engine_evaluation_duration_seconds_count", "", h.evaluations);
+  AppendFamilyHeader(out, "jailwarden_engine_evaluation_duration_max_seconds",
+                     "Longest rule engine evaluation since start, in seconds.", "gauge");
+  SampleSeconds(out, "jailwarden_engine_evaluation_duration_max_seconds", "", h.max_duration);
+  AppendFamilyHeader(out, "jailwarden_engine_evaluation_duration_last_seconds",
+                     "Duration of the latest rule engine evaluation, in seconds.", "gauge");
+  SampleSeconds(out, "jailwarden_engine_evaluation_duration_last_seconds", "",
+                h.last_duration);
+  AppendFamilyHeader(out, "jailwarden_engine_decisions_total",
+                     "Decisions (deny at or over, log, devctl, signal, throttle, ...) the "
+                     "engine returned.",
+                     "counter");
+  SampleUint(out, "jailwarden_engine_decisions_total", "", h.decisions);
+  AppendFamilyHeader(out, "jailwarden_engine_rebinds_total",
+                     "Evaluations that re-bound rules because jails or processes changed.",
+                     "counter");
+  SampleUint(out, "jailwarden_engine_rebinds_total", "", h.rebinds);
+  AppendFamilyHeader(out, "jailwarden_engine_checks",
+                     "(rule, target) pairs evaluated in the latest evaluation.", "gauge");
+  SampleUint(out, "jailwarden_engine_checks", "", h.checks_last);
+  AppendFamilyHeader(out, "jailwarden_engine_rules", "Rules compiled into the engine.",
+                     "gauge");
+  SampleUint(out, "jailwarden_engine_rules", "", h.rules);
+  AppendFamilyHeader(out, "jailwarden_engine_unsupported_rules",
+                     "Compiled rules no backend can evaluate (loginclass subject or per).",
+                     "gauge");
+  SampleUint(out, "jailwarden_engine_unsupported_rules", "", h.unsupported_rules);
+}
+
+
+}  // namespace jailwarden::metrics

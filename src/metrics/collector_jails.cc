@@ -1,0 +1,164 @@
+// Per-jail families: jail_num, jail_id, the 25 usage families
+// (jail_exporter's names), staleness, peaks and lifecycle state.
+
+#include <algorithm>
+#include <limits>
+
+#include "jailwarden/metrics/collector.h"
+#include "jailwarden/metrics/names.h"
+#include "metrics/text_format.h"
+
+namespace jailwarden::metrics {
+namespace {
+
+using text::AppendFamilyHeader;
+using text::AppendInt;
+using text::AppendKernelValue;
+using text::AppendLabel;
+using text::BeginSample;
+using text::SampleUint;
+
+bool IsPresent(const racct::TickData& tick, std::size_t slot, std::size_t r) {
+  // A tick without presence masks (tests, old data) counts as all present.
+  return tick.present.size() != tick.usage.size() || tick.present[slot].test(r);
+}
+
+}  // namespace
+
+void MetricsCollector::RefreshJailLabels(
+    const std::shared_ptr<const racct::JailTable>& table) {
+  // Holding the table keeps its address from being reused by a later table
+  // while the address keys the cache.
+  if (labels_table_hold_ == table && jail_labels_.size() == table->size()) {
+    return;
+  }
+  labels_table_hold_ = table;
+  labels_table_ = table.get();
+  jail_labels_.resize(table->size());
+  for (std::size_t s = 0; s < table->size(); ++s) {
+    jail_labels_[s].clear();
+    AppendLabel(jail_labels_[s], "name", table->jails[s].name);
+  }
+}
+
+void MetricsCollector::RenderJailFamilies(std::string& out, const racct::Snapshot* snap) {
+  AppendFamilyHeader(out, "jail_num", "Number of jails the sampler reads.", "gauge");
+  SampleUint(out, "jail_num", "", snap == nullptr ? 0 : snap->jail_count());
+  if (snap == nullptr) {
+    return;
+  }
+  const racct::TickData& tick = *snap->tick;
+  RefreshJailLabels(tick.jails);
+  const std::size_t jails = std::min(tick.usage.size(), jail_labels_.size());
+
+  AppendFamilyHeader(out, "jail_id", "Jail ID (JID) of the jail, as the value.", "gauge");
+  for (std::size_t s = 0; s < jails; ++s) {
+    BeginSample(out, "jail_id", jail_labels_[s]);
+    AppendInt(out, tick.jails->jails[s].jid);
+    out.push_back('\n');
+  }
+
+  for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+    const UsageFamily& family = UsageFamilyOf(rctl::ResourceAt(r));
+    AppendFamilyHeader(out, family.name, family.help, family.type);
+    for (std::size_t s = 0; s < jails; ++s) {
+      if (!IsPresent(tick, s, r)) {
+        continue;
+      }
+      BeginSample(out, family.name, jail_labels_[s]);
+      AppendKernelValue(out, tick.usage[s][r], family.in_millions);
+      out.push_back('\n');
+    }
+  }
+
+  AppendFamilyHeader(out, "jailwarden_jail_usage_stale",
+                     "1 if the jail's last read failed and its usage repeats the last good "
+                     "reading.",
+                     "gauge");
+  for (std::size_t s = 0; s < jails; ++s) {
+    BeginSample(out, "jailwarden_jail_usage_stale", jail_labels_[s]);
+    out.push_back(s < tick.stale.size() && tick.stale[s] != 0 ? '1' : '0');
+    out.push_back('\n');
+  }
+}
+
+void MetricsCollector::RenderPeaks(std::string& out, const racct::Snapshot& snap) {
+  const racct::Peaks& peaks = peak_cursor_.Read(snap);
+  AppendFamilyHeader(out, "jailwarden_jail_usage_peak",
+                     "Highest usage since the previous scrape (sampler history), in the "
+                     "usage family's unit.",
+                     "gauge");
+  if (peaks.jails == nullptr) {
+    return;
+  }
+  const racct::JailTable& table = *peaks.jails;
+  const bool cached = &table == labels_table_;
+  std::string& labels = scratch_key_;
+  for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+    const rctl::Resource resource = rctl::ResourceAt(r);
+    if (resource == rctl::Resource::kCputime || resource == rctl::Resource::kWallclock) {
+      continue;  // counters: the peak is the latest value
+    }
+    const UsageFamily& family = UsageFamilyOf(resource);
+    const std::size_t n = std::min(table.size(), peaks.peak.size());
+    for (std::size_t s = 0; s < n; ++s) {
+      if (table.jails[s].name.empty()) {
+        continue;
+      }
+      if ((cached && !IsPresent(*snap.tick, s, r)) ||
+          peaks.peak[s][r] == std::numeric_limits<int64_t>::min()) {
+        continue;  // not read, or no tick of this jail in the range
+      }
+      labels.clear();
+      if (cached) {
+        labels.append(jail_labels_[s]);
+      } else {
+        AppendLabel(labels, "name", table.jails[s].name);
+      }
+      labels.append(",resource=\"");
+      labels.append(rctl::ResourceName(resource));
+      labels.push_back('"');
+      BeginSample(out, "jailwarden_jail_usage_peak", labels);
+      AppendKernelValue(out, peaks.peak[s][r], family.in_millions);
+      out.push_back('\n');
+    }
+  }
+}
+
+void MetricsCollector::RenderJailStatus(std::string& out) {
+  if (!sources_.jails) {
+    return;
+  }
+  const std::vector<JailStatus> jails = sources_.jails();
+  AppendFamilyHeader(out, "jailwarden_jail_state",
+                     "1 for the jail's current lifecycle state (one series per jail).",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    out.append("jailwarden_jail_state{");
+    AppendLabel(out, "name", j.name);
+    out.push_back(',');
+    AppendLabel(out, "state", j.state);
+    out.append("} 1\n");
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_expected_running",
+                     "1 if the policy says the jail should be running now.", "gauge");
+  for (const JailStatus& j : jails) {
+    out.append("jailwarden_jail_expected_running{");
+    AppendLabel(out, "name", j.name);
+    out.append(j.expected_running ? "} 1\n" : "} 0\n");
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_start_time_seconds",
+                     "Unix time the jail last started, in seconds.", "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.start_time.has_value()) {
+      continue;
+    }
+    out.append("jailwarden_jail_start_time_seconds{");
+    AppendLabel(out, "name", j.name);
+    out.append("} ");
+    text::AppendUnixSeconds(out, *j.start_time);
+    out.push_back('\n');
+  }
+}
+
+}  // namespace jailwarden::metrics
