@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -20,7 +19,6 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
-#include "platform/linux/cap_drop.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec_internal.h"
 #include "platform/linux/init_config.h"
@@ -30,6 +28,7 @@
 namespace jailwarden::platform {
 namespace {
 
+using exec_internal::ExecPrepared;
 using exec_internal::FromWaitStatus;
 using exec_internal::HelperHello;
 using exec_internal::HelperStepError;
