@@ -73,9 +73,28 @@ absl::Status ProcfsProcessLimits::Set(int64_t pid, const LinuxRlimit& limit) {
   return SetProcessRlimit(pid, limit);
 }
 
+namespace {
+
+// What the clamp of the resource whose sampled-deny rlimit is `rlimit`
+// reads (resource_map.h); kNone if no resource is clamped by it.
+LinuxClampSource ClampSourceOf(int rlimit) {
+  for (const LinuxResourceRow& row : LinuxResourceMap()) {
+    if (row.rlimit == rlimit && row.clamp != LinuxClampSource::kNone) {
+      return row.clamp;
+    }
+  }
+  return LinuxClampSource::kNone;
+}
+
+}  // namespace
+
 absl::StatusOr<uint64_t> ProcfsProcessLimits::ClampValue(int64_t pid, int resource) {
+  const LinuxClampSource source = ClampSourceOf(resource);
+  if (source == LinuxClampSource::kNone) {
+    return absl::InvalidArgumentError(StrCat("no sampled-deny clamp for ", RlimitName(resource)));
+  }
   char path[48];
-  if (resource == RLIMIT_NOFILE) {
+  if (source == LinuxClampSource::kLowestFreeFd) {
     std::snprintf(path, sizeof(path), "/proc/%lld/fd", static_cast<long long>(pid));
     DIR* dir = opendir(path);
     if (dir == nullptr) {
@@ -119,22 +138,22 @@ absl::StatusOr<uint64_t> ProcfsProcessLimits::ClampValue(int64_t pid, int resour
     return absl::NotFoundError(StrCat("process ", pid, " gone (no status)"));
   }
   int64_t bytes = 0;
-  switch (resource) {
-    case RLIMIT_AS:
+  switch (source) {
+    case LinuxClampSource::kVmSize:
       bytes = s->vm_size_bytes;
       break;
-    case RLIMIT_DATA:
+    case LinuxClampSource::kVmData:
       bytes = s->vm_data_bytes;
       break;
-    case RLIMIT_STACK:
+    case LinuxClampSource::kVmStk:
       bytes = s->vm_stk_bytes;
       break;
-    case RLIMIT_MEMLOCK:
+    case LinuxClampSource::kVmLck:
       bytes = s->vm_lck_bytes;
       break;
-    default:
-      return absl::InvalidArgumentError(
-          StrCat("no sampled-deny clamp for ", RlimitName(resource)));
+    case LinuxClampSource::kNone:
+    case LinuxClampSource::kLowestFreeFd:  // both handled above
+      return absl::InternalError(StrCat("no status field for ", RlimitName(resource)));
   }
   return static_cast<uint64_t>(std::max<int64_t>(bytes, 0));
 }
