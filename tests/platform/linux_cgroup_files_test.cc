@@ -125,5 +125,18 @@ TEST(CgroupFilesTest, FindsLastDevptsInMountinfo) {
   EXPECT_EQ(FindDevptsSuperOptions(info, "/mnt"), std::nullopt);
 }
 
+TEST(CgroupFilesTest, FindsBothOptionFieldsOfLastDevpts) {
+  const std::string info =
+      "25 22 0:21 / /dev/pts rw,nosuid,noexec,relatime shared:3 - devpts devpts "
+      "rw,gid=5,mode=620,ptmxmode=000\n"
+      "31 25 0:40 / /dev/pts ro,nosuid,relatime - devpts devpts rw,mode=620,max=16\n"
+      "32 22 0:41 / /tmp rw - tmpfs tmpfs rw\n";
+  std::optional<DevptsMountOptions> m = FindDevptsMount(info, "/dev/pts");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->mount_options, "ro,nosuid,relatime");
+  EXPECT_EQ(m->super_options, "rw,mode=620,max=16");
+  EXPECT_EQ(FindDevptsMount(info, "/tmp"), std::nullopt) << "not devpts";
+}
+
 }  // namespace
 }  // namespace jailwarden::platform

@@ -37,6 +37,44 @@ TEST(ProcParserTest, StatusOfSleep) {
   EXPECT_EQ(s->threads, 1);
 }
 
+TEST(ProcParserTest, StatusUidsOfSleep) {
+  std::optional<ProcStatusUids> u = ParseProcStatusUids(Testdata("proc/status_sleep.txt"));
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(*u, (ProcStatusUids{0, 0}));
+}
+
+TEST(ProcParserTest, StatusUidsRealThenEffective) {
+  std::optional<ProcStatusUids> u =
+      ParseProcStatusUids("Name:\tsu\nUid:\t1000\t0\t0\t0\nGid:\t100\t100\t100\t100\n");
+  ASSERT_TRUE(u.has_value());
+  EXPECT_EQ(u->ruid, 1000);
+  EXPECT_EQ(u->euid, 0);
+  EXPECT_EQ(ParseProcStatusUids(""), std::nullopt) << "process gone mid-read";
+  EXPECT_EQ(ParseProcStatusUids("Name:\tx\nGid:\t1\t1\t1\t1\n"), std::nullopt);
+  EXPECT_EQ(ParseProcStatusUids("Uid:\t1000\n"), std::nullopt);
+  EXPECT_EQ(ParseProcStatusUids("Uid:\t10x0\t0\t0\t0\n"), std::nullopt);
+}
+
+TEST(ProcParserTest, NsPidOfHostProcess) {
+  std::optional<ProcStatusNsPid> ns = ParseProcStatusNsPid(Testdata("proc/status_sleep.txt"));
+  ASSERT_TRUE(ns.has_value());
+  EXPECT_EQ(ns->outer, 20398);
+  EXPECT_EQ(ns->inner, 20398);
+  EXPECT_EQ(ns->levels, 1);
+}
+
+TEST(ProcParserTest, NsPidOfJailedProcess) {
+  std::optional<ProcStatusNsPid> ns =
+      ParseProcStatusNsPid("Pid:\t4242\nNSpid:\t4242\t17\nNSpgid:\t4242\t17\n");
+  ASSERT_TRUE(ns.has_value());
+  EXPECT_EQ(ns->outer, 4242);
+  EXPECT_EQ(ns->inner, 17);
+  EXPECT_EQ(ns->levels, 2);
+  EXPECT_EQ(ParseProcStatusNsPid("Pid:\t1\n"), std::nullopt) << "kernel before 4.1";
+  EXPECT_EQ(ParseProcStatusNsPid("NSpid:\t12\tx\n"), std::nullopt);
+  EXPECT_EQ(ParseProcStatusNsPid("NSpid:\n"), std::nullopt);
+}
+
 TEST(ProcParserTest, StatusRejectsTruncatedText) {
   EXPECT_EQ(ParseProcStatus(""), std::nullopt);
   EXPECT_EQ(ParseProcStatus("Name:\tx\nUid:\t0\t0\t0\t0\n"), std::nullopt);  // no Threads

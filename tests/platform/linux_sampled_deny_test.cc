@@ -4,6 +4,9 @@
 
 #include "platform/linux/sampled_deny.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <map>
 
 #include "gtest/gtest.h"
@@ -231,6 +234,26 @@ TEST(SampledDenyTest, ErrorsAreReportedAfterDoingTheRest) {
   EXPECT_TRUE(absl::IsPermissionDenied(st)) << st;
   EXPECT_TRUE(c.empty()) << "a clamp that did not happen is not recorded";
   EXPECT_EQ(ops.sets, 2) << "both tried";
+}
+
+TEST(ProcfsProcessLimitsTest, ClampValuesOfThisProcess) {
+  ProcfsProcessLimits limits;
+  const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  absl::StatusOr<uint64_t> free_fd = limits.ClampValue(getpid(), RLIMIT_NOFILE);
+  ASSERT_TRUE(free_fd.ok()) << free_fd.status();
+  EXPECT_NE(*free_fd, static_cast<uint64_t>(fd)) << "in use";
+  EXPECT_GE(*free_fd, 3u);
+  close(fd);
+  absl::StatusOr<uint64_t> vm_size = limits.ClampValue(getpid(), RLIMIT_AS);
+  ASSERT_TRUE(vm_size.ok()) << vm_size.status();
+  EXPECT_GT(*vm_size, 0u);
+  absl::StatusOr<uint64_t> vm_data = limits.ClampValue(getpid(), RLIMIT_DATA);
+  ASSERT_TRUE(vm_data.ok()) << vm_data.status();
+  EXPECT_LE(*vm_data, *vm_size);
+  EXPECT_TRUE(absl::IsInvalidArgument(limits.ClampValue(getpid(), RLIMIT_CPU).status()))
+      << "cputime has no clamp";
+  EXPECT_TRUE(absl::IsNotFound(limits.ClampValue(0x3fffffff, RLIMIT_AS).status()));
 }
 
 }  // namespace

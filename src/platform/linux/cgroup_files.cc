@@ -192,9 +192,9 @@ bool DevptsOptionsWithMax(std::string_view super_options, int64_t max, char* out
          append(std::string_view(num, static_cast<std::size_t>(end - num)));
 }
 
-std::optional<std::string_view> FindDevptsSuperOptions(std::string_view mountinfo,
-                                                       std::string_view mount_point) {
-  std::optional<std::string_view> found;
+std::optional<DevptsMountOptions> FindDevptsMount(std::string_view mountinfo,
+                                                  std::string_view mount_point) {
+  std::optional<DevptsMountOptions> found;
   while (!mountinfo.empty()) {
     std::string_view line = NextLine(mountinfo);
     std::string_view fields = line;
@@ -203,6 +203,7 @@ std::optional<std::string_view> FindDevptsSuperOptions(std::string_view mountinf
     NextField(fields);  // major:minor
     NextField(fields);  // root
     std::string_view point = NextField(fields);
+    std::string_view mount_options = NextField(fields);
     std::size_t sep = fields.find(" - ");
     if (sep == std::string_view::npos || point != mount_point) {
       continue;
@@ -212,10 +213,20 @@ std::optional<std::string_view> FindDevptsSuperOptions(std::string_view mountinf
     NextField(fields);  // source
     std::string_view options = NextField(fields);
     if (fstype == "devpts") {
-      found = options;  // the last mount at a point is the visible one
+      // The last mount at a point is the visible one.
+      found = DevptsMountOptions{mount_options, options};
     }
   }
   return found;
+}
+
+std::optional<std::string_view> FindDevptsSuperOptions(std::string_view mountinfo,
+                                                       std::string_view mount_point) {
+  std::optional<DevptsMountOptions> m = FindDevptsMount(mountinfo, mount_point);
+  if (!m) {
+    return std::nullopt;
+  }
+  return m->super_options;
 }
 
 }  // namespace jailwarden::platform

@@ -70,4 +70,15 @@ bool DevptsOptionsWithMax(std::string_view super_options, int64_t max,
 std::optional<std::string_view> FindDevptsSuperOptions(std::string_view mountinfo,
                                                        std::string_view mount_point);
 
+// Both option fields of the last devpts mount at `mount_point` in
+// /proc/<pid>/mountinfo text: the per-mount options (field 6,
+// "rw,nosuid,noexec,relatime") and the super options. Views into the text;
+// nullopt if there is no such mount.
+struct DevptsMountOptions {
+  std::string_view mount_options;
+  std::string_view super_options;
+};
+std::optional<DevptsMountOptions> FindDevptsMount(std::string_view mountinfo,
+                                                  std::string_view mount_point);
+
 }  // namespace jailwarden::platform

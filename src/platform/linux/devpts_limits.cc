@@ -51,19 +51,13 @@ unsigned long MountFlags(std::string_view options) {
 absl::StatusOr<DevptsMount> FindDevpts(int64_t pid) {
   JW_ASSIGN_OR_RETURN(std::string info,
                       ReadFileToString(StrCat("/proc/", pid, "/mountinfo")));
-  std::optional<std::string_view> super = FindDevptsSuperOptions(info, kPoint);
-  if (!super) {
+  std::optional<DevptsMountOptions> found = FindDevptsMount(info, kPoint);
+  if (!found) {
     return absl::NotFoundError(StrCat("no devpts at /dev/pts in the mount namespace of ", pid));
   }
   DevptsMount m;
-  m.super_options = std::string(*super);
-  // The per-mount options of the same (last) line: field 6.
-  for (std::string_view line : Split(info, '\n')) {
-    std::vector<std::string_view> f = SplitWhitespace(line);
-    if (f.size() > 5 && f[4] == kPoint && line.find(" - devpts ") != std::string_view::npos) {
-      m.flags = MountFlags(f[5]);
-    }
-  }
+  m.super_options = std::string(found->super_options);
+  m.flags = MountFlags(found->mount_options);
   return m;
 }
 

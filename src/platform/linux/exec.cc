@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -14,276 +13,32 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
-#include "platform/linux/cap_drop.h"
 #include "platform/linux/clone_vfork.h"
+#include "platform/linux/exec_internal.h"
 #include "platform/linux/init_config.h"
-
-extern char** environ;
+#include "platform/linux/linux_jail_paths.h"
+#include "platform/linux/proc_parser.h"
 
 namespace jailwarden::platform {
 namespace {
 
-constexpr char kDefaultPath[] = "/bin:/usr/bin:/sbin:/usr/sbin";
-
-int PidfdOpen(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
-
-// Everything a child needs, owned here so the raw pointers stay valid.
-struct Prepared {
-  std::vector<std::string> argv_storage, env_storage, candidates;
-  std::vector<char*> argv, envp;
-  std::vector<std::array<uint64_t, 3>> rlimits;  // {RLIMIT_*, soft, hard}
-  bool drop_caps = false;  // to `capabilities`, after the rlimits
-  uint64_t capabilities = 0;
-  int fds[3] = {-1, -1, -1};
-  int devnull = -1;
-  ~Prepared() {
-    if (devnull >= 0) {
-      close(devnull);
-    }
-  }
-};
-
-absl::Status Prepare(const ExecRequest& req, Prepared& p) {
-  if (req.argv.empty() || req.argv[0].empty()) {
-    return absl::InvalidArgumentError("exec: empty argv");
-  }
-  p.argv_storage = req.argv;
-  std::map<std::string, std::string> env;
-  if (!req.clean_env) {
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string_view kv(*e);
-      size_t eq = kv.find('=');
-      if (eq != std::string_view::npos) {
-        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-      }
-    }
-  }
-  for (const auto& [k, v] : req.env) {
-    env[k] = v;
-  }
-  std::string path = env.count("PATH") ? env["PATH"] : kDefaultPath;
-  for (const auto& [k, v] : env) {
-    p.env_storage.push_back(StrCat(k, "=", v));
-  }
-  const std::string& a0 = req.argv[0];
-  if (a0.find('/') != std::string::npos) {
-    p.candidates.push_back(a0);
-  } else {
-    for (std::string_view dir : Split(path, ':')) {
-      p.candidates.push_back(StrCat(dir.empty() ? "." : dir, "/", a0));
-    }
-  }
-  for (std::string& s : p.argv_storage) {
-    p.argv.push_back(s.data());
-  }
-  p.argv.push_back(nullptr);
-  for (std::string& s : p.env_storage) {
-    p.envp.push_back(s.data());
-  }
-  p.envp.push_back(nullptr);
-  p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (p.devnull < 0) {
-    return ErrnoStatus(errno, "open /dev/null");
-  }
-  int given[3] = {req.stdin_fd, req.stdout_fd, req.stderr_fd};
-  for (int i = 0; i < 3; ++i) {
-    p.fds[i] = given[i] >= 0 ? given[i] : p.devnull;
-  }
-  return absl::OkStatus();
-}
-
-// Async-signal-safe from here on.
-[[noreturn]] void ExecPrepared(const Prepared& p) {
-  // Move the three fds out of the way first, so dup2 cannot clobber one
-  // with another.
-  int high[3];
-  for (int i = 0; i < 3; ++i) {
-    high[i] = fcntl(p.fds[i], F_DUPFD_CLOEXEC, 10);
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (high[i] < 0 || dup2(high[i], i) < 0) {
-      _exit(126);
-    }
-  }
-  // Handlers back to default before anything is unblocked: in a
-  // CloneVfork child a handler would run on the caller's memory.
-  sigset_t none;
-  sigemptyset(&none);
-  ResetSignalHandlersForExec(none);
-  for (const std::array<uint64_t, 3>& l : p.rlimits) {
-    const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
-    // Lowering never fails for root; a raise this host forbids keeps the
-    // inherited (lower) limit, which is still within the rule.
-    setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
-  }
-  if (p.drop_caps) {
-    const char* step = "";
-    if (DropToCapabilities(p.capabilities, &step) != 0) {
-      static const char kMsg[] = "jailwarden: cannot drop to the jail's capabilities\n";
-      (void)!write(2, kMsg, sizeof(kMsg) - 1);
-      _exit(126);
-    }
-  }
-  int err = ENOENT;
-  for (const std::string& c : p.candidates) {
-    execve(c.c_str(), p.argv.data(), p.envp.data());
-    if (errno != ENOENT && errno != ENOTDIR) {
-      err = errno;
-    }
-  }
-  _exit(err == EACCES ? 126 : 127);
-}
-
-ExecResult FromWaitStatus(int st) {
-  ExecResult r;
-  if (WIFEXITED(st)) {
-    r.exit_code = WEXITSTATUS(st);
-  } else if (WIFSIGNALED(st)) {
-    r.term_signal = WTERMSIG(st);
-  }
-  return r;
-}
-
-// Waits for `fd` to become readable until `deadline` (InfiniteFuture =
-// forever). Returns false on timeout.
-bool WaitReadable(int fd, absl::Time deadline) {
-  for (;;) {
-    int ms = -1;
-    if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) {
-        return false;
-      }
-      ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-    }
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int rc = poll(&pfd, 1, ms);
-    if (rc > 0) {
-      return true;
-    }
-    if (rc < 0 && errno != EINTR) {
-      return true;  // let the caller's read report it
-    }
-  }
-}
-
-bool ReadFull(int fd, void* buf, size_t n) {
-  char* p = static_cast<char*>(buf);
-  while (n > 0) {
-    ssize_t r = read(fd, p, n);
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    if (r <= 0) {
-      return false;
-    }
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-void WriteFull(int fd, const void* buf, size_t n) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t r = write(fd, p, n);
-    if (r < 0 && errno == EINTR) {
-      continue;
-    }
-    if (r <= 0) {
-      return;
-    }
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-}
-
-// What the jail helper reports first: the command's host pid, or a failed
-// step and its errno.
-struct HelperHello {
-  int32_t pid;   // > 0: the command's pid; <= 0: failure
-  int32_t step;  // 1 join cgroup, 2 setns, 3 fork
-  int32_t err;
-};
-
-void HelperFail(int fd, int step) {
-  HelperHello h = {0, step, errno};
-  WriteFull(fd, &h, sizeof(h));
-  _exit(1);
-}
-
-// The helper (C1): joins the cgroups, enters the namespaces, forks. In the
-// forked child either the command is exec'd (`spawn` false) or, for
-// spawn, forked once more so the command is orphaned into the jail's pid 1.
-[[noreturn]] void JailHelper(const ExecTarget& t, const Prepared& p, int init_pidfd,
-                             int report_fd, bool spawn) {
-  // The helper lives outside the jail's pid namespace: a SIGTERM sent to
-  // everything in the jail's cgroup must not kill it before its child.
-  signal(SIGTERM, SIG_IGN);
-  signal(SIGINT, SIG_IGN);
-  signal(SIGHUP, SIG_IGN);
-  // Not dumpable before entering: the jail's root may not ptrace the child
-  // (the daemon's image, full capabilities until it execs) or open its
-  // /proc/PID/exe (the host's jailwarden binary). execve makes the command
-  // dumpable again.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  for (const std::string& procs : t.cgroup_join) {
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) {
-      HelperFail(report_fd, 1);
-    }
-    close(fd);
-  }
-  if (setns(init_pidfd, t.ns_flags) != 0) {
-    HelperFail(report_fd, 2);
-  }
-  pid_t child = fork();
-  if (child < 0) {
-    HelperFail(report_fd, 3);
-  }
-  if (child == 0) {
-    if (spawn) {
-      pid_t grandchild = fork();
-      if (grandchild == 0) {
-        setsid();
-        ExecPrepared(p);
-      }
-      int32_t ns_pid = grandchild;
-      WriteFull(report_fd, &ns_pid, sizeof(ns_pid));
-      _exit(grandchild > 0 ? 0 : 1);
-    }
-    ExecPrepared(p);
-  }
-  HelperHello h = {child, 0, 0};
-  WriteFull(report_fd, &h, sizeof(h));
-  int st = 0;
-  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (!spawn) {
-    int32_t st32 = st;
-    WriteFull(report_fd, &st32, sizeof(st32));
-  }
-  _exit(0);
-}
-
-absl::Status HelperStepError(const HelperHello& h) {
-  const char* what = h.step == 1 ? "join jail cgroup" : h.step == 2 ? "setns into jail" : "fork";
-  return ErrnoStatus(h.err, what);
-}
-
-void ReapChild(pid_t pid) {
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-}
+using exec_internal::ExecPrepared;
+using exec_internal::FromWaitStatus;
+using exec_internal::HelperHello;
+using exec_internal::HelperStepError;
+using exec_internal::PidfdOpen;
+using exec_internal::Prepare;
+using exec_internal::Prepared;
+using exec_internal::ReadFull;
+using exec_internal::ReapChild;
+using exec_internal::StartJailHelper;
+using exec_internal::WaitReadable;
 
 struct HostChild {
   const Prepared* p;
@@ -419,35 +174,6 @@ absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& r
 
 }  // namespace
 
-// Forks the setns helper (JailHelper) for `p`; returns its pid and the read
-// end of the pipe it reports on (the caller closes it and reaps the helper).
-absl::StatusOr<std::pair<pid_t, int>> StartJailHelper(const ExecTarget& t, const Prepared& p,
-                                                      bool spawn) {
-  int init_pidfd = PidfdOpen(t.init_pid);
-  if (init_pidfd < 0) {
-    return ErrnoStatus(errno, StrCat("pidfd_open(jail init ", t.init_pid, ")"));
-  }
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    int err = errno;
-    close(init_pidfd);
-    return ErrnoStatus(err, "pipe2");
-  }
-  pid_t helper = fork();
-  if (helper == 0) {
-    close(fds[0]);
-    JailHelper(t, p, init_pidfd, fds[1], spawn);
-  }
-  int fork_err = errno;
-  close(fds[1]);
-  close(init_pidfd);
-  if (helper < 0) {
-    close(fds[0]);
-    return ErrnoStatus(fork_err, "fork");
-  }
-  return std::make_pair(helper, fds[0]);
-}
-
 absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
@@ -531,20 +257,19 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
 absl::StatusOr<int64_t> HostPidOf(int32_t ns_pid, const std::string& membership_dir) {
   // The command's pid is in the jail's namespace; find its host pid by
   // the NSpid line of the jail's members (proc(5)).
-  std::ifstream procs(membership_dir + "/cgroup.procs");
-  std::string line;
-  while (std::getline(procs, line)) {
-    std::ifstream status("/proc/" + line + "/status");
-    std::string l;
-    while (std::getline(status, l)) {
-      if (!StartsWith(l, "NSpid:")) {
-        continue;
-      }
-      std::vector<std::string_view> f = SplitWhitespace(l);
-      if (f.size() >= 3 && ParseInt<int64_t>(f.back()) == ns_pid) {
-        return *ParseInt<int64_t>(f[1]);
-      }
-      break;
+  absl::StatusOr<std::string> procs = ReadFileToString(membership_dir + "/cgroup.procs");
+  std::string_view members = procs.ok() ? std::string_view(*procs) : std::string_view();
+  for (std::string_view line : Split(members, '\n')) {
+    if (line.empty()) {
+      continue;
+    }
+    absl::StatusOr<std::string> status = ReadFileToString(StrCat("/proc/", line, "/status"));
+    if (!status.ok()) {
+      continue;
+    }
+    std::optional<ProcStatusNsPid> ns = ParseProcStatusNsPid(*status);
+    if (ns && ns->levels >= 2 && ns->inner == ns_pid) {
+      return ns->outer;
     }
   }
   return absl::NotFoundError(StrCat("spawned pid ", ns_pid, " already gone"));

@@ -1,7 +1,6 @@
 #include "jailwarden/platform/linux/linux_jail_runtime.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -32,6 +31,10 @@
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
+#include "platform/linux/jail_host_files.h"
+#include "platform/linux/jail_veth.h"
+#include "platform/linux/jail_init_launcher.h"
+#include "platform/linux/proc_parser.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -39,112 +42,14 @@ namespace {
 constexpr absl::Duration kInitSetupTimeout = absl::Seconds(10);
 constexpr absl::Duration kKillTimeout = absl::Seconds(5);
 
-bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
-bool IsDir(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-absl::Status RemoveTree(const std::string& path) {
-  if (!Exists(path)) {
-    return absl::OkStatus();
-  }
-  auto fn = [](const char* p, const struct stat*, int flag, struct FTW*) -> int {
-    return flag == FTW_DP ? rmdir(p) : unlink(p);
-  };
-  if (nftw(path.c_str(), fn, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) {
-    return ErrnoStatus(errno, StrCat("remove ", path));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CopyFile(const std::string& from, const std::string& to) {
-  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    return ErrnoStatus(errno, StrCat("open ", from));
-  }
-  struct stat st;
-  fstat(in, &st);
-  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
-  if (out < 0) {
-    int err = errno;
-    close(in);
-    return ErrnoStatus(err, StrCat("create ", to));
-  }
-  char buf[65536];
-  ssize_t n;
-  absl::Status result;
-  while ((n = read(in, buf, sizeof(buf))) > 0) {
-    if (write(out, buf, static_cast<size_t>(n)) != n) {
-      result = ErrnoStatus(errno, StrCat("write ", to));
-      break;
-    }
-  }
-  if (n < 0) {
-    result = ErrnoStatus(errno, StrCat("read ", from));
-  }
-  fchmod(out, st.st_mode & 07777);
-  close(in);
-  close(out);
-  return result;
-}
-
-std::string Dirname(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == 0 || s == std::string::npos ? "/" : p.substr(0, s);
-}
-
-std::string Basename(const std::string& p) {
-  size_t s = p.rfind('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
-
-// /proc/<pid>/stat field 22 (starttime, clock ticks since boot), and the
-// state letter; the comm field may hold spaces and ')' so parse from the
-// last ')'.
-struct ProcStat {
-  char state = '?';
-  uint64_t starttime = 0;
-};
-
-std::optional<ProcStat> ReadProcStat(int64_t pid) {
+// The state letter and start time (clock ticks since boot) of `pid`, from
+// /proc/<pid>/stat; nullopt if it is gone or the text does not parse.
+std::optional<ProcStatFields> ReadProcStat(int64_t pid) {
   absl::StatusOr<std::string> text = ReadFile(StrCat("/proc/", pid, "/stat"));
   if (!text.ok()) {
     return std::nullopt;
   }
-  size_t rp = text->rfind(')');
-  if (rp == std::string::npos) {
-    return std::nullopt;
-  }
-  std::vector<std::string_view> f = SplitWhitespace(std::string_view(*text).substr(rp + 1));
-  // f[0] is field 3 (state); field 22 is f[19].
-  if (f.size() < 20) {
-    return std::nullopt;
-  }
-  ProcStat ps;
-  ps.state = f[0].empty() ? '?' : f[0][0];
-  ps.starttime = ParseInt<uint64_t>(f[19]).value_or(0);
-  return ps;
-}
-
-uint32_t Fnv1a(std::string_view s) {
-  uint32_t h = 2166136261u;
-  for (char c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 16777619u;
-  }
-  return h;
-}
-
-std::string Hex8(uint32_t v) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out(8, '0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = kDigits[v & 0xf];
-    v >>= 4;
-  }
-  return out;
+  return ParseProcStat(*text);
 }
 
 std::string Get(const JailInstance& inst, const std::string& key) {
@@ -162,60 +67,6 @@ std::string NetModeName(NetworkMode m) {
       return "vnet";
   }
   return "inherit";
-}
-
-absl::StatusOr<std::string> FindInit(const std::string& configured) {
-  std::vector<std::string> candidates;
-  if (!configured.empty()) {
-    candidates.push_back(configured);
-  } else {
-    if (const char* env = getenv("JAILWARDEN_INIT"); env != nullptr && *env != '\0') {
-      candidates.push_back(env);
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-      std::string dir = Dirname(std::string(exe, static_cast<size_t>(n)));
-      candidates.push_back(dir + "/jailwarden-init");
-      candidates.push_back(dir + "/../src/jailwarden-init");
-      candidates.push_back(dir + "/../../src/jailwarden-init");
-      candidates.push_back(dir + "/../libexec/jailwarden/jailwarden-init");
-    }
-  }
-  for (const std::string& c : candidates) {
-    if (access(c.c_str(), X_OK) == 0) {
-      return c;
-    }
-  }
-  return absl::NotFoundError(StrCat("jailwarden-init not found (tried ",
-                                    Join(candidates, ", "), ")"));
-}
-
-// What the child of CloneVfork needs to become jailwarden-init; prepared
-// before the clone, since the child shares our memory and may not allocate.
-struct InitChild {
-  int cfg_read, report_write, devnull;
-  const char* path;
-  char** argv;
-  char** envp;
-};
-
-// The CloneVfork child: async-signal-safe only. Moves the pipe ends to 3
-// and 4 by way of high numbers so one cannot overwrite the other.
-int StartInit(void* arg) {
-  const InitChild& c = *static_cast<const InitChild*>(arg);
-  int cfg = fcntl(c.cfg_read, F_DUPFD, 10);
-  int rep = fcntl(c.report_write, F_DUPFD, 10);
-  if (cfg < 0 || rep < 0 || dup2(cfg, 3) < 0 || dup2(rep, 4) < 0 || dup2(c.devnull, 0) < 0 ||
-      dup2(c.devnull, 1) < 0 || dup2(c.devnull, 2) < 0) {
-    return 127;
-  }
-  syscall(SYS_close_range, 5, ~0U, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  ResetSignalHandlersForExec(none);
-  execve(c.path, c.argv, c.envp);
-  return 127;
 }
 
 class LinuxJailRuntime final : public JailRuntime {
@@ -247,7 +98,7 @@ class LinuxJailRuntime final : public JailRuntime {
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
     if (!spec.base_root.empty()) {
-      if (!IsDir(spec.base_root)) {
+      if (!PathIsDir(spec.base_root)) {
         return absl::FailedPreconditionError(
             StrCat("base_root ", spec.base_root, ": not a directory"));
       }
@@ -269,7 +120,7 @@ class LinuxJailRuntime final : public JailRuntime {
       JW_RETURN_IF_ERROR(MakeDirs(root));
       bs["root"] = root;
     } else {
-      if (!IsDir(spec.path)) {
+      if (!PathIsDir(spec.path)) {
         return absl::FailedPreconditionError(StrCat("path ", spec.path, ": not a directory"));
       }
       bs["root"] = spec.path;
@@ -330,80 +181,18 @@ class LinuxJailRuntime final : public JailRuntime {
       bs["init.socket"] = socket_path;
     }
 
-    int cfg[2], rep[2];
-    if (pipe2(cfg, O_CLOEXEC) != 0) {
-      return ErrnoStatus(errno, "pipe2");
-    }
-    if (pipe2(rep, O_CLOEXEC) != 0) {
-      int err = errno;
-      close(cfg[0]);
-      close(cfg[1]);
-      return ErrnoStatus(err, "pipe2");
-    }
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    std::string argv0 = "jailwarden-init";
-    std::string a1 = "--config-fd=3", a2 = "--report-fd=4";
-    char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
-    std::string path_env = "PATH=/bin:/usr/bin:/sbin:/usr/sbin";
-    char* envp[] = {path_env.data(), nullptr};
-
-    uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+    uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (spec.network.mode != NetworkMode::kInherit) {
       flags |= CLONE_NEWNET;
     }
-    // jailwarden-init is born in the jail's v2 cgroup (CLONE_INTO_CGROUP,
-    // Linux 5.7) and joins the v1 hierarchies itself through `tasks`: no
-    // step takes the kernel's global threadgroup lock (see
-    // CgroupLayout::JoinFiles). A kernel without CLONE_INTO_CGROUP refuses
-    // the flag (EINVAL, or E2BIG for the larger argument block); then init
-    // writes the v2 cgroup.procs like the v1 files.
-    int cgroup_fd = -1;
-    if (std::string dir = CgroupLayout::CloneIntoDir(bs); !dir.empty()) {
-      cgroup_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
-    int pidfd = -1;
-    CloneVforkArgs args;
-    args.flags = flags;
-    args.pidfd = &pidfd;
-    args.exit_signal = SIGCHLD;
-    if (cgroup_fd >= 0) {
-      args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup_fd = cgroup_fd;
-    }
-    InitChild child{cfg[0], rep[1], devnull, init_path_.c_str(), argv, envp};
-    pid_t pid = CloneVfork(args, StartInit, &child);
-    if (pid < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == E2BIG)) {
-      close(cgroup_fd);
-      cgroup_fd = -1;
-      args.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-      args.cgroup_fd = -1;
-      pid = CloneVfork(args, StartInit, &child);
-    }
-    int clone_err = errno;
-    const bool v2_joined_at_clone = cgroup_fd >= 0;
-    if (cgroup_fd >= 0) {
-      close(cgroup_fd);
-    }
-    close(cfg[0]);
-    close(rep[1]);
-    if (devnull >= 0) {
-      close(devnull);
-    }
-    if (pid < 0) {
-      close(cfg[1]);
-      close(rep[0]);
-      return ErrnoStatus(clone_err, "clone3(jail namespaces)");
-    }
-    config.cgroup_join = CgroupLayout::JoinFiles(bs, v2_joined_at_clone);
-    std::string json = InitConfigToJson(config);
-    (void)!write(cfg[1], json.data(), json.size());
-    close(cfg[1]);
-
+    JW_ASSIGN_OR_RETURN(LaunchedInit init,
+                        LaunchJailInit(init_path_, flags, bs, std::move(config)));
+    const int64_t pid = init.pid;
     inst.init_pid = pid;
     inst.started = absl::Now();
     bs["init.pid"] = StrCat(pid);
-    if (std::optional<ProcStat> ps = ReadProcStat(pid)) {
-      bs["init.starttime"] = StrCat(ps->starttime);
+    if (std::optional<ProcStatFields> ps = ReadProcStat(pid)) {
+      bs["init.starttime"] = StrCat(ps->starttime_ticks);
     }
     bs["devpts"] = StrCat("/proc/", pid, "/root/dev/pts");
     bs["netns"] = spec.network.mode == NetworkMode::kInherit ? ""
@@ -413,30 +202,10 @@ class LinuxJailRuntime final : public JailRuntime {
       if (auto it = pidfds_.find(spec.name); it != pidfds_.end()) {
         close(it->second);
       }
-      pidfds_[spec.name] = pidfd;
+      pidfds_[spec.name] = init.pidfd;
     }
 
-    std::string report;
-    absl::Time deadline = absl::Now() + kInitSetupTimeout;
-    for (;;) {
-      struct pollfd pfd = {rep[0], POLLIN, 0};
-      int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
-      if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
-        report = "error timeout waiting for jailwarden-init";
-        break;
-      }
-      char buf[512];
-      ssize_t n = read(rep[0], buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n <= 0) {
-        break;
-      }
-      report.append(buf, static_cast<size_t>(n));
-    }
-    close(rep[0]);
-    report = std::string(StripWhitespace(report));
+    std::string report = ReadJailInitReport(init.report_fd, kInitSetupTimeout);
     if (report != "ok") {
       (void)KillInit(spec.name, inst);
       if (report.empty()) {
@@ -452,27 +221,10 @@ class LinuxJailRuntime final : public JailRuntime {
       return absl::OkStatus();
     }
     auto& bs = inst.backend_state;
-    std::string host_if = StrCat("jw", Hex8(Fnv1a(StrCat(spec.name, ":", inst.init_pid))));
-    std::string jail_if = "eth0";
-    bs["veth.host"] = host_if;
-    bs["veth.jail"] = jail_if;
-    const std::string& ip = options_.ip_binary;
-    std::string netns = bs["netns"];
-    JW_RETURN_IF_ERROR(RunHostTool({ip, "link", "add", host_if, "type", "veth", "peer", "name",
-                                    jail_if, "netns", StrCat(inst.init_pid)}));
-    if (!spec.network.host_ip4.empty()) {
-      JW_RETURN_IF_ERROR(
-          RunHostTool({ip, "addr", "add", spec.network.host_ip4, "dev", host_if}));
-    }
-    JW_RETURN_IF_ERROR(RunHostTool({ip, "link", "set", host_if, "up"}));
-    for (const std::string& a : spec.network.ip4_addresses) {
-      JW_RETURN_IF_ERROR(RunHostTool({ip, "addr", "add", a, "dev", jail_if}, netns));
-    }
-    for (const std::string& a : spec.network.ip6_addresses) {
-      JW_RETURN_IF_ERROR(
-          RunHostTool({ip, "-6", "addr", "add", a, "dev", jail_if, "nodad"}, netns));
-    }
-    return RunHostTool({ip, "link", "set", jail_if, "up"}, netns);
+    LinuxVeth veth = LinuxVethFor(spec.name, inst.init_pid);
+    bs["veth.host"] = veth.host_if;
+    bs["veth.jail"] = veth.jail_if;
+    return AttachLinuxVeth(options_.ip_binary, spec.network, veth, inst.init_pid, bs["netns"]);
   }
 
   absl::StatusOr<ExecResult> Exec(const JailInstance& inst, ExecWhere where,
@@ -532,10 +284,10 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     };
     std::string host_if = Get(inst, "veth.host");
-    if (!host_if.empty() && Exists(StrCat("/sys/class/net/", host_if))) {
+    if (!host_if.empty() && HostPathExists(StrCat("/sys/class/net/", host_if))) {
       absl::Status s = RunHostTool({options_.ip_binary, "link", "del", host_if});
       // The pair also dies with the jail's netns; gone meanwhile is fine.
-      if (!s.ok() && Exists(StrCat("/sys/class/net/", host_if))) {
+      if (!s.ok() && HostPathExists(StrCat("/sys/class/net/", host_if))) {
         keep(s);
       }
     }
@@ -578,9 +330,9 @@ class LinuxJailRuntime final : public JailRuntime {
         return false;
       }
     }
-    std::optional<ProcStat> ps = ReadProcStat(inst.init_pid);
+    std::optional<ProcStatFields> ps = ReadProcStat(inst.init_pid);
     if (!ps || ps->state == 'Z' || ps->state == 'X' ||
-        StrCat(ps->starttime) != Get(inst, "init.starttime")) {
+        StrCat(ps->starttime_ticks) != Get(inst, "init.starttime")) {
       if (ps && (ps->state == 'Z')) {
         int fd = static_cast<int>(syscall(SYS_pidfd_open, inst.init_pid, 0));
         if (fd >= 0) {
@@ -723,7 +475,7 @@ absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
     return absl::InvalidArgumentError("run_dir must be an absolute path");
   }
   JW_RETURN_IF_ERROR(MakeDirs(options.run_dir, 0700));
-  JW_ASSIGN_OR_RETURN(std::string init, FindInit(options.init_path));
+  JW_ASSIGN_OR_RETURN(std::string init, FindJailInit(options.init_path));
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
   JW_ASSIGN_OR_RETURN(CgroupLayout layout,
                       CgroupLayout::Detect(options.cgroup_root, self_cgroup));

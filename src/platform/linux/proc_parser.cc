@@ -127,6 +127,58 @@ std::optional<ProcStatusFields> ParseProcStatus(std::string_view text) {
   return s;
 }
 
+namespace {
+
+// The rest of the status line whose key is `key` ("Uid"), nullopt if none.
+std::optional<std::string_view> FindStatusLine(std::string_view text, std::string_view key) {
+  while (!text.empty()) {
+    std::string_view line = NextLine(text);
+    std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && line.substr(0, colon) == key) {
+      return line.substr(colon + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ProcStatusUids> ParseProcStatusUids(std::string_view text) {
+  std::optional<std::string_view> rest = FindStatusLine(text, "Uid");
+  if (!rest) {
+    return std::nullopt;
+  }
+  std::optional<int64_t> r = ParseInt<int64_t>(NextField(*rest));
+  std::optional<int64_t> e = ParseInt<int64_t>(NextField(*rest));
+  if (!r || !e) {
+    return std::nullopt;
+  }
+  return ProcStatusUids{*r, *e};
+}
+
+std::optional<ProcStatusNsPid> ParseProcStatusNsPid(std::string_view text) {
+  std::optional<std::string_view> rest = FindStatusLine(text, "NSpid");
+  if (!rest) {
+    return std::nullopt;
+  }
+  ProcStatusNsPid ns;
+  for (std::string_view f = NextField(*rest); !f.empty(); f = NextField(*rest)) {
+    std::optional<int64_t> pid = ParseInt<int64_t>(f);
+    if (!pid) {
+      return std::nullopt;
+    }
+    if (ns.levels == 0) {
+      ns.outer = *pid;
+    }
+    ns.inner = *pid;
+    ++ns.levels;
+  }
+  if (ns.levels == 0) {
+    return std::nullopt;
+  }
+  return ns;
+}
+
 std::optional<ProcStatFields> ParseProcStat(std::string_view text) {
   ProcStatFields s;
   std::size_t open = text.find('(');

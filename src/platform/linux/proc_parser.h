@@ -32,6 +32,32 @@ struct ProcStatusFields {
 // number does not parse (the process vanished mid-read gives empty text).
 std::optional<ProcStatusFields> ParseProcStatus(std::string_view text);
 
+// The real and effective uid from the "Uid:" line of /proc/<pid>/status
+// (proc(5): real, effective, saved set, filesystem).
+struct ProcStatusUids {
+  int64_t ruid = -1;
+  int64_t euid = -1;
+  friend bool operator==(const ProcStatusUids&, const ProcStatusUids&) = default;
+};
+
+// Parses the status text for its "Uid:" line. nullopt if the line is
+// missing or its first two fields are not numbers (the process vanished
+// mid-read gives empty text). Allocates nothing.
+std::optional<ProcStatusUids> ParseProcStatusUids(std::string_view text);
+
+// The "NSpid:" line of /proc/<pid>/status (Linux 4.1): the process's pid
+// in each pid namespace it is in, from the namespace of the procfs mount
+// (the host's, for jailwarden) down to its own.
+struct ProcStatusNsPid {
+  int64_t outer = 0;  // first field: the pid as the reader's /proc sees it
+  int64_t inner = 0;  // last field: the pid in its innermost namespace
+  int levels = 0;     // number of fields (1: not in a child namespace)
+};
+
+// Parses the status text for its "NSpid:" line. nullopt if the line is
+// missing or a field is not a number. Allocates nothing.
+std::optional<ProcStatusNsPid> ParseProcStatusNsPid(std::string_view text);
+
 // The /proc/<pid>/stat fields RCTL needs (proc(5) field numbers).
 struct ProcStatFields {
   int64_t pid = 0;          // (1)

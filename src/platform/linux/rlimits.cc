@@ -4,49 +4,11 @@
 
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/resource_map.h"
 
 namespace jailwarden::platform {
 
-std::optional<int> RlimitFor(rctl::Resource r) {
-  using rctl::Resource;
-  switch (r) {
-    case Resource::kDatasize:
-      return RLIMIT_DATA;
-    case Resource::kStacksize:
-      return RLIMIT_STACK;
-    case Resource::kCoredumpsize:
-      return RLIMIT_CORE;
-    case Resource::kMemorylocked:
-      return RLIMIT_MEMLOCK;
-    case Resource::kOpenfiles:
-      return RLIMIT_NOFILE;
-    case Resource::kVmemoryuse:
-      return RLIMIT_AS;
-    case Resource::kMaxproc:
-      return RLIMIT_NPROC;
-    case Resource::kCputime:
-      return RLIMIT_CPU;
-    case Resource::kMemoryuse:  // RLIMIT_RSS has no effect on Linux
-    case Resource::kPseudoterminals:
-    case Resource::kSwapuse:
-    case Resource::kNthr:
-    case Resource::kMsgqqueued:
-    case Resource::kMsgqsize:
-    case Resource::kNmsgq:
-    case Resource::kNsem:
-    case Resource::kNsemop:
-    case Resource::kNshm:
-    case Resource::kShmsize:
-    case Resource::kWallclock:
-    case Resource::kPcpu:
-    case Resource::kReadbps:
-    case Resource::kWritebps:
-    case Resource::kReadiops:
-    case Resource::kWriteiops:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
+std::optional<int> RlimitFor(rctl::Resource r) { return LinuxRlimitOf(r); }
 
 const char* RlimitName(int resource) {
   switch (resource) {

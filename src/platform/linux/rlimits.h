@@ -20,7 +20,7 @@ namespace jailwarden::platform {
 // The rlimit that enforces a per-process deny on `r` exactly (RLIMIT_DATA,
 // RLIMIT_STACK, RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_AS),
 // RLIMIT_NPROC for maxproc (per user) and RLIMIT_CPU for cputime; nullopt
-// for resources no rlimit covers.
+// for resources no rlimit covers. A lookup in resource_map.h.
 std::optional<int> RlimitFor(rctl::Resource r);
 
 // "RLIMIT_DATA", ... for display.

@@ -11,6 +11,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 #include "platform/linux/proc_parser.h"
+#include "platform/linux/resource_map.h"
 #include "platform/linux/rlimits.h"
 
 namespace jailwarden::platform {
@@ -18,50 +19,13 @@ namespace jailwarden::platform {
 using rctl::Resource;
 
 std::optional<int> SampledDenyRlimit(Resource r) {
-  // Of the resources an rlimit caps (RlimitFor), those whose current use
-  // the slow tier reads per process, so a soft limit can be set to it. Not
-  // coredumpsize (charged once, at dump time), maxproc (RLIMIT_NPROC counts
-  // per user) or cputime (CPU time spent cannot be refused).
-  const bool clampable = r == Resource::kOpenfiles || r == Resource::kVmemoryuse ||
-                         r == Resource::kDatasize || r == Resource::kStacksize ||
-                         r == Resource::kMemorylocked;
-  return clampable ? RlimitFor(r) : std::nullopt;
+  // Of the resources an rlimit caps, those whose current use the slow tier
+  // reads per process, so a soft limit can be set to it (resource_map.h).
+  const LinuxResourceRow& row = LinuxResource(r);
+  return row.clamp != LinuxClampSource::kNone ? std::optional<int>(row.rlimit) : std::nullopt;
 }
 
-int SampledDenyErrno(Resource r) {
-  switch (r) {
-    case Resource::kOpenfiles:
-      return EMFILE;
-    case Resource::kVmemoryuse:
-    case Resource::kDatasize:
-    case Resource::kMemorylocked:
-      return ENOMEM;
-    case Resource::kStacksize:
-      return 0;
-    case Resource::kCputime:
-    case Resource::kCoredumpsize:
-    case Resource::kMemoryuse:
-    case Resource::kMaxproc:
-    case Resource::kPseudoterminals:
-    case Resource::kSwapuse:
-    case Resource::kNthr:
-    case Resource::kMsgqqueued:
-    case Resource::kMsgqsize:
-    case Resource::kNmsgq:
-    case Resource::kNsem:
-    case Resource::kNsemop:
-    case Resource::kNshm:
-    case Resource::kShmsize:
-    case Resource::kWallclock:
-    case Resource::kPcpu:
-    case Resource::kReadbps:
-    case Resource::kWritebps:
-    case Resource::kReadiops:
-    case Resource::kWriteiops:
-      return 0;
-  }
-  return 0;
-}
+int SampledDenyErrno(Resource r) { return LinuxResource(r).clamp_errno; }
 
 int64_t LowestFreeFd(std::span<const int64_t> open_fds) {
   std::vector<int64_t> sorted(open_fds.begin(), open_fds.end());
@@ -109,9 +73,28 @@ absl::Status ProcfsProcessLimits::Set(int64_t pid, const LinuxRlimit& limit) {
   return SetProcessRlimit(pid, limit);
 }
 
+namespace {
+
+// What the clamp of the resource whose sampled-deny rlimit is `rlimit`
+// reads (resource_map.h); kNone if no resource is clamped by it.
+LinuxClampSource ClampSourceOf(int rlimit) {
+  for (const LinuxResourceRow& row : LinuxResourceMap()) {
+    if (row.rlimit == rlimit && row.clamp != LinuxClampSource::kNone) {
+      return row.clamp;
+    }
+  }
+  return LinuxClampSource::kNone;
+}
+
+}  // namespace
+
 absl::StatusOr<uint64_t> ProcfsProcessLimits::ClampValue(int64_t pid, int resource) {
+  const LinuxClampSource source = ClampSourceOf(resource);
+  if (source == LinuxClampSource::kNone) {
+    return absl::InvalidArgumentError(StrCat("no sampled-deny clamp for ", RlimitName(resource)));
+  }
   char path[48];
-  if (resource == RLIMIT_NOFILE) {
+  if (source == LinuxClampSource::kLowestFreeFd) {
     std::snprintf(path, sizeof(path), "/proc/%lld/fd", static_cast<long long>(pid));
     DIR* dir = opendir(path);
     if (dir == nullptr) {
@@ -155,22 +138,22 @@ absl::StatusOr<uint64_t> ProcfsProcessLimits::ClampValue(int64_t pid, int resour
     return absl::NotFoundError(StrCat("process ", pid, " gone (no status)"));
   }
   int64_t bytes = 0;
-  switch (resource) {
-    case RLIMIT_AS:
+  switch (source) {
+    case LinuxClampSource::kVmSize:
       bytes = s->vm_size_bytes;
       break;
-    case RLIMIT_DATA:
+    case LinuxClampSource::kVmData:
       bytes = s->vm_data_bytes;
       break;
-    case RLIMIT_STACK:
+    case LinuxClampSource::kVmStk:
       bytes = s->vm_stk_bytes;
       break;
-    case RLIMIT_MEMLOCK:
+    case LinuxClampSource::kVmLck:
       bytes = s->vm_lck_bytes;
       break;
-    default:
-      return absl::InvalidArgumentError(
-          StrCat("no sampled-deny clamp for ", RlimitName(resource)));
+    case LinuxClampSource::kNone:
+    case LinuxClampSource::kLowestFreeFd:  // both handled above
+      return absl::InternalError(StrCat("no status field for ", RlimitName(resource)));
   }
   return static_cast<uint64_t>(std::max<int64_t>(bytes, 0));
 }

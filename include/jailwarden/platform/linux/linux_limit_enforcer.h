@@ -51,7 +51,8 @@ struct LinuxRlimit {
 };
 
 // How `rule` is enforced on Linux, without touching the kernel; `cgroup_v2`
-// selects the v2 mechanisms. Pure: the mapping table in one function.
+// selects the v2 mechanisms. Pure: read from the one Linux resource map
+// (src/platform/linux/resource_map.h). Thread-safe.
 Enforcement DescribeLinuxEnforcement(const rctl::Rule& rule, bool cgroup_v2);
 
 struct LinuxLimitEnforcerOptions {

@@ -1,0 +1,160 @@
+#include "platform/linux/cgroup_knob_writer.h"
+
+#include <algorithm>
+
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "platform/linux/cgroup_files.h"
+#include "platform/linux/resource_map.h"
+
+namespace jailwarden::platform {
+namespace {
+
+using rctl::Resource;
+
+// The knobs' rows in the resource map, in CgroupLimits::io order for I/O.
+const LinuxResourceRow& Memory() { return LinuxResource(Resource::kMemoryuse); }
+const LinuxResourceRow& Swap() { return LinuxResource(Resource::kSwapuse); }
+const LinuxResourceRow& Pids() { return LinuxResource(Resource::kNthr); }
+const LinuxResourceRow& Cpu() { return LinuxResource(Resource::kPcpu); }
+const std::array<const LinuxResourceRow*, 4>& IoRows() {
+  static const std::array<const LinuxResourceRow*, 4> rows = {
+      &LinuxResource(Resource::kReadbps), &LinuxResource(Resource::kWritebps),
+      &LinuxResource(Resource::kReadiops), &LinuxResource(Resource::kWriteiops)};
+  return rows;
+}
+
+// Writes `value` to dir/file when the file exists; when it does not, fails
+// only if a limit is wanted (`needed`).
+absl::Status WriteKnob(const std::string& dir, std::string_view file, std::string_view value,
+                       bool needed) {
+  if (dir.empty()) {
+    if (needed) {
+      return absl::FailedPreconditionError(
+          StrCat("the jail has no cgroup for ", file, ", cannot enforce it"));
+    }
+    return absl::OkStatus();
+  }
+  std::string path = JoinCgroupPath(dir, file);
+  if (!PathExists(path)) {
+    if (needed) {
+      return absl::FailedPreconditionError(
+          StrCat(path, " does not exist (controller not enabled?)"));
+    }
+    return absl::OkStatus();
+  }
+  return WriteFileString(path, value);
+}
+
+std::string V1Value(int64_t v) { return v == kNoLinuxLimit ? "-1" : StrCat(v); }
+std::string V2Value(int64_t v) { return v == kNoLinuxLimit ? "max" : StrCat(v); }
+
+class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
+ public:
+  std::string_view version() const override { return "v1"; }
+  bool swap_needs_memory_limit() const override { return true; }
+
+  absl::Status Write(const LinuxJailPaths& p, const CgroupLimits& d, const CgroupLimits& before,
+                     const std::vector<std::string>& devices) const override {
+    const std::string& mem = p.Cgroup(Memory().cgroup_v1_controller);
+    const std::string_view memsw = Swap().cgroup_v1_knob;
+    // memsw must stay >= limit_in_bytes at every step: open it up first.
+    if (!mem.empty() && PathExists(JoinCgroupPath(mem, memsw))) {
+      JW_RETURN_IF_ERROR(WriteKnob(mem, memsw, "-1", false));
+    }
+    JW_RETURN_IF_ERROR(WriteKnob(mem, Memory().cgroup_v1_knob, V1Value(d.memory_bytes),
+                                 d.memory_bytes != kNoLinuxLimit));
+    // swapuse on v1 can only be expressed as memory+swap.
+    if (d.swap_bytes != kNoLinuxLimit && d.memory_bytes != kNoLinuxLimit) {
+      JW_RETURN_IF_ERROR(WriteKnob(mem, memsw, StrCat(d.memory_bytes + d.swap_bytes), true));
+    }
+    // pids.max takes "max", as on v2.
+    JW_RETURN_IF_ERROR(WriteKnob(p.Cgroup(Pids().cgroup_v1_controller), Pids().cgroup_v1_knob,
+                                 V2Value(d.pids), d.pids != kNoLinuxLimit));
+    const std::string& cpu = p.Cgroup(Cpu().cgroup_v1_controller);
+    int64_t period = 100000;
+    if (!cpu.empty()) {
+      if (absl::StatusOr<std::string> t =
+              ReadFileToString(JoinCgroupPath(cpu, "cpu.cfs_period_us"));
+          t.ok()) {
+        period = ParseCgroupSingleValue(*t).value_or(100000);
+      }
+    }
+    JW_RETURN_IF_ERROR(
+        WriteKnob(cpu, Cpu().cgroup_v1_knob,
+                  d.pcpu == kNoLinuxLimit ? "-1" : StrCat(CfsQuotaUs(d.pcpu, period)),
+                  d.pcpu != kNoLinuxLimit));
+    for (const std::string& dev : devices) {
+      for (std::size_t i = 0; i < d.io.size(); ++i) {
+        if (d.io[i] == kNoLinuxLimit && before.io[i] == kNoLinuxLimit) {
+          continue;
+        }
+        const LinuxResourceRow& row = *IoRows()[i];
+        // "MAJ:MIN 0" removes the device's rule (blkio-controller.rst).
+        JW_RETURN_IF_ERROR(
+            WriteKnob(p.Cgroup(row.cgroup_v1_controller), row.cgroup_v1_knob,
+                      StrCat(dev, " ", d.io[i] == kNoLinuxLimit ? 0 : d.io[i]),
+                      d.io[i] != kNoLinuxLimit));
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+class LinuxCgroupV2KnobWriter final : public CgroupKnobWriter {
+ public:
+  std::string_view version() const override { return "v2"; }
+  bool swap_needs_memory_limit() const override { return false; }
+
+  absl::Status Write(const LinuxJailPaths& p, const CgroupLimits& d, const CgroupLimits& before,
+                     const std::vector<std::string>& devices) const override {
+    (void)before;  // every v2 knob takes "max": nothing depends on the past
+    const std::string& dir = p.Cgroup("unified");
+    JW_RETURN_IF_ERROR(WriteKnob(dir, Memory().cgroup_v2_knob, V2Value(d.memory_bytes),
+                                 d.memory_bytes != kNoLinuxLimit));
+    JW_RETURN_IF_ERROR(WriteKnob(dir, Swap().cgroup_v2_knob, V2Value(d.swap_bytes),
+                                 d.swap_bytes != kNoLinuxLimit));
+    JW_RETURN_IF_ERROR(
+        WriteKnob(dir, Pids().cgroup_v2_knob, V2Value(d.pids), d.pids != kNoLinuxLimit));
+    std::string cpu = d.pcpu == kNoLinuxLimit ? "max 100000"
+                                              : StrCat(CfsQuotaUs(d.pcpu, 100000), " 100000");
+    JW_RETURN_IF_ERROR(WriteKnob(dir, Cpu().cgroup_v2_knob, cpu, d.pcpu != kNoLinuxLimit));
+    const bool io_wanted = d.io_limited();
+    for (const std::string& dev : devices) {
+      // One line per device: "MAJ:MIN rbps=N wbps=N riops=N wiops=N".
+      std::string line = dev;
+      for (std::size_t i = 0; i < d.io.size(); ++i) {
+        StrAppend(&line, " ", IoRows()[i]->cgroup_v2_key, "=", V2Value(d.io[i]));
+      }
+      JW_RETURN_IF_ERROR(WriteKnob(dir, IoRows()[0]->cgroup_v2_knob, line, io_wanted));
+    }
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+bool CgroupLimits::io_limited() const {
+  return std::any_of(io.begin(), io.end(), [](int64_t v) { return v != kNoLinuxLimit; });
+}
+
+std::unique_ptr<CgroupKnobWriter> NewLinuxCgroupV1KnobWriter() {
+  return std::make_unique<LinuxCgroupV1KnobWriter>();
+}
+
+std::unique_ptr<CgroupKnobWriter> NewLinuxCgroupV2KnobWriter() {
+  return std::make_unique<LinuxCgroupV2KnobWriter>();
+}
+
+std::unique_ptr<CgroupKnobWriter> NewCgroupKnobWriter(std::string_view version) {
+  return version == "v2" ? NewLinuxCgroupV2KnobWriter() : NewLinuxCgroupV1KnobWriter();
+}
+
+int64_t CfsQuotaUs(int64_t pcpu, int64_t period_us) {
+  // In long double: pcpu × period overflows int64 for huge amounts.
+  long double q = static_cast<long double>(pcpu) * static_cast<long double>(period_us) / 1e8L;
+  int64_t quota = q > 1e15L ? static_cast<int64_t>(1e15) : static_cast<int64_t>(q);
+  return std::max<int64_t>(quota, 1000);  // the kernel's minimum quota is 1 ms
+}
+
+}  // namespace jailwarden::platform

@@ -1,0 +1,200 @@
+// The child side of running a command: what Prepare builds before fork,
+// and the async-signal-safe ExecPrepared and I/O helpers (exec_internal.h).
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+
+#include "absl/time/clock.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/strings.h"
+#include "platform/linux/cap_drop.h"
+#include "platform/linux/clone_vfork.h"
+#include "platform/linux/exec_internal.h"
+
+extern char** environ;
+
+namespace jailwarden::platform::exec_internal {
+namespace {
+
+constexpr char kDefaultPath[] = "/bin:/usr/bin:/sbin:/usr/sbin";
+
+}  // namespace
+
+Prepared::~Prepared() {
+  if (devnull >= 0) {
+    close(devnull);
+  }
+}
+
+int PidfdOpen(int pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+absl::Status Prepare(const ExecRequest& req, Prepared& p) {
+  if (req.argv.empty() || req.argv[0].empty()) {
+    return absl::InvalidArgumentError("exec: empty argv");
+  }
+  p.argv_storage = req.argv;
+  std::map<std::string, std::string> env;
+  if (!req.clean_env) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view kv(*e);
+      size_t eq = kv.find('=');
+      if (eq != std::string_view::npos) {
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+      }
+    }
+  }
+  for (const auto& [k, v] : req.env) {
+    env[k] = v;
+  }
+  std::string path = env.count("PATH") ? env["PATH"] : kDefaultPath;
+  for (const auto& [k, v] : env) {
+    p.env_storage.push_back(StrCat(k, "=", v));
+  }
+  const std::string& a0 = req.argv[0];
+  if (a0.find('/') != std::string::npos) {
+    p.candidates.push_back(a0);
+  } else {
+    for (std::string_view dir : Split(path, ':')) {
+      p.candidates.push_back(StrCat(dir.empty() ? "." : dir, "/", a0));
+    }
+  }
+  for (std::string& s : p.argv_storage) {
+    p.argv.push_back(s.data());
+  }
+  p.argv.push_back(nullptr);
+  for (std::string& s : p.env_storage) {
+    p.envp.push_back(s.data());
+  }
+  p.envp.push_back(nullptr);
+  p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (p.devnull < 0) {
+    return ErrnoStatus(errno, "open /dev/null");
+  }
+  int given[3] = {req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  for (int i = 0; i < 3; ++i) {
+    p.fds[i] = given[i] >= 0 ? given[i] : p.devnull;
+  }
+  return absl::OkStatus();
+}
+
+// Async-signal-safe from here on.
+[[noreturn]] void ExecPrepared(const Prepared& p) {
+  // Move the three fds out of the way first, so dup2 cannot clobber one
+  // with another.
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = fcntl(p.fds[i], F_DUPFD_CLOEXEC, 10);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (high[i] < 0 || dup2(high[i], i) < 0) {
+      _exit(126);
+    }
+  }
+  // Handlers back to default before anything is unblocked: in a
+  // CloneVfork child a handler would run on the caller's memory.
+  sigset_t none;
+  sigemptyset(&none);
+  ResetSignalHandlersForExec(none);
+  for (const std::array<uint64_t, 3>& l : p.rlimits) {
+    const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
+    // Lowering never fails for root; a raise this host forbids keeps the
+    // inherited (lower) limit, which is still within the rule.
+    setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
+  }
+  if (p.drop_caps) {
+    const char* step = "";
+    if (DropToCapabilities(p.capabilities, &step) != 0) {
+      static const char kMsg[] = "jailwarden: cannot drop to the jail's capabilities\n";
+      (void)!write(2, kMsg, sizeof(kMsg) - 1);
+      _exit(126);
+    }
+  }
+  int err = ENOENT;
+  for (const std::string& c : p.candidates) {
+    execve(c.c_str(), p.argv.data(), p.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR) {
+      err = errno;
+    }
+  }
+  _exit(err == EACCES ? 126 : 127);
+}
+
+ExecResult FromWaitStatus(int st) {
+  ExecResult r;
+  if (WIFEXITED(st)) {
+    r.exit_code = WEXITSTATUS(st);
+  } else if (WIFSIGNALED(st)) {
+    r.term_signal = WTERMSIG(st);
+  }
+  return r;
+}
+
+// Waits for `fd` to become readable until `deadline` (InfiniteFuture =
+// forever). Returns false on timeout.
+bool WaitReadable(int fd, absl::Time deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return false;
+      }
+      ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+    }
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int rc = poll(&pfd, 1, ms);
+    if (rc > 0) {
+      return true;
+    }
+    if (rc < 0 && errno != EINTR) {
+      return true;  // let the caller's read report it
+    }
+  }
+}
+
+bool ReadFull(int fd, void* buf, size_t n) {
+  char* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      return false;
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+void WriteFull(int fd, const void* buf, size_t n) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    ssize_t r = write(fd, p, n);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      return;
+    }
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+}
+
+void ReapChild(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace jailwarden::platform::exec_internal

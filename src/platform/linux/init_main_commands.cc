@@ -1,0 +1,164 @@
+// jailwarden-init: starting the runtime's commands (init_main_commands.h).
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/un.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "platform/linux/cap_drop.h"
+#include "platform/linux/init_config.h"
+#include "platform/linux/init_main_commands.h"
+#include "platform/linux/init_main_setup.h"
+
+namespace jailwarden::platform::jail_init {
+namespace {
+
+// Runs in the forked child: never returns.
+[[noreturn]] void ExecRequestChild(const InitRequest& r, const int fds[3]) {
+  for (int i = 0; i < 3; ++i) {
+    if (fds[i] >= 0) {
+      dup2(fds[i], i);
+    }
+  }
+  syscall(SYS_close_range, 3, ~0U, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (r.spawn) {
+    setsid();
+  }
+  for (const std::array<uint64_t, 3>& l : r.rlimits) {
+    const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
+    setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);  // see exec.cc
+  }
+  if (chdir("/") != 0) {
+    _exit(126);
+  }
+  std::vector<char*> argv, envp;
+  for (const std::string& a : r.argv) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::string path = "/bin:/usr/bin:/sbin:/usr/sbin";
+  for (const std::string& e : r.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+    }
+  }
+  envp.push_back(nullptr);
+  const std::string& a0 = r.argv[0];
+  int err = ENOENT;
+  if (a0.find('/') != std::string::npos) {
+    execve(a0.c_str(), argv.data(), envp.data());
+    err = errno;
+  } else {
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t end = path.find(':', start);
+      if (end == std::string::npos) {
+        end = path.size();
+      }
+      std::string dir = path.substr(start, end - start);
+      std::string cand = (dir.empty() ? "." : dir) + "/" + a0;
+      execve(cand.c_str(), argv.data(), envp.data());
+      if (errno != ENOENT && errno != ENOTDIR) {
+        err = errno;
+      }
+      start = end + 1;
+    }
+  }
+  _exit(err == EACCES ? 126 : 127);
+}
+
+}  // namespace
+
+int ListenForCommands(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw SetupError{"socket", errno};
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    throw SetupError{"socket path too long: " + path, ENAMETOOLONG};
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  unlink(path.c_str());
+  JW_INIT_CHECK_SYS(bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), "bind " + path);
+  JW_INIT_CHECK_SYS(chmod(path.c_str(), 0600), "chmod " + path);
+  JW_INIT_CHECK_SYS(listen(fd, 64), "listen");
+  return fd;
+}
+
+// Accepts one connection and starts its command. Returns the child's pid
+// and the connection (closed and -1 for spawn), or pid -1.
+std::pair<int, int> AcceptCommand(int listen_fd) {
+  int conn = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (conn < 0) {
+    return {-1, -1};
+  }
+  std::string buf(256 * 1024, '\0');
+  char control[CMSG_SPACE(3 * sizeof(int))];
+  struct iovec iov = {buf.data(), buf.size()};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+  int fds[3] = {-1, -1, -1};
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      memcpy(fds, CMSG_DATA(c), std::min<size_t>(count, 3) * sizeof(int));
+    }
+  }
+  InitRequest req;
+  std::string error;
+  int pid = -1;
+  if (n > 0 && jailwarden::platform::InitRequestFromJson(buf.substr(0, static_cast<size_t>(n)),
+                                                         &req, &error)) {
+    pid = fork();
+    if (pid == 0) {
+      ExecRequestChild(req, fds);
+    }
+  }
+  for (int fd : fds) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  int32_t reply = pid;
+  if (send(conn, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || pid < 0 || req.spawn) {
+    close(conn);
+    return {pid, -1};
+  }
+  return {pid, conn};
+}
+
+}  // namespace jailwarden::platform::jail_init

@@ -1,0 +1,110 @@
+// The cgroup knob writers on plain directories standing in for a jail's
+// cgroups: the v1 writer (v1-only and hybrid hosts) and the choice of
+// writer by version.
+
+#include "platform/linux/cgroup_knob_writer.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+namespace jailwarden::platform {
+namespace {
+
+class V1KnobWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/jw-v1-knobs-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    for (const char* c : {"memory", "pids", "cpu", "blkio"}) {
+      std::filesystem::create_directory(dir_ + "/" + c);
+      paths_.cgroups[c] = dir_ + "/" + c;
+    }
+    for (const char* f : {"memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes",
+                          "pids/pids.max", "cpu/cpu.cfs_quota_us",
+                          "blkio/blkio.throttle.read_bps_device",
+                          "blkio/blkio.throttle.write_bps_device",
+                          "blkio/blkio.throttle.read_iops_device",
+                          "blkio/blkio.throttle.write_iops_device"}) {
+      std::ofstream(dir_ + "/" + f).flush();
+    }
+    std::ofstream(dir_ + "/cpu/cpu.cfs_period_us") << "50000\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string File(const std::string& name) {
+    std::ifstream in(dir_ + "/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string dir_;
+  LinuxJailPaths paths_;
+};
+
+TEST_F(V1KnobWriterTest, WritesAndLiftsLimits) {
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV1KnobWriter();
+  EXPECT_EQ(w->version(), "v1");
+  EXPECT_TRUE(w->swap_needs_memory_limit());
+  CgroupLimits want;
+  want.memory_bytes = 64 << 20;
+  want.swap_bytes = 32 << 20;
+  want.pids = 20;
+  want.pcpu = 20000000;  // 20 % of one CPU
+  want.io[0] = 5242880;  // readbps
+  ASSERT_TRUE(w->Write(paths_, want, CgroupLimits{}, {"254:0"}).ok());
+  EXPECT_EQ(File("memory/memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(File("memory/memory.memsw.limit_in_bytes"), "100663296") << "memory + swap";
+  EXPECT_EQ(File("pids/pids.max"), "20");
+  EXPECT_EQ(File("cpu/cpu.cfs_quota_us"), "10000") << "20 % of the 50 ms period";
+  EXPECT_EQ(File("blkio/blkio.throttle.read_bps_device"), "254:0 5242880");
+  EXPECT_EQ(File("blkio/blkio.throttle.write_iops_device"), "") << "never limited: untouched";
+
+  ASSERT_TRUE(w->Write(paths_, CgroupLimits{}, want, {"254:0"}).ok());
+  EXPECT_EQ(File("memory/memory.limit_in_bytes"), "-1");
+  EXPECT_EQ(File("memory/memory.memsw.limit_in_bytes"), "-1");
+  EXPECT_EQ(File("pids/pids.max"), "max");
+  EXPECT_EQ(File("cpu/cpu.cfs_quota_us"), "-1");
+  EXPECT_EQ(File("blkio/blkio.throttle.read_bps_device"), "254:0 0") << "removes the rule";
+}
+
+TEST_F(V1KnobWriterTest, SwapAloneIsNotWritten) {
+  CgroupLimits want;
+  want.swap_bytes = 1 << 20;
+  ASSERT_TRUE(NewLinuxCgroupV1KnobWriter()->Write(paths_, want, CgroupLimits{}, {}).ok());
+  EXPECT_EQ(File("memory/memory.memsw.limit_in_bytes"), "-1");
+}
+
+TEST_F(V1KnobWriterTest, MissingControllerFailsOnlyWhenWanted) {
+  paths_.cgroups.erase("pids");
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV1KnobWriter();
+  EXPECT_TRUE(w->Write(paths_, CgroupLimits{}, CgroupLimits{}, {}).ok());
+  CgroupLimits want;
+  want.pids = 5;
+  absl::Status st = w->Write(paths_, want, CgroupLimits{}, {});
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_NE(std::string(st.message()).find("pids.max"), std::string::npos) << st;
+}
+
+TEST(CgroupKnobWriterTest, ChosenByVersion) {
+  EXPECT_EQ(NewCgroupKnobWriter("v2")->version(), "v2");
+  EXPECT_FALSE(NewCgroupKnobWriter("v2")->swap_needs_memory_limit());
+  EXPECT_EQ(NewCgroupKnobWriter("v1")->version(), "v1");
+  EXPECT_EQ(NewCgroupKnobWriter("hybrid")->version(), "v1")
+      << "hybrid hosts bind the controllers to v1";
+}
+
+TEST(CgroupKnobWriterTest, CfsQuota) {
+  EXPECT_EQ(CfsQuotaUs(20000000, 100000), 20000);
+  EXPECT_EQ(CfsQuotaUs(1, 100000), 1000) << "the kernel's 1 ms minimum";
+  EXPECT_EQ(CfsQuotaUs(INT64_MAX, 100000), 1000000000000000) << "capped, no overflow";
+}
+
+}  // namespace
+}  // namespace jailwarden::platform
