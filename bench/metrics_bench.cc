@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "../tests/metrics/snapshot_builder.h"
+#include "metrics/snapshot_builder.h"
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/names.h"
 #include "prometheus/collectable.h"

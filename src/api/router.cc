@@ -11,7 +11,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/jail/state_store.h"
+#include "jailwarden/jail/spec_codec.h"
 
 namespace jailwarden::api {
 namespace {

@@ -12,7 +12,7 @@
 #include "jailwarden/base/strings.h"
 #include "jailwarden/base/units.h"
 // For SpecToJson until it moves to jailwarden/jail/spec_codec.h.
-#include "jailwarden/jail/state_store.h"
+#include "jailwarden/jail/spec_codec.h"
 #include "jailwarden/platform/jail_spec.h"
 #include "jailwarden/rctl/resource.h"
 #include "jailwarden/rctl/user_form.h"

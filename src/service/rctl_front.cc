@@ -3,31 +3,27 @@
 #include <signal.h>
 
 #include <cerrno>
-#include <fstream>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/rctl/kernel_form.h"
+#include "platform/linux/proc_parser.h"
 
 namespace jailwarden::service {
 namespace {
 
-// Real and effective uid of a host process from /proc/<pid>/status.
+// Real and effective uid of a host process (Linux /proc/<pid>/status).
 bool ProcessUids(int64_t pid, int64_t* ruid, int64_t* euid) {
-  std::ifstream in(StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!StartsWith(line, "Uid:")) continue;
-    const std::vector<std::string_view> f =
-        SplitWhitespace(std::string_view(line).substr(4));
-    if (f.size() < 2) return false;
-    *ruid = ParseInt<int64_t>(f[0]).value_or(-1);
-    *euid = ParseInt<int64_t>(f[1]).value_or(-1);
-    return *ruid >= 0;
-  }
-  return false;
+  absl::StatusOr<std::string> text = ReadFile(StrCat("/proc/", pid, "/status"));
+  if (!text.ok()) return false;
+  std::optional<platform::ProcStatusUids> uids = platform::ParseProcStatusUids(*text);
+  if (!uids.has_value()) return false;
+  *ruid = uids->ruid;
+  *euid = uids->euid;
+  return true;
 }
 
 }  // namespace

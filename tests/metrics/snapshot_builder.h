@@ -11,7 +11,7 @@
 #include <vector>
 
 // Relative: bench/ includes this file without tests/ on its include path.
-#include "../fakes/snapshot_builder.h"
+#include "fakes/snapshot_builder.h"
 #include "absl/time/time.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/resource.h"
