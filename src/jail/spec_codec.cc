@@ -249,6 +249,17 @@ absl::Status ReadExec(const ObjectReader& spec, platform::ExecSpec* e) {
 
 namespace internal {
 
+std::string JsonExceptionText(const std::exception& e) {
+  std::string_view what = e.what();
+  constexpr std::string_view kTag = "[json.exception.";
+  if (what.substr(0, kTag.size()) == kTag) {
+    if (const std::size_t end = what.find("] "); end != std::string_view::npos) {
+      what.remove_prefix(end + 2);
+    }
+  }
+  return std::string(what);
+}
+
 json SpecToJsonValue(const JailSpec& s) {
   json mounts = json::array();
   for (const platform::MountSpec& m : s.mounts) {
@@ -326,13 +337,8 @@ absl::StatusOr<JailSpec> SpecFromJson(std::string_view text) {
   try {
     j = json::parse(text.begin(), text.end());
   } catch (const std::exception& e) {
-    // Drop nlohmann's "[json.exception.parse_error.101] " tag; keep the
-    // position it gives ("parse error at line 1, column 10: ...").
-    std::string what = e.what();
-    if (const std::size_t p = what.find("parse error"); p != std::string::npos) {
-      what = what.substr(p);
-    }
-    return absl::InvalidArgumentError(StrCat("config.json: ", what));
+    return absl::InvalidArgumentError(
+        StrCat("config.json: ", internal::JsonExceptionText(e)));
   }
   return internal::SpecFromJsonValue(j);
 }

@@ -27,7 +27,7 @@ namespace {
 using nlohmann::json;
 
 absl::Status ParseError(const std::exception& e, std::string_view what) {
-  return absl::InvalidArgumentError(StrCat(what, ": ", e.what()));
+  return absl::InvalidArgumentError(StrCat(what, ": ", internal::JsonExceptionText(e)));
 }
 
 // ReadFile's text, or "" with the errno in `*err`.

@@ -123,8 +123,6 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
   const std::string context =
       StrCat(is_template ? "template " : "jail ", Quote(name));
   std::string ip4_mode, ip6_mode;
-  const YamlNode* ip4_mode_node = nullptr;
-  const YamlNode* ip6_mode_node = nullptr;
   const YamlNode* host_ip4_node = nullptr;
   const YamlNode* ip4_addr_node = nullptr;
   const YamlNode* ip6_addr_node = nullptr;
@@ -172,10 +170,8 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
                     x);
         } else if (k == "ip4") {
           ip4_mode = *s;
-          ip4_mode_node = &value;
         } else {
           ip6_mode = *s;
-          ip6_mode_node = &value;
         }
       }
     } else if (k == "ip4.addr" || k == "ip6.addr") {
@@ -296,8 +292,6 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
                      " conflicts with ip6: inherit (addresses imply ip6: new)"),
               x);
   }
-  (void)ip4_mode_node;
-  (void)ip6_mode_node;
   if (ip4_mode == "disable") {
     spec.parameters["ip4"] = "disable";
   }

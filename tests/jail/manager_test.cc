@@ -1,129 +1,26 @@
-#include "jailwarden/jail/manager.h"
+// jail::Manager: the start and stop sequences, rollback, `depend`, JIDs,
+// names, and the kernel-jail hooks.
 
-#include <stdlib.h>
-#include <unistd.h>
+#include "jailwarden/jail/manager.h"
 
 #include <filesystem>
 #include <fstream>
 
-#include "fakes/fake_jail_runtime.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jail/manager_fixture.h"
 
 namespace jailwarden::jail {
 namespace {
 
-using ::jailwarden::testing::FakeJailRuntime;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-
-// The fake runtime outlives the Manager that owns a forwarding wrapper, so
-// one fake can serve a "restarted" manager too.
-class Forwarding : public platform::JailRuntime {
- public:
-  explicit Forwarding(FakeJailRuntime* f) : f_(f) {}
-  absl::Status Prepare(const platform::JailSpec& s, platform::JailInstance& i) override {
-    return f_->Prepare(s, i);
-  }
-  absl::Status Create(const platform::JailSpec& s, platform::JailInstance& i) override {
-    return f_->Create(s, i);
-  }
-  absl::Status AttachNetwork(const platform::JailSpec& s, platform::JailInstance& i) override {
-    return f_->AttachNetwork(s, i);
-  }
-  absl::StatusOr<platform::ExecResult> Exec(const platform::JailInstance& i,
-                                            platform::ExecWhere w,
-                                            const platform::ExecRequest& r) override {
-    return f_->Exec(i, w, r);
-  }
-  absl::StatusOr<int64_t> Spawn(const platform::JailInstance& i,
-                                const platform::ExecRequest& r) override {
-    return f_->Spawn(i, r);
-  }
-  absl::Status SignalAll(const platform::JailInstance& i, int s) override {
-    return f_->SignalAll(i, s);
-  }
-  absl::StatusOr<int> CountProcesses(const platform::JailInstance& i) override {
-    return f_->CountProcesses(i);
-  }
-  absl::Status ClearPersist(platform::JailInstance& i) override { return f_->ClearPersist(i); }
-  absl::Status Remove(platform::JailInstance& i) override { return f_->Remove(i); }
-  absl::Status Teardown(const platform::JailSpec& s, platform::JailInstance& i) override {
-    return f_->Teardown(s, i);
-  }
-  absl::StatusOr<bool> Adopt(platform::JailInstance& i) override { return f_->Adopt(i); }
-
- private:
-  FakeJailRuntime* f_;
-};
-
-platform::JailSpec HookSpec(const std::string& name) {
-  platform::JailSpec s;
-  s.name = name;
-  s.path = "/jails/" + name;
-  s.exec.prepare = {"prepare1"};
-  s.exec.prestart = {"prestart1", "prestart2"};
-  s.exec.created = {"created1"};
-  s.exec.start = {"rc.start"};
-  s.exec.poststart = {"poststart1"};
-  s.exec.prestop = {"prestop1"};
-  s.exec.stop = {"rc.stop"};
-  s.exec.poststop = {"poststop1"};
-  s.exec.release = {"release1"};
-  s.stop_timeout = absl::Milliseconds(100);
-  return s;
-}
-
-platform::JailSpec Plain(const std::string& name, std::vector<std::string> depend = {}) {
-  platform::JailSpec s;
-  s.name = name;
-  s.path = "/jails/" + name;
-  s.depend = std::move(depend);
-  return s;
-}
-
-class ManagerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/jw-manager-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    manager_ = OpenManager();
-  }
-  void TearDown() override {
-    manager_.reset();
-    (void)!system(("rm -rf " + dir_).c_str());
-  }
-  std::unique_ptr<Manager> OpenManager() {
-    ManagerOptions o;
-    o.state_dir = dir_ + "/state";
-    o.fsync = false;
-    o.observer = [this](const LifecycleEvent& e) { events_.push_back(e); };
-    o.on_kernel_jail_created = on_created_;
-    o.on_kernel_jail_removed = on_removed_;
-    auto m = Manager::Open(o, std::make_unique<Forwarding>(&rt_));
-    EXPECT_TRUE(m.ok()) << m.status();
-    return m.ok() ? *std::move(m) : nullptr;
-  }
-
-  // Reopens the manager with the hooks set.
-  void SetHooks(std::function<absl::Status(const platform::JailInstance&)> on_created,
-                std::function<void(const std::string&)> on_removed) {
-    on_created_ = std::move(on_created);
-    on_removed_ = std::move(on_removed);
-    manager_.reset();
-    manager_ = OpenManager();
-  }
-
-  std::string dir_;
-  FakeJailRuntime rt_;
-  std::function<absl::Status(const platform::JailInstance&)> on_created_;
-  std::function<void(const std::string&)> on_removed_;
-  std::vector<LifecycleEvent> events_;
-  std::unique_ptr<Manager> manager_;
-};
+using testing::HookSpec;
+using testing::ManagerTest;
+using testing::Plain;
 
 TEST_F(ManagerTest, FullLifecycleRunsHooksInJailOrder) {
   ASSERT_TRUE(manager_->Create(HookSpec("web")).ok());
@@ -318,128 +215,6 @@ TEST_F(ManagerTest, NameValidation) {
   EXPECT_EQ(manager_->Create(rel).message(), "jail x: path jails/x: not an absolute pathname");
   ASSERT_TRUE(manager_->Create(Plain("x")).ok());
   EXPECT_EQ(manager_->Create(Plain("x")).code(), absl::StatusCode::kAlreadyExists);
-}
-
-TEST_F(ManagerTest, NewManagerAdoptsRunningAndCleansDeadJails) {
-  ASSERT_TRUE(manager_->Create(Plain("alive")).ok());
-  ASSERT_TRUE(manager_->Create(Plain("dead")).ok());
-  ASSERT_TRUE(manager_->Start("alive").ok());
-  ASSERT_TRUE(manager_->Start("dead").ok());
-  manager_.reset();  // as if SIGKILLed: nothing is stopped
-  rt_.EndJail("dead");
-  rt_.ClearLog();
-  manager_ = OpenManager();
-  EXPECT_THAT(manager_->open_report().adopted, ElementsAre("alive"));
-  EXPECT_THAT(manager_->open_report().cleaned, ElementsAre("dead"));
-  EXPECT_THAT(rt_.Log(), ElementsAre("remove dead", "teardown dead"));
-  EXPECT_EQ(manager_->Get("alive")->state, JailState::kRunning);
-  EXPECT_EQ(manager_->Get("dead")->state, JailState::kStopped);
-  // Exec works on the adopted jail.
-  platform::ExecRequest req;
-  req.argv = {"true"};
-  auto r = manager_->Exec("alive", req);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(r->ok());
-}
-
-TEST_F(ManagerTest, HalfMadeJailIsCleanedUpOnOpen) {
-  ASSERT_TRUE(manager_->Create(Plain("half")).ok());
-  manager_.reset();
-  // A manager died between Prepare and the end of the start.
-  std::string state = dir_ + "/state/jails/half/state.json";
-  std::ofstream(state) << R"({"state": "starting", "jid": 5, "done": ["prepare"],
-                              "instance": {"name": "half", "backend_state": {"x": "1"}}})";
-  manager_ = OpenManager();
-  EXPECT_THAT(manager_->open_report().cleaned, ElementsAre("half"));
-  EXPECT_THAT(rt_.Log(), ElementsAre("remove half", "teardown half"));
-  EXPECT_EQ(manager_->Get("half")->state, JailState::kStopped);
-}
-
-TEST_F(ManagerTest, JailThatEndsByItselfIsNoticed) {
-  ASSERT_TRUE(manager_->Create(Plain("w")).ok());
-  ASSERT_TRUE(manager_->Start("w").ok());
-  rt_.EndJail("w");
-  auto list = manager_->List();
-  ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(list[0].state, JailState::kStopped);
-  EXPECT_THAT(rt_.Log(), Contains("teardown w"));
-}
-
-TEST_F(ManagerTest, RunIsOneShotAndPassesTheExitStatusThrough) {
-  rt_.FailCommandContaining("exit 7", 7);
-  platform::ExecRequest req;
-  req.argv = {"/bin/sh", "-c", "exit 7"};
-  auto r = manager_->Run(Plain("once"), req);
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->exit_code, 7);
-  EXPECT_THAT(manager_->List(), IsEmpty());
-  EXPECT_THAT(rt_.Log(), Not(Contains("clear-persist once")));
-  EXPECT_THAT(rt_.Log(), Contains("teardown once"));
-}
-
-TEST_F(ManagerTest, RunLeavesNoRecordBehind) {
-  platform::ExecRequest req;
-  req.argv = {"true"};
-  ASSERT_TRUE(manager_->Run(Plain("once"), req).ok());
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/once.json"));
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/jails/once"));
-}
-
-TEST_F(ManagerTest, EphemeralJailInterruptedByACrashIsCleanedAndForgotten) {
-  manager_.reset();
-  // A manager died while a one-shot run was going: its transient record.
-  std::string file = dir_ + "/state/transient/run-1-1.json";
-  std::ofstream(file) << R"({"spec": {"name": "run-1-1", "path": "/tmp"},
-      "runtime": {"state": "starting", "jid": 3, "done": ["prepare"],
-                  "instance": {"name": "run-1-1", "backend_state": {"x": "1"}}}})";
-  manager_ = OpenManager();
-  EXPECT_THAT(manager_->open_report().cleaned, ElementsAre("run-1-1"));
-  EXPECT_THAT(manager_->open_report().removed, ElementsAre("run-1-1"));
-  EXPECT_THAT(rt_.Log(), ElementsAre("remove run-1-1", "teardown run-1-1"));
-  EXPECT_THAT(manager_->List(), IsEmpty());
-  EXPECT_FALSE(std::filesystem::exists(file));
-}
-
-TEST_F(ManagerTest, UnreadableTransientRecordIsPowerCutResidueAndRemoved) {
-  manager_.reset();
-  // Transient records are written without fsync: after a power cut one may
-  // be empty. A defined jail's unreadable record is kept for the user.
-  std::ofstream(dir_ + "/state/transient/run-9-9.json") << "";
-  std::filesystem::create_directories(dir_ + "/state/jails/kept");
-  std::ofstream(dir_ + "/state/jails/kept/config.json") << "";
-  manager_ = OpenManager();
-  EXPECT_THAT(manager_->open_report().removed, ElementsAre("run-9-9"));
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state/transient/run-9-9.json"));
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/jails/kept/config.json"));
-  EXPECT_THAT(rt_.Log(), IsEmpty());
-}
-
-TEST_F(ManagerTest, RunGeneratesANameWhenNoneIsGiven) {
-  platform::ExecRequest req;
-  req.argv = {"true"};
-  platform::JailSpec s = Plain("x");
-  s.name = "";
-  ASSERT_TRUE(manager_->Run(s, req).ok());
-  EXPECT_THAT(rt_.Log()[0], HasSubstr("prepare run-"));
-}
-
-TEST_F(ManagerTest, ExecNeedsARunningJail) {
-  ASSERT_TRUE(manager_->Create(Plain("w")).ok());
-  platform::ExecRequest req;
-  req.argv = {"true"};
-  EXPECT_EQ(manager_->Exec("w", req).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(manager_->Exec("nope", req).status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST_F(ManagerTest, UpdateOfARunningJailAppliesAtNextStart) {
-  ASSERT_TRUE(manager_->Create(Plain("w")).ok());
-  ASSERT_TRUE(manager_->Start("w").ok());
-  platform::JailSpec s = Plain("w");
-  s.hostname = "changed";
-  ASSERT_TRUE(manager_->Update(s).ok());
-  EXPECT_EQ(manager_->Get("w")->spec.hostname, "");
-  ASSERT_TRUE(manager_->Restart("w").ok());
-  EXPECT_EQ(manager_->Get("w")->spec.hostname, "changed");
 }
 
 TEST_F(ManagerTest, CreatedHookRunsOncePerStartAfterCreate) {

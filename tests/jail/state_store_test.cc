@@ -122,6 +122,14 @@ TEST(RuntimeJsonTest, UnknownStateIsAnError) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("zombie"));
 }
 
+TEST(RuntimeJsonTest, BadJsonSaysWhereWithoutTheLibrarysTag) {
+  JailRecord rec;
+  auto st = RuntimeFromJson("{\"state\": ", rec);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), ::testing::StartsWith("state.json: parse error at line 1"));
+  EXPECT_THAT(std::string(st.message()), ::testing::Not(HasSubstr("json.exception")));
+}
+
 TEST(JailStateTest, NamesRoundTrip) {
   for (JailState s : {JailState::kStopped, JailState::kStarting, JailState::kRunning,
                       JailState::kStopping}) {

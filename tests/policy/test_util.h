@@ -6,7 +6,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "gtest/gtest.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/rctl/user_form.h"
 
 namespace jailwarden::policy::testing {
@@ -42,6 +46,41 @@ inline std::string TestdataPath(std::string_view relative) {
 inline std::string ExamplePolicyPath() {
   return std::string(JW_TESTDATA_DIR) +
          "/../../packaging/examples/jailwarden.yaml";
+}
+
+// Loads `text` (as "t.yaml") or the file at `path` with FakeResolver;
+// a failure to load fails the test and returns an empty Policy.
+inline Policy MustLoad(const std::string& text) {
+  FakeResolver resolver;
+  absl::StatusOr<Policy> p = LoadPolicyText(text, "t.yaml", {&resolver});
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : Policy{};
+}
+
+inline Policy MustLoadFile(const std::string& path) {
+  FakeResolver resolver;
+  absl::StatusOr<Policy> p = LoadPolicyFile(path, {&resolver});
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : Policy{};
+}
+
+// Every problem ValidatePolicyText finds in `text`, as "t.yaml:L:C: ...".
+inline std::vector<std::string> Errors(const std::string& text) {
+  FakeResolver resolver;
+  std::vector<std::string> out;
+  for (const PolicyError& e : ValidatePolicyText(text, "t.yaml", {&resolver})) {
+    out.push_back(e.ToString());
+  }
+  return out;
+}
+
+// The rules in kernel form (rctl::FormatRule).
+inline std::vector<std::string> RuleTexts(const std::vector<rctl::Rule>& rules) {
+  std::vector<std::string> out;
+  for (const rctl::Rule& r : rules) {
+    out.push_back(rctl::FormatRule(r));
+  }
+  return out;
 }
 
 }  // namespace jailwarden::policy::testing

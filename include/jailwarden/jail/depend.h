@@ -58,7 +58,7 @@ absl::StatusOr<std::vector<std::string>> DependStartOrder(const DependGraph& gra
 // must stop (dependents of dependents first); `name` itself not included.
 std::vector<std::string> DependentsStopOrder(const DependGraph& graph, std::string_view name);
 
-// All jails in `names` ordered so that dependents come before their
+// All jails in `graph` ordered so that dependents come before their
 // dependencies (for stopping everything). Jails in a cycle keep name order.
 std::vector<std::string> StopAllOrder(const DependGraph& graph);
 

@@ -68,7 +68,6 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(std::string root, bool fsync,
                                                           std::string transient_dir = "");
 
-  const std::string& root() const { return root_; }
   // <root>/jails/<name>
   std::string JailDir(std::string_view name) const;
   // <transient dir>/<name>.json
