@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "fakes/freebsd/fake_kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/platform/freebsd/fake_kernel.h"
 #include "jailwarden/platform/freebsd/jail_runtime.h"
 
 namespace jailwarden::platform {

@@ -1,4 +1,4 @@
-#include "jailwarden/platform/freebsd/fake_kernel.h"
+#include "fakes/freebsd/fake_kernel.h"
 
 #include <arpa/inet.h>
 
