@@ -1,6 +1,7 @@
 #include "platform/freebsd/jail8_forms.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>  // AF_INET, AF_INET6: FreeBSD's arpa/inet.h lacks them
 
 #include <optional>
 

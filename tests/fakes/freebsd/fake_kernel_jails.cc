@@ -6,6 +6,7 @@
 #include "fakes/freebsd/fake_kernel.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>  // AF_INET, AF_INET6: FreeBSD's arpa/inet.h lacks them
 
 #include <cerrno>
 #include <map>
