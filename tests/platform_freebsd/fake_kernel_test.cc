@@ -1,7 +1,7 @@
 // The fake kernel itself against freebsd-rctl.md: if these semantics are
 // wrong, every backend test built on it proves nothing.
 
-#include "jailwarden/platform/freebsd/fake_kernel.h"
+#include "fakes/freebsd/fake_kernel.h"
 
 #include <cerrno>
 #include <cstring>

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "fakes/freebsd/fake_kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/platform/freebsd/fake_kernel.h"
 #include "jailwarden/platform/freebsd/jail_runtime.h"
 
 namespace jailwarden::platform {
@@ -25,8 +25,8 @@ using ::testing::ElementsAreArray;
 
 class Jail8Driver {
  public:
-  Jail8Driver(FreeBsdJailRuntime& rt, FakeFreeBsdKernel& k, FakeClock& clock)
-      : rt_(rt), kernel_(k), clock_(clock) {}
+  Jail8Driver(FreeBsdJailRuntime& rt, FakeClock& clock)
+      : rt_(rt), clock_(clock) {}
 
   void Define(const JailSpec& spec) { specs_[spec.name] = spec; }
 
@@ -96,7 +96,6 @@ class Jail8Driver {
   }
 
   FreeBsdJailRuntime& rt_;
-  FakeFreeBsdKernel& kernel_;
   FakeClock& clock_;
   std::map<std::string, JailSpec> specs_;
   std::map<std::string, JailInstance> running_;
@@ -141,7 +140,7 @@ class Jail8OrderTest : public ::testing::Test {
   FakeFreeBsdKernel kernel_;
   FakeClock clock_;
   FreeBsdJailRuntime runtime_{kernel_};
-  Jail8Driver driver_{runtime_, kernel_, clock_};
+  Jail8Driver driver_{runtime_, clock_};
   std::vector<pid_t> daemons_;
 };
 

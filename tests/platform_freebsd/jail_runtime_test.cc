@@ -3,10 +3,10 @@
 #include <cerrno>
 #include <string>
 
+#include "fakes/freebsd/fake_kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/errno.h"
-#include "jailwarden/platform/freebsd/fake_kernel.h"
 
 namespace jailwarden::platform {
 namespace {

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <string>
 
+#include "fakes/freebsd/fake_kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/errno.h"
-#include "jailwarden/platform/freebsd/fake_kernel.h"
 
 namespace jailwarden::platform {
 namespace {

@@ -3,9 +3,9 @@
 // The FreeBSD backend's syscall seam: every kernel (and libjail/libutil)
 // call the backend makes, and nothing else. On FreeBSD SystemFreeBsdKernel()
 // binds each method to the real call (freebsd_kernel_system.cc, a thin
-// pass-through); everywhere FakeFreeBsdKernel (fake_kernel.h) stands in, so
-// the backend's logic compiles and is tested on Linux
-// (../shared/reference/freebsd-rctl.md §8, §10, §11).
+// pass-through); in tests FakeFreeBsdKernel (tests/fakes/freebsd/, a
+// test-only library) stands in, so the backend's logic compiles and is
+// tested on Linux (../shared/reference/freebsd-rctl.md §8, §10, §11).
 //
 // Contract, the C one: a method returns what the real call returns (a jid,
 // 0, or -1) and on failure sets `errno` to what the real call would set.

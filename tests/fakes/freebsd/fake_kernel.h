@@ -17,6 +17,12 @@
 //
 // Thread-safe (one mutex). Not a security model: it trusts its caller.
 // Tests may subclass it to script one call and keep the rest.
+//
+// Test-only (library jw_testing_freebsd), one file per facility:
+// fake_kernel.cc (set-up, faults, inspection), fake_kernel_jails.cc and
+// fake_jail_params.cc (libjail, kern_jail), fake_kernel_processes.cc
+// (processes, racct containers, kill, kinfo), fake_kernel_rctl.cc (rctl(2),
+// kern.racct sysctls), fake_kernel_mounts.cc, fake_kernel_commands.cc.
 
 #include <sys/types.h>
 
@@ -182,6 +188,10 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
     int count = 0;
   };
   enum class RctlCall : uint8_t { kGetRacct, kGetRules, kGetLimits, kAdd, kRemove };
+
+  // FreeBSD signal numbers the fake acts on (sys/sys/signal.h).
+  static constexpr int kSigKill = 9;
+  static constexpr int kSigTerm = 15;
 
   // Each returns -1 with errno set, as the call does.
   int FailLocked(int errnum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

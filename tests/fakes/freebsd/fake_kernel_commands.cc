@@ -1,0 +1,106 @@
+// FakeFreeBsdKernel's commands (RunCommand/SpawnCommand): jail(8)'s
+// ifconfig alias and vnet forms are modelled; anything else goes to the
+// test's CommandHandler, called without the lock held.
+
+#include "fakes/freebsd/fake_kernel.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jailwarden/base/strings.h"
+
+namespace jailwarden::platform {
+namespace {
+
+std::string Basename(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path
+                                                     : path.substr(slash + 1));
+}
+
+}  // namespace
+
+int FakeFreeBsdKernel::IfconfigLocked(const FakeCommand& cmd) {
+  const std::vector<std::string>& a = cmd.argv;
+  if (a.size() < 3) return 1;
+  auto it = interfaces_.find(a[1]);
+  if (it == interfaces_.end() || it->second.first != cmd.jid) {
+    return 1;  // "ifconfig: interface X does not exist"
+  }
+  if (a[2] == "vnet" && a.size() == 4) {
+    const std::optional<int64_t> jid = ParseInt<int64_t>(a[3]);
+    std::optional<int> target;
+    if (jid.has_value() && prisons_.contains(static_cast<int>(*jid))) {
+      target = static_cast<int>(*jid);
+    } else if (FakePrison* p = FindByNameLocked(a[3]); p != nullptr) {
+      target = p->jid;
+    }
+    if (!target.has_value() || !prisons_[*target].vnet) return 1;
+    it->second.first = *target;
+    return 0;
+  }
+  if ((a[2] != "inet" && a[2] != "inet6") || a.size() < 5) return 1;
+  const std::string verb = a.back();
+  if (verb != "alias" && verb != "-alias") return 1;
+  const std::string entry = Join(std::vector<std::string>(a.begin() + 2, a.end() - 1), " ");
+  auto addr_of = [](std::string_view e) {
+    std::vector<std::string_view> f = SplitWhitespace(e);
+    std::string_view addr = f.size() > 1 ? f[1] : std::string_view();
+    return std::string(addr.substr(0, addr.find('/')));
+  };
+  std::vector<std::string>& aliases = it->second.second;
+  const std::string addr = addr_of(entry);
+  auto found = std::find_if(aliases.begin(), aliases.end(), [&](const std::string& e) {
+    return addr_of(e) == addr;
+  });
+  if (verb == "alias") {
+    if (found != aliases.end()) return 1;  // SIOCAIFADDR: File exists
+    aliases.push_back(entry);
+  } else {
+    if (found == aliases.end()) return 1;  // Can't assign requested address
+    aliases.erase(found);
+  }
+  return 0;
+}
+
+int FakeFreeBsdKernel::RunCommand(int jid, const ExecRequest& request,
+                                  ExecResult& result) {
+  FakeCommand cmd{jid, request.argv, request.env};
+  CommandHandler handler;
+  {
+    absl::MutexLock lock(&mu_);
+    LogLocked(StrCat("run(jid=", jid, ") ", Join(request.argv, " ")));
+    int fault = 0;
+    if (TakeFaultLocked(Call::kRunCommand, fault)) return FailLocked(fault);
+    if (request.argv.empty()) return FailLocked(ENOENT);
+    if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
+    result = ExecResult{};
+    if (Basename(request.argv[0]) == "ifconfig") {
+      result.exit_code = IfconfigLocked(cmd);
+      return 0;
+    }
+    handler = handler_;
+  }
+  result = ExecResult{};
+  result.exit_code = handler ? handler(cmd) : 0;
+  return 0;
+}
+
+int FakeFreeBsdKernel::SpawnCommand(int jid, const ExecRequest& request,
+                                    pid_t& pid) {
+  absl::MutexLock lock(&mu_);
+  LogLocked(StrCat("spawn(jid=", jid, ") ", Join(request.argv, " ")));
+  int fault = 0;
+  if (TakeFaultLocked(Call::kRunCommand, fault)) return FailLocked(fault);
+  if (request.argv.empty()) return FailLocked(ENOENT);
+  if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
+  pid = NewProcessLocked(jid, 0, 0, Basename(request.argv[0]), "default");
+  return 0;
+}
+
+}  // namespace jailwarden::platform
