@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "jailwarden/platform/freebsd/fake_kernel.h"
+#include "fakes/freebsd/fake_kernel.h"
 #include "jailwarden/platform/freebsd/racct_parser.h"
 #include "jailwarden/platform/freebsd/racct_reader.h"
 #include "jailwarden/rctl/kernel_form.h"

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/fake_clock.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/racct/sampler.h"
 

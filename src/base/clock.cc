@@ -38,26 +38,4 @@ MonotonicClock& MonotonicClock::Get() {
   return *clock;
 }
 
-absl::Time FakeClock::Now() {
-  absl::MutexLock lock(&mu_);
-  return now_;
-}
-
-void FakeClock::SleepUntil(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  if (deadline > now_) {
-    now_ = deadline;
-  }
-}
-
-void FakeClock::Advance(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
-  now_ += d;
-}
-
-void FakeClock::Set(absl::Time t) {
-  absl::MutexLock lock(&mu_);
-  now_ = t;
-}
-
 }  // namespace jailwarden

@@ -1,6 +1,7 @@
 // The engine's targets (jails and their descendants, processes, users),
 // re-binding as jails and processes come and go, and the statistics.
 
+#include "fakes/fake_clock.h"
 #include "jailwarden/engine/engine.h"
 
 #include <atomic>

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "fakes/fake_clock.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/platform/usage_reader.h"
 #include "jailwarden/rctl/resource.h"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fakes/fake_clock.h"
 #include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -12,6 +12,7 @@
 #include "fakes/freebsd/fake_kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "fakes/fake_clock.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"

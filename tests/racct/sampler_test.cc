@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "fakes/fake_clock.h"
 #include "absl/synchronization/notification.h"
 #include "fakes/fake_usage_reader.h"
 #include "gtest/gtest.h"

@@ -16,6 +16,8 @@ class Clock {
   virtual void SleepUntil(absl::Time deadline) = 0;
 };
 
+// Tests use fakes::FakeClock (tests/fakes/fake_clock.h).
+
 // CLOCK_MONOTONIC, expressed as an absl::Time since an arbitrary epoch.
 class MonotonicClock final : public Clock {
  public:
@@ -23,22 +25,6 @@ class MonotonicClock final : public Clock {
   void SleepUntil(absl::Time deadline) override;
   // Process-wide instance.
   static MonotonicClock& Get();
-};
-
-// A clock that moves only when told. SleepUntil advances time to the
-// deadline instead of blocking, so code under test runs without sleeps.
-class FakeClock final : public Clock {
- public:
-  explicit FakeClock(absl::Time start = absl::UnixEpoch() + absl::Hours(1))
-      : now_(start) {}
-  absl::Time Now() override;
-  void SleepUntil(absl::Time deadline) override;
-  void Advance(absl::Duration d);
-  void Set(absl::Time t);
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jailwarden
