@@ -1,6 +1,7 @@
 #include "jailwarden/api/http_server.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>  // AF_INET, AF_INET6 (FreeBSD: not pulled in by arpa/inet.h)
 
 #include <exception>
 #include <mutex>

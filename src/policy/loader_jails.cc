@@ -2,6 +2,7 @@
 // check across jails.
 
 #include <arpa/inet.h>
+#include <sys/socket.h>  // AF_INET, AF_INET6 (FreeBSD: not pulled in by arpa/inet.h)
 
 #include <algorithm>
 #include <iterator>

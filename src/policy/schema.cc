@@ -1,6 +1,7 @@
 #include "policy/schema.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>  // AF_INET, AF_INET6 (FreeBSD: not pulled in by arpa/inet.h)
 
 #include <algorithm>
 #include <string>

@@ -134,6 +134,7 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(
           "FreeBSD backend drives jail(2) and rctl(2), which only a FreeBSD "
           "kernel has; use 'backend: linux' or 'auto'");
 #else
+      (void)options;
       return absl::UnimplementedError(
           "the FreeBSD backend's syscall seam is not bound on this build");
 #endif
