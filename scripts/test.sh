@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 status=0
 (cd build && ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)" --timeout 600) || status=1
 ./scripts/fuzz.sh || status=1
+./scripts/freebsd-check.sh || status=1
 ./scripts/bench.sh || status=1
 if [[ $status -ne 0 ]]; then
   echo "test.sh: FAILED" >&2
