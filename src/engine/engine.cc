@@ -49,10 +49,34 @@ absl::Status Engine::Compile(const rctl::RuleSet& rules,
 
 absl::Status Engine::Compile(std::span<const rctl::Rule> rules,
                              std::shared_ptr<const JailTable> jails) {
+  return CompileWith(
+      rules,
+      [&](std::size_t i) {
+        return options_.deny_is_sampled && options_.deny_is_sampled(rules[i]);
+      },
+      std::move(jails));
+}
+
+absl::Status Engine::Compile(std::span<const rctl::Rule> rules,
+                             std::span<const uint8_t> sampled_denies,
+                             std::shared_ptr<const JailTable> jails) {
+  if (sampled_denies.size() != rules.size()) {
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("sampled_denies has ", sampled_denies.size(), " entries for ",
+                      rules.size(), " rules")));
+  }
+  return CompileWith(
+      rules, [&](std::size_t i) { return sampled_denies[i] != 0; }, std::move(jails));
+}
+
+absl::Status Engine::CompileWith(std::span<const rctl::Rule> rules,
+                                 const std::function<bool(std::size_t)>& sampled,
+                                 std::shared_ptr<const JailTable> jails) {
   auto program = std::make_shared<Program>();
   program->rules.reserve(rules.size());
   CompileInfo info;
-  for (const rctl::Rule& rule : rules) {
+  for (std::size_t ri = 0; ri < rules.size(); ++ri) {
+    const rctl::Rule& rule = rules[ri];
     if (!rule.FullySpecified()) {
       return absl::InvalidArgumentError(
           ToAbsl(StrCat("rule not fully specified: ", rctl::FormatRule(rule))));
@@ -73,8 +97,7 @@ absl::Status Engine::Compile(std::span<const rctl::Rule> rules,
     } else {
       c.scope = Scope::kProcess;
     }
-    c.sampled_deny = rule.action == rctl::Action::kDeny &&
-                     options_.deny_is_sampled && options_.deny_is_sampled(rule);
+    c.sampled_deny = rule.action == rctl::Action::kDeny && sampled(ri);
     c.pcpu_deny = rule.action == rctl::Action::kDeny &&
                   c.resource == rctl::Resource::kPcpu;
     program->rules.push_back(std::move(c));

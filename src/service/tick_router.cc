@@ -18,16 +18,10 @@ TickRouter::TickRouter(RuleDatabase& rules, platform::LimitEnforcer& enforcer,
       events_(events),
       health_(health),
       options_(std::move(options)) {
+  // Which denies are sampled comes with each RuleSnapshot (computed once
+  // per rule when it entered the database), not from the options.
   engine::EngineOptions eo = options_.engine;
-  // The engine asks per rule while compiling the flat list this router
-  // hands it; the answer is the snapshot's, computed once per rule when it
-  // entered the database (RuleEntry::sampled).
-  eo.deny_is_sampled = [this](const rctl::Rule& rule) {
-    if (compiling_ == nullptr || compiling_->rules.empty()) return false;
-    const rctl::Rule* base = compiling_->rules.data();
-    if (&rule < base || &rule >= base + compiling_->rules.size()) return false;
-    return compiling_->sampled[static_cast<std::size_t>(&rule - base)] != 0;
-  };
+  eo.deny_is_sampled = nullptr;
   engine_ = std::make_unique<engine::Engine>(*this, eo);
 }
 
@@ -77,10 +71,9 @@ void TickRouter::OnTick(const std::shared_ptr<const racct::Snapshot>& snap) {
   bool recompiled = false;
   if (current != compiled_) {
     const FlatRules& flat = current->Flat();
-    compiling_ = &flat;
     absl::Status s = engine_->Compile(std::span<const rctl::Rule>(flat.rules),
+                                      std::span<const uint8_t>(flat.sampled),
                                       snap->tick->jails);
-    compiling_ = nullptr;
     if (!s.ok()) {
       LogError("engine compile failed", {{"error", std::string(s.message())}});
     } else {

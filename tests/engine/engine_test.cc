@@ -283,3 +283,36 @@ TEST_F(EngineTest, PcpuThresholdMustBeExceeded) {
 
 }  // namespace
 }  // namespace jailwarden::engine
+
+namespace jailwarden::engine {
+namespace {
+
+TEST_F(EngineTest, SampledBitsGivenWithTheRulesTakeThePlaceOfTheOption) {
+  Engine engine(sink_, options_);  // no deny_is_sampled in the options
+  b_.Jail("web", 1).Set("web", Resource::kMemoryuse, 100);
+  b_.Set("web", Resource::kMaxproc, 10);
+  auto snap = b_.Build();
+  const rctl::RuleSet rules =
+      Rules({"jail:web:memoryuse:deny=100", "jail:web:maxproc:deny=10"});
+  const std::vector<uint8_t> sampled = {1, 0};
+  ASSERT_TRUE(engine.Compile(std::span<const rctl::Rule>(rules.rules()),
+                             std::span<const uint8_t>(sampled), snap->tick->jails)
+                  .ok());
+  engine.Evaluate(*snap);
+  auto stats = engine.Stats();
+  const RuleTargetStats* mem = Find(stats, "jail:web:memoryuse:deny=100", "web");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_TRUE(mem->sampled_deny);
+  EXPECT_TRUE(mem->sampled_deny_active);
+  const RuleTargetStats* mp = Find(stats, "jail:web:maxproc:deny=10", "web");
+  ASSERT_NE(mp, nullptr);
+  EXPECT_FALSE(mp->sampled_deny);
+  const std::vector<uint8_t> short_bits = {1};
+  absl::Status s = engine.Compile(std::span<const rctl::Rule>(rules.rules()),
+                                  std::span<const uint8_t>(short_bits), snap->tick->jails);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "sampled_denies has 1 entries for 2 rules");
+}
+
+}  // namespace
+}  // namespace jailwarden::engine

@@ -259,6 +259,13 @@ class Engine {
   // validated, e.g. RuleSet::rules()), in RuleSet order (oldest first).
   absl::Status Compile(std::span<const rctl::Rule> rules,
                        std::shared_ptr<const racct::JailTable> jails);
+  // The same with the sampled bits already known: `sampled_denies[i]` != 0
+  // says rules[i] is a deny the backend enforces only by sampling (in place
+  // of EngineOptions::deny_is_sampled; the service layer's rule snapshot
+  // computes it once per rule). InvalidArgument if the sizes differ.
+  absl::Status Compile(std::span<const rctl::Rule> rules,
+                       std::span<const uint8_t> sampled_denies,
+                       std::shared_ptr<const racct::JailTable> jails);
 
   // Applies every compiled rule to `snapshot`, calls the sink for every
   // action, and returns the decisions. Time for the rate limits is the
@@ -288,6 +295,9 @@ class Engine {
   struct Program;
   struct BindState;
 
+  absl::Status CompileWith(std::span<const rctl::Rule> rules,
+                           const std::function<bool(std::size_t)>& sampled,
+                           std::shared_ptr<const racct::JailTable> jails);
   void Bind(const racct::Snapshot* snapshot,
             std::shared_ptr<const racct::JailTable> jails);
 

@@ -33,7 +33,7 @@
 namespace jailwarden::service {
 
 struct TickRouterOptions {
-  engine::EngineOptions engine;  // deny_is_sampled is set by the router
+  engine::EngineOptions engine;  // deny_is_sampled unused: the snapshot says
   // Sends a host signal to every process of a running jail.
   std::function<void(const std::string& jail, int host_signal)> signal_jail;
   // The daemon's periodic upkeep, on the worker thread.
@@ -103,7 +103,6 @@ class TickRouter final : public engine::ActionSink {
   // Sampler-thread state: the snapshot the engine was compiled from, and
   // the sampled denies last handed to the worker.
   std::shared_ptr<const RuleSnapshot> compiled_;
-  const FlatRules* compiling_ = nullptr;  // during Compile only
   std::vector<DenyKey> denies_now_, denies_sent_;
   std::shared_ptr<const racct::SlowData> denies_slow_;
   std::shared_ptr<const racct::JailTable> denies_jails_;
