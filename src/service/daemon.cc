@@ -84,6 +84,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.options = std::move(options);
   d.backend = std::move(backend);
   const policy::ServerConfig server = policy.server;
+  // One daemon per state directory, before anything is adopted or changed.
+  if (d.options.state_lock == nullptr) {
+    JW_ASSIGN_OR_RETURN(d.options.state_lock, StateDirLock::Acquire(server.state_dir));
+  }
   if (d.options.serve_http) {
     JW_ASSIGN_OR_RETURN(d.token, api::LoadOrCreateToken(server.token_file));
   }

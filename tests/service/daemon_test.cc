@@ -604,6 +604,27 @@ TEST_F(DaemonTest, ServeRefusesABadPolicyWithItsPlace) {
   unlink(bad.c_str());
 }
 
+// One daemon per state directory: a second serve on the same config exits
+// at once with EX_TEMPFAIL and the holder's pid, adopting nothing and
+// re-applying nothing (a runtime limit the policy lacks stays in force).
+TEST_F(DaemonTest, ASecondServeOnTheSameStateDirExitsAtOnceAndChangesNothing) {
+  const api::JailInfo db = Jail("db");
+  CliResult r = Cli({"rctl", "-a", "jail:db:memoryuse:deny=50M"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(MemoryLimit(db.init_pid), "52428800");
+  const absl::Time t0 = absl::Now();
+  CliResult second = Cli({"serve", "--config", config_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(second.status, 75) << second.err;  // EX_TEMPFAIL
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  EXPECT_THAT(second.err, HasSubstr(StrCat("in use by jailwarden pid ", serve_pid_)));
+  EXPECT_THAT(second.err, HasSubstr(state_ + "/jailwarden.lock"));
+  EXPECT_EQ(Jail("db").init_pid, db.init_pid);
+  EXPECT_EQ(Jail("web").state, "running");
+  EXPECT_EQ(MemoryLimit(db.init_pid), "52428800");
+  r = Cli({"rctl", "-r", "jail:db:memoryuse"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 // Last: SIGTERM leaves the jails running; a new serve adopts them.
 TEST_F(DaemonTest, ZzSigtermKeepsJailsAndANewServeAdoptsThem) {
   const api::JailInfo web = Jail("web");

@@ -386,6 +386,43 @@ TEST_F(ServiceTest, ApiJailsWithLimitsAndDestroy) {
   EXPECT_EQ(daemon_->GetJail("tmp2").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ServiceTest, ASecondDaemonOnTheSameStateDirIsRefusedAndChangesNothing) {
+  const std::vector<std::string> log_before = host_->runtime_ptr_->Log();
+  absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(WithState(kPolicy, state_), "t.yaml");
+  ASSERT_TRUE(p.ok());
+  auto backend = std::make_unique<FakeHostBackend>();
+  DaemonOptions o;
+  o.serve_http = false;
+  o.run_sampler = false;
+  absl::StatusOr<std::unique_ptr<Daemon>> second =
+      Daemon::Start(o, *std::move(p), std::move(backend));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr(StrCat("in use by jailwarden pid ", getpid())));
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(state_ + "/jailwarden.lock"));
+  EXPECT_EQ(host_->runtime_ptr_->Log(), log_before);
+  // The lock goes with the daemon: a new one starts.
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_TRUE(daemon_->Status().ready);
+}
+
+TEST(StateDirLockTest, HoldsThePidAndIsReleasedWithTheObject) {
+  char dir[] = "/tmp/jw-lock-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string state = StrCat(dir, "/state");
+  absl::StatusOr<std::unique_ptr<StateDirLock>> first = StateDirLock::Acquire(state);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::ifstream in(state + "/jailwarden.lock");
+  std::string pid;
+  in >> pid;
+  EXPECT_EQ(pid, StrCat(getpid()));
+  EXPECT_EQ(StateDirLock::Acquire(state).status().code(), absl::StatusCode::kUnavailable);
+  first->reset();
+  EXPECT_TRUE(StateDirLock::Acquire(state).ok());
+  (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
+}
+
 TEST(HostBackendTest, CgroupParentIsPerStateDir) {
   EXPECT_EQ(CgroupParentFor("/var/lib/jailwarden"), "jailwarden");
   EXPECT_THAT(CgroupParentFor("/tmp/a"), ::testing::MatchesRegex("jailwarden-[0-9a-f]{8}"));
