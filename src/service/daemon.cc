@@ -95,6 +95,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.rules = std::make_unique<RuleDatabase>(
       [&hb](const rctl::Rule& r) { return hb.enforcer().Describe(r); },
       [&hb](const rctl::Rule& r) { return hb.DenyIsSampled(r); });
+  // Runtime rules (rctl -a/-r, create -L) recorded by an earlier run.
+  JW_RETURN_IF_ERROR(d.rules->OpenRecord(StrCat(server.state_dir, "/", kRuntimeRulesFile)));
   d.registry = std::make_unique<JailRegistry>(hb, *d.rules);
 
   // Jails: adopt what a previous run left. The registry learns of every
