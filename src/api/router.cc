@@ -1,5 +1,6 @@
 #include "jailwarden/api/server.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,13 +19,66 @@ namespace {
 
 constexpr std::string_view kJson = "application/json";
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3986 percent-decoding of one path segment ('+' stays '+', a '%' not
+// followed by two hex digits stays as it is).
+std::string DecodeSegment(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+        HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 // Path segments: "/v1/jails/web/start" -> {"v1", "jails", "web", "start"}.
+// Split first, then each segment decoded, so an encoded '/' (%2F), NUL
+// (%00) or dot segment (%2E%2E) stays inside its segment, where the name
+// checks see it. The server passes the path undecoded (CivetWeb's
+// decode_url=no); an already decoded path decodes to itself unless it
+// holds a '%', which no jail name does.
 std::vector<std::string> Segments(std::string_view path) {
   std::vector<std::string> out;
   for (std::string_view s : Split(path, '/')) {
-    if (!s.empty()) out.emplace_back(s);
+    if (!s.empty()) out.push_back(DecodeSegment(s));
   }
   return out;
+}
+
+// The longest jail name a path may carry: the 255 bytes jail(8) allows
+// (the manager's own, shorter limit is checked where jails are defined).
+constexpr std::size_t kMaxPathNameLength = 255;
+
+// Why `name`, a jail name taken from the request path, is refused before
+// any lookup, or nullopt. The path arrives percent-decoded, so %00, %2F and
+// %2E%2E show up here as a NUL, a '/' or "..": a NUL would cut the name
+// short in every C API below (DELETE /v1/jails/j01%00x destroyed j01).
+std::optional<std::string> PathNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > kMaxPathNameLength) {
+    return StrCat("is longer than ", kMaxPathNameLength, " bytes");
+  }
+  if (name == "." || name == "..") return StrCat("is '", name, "'");
+  for (char c : name) {
+    if (c == '\0') return "contains a NUL byte";
+    if (c == '/') return "contains '/'";
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return "contains a control character";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -169,6 +223,10 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
     return MethodNotAllowed("GET, POST");
   }
   const std::string& name = seg[2];
+  if (std::optional<std::string> why = PathNameProblem(name)) {
+    return SendError(
+        absl::InvalidArgumentError(ToAbsl(StrCat("jail name in the path ", *why))));
+  }
   if (seg.size() == 3) {
     if (m == "GET") {
       absl::StatusOr<JailInfo> j = d_.GetJail(name);

@@ -73,6 +73,9 @@ absl::StatusOr<std::unique_ptr<Manager>> Manager::Open(
 
 absl::Status Manager::AdoptAll() {
   absl::MutexLock lock(&mu_);
+  for (const std::string& path : store_->stale_removed()) {
+    LogInfo("removed what an interrupted write left", {{"path", path}});
+  }
   JW_ASSIGN_OR_RETURN(last_jid_, store_->LoadLastJid());
   JW_ASSIGN_OR_RETURN(std::vector<std::string> names, store_->ListNames());
   JW_ASSIGN_OR_RETURN(std::vector<std::string> transient, store_->ListNames(/*transient=*/true));

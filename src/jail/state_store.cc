@@ -135,8 +135,58 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(std::string root, b
   }
   JW_RETURN_IF_ERROR(MakeDirs(root + "/jails", 0700));
   JW_RETURN_IF_ERROR(MakeDirs(transient_dir, 0700));
-  return std::unique_ptr<StateStore>(
+  std::unique_ptr<StateStore> store(
       new StateStore(std::move(root), fsync, std::move(transient_dir)));
+  JW_RETURN_IF_ERROR(store->RemoveStaleTempFiles());
+  return store;
+}
+
+absl::Status StateStore::RemoveStaleTempFiles() {
+  // Every *.tmp regular file directly in `dir`; `dir` absent is fine.
+  auto sweep = [this](const std::string& dir, bool all) -> absl::Status {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return absl::OkStatus();
+      return ErrnoStatus(errno, StrCat("opendir ", dir));
+    }
+    std::vector<std::string> stale;
+    while (struct dirent* e = readdir(d)) {
+      const std::string n = e->d_name;
+      const bool tmp = all ? (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0)
+                           : n == "manager.json.tmp";
+      if (!tmp) continue;
+      struct stat st {};
+      if (fstatat(dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+        stale.push_back(StrCat(dir, "/", n));
+      }
+    }
+    closedir(d);
+    for (const std::string& path : stale) {
+      if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoStatus(errno, StrCat("remove ", path));
+      }
+      stale_removed_.push_back(path);
+    }
+    if (!stale.empty() && fsync_) JW_RETURN_IF_ERROR(FsyncDir(dir));
+    return absl::OkStatus();
+  };
+  JW_RETURN_IF_ERROR(sweep(root_, /*all=*/false));
+  JW_RETURN_IF_ERROR(sweep(transient_dir_, /*all=*/true));
+  JW_ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames());
+  bool removed_dir = false;
+  for (const std::string& name : names) {
+    const std::string dir = JailDir(name);
+    JW_RETURN_IF_ERROR(sweep(dir, /*all=*/true));
+    // A create killed before its config.json was renamed into place: the
+    // jail was never defined. rmdir(2) leaves a directory that holds
+    // anything else alone (ENOTEMPTY), for Load to report.
+    if (access(StrCat(dir, "/config.json").c_str(), F_OK) != 0 && rmdir(dir.c_str()) == 0) {
+      stale_removed_.push_back(dir);
+      removed_dir = true;
+    }
+  }
+  if (removed_dir && fsync_) JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
+  return absl::OkStatus();
 }
 
 std::string StateStore::JailDir(std::string_view name) const {

@@ -84,6 +84,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.options = std::move(options);
   d.backend = std::move(backend);
   const policy::ServerConfig server = policy.server;
+  // One daemon per state directory, before anything is adopted or changed.
+  if (d.options.state_lock == nullptr) {
+    JW_ASSIGN_OR_RETURN(d.options.state_lock, StateDirLock::Acquire(server.state_dir));
+  }
   if (d.options.serve_http) {
     JW_ASSIGN_OR_RETURN(d.token, api::LoadOrCreateToken(server.token_file));
   }
@@ -91,6 +95,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.rules = std::make_unique<RuleDatabase>(
       [&hb](const rctl::Rule& r) { return hb.enforcer().Describe(r); },
       [&hb](const rctl::Rule& r) { return hb.DenyIsSampled(r); });
+  // Runtime rules (rctl -a/-r, create -L) recorded by an earlier run.
+  JW_RETURN_IF_ERROR(d.rules->OpenRecord(StrCat(server.state_dir, "/", kRuntimeRulesFile)));
   d.registry = std::make_unique<JailRegistry>(hb, *d.rules);
 
   // Jails: adopt what a previous run left. The registry learns of every

@@ -38,11 +38,14 @@ absl::StatusOr<rctl::Rule> LimitRule(std::string_view name, std::string_view lim
 }
 
 // Adds `rules` in one change.
-absl::Status AddAll(RuleDatabase& db, std::span<const rctl::Rule> rules) {
-  return db.Mutate([&](RuleDraft& draft) -> absl::Status {
-    for (const rctl::Rule& r : rules) JW_RETURN_IF_ERROR(draft.Add(r));
-    return absl::OkStatus();
-  });
+absl::Status AddAll(RuleDatabase& db, std::span<const rctl::Rule> rules,
+                    Durability durability = Durability::kRecorded) {
+  return db.Mutate(
+      [&](RuleDraft& draft) -> absl::Status {
+        for (const rctl::Rule& r : rules) JW_RETURN_IF_ERROR(draft.Add(r));
+        return absl::OkStatus();
+      },
+      durability);
 }
 
 rctl::Rule JailFilter(std::string_view name) {
@@ -69,7 +72,9 @@ void Lifecycle::SyncLocked() { registry_.Sync(manager_.List()); }
 
 absl::StatusOr<std::vector<std::string>> Lifecycle::ApplyInitialPolicy() {
   absl::MutexLock l(&mu_);
-  JW_RETURN_IF_ERROR(AddAll(rules_, policy_.AllRules().rules()));
+  // The rules in force before the restart: the policy's, minus the runtime
+  // removals, plus the runtime additions (RuleDatabase::OpenRecord).
+  JW_RETURN_IF_ERROR(rules_.ApplyPolicy(policy_.AllRules().rules(), PolicyMode::kStartUp));
   return EnsurePolicyJailsLocked();
 }
 
@@ -118,14 +123,16 @@ absl::StatusOr<std::vector<rctl::Rule>> Lifecycle::LimitsFor(
   return rules;
 }
 
-absl::Status Lifecycle::DropJailRules(const std::string& name) {
-  return rules_.Mutate([&](RuleDraft& draft) -> absl::Status {
-    absl::StatusOr<int> removed = draft.Remove(JailFilter(name));
-    if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
-      return removed.status();
-    }
-    return absl::OkStatus();
-  });
+absl::Status Lifecycle::DropTransientJailRules(const std::string& name) {
+  return rules_.Mutate(
+      [&](RuleDraft& draft) -> absl::Status {
+        absl::StatusOr<int> removed = draft.Remove(JailFilter(name));
+        if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
+          return removed.status();
+        }
+        return absl::OkStatus();
+      },
+      Durability::kTransient);
 }
 
 absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
@@ -149,7 +156,7 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
     // Nothing half-done: a jail that cannot start with its limits is not
     // left defined.
     (void)manager_.Destroy(spec.name);
-    (void)DropJailRules(spec.name);
+    (void)rules_.ForgetRuntimeRules(spec.name);
     LogWarning("jail creation rolled back",
                {{"jail", spec.name}, {"error", std::string(s.message())}});
   }
@@ -162,7 +169,11 @@ absl::Status Lifecycle::DestroyJail(std::string_view name) {
   JW_RETURN_IF_ERROR(manager_.Destroy(name));
   LogInfo("jail destroyed", {{"jail", std::string(name)}});
   SyncLocked();
-  if (policy_.FindJail(name) == nullptr) (void)DropJailRules(std::string(name));
+  // Its runtime rules go with it (the policy's rules for it stay).
+  if (absl::Status s = rules_.ForgetRuntimeRules(std::string(name)); !s.ok()) {
+    LogWarning("runtime rules of a destroyed jail kept",
+               {{"jail", std::string(name)}, {"error", std::string(s.message())}});
+  }
   return absl::OkStatus();
 }
 
@@ -199,7 +210,8 @@ absl::StatusOr<platform::ExecResult> Lifecycle::Run(const api::RunRequest& run,
     platform::JailSpec named = run.spec;
     if (named.name.empty()) named.name = StrCat("run-", getpid(), "-", ++run_counter_);
     JW_ASSIGN_OR_RETURN(limits, LimitsFor(named, run.template_name, run.limits, &spec));
-    if (!limits.empty()) JW_RETURN_IF_ERROR(AddAll(rules_, limits));
+    // Not recorded: a one-shot jail does not outlive the daemon.
+    if (!limits.empty()) JW_RETURN_IF_ERROR(AddAll(rules_, limits, Durability::kTransient));
   }
   LogInfo("one-shot jail", {{"jail", spec.name}});
   // The registry applies the one-shot jail's limits as soon as its kernel
@@ -207,7 +219,7 @@ absl::StatusOr<platform::ExecResult> Lifecycle::Run(const api::RunRequest& run,
   absl::StatusOr<platform::ExecResult> result = manager_.Run(spec, request);
   if (!limits.empty()) {
     absl::MutexLock l(&mu_);
-    (void)DropJailRules(spec.name);
+    (void)DropTransientJailRules(spec.name);
     SyncLocked();
   }
   return result;

@@ -1,5 +1,8 @@
 #include "jailwarden/service/reloader.h"
 
+#include <algorithm>
+#include <set>
+
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
@@ -8,6 +11,29 @@
 #include "jailwarden/rctl/kernel_form.h"
 
 namespace jailwarden::service {
+namespace {
+
+// The rule changes of `plan` the policy diff does not already name: drift
+// between the policy (plus runtime additions) and the rules in force.
+// "rule +X (drift: not in force)" for a policy rule removed at runtime,
+// "rule -X (drift: ...)" for a rule in force that goes.
+std::string DescribeDrift(const RulePlan& plan, const policy::PolicyDiff& diff) {
+  auto named = [](const std::vector<rctl::Rule>& rules, const rctl::Rule& r) {
+    return std::find(rules.begin(), rules.end(), r) != rules.end();
+  };
+  std::string out;
+  for (const rctl::Rule& r : plan.to_remove) {
+    if (named(diff.rules_to_remove, r)) continue;
+    StrAppend(&out, "rule -", rctl::FormatRule(r), " (drift: not in the policy)\n");
+  }
+  for (const rctl::Rule& r : plan.to_add) {
+    if (named(diff.rules_to_add, r)) continue;
+    StrAppend(&out, "rule +", rctl::FormatRule(r), " (drift: not in force)\n");
+  }
+  return out;
+}
+
+}  // namespace
 
 ReloadStatus Reloader::status() const {
   absl::MutexLock l(&mu_);
@@ -51,9 +77,16 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
     return absl::FailedPreconditionError(ToAbsl(why));
   }
   const policy::PolicyDiff diff = policy::Diff(running, next);
+  // The rules are diffed against what is in force, not only policy against
+  // policy: a policy rule removed at runtime (`rctl -r`) is drift that this
+  // apply repairs, and says so.
+  const std::set<std::string> dropped(diff.jails_to_remove.begin(),
+                                      diff.jails_to_remove.end());
+  const std::vector<rctl::Rule> next_rules = next.AllRules().rules();
+  const RulePlan plan = rules_.PlanPolicy(next_rules, PolicyMode::kReload, dropped);
   api::ApplyResult result;
-  result.diff = policy::DescribeDiff(diff);
-  result.changed = !diff.empty();
+  result.diff = policy::DescribeDiff(diff) + DescribeDrift(plan, diff);
+  result.changed = !diff.empty() || !plan.empty();
   if (dry_run) return result;
 
   for (const std::string& key : diff.server_changes) {
@@ -73,11 +106,7 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
   }
   lifecycle_.SyncLocked();
   // 2. The rule database, in one step.
-  absl::Status swapped = rules_.Mutate([&](RuleDraft& draft) -> absl::Status {
-    for (const rctl::Rule& r : diff.rules_to_remove) (void)draft.Remove(r);
-    for (const rctl::Rule& r : diff.rules_to_add) JW_RETURN_IF_ERROR(draft.Add(r));
-    return absl::OkStatus();
-  });
+  absl::Status swapped = rules_.ApplyPolicy(next_rules, PolicyMode::kReload, dropped);
   if (!swapped.ok()) {
     const std::string why =
         StrCat("new limits could not be applied: ", ToStd(swapped.message()));
@@ -85,11 +114,14 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
     LogError("policy reload refused; the running policy stays", {{"error", why}});
     return absl::Status(swapped.code(), ToAbsl(why));
   }
-  for (const rctl::Rule& r : diff.rules_to_remove) {
+  for (const rctl::Rule& r : plan.to_remove) {
     LogInfo("rule removed", {{"rule", rctl::FormatRule(r)}, {"jail", r.subject_id}});
   }
-  for (const rctl::Rule& r : diff.rules_to_add) {
-    LogInfo("rule added", {{"rule", rctl::FormatRule(r)}, {"jail", r.subject_id}});
+  for (const rctl::Rule& r : plan.to_add) {
+    const bool drift = std::find(diff.rules_to_add.begin(), diff.rules_to_add.end(), r) ==
+                       diff.rules_to_add.end();
+    LogInfo(drift ? "rule restored (removed at runtime)" : "rule added",
+            {{"rule", rctl::FormatRule(r)}, {"jail", r.subject_id}});
   }
   for (const std::string& name : diff.jails_with_only_limits_changed) {
     LogInfo("jail limits changed without restart", {{"jail", name}});

@@ -1,5 +1,6 @@
 #include "jailwarden/service/rule_database.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
@@ -26,6 +27,43 @@ std::vector<rctl::Rule> RulesOf(const RuleGroup* g) {
   out.reserve(g->entries.size());
   for (const RuleEntry& e : g->entries) out.push_back(e.rule);
   return out;
+}
+
+bool Contains(const std::vector<rctl::Rule>& rules, const rctl::Rule& rule) {
+  return std::find(rules.begin(), rules.end(), rule) != rules.end();
+}
+
+// rctl_rule_add on a plain list: the rules `rule` replaces go, it comes last.
+void AddReplacing(std::vector<rctl::Rule>& rules, const rctl::Rule& rule) {
+  const rctl::Rule filter = rctl::ReplacementFilter(rule);
+  std::erase_if(rules, [&](const rctl::Rule& r) { return rctl::RuleMatchesFilter(r, filter); });
+  rules.push_back(rule);
+}
+
+// A group's runtime record: what is in force beyond its policy rules, and
+// which of its policy rules are not in force.
+RuntimeRules RecordOf(const std::vector<rctl::Rule>& in_force,
+                      const std::vector<rctl::Rule>& policy) {
+  RuntimeRules r;
+  for (const rctl::Rule& rule : in_force) {
+    if (!Contains(policy, rule)) r.added.push_back(rule);
+  }
+  for (const rctl::Rule& rule : policy) {
+    if (!Contains(in_force, rule)) r.removed.push_back(rule);
+  }
+  return r;
+}
+
+bool SameRecord(const std::map<std::string, RuntimeRules>& a,
+                const std::map<std::string, RuntimeRules>& b) {
+  if (a.size() != b.size()) return false;
+  for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib) {
+    if (ia->first != ib->first || ia->second.added != ib->second.added ||
+        ia->second.removed != ib->second.removed) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -123,12 +161,19 @@ void RuleDatabase::PublishLocked(std::shared_ptr<const RuleSnapshot> next) {
   current_.Store(std::move(next));
 }
 
-absl::Status RuleDatabase::Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> edit) {
+absl::Status RuleDatabase::Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> edit,
+                                  Durability durability) {
   absl::MutexLock l(&mu_);
   uint64_t seq = next_seq_;
   RuleDraft draft(*base_, seq);
   JW_RETURN_IF_ERROR(edit(draft));
-  if (draft.touched_.empty()) return absl::OkStatus();
+  return CommitLocked(draft, seq, durability == Durability::kRecorded ? &policy_ : nullptr,
+                      /*all_groups=*/false);
+}
+
+absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
+                                        const RulesByGroup* policy, bool all_groups) {
+  if (draft.touched_.empty() && !all_groups) return absl::OkStatus();
 
   std::vector<JailRulesChange> changes;
   std::vector<std::shared_ptr<RuleGroup>> groups;
@@ -162,6 +207,31 @@ absl::Status RuleDatabase::Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> ed
     groups.push_back(std::make_shared<RuleGroup>(std::move(group)));
   }
 
+  // The runtime record after the change, against `policy`.
+  std::map<std::string, RuntimeRules> next_record;
+  bool write_record = false;
+  if (policy != nullptr) {
+    next_record = record_;
+    std::map<std::string, const RuleGroup*> in_force;
+    if (all_groups) {
+      base_->ForEachGroup([&](const RuleGroup& g) { in_force[g.jail] = &g; });
+      for (const auto& [key, rules] : *policy) in_force.emplace(key, nullptr);
+      for (const auto& [key, rec] : record_) in_force.emplace(key, nullptr);
+    }
+    for (const std::shared_ptr<RuleGroup>& g : groups) in_force[g->jail] = g.get();
+    static const std::vector<rctl::Rule> kNone;
+    for (const auto& [key, group] : in_force) {
+      auto p = policy->find(key);
+      RuntimeRules rec = RecordOf(RulesOf(group), p == policy->end() ? kNone : p->second);
+      if (rec.empty()) {
+        next_record.erase(key);
+      } else {
+        next_record[key] = std::move(rec);
+      }
+    }
+    write_record = !record_path_.empty() && !SameRecord(next_record, record_);
+  }
+
   if (applier_ != nullptr && !changes.empty()) {
     JW_ASSIGN_OR_RETURN(AppliedEnforcements applied, applier_->ApplyChanges(changes));
     for (const std::shared_ptr<RuleGroup>& g : groups) {
@@ -172,10 +242,143 @@ absl::Status RuleDatabase::Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> ed
       }
     }
   }
+  if (write_record) {
+    // Before the caller hears of the change: a change that is not on disk
+    // would be lost by the next restart, so it is not made at all.
+    absl::Status written =
+        WriteFileDurably(record_path_, RuntimeRulesToJson(FlatRecordLocked(next_record)));
+    if (!written.ok()) {
+      if (applier_ != nullptr && !changes.empty()) {
+        for (JailRulesChange& c : changes) std::swap(c.before, c.after);
+        // Best effort: JailRegistry::ReconcileLimits re-applies the
+        // published rules should this fail too.
+        (void)applier_->ApplyChanges(changes);
+      }
+      return written;
+    }
+  }
   next_seq_ = seq;
+  if (policy != nullptr) record_ = std::move(next_record);
   std::vector<std::shared_ptr<const RuleGroup>> published(groups.begin(), groups.end());
-  PublishLocked(base_->With(published));
+  if (!published.empty()) PublishLocked(base_->With(published));
   return absl::OkStatus();
+}
+
+RuntimeRules RuleDatabase::FlatRecordLocked(
+    const std::map<std::string, RuntimeRules>& record) const {
+  RuntimeRules flat;
+  for (const auto& [key, rec] : record) {
+    flat.added.insert(flat.added.end(), rec.added.begin(), rec.added.end());
+    flat.removed.insert(flat.removed.end(), rec.removed.begin(), rec.removed.end());
+  }
+  return flat;
+}
+
+RuntimeRules RuleDatabase::runtime_rules() const {
+  absl::MutexLock l(&mu_);
+  return FlatRecordLocked(record_);
+}
+
+absl::Status RuleDatabase::OpenRecord(std::string path) {
+  JW_ASSIGN_OR_RETURN(RuntimeRules loaded, LoadRuntimeRules(path));
+  absl::MutexLock l(&mu_);
+  record_.clear();
+  for (rctl::Rule& r : loaded.added) record_[GroupKey(r)].added.push_back(std::move(r));
+  for (rctl::Rule& r : loaded.removed) record_[GroupKey(r)].removed.push_back(std::move(r));
+  record_path_ = std::move(path);
+  return absl::OkStatus();
+}
+
+RuleDatabase::RulesByGroup RuleDatabase::TargetLocked(
+    const RulesByGroup& policy, PolicyMode mode,
+    const std::set<std::string>& forget_jails) const {
+  RulesByGroup target = policy;
+  if (mode == PolicyMode::kStartUp) {
+    for (const auto& [key, rec] : record_) {
+      auto it = target.find(key);
+      if (it == target.end()) continue;
+      std::erase_if(it->second, [&](const rctl::Rule& r) { return Contains(rec.removed, r); });
+    }
+  }
+  for (const auto& [key, rec] : record_) {
+    if (forget_jails.count(key) != 0) continue;
+    for (const rctl::Rule& r : rec.added) AddReplacing(target[key], r);
+  }
+  return target;
+}
+
+absl::Status RuleDatabase::ReconcileLocked(RuleDraft& draft, const RulesByGroup& target,
+                                           bool all, RulePlan* plan) const {
+  std::set<std::string> keys;
+  for (const auto& [key, rules] : target) keys.insert(key);
+  if (all) base_->ForEachGroup([&](const RuleGroup& g) { keys.insert(g.jail); });
+  static const std::vector<rctl::Rule> kNone;
+  for (const std::string& key : keys) {
+    const std::vector<rctl::Rule> current =
+        RulesOf(key.empty() ? &base_->others() : base_->FindJail(key));
+    auto t = target.find(key);
+    const std::vector<rctl::Rule>& want = t == target.end() ? kNone : t->second;
+    for (const rctl::Rule& r : current) {
+      if (Contains(want, r)) continue;
+      if (plan != nullptr) {
+        plan->to_remove.push_back(r);
+      } else {
+        // A fully specified rule as a filter matches only itself.
+        absl::StatusOr<int> removed = draft.Remove(r);
+        if (!removed.ok() && removed.status().code() != absl::StatusCode::kNotFound) {
+          return removed.status();
+        }
+      }
+    }
+    for (const rctl::Rule& r : want) {
+      if (Contains(current, r)) continue;
+      if (plan != nullptr) {
+        plan->to_add.push_back(r);
+      } else {
+        JW_RETURN_IF_ERROR(draft.Add(r));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RuleDatabase::ApplyPolicy(const std::vector<rctl::Rule>& policy_rules,
+                                       PolicyMode mode,
+                                       const std::set<std::string>& forget_jails) {
+  RulesByGroup policy;
+  for (const rctl::Rule& r : policy_rules) AddReplacing(policy[GroupKey(r)], r);
+  absl::MutexLock l(&mu_);
+  const RulesByGroup target = TargetLocked(policy, mode, forget_jails);
+  uint64_t seq = next_seq_;
+  RuleDraft draft(*base_, seq);
+  JW_RETURN_IF_ERROR(ReconcileLocked(draft, target, /*all=*/true, nullptr));
+  JW_RETURN_IF_ERROR(CommitLocked(draft, seq, &policy, /*all_groups=*/true));
+  policy_ = std::move(policy);
+  return absl::OkStatus();
+}
+
+RulePlan RuleDatabase::PlanPolicy(const std::vector<rctl::Rule>& policy_rules,
+                                  PolicyMode mode,
+                                  const std::set<std::string>& forget_jails) const {
+  RulesByGroup policy;
+  for (const rctl::Rule& r : policy_rules) AddReplacing(policy[GroupKey(r)], r);
+  absl::MutexLock l(&mu_);
+  RulePlan plan;
+  uint64_t seq = next_seq_;
+  RuleDraft unused(*base_, seq);
+  (void)ReconcileLocked(unused, TargetLocked(policy, mode, forget_jails), /*all=*/true, &plan);
+  return plan;
+}
+
+absl::Status RuleDatabase::ForgetRuntimeRules(const std::string& jail) {
+  absl::MutexLock l(&mu_);
+  RulesByGroup target;
+  auto p = policy_.find(jail);
+  target[jail] = p == policy_.end() ? std::vector<rctl::Rule>{} : p->second;
+  uint64_t seq = next_seq_;
+  RuleDraft draft(*base_, seq);
+  JW_RETURN_IF_ERROR(ReconcileLocked(draft, target, /*all=*/false, nullptr));
+  return CommitLocked(draft, seq, &policy_, /*all_groups=*/false);
 }
 
 absl::Status RuleDatabase::AttachJail(

@@ -16,6 +16,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/service/daemon.h"
 #include "jailwarden/service/host_backend.h"
+#include "jailwarden/service/state_dir_lock.h"
 
 namespace jailwarden::service {
 
@@ -37,6 +38,11 @@ options:
   --log-file FILE          append log lines to FILE instead of stderr
   --log-level LEVEL        debug, info, warning or error
   --help                   this text
+
+One daemon per state directory: serve holds a lock on
+<state_dir>/jailwarden.lock (with its pid in it); a second serve on the same
+state directory exits at once with EX_TEMPFAIL (75), naming the holder's
+pid, and changes nothing.
 
 signals: SIGHUP reloads the policy (a bad one is refused and the running one
 stays); SIGTERM and SIGINT stop jailwarden.
@@ -153,6 +159,18 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
                ? EX_CONFIG
                : EX_NOINPUT;
   }
+  // One daemon per state directory: the lock comes before the backend is
+  // made and before anything is adopted, so a second serve changes nothing.
+  // EX_TEMPFAIL: the same command works once the holder has exited.
+  absl::StatusOr<std::unique_ptr<StateDirLock>> lock =
+      StateDirLock::Acquire(policy->server.state_dir);
+  if (!lock.ok()) {
+    err << "jailwarden serve: " << lock.status().message() << "\n";
+    LogError("state_dir unavailable", {{"error", std::string(lock.status().message())}});
+    return lock.status().code() == absl::StatusCode::kUnavailable ? EX_TEMPFAIL
+                                                                   : EX_CANTCREAT;
+  }
+  options.state_lock = *std::move(lock);
   LinuxBackendOptions bo;
   bo.run_dir = RunDirFor(policy->server.state_dir);
   bo.cgroup_parent = CgroupParentFor(policy->server.state_dir);

@@ -278,6 +278,98 @@ TEST_F(ApiTest, CreateJailFromSpec) {
   EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists);
 }
 
+// Records one whole response.
+class RecordingWriter : public ResponseWriter {
+ public:
+  void Send(int s, std::string_view, std::string_view b,
+            const std::vector<std::pair<std::string, std::string>>&) override {
+    status = s;
+    body = std::string(b);
+  }
+  bool StartStream(int s, std::string_view) override {
+    status = s;
+    return true;
+  }
+  bool Write(std::string_view d) override {
+    body += d;
+    return true;
+  }
+  void Finish() override {}
+  int status = 0;
+  std::string body;
+};
+
+TEST(RouterTest, BadJailNamesInThePathAreRefusedBeforeAnyLookup) {
+  testing::FakeDaemon daemon;
+  daemon.AddJail("j01", "running", 1);
+  RouterOptions options;
+  options.token = kToken;
+  Router router(daemon, options);
+  struct Case {
+    std::string method, path, why;
+  };
+  const std::vector<Case> cases = {
+      {"DELETE", std::string("/v1/jails/j01\0x", 15), "contains a NUL byte"},
+      {"GET", std::string("/v1/jails/j01\0", 14), "contains a NUL byte"},
+      {"POST", std::string("/v1/jails/j01\0x/stop", 20), "contains a NUL byte"},
+      // Undecoded, as the server passes it with decode_url=no.
+      {"DELETE", "/v1/jails/j01%00x", "contains a NUL byte"},
+      {"POST", "/v1/jails/j01%2Fstop", "contains '/'"},
+      {"POST", "/v1/jails/j01%2fstop", "contains '/'"},
+      {"DELETE", "/v1/jails/%2E%2E", "is '..'"},
+      {"DELETE", "/v1/jails/..", "is '..'"},
+      {"POST", "/v1/jails/./start", "is '.'"},
+      {"DELETE", "/v1/jails/j01\x01", "contains a control character"},
+      {"DELETE", "/v1/jails/" + std::string(256, 'a'), "is longer than 255 bytes"},
+      {"GET", "/v1/jails/" + std::string(300, 'a') + "/usage", "is longer than 255 bytes"},
+  };
+  for (const Case& c : cases) {
+    HttpRequest req;
+    req.method = c.method;
+    req.path = c.path;
+    req.headers["authorization"] = StrCat("Bearer ", kToken);
+    req.remote_is_loopback = true;
+    RecordingWriter out;
+    router.Handle(req, out);
+    EXPECT_EQ(out.status, 400) << c.method << " " << c.path;
+    EXPECT_THAT(out.body, HasSubstr("\"code\":\"INVALID_ARGUMENT\"")) << c.path;
+    EXPECT_THAT(out.body, HasSubstr("jail name in the path " + c.why)) << c.path;
+  }
+  EXPECT_TRUE(daemon.calls().empty());
+  // A 255-byte name is looked up as usual.
+  HttpRequest ok;
+  ok.method = "GET";
+  ok.path = "/v1/jails/" + std::string(255, 'a');
+  ok.remote_is_loopback = true;
+  RecordingWriter out;
+  router.Handle(ok, out);
+  EXPECT_EQ(out.status, 404);
+}
+
+// Over HTTP: CivetWeb decodes the path and cuts it at a decoded NUL (and
+// turns %2F into a separator, drops dot segments) before the router sees
+// it, so this needs the server to pass the path undecoded: "decode_url",
+// "no" in the CivetWeb options and request.path from local_uri_raw in
+// src/api/http_server.cc (Segments() in router.cc decodes per segment).
+// Disabled until that change lands; with it, this passes.
+TEST_F(ApiTest, DISABLED_PercentEncodedNulSlashOrDotsInAJailNameChangeNothing) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"DELETE", "/v1/jails/web%00x"},
+      {"POST", "/v1/jails/web%2Fstop"},
+      {"POST", "/v1/jails/web%2fstop"},
+      {"DELETE", "/v1/jails/%2E%2E"},
+      {"DELETE", "/v1/jails/.."},
+      {"DELETE", "/v1/jails/" + std::string(300, 'w')},
+  };
+  for (const auto& [method, path] : cases) {
+    absl::StatusOr<HttpResponse> r = MakeClient().Do(method, path, "{}");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 400) << method << " " << path << ": " << r->body;
+    EXPECT_THAT(r->body, HasSubstr("jail name in the path ")) << path;
+  }
+  EXPECT_TRUE(daemon_.calls().empty()) << ::testing::PrintToString(daemon_.calls());
+}
+
 TEST(TokenTest, CreatedOnceWithMode0600) {
   char dir[] = "/tmp/jw-token-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

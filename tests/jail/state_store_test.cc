@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -218,6 +219,46 @@ TEST(StateStoreTest, LastJidPersists) {
   ASSERT_TRUE(store->SaveLastJid(41).ok());
   auto again = *StateStore::Open(dir.path(), false);
   EXPECT_EQ(*again->LoadLastJid(), 41);
+}
+
+TEST(StateStoreTest, OpenRemovesWhatKilledWritesLeftAndOnlyThat) {
+  TempDir dir;
+  const std::string root = dir.path();
+  {
+    auto store = *StateStore::Open(root, true);
+    JailRecord rec;
+    rec.spec = FullSpec();
+    ASSERT_TRUE(store->Save(rec).ok());
+  }
+  auto touch = [](const std::string& path) { std::ofstream(path) << "{\"half"; };
+  touch(root + "/jails/web/config.json.tmp");  // an update killed before rename
+  touch(root + "/jails/web/state.json.tmp");
+  ASSERT_EQ(mkdir((root + "/jails/half").c_str(), 0700), 0);  // a create killed
+  touch(root + "/jails/half/config.json.tmp");
+  ASSERT_EQ(mkdir((root + "/jails/empty").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((root + "/jails/odd").c_str(), 0700), 0);  // not ours to judge
+  touch(root + "/jails/odd/notes.txt");
+  touch(root + "/transient/run-1.json.tmp");
+  touch(root + "/manager.json.tmp");
+  touch(root + "/someone-elses.tmp");
+
+  auto store = *StateStore::Open(root, true);
+  std::vector<std::string> removed = store->stale_removed();
+  std::sort(removed.begin(), removed.end());
+  EXPECT_THAT(removed,
+              ElementsAre(root + "/jails/empty", root + "/jails/half",
+                          root + "/jails/half/config.json.tmp",
+                          root + "/jails/web/config.json.tmp",
+                          root + "/jails/web/state.json.tmp", root + "/manager.json.tmp",
+                          root + "/transient/run-1.json.tmp"));
+  EXPECT_THAT(*store->ListNames(), ElementsAre("odd", "web"));
+  auto web = store->Load("web");
+  ASSERT_TRUE(web.ok()) << web.status();
+  EXPECT_EQ(web->spec, FullSpec());
+  EXPECT_EQ(access((root + "/someone-elses.tmp").c_str(), F_OK), 0);
+  EXPECT_EQ(access((root + "/jails/odd/notes.txt").c_str(), F_OK), 0);
+  // Nothing left to remove (and so nothing to warn about) the next time.
+  EXPECT_THAT(StateStore::Open(root, true).value()->stale_removed(), ElementsAre());
 }
 
 TEST(StateStoreTest, RelativeRootIsRejected) {

@@ -604,6 +604,73 @@ TEST_F(DaemonTest, ServeRefusesABadPolicyWithItsPlace) {
   unlink(bad.c_str());
 }
 
+// One daemon per state directory: a second serve on the same config exits
+// at once with EX_TEMPFAIL and the holder's pid, adopting nothing and
+// re-applying nothing (a runtime limit the policy lacks stays in force).
+TEST_F(DaemonTest, ASecondServeOnTheSameStateDirExitsAtOnceAndChangesNothing) {
+  const api::JailInfo db = Jail("db");
+  CliResult r = Cli({"rctl", "-a", "jail:db:memoryuse:deny=50M"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(MemoryLimit(db.init_pid), "52428800");
+  const absl::Time t0 = absl::Now();
+  CliResult second = Cli({"serve", "--config", config_, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(second.status, 75) << second.err;  // EX_TEMPFAIL
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(5));
+  EXPECT_THAT(second.err, HasSubstr(StrCat("in use by jailwarden pid ", serve_pid_)));
+  EXPECT_THAT(second.err, HasSubstr(state_ + "/jailwarden.lock"));
+  EXPECT_EQ(Jail("db").init_pid, db.init_pid);
+  EXPECT_EQ(Jail("web").state, "running");
+  EXPECT_EQ(MemoryLimit(db.init_pid), "52428800");
+  r = Cli({"rctl", "-r", "jail:db:memoryuse"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Runtime state is state: a limit given with `create -L` and a policy rule
+// removed with `rctl -r` are as they were after a SIGTERM restart and after
+// kill -9; `apply -n` then reports the removal as drift and `apply` repairs
+// it.
+TEST_F(DaemonTest, RuntimeRulesSurviveARestartAndKill9) {
+  CliResult r = Cli({"create", "lim1", "--base", base_, "--path", state_ + "/roots/lim1",
+                     "--persist", "-L", "memoryuse:deny=20M", "--start"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli({"rctl", "-r", "jail:db:nthr"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const int64_t lim1_pid = Jail("lim1").init_pid;
+  ASSERT_EQ(MemoryLimit(lim1_pid), "20971520");
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    ASSERT_TRUE(WaitFor([&] { return Client().Do("GET", "/readyz").ok(); }));
+    EXPECT_EQ(Cli({"rctl", "jail:lim1"}).out, "jail:lim1:memoryuse:deny=20971520\n");
+    EXPECT_EQ(Cli({"rctl", "jail:db:nthr"}).out, "");
+    EXPECT_EQ(Jail("lim1").init_pid, lim1_pid);
+    EXPECT_EQ(MemoryLimit(lim1_pid), "20971520");
+  };
+  EXPECT_EQ(StopServe(), 0);
+  StartServe(false);
+  ASSERT_GT(serve_pid_, 0);
+  check("after SIGTERM");
+  kill(serve_pid_, SIGKILL);
+  int st = 0;
+  waitpid(serve_pid_, &st, 0);
+  serve_pid_ = -1;
+  StartServe(false);
+  ASSERT_GT(serve_pid_, 0);
+  check("after kill -9");
+
+  r = Cli({"apply", "-n", "-f", config_});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "rule +jail:db:nthr:deny=100 (drift: not in force)\n");
+  r = Cli({"apply", "-f", config_});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Cli({"rctl", "jail:db:nthr"}).out, "jail:db:nthr:deny=100\n");
+  EXPECT_EQ(Cli({"apply", "-n", "-f", config_}).out, "no changes\n");
+  // The limit goes with the jail, from the record too.
+  r = Cli({"destroy", "lim1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Cli({"rctl", "jail:lim1"}).out, "");
+  EXPECT_THAT(ReadFile(state_ + "/runtime-rules.json"), Not(HasSubstr("lim1")));
+}
+
 // Last: SIGTERM leaves the jails running; a new serve adopts them.
 TEST_F(DaemonTest, ZzSigtermKeepsJailsAndANewServeAdoptsThem) {
   const api::JailInfo web = Jail("web");

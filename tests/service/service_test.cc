@@ -2,21 +2,26 @@
 // and a recording LimitEnforcer. No root, no HTTP (the api tests and
 // tests/daemon cover those).
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "absl/synchronization/mutex.h"
 #include "fakes/fake_jail_runtime.h"
 #include "fakes/fake_usage_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/service/daemon.h"
+#include "jailwarden/service/runtime_rules.h"
 
 namespace jailwarden::service {
 namespace {
@@ -384,6 +389,167 @@ TEST_F(ServiceTest, ApiJailsWithLimitsAndDestroy) {
   absl::Status bad = daemon_->CreateJail(req);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("Operation not supported"));
   EXPECT_EQ(daemon_->GetJail("tmp2").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ServiceTest, ASecondDaemonOnTheSameStateDirIsRefusedAndChangesNothing) {
+  const std::vector<std::string> log_before = host_->runtime_ptr_->Log();
+  absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(WithState(kPolicy, state_), "t.yaml");
+  ASSERT_TRUE(p.ok());
+  auto backend = std::make_unique<FakeHostBackend>();
+  DaemonOptions o;
+  o.serve_http = false;
+  o.run_sampler = false;
+  absl::StatusOr<std::unique_ptr<Daemon>> second =
+      Daemon::Start(o, *std::move(p), std::move(backend));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr(StrCat("in use by jailwarden pid ", getpid())));
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr(state_ + "/jailwarden.lock"));
+  EXPECT_EQ(host_->runtime_ptr_->Log(), log_before);
+  // The lock goes with the daemon: a new one starts.
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_TRUE(daemon_->Status().ready);
+}
+
+TEST(StateDirLockTest, HoldsThePidAndIsReleasedWithTheObject) {
+  char dir[] = "/tmp/jw-lock-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string state = StrCat(dir, "/state");
+  absl::StatusOr<std::unique_ptr<StateDirLock>> first = StateDirLock::Acquire(state);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::ifstream in(state + "/jailwarden.lock");
+  std::string pid;
+  in >> pid;
+  EXPECT_EQ(pid, StrCat(getpid()));
+  EXPECT_EQ(StateDirLock::Acquire(state).status().code(), absl::StatusCode::kUnavailable);
+  first->reset();
+  EXPECT_TRUE(StateDirLock::Acquire(state).ok());
+  (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(ServiceTest, RctlAddIsWrittenBeforeItAnswersAndComesBackAfterARestart) {
+  ASSERT_TRUE(daemon_->Rctl().AddRule("jail:web:openfiles:deny=100").ok());
+  EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"),
+              HasSubstr("\"added\": [\n  \"jail:web:openfiles:deny=100\"\n ]"));
+  const std::vector<std::string> before = Rules();
+  daemon_.reset();  // as good as kill -9 here: nothing is written at exit
+  Start(WithState(kPolicy, state_));
+  EXPECT_EQ(Rules(), before);
+  EXPECT_THAT(host_->enforcer_.Applied("web"), Contains("jail:web:openfiles:deny=100"));
+}
+
+TEST_F(ServiceTest, RctlRemovedPolicyRuleStaysRemovedAcrossARestartUntilApply) {
+  ASSERT_TRUE(daemon_->Rctl().RemoveRule("jail:db:nthr").ok());
+  EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"),
+              HasSubstr("\"removed\": [\n  \"jail:db:nthr:deny=50\"\n ]"));
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_THAT(Rules(), Not(Contains("jail:db:nthr:deny=50")));
+  EXPECT_THAT(host_->enforcer_.Applied("db"), ElementsAre("jail:db:memoryuse:deny=67108864"));
+  // The same policy again: apply -n reports the drift, apply repairs it.
+  absl::StatusOr<api::ApplyResult> dry =
+      daemon_->Apply(WithState(kPolicy, state_), "same.yaml", true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_TRUE(dry->changed);
+  EXPECT_EQ(dry->diff, "rule +jail:db:nthr:deny=50 (drift: not in force)\n");
+  EXPECT_THAT(Rules(), Not(Contains("jail:db:nthr:deny=50")));
+  absl::StatusOr<api::ApplyResult> r =
+      daemon_->Apply(WithState(kPolicy, state_), "same.yaml", false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->changed);
+  EXPECT_THAT(Rules(), Contains("jail:db:nthr:deny=50"));
+  EXPECT_THAT(host_->enforcer_.Applied("db"), Contains("jail:db:nthr:deny=50"));
+  EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"), HasSubstr("\"removed\": []"));
+  absl::StatusOr<api::ApplyResult> again =
+      daemon_->Apply(WithState(kPolicy, state_), "same.yaml", true);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(again->diff, "");
+}
+
+TEST_F(ServiceTest, RuntimeDenyOverridesThePolicysAndSurvivesRestartAndApply) {
+  ASSERT_TRUE(daemon_->Rctl().AddRule("jail:db:memoryuse:deny=20971520").ok());
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_THAT(Rules(), Contains("jail:db:memoryuse:deny=20971520"));
+  EXPECT_THAT(Rules(), Not(Contains("jail:db:memoryuse:deny=67108864")));
+  absl::StatusOr<api::ApplyResult> r =
+      daemon_->Apply(WithState(kPolicy, state_), "same.yaml", false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->changed);
+  EXPECT_THAT(host_->enforcer_.Applied("db"), Contains("jail:db:memoryuse:deny=20971520"));
+}
+
+TEST_F(ServiceTest, CreateLimitsComeBackAfterARestartAndGoWithTheJail) {
+  api::CreateJailRequest req;
+  req.spec.name = "lim1";
+  req.spec.path = "/srv/lim1";
+  req.limits = {"memoryuse:deny=20M"};
+  req.start = true;
+  ASSERT_TRUE(daemon_->CreateJail(req).ok());
+  EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"),
+              HasSubstr("jail:lim1:memoryuse:deny=20971520"));
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_THAT(Rules(), Contains("jail:lim1:memoryuse:deny=20971520"));
+  ASSERT_TRUE(daemon_->DestroyJail("lim1").ok());
+  EXPECT_THAT(Rules(), Not(Contains("jail:lim1:memoryuse:deny=20971520")));
+  EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"), Not(HasSubstr("lim1")));
+}
+
+TEST_F(ServiceTest, ARuleThatCannotBeRecordedIsNotMade) {
+  const std::vector<std::string> rules_before = Rules();
+  const std::vector<std::string> kernel_before = host_->enforcer_.Applied("web");
+  // The temp file's place is taken: the record cannot be written.
+  const std::string tmp = state_ + "/runtime-rules.json.tmp";
+  ASSERT_EQ(mkdir(tmp.c_str(), 0700), 0);
+  absl::Status s = daemon_->Rctl().AddRule("jail:web:openfiles:deny=100");
+  EXPECT_EQ(StatusErrno(s), EISDIR) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(tmp));
+  EXPECT_EQ(Rules(), rules_before);
+  EXPECT_EQ(host_->enforcer_.Applied("web"), kernel_before);
+  ASSERT_EQ(rmdir(tmp.c_str()), 0);
+  daemon_.reset();
+  Start(WithState(kPolicy, state_));
+  EXPECT_EQ(Rules(), rules_before);
+}
+
+TEST(RuntimeRulesTest, RoundTripsAndRefusesWhatIsNotARecord) {
+  RuntimeRules r;
+  r.added.push_back(*rctl::ParseRuleForAdd("jail:a:memoryuse:deny=20971520"));
+  r.removed.push_back(*rctl::ParseRuleForAdd("jail:b:nthr:deny=50"));
+  absl::StatusOr<RuntimeRules> back = RuntimeRulesFromJson(RuntimeRulesToJson(r), "f");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->added, r.added);
+  EXPECT_EQ(back->removed, r.removed);
+  for (const char* bad : {"", "[]", "{\"version\": 2}", "{\"version\": 1, \"added\": 3}",
+                          "{\"version\": 1, \"added\": [\"jail:a:cputime:deny=1\"]}"}) {
+    absl::StatusOr<RuntimeRules> p = RuntimeRulesFromJson(bad, "x/runtime-rules.json");
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kDataLoss) << bad;
+    EXPECT_THAT(std::string(p.status().message()), HasSubstr("x/runtime-rules.json: ")) << bad;
+  }
+}
+
+TEST(RuntimeRulesTest, LoadOfNothingIsEmptyAndRemovesAStaleTempFile) {
+  char dir[] = "/tmp/jw-rr-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = StrCat(dir, "/runtime-rules.json");
+  std::ofstream(path + ".tmp") << "{\"half";
+  absl::StatusOr<RuntimeRules> r = LoadRuntimeRules(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->empty());
+  EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
+  ASSERT_TRUE(WriteFileDurably(path, "{\"version\": 1}\n").ok());
+  EXPECT_EQ(ReadText(path), "{\"version\": 1}\n");
+  (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
 }
 
 TEST(HostBackendTest, CgroupParentIsPerStateDir) {

@@ -65,6 +65,13 @@ class StateStore {
   // `root` absolute; created (0700) if missing. `fsync` as ManagerOptions.
   // `transient_dir`: where transient records go ("" = <root>/transient);
   // absolute, created (0700) if missing.
+  // Open removes what writes killed between open and rename left: every
+  // `*.tmp` file in the jail directories and the transient directory,
+  // <root>/manager.json.tmp, and jail directories left empty without a
+  // config.json (a create killed before its record existed); see
+  // stale_removed(). It assumes it is the only writer (the daemon holds the
+  // state directory's lock). Errors: ErrnoStatus from mkdir(2),
+  // opendir(2), unlink(2) or fsync(2).
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(std::string root, bool fsync,
                                                           std::string transient_dir = "");
 
@@ -94,6 +101,9 @@ class StateStore {
   absl::StatusOr<int64_t> LoadLastJid() const;
   absl::Status SaveLastJid(int64_t jid);
 
+  // What Open removed (absolute paths), for the caller to log once.
+  const std::vector<std::string>& stale_removed() const { return stale_removed_; }
+
   // Writes `contents` to `path` atomically (temp, fsync, rename, fsync dir).
   // `durable` false skips the fsyncs (still atomic, maybe lost on a power
   // cut); it is ignored when the store was opened without fsync.
@@ -104,9 +114,11 @@ class StateStore {
   StateStore(std::string root, bool fsync, std::string transient_dir)
       : root_(std::move(root)), fsync_(fsync), transient_dir_(std::move(transient_dir)) {}
   absl::StatusOr<JailRecord> LoadTransient(std::string_view name) const;
+  absl::Status RemoveStaleTempFiles();
   std::string root_;
   bool fsync_;
   std::string transient_dir_;
+  std::vector<std::string> stale_removed_;
 };
 
 }  // namespace jailwarden::jail

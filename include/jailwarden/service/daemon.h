@@ -28,6 +28,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/racct/sampler.h"
 #include "jailwarden/service/host_backend.h"
+#include "jailwarden/service/state_dir_lock.h"
 
 namespace jailwarden::service {
 
@@ -46,13 +47,19 @@ struct DaemonOptions {
   // How often jails that ended by themselves are noticed, limits
   // reconciled and the published jail list refreshed.
   absl::Duration maintenance_interval = absl::Seconds(1);
+  // The state directory's lock, when the caller took it before making the
+  // backend (`jailwarden serve`). Null: Start takes it itself, first of
+  // all. Held until the Daemon is destroyed.
+  std::shared_ptr<StateDirLock> state_lock;
 };
 
 class Daemon final : public api::Daemon {
  public:
-  // Does everything up to ready (see the file comment). Errors: the
-  // policy's backend refused (FailedPrecondition), the state store or token
-  // file unusable, the listeners unavailable (Unavailable). A jail that
+  // Does everything up to ready (see the file comment). Errors: another
+  // daemon holds the state directory (Unavailable with its pid, nothing
+  // adopted or changed; see StateDirLock), the policy's backend refused
+  // (FailedPrecondition), the state store or token file unusable, the
+  // listeners unavailable (Unavailable). A jail that
   // fails to start is logged and reported in ListJails, not fatal.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       DaemonOptions options, policy::Policy policy,

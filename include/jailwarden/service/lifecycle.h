@@ -41,8 +41,9 @@ class Lifecycle {
   // api::Daemon's lifecycle calls. CreateJail defines the jail and adds its
   // limits; if starting it fails (its limits cannot be applied, a hook
   // fails) the definition and the limits are taken back and the error
-  // returned. DestroyJail also drops its jail rules unless the policy
-  // defines the jail.
+  // returned. CreateJail's limits are runtime rules, recorded durably
+  // before it returns (RuleDatabase). DestroyJail also drops the jail's
+  // runtime rules (its rules become the policy's for it, if any).
   absl::Status CreateJail(const api::CreateJailRequest& request);
   absl::Status DestroyJail(std::string_view name);
   absl::Status StartJail(std::string_view name);
@@ -85,7 +86,8 @@ class Lifecycle {
                                                     const std::vector<std::string>& limits,
                                                     platform::JailSpec* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status DropJailRules(const std::string& name);
+  // Removes a one-shot jail's rules (not recorded).
+  absl::Status DropTransientJailRules(const std::string& name);
 
   jail::Manager& manager_;
   RuleDatabase& rules_;

@@ -4,9 +4,11 @@
 // one serialized step. The new policy is loaded and validated first; a bad
 // one changes nothing and its reason is kept for Status(). Then, in order:
 // jails no longer in the policy are stopped and destroyed; the rule
-// database changes in one Mutate (policy rules the new policy lacks
-// removed, new ones added; a backend refusal leaves the old rules and
-// refuses the reload); running jails get their new limits without a
+// database changes in one step to the new policy's rules plus the runtime
+// additions (RuleDatabase::ApplyPolicy, diffed against the rules in force,
+// so a policy rule removed at runtime is drift that comes back and that
+// `apply -n` reports as "rule +X (drift: not in force)"; a backend refusal
+// leaves the old rules and refuses the reload); running jails get their new limits without a
 // restart; jails whose definition changed are restarted; new jails are
 // created; every policy jail that is not running is started.
 //

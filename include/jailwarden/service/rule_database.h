@@ -13,12 +13,23 @@
 // Mutate, so it gets either the rules before a change (and the change then
 // reaches it) or the rules after it — never a mix.
 //
+// The database also knows the policy's rules and keeps the durable record
+// of runtime changes to them (RuntimeRules, <state_dir>/runtime-rules.json):
+// a recorded Mutate (`rctl -a/-r`, `create -L`) writes the record before it
+// returns, and a failed write fails the Mutate and changes nothing. What is
+// in force is the policy's rules minus the runtime removals, plus the
+// runtime additions (added with rctl_rule_add semantics, so a runtime deny
+// replaces the policy's deny for the same subject, resource and per). A
+// reload (ApplyPolicy kReload) makes the policy plus the runtime additions
+// true: a runtime removal of a policy rule is drift that it repairs.
+//
 // Lock order: RuleDatabase before the applier's lock. Thread-safe.
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +41,7 @@
 #include "jailwarden/racct/shared_slot.h"
 #include "jailwarden/rctl/rule.h"
 #include "jailwarden/service/rule_snapshot.h"
+#include "jailwarden/service/runtime_rules.h"
 
 namespace jailwarden::service {
 
@@ -79,6 +91,25 @@ class RuleDraft {
   std::map<std::string, RuleGroup> touched_;  // "" = non-jail subjects
 };
 
+// Whether a Mutate is a runtime change to remember across restarts.
+enum class Durability {
+  kRecorded,   // the record is brought up to date and written before return
+  kTransient,  // not recorded (one-shot `run` jails, gone with the daemon)
+};
+
+// How ApplyPolicy treats runtime removals of policy rules.
+enum class PolicyMode {
+  kStartUp,  // kept: the rules in force are those before the restart
+  kReload,   // dropped: `apply` and SIGHUP put removed policy rules back
+};
+
+// What ApplyPolicy would change in the rules in force.
+struct RulePlan {
+  std::vector<rctl::Rule> to_remove;
+  std::vector<rctl::Rule> to_add;
+  bool empty() const { return to_remove.empty() && to_add.empty(); }
+};
+
 class RuleDatabase {
  public:
   // `describe` says what the backend makes of a rule without a running jail
@@ -95,8 +126,43 @@ class RuleDatabase {
   // the changed jails' rules (LimitApplier) and publishes a new snapshot.
   // Any error — from `edit` or from the backend — changes nothing and is
   // returned. Cost: the touched groups' rules, not the whole database.
-  absl::Status Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> edit)
+  // With kRecorded (and a record opened), the runtime record of the
+  // touched groups is recomputed against the policy's rules and written
+  // durably before return; a write error puts the backend back and is
+  // returned, nothing changed.
+  absl::Status Mutate(absl::FunctionRef<absl::Status(RuleDraft&)> edit,
+                      Durability durability = Durability::kRecorded)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Loads the runtime record from `path` (absent = empty; a stale
+  // `<path>.tmp` is removed) and writes it there from now on. Call once,
+  // before the first ApplyPolicy. Errors: LoadRuntimeRules's (DataLoss for
+  // a corrupt record).
+  absl::Status OpenRecord(std::string path) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Makes the rules in force the policy's `policy_rules` (kernel form,
+  // fully specified) minus, with kStartUp, the recorded runtime removals,
+  // plus the recorded runtime additions except those of `forget_jails`
+  // (jails the policy drops). One all-or-nothing change as Mutate; the
+  // record is rewritten against the new policy. Errors: as Mutate (the
+  // backend's refusal, the record's write); nothing changed then.
+  absl::Status ApplyPolicy(const std::vector<rctl::Rule>& policy_rules, PolicyMode mode,
+                           const std::set<std::string>& forget_jails = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // What ApplyPolicy would change, without changing anything: a policy
+  // rule removed at runtime shows in to_add (drift) with kReload.
+  RulePlan PlanPolicy(const std::vector<rctl::Rule>& policy_rules, PolicyMode mode,
+                      const std::set<std::string>& forget_jails = {}) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The jail is gone (destroyed, or its creation rolled back): its rules
+  // become the policy's for it again — runtime additions dropped, runtime
+  // removals undone — and the record forgets it. Errors: as Mutate.
+  absl::Status ForgetRuntimeRules(const std::string& jail) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The runtime record as it stands (what the file holds), grouped by jail
+  // in name order, non-jail subjects first.
+  RuntimeRules runtime_rules() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // A jail starts (or is adopted): `apply` gets its current rules and
   // returns what the backend applied; that is published for the jail's
@@ -114,7 +180,25 @@ class RuleDatabase {
   std::shared_ptr<const RuleSnapshot> Current() const { return current_.Load(); }
 
  private:
+  using RulesByGroup = std::map<std::string, std::vector<rctl::Rule>>;
+
   RuleEntry Entry(rctl::Rule rule, uint64_t seq) const;
+  // The rules in force after ApplyPolicy, by group.
+  RulesByGroup TargetLocked(const RulesByGroup& policy, PolicyMode mode,
+                            const std::set<std::string>& forget_jails) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Removes from and adds to `draft` so the groups in `target` (and, with
+  // `all`, every other group: emptied) hold exactly its rules.
+  absl::Status ReconcileLocked(RuleDraft& draft, const RulesByGroup& target, bool all,
+                               RulePlan* plan) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Mutate's second half: describe, apply, record (unless `record` is
+  // null), publish. `policy`: the policy the record is computed against;
+  // `all_groups`: recompute the record of every group, not only touched.
+  absl::Status CommitLocked(RuleDraft& draft, uint64_t seq, const RulesByGroup* policy,
+                            bool all_groups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  RuntimeRules FlatRecordLocked(const std::map<std::string, RuntimeRules>& record) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   void PublishLocked(std::shared_ptr<const RuleSnapshot> next)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -122,10 +206,14 @@ class RuleDatabase {
   const std::function<bool(const rctl::Rule&)> deny_is_sampled_;
   LimitApplier* applier_ = nullptr;
 
-  absl::Mutex mu_;  // serializes changes
+  mutable absl::Mutex mu_;  // serializes changes
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::shared_ptr<const RuleSnapshot> base_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const RuleSnapshot> current_;
+  RulesByGroup policy_ ABSL_GUARDED_BY(mu_);
+  // Group → its runtime additions and removals (non-empty ones only).
+  std::map<std::string, RuntimeRules> record_ ABSL_GUARDED_BY(mu_);
+  std::string record_path_ ABSL_GUARDED_BY(mu_);  // "" = not written
 };
 
 }  // namespace jailwarden::service
