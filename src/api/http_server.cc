@@ -132,7 +132,13 @@ class HttpServer::Adapter final : public CivetHandler {
       HttpRequest request;
       const mg_request_info* ri = mg_get_request_info(conn);
       request.method = ri->request_method != nullptr ? ri->request_method : "";
-      request.path = ri->local_uri != nullptr ? ri->local_uri : "/";
+      // The raw path: CivetWeb's decoded one is cut at a decoded NUL and has
+      // "%2F" turned into a separator, so "j01%00x" would reach the router
+      // as "j01". The router decodes each segment itself and refuses names
+      // with NUL, '/', "..", control characters or over 255 bytes.
+      request.path = ri->local_uri_raw != nullptr ? ri->local_uri_raw
+                     : ri->local_uri != nullptr   ? ri->local_uri
+                                                  : "/";
       if (ri->query_string != nullptr) {
         request.query = ParseQuery(ri->query_string);
       }
@@ -225,6 +231,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       "request_timeout_ms",
       StrCat(absl::ToInt64Milliseconds(server->options_.io_timeout)),
       "enable_keep_alive", "no",
+      "decode_url", "no",
   };
   CivetCallbacks callbacks;
   callbacks.log_message = LogMessage;

@@ -14,7 +14,7 @@ namespace jailwarden::api {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded path, no query ("/v1/jails/web")
+  std::string path;    // undecoded (percent-encoded) path, no query ("/v1/jails/web")
   // Decoded query parameters in order; a key may repeat.
   std::vector<std::pair<std::string, std::string>> query;
   // Header names lowercased.
