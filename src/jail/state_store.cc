@@ -37,19 +37,6 @@ std::string ReadAll(const std::string& path, int* err) {
   return text.ok() ? *std::move(text) : std::string();
 }
 
-absl::Status FsyncDir(const std::string& dir) {
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return ErrnoStatus(errno, StrCat("open ", dir));
-  }
-  int rc = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (rc != 0) {
-    return ErrnoStatus(err, StrCat("fsync ", dir));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -199,43 +186,7 @@ std::string StateStore::TransientFile(std::string_view name) const {
 
 absl::Status StateStore::WriteFileAtomically(const std::string& path,
                                              std::string_view contents, bool durable) {
-  bool sync = fsync_ && durable;
-  std::string tmp = StrCat(path, ".tmp");
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return ErrnoStatus(errno, StrCat("create ", tmp));
-  }
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      int err = errno;
-      close(fd);
-      unlink(tmp.c_str());
-      return ErrnoStatus(err, StrCat("write ", tmp));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (sync && fsync(fd) != 0) {
-    int err = errno;
-    close(fd);
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, StrCat("fsync ", tmp));
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, StrCat("rename ", tmp));
-  }
-  if (sync) {
-    size_t slash = path.rfind('/');
-    return FsyncDir(slash == 0 ? "/" : path.substr(0, slash));
-  }
-  return absl::OkStatus();
+  return jailwarden::WriteFileAtomically(path, contents, fsync_ && durable);
 }
 
 absl::Status StateStore::Save(const JailRecord& rec) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/rctl/rule_set.h"
@@ -246,7 +247,7 @@ absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
     // Before the caller hears of the change: a change that is not on disk
     // would be lost by the next restart, so it is not made at all.
     absl::Status written =
-        WriteFileDurably(record_path_, RuntimeRulesToJson(FlatRecordLocked(next_record)));
+        WriteFileAtomically(record_path_, RuntimeRulesToJson(FlatRecordLocked(next_record)));
     if (!written.ok()) {
       if (applier_ != nullptr && !changes.empty()) {
         for (JailRulesChange& c : changes) std::swap(c.before, c.after);

@@ -45,15 +45,6 @@ absl::StatusOr<std::vector<rctl::Rule>> RulesFrom(const json& j, const char* key
   return out;
 }
 
-absl::Status FsyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, StrCat("open ", dir));
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  if (rc != 0) return ErrnoStatus(err, StrCat("fsync ", dir));
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -108,36 +99,5 @@ absl::StatusOr<RuntimeRules> LoadRuntimeRules(const std::string& path) {
   return RuntimeRulesFromJson(*text, path);
 }
 
-absl::Status WriteFileDurably(const std::string& path, std::string_view contents) {
-  const std::string tmp = StrCat(path, ".tmp");
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus(errno, StrCat("create ", tmp));
-  auto fail = [&](int err, std::string_view step) {
-    close(fd);
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, StrCat(step, " ", tmp));
-  };
-  std::size_t off = 0;
-  while (off < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(n < 0 ? errno : EIO, "write");
-    off += static_cast<std::size_t>(n);
-  }
-  if (fsync(fd) != 0) return fail(errno, "fsync");
-  if (close(fd) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, StrCat("close ", tmp));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(tmp.c_str());
-    return ErrnoStatus(err, StrCat("rename ", tmp));
-  }
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return FsyncDir(".");
-  return FsyncDir(slash == 0 ? "/" : path.substr(0, slash));
-}
 
 }  // namespace jailwarden::service

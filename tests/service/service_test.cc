@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/kernel_form.h"
@@ -547,7 +548,7 @@ TEST(RuntimeRulesTest, LoadOfNothingIsEmptyAndRemovesAStaleTempFile) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->empty());
   EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
-  ASSERT_TRUE(WriteFileDurably(path, "{\"version\": 1}\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "{\"version\": 1}\n").ok());
   EXPECT_EQ(ReadText(path), "{\"version\": 1}\n");
   (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
 }

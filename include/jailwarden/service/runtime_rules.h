@@ -49,10 +49,4 @@ absl::StatusOr<RuntimeRules> RuntimeRulesFromJson(std::string_view text,
 // RuntimeRulesFromJson, or an ErrnoStatus from read(2).
 absl::StatusOr<RuntimeRules> LoadRuntimeRules(const std::string& path);
 
-// Writes `contents` to `path` atomically and durably: `<path>.tmp`, write,
-// fsync, rename over `path`, fsync of the directory. On any error the old
-// file is intact and the temp file removed. Errors: an ErrnoStatus naming
-// the failed step and file.
-absl::Status WriteFileDurably(const std::string& path, std::string_view contents);
-
 }  // namespace jailwarden::service
