@@ -260,5 +260,38 @@ TEST_F(FreeBsdDaemonTest, StopJailsOnExitStopsThemInReverseDependOrder) {
   EXPECT_THAT(KernelRules(), ElementsAre(kForeign));
 }
 
+// The kernel carried out web's devctl and sigterm rules itself; the daemon
+// must not append the event nor signal the jail a second time.
+// DISABLED until src/service/daemon.cc passes the backend's answer to the
+// router (`ro.kernel_acts = hb.KernelActs();` beside the other
+// TickRouterOptions); freebsd_tick_router_test.cc covers the router itself.
+TEST_F(FreeBsdDaemonTest, DISABLED_KernelActsSoTheDaemonNeverSignalsNorAppends) {
+  policy_ = Replace(policy_, "      memoryuse: devctl=1M\n",
+                    "      memoryuse: devctl=1M\n      vmemoryuse: sigterm=1M\n");
+  Start();
+  const pid_t pid = kernel_.AddProcess(Jid("web"), 0, 0, "httpd");
+  kernel_.ClearCalls();
+  for (int64_t bytes : {512 * 1024, 64 * 1024 * 1024}) {
+    kernel_.SetContainerUsage(rctl::SubjectType::kJail, "web", rctl::Resource::kMemoryuse,
+                              bytes);
+    kernel_.SetContainerUsage(rctl::SubjectType::kJail, "web", rctl::Resource::kVmemoryuse,
+                              bytes);
+    daemon_->sampler().TickOnce();
+  }
+  std::shared_ptr<const racct::Snapshot> snap = daemon_->LatestSnapshot();
+  ASSERT_NE(snap, nullptr);
+  const rctl::UsageVector* u = snap->FindJailUsage("web");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ((*u)[static_cast<std::size_t>(rctl::Resource::kVmemoryuse)], 64 * 1024 * 1024);
+  // No devctl event appended: the kernel sent it to devd(8).
+  EXPECT_EQ(daemon_->Status().events, 0u);
+  absl::SleepFor(absl::Milliseconds(300));  // time for the router's worker
+  daemon_.reset();
+  EXPECT_THAT(Calls("kill("), IsEmpty());
+  std::optional<platform::FakeProcess> p = kernel_.Process(pid);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_THAT(p->signals, IsEmpty());
+}
+
 }  // namespace
 }  // namespace jailwarden::service
