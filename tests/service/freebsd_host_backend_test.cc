@@ -125,6 +125,52 @@ TEST(FreeBsdHostBackendTest, MakesItsRunDir) {
   (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
 }
 
+// Rules applied by one backend; `run_dir` "" = not recorded.
+std::unique_ptr<HostBackend> BackendWithWebRule(FakeFreeBsdKernel& kernel,
+                                                const std::string& run_dir) {
+  FreeBsdBackendOptions o;
+  o.run_dir = run_dir;
+  absl::StatusOr<std::unique_ptr<HostBackend>> b = NewFreeBsdHostBackend(kernel, o);
+  EXPECT_TRUE(b.ok()) << b.status();
+  return b.ok() ? *std::move(b) : nullptr;
+}
+
+TEST(FreeBsdHostBackendTest, ANewBackendOverTheSameRunDirKnowsItsOwnRules) {
+  char dir[] = "/tmp/jw-fbhb-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  for (const bool recorded : {true, false}) {
+    SCOPED_TRACE(recorded ? "recorded" : "not recorded");
+    FakeFreeBsdKernel kernel;
+    const std::string run_dir = recorded ? StrCat(dir, "/run") : "";
+    const std::string admin = "jail:web:openfiles:log=1000";
+    ASSERT_EQ(kernel.RctlAddRule(admin.c_str(), admin.size() + 1, nullptr, 0), 0);
+    platform::JailInstance i;
+    i.ref.name = "web";
+    i.ref.jid = 1;
+    absl::StatusOr<rctl::Rule> own = rctl::ParseRuleForAdd("jail:web:maxproc:deny=20");
+    ASSERT_TRUE(own.ok());
+    {
+      std::unique_ptr<HostBackend> first = BackendWithWebRule(kernel, run_dir);
+      ASSERT_NE(first, nullptr);
+      absl::StatusOr<platform::JailRef> ref = first->AddJail(i);
+      ASSERT_TRUE(ref.ok());
+      ASSERT_TRUE(first->enforcer().Apply(*ref, {*own}).ok());
+    }  // gone without removing anything, as after kill -9
+    std::unique_ptr<HostBackend> second = BackendWithWebRule(kernel, run_dir);
+    ASSERT_NE(second, nullptr);
+    absl::StatusOr<platform::JailRef> ref = second->AddJail(i);
+    ASSERT_TRUE(ref.ok());
+    ASSERT_TRUE(second->enforcer().Apply(*ref, {}).ok());
+    if (recorded) {
+      EXPECT_THAT(kernel.Rules(), ::testing::ElementsAre(admin));
+    } else {  // without the record, its own rule looks like an admin's
+      EXPECT_THAT(kernel.Rules(), ::testing::UnorderedElementsAre(
+                                      admin, "jail:web:maxproc:deny=20"));
+    }
+  }
+  (void)std::system(StrCat("rm -rf '", dir, "'").c_str());
+}
+
 TEST(FreeBsdHostBackendTest, NewHostBackendRefusesFreeBsdOnThisLinuxHost) {
 #if defined(__linux__)
   absl::StatusOr<std::unique_ptr<HostBackend>> b =
