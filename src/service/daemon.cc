@@ -154,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   ro.signal_jail = [&d](const std::string& jail, int sig) { d.SignalJail(jail, sig); };
   ro.maintain = [&d] { d.lifecycle->Maintain(); };
   ro.maintenance_interval = d.options.maintenance_interval;
+  ro.kernel_acts = hb.KernelActs();  // FreeBSD: rctl acts, the engine only counts
   racct::Sampler& sampler = *d.sampler;
   ro.rules_compiled = [&sampler](const FlatRules& flat) { sampler.SetRules(flat.rules); };
   d.router = std::make_unique<TickRouter>(*d.rules, hb.enforcer(), d.events,

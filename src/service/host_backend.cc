@@ -112,7 +112,11 @@ std::string CgroupParentFor(std::string_view state_dir) {
 }
 
 std::string RunDirFor(std::string_view state_dir) {
+#if defined(__FreeBSD__)
+  if (state_dir == policy::kDefaultStateDir) return "/var/run/jailwarden";
+#else
   if (state_dir == policy::kDefaultStateDir) return "/run/jailwarden";
+#endif
   return StrCat(state_dir, "/run");
 }
 
@@ -120,24 +124,42 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(
     policy::Backend backend, const LinuxBackendOptions& options) {
   switch (backend) {
     case policy::Backend::kAuto:
+#if defined(__linux__)
+      return NewLinuxHostBackend(options);
+#elif defined(__FreeBSD__)
+      return NewHostBackend(policy::Backend::kFreeBsd, options);
+#else
+      return absl::FailedPreconditionError(
+          "server.backend auto: jailwarden has no backend for this OS");
+#endif
     case policy::Backend::kLinux:
 #if defined(__linux__)
       return NewLinuxHostBackend(options);
 #else
       return absl::FailedPreconditionError(
-          "server.backend linux: this host is not Linux");
+          "server.backend linux: this host is not Linux; use 'backend: "
+          "freebsd' or 'auto'");
 #endif
-    case policy::Backend::kFreeBsd:
-#if defined(__linux__)
+    case policy::Backend::kFreeBsd: {
+#if defined(__FreeBSD__)
+      // One real kernel seam per process, never destroyed: backends made
+      // later (a test, a second daemon) share it.
+      static platform::FreeBsdKernel* const kernel =
+          platform::SystemFreeBsdKernel().release();
+      FreeBsdBackendOptions fo;
+      fo.run_dir = options.run_dir;
+      return NewFreeBsdHostBackend(*kernel, fo);
+#elif defined(__linux__)
       return absl::FailedPreconditionError(
           "server.backend freebsd is not meaningful on this Linux host: the "
           "FreeBSD backend drives jail(2) and rctl(2), which only a FreeBSD "
           "kernel has; use 'backend: linux' or 'auto'");
 #else
       (void)options;
-      return absl::UnimplementedError(
-          "the FreeBSD backend's syscall seam is not bound on this build");
+      return absl::FailedPreconditionError(
+          "server.backend freebsd: this host is not FreeBSD");
 #endif
+    }
   }
   return absl::InvalidArgumentError("unknown backend");
 }

@@ -41,11 +41,31 @@ void TickRouter::Stop() {
   EnforceSampledDenies({});
 }
 
-void TickRouter::OnLog(std::string_view line) { LogWarning(line, {{"source", "rctl"}}); }
+// With kernel_acts each of the four actions below was already carried out
+// by the kernel (rctl(8): "log", "devctl", "throttle" and the signals are
+// rctl_enforce()'s, at the charge); the engine's decision is only counted.
 
-void TickRouter::OnDevctl(std::string_view line) { events_.Append(line); }
+void TickRouter::OnLog(std::string_view line) {
+  if (options_.kernel_acts) {
+    left_to_kernel_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  LogWarning(line, {{"source", "rctl"}});
+}
+
+void TickRouter::OnDevctl(std::string_view line) {
+  if (options_.kernel_acts) {
+    left_to_kernel_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  events_.Append(line);
+}
 
 void TickRouter::OnSignal(const engine::SignalRequest& request) {
+  if (options_.kernel_acts) {
+    left_to_kernel_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const int sig = rctl::HostSignalNumber(request.signal);
   if (sig <= 0) return;
   {
@@ -58,6 +78,10 @@ void TickRouter::OnSignal(const engine::SignalRequest& request) {
 }
 
 void TickRouter::OnThrottle(const engine::ThrottleRequest& request) {
+  if (options_.kernel_acts) {
+    left_to_kernel_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   // Jail-wide pcpu and I/O limits are cgroup knobs installed per rule; the
   // engine's per-tick throttle sleeps (rules with a process subject or per
   // process/user) have no mechanism here. They are counted, and their
@@ -86,7 +110,9 @@ void TickRouter::OnTick(const std::shared_ptr<const racct::Snapshot>& snap) {
   const absl::Time t0 = absl::Now();
   const engine::EvaluationResult& result = engine_->Evaluate(*snap);
   health_.Record(absl::Now() - t0, result);
-  RouteSampledDenies(*snap, result, recompiled);
+  // The kernel denies every charge over a deny rule itself: nothing is
+  // enforced by sampling, whatever a rule's `sampled` bit says.
+  if (!options_.kernel_acts) RouteSampledDenies(*snap, result, recompiled);
 }
 
 // Hands the sampled denies at or over to the worker, which has the enforcer

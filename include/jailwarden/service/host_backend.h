@@ -3,15 +3,19 @@
 // The host backend as the daemon sees it: the three platform pieces
 // (JailRuntime, UsageReader, LimitEnforcer) plus the registration of
 // running jails with the reader and the enforcer, chosen once at start.
-// Linux is the only backend `jailwarden serve` runs on a Linux host; tests
-// build one from fakes.
+// Linux is the only backend `jailwarden serve` runs on a Linux host; on
+// FreeBSD it runs the FreeBSD backend over the real syscall seam. Tests
+// build one from fakes, or the FreeBSD one over FakeFreeBsdKernel.
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "jailwarden/platform/freebsd/jail_runtime.h"
+#include "jailwarden/platform/freebsd/kernel.h"
 #include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/platform/limit_enforcer.h"
 #include "jailwarden/platform/usage_reader.h"
@@ -48,6 +52,20 @@ class HostBackend {
     (void)jail;
     return absl::OkStatus();
   }
+
+  // True when the kernel itself carries out every RCTL action of every
+  // rule the enforcer installed (FreeBSD: deny, log, devctl, throttle and
+  // the signals, at the moment of the charge). The daemon's engine then
+  // only counts matches, headroom and peaks for metrics and never acts a
+  // second time (TickRouterOptions::kernel_acts). False by default: the
+  // Linux kernel enforces some denies, the engine does the rest.
+  virtual bool KernelActs() const { return false; }
+
+  // Rules found in the kernel for a running jail that jailwarden did not
+  // make (rctl.conf, an admin's rctl -a) and left in place, as of each
+  // jail's last Apply. Empty where the enforcer owns the kernel's limits
+  // outright (Linux). Thread-safe.
+  virtual std::vector<rctl::Rule> ForeignRules() const { return {}; }
 };
 
 struct LinuxBackendOptions {
@@ -65,8 +83,10 @@ std::string CgroupParentFor(std::string_view state_dir);
 
 // The runtime directory for a daemon with `state_dir` (jails' sockets and
 // thin roots, and the records of one-shot `run` jails, none of which
-// outlive the machine): /run/jailwarden for the default state directory
-// (systemd's RuntimeDirectory=, tmpfs), <state_dir>/run otherwise.
+// outlive the machine): for the default state directory /run/jailwarden
+// on Linux (systemd's RuntimeDirectory=, tmpfs), /var/run/jailwarden on
+// FreeBSD (hier(7); cleared at boot by rc.d/cleanvar); <state_dir>/run
+// otherwise.
 std::string RunDirFor(std::string_view state_dir);
 
 // The Linux backend (namespaces, cgroups, /proc). Errors from the
@@ -74,9 +94,42 @@ std::string RunDirFor(std::string_view state_dir);
 absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
     const LinuxBackendOptions& options);
 
-// The backend `server.backend` asks for on this host. FailedPrecondition
-// for `freebsd` on Linux (its syscall seam binds to the FreeBSD kernel
-// only) with a message saying so.
+struct FreeBsdBackendOptions {
+  // Per-daemon scratch that lives as long as the kernel's rctl rules (until
+  // reboot), absolute: the rules jailwarden installed are recorded here
+  // (freebsd-rctl-owned) so that a daemon restarted after a crash still
+  // tells its own rules from an admin's. Created if missing. Empty: not
+  // recorded (every rule found after a restart counts as foreign).
+  std::string run_dir;
+  platform::FreeBsdJailRuntimeOptions runtime;
+};
+
+// Why the FreeBSD backend cannot run on this kernel, or OK. In order:
+// FailedPrecondition when jailwarden itself runs inside a jail
+// (security.jail.jailed=1: jails and rctl rules are made from the host);
+// FailedPrecondition when RACCT is missing from the kernel, or present
+// and disabled (the message is rctl(8)'s text and the remedy:
+// kern.racct.enable=1 in /boot/loader.conf, then reboot); PermissionDenied
+// (errno EPERM) when rctl(2) refuses because jailwarden is not root; or
+// the probe's own errno status. Thread-safe if the kernel is.
+absl::Status CheckFreeBsdHost(platform::FreeBsdKernel& kernel);
+
+// The FreeBSD backend over `kernel` (the real one on FreeBSD,
+// FakeFreeBsdKernel in tests; it must outlive the backend):
+// FreeBsdJailRuntime, FreeBsdRacctReader (one rctl_get_racct(2) per jail
+// per tick) and FreeBsdLimitEnforcer (rules installed and reconciled with
+// rctl_add_rule(2)/rctl_remove_rule(2), other rules left alone). Its
+// KernelActs() is true. Runs CheckFreeBsdHost first and returns its
+// error; also the error of creating options.run_dir.
+absl::StatusOr<std::unique_ptr<HostBackend>> NewFreeBsdHostBackend(
+    platform::FreeBsdKernel& kernel, const FreeBsdBackendOptions& options);
+
+// The backend `server.backend` asks for on this host (auto: the host's
+// own). FailedPrecondition for `freebsd` on Linux (its syscall seam binds
+// to the FreeBSD kernel only) and for `linux` on FreeBSD, with a message
+// saying so. On FreeBSD the FreeBSD backend is bound to the real kernel
+// with options.run_dir as its run_dir, and CheckFreeBsdHost's errors are
+// returned as they are.
 absl::StatusOr<std::unique_ptr<HostBackend>> NewHostBackend(
     policy::Backend backend, const LinuxBackendOptions& options);
 

@@ -8,9 +8,18 @@
 // on a process or the kernel), which also runs the daemon's maintenance
 // every `maintenance_interval`.
 //
+// Where the kernel carries out every RCTL action itself (FreeBSD's rctl(2):
+// `kernel_acts`), the router acts on nothing: the engine still evaluates
+// every tick and counts matches, headroom and peaks for metrics, but no
+// line is logged, no devctl event appended, no signal sent, no throttle
+// counted and no sampled deny handed to the enforcer — the kernel already
+// did each of them at the moment of the charge, and doing it again from a
+// sample would log twice and signal twice.
+//
 // Thread-safety: OnTick only from the sampler thread (or a test calling
 // Sampler::TickOnce); Start/Stop from the owner; the rest from any thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,6 +51,9 @@ struct TickRouterOptions {
   // Called on the sampler thread with the rules the engine was just
   // compiled from (the sampler's throttle minimums follow them).
   std::function<void(const FlatRules&)> rules_compiled;
+  // The kernel carries out every rule's action (HostBackend::KernelActs()):
+  // the engine only counts (see the file comment).
+  bool kernel_acts = false;
 };
 
 class TickRouter final : public engine::ActionSink {
@@ -65,6 +77,9 @@ class TickRouter final : public engine::ActionSink {
   const engine::Engine& engine() const { return *engine_; }
   // Process or per-user throttles without a mechanism on this backend.
   uint64_t throttles_ignored() const { return throttles_ignored_.load(); }
+  // Actions the engine decided and the router left to the kernel
+  // (kernel_acts): log lines, devctl events, signals, throttles.
+  uint64_t left_to_kernel() const { return left_to_kernel_.load(); }
 
   // engine::ActionSink (sampler thread; must not block).
   void OnLog(std::string_view line) override;
@@ -99,6 +114,7 @@ class TickRouter final : public engine::ActionSink {
   TickRouterOptions options_;
   std::unique_ptr<engine::Engine> engine_;
   std::atomic<uint64_t> throttles_ignored_{0};
+  std::atomic<uint64_t> left_to_kernel_{0};
 
   // Sampler-thread state: the snapshot the engine was compiled from, and
   // the sampled denies last handed to the worker.

@@ -7,9 +7,10 @@
 // dies), a process table with per-process racct charged to the real-uid,
 // login-class and every ancestor prison container (§2 Containers), the five
 // rctl(2) calls with the errno order of §8.2-§8.3 over rctl::RuleSet,
-// kern.racct.enable as an int, a bool or missing (§1, §10), nmount/unmount
-// bookkeeping, kill(2), and jail(8)'s commands (ifconfig aliases and vnet
-// moves are modelled; anything else goes to a test-supplied handler).
+// kern.racct.enable as an int, a bool or missing (§1, §10), security.jail.jailed
+// (1 after SetCallerJail), nmount/unmount bookkeeping, kill(2), and jail(8)'s
+// commands (ifconfig aliases and vnet moves are modelled; anything else goes
+// to a test-supplied handler).
 //
 // Tests drive it: processes, usage, interfaces, the caller's credentials,
 // and faults (the next call of a kind fails with a chosen errno). Every

@@ -202,6 +202,11 @@ int FakeFreeBsdKernel::Sysctlbyname(const char* name, void* oldp,
     const auto v = static_cast<uint32_t>(maxbufsize_);
     std::memcpy(value, &v, sizeof v);
     size = sizeof v;
+  } else if (n == "security.jail.jailed") {
+    // An int, 1 when the caller runs in a jail (kern_jail.c).
+    const int v = caller_jail_ != 0 ? 1 : 0;
+    std::memcpy(value, &v, sizeof v);
+    size = sizeof v;
   } else {
     return FailLocked(ENOENT);
   }
