@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <set>
 
 #include "jailwarden/base/errno.h"
@@ -55,16 +56,15 @@ RuntimeRules RecordOf(const std::vector<rctl::Rule>& in_force,
   return r;
 }
 
-bool SameRecord(const std::map<std::string, RuntimeRules>& a,
-                const std::map<std::string, RuntimeRules>& b) {
-  if (a.size() != b.size()) return false;
-  for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib) {
-    if (ia->first != ib->first || ia->second.added != ib->second.added ||
-        ia->second.removed != ib->second.removed) {
-      return false;
+void ApplyRecordChanges(std::map<std::string, RuntimeRules>& record,
+                        const std::map<std::string, std::optional<RuntimeRules>>& changes) {
+  for (auto& [key, rec] : changes) {
+    if (rec.has_value()) {
+      record[key] = *rec;
+    } else {
+      record.erase(key);
     }
   }
-  return true;
 }
 
 }  // namespace
@@ -208,11 +208,11 @@ absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
     groups.push_back(std::make_shared<RuleGroup>(std::move(group)));
   }
 
-  // The runtime record after the change, against `policy`.
-  std::map<std::string, RuntimeRules> next_record;
-  bool write_record = false;
+  // The runtime record's groups this change alters, against `policy`:
+  // only the touched groups (all of them for a policy change), so a change
+  // to one jail costs that jail's rules, not the whole record.
+  std::map<std::string, std::optional<RuntimeRules>> record_changes;  // nullopt: erase
   if (policy != nullptr) {
-    next_record = record_;
     std::map<std::string, const RuleGroup*> in_force;
     if (all_groups) {
       base_->ForEachGroup([&](const RuleGroup& g) { in_force[g.jail] = &g; });
@@ -224,14 +224,16 @@ absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
     for (const auto& [key, group] : in_force) {
       auto p = policy->find(key);
       RuntimeRules rec = RecordOf(RulesOf(group), p == policy->end() ? kNone : p->second);
+      auto cur = record_.find(key);
       if (rec.empty()) {
-        next_record.erase(key);
-      } else {
-        next_record[key] = std::move(rec);
+        if (cur != record_.end()) record_changes[key] = std::nullopt;
+      } else if (cur == record_.end() || cur->second.added != rec.added ||
+                 cur->second.removed != rec.removed) {
+        record_changes[key] = std::move(rec);
       }
     }
-    write_record = !record_path_.empty() && !SameRecord(next_record, record_);
   }
+  const bool write_record = !record_path_.empty() && !record_changes.empty();
 
   if (applier_ != nullptr && !changes.empty()) {
     JW_ASSIGN_OR_RETURN(AppliedEnforcements applied, applier_->ApplyChanges(changes));
@@ -246,6 +248,8 @@ absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
   if (write_record) {
     // Before the caller hears of the change: a change that is not on disk
     // would be lost by the next restart, so it is not made at all.
+    std::map<std::string, RuntimeRules> next_record = record_;
+    ApplyRecordChanges(next_record, record_changes);
     absl::Status written =
         WriteFileAtomically(record_path_, RuntimeRulesToJson(FlatRecordLocked(next_record)));
     if (!written.ok()) {
@@ -259,7 +263,7 @@ absl::Status RuleDatabase::CommitLocked(RuleDraft& draft, uint64_t seq,
     }
   }
   next_seq_ = seq;
-  if (policy != nullptr) record_ = std::move(next_record);
+  ApplyRecordChanges(record_, record_changes);
   std::vector<std::shared_ptr<const RuleGroup>> published(groups.begin(), groups.end());
   if (!published.empty()) PublishLocked(base_->With(published));
   return absl::OkStatus();
