@@ -180,6 +180,9 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   p.rlimits = t.rlimits;
   p.drop_caps = t.in_jail && t.caps_restricted;
   p.capabilities = t.capabilities;
+  if (t.in_jail) {
+    p.seccomp = t.seccomp;
+  }
   if (!t.in_jail) {
     return ExecOnHost(t, req, p);
   }
@@ -230,6 +233,7 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
   p.rlimits = t.rlimits;
   p.drop_caps = t.caps_restricted;
   p.capabilities = t.capabilities;
+  p.seccomp = t.seccomp;
   int32_t ns_pid = 0;
   if (!t.init_socket.empty() && access(t.init_socket.c_str(), F_OK) == 0) {
     JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/true));

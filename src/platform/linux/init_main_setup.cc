@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
@@ -181,6 +182,19 @@ void ProtectProc(const std::string& proc, const InitConfig& c) {
   }
 }
 
+void InstallJailSeccomp(const std::string& text) {
+  SeccompSettings settings;
+  std::vector<sock_filter> program;
+  std::string error;
+  if (!SeccompSettingsFromText(text, &settings, &error) ||
+      !BuildSeccompFilter(settings, &program, &error)) {
+    throw SetupError{"seccomp filter: " + error, EINVAL};
+  }
+  if (int err = InstallSeccompFilter(program); err != 0) {
+    throw SetupError{"seccomp(SECCOMP_SET_MODE_FILTER)", err};
+  }
+}
+
 void LoopbackUp() {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) {
@@ -246,6 +260,13 @@ int SetupJail(const InitConfig& c) {
   JW_INIT_CHECK_SYS(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
   JW_INIT_CHECK_SYS(umount2(".", MNT_DETACH), "detach old root");
   JW_INIT_CHECK_SYS(chdir("/"), "chdir /");
+  // The seccomp filter goes on once init's own mount work (the detach
+  // above) is done, and before the capability drop: seccomp(2) without
+  // no_new_privs, which jailwarden leaves unset so set-user-ID programs
+  // work, needs CAP_SYS_ADMIN.
+  if (!c.seccomp.empty()) {
+    InstallJailSeccomp(c.seccomp);
+  }
   // From here on init needs no privilege: it reaps, forks and signals its
   // own children. Everything it starts inherits the reduced set.
   if (!c.caps_unrestricted) {
