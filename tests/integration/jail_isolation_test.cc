@@ -246,5 +246,33 @@ TEST_F(JailIsolationTest, UnknownSyscallNameFailsTheCreate) {
   (void)manager_->Destroy("bad1");
 }
 
+// Issue 13, item 7: /proc/keys, /proc/timer_list, /proc/kallsyms showed the
+// host's kernel. runc's masked paths read as empty in a jail (a file with
+// /dev/null over it, a directory as an empty read-only tmpfs), and the
+// jail's root cannot unmount the mask (mount family refused).
+TEST_F(JailIsolationTest, HostKernelFilesInProcReadEmpty) {
+  const std::string desc = "jw-it-visible-" + std::to_string(getpid());
+  long key = syscall(SYS_add_key, "user", desc.c_str(), "x", 1, KEY_SPEC_USER_KEYRING);
+  ASSERT_GT(key, 0) << "add_key on the host: " << strerror(errno);
+  // The host sees its key in /proc/keys.
+  EXPECT_THAT(ReadText("/proc/keys"), HasSubstr(desc));
+  Up(*manager_, Spec("proc1"));
+  ShellResult r = JailShell(*manager_, "proc1",
+                            "for f in keys key-users kallsyms timer_list sched_debug kcore; do "
+                            "[ -e /proc/$f ] && echo $f $(cat /proc/$f | wc -c); done; "
+                            "[ -d /proc/acpi ] && echo acpi $(ls -A /proc/acpi | wc -l); "
+                            "umount /proc/keys 2>/dev/null; echo umount=$?; "
+                            "grep -c " + desc + " /proc/keys");
+  syscall(SYS_keyctl, KEYCTL_INVALIDATE, key);
+  EXPECT_THAT(r.out, HasSubstr("keys 0\n"));
+  EXPECT_THAT(r.out, HasSubstr("kallsyms 0\n"));
+  EXPECT_THAT(r.out, HasSubstr("timer_list 0\n"));
+  EXPECT_THAT(r.out, ::testing::Not(::testing::ContainsRegex("(keys|kallsyms|timer_list|"
+                                                             "sched_debug|kcore) [1-9]")));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("acpi 1")));
+  EXPECT_THAT(r.out, HasSubstr("umount=1\n0\n"));
+  ASSERT_TRUE(manager_->Destroy("proc1").ok());
+}
+
 }  // namespace
 }  // namespace jailwarden::testing

@@ -163,6 +163,23 @@ void BindOver(const std::string& path, bool writable) {
   }
 }
 
+// Hides `path` (absent: nothing to hide). Before pivot_root: /dev/null is
+// the host's.
+void MaskPath(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    JW_INIT_CHECK_SYS(mount("tmpfs", path.c_str(), "tmpfs",
+                            MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555"),
+                      "mask " + path);
+  } else {
+    JW_INIT_CHECK_SYS(mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr),
+                      "mask " + path);
+  }
+}
+
 // The jail's /proc shows host-wide controls that need no capability, only
 // uid 0: sysctls (kernel.core_pattern alone runs a program as the host's
 // root), sysrq-trigger (reboots the host), irq affinities. Read-only, as
@@ -177,8 +194,18 @@ void ProtectProc(const std::string& proc, const InitConfig& c) {
   if (c.net_sysctls_writable) {
     BindOver(proc + "/sys/net", true);
   }
-  for (const char* p : {"/sys", "/sysrq-trigger", "/irq", "/bus", "/fs", "/acpi"}) {
+  for (const char* p : {"/sys", "/sysrq-trigger", "/irq", "/bus", "/fs"}) {
     BindOver(proc + p, false);
+  }
+  // runc's masked paths (its default spec), plus kallsyms: files that show
+  // the host's kernel (addresses, timers of every process, the keys of
+  // every user, physical memory) and that no jail needs. A file gets the
+  // host's /dev/null bound over it (reads give nothing), a directory an
+  // empty read-only tmpfs.
+  for (const char* p : {"/acpi", "/asound", "/interrupts", "/kcore", "/keys", "/key-users",
+                        "/kallsyms", "/latency_stats", "/timer_list", "/timer_stats",
+                        "/sched_debug", "/scsi"}) {
+    MaskPath(proc + p);
   }
 }
 
