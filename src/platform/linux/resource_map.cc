@@ -28,7 +28,9 @@ using rctl::Resource;
   "bytes (msgsnd EAGAIN), the namespace up to msgmni times that"
 
 constexpr LinuxResourceRow SamplerOnly(Resource r, int rlimit) {
-  LinuxResourceRow row{r, LinuxMechanism::kSamplerOnly};
+  LinuxResourceRow row{};
+  row.resource = r;
+  row.mechanism = LinuxMechanism::kSamplerOnly;
   row.rlimit = rlimit;
   return row;
 }
@@ -38,7 +40,9 @@ constexpr LinuxResourceRow SamplerOnly(Resource r, int rlimit) {
 constexpr LinuxResourceRow Rlimit(Resource r, int rlimit, Fidelity f, std::string_view detail,
                                   LinuxClampSource clamp, int clamp_errno,
                                   std::string_view charge) {
-  LinuxResourceRow row{r, LinuxMechanism::kRlimit};
+  LinuxResourceRow row{};
+  row.resource = r;
+  row.mechanism = LinuxMechanism::kRlimit;
   row.rlimit = rlimit;
   row.rlimit_use = LinuxRlimitUse::kPerProcess;
   row.fidelity_v1 = row.fidelity_v2 = f;
@@ -58,7 +62,9 @@ struct CgroupFacts {
 };
 
 constexpr LinuxResourceRow Cgroup(Resource r, const CgroupFacts& f) {
-  LinuxResourceRow row{r, LinuxMechanism::kCgroup};
+  LinuxResourceRow row{};
+  row.resource = r;
+  row.mechanism = LinuxMechanism::kCgroup;
   row.cgroup_v1_controller = f.v1_controller;
   row.cgroup_v1_knob = f.v1_knob;
   row.cgroup_v2_knob = f.v2_knob;
@@ -84,7 +90,9 @@ constexpr LinuxResourceRow Io(Resource r, std::string_view v1_knob, std::string_
 
 constexpr LinuxResourceRow Ipc(Resource r, std::string_view sysctl, LinuxLimitSlot slot,
                                Fidelity f, std::string_view detail) {
-  LinuxResourceRow row{r, LinuxMechanism::kIpcSysctl};
+  LinuxResourceRow row{};
+  row.resource = r;
+  row.mechanism = LinuxMechanism::kIpcSysctl;
   row.sysctl = sysctl;
   row.slot = slot;
   row.fidelity_v1 = row.fidelity_v2 = f;
@@ -121,7 +129,9 @@ constexpr LinuxResourceRow Coredumpsize() {
 }
 
 constexpr LinuxResourceRow Pseudoterminals() {
-  LinuxResourceRow row{Resource::kPseudoterminals, LinuxMechanism::kDevpts};
+  LinuxResourceRow row{};
+  row.resource = Resource::kPseudoterminals;
+  row.mechanism = LinuxMechanism::kDevpts;
   row.slot = LinuxLimitSlot::kDevpts;
   row.fidelity_v1 = row.fidelity_v2 = Fidelity::kExact;
   row.detail_v1 = row.detail_v2 = "posix_openpt fails with ENOSPC where FreeBSD gives EAGAIN";
