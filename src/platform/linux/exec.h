@@ -5,7 +5,6 @@
 // fork; between fork and exec the children make only async-signal-safe
 // calls (style.md, sandbox2).
 
-#include <linux/filter.h>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -38,10 +37,12 @@ struct ExecTarget {
   // created before jailwarden restricted jails).
   bool caps_restricted = false;
   uint64_t capabilities = 0;
-  // jail: its seccomp program (BuildSeccompFilter), which the setns
-  // helper's child installs before execve; empty for a jail made before
-  // jailwarden filtered jails (its pid 1 has none either).
-  std::vector<sock_filter> seccomp;
+  // jail: its seccomp settings (SeccompSettingsToText). Only the setns
+  // helper path compiles them (before its fork) and installs the program
+  // before execve: commands started by pid 1 inherit pid 1's filter. ""
+  // for a jail made before jailwarden filtered jails (its pid 1 has none
+  // either).
+  std::string seccomp;
 };
 
 // Runs `request` and waits (with request.timeout). For a jail: a helper

@@ -448,12 +448,7 @@ class LinuxJailRuntime final : public JailRuntime {
     }
     // Absent for a jail made before jailwarden filtered jails.
     if (auto it = inst.backend_state.find("seccomp"); it != inst.backend_state.end()) {
-      SeccompSettings settings;
-      std::string error;
-      if (!SeccompSettingsFromText(it->second, &settings, &error) ||
-          !BuildSeccompFilter(settings, &t.seccomp, &error)) {
-        return absl::InternalError(StrCat("jail ", inst.ref.name, ": seccomp filter: ", error));
-      }
+      t.seccomp = it->second;
     }
     return t;
   }
