@@ -63,8 +63,7 @@ class JailIsolationTest : public ::testing::Test {
     RemoveTree(ws_.top);
   }
 
-  platform::JailSpec Spec(const std::string& name,
-                          std::map<std::string, std::string> params = {}) {
+  platform::JailSpec Spec(const std::string& name, std::map<std::string, std::string> params = {}) {
     platform::JailSpec s;
     s.name = name;
     s.path = ws_.CopyRoot(name);
@@ -188,7 +187,8 @@ TEST_F(JailIsolationTest, JailCannotCreateUserNamespaces) {
   // Seccomp mode 2 (filter) in pid 1 and in the command.
   EXPECT_EQ(JailShell(*manager_, "ns1",
                       "grep Seccomp: /proc/1/status | cut -f2; "
-                      "grep Seccomp: /proc/self/status | cut -f2").out,
+                      "grep Seccomp: /proc/self/status | cut -f2")
+                .out,
             "2\n2\n");
   EXPECT_EQ(manager_->Get("ns1")->instance.backend_state.at("seccomp"), "default");
 
@@ -262,7 +262,8 @@ TEST_F(JailIsolationTest, HostKernelFilesInProcReadEmpty) {
                             "[ -e /proc/$f ] && echo $f $(cat /proc/$f | wc -c); done; "
                             "[ -d /proc/acpi ] && echo acpi $(ls -A /proc/acpi | wc -l); "
                             "umount /proc/keys 2>/dev/null; echo umount=$?; "
-                            "grep -c " + desc + " /proc/keys");
+                            "grep -c " +
+                                desc + " /proc/keys");
   syscall(SYS_keyctl, KEYCTL_INVALIDATE, key);
   EXPECT_THAT(r.out, HasSubstr("keys 0\n"));
   EXPECT_THAT(r.out, HasSubstr("kallsyms 0\n"));

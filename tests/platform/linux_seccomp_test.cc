@@ -3,8 +3,6 @@
 // filter, and the built program installed in a forked child, where the
 // refused calls fail with the documented errno and ordinary ones work.
 
-#include "jailwarden/platform/linux/seccomp.h"
-
 #include <errno.h>
 #include <linux/keyctl.h>
 #include <sched.h>
@@ -21,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/platform/linux/capabilities.h"
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/init_config.h"
 
 namespace jailwarden::platform {
@@ -187,45 +186,51 @@ int Errno(long rc) { return rc < 0 ? errno : 0; }
 
 TEST(SeccompTest, FilterRefusesWithTheDocumentedErrno) {
   SeccompSettings s;
-  EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID,
-                                                      KEY_SPEC_USER_KEYRING, 0)); }),
+  EXPECT_EQ(UnderFilter(s,
+                        [] {
+                          return Errno(
+                              syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
+                        }),
             EPERM);
-  EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_add_key, "user", "jw", "x", 1,
-                                                      KEY_SPEC_SESSION_KEYRING)); }),
+  EXPECT_EQ(UnderFilter(s,
+                        [] {
+                          return Errno(
+                              syscall(SYS_add_key, "user", "jw", "x", 1, KEY_SPEC_SESSION_KEYRING));
+                        }),
             EPERM);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(unshare(CLONE_NEWUSER)); }), EPERM);
-  EXPECT_EQ(UnderFilter(s, [] { return Errno(unshare(CLONE_NEWNS | CLONE_NEWCGROUP)); }),
-            EPERM);
+  EXPECT_EQ(UnderFilter(s, [] { return Errno(unshare(CLONE_NEWNS | CLONE_NEWCGROUP)); }), EPERM);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_setns, 0, 0)); }), EPERM);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_clone3, nullptr, 0)); }), ENOSYS);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_bpf, 0, nullptr, 0)); }), EPERM);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(mount("none", "/mnt", "tmpfs", 0, nullptr)); }),
             EPERM);
-  EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0,
-                                                      0, 0)); }),
-            EPERM);
+  EXPECT_EQ(
+      UnderFilter(s, [] { return Errno(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0)); }),
+      EPERM);
 }
 
 TEST(SeccompTest, FilterLetsOrdinaryProcessesWork) {
   SeccompSettings s;
   // fork (clone without namespace flags), a thread-free exec of /bin/true,
   // unshare(0) and an ordinary file system call.
-  EXPECT_EQ(UnderFilter(s, [] {
-              pid_t c = fork();
-              if (c == 0) {
-                execl("/bin/true", "true", static_cast<char*>(nullptr));
-                _exit(127);
-              }
-              int st = 0;
-              waitpid(c, &st, 0);
-              if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                return 1;
-              }
-              if (unshare(0) != 0 || access("/", F_OK) != 0) {
-                return 2;
-              }
-              return system("/bin/sh -c 'true'") == 0 ? 0 : 3;
-            }),
+  EXPECT_EQ(UnderFilter(s,
+                        [] {
+                          pid_t c = fork();
+                          if (c == 0) {
+                            execl("/bin/true", "true", static_cast<char*>(nullptr));
+                            _exit(127);
+                          }
+                          int st = 0;
+                          waitpid(c, &st, 0);
+                          if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                            return 1;
+                          }
+                          if (unshare(0) != 0 || access("/", F_OK) != 0) {
+                            return 2;
+                          }
+                          return system("/bin/sh -c 'true'") == 0 ? 0 : 3;
+                        }),
             0);
 }
 
@@ -233,15 +238,21 @@ TEST(SeccompTest, AllowTakesACallOffTheFilter) {
   SeccompSettings s;
   s.allow = {"keyctl", "unshare"};
   s.deny = {"getcpu"};
-  EXPECT_NE(UnderFilter(s, [] { return Errno(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID,
-                                                      KEY_SPEC_USER_KEYRING, 0)); }),
+  EXPECT_NE(UnderFilter(s,
+                        [] {
+                          return Errno(
+                              syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
+                        }),
             EPERM);
   EXPECT_NE(UnderFilter(s, [] { return Errno(unshare(CLONE_NEWUTS)); }), EPERM);
   EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_getcpu, nullptr, nullptr, nullptr)); }),
             EPERM);
   // add_key was not named: still refused.
-  EXPECT_EQ(UnderFilter(s, [] { return Errno(syscall(SYS_add_key, "user", "jw", "x", 1,
-                                                      KEY_SPEC_SESSION_KEYRING)); }),
+  EXPECT_EQ(UnderFilter(s,
+                        [] {
+                          return Errno(
+                              syscall(SYS_add_key, "user", "jw", "x", 1, KEY_SPEC_SESSION_KEYRING));
+                        }),
             EPERM);
 }
 
@@ -250,9 +261,8 @@ TEST(SeccompTest, AllowMountLetsMountThrough) {
   s.allow_mount = true;
   // Not EPERM from the filter: the kernel's own answer (ENOENT for a
   // missing target, or EPERM without CAP_SYS_ADMIN when not root).
-  int err = UnderFilter(s, [] {
-    return Errno(mount("none", "/nonexistent-jw-target", "tmpfs", 0, nullptr));
-  });
+  int err = UnderFilter(
+      s, [] { return Errno(mount("none", "/nonexistent-jw-target", "tmpfs", 0, nullptr)); });
   if (geteuid() == 0) {
     EXPECT_EQ(err, ENOENT);
   }

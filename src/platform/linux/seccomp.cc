@@ -27,25 +27,45 @@ namespace {
 // (keyctl, bpf, perf_event_open, userfaultfd) need none at all to reach
 // state shared with the host.
 constexpr std::string_view kAlwaysDenied[] = {
-    "add_key",       "request_key",  "keyctl",          "bpf",
-    "perf_event_open", "kexec_load", "kexec_file_load", "open_by_handle_at",
-    "init_module",   "finit_module", "delete_module",   "create_module",
-    "userfaultfd",   "lookup_dcookie", "acct",          "swapon",
-    "swapoff",       "reboot",       "pivot_root",      "iopl",
-    "ioperm",        "uselib",       "nfsservctl",      "_sysctl",
-    "vm86",          "vm86old",      "get_kernel_syms", "query_module",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "bpf",
+    "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "userfaultfd",
+    "lookup_dcookie",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "pivot_root",
+    "iopl",
+    "ioperm",
+    "uselib",
+    "nfsservctl",
+    "_sysctl",
+    "vm86",
+    "vm86old",
+    "get_kernel_syms",
+    "query_module",
 };
 constexpr std::string_view kMountFamily[] = {
-    "mount",  "umount", "umount2", "open_tree", "move_mount",   "fsopen",
-    "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "mount",  "umount",   "umount2", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick",    "mount_setattr",
 };
-constexpr std::string_view kTime[] = {"settimeofday", "clock_settime", "adjtimex",
-                                      "clock_adjtime", "stime"};
+constexpr std::string_view kTime[] = {"settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+                                      "stime"};
 constexpr std::string_view kQuotas[] = {"quotactl", "quotactl_fd"};
 
-constexpr uint64_t kCloneNamespaces[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWCGROUP,
-                                         CLONE_NEWNET,  CLONE_NEWPID, CLONE_NEWIPC,
-                                         CLONE_NEWUTS};
+constexpr uint64_t kCloneNamespaces[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWNET,
+                                         CLONE_NEWPID,  CLONE_NEWIPC, CLONE_NEWUTS};
 
 bool Contains(const std::vector<std::string>& list, std::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
@@ -141,8 +161,7 @@ std::string SeccompSettingsToText(const SeccompSettings& s) {
   return out;
 }
 
-bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings,
-                             std::string* error) {
+bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings, std::string* error) {
   SeccompSettings s;
   bool first = true;
   while (!text.empty()) {
@@ -206,9 +225,7 @@ bool BuildSeccompFilter(const SeccompSettings& s, std::vector<sock_filter>* prog
   }
 #endif
   const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
-  auto refused = [&](std::string_view name) {
-    return !Contains(s.allow, name);
-  };
+  auto refused = [&](std::string_view name) { return !Contains(s.allow, name); };
   auto deny = [&](std::string_view name) -> bool {
     if (!refused(name)) {
       return true;

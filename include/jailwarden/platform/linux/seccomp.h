@@ -64,8 +64,7 @@ bool IsKnownSyscallName(std::string_view name);
 // set. SeccompSettingsFromText is its inverse; it returns false and sets
 // *error on anything else (an unknown token, an unknown syscall name).
 std::string SeccompSettingsToText(const SeccompSettings& settings);
-bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings,
-                             std::string* error);
+bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings, std::string* error);
 
 // Compiles the filter for the native architecture plus, on x86-64, the
 // i386 and x32 system call tables (a static 32-bit program in the jail is
