@@ -139,6 +139,12 @@ class Loader {
   void ReadParameter(const ParamDef& p, const YamlNode& value,
                      const std::string& what,
                      std::map<std::string, std::string>* out, JailExtras* x);
+  // linux.seccomp: a map {allow: [names], deny: [names]}; each name must
+  // be a system call (IsSyscallName), reported at its own position.
+  void ReadSeccomp(const ParamDef& p, const YamlNode& value,
+                   const std::string& what,
+                   std::map<std::string, std::string>* out, JailExtras* x);
+  static bool IsSyscallName(std::string_view name);
 
   // ---- loader_mounts.cc ----
 

@@ -9,6 +9,9 @@
 
 #include "jailwarden/base/strings.h"
 #include "jailwarden/jail/depend.h"
+#if defined(__linux__)
+#include "jailwarden/platform/linux/seccomp.h"
+#endif
 #include "policy/loader_impl.h"
 
 namespace jailwarden::policy::internal {
@@ -339,6 +342,79 @@ const ExecKey* Loader::FindExec(std::string_view key) {
   return nullptr;
 }
 
+void Loader::ReadSeccomp(const ParamDef& p, const YamlNode& value,
+                         const std::string& what,
+                         std::map<std::string, std::string>* out,
+                         JailExtras* x) {
+  if (!value.IsMap()) {
+    ErrorOnce(value.position,
+              StrCat(what, ": expected a map {allow: [...], deny: [...]}, got ",
+                     Found(value)),
+              x);
+    return;
+  }
+  CheckKeys(value, {std::begin(kSeccompKeys), std::end(kSeccompKeys)}, what);
+  std::vector<std::string> allow, deny;
+  bool ok = true;
+  for (const auto& [key, list] : value.entries) {
+    if (!key.IsScalar() ||
+        (key.scalar != "allow" && key.scalar != "deny")) {
+      ok = false;  // reported by CheckKeys
+      continue;
+    }
+    std::vector<std::string>& into = key.scalar == "allow" ? allow : deny;
+    const std::string list_what = StrCat(what, " ", key.scalar);
+    auto names = GetStringList(list, list_what, x);
+    if (!names) {
+      ok = false;
+      continue;
+    }
+    for (const auto& [name, pos] : *names) {
+      if (!IsSyscallName(name)) {
+        ErrorOnce(pos,
+                  StrCat(list_what, ": ", Quote(name),
+                         " is not a system call name"),
+                  x);
+        ok = false;
+      } else if (std::find(into.begin(), into.end(), name) == into.end()) {
+        into.push_back(name);
+      }
+    }
+  }
+  for (const std::string& name : allow) {
+    if (std::find(deny.begin(), deny.end(), name) != deny.end()) {
+      ErrorOnce(value.position,
+                StrCat(what, ": ", Quote(name), " is both allowed and denied"),
+                x);
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return;
+  }
+  std::string text;
+  for (const auto& [tag, names] :
+       {std::pair{"allow:", &allow}, std::pair{"deny:", &deny}}) {
+    if (!names->empty()) {
+      StrAppend(&text, text.empty() ? "" : " ", tag, Join(*names, ","));
+    }
+  }
+  (*out)[std::string(p.key)] = text;
+}
+
+bool Loader::IsSyscallName(std::string_view name) {
+#if defined(__linux__)
+  return platform::IsKnownSyscallName(name);
+#else
+  // Elsewhere only the shape is checked; a Linux host checks the name
+  // when it makes the jail.
+  return !name.empty() &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+         });
+#endif
+}
+
 void Loader::ReadParameter(const ParamDef& p, const YamlNode& value,
                            const std::string& what,
                            std::map<std::string, std::string>* out,
@@ -363,6 +439,9 @@ void Loader::ReadParameter(const ParamDef& p, const YamlNode& value,
       if (auto s = GetAbsolutePath(value, what, x)) {
         (*out)[std::string(p.key)] = *s;
       }
+      return;
+    case ParamType::kSeccomp:
+      ReadSeccomp(p, value, what, out, x);
       return;
     case ParamType::kTriState:
       if (auto s = GetString(value, what, x)) {

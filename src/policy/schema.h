@@ -68,7 +68,9 @@ inline constexpr ExecKey kExecKeys[] = {
 
 // Other jail(8) parameters (freebsd-rctl.md §11.4), passed through to
 // JailSpec::parameters as text after type checking.
-enum class ParamType { kBool, kInt, kString, kPath, kTriState };
+// kSeccomp: linux.seccomp's map {allow: [names], deny: [names]}, stored in
+// JailSpec::parameters in the form platform::ParseSeccompParameter reads.
+enum class ParamType { kBool, kInt, kString, kPath, kTriState, kSeccomp };
 struct ParamDef {
   std::string_view key;
   ParamType type;
@@ -132,7 +134,12 @@ inline constexpr ParamDef kParams[] = {
     // grants, comma separated ("CAP_SYS_PTRACE,net_admin"), or "all"
     // (docs/linux-privileges.md). Names are checked when the jail is made.
     {"linux.capabilities", ParamType::kString},
+    // Linux only: adjusts the jail's seccomp filter (docs/security.md):
+    // {allow: [keyctl], deny: [ptrace]}; system call names are checked
+    // here (on Linux, against libseccomp's table).
+    {"linux.seccomp", ParamType::kSeccomp},
 };
+inline constexpr std::string_view kSeccompKeys[] = {"allow", "deny"};
 
 inline constexpr std::string_view kServerKeys[] = {
     "listen",   "api_socket",      "state_dir",

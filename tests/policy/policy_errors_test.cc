@@ -186,5 +186,34 @@ TEST(JailNameTest, LengthLimit) {
   EXPECT_TRUE(JailNameProblem(std::string(256, 'a')).has_value());
 }
 
+// linux.seccomp (docs/security.md): a map of allow/deny lists of system
+// call names, each checked at its own position.
+TEST(PolicyTest, LinuxSeccompIsStoredInTheParameterForm) {
+  Policy p = MustLoad(
+      "jails:\n  a:\n    persist: true\n    linux.seccomp:\n"
+      "      allow: [keyctl, add_key]\n      deny: ptrace\n");
+  ASSERT_EQ(p.jails.size(), 1u);
+  EXPECT_EQ(p.jails[0].spec.parameters.at("linux.seccomp"),
+            "allow:keyctl,add_key deny:ptrace");
+}
+
+TEST(PolicyTest, LinuxSeccompRefusesUnknownNamesAndKeys) {
+  EXPECT_THAT(
+      Errors("jails:\n  a:\n    persist: true\n    linux.seccomp:\n"
+             "      allow: [keyctl, kyectl]\n"),
+      ElementsAre("t.yaml:5:23: 'linux.seccomp' in jail 'a' allow: 'kyectl' "
+                  "is not a system call name"));
+  EXPECT_THAT(Errors("jails:\n  a:\n    persist: true\n    linux.seccomp:\n"
+                     "      permit: [keyctl]\n"),
+              ElementsAre(StartsWith("t.yaml:5:7: unknown key 'permit' in "
+                                     "'linux.seccomp' in jail 'a'")));
+  EXPECT_THAT(Errors("jails:\n  a:\n    persist: true\n    linux.seccomp: keyctl\n"),
+              ElementsAre(StartsWith("t.yaml:4:20: 'linux.seccomp' in jail 'a': "
+                                     "expected a map")));
+  EXPECT_THAT(Errors("jails:\n  a:\n    persist: true\n    linux.seccomp:\n"
+                     "      allow: [keyctl]\n      deny: [keyctl]\n"),
+              ElementsAre(HasSubstr("'keyctl' is both allowed and denied")));
+}
+
 }  // namespace
 }  // namespace jailwarden::policy

@@ -2,10 +2,12 @@
 
 #include <linux/capability.h>
 
+#include <algorithm>
 #include <array>
 
 #include "absl/status/status.h"
 #include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 
 namespace jailwarden::platform {
@@ -151,7 +153,93 @@ std::string FormatCapabilityList(CapabilitySet caps) {
   return out;
 }
 
+absl::Status ParseSeccompParameter(std::string_view text, SeccompSettings* settings) {
+  std::vector<std::string> allow, deny;
+  for (std::string_view item : SplitWhitespace(text)) {
+    std::vector<std::string>* into = nullptr;
+    std::string_view names;
+    if (StartsWith(item, "allow:")) {
+      into = &allow;
+      names = item.substr(6);
+    } else if (StartsWith(item, "deny:")) {
+      into = &deny;
+      names = item.substr(5);
+    } else {
+      return absl::InvalidArgumentError(
+          StrCat("\"", item, "\": expected allow:NAME,... or deny:NAME,..."));
+    }
+    for (std::string_view name : Split(names, ',')) {
+      if (!IsKnownSyscallName(name)) {
+        return absl::InvalidArgumentError(StrCat("\"", name, "\": not a system call"));
+      }
+      if (std::find(into->begin(), into->end(), name) == into->end()) {
+        into->emplace_back(name);
+      }
+    }
+  }
+  for (const std::string& name : allow) {
+    if (std::find(deny.begin(), deny.end(), name) != deny.end()) {
+      return absl::InvalidArgumentError(StrCat("\"", name, "\": both allowed and denied"));
+    }
+  }
+  settings->allow = std::move(allow);
+  settings->deny = std::move(deny);
+  return absl::OkStatus();
+}
+
+std::string FormatSeccompParameter(const std::vector<std::string>& allow,
+                                   const std::vector<std::string>& deny) {
+  std::string out;
+  for (const auto& [tag, names] : {std::pair{"allow:", &allow}, std::pair{"deny:", &deny}}) {
+    if (names->empty()) {
+      continue;
+    }
+    StrAppend(&out, out.empty() ? "" : " ", tag);
+    for (size_t i = 0; i < names->size(); ++i) {
+      StrAppend(&out, i == 0 ? "" : ",", (*names)[i]);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The seccomp part of a jail's privileges: what allow.* already grants as
+// a capability is not refused again by the filter; linux.seccomp adjusts.
+absl::Status AddSeccomp(const JailSpec& spec, JailPrivileges& p) {
+  const bool suser = BoolParam(spec, "allow.suser", true).value_or(true);
+  p.seccomp.allow_mount = suser && BoolParam(spec, "allow.mount", false).value_or(false);
+  p.seccomp.allow_quotas = suser && BoolParam(spec, "allow.quotas", false).value_or(false);
+  p.seccomp.allow_time = (p.capabilities & CapBit(CAP_SYS_TIME)) != 0;
+  auto it = spec.parameters.find(std::string(kSeccompParam));
+  if (it == spec.parameters.end()) {
+    return absl::OkStatus();
+  }
+  if (absl::Status st = ParseSeccompParameter(it->second, &p.seccomp); !st.ok()) {
+    return absl::InvalidArgumentError(StrCat(kSeccompParam, ": ", ToStd(st.message())));
+  }
+  if (!p.seccomp.allow.empty()) {
+    p.warnings.push_back(StrCat(kSeccompParam, ": allows ",
+                                FormatSeccompParameter(p.seccomp.allow, {}).substr(6),
+                                ", which the default filter refuses as a way out of the jail "
+                                "(docs/security.md)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JailPrivileges> CapabilitiesFor(const JailSpec& spec);
+
+}  // namespace
+
 absl::StatusOr<JailPrivileges> JailPrivilegesFor(const JailSpec& spec) {
+  JW_ASSIGN_OR_RETURN(JailPrivileges p, CapabilitiesFor(spec));
+  JW_RETURN_IF_ERROR(AddSeccomp(spec, p));
+  return p;
+}
+
+namespace {
+
+absl::StatusOr<JailPrivileges> CapabilitiesFor(const JailSpec& spec) {
   JailPrivileges p;
   // Every boolean is checked, whatever else decides, so a typo never
   // passes silently.
@@ -284,5 +372,7 @@ absl::StatusOr<JailPrivileges> JailPrivilegesFor(const JailSpec& spec) {
   }
   return p;
 }
+
+}  // namespace
 
 }  // namespace jailwarden::platform

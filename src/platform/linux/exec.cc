@@ -19,6 +19,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec_internal.h"
 #include "platform/linux/init_config.h"
@@ -39,6 +40,22 @@ using exec_internal::ReadFull;
 using exec_internal::ReapChild;
 using exec_internal::StartJailHelper;
 using exec_internal::WaitReadable;
+
+// The setns helper's child installs the jail's filter itself (commands
+// pid 1 starts inherit pid 1's): compiled here, before the fork, because
+// libseccomp allocates. InternalError naming libseccomp's failing step.
+absl::Status PrepareSeccomp(const ExecTarget& t, Prepared& p) {
+  if (t.seccomp.empty()) {
+    return absl::OkStatus();
+  }
+  SeccompSettings settings;
+  std::string error;
+  if (!SeccompSettingsFromText(t.seccomp, &settings, &error) ||
+      !BuildSeccompFilter(settings, &p.seccomp, &error)) {
+    return absl::InternalError(StrCat("jail seccomp filter: ", error));
+  }
+  return absl::OkStatus();
+}
 
 struct HostChild {
   const Prepared* p;
@@ -188,6 +205,7 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   if (!t.init_socket.empty() && access(t.init_socket.c_str(), F_OK) == 0) {
     return ExecViaInit(t, req, p);
   }
+  JW_RETURN_IF_ERROR(PrepareSeccomp(t, p));
   JW_ASSIGN_OR_RETURN(auto started, StartJailHelper(t, p, /*spawn=*/false));
   const pid_t helper = started.first;
   const int report_fd = started.second;
@@ -237,6 +255,7 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
     ns_pid = conn.second;
     return HostPidOf(ns_pid, membership_dir);
   }
+  JW_RETURN_IF_ERROR(PrepareSeccomp(t, p));
   JW_ASSIGN_OR_RETURN(auto started, StartJailHelper(t, p, /*spawn=*/true));
   const pid_t helper = started.first;
   const int report_fd = started.second;

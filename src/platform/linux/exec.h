@@ -37,6 +37,12 @@ struct ExecTarget {
   // created before jailwarden restricted jails).
   bool caps_restricted = false;
   uint64_t capabilities = 0;
+  // jail: its seccomp settings (SeccompSettingsToText). Only the setns
+  // helper path compiles them (before its fork) and installs the program
+  // before execve: commands started by pid 1 inherit pid 1's filter. ""
+  // for a jail made before jailwarden filtered jails (its pid 1 has none
+  // either).
+  std::string seccomp;
 };
 
 // Runs `request` and waits (with request.timeout). For a jail: a helper

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec_internal.h"
@@ -108,6 +109,13 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
     // Lowering never fails for root; a raise this host forbids keeps the
     // inherited (lower) limit, which is still within the rule.
     setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
+  }
+  // The jail's seccomp filter, before the capability drop (seccomp.h:
+  // without no_new_privs installing needs CAP_SYS_ADMIN).
+  if (!p.seccomp.empty() && InstallSeccompFilter(p.seccomp) != 0) {
+    static const char kMsg[] = "jailwarden: cannot install the jail's seccomp filter\n";
+    (void)!write(2, kMsg, sizeof(kMsg) - 1);
+    _exit(126);
   }
   if (p.drop_caps) {
     const char* step = "";

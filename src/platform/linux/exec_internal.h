@@ -6,6 +6,7 @@
 // (Prepare); what runs in the child (ExecPrepared, JailHelper) is
 // async-signal-safe.
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <array>
@@ -30,6 +31,10 @@ struct Prepared {
   std::vector<std::array<uint64_t, 3>> rlimits;  // {RLIMIT_*, soft, hard}
   bool drop_caps = false;  // to `capabilities`, after the rlimits
   uint64_t capabilities = 0;
+  // The jail's seccomp program, installed before the capability drop;
+  // empty = none (host commands, and commands pid 1 starts: they inherit
+  // pid 1's).
+  std::vector<sock_filter> seccomp;
   int fds[3] = {-1, -1, -1};
   int devnull = -1;
   ~Prepared();

@@ -45,6 +45,11 @@ struct InitConfig {
   // and net (vnet: the jail's own stack).
   bool hostname_writable = false;
   bool net_sysctls_writable = false;
+  // The jail's seccomp filter as SeccompSettingsToText writes it
+  // (jailwarden/platform/linux/seccomp.h). Init builds and installs it
+  // after pivot_root, before dropping capabilities; everything it starts
+  // inherits it. "" = no filter (a runtime from before the filter).
+  std::string seccomp;
 };
 
 // A command init runs for the runtime: one request message, with the

@@ -7,7 +7,9 @@
 // a new cgroup namespace, builds the jail's mounts (root or thin overlay,
 // bind/tmpfs mounts, /proc, a private /dev with its own devpts), sets the
 // hostname, brings lo up in a new netns, makes /proc/sys and other host-wide
-// /proc files read-only, pivot_roots, drops to the jail's capability set
+// /proc files read-only and hides runc's masked paths (/proc/keys,
+// kallsyms, timer_list, ...), pivot_roots, installs the jail's seccomp filter
+// (docs/security.md) and drops to the jail's capability set
 // (docs/linux-privileges.md), then writes "ok\n" (or "error <step>:
 // <reason>\n") to fd 4 and closes it.
 //

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
@@ -162,6 +163,23 @@ void BindOver(const std::string& path, bool writable) {
   }
 }
 
+// Hides `path` (absent: nothing to hide). Before pivot_root: /dev/null is
+// the host's.
+void MaskPath(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    JW_INIT_CHECK_SYS(mount("tmpfs", path.c_str(), "tmpfs",
+                            MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555"),
+                      "mask " + path);
+  } else {
+    JW_INIT_CHECK_SYS(mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr),
+                      "mask " + path);
+  }
+}
+
 // The jail's /proc shows host-wide controls that need no capability, only
 // uid 0: sysctls (kernel.core_pattern alone runs a program as the host's
 // root), sysrq-trigger (reboots the host), irq affinities. Read-only, as
@@ -176,8 +194,31 @@ void ProtectProc(const std::string& proc, const InitConfig& c) {
   if (c.net_sysctls_writable) {
     BindOver(proc + "/sys/net", true);
   }
-  for (const char* p : {"/sys", "/sysrq-trigger", "/irq", "/bus", "/fs", "/acpi"}) {
+  for (const char* p : {"/sys", "/sysrq-trigger", "/irq", "/bus", "/fs"}) {
     BindOver(proc + p, false);
+  }
+  // runc's masked paths (its default spec), plus kallsyms: files that show
+  // the host's kernel (addresses, timers of every process, the keys of
+  // every user, physical memory) and that no jail needs. A file gets the
+  // host's /dev/null bound over it (reads give nothing), a directory an
+  // empty read-only tmpfs.
+  for (const char* p : {"/acpi", "/asound", "/interrupts", "/kcore", "/keys", "/key-users",
+                        "/kallsyms", "/latency_stats", "/timer_list", "/timer_stats",
+                        "/sched_debug", "/scsi"}) {
+    MaskPath(proc + p);
+  }
+}
+
+void InstallJailSeccomp(const std::string& text) {
+  SeccompSettings settings;
+  std::vector<sock_filter> program;
+  std::string error;
+  if (!SeccompSettingsFromText(text, &settings, &error) ||
+      !BuildSeccompFilter(settings, &program, &error)) {
+    throw SetupError{"seccomp filter: " + error, EINVAL};
+  }
+  if (int err = InstallSeccompFilter(program); err != 0) {
+    throw SetupError{"seccomp(SECCOMP_SET_MODE_FILTER)", err};
   }
 }
 
@@ -246,6 +287,13 @@ int SetupJail(const InitConfig& c) {
   JW_INIT_CHECK_SYS(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
   JW_INIT_CHECK_SYS(umount2(".", MNT_DETACH), "detach old root");
   JW_INIT_CHECK_SYS(chdir("/"), "chdir /");
+  // The seccomp filter goes on once init's own mount work (the detach
+  // above) is done, and before the capability drop: seccomp(2) without
+  // no_new_privs, which jailwarden leaves unset so set-user-ID programs
+  // work, needs CAP_SYS_ADMIN.
+  if (!c.seccomp.empty()) {
+    InstallJailSeccomp(c.seccomp);
+  }
   // From here on init needs no privilege: it reaps, forks and signals its
   // own children. Everything it starts inherits the reduced set.
   if (!c.caps_unrestricted) {

@@ -27,6 +27,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/capabilities.h"
+#include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
@@ -172,6 +173,10 @@ class LinuxJailRuntime final : public JailRuntime {
     config.net_sysctls_writable = privileges.net_sysctls;
     bs["capabilities"] =
         privileges.unrestricted ? "all" : FormatCapabilityList(privileges.capabilities);
+    // The seccomp filter (docs/security.md): init installs it; commands
+    // entering through the setns helper get the same one (JailTarget).
+    config.seccomp = SeccompSettingsToText(privileges.seccomp);
+    bs["seccomp"] = config.seccomp;
     // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
     // works, its commands then enter through the setns helper.
     // Jail names have no '.', so <name>.sock never meets a jail's directory.
@@ -440,6 +445,10 @@ class LinuxJailRuntime final : public JailRuntime {
         it != inst.backend_state.end() && it->second != "all") {
       JW_ASSIGN_OR_RETURN(t.capabilities, ParseCapabilityList(it->second));
       t.caps_restricted = true;
+    }
+    // Absent for a jail made before jailwarden filtered jails.
+    if (auto it = inst.backend_state.find("seccomp"); it != inst.backend_state.end()) {
+      t.seccomp = it->second;
     }
     return t;
   }

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/platform/linux/seccomp.h"
 
 namespace jailwarden::platform {
 
@@ -44,6 +45,10 @@ struct JailPrivileges {
   // vnet: the jail's own network stack's sysctls (/proc/sys/net) stay
   // writable; otherwise all of /proc/sys is read-only in the jail.
   bool net_sysctls = false;
+  // The seccomp filter every process in the jail runs under (seccomp.h):
+  // the default, relaxed by allow.mount, CAP_SYS_TIME (allow.settime,
+  // allow.adjtime) and allow.quotas, adjusted by linux.seccomp.
+  SeccompSettings seccomp;
   // Things the operator should know (root-equivalent grants, parameters
   // Linux cannot honour). One sentence each, no trailing period.
   std::vector<std::string> warnings;
@@ -57,8 +62,24 @@ CapabilitySet BaseJailCapabilities();
 // The privileges for `spec` (its `parameters` and network mode).
 // InvalidArgument, naming the parameter, for a boolean parameter that is
 // not true/false/1/0, an unknown name in linux.capabilities, or
-// linux.capabilities together with allow.suser: false.
+// linux.capabilities together with allow.suser: false, or a bad
+// linux.seccomp (ParseSeccompParameter).
 absl::StatusOr<JailPrivileges> JailPrivilegesFor(const JailSpec& spec);
+
+// The policy key that adjusts a jail's seccomp filter.
+inline constexpr std::string_view kSeccompParam = "linux.seccomp";
+
+// linux.seccomp's value as JailSpec::parameters carries it: white-space
+// separated items "allow:NAME[,NAME...]" (taken off the default filter)
+// and "deny:NAME[,NAME...]" (refused with EPERM in addition); "" changes
+// nothing. Fills settings->allow and settings->deny. InvalidArgument
+// naming the item for an unknown item or system call, or a name both
+// allowed and denied.
+absl::Status ParseSeccompParameter(std::string_view text, SeccompSettings* settings);
+
+// The inverse: "allow:keyctl,add_key deny:ptrace", "" for neither.
+std::string FormatSeccompParameter(const std::vector<std::string>& allow,
+                                   const std::vector<std::string>& deny);
 
 // "CAP_NET_RAW" for 13; "CAP_41" for a number this build has no name for.
 std::string CapabilityName(int cap);

@@ -1,0 +1,153 @@
+// escape_probe: the attacks of issue 13, run from inside a jail by
+// jail_isolation_test.cc. Static (the jail's root is busybox). Each mode
+// tries one thing with the raw system calls and prints one line per step,
+// "<step> errno=<n>" (0 = it worked), so the test compares exact errnos.
+//
+//   escape_probe userns        unshare(NEWUSER|NEWNS|NEWCGROUP), then mount
+//                              the v1 memory and pids cgroup file systems
+//   escape_probe newns         unshare / clone / clone3 with namespace flags
+//   escape_probe keyring DESC  keyctl search of the user keyring for the
+//                              "user" key DESC and read it; add_key
+//   escape_probe spawn         fork + exec of /bin/true and a thread-free
+//                              posix_spawn: what must keep working
+
+#include <errno.h>
+#include <linux/keyctl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+extern char** environ;
+
+namespace {
+
+int Report(const char* step, long rc) {
+  int err = rc < 0 ? errno : 0;
+  printf("%s errno=%d\n", step, err);
+  return err;
+}
+
+int UserNs() {
+  Report("unshare", unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWCGROUP));
+  mkdir("/tmp/jw-cg-memory", 0700);
+  mkdir("/tmp/jw-cg-pids", 0700);
+  Report("mount_memory", mount("cgroup", "/tmp/jw-cg-memory", "cgroup", 0, "memory"));
+  Report("mount_pids", mount("cgroup", "/tmp/jw-cg-pids", "cgroup", 0, "pids"));
+  return 0;
+}
+
+// Runs `step` in a forked child and reports its errno: each attempt starts
+// from the jail's own namespaces (after a successful unshare(NEWUSER) the
+// caller's uid is unmapped and any further CLONE_NEWUSER fails).
+void InChild(const char* name, long (*step)()) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    long rc = step();
+    _exit(rc < 0 ? errno : 0);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  printf("%s errno=%d\n", name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+long CloneUser() {
+  long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    _exit(0);
+  }
+  if (pid > 0) {
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  }
+  return pid;
+}
+
+long Clone3User() {
+  struct clone_args args;
+  memset(&args, 0, sizeof(args));
+  args.flags = CLONE_NEWUSER;
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof(args));
+  if (pid == 0) {
+    _exit(0);
+  }
+  if (pid > 0) {
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  }
+  return pid;
+}
+
+int NewNs() {
+  InChild("unshare_user", [] { return static_cast<long>(unshare(CLONE_NEWUSER)); });
+  InChild("unshare_net", [] { return static_cast<long>(unshare(CLONE_NEWNET)); });
+  InChild("unshare_time", [] { return static_cast<long>(unshare(0x80 /* CLONE_NEWTIME */)); });
+  InChild("clone_user", CloneUser);
+  InChild("clone3_user", Clone3User);
+  return 0;
+}
+
+int Keyring(const char* description) {
+  long id = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", description, 0);
+  Report("search", id);
+  if (id > 0) {
+    char buf[256] = {};
+    long n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof(buf) - 1);
+    Report("read", n);
+    if (n > 0) {
+      printf("payload %s\n", buf);
+    }
+  }
+  Report("add_key",
+         syscall(SYS_add_key, "user", "jw-probe-added", "x", 1, KEY_SPEC_SESSION_KEYRING));
+  return 0;
+}
+
+int Spawn() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/true", "true", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  printf("fork_exec status=%d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  char arg0[] = "true";
+  char* argv[] = {arg0, nullptr};
+  // glibc's posix_spawn tries clone3 first and falls back to clone on
+  // ENOSYS, the filter's answer.
+  int rc = posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ);
+  st = 0;
+  if (rc == 0) {
+    waitpid(pid, &st, 0);
+  }
+  printf("posix_spawn rc=%d status=%d\n", rc, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (argc >= 2 && strcmp(argv[1], "userns") == 0) {
+    return UserNs();
+  }
+  if (argc >= 2 && strcmp(argv[1], "newns") == 0) {
+    return NewNs();
+  }
+  if (argc >= 3 && strcmp(argv[1], "keyring") == 0) {
+    return Keyring(argv[2]);
+  }
+  if (argc >= 2 && strcmp(argv[1], "spawn") == 0) {
+    return Spawn();
+  }
+  fprintf(stderr, "usage: escape_probe userns|newns|keyring DESC|spawn\n");
+  return 2;
+}
