@@ -131,13 +131,16 @@ class SnapshotBuilder {
     return *this;
   }
   absl::Time now() const { return now_; }
-  // Sequence number of the last snapshot built, 0 before the first.
+  // Sequence number of the last snapshot built (NextSeq() - 1 before the
+  // first); built() says whether there was one.
   uint64_t seq() const { return seq_; }
+  bool built() const { return built_; }
 
   // A new snapshot at now(). Mutable so a test may adjust what the builder
   // does not model (health counters) before publishing it.
   std::shared_ptr<racct::Snapshot> Build() {
     ++seq_;
+    built_ = true;
     if (table_ == nullptr) {
       auto t = std::make_shared<racct::JailTable>();
       t->generation = ++generation_;
@@ -254,6 +257,7 @@ class SnapshotBuilder {
   std::size_t history_depth_ = 1;
   std::vector<std::shared_ptr<const racct::TickData>> history_;
   uint64_t seq_ = 0;
+  bool built_ = false;
   uint64_t generation_ = 1000;
   std::vector<racct::JailInfo> jails_;
   std::map<std::string, Usage> usage_;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-// Relative: bench/ includes this file without tests/ on its include path.
 #include "fakes/snapshot_builder.h"
 #include "absl/time/time.h"
 #include "jailwarden/racct/snapshot.h"
@@ -49,14 +48,14 @@ inline FakeJail MakeJail(std::string name, int64_t jid) {
 inline std::shared_ptr<racct::Snapshot> BuildTicks(fakes::SnapshotBuilder& b,
                                                    const std::vector<FakeJail>& jails,
                                                    int ticks = 1) {
-  if (b.seq() == 0) {
+  if (!b.built()) {
     for (const FakeJail& j : jails) {
       b.Jail(j.name, j.jid);
     }
   }
   std::shared_ptr<racct::Snapshot> snap;
   for (int k = ticks - 1; k >= 0; --k) {
-    if (b.seq() > 0) {
+    if (b.built()) {
       b.Advance(absl::Milliseconds(100));
     }
     for (const FakeJail& j : jails) {
