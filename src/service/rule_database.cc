@@ -18,17 +18,8 @@ std::string GroupKey(const rctl::Rule& rule) {
   return rule.subject == rctl::SubjectType::kJail ? rule.subject_id : std::string();
 }
 
-bool SameEnforcement(const platform::Enforcement& a, const platform::Enforcement& b) {
-  return a.rule == b.rule && a.fidelity == b.fidelity && a.mechanism == b.mechanism &&
-         a.detail == b.detail;
-}
-
 std::vector<rctl::Rule> RulesOf(const RuleGroup* g) {
-  std::vector<rctl::Rule> out;
-  if (g == nullptr) return out;
-  out.reserve(g->entries.size());
-  for (const RuleEntry& e : g->entries) out.push_back(e.rule);
-  return out;
+  return g == nullptr ? std::vector<rctl::Rule>{} : g->Rules();
 }
 
 bool Contains(const std::vector<rctl::Rule>& rules, const rctl::Rule& rule) {
@@ -40,6 +31,15 @@ void AddReplacing(std::vector<rctl::Rule>& rules, const rctl::Rule& rule) {
   const rctl::Rule filter = rctl::ReplacementFilter(rule);
   std::erase_if(rules, [&](const rctl::Rule& r) { return rctl::RuleMatchesFilter(r, filter); });
   rules.push_back(rule);
+}
+
+// The policy's rules by group (jail name, "" for other subjects), each
+// group as rctl_rule_add would leave it.
+std::map<std::string, std::vector<rctl::Rule>> GroupPolicy(
+    const std::vector<rctl::Rule>& policy_rules) {
+  std::map<std::string, std::vector<rctl::Rule>> policy;
+  for (const rctl::Rule& r : policy_rules) AddReplacing(policy[GroupKey(r)], r);
+  return policy;
 }
 
 // A group's runtime record: what is in force beyond its policy rules, and
@@ -350,8 +350,7 @@ absl::Status RuleDatabase::ReconcileLocked(RuleDraft& draft, const RulesByGroup&
 absl::Status RuleDatabase::ApplyPolicy(const std::vector<rctl::Rule>& policy_rules,
                                        PolicyMode mode,
                                        const std::set<std::string>& forget_jails) {
-  RulesByGroup policy;
-  for (const rctl::Rule& r : policy_rules) AddReplacing(policy[GroupKey(r)], r);
+  RulesByGroup policy = GroupPolicy(policy_rules);
   absl::MutexLock l(&mu_);
   const RulesByGroup target = TargetLocked(policy, mode, forget_jails);
   uint64_t seq = next_seq_;
@@ -365,8 +364,7 @@ absl::Status RuleDatabase::ApplyPolicy(const std::vector<rctl::Rule>& policy_rul
 RulePlan RuleDatabase::PlanPolicy(const std::vector<rctl::Rule>& policy_rules,
                                   PolicyMode mode,
                                   const std::set<std::string>& forget_jails) const {
-  RulesByGroup policy;
-  for (const rctl::Rule& r : policy_rules) AddReplacing(policy[GroupKey(r)], r);
+  RulesByGroup policy = GroupPolicy(policy_rules);
   absl::MutexLock l(&mu_);
   RulePlan plan;
   uint64_t seq = next_seq_;
@@ -397,7 +395,7 @@ absl::Status RuleDatabase::AttachJail(
   if (g == nullptr || applied.size() != g->entries.size()) return absl::OkStatus();
   bool differs = false;
   for (std::size_t i = 0; i < applied.size(); ++i) {
-    differs = differs || !SameEnforcement(applied[i], g->entries[i].enforcement);
+    differs = differs || applied[i] != g->entries[i].enforcement;
   }
   if (!differs) return absl::OkStatus();
   auto next = std::make_shared<RuleGroup>(*g);
@@ -416,7 +414,7 @@ void RuleDatabase::DetachJail(const std::string& jail) {
   bool differs = false;
   for (RuleEntry& e : next->entries) {
     platform::Enforcement described = describe_(e.rule);
-    if (!SameEnforcement(described, e.enforcement)) {
+    if (described != e.enforcement) {
       e.enforcement = std::move(described);
       differs = true;
     }

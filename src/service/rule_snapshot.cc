@@ -52,13 +52,16 @@ const RuleGroup* RuleSnapshot::FindJail(std::string_view jail) const {
   return it->get();
 }
 
-std::vector<rctl::Rule> RuleSnapshot::JailRules(std::string_view jail) const {
+std::vector<rctl::Rule> RuleGroup::Rules() const {
   std::vector<rctl::Rule> out;
-  if (const RuleGroup* g = FindJail(jail)) {
-    out.reserve(g->entries.size());
-    for (const RuleEntry& e : g->entries) out.push_back(e.rule);
-  }
+  out.reserve(entries.size());
+  for (const RuleEntry& e : entries) out.push_back(e.rule);
   return out;
+}
+
+std::vector<rctl::Rule> RuleSnapshot::JailRules(std::string_view jail) const {
+  const RuleGroup* g = FindJail(jail);
+  return g == nullptr ? std::vector<rctl::Rule>{} : g->Rules();
 }
 
 std::vector<const RuleEntry*> RuleSnapshot::List(const rctl::Rule& filter) const {

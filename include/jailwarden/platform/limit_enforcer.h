@@ -27,6 +27,7 @@ struct Enforcement {
   Fidelity fidelity = Fidelity::kExact;
   std::string mechanism;  // "pids.max", "RLIMIT_AS", "rctl_add_rule", ...
   std::string detail;     // what differs, for approximate/unsupported
+  friend bool operator==(const Enforcement&, const Enforcement&) = default;
 };
 
 // A deny rule this backend enforces only by sampling (Fidelity::kSampled)

@@ -50,6 +50,8 @@ struct RuleEntry {
 struct RuleGroup {
   std::string jail;
   std::vector<RuleEntry> entries;
+  // The entries' rules, oldest first.
+  std::vector<rctl::Rule> Rules() const;
 };
 
 // Every rule in one flat list, oldest first (the order rctl::RuleSet keeps),
