@@ -23,11 +23,12 @@ function(jw_add_layer name)
   set_property(GLOBAL APPEND PROPERTY JW_LAYERS jw_${name})
 endfunction()
 
-# jw_add_test(NAME [DEPS layer...] [LIBS target...] [SOURCES file...])
+# jw_add_test(NAME [SERIAL] [DEPS layer...] [LIBS target...] [SOURCES file...])
 # One gtest binary NAME_test per layer from every *_test.cc in the calling
-# directory (or SOURCES), registered with gtest_discover_tests.
+# directory (or SOURCES), registered with gtest_discover_tests. SERIAL: its
+# tests run alone (RUN_SERIAL), for tests that compare global host state.
 function(jw_add_test name)
-  cmake_parse_arguments(ARG "" "" "DEPS;LIBS;SOURCES;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "" "DEPS;LIBS;SOURCES;LABELS" ${ARGN})
   if(ARG_SOURCES)
     set(srcs ${ARG_SOURCES})
   else()
@@ -44,9 +45,15 @@ function(jw_add_test name)
   target_compile_definitions(${name}_test PRIVATE
     JW_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/tests/testdata"
     JW_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  set(props)
   if(ARG_LABELS)
-    gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60
-                         PROPERTIES LABELS "${ARG_LABELS}")
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  if(ARG_SERIAL)
+    list(APPEND props RUN_SERIAL TRUE)
+  endif()
+  if(props)
+    gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
   else()
     gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60)
   endif()
