@@ -136,7 +136,11 @@ int main(int argc, char** argv) {
     try {
       listen_fd = SetupJail(config);
     } catch (const SetupError& e) {
-      report = "error " + e.step + ": " + strerror(e.err) + "\n";
+      // The errno's name and text: "mount target /tmp (...): EXDEV
+      // (Invalid cross-device link)".
+      const char* name = strerrorname_np(e.err);
+      report = "error " + e.step + ": " + (name != nullptr ? name : "E?") + " (" +
+               strerror(e.err) + ")\n";
     }
   }
   (void)!write(report_fd, report.data(), report.size());
