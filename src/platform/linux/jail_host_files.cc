@@ -6,9 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/safe_path.h"
 
 namespace jailwarden::platform {
 
@@ -32,35 +37,157 @@ absl::Status RemoveTree(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status CopyFile(const std::string& from, const std::string& to) {
+namespace {
+
+absl::Status PathError(int err, const std::string& what, const std::string& path) {
+  std::string msg = StrCat(what, " ", path, ": ", ErrnoName(err));
+  if (const char* hint = SafePathHint(err); *hint != '\0') {
+    msg += StrCat(": ", hint);
+  } else {
+    msg += StrCat(": ", strerror(err));
+  }
+  return ErrnoStatusWithMessage(err, msg);
+}
+
+absl::Status CopyData(int in, int out, const std::string& from, const std::string& to) {
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof(buf))) > 0) {
+    if (write(out, buf, static_cast<size_t>(n)) != n) {
+      return ErrnoStatus(errno, StrCat("write ", to));
+    }
+  }
+  if (n < 0) {
+    return ErrnoStatus(errno, StrCat("read ", from));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CopyFileIntoRoot(const std::string& from, const std::string& root,
+                              const std::string& target) {
   int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
     return ErrnoStatus(errno, StrCat("open ", from));
   }
   struct stat st;
-  fstat(in, &st);
-  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
-  if (out < 0) {
+  if (fstat(in, &st) != 0) {
     int err = errno;
     close(in);
-    return ErrnoStatus(err, StrCat("create ", to));
+    return ErrnoStatus(err, StrCat("stat ", from));
   }
-  char buf[65536];
-  ssize_t n;
+  if (!S_ISREG(st.st_mode)) {
+    close(in);
+    return ErrnoStatusWithMessage(EINVAL, StrCat("copy source ", from, ": not a regular file"));
+  }
+  const mode_t mode = st.st_mode & 07777;
+  int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    int err = errno;
+    close(in);
+    return ErrnoStatus(err, StrCat("open root ", root));
+  }
+  PathSplit split = SplitLast(target);
   absl::Status result;
-  while ((n = read(in, buf, sizeof(buf))) > 0) {
-    if (write(out, buf, static_cast<size_t>(n)) != n) {
-      result = ErrnoStatus(errno, StrCat("write ", to));
-      break;
+  int parent = MkdirAllBeneath(root_fd, split.parent, 0755);
+  struct stat tst;
+  if (parent < 0) {
+    result = PathError(-parent, "copy target", target);
+  } else if (split.name.empty() || split.name == "." || split.name == "..") {
+    result = PathError(EINVAL, "copy target", target);
+  } else if (fstatat(parent, split.name.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
+             S_ISLNK(tst.st_mode)) {
+    // A link: written through only while it stays beneath the root.
+    int out = OpenFileBeneath(root_fd, target, O_WRONLY | O_TRUNC, mode);
+    if (out < 0) {
+      result = PathError(-out, "copy target", target);
+    } else {
+      result = CopyData(in, out, from, target);
+      if (result.ok() && fchmod(out, mode) != 0) {
+        result = ErrnoStatus(errno, StrCat("chmod ", target));
+      }
+      close(out);
+    }
+  } else {
+    // Replaced atomically in the directory the walk found.
+    std::string tmp = StrCat(".", split.name, ".jw-copy");
+    unlinkat(parent, tmp.c_str(), 0);
+    int out = openat(parent, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     mode);
+    if (out < 0) {
+      result = PathError(errno, "copy target", target);
+    } else {
+      result = CopyData(in, out, from, target);
+      if (result.ok() && (fchmod(out, mode) != 0 || fsync(out) != 0)) {
+        result = ErrnoStatus(errno, StrCat("fsync ", target));
+      }
+      close(out);
+      if (result.ok() && renameat(parent, tmp.c_str(), parent, split.name.c_str()) != 0) {
+        result = PathError(errno, "copy target", target);
+      }
+      if (!result.ok()) {
+        unlinkat(parent, tmp.c_str(), 0);
+      }
     }
   }
-  if (n < 0) {
-    result = ErrnoStatus(errno, StrCat("read ", from));
+  if (parent >= 0) {
+    close(parent);
   }
-  fchmod(out, st.st_mode & 07777);
+  close(root_fd);
   close(in);
-  close(out);
   return result;
+}
+
+absl::StatusOr<mode_t> CloseToOthers(const std::string& dir) {
+  if (dir.empty() || dir == "/") {
+    return absl::FailedPreconditionError(
+        StrCat("jail roots directly in \"/\" cannot be kept from host users; "
+               "give them a directory of their own"));
+  }
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0) {
+    return ErrnoStatus(errno, StrCat("stat ", dir));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(StrCat(dir, ": not a directory"));
+  }
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & 077) == 0) {
+    return static_cast<mode_t>(0);
+  }
+  if (chmod(dir.c_str(), mode & ~static_cast<mode_t>(077)) != 0) {
+    return ErrnoStatus(errno, StrCat("chmod go-rwx ", dir));
+  }
+  return mode;
+}
+
+absl::Status CloseRootParent(const std::string& jail, const std::string& path) {
+  absl::StatusOr<mode_t> was = CloseToOthers(Dirname(path));
+  if (!was.ok()) {
+    return was.status();
+  }
+  if (*was != 0) {
+    char mode[16];
+    snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(*was));
+    LogWarning("jail roots directory was open to host users; closed (go-rwx)",
+               {{"jail", jail}, {"dir", Dirname(path)}, {"mode_was", mode}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyIntoRoot(const JailSpec& spec) {
+  for (const CopySpec& c : spec.copies) {
+    if (c.target.empty() || c.target[0] != '/') {
+      return absl::InvalidArgumentError(StrCat("copy target ", c.target, ": not absolute"));
+    }
+    if (absl::Status st = CopyFileIntoRoot(c.source, spec.path, c.target); !st.ok()) {
+      std::string msg = StrCat("jail ", spec.name, ": ", ToStd(st.message()));
+      std::optional<int> err = StatusErrno(st);
+      return err ? ErrnoStatusWithMessage(*err, msg) : absl::Status(st.code(), msg);
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::string Dirname(const std::string& p) {
