@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <cstring>
 
 #include "jailwarden/base/absl_compat.h"
@@ -49,6 +50,8 @@ absl::Status PathError(int err, const std::string& what, const std::string& path
   return ErrnoStatusWithMessage(err, msg);
 }
 
+}  // namespace
+
 absl::Status CopyData(int in, int out, const std::string& from, const std::string& to) {
   char buf[65536];
   ssize_t n;
@@ -63,7 +66,85 @@ absl::Status CopyData(int in, int out, const std::string& from, const std::strin
   return absl::OkStatus();
 }
 
-}  // namespace
+
+absl::Status WriteFileBeneath(int root_fd, const std::string& what, const std::string& target,
+                              mode_t mode, const std::function<absl::Status(int)>& fill) {
+  PathSplit split = SplitLast(target);
+  if (split.name.empty() || split.name == "." || split.name == "..") {
+    return PathError(EINVAL, what, target);
+  }
+  int parent = MkdirAllBeneath(root_fd, split.parent, 0755);
+  if (parent < 0) {
+    return PathError(-parent, what, target);
+  }
+  absl::Status result;
+  struct stat tst;
+  if (fstatat(parent, split.name.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISLNK(tst.st_mode)) {
+    // A link: written through only while it stays beneath the root.
+    int out = OpenFileBeneath(root_fd, target, O_WRONLY | O_TRUNC, mode);
+    if (out < 0) {
+      result = PathError(-out, what, target);
+    } else {
+      result = fill(out);
+      if (result.ok() && fchmod(out, mode) != 0) {
+        result = ErrnoStatus(errno, StrCat("chmod ", target));
+      }
+      close(out);
+    }
+  } else {
+    // Replaced atomically in the directory the resolution found.
+    std::string tmp = StrCat(".", split.name, ".jw-tmp");
+    unlinkat(parent, tmp.c_str(), 0);
+    int out = openat(parent, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     mode);
+    if (out < 0) {
+      result = PathError(errno, what, target);
+    } else {
+      result = fill(out);
+      if (result.ok() && (fchmod(out, mode) != 0 || fsync(out) != 0)) {
+        result = ErrnoStatus(errno, StrCat("fsync ", target));
+      }
+      close(out);
+      if (result.ok() && renameat(parent, tmp.c_str(), parent, split.name.c_str()) != 0) {
+        result = PathError(errno, what, target);
+      }
+      if (!result.ok()) {
+        unlinkat(parent, tmp.c_str(), 0);
+      }
+    }
+  }
+  close(parent);
+  return result;
+}
+
+absl::Status SymlinkBeneath(int root_fd, const std::string& target, const std::string& link) {
+  PathSplit split = SplitLast(link);
+  int parent = MkdirAllBeneath(root_fd, split.parent, 0755);
+  if (parent < 0) {
+    return PathError(-parent, "symlink", link);
+  }
+  absl::Status result;
+  if (unlinkat(parent, split.name.c_str(), 0) != 0 && errno != ENOENT) {
+    result = PathError(errno, "symlink", link);
+  } else if (symlinkat(target.c_str(), parent, split.name.c_str()) != 0) {
+    result = PathError(errno, "symlink", link);
+  }
+  close(parent);
+  return result;
+}
+
+absl::Status MkdirBeneath(int root_fd, const std::string& dir, mode_t mode) {
+  int fd = MkdirAllBeneath(root_fd, dir, mode);
+  if (fd < 0) {
+    return PathError(-fd, "mkdir", dir);
+  }
+  // umask-free; through the descriptor, so exactly the directory found.
+  int rc = chmod(FdPath(fd).c_str(), mode);
+  int err = errno;
+  close(fd);
+  return rc == 0 ? absl::OkStatus() : PathError(err, "chmod", dir);
+}
 
 absl::Status CopyFileIntoRoot(const std::string& from, const std::string& root,
                               const std::string& target) {
@@ -81,59 +162,15 @@ absl::Status CopyFileIntoRoot(const std::string& from, const std::string& root,
     close(in);
     return ErrnoStatusWithMessage(EINVAL, StrCat("copy source ", from, ": not a regular file"));
   }
-  const mode_t mode = st.st_mode & 07777;
   int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) {
     int err = errno;
     close(in);
     return ErrnoStatus(err, StrCat("open root ", root));
   }
-  PathSplit split = SplitLast(target);
-  absl::Status result;
-  int parent = MkdirAllBeneath(root_fd, split.parent, 0755);
-  struct stat tst;
-  if (parent < 0) {
-    result = PathError(-parent, "copy target", target);
-  } else if (split.name.empty() || split.name == "." || split.name == "..") {
-    result = PathError(EINVAL, "copy target", target);
-  } else if (fstatat(parent, split.name.c_str(), &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
-             S_ISLNK(tst.st_mode)) {
-    // A link: written through only while it stays beneath the root.
-    int out = OpenFileBeneath(root_fd, target, O_WRONLY | O_TRUNC, mode);
-    if (out < 0) {
-      result = PathError(-out, "copy target", target);
-    } else {
-      result = CopyData(in, out, from, target);
-      if (result.ok() && fchmod(out, mode) != 0) {
-        result = ErrnoStatus(errno, StrCat("chmod ", target));
-      }
-      close(out);
-    }
-  } else {
-    // Replaced atomically in the directory the walk found.
-    std::string tmp = StrCat(".", split.name, ".jw-copy");
-    unlinkat(parent, tmp.c_str(), 0);
-    int out = openat(parent, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     mode);
-    if (out < 0) {
-      result = PathError(errno, "copy target", target);
-    } else {
-      result = CopyData(in, out, from, target);
-      if (result.ok() && (fchmod(out, mode) != 0 || fsync(out) != 0)) {
-        result = ErrnoStatus(errno, StrCat("fsync ", target));
-      }
-      close(out);
-      if (result.ok() && renameat(parent, tmp.c_str(), parent, split.name.c_str()) != 0) {
-        result = PathError(errno, "copy target", target);
-      }
-      if (!result.ok()) {
-        unlinkat(parent, tmp.c_str(), 0);
-      }
-    }
-  }
-  if (parent >= 0) {
-    close(parent);
-  }
+  absl::Status result =
+      WriteFileBeneath(root_fd, "copy target", target, st.st_mode & 07777,
+                       [&](int out) { return CopyData(in, out, from, target); });
   close(root_fd);
   close(in);
   return result;
