@@ -95,15 +95,15 @@ TEST_F(JailIsolationTest, MountTargetSymlinkedToHostDirFails) {
   ASSERT_TRUE(manager_->Stop("mt1").ok());
 
   s.mounts = {{src, "/var/cache", "nullfs", true, ""}};
-  EXPECT_THAT(StartFails(*manager_, s), HasSubstr("mount target /var/cache"));
+  EXPECT_THAT(StartFails(*manager_, s),
+              HasSubstr("mount target /var/cache: EXDEV (Invalid cross-device link): a symbolic "
+                        "link or \"..\" on the path leads out of the jail's root"));
   s.mounts = {{src, "/var/cache/sub", "nullfs", false, ""}};
   std::string msg = StartFails(*manager_, s);
-  EXPECT_THAT(msg, HasSubstr("mount target /var/cache/sub"));
-  EXPECT_THAT(msg, HasSubstr("EXDEV"));
+  EXPECT_THAT(msg, HasSubstr("mount target /var/cache/sub: EXDEV"));
   s.mounts = {{ws_.top + "/motd.src", "/etc/motd", "nullfs", true, ""}};
   msg = StartFails(*manager_, s);
-  EXPECT_THAT(msg, HasSubstr("mount target /etc/motd"));
-  EXPECT_THAT(msg, HasSubstr("EXDEV"));
+  EXPECT_THAT(msg, HasSubstr("mount target /etc/motd: EXDEV"));
   EXPECT_TRUE(ListDir(host).empty());
   ASSERT_TRUE(manager_->Destroy("mt1").ok());
 }
@@ -126,8 +126,7 @@ TEST_F(JailIsolationTest, TmpSymlinkedToEtcWithTmpfsFails) {
 
   s.mounts = {{"tmpfs", "/tmp", "tmpfs", false, "size=4m"}};
   std::string msg = StartFails(*manager_, s);
-  EXPECT_THAT(msg, HasSubstr("mount target /tmp"));
-  EXPECT_THAT(msg, HasSubstr("EXDEV"));
+  EXPECT_THAT(msg, HasSubstr("mount target /tmp: EXDEV"));
   EXPECT_EQ(ListDir(etc), std::set<std::string>{"passwd"});
   EXPECT_EQ(ReadText(etc + "/passwd"), "root:x:0:0::/root:/bin/sh\n");
 

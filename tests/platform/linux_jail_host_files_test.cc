@@ -87,6 +87,13 @@ TEST_F(JailHostFilesTest, CloseToOthersRemovesGroupAndOtherBits) {
   ASSERT_TRUE(was.ok());
   EXPECT_EQ(*was, 0u);
   EXPECT_EQ(CloseToOthers("/").status().code(), absl::StatusCode::kFailedPrecondition);
+  // A shared directory (as /tmp) is never closed: the start fails instead.
+  Sh("mkdir shared && chmod 1777 shared");
+  absl::StatusOr<mode_t> shared = CloseToOthers(top_ + "/shared");
+  EXPECT_EQ(shared.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(shared.status().message()), HasSubstr("shared directory (mode 1777)"));
+  ASSERT_EQ(stat((top_ + "/shared").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 01777u);
   EXPECT_EQ(CloseToOthers(top_ + "/src").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

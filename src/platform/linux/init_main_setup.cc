@@ -42,11 +42,7 @@ namespace {
 // jail-relative path and why (safe_path.h: EXDEV, ELOOP).
 int CheckPath(int r, const std::string& what, const std::string& path) {
   if (r < 0) {
-    std::string step = what + " " + path;
-    if (const char* hint = SafePathHint(-r); *hint != '\0') {
-      step += std::string(" (") + hint + ")";
-    }
-    throw SetupError{step, -r};
+    throw SetupError{what + " " + path, -r, SafePathHint(-r)};
   }
   return r;
 }

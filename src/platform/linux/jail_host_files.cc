@@ -190,6 +190,15 @@ absl::StatusOr<mode_t> CloseToOthers(const std::string& dir) {
     return absl::FailedPreconditionError(StrCat(dir, ": not a directory"));
   }
   const mode_t mode = st.st_mode & 07777;
+  if ((mode & (S_ISVTX | S_IWOTH)) != 0) {
+    // /tmp and the like: closing it would break the host.
+    char m[16];
+    snprintf(m, sizeof(m), "%04o", static_cast<unsigned>(mode));
+    return absl::FailedPreconditionError(
+        StrCat(dir, " is a shared directory (mode ", m,
+               "); jail roots need a directory of their own that can be closed to host "
+               "users (0700)"));
+  }
   if ((mode & 077) == 0) {
     return static_cast<mode_t>(0);
   }

@@ -57,8 +57,9 @@ absl::Status CopyFileIntoRoot(const std::string& from, const std::string& root,
 // Removes group and other access from `dir` (a directory holding jail
 // roots or writable layers), so no unprivileged host user can reach a
 // set-user-ID program in a jail. Returns the mode it had when it changed
-// it (0 when it was already closed). FailedPrecondition for "/" or a
-// non-directory; the errno's status otherwise.
+// it (0 when it was already closed). FailedPrecondition for "/", a
+// non-directory, or a shared directory (sticky or writable by others, as
+// /tmp: closing it would break the host); the errno's status otherwise.
 absl::StatusOr<mode_t> CloseToOthers(const std::string& dir);
 
 // The daemon's side of the two rules above for one jail (spec.name,
