@@ -35,6 +35,27 @@ TEST(RootfsTest, BusyboxRootHasAShellAndTheApplets) {
   (void)!system(("rm -rf " + dir).c_str());
 }
 
+// Rebuilding over the root of a jail that ran: a link it planted (etc ->
+// a "host" directory, here a scratch one) fails the build with EXDEV and
+// nothing is written through it.
+TEST(RootfsTest, RebuildDoesNotFollowLinksOutOfTheRoot) {
+  if (access("/bin/busybox", X_OK) != 0) {
+    GTEST_SKIP() << "busybox-static not installed";
+  }
+  char tmpl[] = "/tmp/jw-rootfs-test-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_TRUE(BuildBusyboxRoot(dir + "/root").ok());
+  ASSERT_EQ(system(("mkdir " + dir + "/host && rm -rf " + dir + "/root/etc && ln -s " + dir +
+                    "/host " + dir + "/root/etc")
+                       .c_str()),
+            0);
+  absl::Status st = BuildBusyboxRoot(dir + "/root");
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("etc: EXDEV"));
+  EXPECT_EQ(access((dir + "/host/passwd").c_str(), F_OK), -1);
+  (void)!system(("rm -rf " + dir).c_str());
+}
+
 TEST(RootfsTest, MissingToolsAreClearErrors) {
   absl::Status a = BuildBusyboxRoot("/tmp/jw-never", "/nonexistent/busybox");
   EXPECT_EQ(a.code(), absl::StatusCode::kNotFound);

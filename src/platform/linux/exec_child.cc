@@ -2,6 +2,7 @@
 // and the async-signal-safe ExecPrepared and I/O helpers (exec_internal.h).
 
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -109,6 +110,12 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
     // Lowering never fails for root; a raise this host forbids keeps the
     // inherited (lower) limit, which is still within the rule.
     setrlimit(static_cast<__rlimit_resource>(l[0]), &lim);
+  }
+  // A jail command entering through the setns helper gets a new session
+  // keyring, not the daemon's (jailwarden-init does the same for the
+  // jail's own processes); before the filter, which may refuse keyctl.
+  if (!p.seccomp.empty()) {
+    syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr);
   }
   // The jail's seccomp filter, before the capability drop (seccomp.h:
   // without no_new_privs installing needs CAP_SYS_ADMIN).

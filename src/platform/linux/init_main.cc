@@ -136,7 +136,12 @@ int main(int argc, char** argv) {
     try {
       listen_fd = SetupJail(config);
     } catch (const SetupError& e) {
-      report = "error " + e.step + ": " + strerror(e.err) + "\n";
+      // The errno's name and text, and why: "mount target /tmp: EXDEV
+      // (Invalid cross-device link): a symbolic link ... leads out of the
+      // jail's root".
+      const char* name = strerrorname_np(e.err);
+      report = "error " + e.step + ": " + (name != nullptr ? name : "E?") + " (" +
+               strerror(e.err) + ")" + (e.detail.empty() ? "" : ": " + e.detail) + "\n";
     }
   }
   (void)!write(report_fd, report.data(), report.size());

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,27 +33,37 @@
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
 #include "platform/linux/init_main_setup.h"
+#include "platform/linux/safe_path.h"
 
 namespace jailwarden::platform::jail_init {
 namespace {
 
-// mkdir -p. Tries `path` itself first: in a ready-made root every parent
-// exists, and walking down from "/" cost a system call per component.
-void MkdirP(const std::string& path, mode_t mode) {
-  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
-    return;
+// Throws SetupError for a failed safe_path call (`r` = -errno), naming the
+// jail-relative path and why (safe_path.h: EXDEV, ELOOP).
+int CheckPath(int r, const std::string& what, const std::string& path) {
+  if (r < 0) {
+    throw SetupError{what + " " + path, -r, SafePathHint(-r)};
   }
-  if (errno != ENOENT) {
-    throw SetupError{"mkdir " + path, errno};
-  }
-  size_t slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) {
-    MkdirP(path.substr(0, slash), mode);
-  }
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    throw SetupError{"mkdir " + path, errno};
-  }
+  return r;
 }
+
+// A descriptor closed at scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  std::string path() const { return FdPath(fd_); }
+
+ private:
+  int fd_;
+};
 
 void WriteFile(const std::string& path, const char* value) {
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -67,57 +78,64 @@ void WriteFile(const std::string& path, const char* value) {
   }
 }
 
-void MakeReadOnly(const std::string& target) {
+// Makes the mount at `fd` (a descriptor of its root) read-only.
+void MakeReadOnly(int fd, const std::string& what) {
   // mount_setattr(2) applies MOUNT_ATTR_RDONLY to the whole bind tree at
   // once; a MS_REMOUNT|MS_BIND|MS_RDONLY would cover only the top mount.
   struct {
     uint64_t attr_set, attr_clr, propagation, userns_fd;
   } attr = {0x00000001 /* MOUNT_ATTR_RDONLY */, 0, 0, 0};
-  if (syscall(SYS_mount_setattr, AT_FDCWD, target.c_str(),
-              0x8000 /* AT_RECURSIVE */, &attr, sizeof(attr)) != 0) {
-    JW_INIT_CHECK_SYS(mount(nullptr, target.c_str(), nullptr,
-                    MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
-              "remount ro " + target);
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | 0x8000 /* AT_RECURSIVE */, &attr,
+              sizeof(attr)) != 0) {
+    JW_INIT_CHECK_SYS(mount(nullptr, FdPath(fd).c_str(), nullptr,
+                            MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
+                      "remount ro " + what);
   }
 }
 
-void MountOne(const std::string& root, const InitMount& m) {
-  std::string target = root + m.target;
+// Every target is resolved beneath the root (safe_path.h): a symlink the
+// jail planted that leads out fails the start (EXDEV) before anything is
+// made, and the mount goes onto the descriptor, so what was checked is
+// what gets mounted on.
+void MountOne(int root_fd, const InitMount& m) {
   if (m.fstype == "nullfs" || m.fstype == "bind" || m.fstype.empty()) {
     struct stat st;
     JW_INIT_CHECK_SYS(stat(m.source.c_str(), &st), "stat " + m.source);
-    if (S_ISDIR(st.st_mode)) {
-      MkdirP(target, 0755);
-    } else {
-      MkdirP(target.substr(0, target.rfind('/')), 0755);
-      int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        close(fd);
-      }
-    }
-    JW_INIT_CHECK_SYS(mount(m.source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
-              "bind " + m.source + " on " + m.target);
+    Fd target(S_ISDIR(st.st_mode)
+                  ? CheckPath(MkdirAllBeneath(root_fd, m.target, 0755), "mount target", m.target)
+                  : CheckPath(OpenFileBeneath(root_fd, m.target, O_RDONLY, 0644), "mount target",
+                              m.target));
+    JW_INIT_CHECK_SYS(mount(m.source.c_str(), target.path().c_str(), nullptr, MS_BIND | MS_REC,
+                            nullptr),
+                      "bind " + m.source + " on " + m.target);
     if (m.read_only) {
-      MakeReadOnly(target);
+      // The new mount's root: the same lookup, now crossing onto it.
+      Fd mounted(CheckPath(OpenBeneath(root_fd, m.target, O_PATH), "mount target", m.target));
+      MakeReadOnly(mounted.get(), m.target);
     }
     return;
   }
   if (m.fstype == "tmpfs") {
-    MkdirP(target, 0755);
+    Fd target(CheckPath(MkdirAllBeneath(root_fd, m.target, 0755), "mount target", m.target));
     unsigned long flags = MS_NOSUID | MS_NODEV | (m.read_only ? MS_RDONLY : 0);
-    JW_INIT_CHECK_SYS(mount("tmpfs", target.c_str(), "tmpfs", flags,
-                    m.options.empty() ? nullptr : m.options.c_str()),
-              "tmpfs on " + m.target);
+    JW_INIT_CHECK_SYS(mount("tmpfs", target.path().c_str(), "tmpfs", flags,
+                            m.options.empty() ? nullptr : m.options.c_str()),
+                      "tmpfs on " + m.target);
     return;
   }
   throw SetupError{"mount " + m.target + ": fstype " + m.fstype + " not supported", EINVAL};
 }
 
-void MakeDev(const std::string& root, int devpts_max) {
-  std::string dev = root + "/dev";
-  MkdirP(dev, 0755);
-  JW_INIT_CHECK_SYS(mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536"),
-            "tmpfs on /dev");
+// A private /dev: a tmpfs on the root's dev (resolved beneath it), then
+// the nodes, devpts and links made relative to the new tmpfs's descriptor.
+void MakeDev(int root_fd, int devpts_max) {
+  {
+    Fd under(CheckPath(MkdirAllBeneath(root_fd, "/dev", 0755), "mount target", "/dev"));
+    JW_INIT_CHECK_SYS(mount("tmpfs", under.path().c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC,
+                            "mode=755,size=65536"),
+                      "tmpfs on /dev");
+  }
+  Fd dev(CheckPath(OpenBeneath(root_fd, "/dev", O_PATH | O_DIRECTORY), "open", "/dev"));
   struct Node {
     const char* name;
     unsigned major, minor;
@@ -125,25 +143,33 @@ void MakeDev(const std::string& root, int devpts_max) {
   static const Node kNodes[] = {{"null", 1, 3},    {"zero", 1, 5},    {"full", 1, 7},
                                 {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
   for (const Node& n : kNodes) {
-    std::string p = dev + "/" + n.name;
-    JW_INIT_CHECK_SYS(mknod(p.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)), "mknod " + p);
-    chmod(p.c_str(), 0666);  // not subject to umask
+    std::string p = std::string("/dev/") + n.name;
+    JW_INIT_CHECK_SYS(mknodat(dev.get(), n.name, S_IFCHR | 0666, makedev(n.major, n.minor)),
+                      "mknod " + p);
+    fchmodat(dev.get(), n.name, 0666, 0);  // not subject to umask
   }
-  std::string pts = dev + "/pts";
-  MkdirP(pts, 0755);
-  std::string opts = "newinstance,ptmxmode=0666,mode=0620";
-  if (devpts_max > 0) {
-    opts += ",max=" + std::to_string(devpts_max);
+  JW_INIT_CHECK_SYS(mkdirat(dev.get(), "pts", 0755), "mkdir /dev/pts");
+  {
+    Fd pts(openat(dev.get(), "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    JW_INIT_CHECK_SYS(pts.get() < 0 ? -1 : 0, "open /dev/pts");
+    std::string opts = "newinstance,ptmxmode=0666,mode=0620";
+    if (devpts_max > 0) {
+      opts += ",max=" + std::to_string(devpts_max);
+    }
+    JW_INIT_CHECK_SYS(mount("devpts", pts.path().c_str(), "devpts", MS_NOSUID | MS_NOEXEC,
+                            opts.c_str()),
+                      "devpts on /dev/pts");
   }
-  JW_INIT_CHECK_SYS(mount("devpts", pts.c_str(), "devpts", MS_NOSUID | MS_NOEXEC, opts.c_str()),
-            "devpts on /dev/pts");
-  JW_INIT_CHECK_SYS(symlink("pts/ptmx", (dev + "/ptmx").c_str()), "symlink /dev/ptmx");
-  JW_INIT_CHECK_SYS(symlink("/proc/self/fd", (dev + "/fd").c_str()), "symlink /dev/fd");
-  JW_INIT_CHECK_SYS(symlink("/proc/self/fd/0", (dev + "/stdin").c_str()), "symlink /dev/stdin");
-  JW_INIT_CHECK_SYS(symlink("/proc/self/fd/1", (dev + "/stdout").c_str()), "symlink /dev/stdout");
-  JW_INIT_CHECK_SYS(symlink("/proc/self/fd/2", (dev + "/stderr").c_str()), "symlink /dev/stderr");
-  MkdirP(dev + "/shm", 01777);
-  chmod((dev + "/shm").c_str(), 01777);
+  static const char* const kLinks[][2] = {{"pts/ptmx", "ptmx"},
+                                          {"/proc/self/fd", "fd"},
+                                          {"/proc/self/fd/0", "stdin"},
+                                          {"/proc/self/fd/1", "stdout"},
+                                          {"/proc/self/fd/2", "stderr"}};
+  for (const auto& l : kLinks) {
+    JW_INIT_CHECK_SYS(symlinkat(l[0], dev.get(), l[1]), std::string("symlink /dev/") + l[1]);
+  }
+  JW_INIT_CHECK_SYS(mkdirat(dev.get(), "shm", 01777), "mkdir /dev/shm");
+  fchmodat(dev.get(), "shm", 01777, 0);
 }
 
 // Binds `path` onto itself (with what is mounted below it); read-only
@@ -244,6 +270,45 @@ void LoopbackUp() {
   }
 }
 
+// Mounts a thin jail's overlay and returns the directory it is on. The
+// overlay's options are what /proc/self/mountinfo shows in the jail, so
+// the layers are given by short names in a staging tmpfs (on c.root, in
+// this private mount namespace): "l" a bind of the lower layer, "u" a bind
+// of the directory holding the upper and work directories (overlayfs
+// wants both on one mount), "r" the overlay itself. The staging binds are
+// detached right after (overlayfs holds its own references) and the tmpfs
+// goes with the old root at pivot_root.
+std::string MountOverlayRoot(const InitConfig& c) {
+  PathSplit upper = SplitLast(c.overlay_upper);
+  PathSplit work = SplitLast(c.overlay_work);
+  if (upper.parent.empty() || upper.parent != work.parent) {
+    // Not laid out by this runtime: full paths.
+    std::string opts = "lowerdir=" + c.overlay_lower + ",upperdir=" + c.overlay_upper +
+                       ",workdir=" + c.overlay_work;
+    JW_INIT_CHECK_SYS(mount("overlay", c.root.c_str(), "overlay", 0, opts.c_str()),
+                      "overlay root");
+    return c.root;
+  }
+  JW_INIT_CHECK_SYS(mount("tmpfs", c.root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "size=16k,mode=700"),
+                    "staging tmpfs");
+  JW_INIT_CHECK_SYS(chdir(c.root.c_str()), "chdir staging");
+  for (const char* d : {"l", "u", "r"}) {
+    JW_INIT_CHECK_SYS(mkdir(d, 0700), std::string("mkdir staging ") + d);
+  }
+  JW_INIT_CHECK_SYS(mount(c.overlay_lower.c_str(), "l", nullptr, MS_BIND, nullptr),
+                    "bind lower layer");
+  JW_INIT_CHECK_SYS(mount(upper.parent.c_str(), "u", nullptr, MS_BIND, nullptr),
+                    "bind upper layer");
+  std::string opts =
+      "lowerdir=l,upperdir=u/" + upper.name + ",workdir=u/" + work.name;
+  JW_INIT_CHECK_SYS(mount("overlay", "r", "overlay", 0, opts.c_str()), "overlay root");
+  JW_INIT_CHECK_SYS(umount2("l", MNT_DETACH), "detach staging l");
+  JW_INIT_CHECK_SYS(umount2("u", MNT_DETACH), "detach staging u");
+  JW_INIT_CHECK_SYS(chdir("/"), "chdir /");
+  return c.root + "/r";
+}
+
 }  // namespace
 
 int SetupJail(const InitConfig& c) {
@@ -253,24 +318,42 @@ int SetupJail(const InitConfig& c) {
   // After joining: the new cgroup namespace is rooted at the jail's cgroup.
   JW_INIT_CHECK_SYS(unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
   JW_INIT_CHECK_SYS(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
+  std::string root = c.root;
   if (!c.overlay_lower.empty()) {
-    std::string opts = "lowerdir=" + c.overlay_lower + ",upperdir=" + c.overlay_upper +
-                       ",workdir=" + c.overlay_work;
-    JW_INIT_CHECK_SYS(mount("overlay", c.root.c_str(), "overlay", 0, opts.c_str()), "overlay root");
+    root = MountOverlayRoot(c);
   } else {
-    JW_INIT_CHECK_SYS(mount(c.root.c_str(), c.root.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
-              "bind root");
+    JW_INIT_CHECK_SYS(mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr),
+                      "bind root");
   }
-  for (const InitMount& m : c.mounts) {
-    MountOne(c.root, m);
+  {
+    // The root's mount: every path below is resolved beneath it.
+    Fd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    JW_INIT_CHECK_SYS(root_fd.get() < 0 ? -1 : 0, "open root");
+    for (const InitMount& m : c.mounts) {
+      MountOne(root_fd.get(), m);
+    }
+    {
+      Fd under(CheckPath(MkdirAllBeneath(root_fd.get(), "/proc", 0555), "mount target", "/proc"));
+      JW_INIT_CHECK_SYS(mount("proc", under.path().c_str(), "proc",
+                              MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+                        "proc");
+    }
+    {
+      // The fresh procfs: nothing in it is the jail's.
+      Fd proc(CheckPath(OpenBeneath(root_fd.get(), "/proc", O_PATH | O_DIRECTORY), "open",
+                        "/proc"));
+      ProtectProc(proc.path(), c);
+    }
+    MakeDev(root_fd.get(), c.devpts_max);
+    // A convenience, not a mount: a jail that made its own /tmp a link
+    // that leads out keeps what it made (nothing is created anywhere).
+    int tmp = MkdirAllBeneath(root_fd.get(), "/tmp", 01777);
+    if (tmp >= 0) {
+      close(tmp);
+    } else if (tmp != -EXDEV && tmp != -ELOOP && tmp != -ENOTDIR && tmp != -ENOENT) {
+      CheckPath(tmp, "mkdir", "/tmp");
+    }
   }
-  std::string proc = c.root + "/proc";
-  MkdirP(proc, 0555);
-  JW_INIT_CHECK_SYS(mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
-            "proc");
-  ProtectProc(proc, c);
-  MakeDev(c.root, c.devpts_max);
-  MkdirP(c.root + "/tmp", 01777);
   if (!c.hostname.empty()) {
     JW_INIT_CHECK_SYS(sethostname(c.hostname.data(), c.hostname.size()), "sethostname");
   }
@@ -283,7 +366,7 @@ int SetupJail(const InitConfig& c) {
   }
   // pivot_root(".", "."): the old root ends up on top of the new one and is
   // detached right away, so no directory for it is needed in the jail.
-  JW_INIT_CHECK_SYS(chdir(c.root.c_str()), "chdir root");
+  JW_INIT_CHECK_SYS(chdir(root.c_str()), "chdir root");
   JW_INIT_CHECK_SYS(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
   JW_INIT_CHECK_SYS(umount2(".", MNT_DETACH), "detach old root");
   JW_INIT_CHECK_SYS(chdir("/"), "chdir /");
@@ -291,6 +374,12 @@ int SetupJail(const InitConfig& c) {
   // above) is done, and before the capability drop: seccomp(2) without
   // no_new_privs, which jailwarden leaves unset so set-user-ID programs
   // work, needs CAP_SYS_ADMIN.
+  // First a session keyring of its own (anonymous, new), which every
+  // process in the jail inherits: the daemon's session keyring is not the
+  // jail's. After the filter keyctl may be refused.
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS) {
+    throw SetupError{"keyctl(KEYCTL_JOIN_SESSION_KEYRING)", errno};
+  }
   if (!c.seccomp.empty()) {
     InstallJailSeccomp(c.seccomp);
   }

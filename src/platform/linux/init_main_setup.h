@@ -13,10 +13,13 @@
 
 namespace jailwarden::platform::jail_init {
 
-// A failed setup step: what it was ("pivot_root", "bind root") and errno.
+// A failed setup step: what it was ("pivot_root", "bind root"), errno,
+// and why in words when the errno alone would mislead ("" = none; EXDEV
+// from a path resolved beneath the root: a link leads out of it).
 struct SetupError {
   std::string step;
   int err;
+  std::string detail = "";
 };
 
 // Throws SetupError{step, errno} when the syscall expression is non-zero.

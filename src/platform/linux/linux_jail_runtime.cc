@@ -126,14 +126,10 @@ class LinuxJailRuntime final : public JailRuntime {
       }
       bs["root"] = spec.path;
     }
-    for (const CopySpec& c : spec.copies) {
-      if (c.target.empty() || c.target[0] != '/') {
-        return absl::InvalidArgumentError(StrCat("copy target ", c.target, ": not absolute"));
-      }
-      std::string dst = spec.path + c.target;
-      JW_RETURN_IF_ERROR(MakeDirs(Dirname(dst)));
-      JW_RETURN_IF_ERROR(CopyFile(c.source, dst));
-    }
+    // Roots closed to host users; `copy` resolved beneath the root
+    // (docs/security.md, "Path rules").
+    JW_RETURN_IF_ERROR(CloseRootParent(spec.name, spec.path));
+    JW_RETURN_IF_ERROR(CopyIntoRoot(spec));
     for (const MountSpec& m : spec.mounts) {
       if (m.target.empty() || m.target[0] != '/') {
         return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
@@ -484,6 +480,10 @@ absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
     return absl::InvalidArgumentError("run_dir must be an absolute path");
   }
   JW_RETURN_IF_ERROR(MakeDirs(options.run_dir, 0700));
+  // Thin jails' roots are mounted below it (in the jails' own mount
+  // namespaces, but the mount points are here): closed to host users,
+  // also when an older version made it.
+  JW_RETURN_IF_ERROR(CloseToOthers(options.run_dir).status());
   JW_ASSIGN_OR_RETURN(std::string init, FindJailInit(options.init_path));
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
   JW_ASSIGN_OR_RETURN(CgroupLayout layout,

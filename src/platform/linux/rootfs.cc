@@ -7,42 +7,25 @@
 #include <cerrno>
 #include <string_view>
 
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "platform/linux/exec.h"
+#include "platform/linux/jail_host_files.h"
 
 namespace jailwarden::platform {
 namespace {
 
-absl::Status Mkdir(const std::string& path, mode_t mode) {
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, StrCat("mkdir ", path));
-  }
-  chmod(path.c_str(), mode);
-  return absl::OkStatus();
-}
-
-absl::Status Symlink(const std::string& target, const std::string& link) {
-  unlink(link.c_str());
-  if (symlink(target.c_str(), link.c_str()) != 0) {
-    return ErrnoStatus(errno, StrCat("symlink ", link));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteText(const std::string& path, std::string_view text, mode_t mode) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return ErrnoStatus(errno, StrCat("create ", path));
-  }
-  ssize_t n = write(fd, text.data(), text.size());
-  int err = errno;
-  close(fd);
-  if (n != static_cast<ssize_t>(text.size())) {
-    return ErrnoStatus(err, StrCat("write ", path));
-  }
-  return absl::OkStatus();
+absl::Status WriteText(int root_fd, const std::string& path, std::string_view text,
+                       mode_t mode) {
+  return WriteFileBeneath(root_fd, "write", path, mode, [&](int fd) -> absl::Status {
+    if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      return ErrnoStatus(errno, StrCat("write ", path));
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> RunCapture(const std::vector<std::string>& argv) {
@@ -72,6 +55,43 @@ absl::StatusOr<std::string> RunCapture(const std::vector<std::string>& argv) {
   return out;
 }
 
+absl::Status FillBusyboxRoot(int root_fd, const std::string& busybox) {
+  for (const char* d : {"bin", "etc", "dev", "proc", "sys", "root", "var", "usr", "home"}) {
+    JW_RETURN_IF_ERROR(MkdirBeneath(root_fd, d, 0755));
+  }
+  JW_RETURN_IF_ERROR(MkdirBeneath(root_fd, "tmp", 01777));
+  JW_RETURN_IF_ERROR(MkdirBeneath(root_fd, "var/tmp", 01777));
+  JW_RETURN_IF_ERROR(SymlinkBeneath(root_fd, "bin", "sbin"));
+  JW_RETURN_IF_ERROR(SymlinkBeneath(root_fd, "../bin", "usr/bin"));
+  JW_RETURN_IF_ERROR(SymlinkBeneath(root_fd, "../bin", "usr/sbin"));
+  // Copy (not link) so the root does not depend on the host's file.
+  int in = open(busybox.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    return ErrnoStatus(errno, StrCat("open ", busybox));
+  }
+  absl::Status st = WriteFileBeneath(root_fd, "write", "bin/busybox", 0755, [&](int out) {
+    return CopyData(in, out, busybox, "bin/busybox");
+  });
+  close(in);
+  JW_RETURN_IF_ERROR(st);
+  JW_ASSIGN_OR_RETURN(std::string applets, RunCapture({busybox, "--list"}));
+  for (std::string_view a : Split(applets, '\n')) {
+    a = StripWhitespace(a);
+    if (a.empty() || a == "busybox" || a.find('/') != std::string_view::npos) {
+      continue;
+    }
+    JW_RETURN_IF_ERROR(SymlinkBeneath(root_fd, "busybox", StrCat("bin/", a)));
+  }
+  JW_RETURN_IF_ERROR(WriteText(root_fd, "etc/passwd",
+                               "root:x:0:0:root:/root:/bin/sh\n"
+                               "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+                               0644));
+  JW_RETURN_IF_ERROR(WriteText(root_fd, "etc/group", "root:x:0:\nnogroup:x:65534:\n", 0644));
+  JW_RETURN_IF_ERROR(WriteText(root_fd, "etc/hosts", "127.0.0.1 localhost\n", 0644));
+  JW_RETURN_IF_ERROR(WriteText(root_fd, "etc/hostname", "jail\n", 0644));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status BuildBusyboxRoot(const std::string& dir, const std::string& busybox) {
@@ -79,58 +99,22 @@ absl::Status BuildBusyboxRoot(const std::string& dir, const std::string& busybox
     return absl::NotFoundError(
         StrCat(busybox, " not found (apt-get install busybox-static)"));
   }
-  JW_RETURN_IF_ERROR(Mkdir(dir, 0755));
-  for (const char* d : {"bin", "etc", "dev", "proc", "sys", "root", "var", "usr", "home"}) {
-    JW_RETURN_IF_ERROR(Mkdir(StrCat(dir, "/", d), 0755));
+  JW_RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  // `dir` may be the root of a jail that ran: everything below it is
+  // resolved beneath it (safe_path.h), so a link the jail planted (etc ->
+  // /etc) fails the build instead of leading the writes onto the host.
+  int root_fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    return ErrnoStatus(errno, StrCat("open ", dir));
   }
-  JW_RETURN_IF_ERROR(Mkdir(dir + "/tmp", 01777));
-  JW_RETURN_IF_ERROR(Mkdir(dir + "/var/tmp", 01777));
-  JW_RETURN_IF_ERROR(Symlink("bin", dir + "/sbin"));
-  JW_RETURN_IF_ERROR(Symlink("../bin", dir + "/usr/bin"));
-  JW_RETURN_IF_ERROR(Symlink("../bin", dir + "/usr/sbin"));
-  // Copy (not link) so the root does not depend on the host's file.
-  {
-    int in = open(busybox.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-      return ErrnoStatus(errno, StrCat("open ", busybox));
-    }
-    std::string dst = dir + "/bin/busybox";
-    unlink(dst.c_str());
-    int out = open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-    if (out < 0) {
-      int err = errno;
-      close(in);
-      return ErrnoStatus(err, StrCat("create ", dst));
-    }
-    char buf[65536];
-    ssize_t n;
-    absl::Status st;
-    while ((n = read(in, buf, sizeof(buf))) > 0) {
-      if (write(out, buf, static_cast<size_t>(n)) != n) {
-        st = ErrnoStatus(errno, StrCat("write ", dst));
-        break;
-      }
-    }
-    close(in);
-    close(out);
-    JW_RETURN_IF_ERROR(st);
+  absl::Status st = FillBusyboxRoot(root_fd, busybox);
+  close(root_fd);
+  if (!st.ok()) {
+    std::string msg = StrCat(dir, ": ", ToStd(st.message()));
+    std::optional<int> err = StatusErrno(st);
+    return err ? ErrnoStatusWithMessage(*err, msg) : absl::Status(st.code(), msg);
   }
-  JW_ASSIGN_OR_RETURN(std::string applets, RunCapture({busybox, "--list"}));
-  for (std::string_view a : Split(applets, '\n')) {
-    a = StripWhitespace(a);
-    if (a.empty() || a == "busybox" || a.find('/') != std::string_view::npos) {
-      continue;
-    }
-    JW_RETURN_IF_ERROR(Symlink("busybox", StrCat(dir, "/bin/", a)));
-  }
-  JW_RETURN_IF_ERROR(WriteText(dir + "/etc/passwd",
-                               "root:x:0:0:root:/root:/bin/sh\n"
-                               "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-                               0644));
-  JW_RETURN_IF_ERROR(WriteText(dir + "/etc/group", "root:x:0:\nnogroup:x:65534:\n", 0644));
-  JW_RETURN_IF_ERROR(WriteText(dir + "/etc/hosts", "127.0.0.1 localhost\n", 0644));
-  JW_RETURN_IF_ERROR(WriteText(dir + "/etc/hostname", "jail\n", 0644));
-  return absl::OkStatus();
+  return st;
 }
 
 absl::Status BuildDebootstrapRoot(const std::string& dir, const DebootstrapOptions& o) {

@@ -8,6 +8,11 @@
 //   escape_probe newns         unshare / clone / clone3 with namespace flags
 //   escape_probe keyring DESC  keyctl search of the user keyring for the
 //                              "user" key DESC and read it; add_key
+//   escape_probe session DESC HOST_ID
+//                              the session keyring: its id ("host=1" when
+//                              it is HOST_ID, the host's), and a search of
+//                              it for the "user" key DESC
+//   escape_probe euid          prints the effective uid (run set-user-ID)
 //   escape_probe spawn         fork + exec of /bin/true and a thread-free
 //                              posix_spawn: what must keep working
 
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 extern char** environ;
@@ -110,6 +116,17 @@ int Keyring(const char* description) {
   return 0;
 }
 
+int Session(const char* description, const char* host_id) {
+  long id = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
+  int err = id < 0 ? errno : 0;
+  printf("session errno=%d host=%d\n", err, id > 0 && id == atol(host_id) ? 1 : 0);
+  if (id > 0) {
+    Report("search",
+           syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, "user", description, 0));
+  }
+  return 0;
+}
+
 int Spawn() {
   pid_t pid = fork();
   if (pid == 0) {
@@ -145,9 +162,16 @@ int main(int argc, char** argv) {
   if (argc >= 3 && strcmp(argv[1], "keyring") == 0) {
     return Keyring(argv[2]);
   }
+  if (argc >= 4 && strcmp(argv[1], "session") == 0) {
+    return Session(argv[2], argv[3]);
+  }
+  if (argc >= 2 && strcmp(argv[1], "euid") == 0) {
+    printf("euid %d\n", static_cast<int>(geteuid()));
+    return 0;
+  }
   if (argc >= 2 && strcmp(argv[1], "spawn") == 0) {
     return Spawn();
   }
-  fprintf(stderr, "usage: escape_probe userns|newns|keyring DESC|spawn\n");
+  fprintf(stderr, "usage: escape_probe userns|newns|keyring DESC|session DESC ID|euid|spawn\n");
   return 2;
 }
