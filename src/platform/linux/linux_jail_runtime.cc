@@ -157,8 +157,22 @@ class LinuxJailRuntime final : public JailRuntime {
     if (auto it = spec.parameters.find("linux.devpts.max"); it != spec.parameters.end()) {
       config.devpts_max = ParseInt<int>(it->second).value_or(0);
     }
+    std::string mountinfo;  // read once, for binds only
     for (const MountSpec& m : spec.mounts) {
-      config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
+      bool read_only = m.read_only;
+      // A cgroup file system bound into a jail is read-only to it, always
+      // (docs/security.md, "A jail's cgroups").
+      if (!read_only && (m.fstype == "nullfs" || m.fstype == "bind" || m.fstype.empty())) {
+        if (mountinfo.empty()) {
+          mountinfo = ReadFile("/proc/self/mountinfo").value_or("");
+        }
+        char real[PATH_MAX];
+        if (realpath(m.source.c_str(), real) != nullptr &&
+            ExposesCgroupFilesystem(real, mountinfo)) {
+          read_only = true;
+        }
+      }
+      config.mounts.push_back({m.source, m.target, m.fstype, read_only, m.options});
     }
     // The jail's privileges (docs/linux-privileges.md): init drops to them
     // after pivot_root; commands entering through the setns helper drop to
