@@ -29,6 +29,7 @@
 #include "jailwarden/platform/linux/capabilities.h"
 #include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
+#include "platform/linux/disk_quota.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
@@ -95,6 +96,12 @@ class LinuxJailRuntime final : public JailRuntime {
       return absl::InvalidArgumentError(
           StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
+    // linux.disk_quota: refused (bad size, no project quota on the layer's
+    // file system) before anything is made; applied once the layer exists.
+    std::optional<uint64_t> quota_bytes;
+    if (auto q = spec.parameters.find("linux.disk_quota"); q != spec.parameters.end()) {
+      JW_ASSIGN_OR_RETURN(quota_bytes, DiskQuotaPrecheck(spec.path, q->second));
+    }
     auto& bs = inst.backend_state;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
@@ -138,6 +145,14 @@ class LinuxJailRuntime final : public JailRuntime {
       if (m.target.empty() || m.target[0] != '/') {
         return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
       }
+    }
+    if (quota_bytes.has_value()) {
+      // The writable layer: a thin jail's upper directory or a jail's root,
+      // both spec.path.
+      const uint32_t project = DiskQuotaProject(spec.name);
+      JW_RETURN_IF_ERROR(ApplyDiskQuota(spec.path, *quota_bytes, project));
+      bs["quota.bytes"] = StrCat(*quota_bytes);
+      bs["quota.project"] = StrCat(project);
     }
     JW_ASSIGN_OR_RETURN(auto cgroups, layout_.Create(options_.cgroup_parent, spec.name));
     bs.insert(cgroups.begin(), cgroups.end());
@@ -311,6 +326,9 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     }
     keep(CgroupLayout::Remove(inst.backend_state));
+    if (std::string project = Get(inst, "quota.project"); !project.empty()) {
+      keep(ClearDiskQuota(spec.path, static_cast<uint32_t>(ParseInt<int64_t>(project).value_or(0))));
+    }
     std::string work = Get(inst, "overlay.work");
     if (!work.empty()) {
       keep(RemoveTree(work));
