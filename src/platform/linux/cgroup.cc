@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -171,6 +173,17 @@ bool ExposesCgroupFilesystem(std::string_view source, std::string_view mountinfo
     }
   }
   return false;
+}
+
+bool BindShowsCgroupFilesystem(const MountSpec& mount) {
+  if (mount.fstype != "nullfs" && mount.fstype != "bind" && !mount.fstype.empty()) {
+    return false;
+  }
+  char real[PATH_MAX];
+  if (realpath(mount.source.c_str(), real) == nullptr) {
+    return false;
+  }
+  return ExposesCgroupFilesystem(real, ReadString("/proc/self/mountinfo").value_or(""));
 }
 
 absl::StatusOr<CgroupLayout> CgroupLayout::Detect(std::string_view cgroup_root,

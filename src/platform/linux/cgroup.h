@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "jailwarden/platform/jail_spec.h"
 
 namespace jailwarden::platform {
 
@@ -34,6 +35,12 @@ inline constexpr std::size_t kMaxCgroupTree = 16384;
 // or one is mounted at or below it, per `mountinfo` (/proc/self/mountinfo
 // text). Such a bind is always made read-only in a jail. Pure.
 bool ExposesCgroupFilesystem(std::string_view source, std::string_view mountinfo);
+
+// For a bind mount (nullfs, bind, "") in a jail's spec: whether its source
+// (symlinks resolved) shows a cgroup file system per ExposesCgroupFilesystem
+// over /proc/self/mountinfo (read once per call). False for other types and
+// unresolvable sources (the mount then fails on its own).
+bool BindShowsCgroupFilesystem(const MountSpec& mount);
 
 class CgroupLayout {
  public:

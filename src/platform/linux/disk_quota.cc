@@ -263,4 +263,44 @@ absl::Status ClearDiskQuota(const std::string& dir, uint32_t project) {
   return SetQuota(*target, project, 0);
 }
 
+absl::StatusOr<std::optional<uint64_t>> DiskQuotaOfJail(const JailSpec& spec) {
+  auto q = spec.parameters.find("linux.disk_quota");
+  if (q == spec.parameters.end()) {
+    return std::optional<uint64_t>();
+  }
+  absl::StatusOr<uint64_t> bytes = DiskQuotaPrecheck(spec.path, q->second);
+  if (!bytes.ok()) {
+    return bytes.status();
+  }
+  return std::optional<uint64_t>(*bytes);
+}
+
+absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> bytes,
+                                std::map<std::string, std::string>& backend_state) {
+  if (!bytes.has_value()) {
+    return absl::OkStatus();
+  }
+  const uint32_t project = DiskQuotaProject(spec.name);
+  absl::Status st = ApplyDiskQuota(spec.path, *bytes, project);
+  if (!st.ok()) {
+    return st;
+  }
+  backend_state["quota.bytes"] = StrCat(*bytes);
+  backend_state["quota.project"] = StrCat(project);
+  return absl::OkStatus();
+}
+
+absl::Status ClearJailDiskQuota(const JailSpec& spec,
+                                const std::map<std::string, std::string>& backend_state) {
+  auto it = backend_state.find("quota.project");
+  if (it == backend_state.end()) {
+    return absl::OkStatus();
+  }
+  std::optional<int64_t> project = ParseInt<int64_t>(it->second);
+  if (!project) {
+    return absl::OkStatus();
+  }
+  return ClearDiskQuota(spec.path, static_cast<uint32_t>(*project));
+}
+
 }  // namespace jailwarden::platform

@@ -13,8 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include <map>
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "jailwarden/platform/jail_spec.h"
 
 namespace jailwarden::platform {
 
@@ -55,5 +59,17 @@ absl::Status ApplyDiskQuota(const std::string& dir, uint64_t bytes, uint32_t pro
 // Lifts the limit of `project` on the file system holding `dir` (best
 // effort when the jail is torn down). OK when quotas are off there.
 absl::Status ClearDiskQuota(const std::string& dir, uint32_t project);
+
+// The runtime's three steps for `spec`'s linux.disk_quota parameter:
+// DiskQuotaOfJail checks it before anything is made (nullopt: no quota);
+// ApplyJailDiskQuota (nothing for nullopt) applies it to spec.path (the writable layer: a thin
+// jail's upper directory or a jail's root) once that exists and records
+// quota.bytes and quota.project in `backend_state`; ClearJailDiskQuota
+// lifts what was recorded (OK when nothing was).
+absl::StatusOr<std::optional<uint64_t>> DiskQuotaOfJail(const JailSpec& spec);
+absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> bytes,
+                                std::map<std::string, std::string>& backend_state);
+absl::Status ClearJailDiskQuota(const JailSpec& spec,
+                                const std::map<std::string, std::string>& backend_state);
 
 }  // namespace jailwarden::platform

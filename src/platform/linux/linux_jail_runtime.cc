@@ -96,12 +96,7 @@ class LinuxJailRuntime final : public JailRuntime {
       return absl::InvalidArgumentError(
           StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
-    // linux.disk_quota: refused (bad size, no project quota on the layer's
-    // file system) before anything is made; applied once the layer exists.
-    std::optional<uint64_t> quota_bytes;
-    if (auto q = spec.parameters.find("linux.disk_quota"); q != spec.parameters.end()) {
-      JW_ASSIGN_OR_RETURN(quota_bytes, DiskQuotaPrecheck(spec.path, q->second));
-    }
+    JW_ASSIGN_OR_RETURN(std::optional<uint64_t> quota_bytes, DiskQuotaOfJail(spec));
     auto& bs = inst.backend_state;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
@@ -146,14 +141,7 @@ class LinuxJailRuntime final : public JailRuntime {
         return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
       }
     }
-    if (quota_bytes.has_value()) {
-      // The writable layer: a thin jail's upper directory or a jail's root,
-      // both spec.path.
-      const uint32_t project = DiskQuotaProject(spec.name);
-      JW_RETURN_IF_ERROR(ApplyDiskQuota(spec.path, *quota_bytes, project));
-      bs["quota.bytes"] = StrCat(*quota_bytes);
-      bs["quota.project"] = StrCat(project);
-    }
+    JW_RETURN_IF_ERROR(ApplyJailDiskQuota(spec, quota_bytes, bs));
     JW_ASSIGN_OR_RETURN(auto cgroups, layout_.Create(options_.cgroup_parent, spec.name));
     bs.insert(cgroups.begin(), cgroups.end());
     return absl::OkStatus();
@@ -172,21 +160,8 @@ class LinuxJailRuntime final : public JailRuntime {
     if (auto it = spec.parameters.find("linux.devpts.max"); it != spec.parameters.end()) {
       config.devpts_max = ParseInt<int>(it->second).value_or(0);
     }
-    std::string mountinfo;  // read once, for binds only
-    for (const MountSpec& m : spec.mounts) {
-      bool read_only = m.read_only;
-      // A cgroup file system bound into a jail is read-only to it, always
-      // (docs/security.md, "A jail's cgroups").
-      if (!read_only && (m.fstype == "nullfs" || m.fstype == "bind" || m.fstype.empty())) {
-        if (mountinfo.empty()) {
-          mountinfo = ReadFile("/proc/self/mountinfo").value_or("");
-        }
-        char real[PATH_MAX];
-        if (realpath(m.source.c_str(), real) != nullptr &&
-            ExposesCgroupFilesystem(real, mountinfo)) {
-          read_only = true;
-        }
-      }
+    for (const MountSpec& m : spec.mounts) {  // a cgroup file system: read-only, always
+      const bool read_only = m.read_only || BindShowsCgroupFilesystem(m);
       config.mounts.push_back({m.source, m.target, m.fstype, read_only, m.options});
     }
     // The jail's privileges (docs/linux-privileges.md): init drops to them
@@ -326,9 +301,7 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     }
     keep(CgroupLayout::Remove(inst.backend_state));
-    if (std::string project = Get(inst, "quota.project"); !project.empty()) {
-      keep(ClearDiskQuota(spec.path, static_cast<uint32_t>(ParseInt<int64_t>(project).value_or(0))));
-    }
+    keep(ClearJailDiskQuota(spec, inst.backend_state));
     std::string work = Get(inst, "overlay.work");
     if (!work.empty()) {
       keep(RemoveTree(work));
