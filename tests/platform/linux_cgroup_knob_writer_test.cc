@@ -137,6 +137,30 @@ TEST_F(V1KnobWriterTest, CheckFindsWhatChangedAfterWrite) {
   EXPECT_FALSE(drifted[0].repaired);
 }
 
+// v1 blk-throttle is not hierarchical: with the jail's processes in its
+// leaf, the throttles go to (and are checked on) the leaf; the other
+// limits stay on the jail's cgroup above it.
+TEST_F(V1KnobWriterTest, ThrottlesGoToTheLeaf) {
+  std::filesystem::create_directory(dir_ + "/blkio/jail");
+  std::ofstream(dir_ + "/blkio/jail/blkio.throttle.read_bps_device").flush();
+  paths_.leaf = "jail";
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV1KnobWriter();
+  CgroupLimits want;
+  want.pids = 20;
+  want.io[0] = 5242880;
+  ASSERT_TRUE(w->Write(paths_, want, CgroupLimits{}, {"254:0"}).ok());
+  EXPECT_EQ(File("blkio/jail/blkio.throttle.read_bps_device"), "254:0 5242880");
+  EXPECT_EQ(File("blkio/blkio.throttle.read_bps_device"), "");
+  EXPECT_EQ(File("pids/pids.max"), "20");
+  std::vector<LimitDrift> drifted;
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  EXPECT_TRUE(drifted.empty());
+  std::ofstream(dir_ + "/blkio/jail/blkio.throttle.read_bps_device") << "254:0 0\n";
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  ASSERT_EQ(drifted.size(), 1u);
+  EXPECT_EQ(drifted[0].mechanism, dir_ + "/blkio/jail/blkio.throttle.read_bps_device");
+}
+
 TEST(V2KnobWriterCheckTest, ReadsCpuMaxAndIoMax) {
   char tmpl[] = "/tmp/jw-v2-knobs-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

@@ -131,6 +131,14 @@ std::optional<int64_t> DeviceValue(std::string_view text, std::string_view dev,
   return std::nullopt;
 }
 
+// Where a v1 I/O throttle goes: v1 blk-throttle is not hierarchical (a
+// limit on a cgroup does not reach its children; only the v2 tree's is),
+// so it must be on the leaf the jail's processes are in (cgroup.h).
+std::string V1ThrottleDir(const LinuxJailPaths& p, std::string_view controller) {
+  const std::string& dir = p.Cgroup(controller);
+  return dir.empty() || p.leaf.empty() ? dir : JoinCgroupPath(dir, p.leaf);
+}
+
 std::string V1Value(int64_t v) { return v == kNoLinuxLimit ? "-1" : StrCat(v); }
 std::string V2Value(int64_t v) { return v == kNoLinuxLimit ? "max" : StrCat(v); }
 
@@ -177,7 +185,7 @@ class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
         const LinuxResourceRow& row = *IoRows()[i];
         // "MAJ:MIN 0" removes the device's rule (blkio-controller.rst).
         JW_RETURN_IF_ERROR(
-            WriteKnob(p.Cgroup(row.cgroup_v1_controller), row.cgroup_v1_knob,
+            WriteKnob(V1ThrottleDir(p, row.cgroup_v1_controller), row.cgroup_v1_knob,
                       StrCat(dev, " ", d.io[i] == kNoLinuxLimit ? 0 : d.io[i]),
                       d.io[i] != kNoLinuxLimit));
       }
@@ -219,7 +227,7 @@ class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
         continue;
       }
       const LinuxResourceRow& row = *IoRows()[i];
-      const std::string& dir = p.Cgroup(row.cgroup_v1_controller);
+      const std::string dir = V1ThrottleDir(p, row.cgroup_v1_controller);
       std::optional<std::string> text = c.Read(dir, row.cgroup_v1_knob);
       for (const std::string& dev : devices) {
         if (text && !SameLimit(DeviceValue(*text, dev, ""), d.io[i], false)) {

@@ -6,7 +6,8 @@
 // File names come from the resource map (resource_map.h).
 //   v1 (v1-only and hybrid hosts: the controllers are bound to v1):
 //      memory.limit_in_bytes, memory.memsw.limit_in_bytes, pids.max,
-//      cpu.cfs_quota_us, blkio.throttle.*_device in the controllers' dirs
+//      cpu.cfs_quota_us in the controllers' dirs; blkio.throttle.*_device
+//      in the blkio leaf (v1 blk-throttle is not hierarchical)
 //   v2 (v2-only hosts): memory.max, memory.swap.max, pids.max, cpu.max,
 //      io.max in the jail's unified directory
 // Writers hold no state: thread-safe.
