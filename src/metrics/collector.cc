@@ -66,6 +66,7 @@ void MetricsCollector::RenderInto(std::string& out) {
   RenderRuleStats(out);
   RenderSamplerHealth(out, snap.get());
   RenderEngineHealth(out);
+  RenderLimitDrift(out);
 
   AppendFamilyHeader(out, "jailwarden_metrics_render_duration_seconds",
                      "Time the previous /metrics render took, in seconds.", "gauge");

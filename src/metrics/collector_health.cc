@@ -163,4 +163,22 @@ void MetricsCollector::RenderEngineHealth(std::string& out) {
 }
 
 
+void MetricsCollector::RenderLimitDrift(std::string& out) {
+  if (!sources_.limit_drift) {
+    return;
+  }
+  AppendFamilyHeader(out, "jailwarden_limit_drift_total",
+                     "Kernel-side limits found changed (e.g. lifted from inside the jail) and "
+                     "written back, per jail and resource.",
+                     "counter");
+  std::string labels;
+  for (const LimitDriftCount& c : sources_.limit_drift()) {
+    labels.clear();
+    text::AppendLabel(labels, "name", c.name);
+    labels += ',';
+    text::AppendLabel(labels, "resource", c.resource);
+    SampleUint(out, "jailwarden_limit_drift_total", labels, c.count);
+  }
+}
+
 }  // namespace jailwarden::metrics

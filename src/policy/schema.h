@@ -138,6 +138,10 @@ inline constexpr ParamDef kParams[] = {
     // {allow: [keyctl], deny: [ptrace]}; system call names are checked
     // here (on Linux, against libseccomp's table).
     {"linux.seccomp", ParamType::kSeccomp},
+    // Linux only: a limit in bytes ("2G") on the jail's writable layer,
+    // enforced by an ext4/xfs project quota; refused where the layer's file
+    // system has none enabled (docs/security.md, "Disk quota").
+    {"linux.disk_quota", ParamType::kString},
 };
 inline constexpr std::string_view kSeccompKeys[] = {"allow", "deny"};
 

@@ -131,6 +131,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   for (const std::string& name : d.manager->open_report().cleaned) {
     LogInfo("jail cleaned up after an earlier run", {{"jail", name}});
   }
+  registry.SetDriftListener([&d](const std::string& jail, const platform::LimitDrift& drift) {
+    d.events.Append(DriftEventLine(jail, drift));
+  });
   d.lifecycle = std::make_unique<Lifecycle>(policy, *d.manager, *d.rules, registry);
   d.reloader = std::make_unique<Reloader>(d.options.config_path, *d.lifecycle, *d.rules);
 
@@ -178,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     sources.jails = [&d] { return JailStatuses(*d.registry->Records(), *d.lifecycle->policy()); };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
+    sources.limit_drift = [&d] { return d.registry->DriftCounts(); };
     JW_RETURN_IF_ERROR(d.http.Start(*daemon, server, d.options.listen, d.token,
                                     std::move(sources), std::string(hb.name())));
   }

@@ -10,6 +10,20 @@
 
 namespace jailwarden::service {
 
+std::string DriftEventLine(std::string_view jail, const platform::LimitDrift& drift) {
+  auto value = [](std::string_view v) {
+    std::string out(v);
+    for (char& c : out) {
+      if (c == ' ' || c == '\t' || c == '\n') c = ',';
+    }
+    return out;
+  };
+  return StrCat("!system=jailwarden subsystem=limit type=drift jail=", value(jail),
+                " resource=", value(drift.resource), " mechanism=", value(drift.mechanism),
+                " found=", value(drift.found), " want=", value(drift.want),
+                " repaired=", drift.repaired ? "yes" : "no");
+}
+
 JailRegistry::JailRegistry(HostBackend& backend, RuleDatabase& rules)
     : backend_(backend), rules_(rules) {
   records_.Store(std::make_shared<const std::vector<jail::JailRecord>>());
@@ -105,12 +119,46 @@ void JailRegistry::Sync(std::vector<jail::JailRecord> records) {
 }
 
 void JailRegistry::ReconcileLimits() {
-  absl::MutexLock l(&mu_);
-  for (const auto& [name, reg] : registered_) {
-    if (absl::Status s = backend_.Reconcile(name); !s.ok()) {
-      LogDebug("limit reconcile failed", {{"jail", name}, {"error", std::string(s.message())}});
+  std::vector<std::pair<std::string, platform::LimitDrift>> found;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [name, reg] : registered_) {
+      if (absl::Status s = backend_.Reconcile(name); !s.ok()) {
+        LogDebug("limit reconcile failed", {{"jail", name}, {"error", std::string(s.message())}});
+      }
+      absl::StatusOr<std::vector<platform::LimitDrift>> drifted =
+          backend_.enforcer().CheckAndRepair(reg.ref);
+      if (!drifted.ok()) {
+        LogWarning("limit drift check failed",
+                   {{"jail", name}, {"error", std::string(drifted.status().message())}});
+        continue;
+      }
+      for (platform::LimitDrift& d : *drifted) {
+        found.emplace_back(name, std::move(d));
+      }
     }
   }
+  for (const auto& [name, d] : found) {
+    LogWarning("limit drifted and was repaired",
+               {{"jail", name}, {"resource", d.resource}, {"mechanism", d.mechanism},
+                {"found", d.found}, {"want", d.want},
+                {"repaired", d.repaired ? "yes" : "no"}});
+    {
+      absl::MutexLock l(&drift_mu_);
+      ++drift_counts_[{name, d.resource}];
+    }
+    if (drift_listener_) drift_listener_(name, d);
+  }
+}
+
+std::vector<metrics::LimitDriftCount> JailRegistry::DriftCounts() const {
+  absl::MutexLock l(&drift_mu_);
+  std::vector<metrics::LimitDriftCount> out;
+  out.reserve(drift_counts_.size());
+  for (const auto& [key, count] : drift_counts_) {
+    out.push_back({key.first, key.second, count});
+  }
+  return out;
 }
 
 absl::StatusOr<AppliedEnforcements> JailRegistry::ApplyChanges(

@@ -14,7 +14,12 @@ using rctl::Resource;
 // probe (the jail's exec helper must survive to report the exit status):
 // SIGKILL each rctl_probe of the jail, all started by this test.
 void KillJailProcesses(const platform::JailInstance& inst) {
-  for (const std::string& l : ReadLines(inst.backend_state.at("cgroup.pids") + "/cgroup.procs")) {
+  // The jail's processes are in its leaf cgroup (cgroup.h, kCgroupLeaf).
+  std::string dir = inst.backend_state.at("cgroup.pids");
+  if (auto leaf = inst.backend_state.find("cgroup_leaf"); leaf != inst.backend_state.end()) {
+    dir += "/" + leaf->second;
+  }
+  for (const std::string& l : ReadLines(dir + "/cgroup.procs")) {
     int pid = std::stoi(l);
     if (pid != inst.init_pid && ReadText("/proc/" + l + "/comm") == "rctl_probe\n") {
       kill(pid, SIGKILL);

@@ -144,6 +144,22 @@ TEST(MetricsCollectorTest, EscapesLabelValues) {
   EXPECT_THAT(collector.RenderText(), HasSubstr("jail_id{name=\"we\\\"b\\\\x\\ny\"} 3\n"));
 }
 
+TEST(MetricsCollectorTest, LimitDriftIsACounterPerJailAndResource) {
+  MetricsSources sources;
+  sources.limit_drift = [] {
+    return std::vector<LimitDriftCount>{{"web", "memoryuse", 2}, {"web", "nthr", 1}};
+  };
+  MetricsCollector collector(std::move(sources));
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE jailwarden_limit_drift_total counter\n"));
+  EXPECT_THAT(text,
+              HasSubstr("jailwarden_limit_drift_total{name=\"web\",resource=\"memoryuse\"} 2\n"
+                        "jailwarden_limit_drift_total{name=\"web\",resource=\"nthr\"} 1\n"));
+  // Without the source the family is left out.
+  EXPECT_THAT(MetricsCollector(MetricsSources{}).RenderText(),
+              Not(HasSubstr("jailwarden_limit_drift_total")));
+}
+
 TEST(MetricsCollectorTest, LimitsAreInUsageUnitsWithActionAndPer) {
   auto enf = std::make_shared<std::vector<platform::Enforcement>>();
   enf->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 536870912),

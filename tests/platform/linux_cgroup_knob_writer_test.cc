@@ -106,5 +106,98 @@ TEST(CgroupKnobWriterTest, CfsQuota) {
   EXPECT_EQ(CfsQuotaUs(INT64_MAX, 100000), 1000000000000000) << "capped, no overflow";
 }
 
+// Check reads back what Write left, as the kernel would show it (memory in
+// whole pages), and reports only what changed.
+TEST_F(V1KnobWriterTest, CheckFindsWhatChangedAfterWrite) {
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV1KnobWriter();
+  CgroupLimits want;
+  want.memory_bytes = (64 << 20) + 100;  // the kernel keeps whole pages
+  want.pids = 20;
+  want.pcpu = 20000000;
+  want.io[1] = 1048576;  // writebps
+  ASSERT_TRUE(w->Write(paths_, want, CgroupLimits{}, {"254:0"}).ok());
+  std::ofstream(dir_ + "/memory/memory.limit_in_bytes") << "67108864\n";
+  std::vector<LimitDrift> drifted;
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  EXPECT_TRUE(drifted.empty());
+
+  std::ofstream(dir_ + "/memory/memory.limit_in_bytes") << "9223372036854771712\n";
+  std::ofstream(dir_ + "/pids/pids.max") << "max\n";
+  std::ofstream(dir_ + "/cpu/cpu.cfs_period_us") << "1000\n";  // same quota, 10x the share
+  std::ofstream(dir_ + "/blkio/blkio.throttle.write_bps_device") << "";
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  ASSERT_EQ(drifted.size(), 4u);
+  EXPECT_EQ(drifted[0].resource, "memoryuse");
+  EXPECT_EQ(drifted[0].mechanism, dir_ + "/memory/memory.limit_in_bytes");
+  EXPECT_EQ(drifted[0].found, "9223372036854771712");
+  EXPECT_EQ(drifted[1].resource, "nthr");
+  EXPECT_EQ(drifted[1].found, "max");
+  EXPECT_EQ(drifted[2].resource, "pcpu");
+  EXPECT_EQ(drifted[3].resource, "writebps");
+  EXPECT_FALSE(drifted[0].repaired);
+}
+
+// v1 blk-throttle is not hierarchical: with the jail's processes in its
+// leaf, the throttles go to (and are checked on) the leaf; the other
+// limits stay on the jail's cgroup above it.
+TEST_F(V1KnobWriterTest, ThrottlesGoToTheLeaf) {
+  std::filesystem::create_directory(dir_ + "/blkio/jail");
+  std::ofstream(dir_ + "/blkio/jail/blkio.throttle.read_bps_device").flush();
+  paths_.leaf = "jail";
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV1KnobWriter();
+  CgroupLimits want;
+  want.pids = 20;
+  want.io[0] = 5242880;
+  ASSERT_TRUE(w->Write(paths_, want, CgroupLimits{}, {"254:0"}).ok());
+  EXPECT_EQ(File("blkio/jail/blkio.throttle.read_bps_device"), "254:0 5242880");
+  EXPECT_EQ(File("blkio/blkio.throttle.read_bps_device"), "");
+  EXPECT_EQ(File("pids/pids.max"), "20");
+  std::vector<LimitDrift> drifted;
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  EXPECT_TRUE(drifted.empty());
+  std::ofstream(dir_ + "/blkio/jail/blkio.throttle.read_bps_device") << "254:0 0\n";
+  ASSERT_TRUE(w->Check(paths_, want, {"254:0"}, &drifted).ok());
+  ASSERT_EQ(drifted.size(), 1u);
+  EXPECT_EQ(drifted[0].mechanism, dir_ + "/blkio/jail/blkio.throttle.read_bps_device");
+}
+
+TEST(V2KnobWriterCheckTest, ReadsCpuMaxAndIoMax) {
+  char tmpl[] = "/tmp/jw-v2-knobs-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  LinuxJailPaths paths;
+  paths.cgroups["unified"] = dir;
+  std::ofstream(dir + "/memory.max") << "33554432\n";
+  std::ofstream(dir + "/pids.max") << "32\n";
+  std::ofstream(dir + "/cpu.max") << "50000 100000\n";
+  std::ofstream(dir + "/io.max") << "8:0 rbps=max wbps=1048576 riops=max wiops=max\n";
+  CgroupLimits want;
+  want.memory_bytes = 32 << 20;
+  want.pids = 32;
+  want.pcpu = 50000000;
+  want.io[1] = 1048576;
+  std::unique_ptr<CgroupKnobWriter> w = NewLinuxCgroupV2KnobWriter();
+  std::vector<LimitDrift> drifted;
+  ASSERT_TRUE(w->Check(paths, want, {"8:0"}, &drifted).ok());
+  EXPECT_TRUE(drifted.empty());
+  std::ofstream(dir + "/cpu.max") << "max 100000\n";
+  std::ofstream(dir + "/io.max") << "";
+  std::ofstream(dir + "/memory.max") << "max\n";
+  ASSERT_TRUE(w->Check(paths, want, {"8:0"}, &drifted).ok());
+  ASSERT_EQ(drifted.size(), 3u);
+  EXPECT_EQ(drifted[0].resource, "memoryuse");
+  EXPECT_EQ(drifted[1].resource, "pcpu");
+  EXPECT_EQ(drifted[1].found, "max 100000");
+  EXPECT_EQ(drifted[2].resource, "writebps");
+  // A missing knob is skipped (the cgroup is gone), not an error.
+  std::filesystem::remove(dir + "/pids.max");
+  drifted.clear();
+  CgroupLimits pids_only;
+  pids_only.pids = 3;
+  EXPECT_TRUE(w->Check(paths, pids_only, {}, &drifted).ok());
+  EXPECT_TRUE(drifted.empty());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace jailwarden::platform

@@ -22,6 +22,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/service/daemon.h"
+#include "jailwarden/service/jail_registry.h"
 #include "jailwarden/service/runtime_rules.h"
 
 namespace jailwarden::service {
@@ -72,6 +73,18 @@ class RecordingEnforcer : public platform::LimitEnforcer {
     absl::MutexLock l(&mu_);
     fail_jail_ = std::move(jail);
   }
+  // The next CheckAndRepair of `jail` finds `drift` (once).
+  void Drift(const std::string& jail, platform::LimitDrift drift) {
+    absl::MutexLock l(&mu_);
+    drift_[jail].push_back(std::move(drift));
+  }
+  absl::StatusOr<std::vector<platform::LimitDrift>> CheckAndRepair(
+      const platform::JailRef& jail) override {
+    absl::MutexLock l(&mu_);
+    std::vector<platform::LimitDrift> out = std::move(drift_[jail.name]);
+    drift_.erase(jail.name);
+    return out;
+  }
 
  private:
   absl::Mutex mu_;
@@ -79,6 +92,7 @@ class RecordingEnforcer : public platform::LimitEnforcer {
   std::map<std::string, int> applies_;
   bool fail_ = false;
   std::string fail_jail_;
+  std::map<std::string, std::vector<platform::LimitDrift>> drift_;
 };
 
 class FakeHostBackend : public HostBackend {
@@ -147,7 +161,7 @@ class ServiceTest : public ::testing::Test {
     daemon_.reset();
     (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
   }
-  void Start(const std::string& text) {
+  void Start(const std::string& text, absl::Duration maintenance = absl::Hours(1)) {
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "test.yaml");
     ASSERT_TRUE(p.ok()) << p.status();
     auto backend = std::make_unique<FakeHostBackend>();
@@ -155,7 +169,7 @@ class ServiceTest : public ::testing::Test {
     DaemonOptions o;
     o.serve_http = false;
     o.run_sampler = false;
-    o.maintenance_interval = absl::Hours(1);
+    o.maintenance_interval = maintenance;
     absl::StatusOr<std::unique_ptr<Daemon>> d =
         Daemon::Start(o, *std::move(p), std::move(backend));
     ASSERT_TRUE(d.ok()) << d.status();
@@ -504,6 +518,33 @@ TEST_F(ServiceTest, CreateLimitsComeBackAfterARestartAndGoWithTheJail) {
   ASSERT_TRUE(daemon_->DestroyJail("lim1").ok());
   EXPECT_THAT(Rules(), Not(Contains("jail:lim1:memoryuse:deny=20971520")));
   EXPECT_THAT(ReadText(state_ + "/runtime-rules.json"), Not(HasSubstr("lim1")));
+}
+
+// A limit the enforcer finds drifted at the maintenance pass (and wrote
+// back) becomes a drift line on the event stream (/v1/events).
+TEST_F(ServiceTest, LimitDriftIsStreamedAsAnEvent) {
+  daemon_.reset();
+  Start(WithState(kPolicy, state_), absl::Milliseconds(10));
+  host_->enforcer_.Drift("db", platform::LimitDrift{"memoryuse", "/cg/db/memory.max", "max",
+                                                    "67108864", true});
+  std::vector<std::string> lines;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (lines.empty() && absl::Now() < deadline) {
+    for (const engine::EventStream::Event& e : daemon_->Events().Read(0)) {
+      if (e.line.find("type=drift") != std::string::npos) lines.push_back(e.line);
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_THAT(lines, ElementsAre("!system=jailwarden subsystem=limit type=drift jail=db "
+                                 "resource=memoryuse mechanism=/cg/db/memory.max found=max "
+                                 "want=67108864 repaired=yes"));
+}
+
+TEST(DriftEventLineTest, ValuesWithSpacesStayOneField) {
+  EXPECT_EQ(DriftEventLine("web", platform::LimitDrift{"pcpu", "/cg/cpu.max", "max 100000",
+                                                       "50000 100000", false}),
+            "!system=jailwarden subsystem=limit type=drift jail=web resource=pcpu "
+            "mechanism=/cg/cpu.max found=max,100000 want=50000,100000 repaired=no");
 }
 
 TEST_F(ServiceTest, ARuleThatCannotBeRecordedIsNotMade) {

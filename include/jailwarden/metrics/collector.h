@@ -89,6 +89,15 @@ class EngineHealthRecorder {
   std::atomic<uint64_t> unsupported_{0};
 };
 
+// jailwarden_limit_drift_total: kernel-side limits of jail `name` found
+// changed behind the enforcer's back and repaired (LimitEnforcer::
+// CheckAndRepair), per rctl resource, since the daemon started.
+struct LimitDriftCount {
+  std::string name;      // jail
+  std::string resource;  // rctl resource name
+  uint64_t count = 0;
+};
+
 // Where a render reads from. Every getter is optional (an empty function
 // leaves its families out) and is called once per render, under the
 // collector's lock, on a CivetWeb thread: it must return quickly and must
@@ -108,6 +117,8 @@ struct MetricsSources {
   std::function<std::shared_ptr<const std::vector<platform::Enforcement>>()>
       enforcements{};
   std::function<EngineHealth()> engine_health{};
+  // Limit drift counters (the family is left out without it).
+  std::function<std::vector<LimitDriftCount>()> limit_drift{};
 };
 
 struct MetricsOptions {
@@ -182,6 +193,7 @@ class MetricsCollector {
   void RenderRuleStats(std::string& out);
   void RenderSamplerHealth(std::string& out, const racct::Snapshot* snap);
   void RenderEngineHealth(std::string& out);
+  void RenderLimitDrift(std::string& out);
   void RefreshJailLabels(const std::shared_ptr<const racct::JailTable>& table);
 
   const MetricsSources sources_;

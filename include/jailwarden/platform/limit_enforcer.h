@@ -44,6 +44,18 @@ struct SampledDeny {
   friend bool operator==(const SampledDeny&, const SampledDeny&) = default;
 };
 
+// One kernel-side limit found different from what the enforcer set
+// (LimitEnforcer::CheckAndRepair): a jail's root lifted it from inside, or
+// something on the host rewrote it.
+struct LimitDrift {
+  std::string resource;   // rctl resource name ("memoryuse", "nthr", ...)
+  std::string mechanism;  // the knob: a cgroup file's path, a sysctl name
+  std::string found;      // what the kernel said, trimmed (at most 64 bytes)
+  std::string want;       // what the enforcer had set
+  bool repaired = false;  // the enforcer wrote its value back
+  friend bool operator==(const LimitDrift&, const LimitDrift&) = default;
+};
+
 class LimitEnforcer {
  public:
   virtual ~LimitEnforcer() = default;
@@ -55,6 +67,19 @@ class LimitEnforcer {
   // applied before stays.
   virtual absl::StatusOr<std::vector<Enforcement>> Apply(
       const JailRef& jail, const std::vector<rctl::Rule>& rules) = 0;
+
+  // Check and repair: reads back every kernel-side limit the last Apply
+  // set for `jail` that can be read back (one read per knob), and writes
+  // back each one found different. Returns the drifted limits (empty when
+  // all hold); NotFound for an unregistered jail; the errno's status when a
+  // knob cannot be read or rewritten (drift found before that is lost to
+  // the caller: the next call finds it again). Call off the sampler thread,
+  // about once per slow pass. The default (a kernel whose limits a jail
+  // cannot touch, or a backend that cannot read them back) finds nothing.
+  virtual absl::StatusOr<std::vector<LimitDrift>> CheckAndRepair(const JailRef& jail) {
+    (void)jail;
+    return std::vector<LimitDrift>{};
+  }
 
   // What Apply would report for `rule`, without touching the kernel.
   virtual Enforcement Describe(const rctl::Rule& rule) const = 0;

@@ -11,8 +11,10 @@
 //
 // Lock order: RuleDatabase, then the registry's own lock. Thread-safe.
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,11 +22,21 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "jailwarden/jail/manager.h"
+#include "jailwarden/metrics/collector.h"
+#include "jailwarden/platform/limit_enforcer.h"
 #include "jailwarden/racct/shared_slot.h"
 #include "jailwarden/service/host_backend.h"
 #include "jailwarden/service/rule_database.h"
 
 namespace jailwarden::service {
+
+// The devctl-style line a drift appends to the event stream (/v1/events),
+// beside the engine's "!system=RCTL" lines:
+//   !system=jailwarden subsystem=limit type=drift jail=web resource=memoryuse
+//   mechanism=/sys/fs/cgroup/memory/.../memory.limit_in_bytes
+//   found=9223372036854771712 want=33554432 repaired=yes
+// Whitespace inside a value becomes ','.
+std::string DriftEventLine(std::string_view jail, const platform::LimitDrift& drift);
 
 class JailRegistry final : public LimitApplier {
  public:
@@ -46,8 +58,22 @@ class JailRegistry final : public LimitApplier {
   void Sync(std::vector<jail::JailRecord> records) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Periodic upkeep of every registered jail's limits
-  // (HostBackend::Reconcile). Failures are logged.
+  // (HostBackend::Reconcile), then the drift check: every kernel-side
+  // limit read back and, where it changed, written back
+  // (LimitEnforcer::CheckAndRepair); each drift is logged, counted
+  // (DriftCounts) and handed to the drift listener. Failures are logged.
   void ReconcileLimits() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Called from ReconcileLimits (the maintenance thread, no registry lock
+  // held) for each limit found drifted, after it was written back. Set
+  // before the maintenance thread starts.
+  using DriftListener =
+      std::function<void(const std::string& jail, const platform::LimitDrift& drift)>;
+  void SetDriftListener(DriftListener listener) { drift_listener_ = std::move(listener); }
+
+  // Drifts found per (jail, rctl resource) since the daemon started, for
+  // jailwarden_limit_drift_total. Thread-safe.
+  std::vector<metrics::LimitDriftCount> DriftCounts() const ABSL_LOCKS_EXCLUDED(drift_mu_);
 
   // The latest jail list (every record, ephemeral ones included).
   std::shared_ptr<const std::vector<jail::JailRecord>> Records() const {
@@ -72,6 +98,10 @@ class JailRegistry final : public LimitApplier {
   absl::Mutex mu_;
   std::map<std::string, Registered, std::less<>> registered_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const std::vector<jail::JailRecord>> records_;
+  DriftListener drift_listener_;
+  mutable absl::Mutex drift_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> drift_counts_
+      ABSL_GUARDED_BY(drift_mu_);
 };
 
 }  // namespace jailwarden::service

@@ -1,11 +1,14 @@
 #include "platform/linux/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -96,17 +99,92 @@ bool IsHierarchyKey(std::string_view key) {
   return StartsWith(key, "cgroup.") && key != "cgroup.version";
 }
 
+// The directory of hierarchy `key` ("cgroup.<key>"), "" when absent.
+std::string Dir(const std::map<std::string, std::string>& backend_state, const char* key) {
+  auto it = backend_state.find(key);
+  return it == backend_state.end() ? "" : it->second;
+}
+
+// The jail's top directory in the hierarchy whose cgroup.procs lists its
+// processes (the leaf's parent: where the limits are).
+std::string MembershipTop(const std::map<std::string, std::string>& backend_state) {
+  for (const char* key : {"cgroup.unified", "cgroup.pids", "cgroup.freezer"}) {
+    if (std::string d = Dir(backend_state, key); !d.empty()) {
+      return d;
+    }
+  }
+  return "";
+}
+
+// The leaf below `top` where the jail's processes live, or `top` itself
+// for a jail made before the leaf existed (adopted after an upgrade).
+std::string LeafOf(const std::map<std::string, std::string>& backend_state,
+                   const std::string& top) {
+  auto it = backend_state.find(std::string(kCgroupLeafKey));
+  if (top.empty() || it == backend_state.end() || it->second.empty()) {
+    return top;
+  }
+  return JoinPath(top, it->second);
+}
+
 bool Populated(const std::string& dir) {
-  // v2: cgroup.events "populated 0|1"; v1: a non-empty cgroup.procs.
+  // v2: cgroup.events "populated 0|1" covers the whole subtree; v1: a
+  // non-empty cgroup.procs anywhere in it.
   absl::StatusOr<std::string> events = ReadString(JoinPath(dir, "cgroup.events"));
   if (events.ok()) {
     return events->find("populated 1") != std::string::npos;
   }
-  absl::StatusOr<std::vector<int64_t>> procs = CgroupLayout::ReadProcs(dir);
-  return procs.ok() && !procs->empty();
+  absl::StatusOr<std::vector<std::string>> tree = CgroupLayout::Tree(dir);
+  if (!tree.ok()) {
+    return Exists(dir);  // cannot tell: assume busy
+  }
+  for (const std::string& d : *tree) {
+    absl::StatusOr<std::vector<int64_t>> procs = CgroupLayout::ReadProcs(d);
+    if (procs.ok() && !procs->empty()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
+
+bool ExposesCgroupFilesystem(std::string_view source, std::string_view mountinfo) {
+  while (!source.empty() && source.size() > 1 && source.back() == '/') {
+    source.remove_suffix(1);
+  }
+  for (std::string_view line : Split(mountinfo, '\n')) {
+    std::size_t sep = line.find(" - ");
+    if (sep == std::string_view::npos) {
+      continue;
+    }
+    std::vector<std::string_view> head = SplitWhitespace(line.substr(0, sep));
+    std::vector<std::string_view> tail = SplitWhitespace(line.substr(sep + 3));
+    if (head.size() < 5 || tail.empty() || (tail[0] != "cgroup" && tail[0] != "cgroup2")) {
+      continue;
+    }
+    std::string_view point = head[4];
+    auto below = [](std::string_view path, std::string_view dir) {
+      return dir == "/" || path == dir ||
+             (StartsWith(path, dir) && path.size() > dir.size() && path[dir.size()] == '/');
+    };
+    if (below(point, source) || below(source, point)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool BindShowsCgroupFilesystem(const MountSpec& mount) {
+  if (mount.fstype != "nullfs" && mount.fstype != "bind" && !mount.fstype.empty()) {
+    return false;
+  }
+  char real[PATH_MAX];
+  if (realpath(mount.source.c_str(), real) == nullptr) {
+    return false;
+  }
+  return ExposesCgroupFilesystem(real, ReadString("/proc/self/mountinfo").value_or(""));
+}
 
 absl::StatusOr<CgroupLayout> CgroupLayout::Detect(std::string_view cgroup_root,
                                                   std::string_view proc_self_cgroup) {
@@ -162,13 +240,16 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
     }
     std::string base = JoinPath(h.mount, h.own);
     std::string p = JoinPath(base, parent);
-    std::string leaf = JoinPath(p, jail);
-    // A concurrent Remove may rmdir the parent between the two mkdirs.
+    std::string top = JoinPath(p, jail);
+    // A concurrent Remove may rmdir the parent between the mkdirs.
     absl::Status st;
     for (int attempt = 0; attempt < 3; ++attempt) {
       st = MkdirOne(p);
       if (st.ok()) {
-        st = MkdirOne(leaf);
+        st = MkdirOne(top);
+      }
+      if (st.ok()) {
+        st = MkdirOne(JoinPath(top, kCgroupLeaf));
       }
       if (st.ok() || StatusErrno(st) != ENOENT) {
         break;
@@ -179,12 +260,13 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
       (void)Remove(out);
       return st;
     }
-    out[StrCat("cgroup.", h.key)] = leaf;
+    out[StrCat("cgroup.", h.key)] = top;
+    out[std::string(kCgroupLeafKey)] = kCgroupLeaf;
   }
   // A leftover group from a crash must be empty before we reuse it.
-  if (Populated(MembershipDir(out))) {
+  if (Populated(MembershipTop(out))) {
     return absl::FailedPreconditionError(
-        StrCat("cgroup ", MembershipDir(out), " still has processes"));
+        StrCat("cgroup ", MembershipTop(out), " still has processes"));
   }
   return out;
 }
@@ -196,31 +278,57 @@ std::vector<std::string> CgroupLayout::JoinFiles(
     if (!IsHierarchyKey(key)) {
       continue;
     }
+    const std::string leaf = LeafOf(backend_state, value);
     if (key == "cgroup.unified") {
       if (!v2_joined_at_clone) {
-        out.push_back(JoinPath(value, "cgroup.procs"));
+        out.push_back(JoinPath(leaf, "cgroup.procs"));
       }
     } else {
-      out.push_back(JoinPath(value, "tasks"));
+      out.push_back(JoinPath(leaf, "tasks"));
     }
   }
   return out;
 }
 
 std::string CgroupLayout::CloneIntoDir(const std::map<std::string, std::string>& backend_state) {
-  auto it = backend_state.find("cgroup.unified");
-  return it == backend_state.end() ? "" : it->second;
+  return LeafOf(backend_state, Dir(backend_state, "cgroup.unified"));
 }
 
 std::string CgroupLayout::MembershipDir(
     const std::map<std::string, std::string>& backend_state) {
-  for (const char* key : {"cgroup.unified", "cgroup.pids", "cgroup.freezer"}) {
-    auto it = backend_state.find(key);
-    if (it != backend_state.end()) {
-      return it->second;
-    }
+  return LeafOf(backend_state, MembershipTop(backend_state));
+}
+
+absl::StatusOr<std::vector<std::string>> CgroupLayout::Tree(const std::string& top) {
+  std::vector<std::string> out;
+  if (!Exists(top)) {
+    return out;
   }
-  return "";
+  out.push_back(top);
+  // Breadth-first: out[i]'s children come after it.
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    DIR* d = opendir(out[i].c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) {
+        continue;  // removed meanwhile
+      }
+      return ErrnoStatus(errno, StrCat("opendir ", out[i]));
+    }
+    while (struct dirent* e = readdir(d)) {
+      std::string_view name = e->d_name;
+      if (e->d_type != DT_DIR || name == "." || name == "..") {
+        continue;
+      }
+      if (out.size() >= kMaxCgroupTree) {
+        closedir(d);
+        return absl::ResourceExhaustedError(
+            StrCat("cgroup ", top, " has more than ", kMaxCgroupTree, " cgroups below it"));
+      }
+      out.push_back(JoinPath(out[i], name));
+    }
+    closedir(d);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<int64_t>> CgroupLayout::ReadProcs(const std::string& dir) {
@@ -236,7 +344,9 @@ absl::StatusOr<std::vector<int64_t>> CgroupLayout::ReadProcs(const std::string& 
 
 absl::Status CgroupLayout::KillAll(const std::map<std::string, std::string>& backend_state,
                                    absl::Duration timeout) {
-  std::string dir = MembershipDir(backend_state);
+  // The jail's top directory: cgroup.kill and the v1 freezer act on its
+  // whole subtree, which includes every child cgroup the jail made.
+  std::string dir = MembershipTop(backend_state);
   if (dir.empty() || !Exists(dir)) {
     return absl::OkStatus();
   }
@@ -259,9 +369,15 @@ absl::Status CgroupLayout::KillAll(const std::map<std::string, std::string>& bac
         state = JoinPath(freezer->second, "freezer.state");
         (void)WriteString(state, "FROZEN");
       }
-      JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, ReadProcs(dir));
-      for (int64_t pid : pids) {
-        kill(static_cast<pid_t>(pid), SIGKILL);
+      JW_ASSIGN_OR_RETURN(std::vector<std::string> tree, Tree(dir));
+      for (const std::string& d : tree) {
+        absl::StatusOr<std::vector<int64_t>> pids = ReadProcs(d);
+        if (!pids.ok()) {
+          continue;  // removed meanwhile
+        }
+        for (int64_t pid : *pids) {
+          kill(static_cast<pid_t>(pid), SIGKILL);
+        }
       }
       if (!state.empty()) {
         (void)WriteString(state, "THAWED");
@@ -277,26 +393,38 @@ absl::Status CgroupLayout::KillAll(const std::map<std::string, std::string>& bac
 
 absl::Status CgroupLayout::Remove(const std::map<std::string, std::string>& backend_state) {
   absl::Status first;
-  for (const auto& [key, leaf] : backend_state) {
+  auto keep = [&first](absl::Status st) {
+    if (first.ok() && !st.ok()) {
+      first = std::move(st);
+    }
+  };
+  for (const auto& [key, top] : backend_state) {
     if (!IsHierarchyKey(key)) {
       continue;
     }
+    // Depth-first: the jail's own child cgroups (made from inside, with
+    // the relaxing keys) before the leaf, the leaf before the top.
+    absl::StatusOr<std::vector<std::string>> tree = Tree(top);
+    if (!tree.ok()) {
+      keep(tree.status());
+      continue;
+    }
     // rmdir can fail with EBUSY for a moment after the last task exits.
-    absl::Duration pause = absl::Microseconds(100);
     absl::Time deadline = absl::Now() + absl::Seconds(5);
-    for (;;) {
-      if (rmdir(leaf.c_str()) == 0 || errno == ENOENT) {
-        break;
-      }
-      int err = errno;
-      if (err != EBUSY || absl::Now() > deadline) {
-        if (first.ok()) {
-          first = ErrnoStatus(err, StrCat("rmdir ", leaf));
+    for (auto it = tree->rbegin(); it != tree->rend(); ++it) {
+      absl::Duration pause = absl::Microseconds(100);
+      for (;;) {
+        if (rmdir(it->c_str()) == 0 || errno == ENOENT) {
+          break;
         }
-        break;
+        int err = errno;
+        if (err != EBUSY || absl::Now() > deadline) {
+          keep(ErrnoStatus(err, StrCat("rmdir ", *it)));
+          break;
+        }
+        absl::SleepFor(pause);
+        pause = std::min(pause * 2, absl::Milliseconds(20));
       }
-      absl::SleepFor(pause);
-      pause = std::min(pause * 2, absl::Milliseconds(20));
     }
   }
   return first;

@@ -14,8 +14,33 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "jailwarden/platform/jail_spec.h"
 
 namespace jailwarden::platform {
+
+// The jail's processes live in a leaf below its cgroup ("<jail>/jail"),
+// and its cgroup namespace is rooted at the leaf; the limits are written
+// on "<jail>", which the jail can neither see nor reach even with a cgroup
+// file system of its own (docs/security.md, "A jail's cgroups"). The
+// backend_state key kCgroupLeafKey names the leaf; a jail recorded without
+// it (made by an older jailwarden) has its processes in "<jail>" itself.
+inline constexpr char kCgroupLeaf[] = "jail";
+inline constexpr std::string_view kCgroupLeafKey = "cgroup_leaf";
+// At most this many cgroups below one jail are walked (Tree): a jail that
+// made more cannot be killed and removed by walking, and says so.
+inline constexpr std::size_t kMaxCgroupTree = 16384;
+
+// Whether a recursive bind of `source` (an absolute path without symlinks)
+// would show a cgroup file system (cgroup or cgroup2): `source` lies in one,
+// or one is mounted at or below it, per `mountinfo` (/proc/self/mountinfo
+// text). Such a bind is always made read-only in a jail. Pure.
+bool ExposesCgroupFilesystem(std::string_view source, std::string_view mountinfo);
+
+// For a bind mount (nullfs, bind, "") in a jail's spec: whether its source
+// (symlinks resolved) shows a cgroup file system per ExposesCgroupFilesystem
+// over /proc/self/mountinfo (read once per call). False for other types and
+// unresolvable sources (the mount then fails on its own).
+bool BindShowsCgroupFilesystem(const MountSpec& mount);
 
 class CgroupLayout {
  public:
@@ -28,14 +53,15 @@ class CgroupLayout {
   // "hybrid", "v2" or "v1".
   std::string_view name() const { return name_; }
 
-  // Creates <own>/<parent>/<jail> in every hierarchy. Returns the
-  // backend_state entries ("cgroup.<key>" -> absolute directory). A
-  // directory already there (left by a crash) is reused when empty.
+  // Creates <own>/<parent>/<jail> and its leaf <jail>/jail in every
+  // hierarchy. Returns the backend_state entries ("cgroup.<key>" ->
+  // absolute directory of <jail>, kCgroupLeafKey -> "jail"). A directory
+  // already there (left by a crash) is reused when no process is in it.
   absl::StatusOr<std::map<std::string, std::string>> Create(
       std::string_view parent, std::string_view jail) const;
 
   // The files a new member writes "0" to, from its only thread, to join the
-  // jail's cgroups: `tasks` in each v1 hierarchy and, unless
+  // jail's leaf cgroups: `tasks` in each v1 hierarchy and, unless
   // `v2_joined_at_clone`, the v2 directory's cgroup.procs.
   //
   // Why `tasks` and not cgroup.procs: moving a whole thread group takes the
@@ -49,21 +75,24 @@ class CgroupLayout {
   static std::vector<std::string> JoinFiles(
       const std::map<std::string, std::string>& backend_state, bool v2_joined_at_clone);
 
-  // The jail's v2 directory (the unified tree on hybrid hosts, the only tree
-  // on v2 hosts), for clone3(CLONE_INTO_CGROUP); "" on v1-only hosts.
+  // The jail's v2 leaf directory (the unified tree on hybrid hosts, the only
+  // tree on v2 hosts), for clone3(CLONE_INTO_CGROUP); "" on v1-only hosts.
   static std::string CloneIntoDir(const std::map<std::string, std::string>& backend_state);
 
-  // The directory whose cgroup.procs lists every process of the jail.
+  // The directory whose cgroup.procs lists the jail's processes: its leaf
+  // (not the child cgroups a jail may make below it).
   static std::string MembershipDir(const std::map<std::string, std::string>& backend_state);
 
-  // Kills every process in the jail's cgroups (v2: cgroup.kill; v1: freeze,
-  // SIGKILL each pid, thaw) and waits up to `timeout` until they are empty.
-  // DeadlineExceeded if processes remain.
+  // Kills every process in the jail's cgroups and every cgroup below them
+  // (v2: cgroup.kill; v1: freeze, SIGKILL each pid of the subtree, thaw)
+  // and waits up to `timeout` until they are empty. DeadlineExceeded if
+  // processes remain; ResourceExhausted if the subtree is too large to walk.
   static absl::Status KillAll(const std::map<std::string, std::string>& backend_state,
                               absl::Duration timeout);
 
-  // Removes the jail's directories. Tolerates directories already gone.
-  // Unavailable if one stays busy. The shared parent stays: creating and
+  // Removes the jail's directories, depth-first with every cgroup below
+  // them (the jail's own children) in each hierarchy. Tolerates
+  // directories already gone. The errno's status (EBUSY) if one stays busy. The shared parent stays: creating and
   // removing it with every jail doubled the cgroup work of a one-shot run.
   static absl::Status Remove(const std::map<std::string, std::string>& backend_state);
 
@@ -71,6 +100,11 @@ class CgroupLayout {
   // effort; a parent that still holds jails stays). For the runtime's
   // shutdown.
   void RemoveParent(std::string_view parent) const;
+
+  // `top` and every cgroup directory below it, each parent before its
+  // children; empty if `top` does not exist. ResourceExhausted past
+  // kMaxCgroupTree directories; the errno's status if one is unreadable.
+  static absl::StatusOr<std::vector<std::string>> Tree(const std::string& top);
 
   // Host pids listed in `dir`/cgroup.procs.
   static absl::StatusOr<std::vector<int64_t>> ReadProcs(const std::string& dir);

@@ -1,9 +1,11 @@
 #include "platform/linux/cgroup_knob_writer.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/rctl/resource.h"
 #include "platform/linux/cgroup_files.h"
 #include "platform/linux/resource_map.h"
 
@@ -44,6 +46,97 @@ absl::Status WriteKnob(const std::string& dir, std::string_view file, std::strin
     return absl::OkStatus();
   }
   return WriteFileString(path, value);
+}
+
+// Whether a value read back from a knob says `want`. Memory amounts are
+// kept in pages by the kernel; anything from 2^52 bytes up means "no
+// limit" on every kernel (v1 shows PAGE_COUNTER_MAX pages).
+bool SameLimit(std::optional<int64_t> found, int64_t want, bool pages) {
+  constexpr int64_t kHuge = int64_t{1} << 52;
+  if (!found.has_value()) {
+    return false;
+  }
+  if (want >= kHuge) {
+    return *found >= kHuge;
+  }
+  return *found == (pages ? want / kCgroupPageBytes * kCgroupPageBytes : want);
+}
+
+// Collects Check's findings and its first read error.
+class KnobChecker {
+ public:
+  explicit KnobChecker(std::vector<LimitDrift>* out) : out_(out) {}
+
+  // The text of dir/file, or nullopt (missing file: skipped; another error
+  // kept for status()).
+  std::optional<std::string> Read(const std::string& dir, std::string_view file) {
+    if (dir.empty()) {
+      return std::nullopt;
+    }
+    std::string path = JoinCgroupPath(dir, file);
+    absl::StatusOr<std::string> text = ReadFileToString(path);
+    if (!text.ok()) {
+      if (!absl::IsNotFound(text.status()) && first_.ok()) {
+        first_ = text.status();
+      }
+      return std::nullopt;
+    }
+    return *std::move(text);
+  }
+
+  void Drift(const LinuxResourceRow& row, const std::string& dir, std::string_view file,
+             std::string_view found, std::string want) {
+    std::string f(StripWhitespace(found).substr(0, 64));
+    out_->push_back(LimitDrift{std::string(rctl::ResourceName(row.resource)),
+                               JoinCgroupPath(dir, file), std::move(f), std::move(want),
+                               false});
+  }
+
+  // A single-value knob (memory, pids): drift unless it says `want`.
+  void Single(const LinuxResourceRow& row, const std::string& dir, std::string_view file,
+              int64_t want, bool pages) {
+    std::optional<std::string> text = Read(dir, file);
+    if (text && !SameLimit(ParseCgroupSingleValue(*text), want, pages)) {
+      Drift(row, dir, file, *text, StrCat(want));
+    }
+  }
+
+  absl::Status status() const { return first_; }
+
+ private:
+  std::vector<LimitDrift>* out_;
+  absl::Status first_;
+};
+
+// The value for `key` in a "MAJ:MIN key=value ..." or "MAJ:MIN value"
+// line of `text` for device `dev` ("max" = kCgroupUnlimited); nullopt when
+// the device or key is absent.
+std::optional<int64_t> DeviceValue(std::string_view text, std::string_view dev,
+                                   std::string_view key) {
+  for (std::string_view line : Split(text, '\n')) {
+    std::vector<std::string_view> fields = SplitWhitespace(line);
+    if (fields.empty() || fields[0] != dev) {
+      continue;
+    }
+    for (std::size_t i = 1; i < fields.size(); ++i) {
+      std::string_view f = fields[i];
+      if (key.empty()) {
+        return ParseCgroupSingleValue(f);
+      }
+      if (StartsWith(f, key) && f.size() > key.size() && f[key.size()] == '=') {
+        return ParseCgroupSingleValue(f.substr(key.size() + 1));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Where a v1 I/O throttle goes: v1 blk-throttle is not hierarchical (a
+// limit on a cgroup does not reach its children; only the v2 tree's is),
+// so it must be on the leaf the jail's processes are in (cgroup.h).
+std::string V1ThrottleDir(const LinuxJailPaths& p, std::string_view controller) {
+  const std::string& dir = p.Cgroup(controller);
+  return dir.empty() || p.leaf.empty() ? dir : JoinCgroupPath(dir, p.leaf);
 }
 
 std::string V1Value(int64_t v) { return v == kNoLinuxLimit ? "-1" : StrCat(v); }
@@ -92,12 +185,57 @@ class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
         const LinuxResourceRow& row = *IoRows()[i];
         // "MAJ:MIN 0" removes the device's rule (blkio-controller.rst).
         JW_RETURN_IF_ERROR(
-            WriteKnob(p.Cgroup(row.cgroup_v1_controller), row.cgroup_v1_knob,
+            WriteKnob(V1ThrottleDir(p, row.cgroup_v1_controller), row.cgroup_v1_knob,
                       StrCat(dev, " ", d.io[i] == kNoLinuxLimit ? 0 : d.io[i]),
                       d.io[i] != kNoLinuxLimit));
       }
     }
     return absl::OkStatus();
+  }
+
+  absl::Status Check(const LinuxJailPaths& p, const CgroupLimits& d,
+                     const std::vector<std::string>& devices,
+                     std::vector<LimitDrift>* drifted) const override {
+    KnobChecker c(drifted);
+    const std::string& mem = p.Cgroup(Memory().cgroup_v1_controller);
+    if (d.memory_bytes != kNoLinuxLimit) {
+      c.Single(Memory(), mem, Memory().cgroup_v1_knob, d.memory_bytes, true);
+      if (d.swap_bytes != kNoLinuxLimit) {
+        c.Single(Swap(), mem, Swap().cgroup_v1_knob, d.memory_bytes + d.swap_bytes, true);
+      }
+    }
+    if (d.pids != kNoLinuxLimit) {
+      c.Single(Pids(), p.Cgroup(Pids().cgroup_v1_controller), Pids().cgroup_v1_knob, d.pids,
+               false);
+    }
+    if (d.pcpu != kNoLinuxLimit) {
+      // The share is quota / period: a jail could widen it through either.
+      const std::string& cpu = p.Cgroup(Cpu().cgroup_v1_controller);
+      std::optional<std::string> period = c.Read(cpu, "cpu.cfs_period_us");
+      std::optional<std::string> quota = c.Read(cpu, Cpu().cgroup_v1_knob);
+      if (period && quota) {
+        int64_t want = CfsQuotaUs(d.pcpu, ParseCgroupSingleValue(*period).value_or(100000));
+        if (!SameLimit(ParseCgroupSingleValue(*quota), want, false)) {
+          c.Drift(Cpu(), cpu, Cpu().cgroup_v1_knob,
+                  StrCat(StripWhitespace(*quota), " per ", StripWhitespace(*period)),
+                  StrCat(want));
+        }
+      }
+    }
+    for (std::size_t i = 0; i < d.io.size(); ++i) {
+      if (d.io[i] == kNoLinuxLimit) {
+        continue;
+      }
+      const LinuxResourceRow& row = *IoRows()[i];
+      const std::string dir = V1ThrottleDir(p, row.cgroup_v1_controller);
+      std::optional<std::string> text = c.Read(dir, row.cgroup_v1_knob);
+      for (const std::string& dev : devices) {
+        if (text && !SameLimit(DeviceValue(*text, dev, ""), d.io[i], false)) {
+          c.Drift(row, dir, row.cgroup_v1_knob, *text, StrCat(dev, " ", d.io[i]));
+        }
+      }
+    }
+    return c.status();
   }
 };
 
@@ -129,6 +267,52 @@ class LinuxCgroupV2KnobWriter final : public CgroupKnobWriter {
       JW_RETURN_IF_ERROR(WriteKnob(dir, IoRows()[0]->cgroup_v2_knob, line, io_wanted));
     }
     return absl::OkStatus();
+  }
+
+  absl::Status Check(const LinuxJailPaths& p, const CgroupLimits& d,
+                     const std::vector<std::string>& devices,
+                     std::vector<LimitDrift>* drifted) const override {
+    KnobChecker c(drifted);
+    const std::string& dir = p.Cgroup("unified");
+    if (d.memory_bytes != kNoLinuxLimit) {
+      c.Single(Memory(), dir, Memory().cgroup_v2_knob, d.memory_bytes, true);
+    }
+    if (d.swap_bytes != kNoLinuxLimit) {
+      c.Single(Swap(), dir, Swap().cgroup_v2_knob, d.swap_bytes, true);
+    }
+    if (d.pids != kNoLinuxLimit) {
+      c.Single(Pids(), dir, Pids().cgroup_v2_knob, d.pids, false);
+    }
+    if (d.pcpu != kNoLinuxLimit) {
+      // "QUOTA PERIOD": the share is their ratio.
+      if (std::optional<std::string> text = c.Read(dir, Cpu().cgroup_v2_knob)) {
+        std::vector<std::string_view> f = SplitWhitespace(*text);
+        int64_t period = 100000;
+        std::optional<int64_t> quota;
+        if (f.size() == 2) {
+          period = ParseCgroupSingleValue(f[1]).value_or(-1);
+          quota = ParseCgroupSingleValue(f[0]);
+        }
+        int64_t want = CfsQuotaUs(d.pcpu, period > 0 ? period : 100000);
+        if (period <= 0 || !SameLimit(quota, want, false)) {
+          c.Drift(Cpu(), dir, Cpu().cgroup_v2_knob, *text, StrCat(want, " ", period));
+        }
+      }
+    }
+    if (d.io_limited()) {
+      std::optional<std::string> text = c.Read(dir, IoRows()[0]->cgroup_v2_knob);
+      for (const std::string& dev : devices) {
+        for (std::size_t i = 0; text && i < d.io.size(); ++i) {
+          const LinuxResourceRow& row = *IoRows()[i];
+          if (d.io[i] != kNoLinuxLimit &&
+              !SameLimit(DeviceValue(*text, dev, row.cgroup_v2_key), d.io[i], false)) {
+            c.Drift(row, dir, row.cgroup_v2_knob, *text,
+                    StrCat(dev, " ", row.cgroup_v2_key, "=", d.io[i]));
+          }
+        }
+      }
+    }
+    return c.status();
   }
 };
 

@@ -6,7 +6,8 @@
 // File names come from the resource map (resource_map.h).
 //   v1 (v1-only and hybrid hosts: the controllers are bound to v1):
 //      memory.limit_in_bytes, memory.memsw.limit_in_bytes, pids.max,
-//      cpu.cfs_quota_us, blkio.throttle.*_device in the controllers' dirs
+//      cpu.cfs_quota_us in the controllers' dirs; blkio.throttle.*_device
+//      in the blkio leaf (v1 blk-throttle is not hierarchical)
 //   v2 (v2-only hosts): memory.max, memory.swap.max, pids.max, cpu.max,
 //      io.max in the jail's unified directory
 // Writers hold no state: thread-safe.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "jailwarden/platform/limit_enforcer.h"
 #include "platform/linux/linux_jail_paths.h"
 
 namespace jailwarden::platform {
@@ -60,7 +62,22 @@ class CgroupKnobWriter {
   virtual absl::Status Write(const LinuxJailPaths& paths, const CgroupLimits& want,
                              const CgroupLimits& before,
                              const std::vector<std::string>& devices) const = 0;
+
+  // Reads back each knob `want` limits (one read per knob; unlimited ones
+  // are not read) and appends to `drifted` every one whose value differs
+  // from what Write(want) leaves (LimitDrift::repaired false). A knob file
+  // that is missing is skipped (the jail's cgroup is gone: so is the jail).
+  // The errno's status on another read error, after checking the rest.
+  virtual absl::Status Check(const LinuxJailPaths& paths, const CgroupLimits& want,
+                             const std::vector<std::string>& devices,
+                             std::vector<LimitDrift>* drifted) const = 0;
 };
+
+// What Check compares: one knob per limit in `want` (memory, swap, pids,
+// cpu quota — on v1 with cpu.cfs_period_us, the quota's other half — and
+// each device's I/O throttles), as the kernel normalises them (memory
+// amounts rounded down to pages; "max"/-1 for none).
+inline constexpr int64_t kCgroupPageBytes = 4096;
 
 std::unique_ptr<CgroupKnobWriter> NewLinuxCgroupV1KnobWriter();
 std::unique_ptr<CgroupKnobWriter> NewLinuxCgroupV2KnobWriter();

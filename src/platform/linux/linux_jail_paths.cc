@@ -26,14 +26,14 @@ const std::string& LinuxJailPaths::Cgroup(std::string_view key) const {
   return it == cgroups.end() ? EmptyString() : it->second;
 }
 
-const std::string& LinuxJailPaths::MembershipDir() const {
+std::string LinuxJailPaths::MembershipDir() const {
   for (const char* key : {"unified", "pids", "freezer"}) {
     const std::string& dir = Cgroup(key);
     if (!dir.empty()) {
-      return dir;
+      return leaf.empty() ? dir : JoinCgroupPath(dir, leaf);
     }
   }
-  return EmptyString();
+  return "";
 }
 
 absl::StatusOr<LinuxJailPaths> LinuxJailPathsFromInstance(const JailInstance& instance) {
@@ -46,6 +46,8 @@ absl::StatusOr<LinuxJailPaths> LinuxJailPathsFromInstance(const JailInstance& in
       paths.version = value;
     } else if (StartsWith(key, "cgroup.")) {
       paths.cgroups[key.substr(7)] = value;
+    } else if (key == "cgroup_leaf") {  // cgroup.h: kCgroupLeafKey
+      paths.leaf = value;
     } else if (key == "devpts") {
       paths.devpts = value;
     } else if (key == "root") {

@@ -22,6 +22,10 @@ struct LinuxJailPaths {
   // Hierarchy key ("memory", "pids", "cpu", "cpuacct", "blkio", "freezer",
   // "unified") -> absolute cgroup directory.
   std::map<std::string, std::string> cgroups;
+  // The leaf below them where the jail's processes are ("" for a jail
+  // recorded before leaves existed: its processes are in the directories
+  // above). The limits are on `cgroups` (cgroup.h, kCgroupLeaf).
+  std::string leaf;
   std::string version;     // "hybrid", "v2" or "v1"
   int64_t init_pid = -1;   // host pid of the jail's pid 1
   std::string devpts;      // host view of the jail's devpts ("" = none)
@@ -31,9 +35,9 @@ struct LinuxJailPaths {
 
   // The directory of hierarchy `key`, "" when the jail has none.
   const std::string& Cgroup(std::string_view key) const;
-  // The directory whose cgroup.procs lists every process of the jail
-  // (unified, else pids, else freezer).
-  const std::string& MembershipDir() const;
+  // The directory whose cgroup.procs lists the jail's processes: the leaf
+  // of unified, else of pids, else of freezer.
+  std::string MembershipDir() const;
 };
 
 // Reads the backend_state keys. InvalidArgument if no cgroup is recorded.

@@ -29,6 +29,7 @@
 #include "jailwarden/platform/linux/capabilities.h"
 #include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
+#include "platform/linux/disk_quota.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
@@ -95,6 +96,7 @@ class LinuxJailRuntime final : public JailRuntime {
       return absl::InvalidArgumentError(
           StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
+    JW_ASSIGN_OR_RETURN(std::optional<uint64_t> quota_bytes, DiskQuotaOfJail(spec));
     auto& bs = inst.backend_state;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
@@ -135,6 +137,7 @@ class LinuxJailRuntime final : public JailRuntime {
         return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
       }
     }
+    JW_RETURN_IF_ERROR(ApplyJailDiskQuota(spec, quota_bytes, bs));
     JW_ASSIGN_OR_RETURN(auto cgroups, layout_.Create(options_.cgroup_parent, spec.name));
     bs.insert(cgroups.begin(), cgroups.end());
     return absl::OkStatus();
@@ -153,8 +156,9 @@ class LinuxJailRuntime final : public JailRuntime {
     if (auto it = spec.parameters.find("linux.devpts.max"); it != spec.parameters.end()) {
       config.devpts_max = ParseInt<int>(it->second).value_or(0);
     }
-    for (const MountSpec& m : spec.mounts) {
-      config.mounts.push_back({m.source, m.target, m.fstype, m.read_only, m.options});
+    for (const MountSpec& m : spec.mounts) {  // a cgroup file system: read-only, always
+      const bool read_only = m.read_only || BindShowsCgroupFilesystem(m);
+      config.mounts.push_back({m.source, m.target, m.fstype, read_only, m.options});
     }
     // The jail's privileges (docs/linux-privileges.md): init drops to them
     // after pivot_root; commands entering through the setns helper drop to
@@ -293,6 +297,7 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     }
     keep(CgroupLayout::Remove(inst.backend_state));
+    keep(ClearJailDiskQuota(spec, inst.backend_state));
     std::string work = Get(inst, "overlay.work");
     if (!work.empty()) {
       keep(RemoveTree(work));

@@ -200,6 +200,45 @@ std::vector<LinuxLimitEnforcer::ClampInfo> LinuxLimitEnforcer::SampledDenyClamps
   return out;
 }
 
+absl::StatusOr<std::vector<LimitDrift>> LinuxLimitEnforcer::CheckAndRepair(
+    const JailRef& jail) {
+  absl::MutexLock lock(&impl_->mu);
+  auto it = impl_->jails.find(jail.name);
+  if (it == impl_->jails.end()) {
+    return absl::NotFoundError(StrCat("jail ", jail.name, " is not registered"));
+  }
+  Impl::Jail& j = *it->second;
+  std::vector<LimitDrift> drifted;
+  const CgroupLimits want = j.applied.cgroup();
+  std::vector<std::string> devices;
+  if (want.io_limited()) {
+    if (absl::StatusOr<std::vector<std::string>> devs = impl_->Devices(j); devs.ok()) {
+      devices = *std::move(devs);
+    }
+  }
+  absl::Status read = impl_->cgroup_writer->Check(j.paths, want, devices, &drifted);
+  if (!drifted.empty()) {
+    // Everything again, in the writer's order (v1 memsw after memory).
+    JW_RETURN_IF_ERROR(impl_->cgroup_writer->Write(j.paths, want, want, devices));
+  }
+  if (j.applied.has(LinuxLimitSlot::kDevpts) && j.devpts_applied != kNoLinuxLimit) {
+    if (absl::StatusOr<int64_t> max = ReadDevptsMax(j.paths.init_pid);
+        max.ok() && *max != j.devpts_applied) {
+      drifted.push_back(LimitDrift{"pseudoterminals", "devpts max=", StrCat(*max),
+                                   StrCat(j.devpts_applied), false});
+      JW_RETURN_IF_ERROR(SetDevptsMax(j.paths.init_pid, j.devpts_applied));
+    }
+  }
+  JW_RETURN_IF_ERROR(impl_->CheckIpc(j, &drifted));
+  for (LimitDrift& d : drifted) {
+    d.repaired = true;
+  }
+  if (!read.ok() && drifted.empty()) {
+    return read;
+  }
+  return drifted;
+}
+
 absl::Status LinuxLimitEnforcer::Reconcile(std::string_view jail) {
   absl::MutexLock lock(&impl_->mu);
   auto it = impl_->jails.find(jail);

@@ -73,6 +73,9 @@ struct LinuxLimitEnforcer::Impl {
     JW_RETURN_IF_ERROR(WriteDevpts(j, d));
     return WriteRlimits(j, d, false);
   }
+  // Reads the IPC sysctls of the jail's namespace when Apply limited one,
+  // appends each that differs from what was written, and writes them back.
+  absl::Status CheckIpc(Jail& j, std::vector<LimitDrift>* drifted);
   // The block devices the I/O throttles apply to.
   absl::StatusOr<std::vector<std::string>> Devices(const Jail& j) const;
 };

@@ -103,6 +103,33 @@ absl::Status LinuxLimitEnforcer::Impl::WriteIpc(Jail& j, const LinuxDesired& d) 
   return absl::OkStatus();
 }
 
+absl::Status LinuxLimitEnforcer::Impl::CheckIpc(Jail& j, std::vector<LimitDrift>* drifted) {
+  if (!j.have_ipc_baseline || j.ipc_applied == j.ipc_baseline) {
+    return absl::OkStatus();  // nothing limited: nothing of ours to drift
+  }
+  IpcSysctls now;
+  JW_RETURN_IF_ERROR(ipc->RunIn(j.ipc_ns, [&]() -> absl::Status {
+    JW_ASSIGN_OR_RETURN(now, ReadIpcSysctlsHere());
+    return absl::OkStatus();
+  }));
+  if (now == j.ipc_applied) {
+    return absl::OkStatus();
+  }
+  const IpcSysctls& want = j.ipc_applied;
+  auto check = [&](const char* resource, const char* sysctl, int64_t found, int64_t wanted) {
+    if (found != wanted) {
+      drifted->push_back(LimitDrift{resource, sysctl, StrCat(found), StrCat(wanted), false});
+    }
+  };
+  check("nmsgq", "kernel.msgmni", now.msgmni, want.msgmni);
+  check("msgqsize", "kernel.msgmnb", now.msgmnb, want.msgmnb);
+  check("nsem", "kernel.sem SEMMNS", now.sem[1], want.sem[1]);
+  check("nsemop", "kernel.sem SEMOPM", now.sem[2], want.sem[2]);
+  check("nshm", "kernel.shmmni", now.shmmni, want.shmmni);
+  check("shmsize", "kernel.shmall", now.shmall, want.shmall);
+  return ipc->RunIn(j.ipc_ns, [&] { return WriteIpcSysctlsHere(want, &now); });
+}
+
 absl::Status LinuxLimitEnforcer::Impl::WriteDevpts(Jail& j, const LinuxDesired& d) {
   const bool wanted = d.has(LinuxLimitSlot::kDevpts);
   int64_t want = wanted ? d.at(LinuxLimitSlot::kDevpts) : j.devpts_baseline;

@@ -97,6 +97,16 @@ class LinuxLimitEnforcer : public LimitEnforcer {
   // interval). NotFound for an unknown jail.
   absl::Status Reconcile(std::string_view jail);
 
+  // LimitEnforcer: reads back the jail's cgroup knobs (CgroupKnobWriter::
+  // Check), its devpts max= and the IPC sysctls of its namespace where
+  // Apply limited them, and writes back what drifted (all cgroup knobs
+  // again when one drifted). Per-process rlimits are not read back: a
+  // jail's root cannot raise a hard rlimit without CAP_SYS_RESOURCE, and
+  // Reconcile reaches new processes. The cost is one read per limited
+  // knob (plus one round trip to the IPC namespace worker when an IPC
+  // sysctl is limited).
+  absl::StatusOr<std::vector<LimitDrift>> CheckAndRepair(const JailRef& jail) override;
+
   // LimitEnforcer: clamps soft rlimits for the sampled denies of
   // openfiles (RLIMIT_NOFILE at the lowest free descriptor), vmemoryuse
   // (RLIMIT_AS at VmSize), datasize (RLIMIT_DATA at VmData), stacksize
