@@ -65,6 +65,7 @@ teardown() {
   rm -rf "$tmp"
 }
 trap teardown EXIT
+trap "exit 1" TERM INT HUP
 
 # Inside the container, from the host: all its namespaces.
 c() { nsenter -t "$cpid" -m -u -i -n -p -C -- "$@"; }
@@ -244,6 +245,21 @@ for j in jwa jwb; do
     bad "$j's init inherited NOTIFY_SOCKET"
 done
 log "inits: jwa=${init0[jwa]} jwb=${init0[jwb]}"
+# A jail's root cannot reach systemd's notification socket, and a process
+# other than the daemon's main pid is not listened to (NotifyAccess=main).
+c jailwarden exec jwa -- /bin/sh -c 'test -e /run/systemd/notify' &&
+  bad "jwa sees /run/systemd/notify"
+# Were it reachable: a process in jwa's cgroups (as a jail process is)
+# sending READY/STATUS/WATCHDOG is refused. It stays alive 3 s so systemd
+# can attribute the datagram to its cgroup.
+c sh -c 'echo $$ >/sys/fs/cgroup/unified/system.slice/jailwarden.service/jailwarden/jwa/cgroup.procs &&
+         NOTIFY_SOCKET=/run/systemd/notify systemd-notify --pid=$$ --status=hijacked READY=1 WATCHDOG=1
+         sleep 3' &
+notifier=$!
+refused() { c journalctl -q --no-pager -u jailwarden.service | grep -q "reception only permitted for main PID"; }
+poll 10 refused || bad "systemd did not log refusing a non-main notification"
+[[ $(prop StatusText) == ready* ]] || bad "a non-main process changed StatusText: $(prop StatusText)"
+wait "$notifier"
 
 check_jails() {  # check_jails WHEN
   local when=$1 j
@@ -320,8 +336,8 @@ sleep 4  # three watchdog intervals' worth of ticks: a live daemon is not restar
 [[ $(prop MainPID) == "$main" ]] || bad "restarted although ticking (WatchdogSec=3s)"
 c kill -STOP "$main"   # the sampler stops ticking
 poll 30 ready_again "$main" || bad "a stopped sampler was not caught by the watchdog"
-c journalctl -q --no-pager -u jailwarden.service | grep -qi "watchdog timeout" ||
-  bad "no 'Watchdog timeout' in the journal"
+wd_logged() { c journalctl -q --no-pager -u jailwarden.service | grep -qi "watchdog timeout"; }
+poll 10 wd_logged || bad "no 'Watchdog timeout' in the journal"
 poll 10 adopted "$(prop MainPID)" || bad "watchdog restart: not adopted"
 check_jails "after the watchdog restart"
 log "watchdog done (MainPID $main -> $(prop MainPID))"
