@@ -162,7 +162,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.sampler->SetTickCallback(
       [&d](const std::shared_ptr<const racct::Snapshot>& snap) {
         d.router->OnTick(snap);
-        if (d.options.on_tick) d.options.on_tick();
+        if (d.options.on_tick) {
+          d.options.on_tick();
+        }
       });
   d.rctl = std::make_unique<RctlFront>(*d.rules, *d.sampler);
 

@@ -47,6 +47,10 @@ pid, and changes nothing.
 
 signals: SIGHUP reloads the policy (a bad one is refused and the running one
 stays); SIGTERM and SIGINT stop jailwarden.
+
+Under systemd (Type=notify) serve sends READY=1 once the jails are adopted
+and their limits applied, STOPPING=1 when it stops, and WATCHDOG=1 from the
+sampler's tick when the unit sets WatchdogSec=.
 )";
 
 namespace {

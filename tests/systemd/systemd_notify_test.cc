@@ -47,7 +47,9 @@ class NotifySocket : public ::testing::Test {
   // The next datagram, or "" when none arrives within 200 ms.
   std::string Next() {
     pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 200) != 1) return "";
+    if (poll(&p, 1, 200) != 1) {
+      return "";
+    }
     char buf[4096];
     const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
@@ -84,10 +86,14 @@ TEST_F(NotifySocket, WatchdogOnlyWhileTicksProgressAtAQuarterOfTheInterval) {
   // Ticks every 10 ms for 350 ms of tick time: one WATCHDOG=1 per 100 ms.
   int sent = 0;
   for (int i = 0; i <= 35; ++i) {
-    if (n.OnTick(t0 + absl::Milliseconds(10 * i))) ++sent;
+    if (n.OnTick(t0 + absl::Milliseconds(10 * i))) {
+      ++sent;
+    }
   }
   EXPECT_EQ(sent, 4);  // at 0, 100, 200, 300 ms
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(Next(), "WATCHDOG=1");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Next(), "WATCHDOG=1");
+  }
   // No tick, no keep-alive: nothing arrives however long the wait.
   EXPECT_EQ(Next(), "");
 }
