@@ -10,6 +10,9 @@ packages=(
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
+  libsystemd-dev                      # sd_notify for the Type=notify unit (READY, WATCHDOG)
+  lintian man-db                      # the package test: lintian on the .deb, man -l on each page
+  systemd                             # the unit test boots Debian's systemd in a container
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests

@@ -163,7 +163,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   d.router = std::make_unique<TickRouter>(*d.rules, hb.enforcer(), d.events,
                                           d.engine_health, std::move(ro));
   d.sampler->SetTickCallback(
-      [&d](const std::shared_ptr<const racct::Snapshot>& snap) { d.router->OnTick(snap); });
+      [&d](const std::shared_ptr<const racct::Snapshot>& snap) {
+        d.router->OnTick(snap);
+        if (d.options.on_tick) {
+          d.options.on_tick();
+        }
+      });
   d.rctl = std::make_unique<RctlFront>(*d.rules, *d.sampler);
 
   // The policy's rules and jails.

@@ -17,6 +17,7 @@
 #include "jailwarden/service/daemon.h"
 #include "jailwarden/service/host_backend.h"
 #include "jailwarden/service/state_dir_lock.h"
+#include "service/systemd_notify.h"
 
 namespace jailwarden::service {
 
@@ -46,6 +47,10 @@ pid, and changes nothing.
 
 signals: SIGHUP reloads the policy (a bad one is refused and the running one
 stays); SIGTERM and SIGINT stop jailwarden.
+
+Under systemd (Type=notify) serve sends READY=1 once the jails are adopted
+and their limits applied, STOPPING=1 when it stops, and WATCHDOG=1 from the
+sampler's tick when the unit sets WatchdogSec=.
 )";
 
 namespace {
@@ -186,6 +191,18 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     err << "jailwarden serve: " << s.message() << "\n";
     return EX_OSERR;
   }
+  // Type=notify: READY=1 once Start has adopted the jails and applied
+  // their limits; WATCHDOG=1 only while the sampler ticks.
+  SystemdNotifier notifier = SystemdNotifier::FromEnvironment();
+  if (notifier.watchdog_interval() > absl::ZeroDuration()) {
+    if (policy->server.sample_interval * 4 > notifier.watchdog_interval()) {
+      LogWarning("sample_interval is over a quarter of WatchdogSec; systemd may "
+                 "restart jailwarden between two ticks",
+                 {{"watchdog_usec",
+                   StrCat(absl::ToInt64Microseconds(notifier.watchdog_interval()))}});
+    }
+    options.on_tick = [&notifier] { notifier.OnTick(absl::Now()); };
+  }
   LogInfo("jailwarden starting", {{"config", options.config_path},
                                   {"pid", StrCat(getpid())}});
   absl::StatusOr<std::unique_ptr<Daemon>> daemon =
@@ -195,6 +212,11 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     LogError("jailwarden failed to start",
              {{"error", std::string(daemon.status().message())}});
     return ExitCodeFor(daemon.status());
+  }
+  if (absl::Status s = notifier.Ready(StrCat("ready; ", (*daemon)->ListJails().size(),
+                                              " jails known"));
+      !s.ok()) {
+    LogWarning("systemd notification failed", {{"error", std::string(s.message())}});
   }
   if (!port_file.empty()) {
     const std::vector<int> ports = (*daemon)->ports();
@@ -225,6 +247,8 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     }
     if (stop) break;
   }
+  (void)notifier.Stopping(options.stop_jails_on_exit ? "stopping the jails"
+                                                     : "stopping; jails keep running");
   (*daemon)->Shutdown();
   daemon->reset();
   return EX_OK;

@@ -17,6 +17,7 @@
 // are serialized by the Lifecycle's lock; reads (rules, usage, lists) never
 // wait for a jail to start: they read published copies.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ struct DaemonOptions {
   // backend (`jailwarden serve`). Null: Start takes it itself, first of
   // all. Held until the Daemon is destroyed.
   std::shared_ptr<StateDirLock> state_lock;
+  // Called on the sampler's thread after every tick has been routed
+  // (`serve` feeds systemd's watchdog from it). Must not block.
+  std::function<void()> on_tick;
 };
 
 class Daemon final : public api::Daemon {

@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# jailwarden.service under a real systemd as pid 1 of a container this test
+# makes, never the host's systemd:
+#   - root: an overlay with the host's / as its read-only lower layer and a
+#     tmpfs (in the container's own mount namespace) as the upper layer;
+#   - namespaces: pid, mount, uts, ipc, net (loopback only), cgroup; the
+#     cgroups are a fresh subtree below this test's own cgroup in every
+#     hierarchy, mounted hybrid (v1 controllers + unified) as on the host;
+#   - /proc/sys, /sys read-only, a private /dev: the container's systemd
+#     cannot change a host sysctl, device or module.
+# Then: dpkg -i the .deb, a conffile edit kept across a reinstall, start
+# (READY through Type=notify), two jails with limits (jwb depends on jwa),
+# restart, stop without the stop setting, kill -9 of the main pid, a stuck
+# sampler caught by the watchdog: after each, the jails' inits are the same
+# pids, their cgroups and limits are there and the daemon adopted them.
+# Last, with JAILWARDEN_OPTS=--stop-jails-on-exit, `systemctl stop` stops
+# them in jail(8) order (jwb before jwa).
+#
+#   unit_in_container.sh BUILD_DIR
+#
+# Exit 0 pass, 1 fail, 77 skip (not root, or a tool missing; a failure
+# under CI=true). Every wait is a poll with a deadline.
+set -uo pipefail
+
+build=${1:?usage: unit_in_container.sh BUILD_DIR}
+skip() {
+  echo "SKIP: $1"
+  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
+  exit 77
+}
+[[ $(id -u) == 0 ]] || skip "needs root (namespaces, cgroups, mounts)"
+for tool in cpack unshare nsenter pivot_root /lib/systemd/systemd busybox findmnt; do
+  command -v $tool >/dev/null || [[ -x $tool ]] || skip "$tool not found"
+done
+grep -qw overlay /proc/filesystems || skip "no overlay file system"
+
+tmp=$(mktemp -d /tmp/jw-systemd-test.XXXXXX)
+tag=jw-systemd-test-$$
+cgdirs=()
+upid=""
+cpid=""
+fail=0
+
+log() { echo "[$(date -u +%T)] $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+teardown() {
+  set +e
+  if [[ -n $cpid && -d /proc/$cpid ]]; then
+    kill -KILL "$cpid"   # the container's pid 1: the kernel ends its pid namespace
+  fi
+  if [[ -n $upid ]]; then
+    for _ in $(seq 100); do [[ -d /proc/$upid ]] || break; sleep 0.1; done
+    wait "$upid" 2>/dev/null
+  fi
+  # Every mount was made in the container's mount namespace: gone with it.
+  for d in "${cgdirs[@]}"; do
+    for _ in $(seq 50); do
+      [[ -d $d ]] || break
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ -d $d ]] && sleep 0.1
+    done
+    [[ -d $d ]] && echo "WARNING: cgroup $d left behind"
+  done
+  rm -rf "$tmp"
+}
+trap teardown EXIT
+trap "exit 1" TERM INT HUP
+
+# Inside the container, from the host: all its namespaces.
+c() { nsenter -t "$cpid" -m -u -i -n -p -C -- "$@"; }
+# poll DEADLINE_S CMD...: until CMD succeeds or the deadline passes.
+poll() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  while ! "$@" >/dev/null 2>&1; do
+    (( $(date +%s) >= deadline )) && return 1
+    sleep 0.2
+  done
+}
+prop() { c systemctl show -p "$1" --value jailwarden.service; }
+
+# --- the package
+log "building the .deb"
+(cd "$build" && timeout 900 cpack -G DEB -B "$tmp/deb") >"$tmp/cpack.log" 2>&1 ||
+  { cat "$tmp/cpack.log"; echo "FAIL: cpack"; exit 1; }
+deb=$(ls "$tmp"/deb/jailwarden_*.deb | head -1)
+
+# --- cgroups: a subtree below our own cgroup in every hierarchy
+while read -r target fstype options; do
+  if [[ $fstype == cgroup2 ]]; then
+    own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  else
+    key=$(tr ',' '\n' <<<"$options" | grep -E '^(name=.*|cpu|cpuacct|cpuset|memory|devices|freezer|blkio|pids|hugetlb|net_cls|net_prio|perf_event|rdma|misc)$' | paste -sd,)
+    [[ -n $key ]] || continue
+    own=$(awk -F: -v k="$key" '$2 == k {print $3}' /proc/self/cgroup)
+  fi
+  [[ -n $own ]] || continue
+  d=$target${own%/}/$tag
+  mkdir "$d" || { echo "FAIL: mkdir $d"; exit 1; }
+  cgdirs+=("$d")
+  if [[ -f $d/cpuset.cpus ]]; then
+    cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
+    cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems"
+  fi
+  echo "$target $fstype $key" >>"$tmp/hierarchies"
+done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,OPTIONS)
+log "test cgroups: ${cgdirs[*]}"
+
+# --- the container's pid 1: mounts, then exec systemd
+mkdir -p "$tmp/merged" "$tmp/rw"
+cat >"$tmp/stage1.sh" <<STAGE1
+set -e
+m=$tmp/merged
+mount -t tmpfs -o mode=0755 jwtest-rw $tmp/rw
+mkdir $tmp/rw/upper $tmp/rw/work
+mount -t overlay jwtest-root -o lowerdir=/,upperdir=$tmp/rw/upper,workdir=$tmp/rw/work \$m
+mount -t proc proc \$m/proc
+for p in sys sysrq-trigger; do [[ -e \$m/proc/\$p ]] || continue; mount --bind \$m/proc/\$p \$m/proc/\$p; mount -o remount,bind,ro \$m/proc/\$p; done
+mount -t sysfs -o ro sysfs \$m/sys
+mount -t tmpfs -o mode=0755 cgroup-root \$m/sys/fs/cgroup
+while read -r target fstype key; do
+  mkdir -p \$m\$target
+  if [[ \$fstype == cgroup2 ]]; then mount -t cgroup2 cgroup2 \$m\$target
+  elif [[ \$key == name=* ]]; then mount -t cgroup -o none,\$key cgroup \$m\$target
+  else mount -t cgroup -o \$key cgroup \$m\$target; fi
+done <$tmp/hierarchies
+mount -t tmpfs -o mode=0755,nosuid dev \$m/dev
+for n in "null 1 3" "zero 1 5" "full 1 7" "random 1 8" "urandom 1 9" "tty 5 0"; do
+  set -- \$n; mknod -m 666 \$m/dev/\$1 c \$2 \$3
+done
+mkdir \$m/dev/pts \$m/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts \$m/dev/pts
+ln -s pts/ptmx \$m/dev/ptmx
+mount -t tmpfs -o mode=1777 shm \$m/dev/shm
+mount -t tmpfs -o mode=0755 run \$m/run
+mount -t tmpfs -o mode=1777 tmp \$m/tmp
+# The host's jailwarden state (if any) is not the container's: fresh state
+# and jail roots on tmpfs (an overlay jail root cannot sit on the overlay /).
+mkdir -p \$m/var/lib/jailwarden \$m/var/lib/jwtest
+mount -t tmpfs -o mode=0755 jw-state \$m/var/lib/jailwarden
+mount -t tmpfs -o mode=0755 jw-roots \$m/var/lib/jwtest
+# Only what the test needs starts: no timers, gettys, udev, sysctl,
+# modules, time sync or network set-up in the container.
+for u in systemd-timesyncd.service systemd-sysctl.service systemd-binfmt.service \
+    proc-sys-fs-binfmt_misc.automount proc-sys-fs-binfmt_misc.mount \
+    systemd-modules-load.service kmod-static-nodes.service systemd-udevd.service \
+    systemd-udev-trigger.service systemd-udev-settle.service systemd-udevd-control.socket \
+    systemd-udevd-kernel.socket systemd-pstore.service systemd-random-seed.service \
+    systemd-hwdb-update.service timers.target getty.target console-getty.service \
+    systemd-firstboot.service systemd-remount-fs.service systemd-fsck-root.service \
+    sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
+    sys-fs-fuse-connections.mount dev-hugepages.mount dev-mqueue.mount swap.target \
+    networking.service systemd-networkd-wait-online.service systemd-networkd.service \
+    ifupdown-wait-online.service ldconfig.service systemd-journald-audit.socket; do
+  ln -sf /dev/null \$m/etc/systemd/system/\$u
+done
+: >\$m/etc/fstab
+cat /proc/sys/kernel/random/uuid | tr -d - >\$m/etc/machine-id
+cp $deb \$m/root/jailwarden.deb
+cd \$m
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+exec env -i container=jailwarden-test PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+  /lib/systemd/systemd --unit=basic.target --log-target=journal
+STAGE1
+log "starting the container"
+(
+  for d in "${cgdirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs" || exit 1; done
+  exec setsid unshare --fork --pid --mount --uts --ipc --net --cgroup --propagation private \
+    bash "$tmp/stage1.sh"
+) >"$tmp/container.log" 2>&1 &
+upid=$!
+for _ in $(seq 100); do
+  cpid=$(cat /proc/$upid/task/$upid/children 2>/dev/null | awk '{print $1}')
+  [[ -n $cpid ]] && break
+  sleep 0.1
+done
+[[ -n $cpid ]] || { cat "$tmp/container.log"; echo "FAIL: no container pid 1"; exit 1; }
+state() {
+  [[ -d /proc/$cpid ]] || { echo "container pid 1 exited"; exit 1; } >&2
+  local s; s=$(c systemctl is-system-running 2>/dev/null); [[ $s == running || $s == degraded ]]; }
+if ! poll 60 state; then
+  cat "$tmp/container.log"; c systemctl --failed --no-pager; echo "FAIL: container systemd not up"; exit 1
+fi
+log "container systemd up: $(c systemctl is-system-running) ($(c systemctl --version | head -1))"
+[[ $(c cat /proc/1/comm) == systemd ]] || bad "the container's pid 1 is not systemd"
+
+# --- install, and a conffile edit survives a reinstall
+c dpkg -i /root/jailwarden.deb >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log"; bad "dpkg -i"; exit 1; }
+c jailwarden mkroot busybox /var/lib/jwtest/base >/dev/null || { bad "mkroot"; exit 1; }
+c sh -c 'cat >/etc/jailwarden/jailwarden.yaml' <<'POLICY'
+# edited by the test
+server:
+  listen: 127.0.0.1:9814
+  state_dir: /var/lib/jailwarden
+  sample_interval: 100ms
+jails:
+  jwa:
+    base: /var/lib/jwtest/base
+    persist: true
+    ip4: disable
+    exec.start: "/bin/sh -c 'sleep 1000000 </dev/null >/dev/null 2>&1 &'"
+    exec.poststop: "/bin/sh -c 'echo jwa >>/var/lib/jwtest/stop-order'"
+    limits: {memoryuse: deny=64M, maxproc: deny=40}
+  jwb:
+    base: /var/lib/jwtest/base
+    persist: true
+    ip4: disable
+    depend: jwa
+    exec.start: "/bin/sh -c 'sleep 1000000 </dev/null >/dev/null 2>&1 &'"
+    exec.poststop: "/bin/sh -c 'echo jwb >>/var/lib/jwtest/stop-order'"
+    limits: {memoryuse: deny=48M}
+POLICY
+c sha256sum /etc/jailwarden/jailwarden.yaml >"$tmp/policy.sum"
+c env DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i /root/jailwarden.deb >>"$tmp/dpkg.log" 2>&1 ||
+  bad "dpkg -i (reinstall)"
+c sha256sum -c --quiet - <"$tmp/policy.sum" || bad "reinstall changed the edited conffile"
+c jailwarden validate /etc/jailwarden/jailwarden.yaml || bad "test policy invalid"
+
+# --- start: READY=1 through Type=notify
+active() { [[ $(prop ActiveState) == active ]]; }
+c systemctl start jailwarden.service || bad "systemctl start"
+poll 60 active || bad "not active after start"
+status=$(prop StatusText)
+log "started: $(c systemctl show -p Type,ActiveState,SubState,MainPID,WatchdogUSec,StatusText jailwarden.service | paste -sd' ')"
+[[ $(prop Type) == notify ]] || bad "Type is not notify"
+[[ $status == ready* ]] || bad "StatusText '$status' (READY=1 not sent?)"
+
+cgv1() { echo "/sys/fs/cgroup/$1/system.slice/jailwarden.service/jailwarden/$2"; }
+# The jail's init: the jailwarden-init process in its cgroup.
+init_of() {
+  local pid
+  for pid in $(c cat "$(cgv1 unified "$1")/cgroup.procs" 2>/dev/null); do
+    [[ $(c cat /proc/$pid/comm 2>/dev/null) == jailwarden-init ]] && { echo "$pid"; return; }
+  done
+}
+c jailwarden rctl -a jail:jwb:openfiles:deny=300 || bad "rctl -a"
+declare -A init0
+for j in jwa jwb; do
+  init0[$j]=$(init_of $j)
+  [[ -n ${init0[$j]} ]] || bad "no init for $j"
+  c cat "/proc/${init0[$j]}/environ" | tr '\0' '\n' | grep -q NOTIFY_SOCKET &&
+    bad "$j's init inherited NOTIFY_SOCKET"
+done
+log "inits: jwa=${init0[jwa]} jwb=${init0[jwb]}"
+# A jail's root cannot reach systemd's notification socket, and a process
+# other than the daemon's main pid is not listened to (NotifyAccess=main).
+c jailwarden exec jwa -- /bin/sh -c 'test -e /run/systemd/notify' &&
+  bad "jwa sees /run/systemd/notify"
+# Were it reachable: a process in jwa's cgroups (as a jail process is)
+# sending READY/STATUS/WATCHDOG is refused. It stays alive 3 s so systemd
+# can attribute the datagram to its cgroup.
+c sh -c 'echo $$ >/sys/fs/cgroup/unified/system.slice/jailwarden.service/jailwarden/jwa/cgroup.procs &&
+         NOTIFY_SOCKET=/run/systemd/notify systemd-notify --pid=$$ --status=hijacked READY=1 WATCHDOG=1
+         sleep 3' &
+notifier=$!
+refused() { c journalctl -q --no-pager -u jailwarden.service | grep -q "reception only permitted for main PID"; }
+poll 10 refused || bad "systemd did not log refusing a non-main notification"
+[[ $(prop StatusText) == ready* ]] || bad "a non-main process changed StatusText: $(prop StatusText)"
+wait "$notifier"
+
+check_jails() {  # check_jails WHEN
+  local when=$1 j
+  for j in jwa jwb; do
+    [[ $(init_of $j) == "${init0[$j]}" ]] || bad "$when: $j's init is $(init_of $j), was ${init0[$j]}"
+  done
+  [[ $(c cat "$(cgv1 memory jwa)/memory.limit_in_bytes") == 67108864 ]] || bad "$when: jwa memory limit"
+  [[ $(c cat "$(cgv1 memory jwb)/memory.limit_in_bytes") == 50331648 ]] || bad "$when: jwb memory limit"
+  [[ $(c cat "$(cgv1 pids jwa)/pids.max") == 40 ]] || bad "$when: jwa pids.max"
+  local list rules
+  list=$(c jailwarden list -H)
+  for j in jwa jwb; do
+    grep -P "\t$j\t" <<<"$list" | grep -qi running || bad "$when: $j not running in 'jailwarden list': $list"
+  done
+  rules=$(c jailwarden rctl)
+  for r in jail:jwa:memoryuse:deny=67108864 jail:jwa:maxproc:deny=40 jail:jwb:memoryuse:deny=50331648 \
+      jail:jwb:openfiles:deny=300; do
+    grep -qix "$r" <<<"$rules" || bad "$when: rule $r not in force: $(paste -sd' ' <<<"$rules")"
+  done
+}
+check_jails "after start"
+adopted() {  # adopted MAINPID: the daemon with this pid logged both adoptions
+  local j out
+  out=$(c journalctl -q --no-pager -o cat _PID="$1")
+  for j in jwa jwb; do grep -q "jail adopted.*$j" <<<"$out" || return 1; done
+}
+ready_again() {  # ready_again OLD_MAINPID
+  local m; m=$(prop MainPID)
+  [[ $(prop ActiveState) == active && $m != 0 && $m != "$1" && $(prop StatusText) == ready* ]]
+}
+
+# --- restart
+main=$(prop MainPID)
+c systemctl restart jailwarden.service || bad "systemctl restart"
+poll 60 ready_again "$main" || bad "not ready again after restart"
+poll 10 adopted "$(prop MainPID)" || bad "restart: the new daemon did not log adopting jwa and jwb"
+check_jails "after restart"
+log "restart done (MainPID $main -> $(prop MainPID))"
+
+# --- stop without the setting, start
+main=$(prop MainPID)
+c systemctl stop jailwarden.service || bad "systemctl stop"
+[[ $(prop ActiveState) == inactive ]] || bad "not inactive after stop"
+for j in jwa jwb; do [[ $(init_of $j) == "${init0[$j]}" ]] || bad "stop without the setting stopped $j"; done
+c systemctl start jailwarden.service || bad "systemctl start (2)"
+poll 60 ready_again "$main" || bad "not ready after stop/start"
+poll 10 adopted "$(prop MainPID)" || bad "stop/start: not adopted"
+check_jails "after stop and start"
+log "stop (jails kept) and start done"
+
+# --- kill -9 of the main pid: Restart=on-failure brings it back
+main=$(prop MainPID)
+restarts=$(prop NRestarts)
+c kill -KILL "$main"
+poll 30 ready_again "$main" || bad "not back after kill -9"
+(( $(prop NRestarts) == restarts + 1 )) || bad "NRestarts $(prop NRestarts), was $restarts"
+poll 10 adopted "$(prop MainPID)" || bad "kill -9: not adopted"
+check_jails "after kill -9"
+log "kill -9 done (MainPID $main -> $(prop MainPID), NRestarts $(prop NRestarts))"
+
+# --- the watchdog: fed while the sampler ticks, fires when it stops
+wd0=$(prop WatchdogTimestampMonotonic)
+wd_moved() { [[ $(prop WatchdogTimestampMonotonic) != "$wd0" ]]; }
+poll 20 wd_moved || bad "no WATCHDOG=1 within 20s (WatchdogUSec=$(prop WatchdogUSec))"
+c mkdir -p /etc/systemd/system/jailwarden.service.d
+c sh -c 'printf "[Service]\nWatchdogSec=3s\nLimitCORE=0\nTimeoutAbortSec=5s\n" >/etc/systemd/system/jailwarden.service.d/test-watchdog.conf'
+c systemctl daemon-reload
+main=$(prop MainPID)
+c systemctl restart jailwarden.service
+poll 60 ready_again "$main" || bad "not ready after the watchdog drop-in"
+main=$(prop MainPID)
+restarts=$(prop NRestarts)
+sleep 4  # three watchdog intervals' worth of ticks: a live daemon is not restarted
+[[ $(prop MainPID) == "$main" ]] || bad "restarted although ticking (WatchdogSec=3s)"
+c kill -STOP "$main"   # the sampler stops ticking
+poll 30 ready_again "$main" || bad "a stopped sampler was not caught by the watchdog"
+wd_logged() { c journalctl -q --no-pager -u jailwarden.service | grep -qi "watchdog timeout"; }
+poll 10 wd_logged || bad "no 'Watchdog timeout' in the journal"
+poll 10 adopted "$(prop MainPID)" || bad "watchdog restart: not adopted"
+check_jails "after the watchdog restart"
+log "watchdog done (MainPID $main -> $(prop MainPID))"
+c rm /etc/systemd/system/jailwarden.service.d/test-watchdog.conf
+c systemctl daemon-reload
+
+# --- with --stop-jails-on-exit, stop stops the jails in jail(8) order
+c sh -c 'echo JAILWARDEN_OPTS=--stop-jails-on-exit >/etc/default/jailwarden'
+main=$(prop MainPID)
+c systemctl restart jailwarden.service   # the old daemon had no setting: jails kept
+poll 60 ready_again "$main" || bad "not ready with --stop-jails-on-exit"
+check_jails "after restart into --stop-jails-on-exit"
+c systemctl stop jailwarden.service || bad "systemctl stop (stop-jails)"
+[[ $(prop ActiveState) == inactive ]] || bad "not inactive after stop (stop-jails)"
+order=$(c cat /var/lib/jwtest/stop-order 2>/dev/null | paste -sd' ')
+[[ $order == "jwb jwa" ]] || bad "stop order '$order', want 'jwb jwa' (dependents first)"
+for j in jwa jwb; do
+  [[ -z $(init_of $j) ]] || bad "$j still running after stop with --stop-jails-on-exit"
+  c test -d /proc/${init0[$j]} && bad "$j's init ${init0[$j]} still alive"
+done
+log "stop with --stop-jails-on-exit: order '$order'"
+
+if (( fail )); then
+  echo "--- journal of jailwarden.service"
+  c journalctl -q --no-pager -u jailwarden.service | tail -80
+fi
+exit $fail
