@@ -15,6 +15,7 @@
 
 #include "jailwarden/base/strings.h"
 #include "jailwarden/engine/engine.h"
+#include "engine/threshold_scan.h"
 
 namespace jailwarden::engine {
 namespace internal {
@@ -62,7 +63,8 @@ struct PcpuGroup {
   // an unthrottled group below it needs no further work.
   int64_t quick = 0;
   uint32_t target = 0;  // jail slot, or index into proc_checks of a member
-  uint32_t begin = 0;   // into BindState::group_members
+  uint32_t begin = 0;   // into the owner's group_members (JailPart or
+                        // BindState)
   uint32_t end = 0;
   bool is_proc = false;
   uint8_t throttled = 0;
@@ -71,6 +73,20 @@ struct PcpuGroup {
 struct GroupMember {
   uint32_t check;
   int64_t amount;
+};
+
+// Latches and counters of a run of checks. Written by the Evaluate thread,
+// read by Stats() from any thread (hence relaxed atomics).
+struct CheckState {
+  std::unique_ptr<std::atomic<uint8_t>[]> flags;
+  std::unique_ptr<std::atomic<uint8_t>[]> last;
+  std::unique_ptr<std::atomic<uint64_t>[]> matched;
+  std::unique_ptr<std::atomic<uint64_t>[]> over;
+
+  // n checks with clear flags, no decision and zero counters.
+  void Init(std::size_t n);
+  // Copies check `from` of `old` over check `to`.
+  void CopyFrom(std::size_t to, const CheckState& old, std::size_t from);
 };
 
 }  // namespace internal
@@ -87,42 +103,94 @@ struct Engine::Program {
     bool pcpu_deny = false;
   };
   std::vector<CompiledRule> rules;
+  std::vector<uint32_t> process_rules;  // indices of Scope::kProcess rules
+};
+
+// The fast path, bound to one (Program, JailTable): the (rule, jail) checks,
+// their threshold columns and their state. Built once per rule change or
+// jail-table change and shared, not copied, by the bindings that only take
+// new slow-tier data.
+//
+// Threshold columns: the resources any jail check uses, ascending, are the
+// columns; thresholds[slot * k + c] is the least trigger of the slot's
+// checks on column c's resource (INT64_MAX if none; for pcpu, also below
+// the slot's pcpu-deny group's quick reject). A slot whose usage is at or
+// under every threshold, and whose force mask is clear, needs no work.
+// force[slot] bit c is set while any check of (slot, c) has state bits set
+// (it must be revisited to re-arm) or, for pcpu, the slot's group is
+// throttled. thresholds, force, hits and pending are the Evaluate thread's.
+struct Engine::JailPart {
+  // Sorted by (slot, resource, rule): group (slot, c) is
+  // jail_checks[group_begin[slot * k + c], group_begin[slot * k + c + 1]).
+  std::vector<internal::JailCheck> jail_checks;
+  std::vector<uint32_t> jail_rule;  // parallel to jail_checks
+  std::size_t jail_dormant = 0;     // jail-scope rules without a jail now
+  internal::CheckState state;       // by jail check
+  // pcpu deny groups of jails, by slot; slot_group[slot] indexes it or -1.
+  std::vector<internal::PcpuGroup> groups;
+  std::vector<internal::GroupMember> group_members;
+  std::vector<int32_t> slot_group;
+
+  std::size_t slots = 0;
+  std::size_t k = 0;                 // columns
+  std::vector<uint8_t> column;       // resource index of each column
+  int pcpu_column = -1;              // column of pcpu, or -1
+  std::vector<int64_t> thresholds;   // slots × k
+  std::vector<uint32_t> group_begin; // slots × k + 1
+  std::vector<uint32_t> force;       // by slot
+  std::vector<internal::ScanHit> hits;  // scratch, slots entries
+  std::vector<uint32_t> pending;        // scratch: jail groups to visit
+
+  // Recomputes force[slot] bit c from the group's state and pcpu group.
+  void RefreshForce(uint32_t slot, std::size_t c);
 };
 
 struct Engine::BindState {
   std::shared_ptr<const Program> program;
   std::shared_ptr<const racct::JailTable> jails;
   std::shared_ptr<const racct::SlowData> slow;
-  std::vector<internal::JailCheck> jail_checks;
-  std::vector<uint32_t> jail_rule;  // parallel to jail_checks
+  std::shared_ptr<JailPart> jail;  // never null once bound
   std::vector<internal::ProcCheck> proc_checks;
+  internal::CheckState proc_state;  // by process check
   std::size_t n = 0;  // jail checks then process checks
-  std::size_t jail_dormant = 0;  // jail-scope rules without a jail now
-  std::size_t jail_groups = 0;   // groups[0, jail_groups) are jail groups
-  std::unique_ptr<std::atomic<uint8_t>[]> flags;
-  std::unique_ptr<std::atomic<uint8_t>[]> last;
-  std::unique_ptr<std::atomic<uint64_t>[]> matched;
-  std::unique_ptr<std::atomic<uint64_t>[]> over;
+  // pcpu deny groups of processes (jail groups are in `jail`).
   std::vector<internal::PcpuGroup> groups;
   std::vector<internal::GroupMember> group_members;
   racct::SharedSlot<const racct::TickData> last_tick;
 
+  std::size_t nj() const { return jail->jail_checks.size(); }
+  const internal::CheckState& StateOf(std::size_t i, std::size_t& at) const {
+    if (i < nj()) {
+      at = i;
+      return jail->state;
+    }
+    at = i - nj();
+    return proc_state;
+  }
+  internal::CheckState& StateOf(std::size_t i, std::size_t& at) {
+    if (i < nj()) {
+      at = i;
+      return jail->state;
+    }
+    at = i - nj();
+    return proc_state;
+  }
   uint32_t RuleOf(std::size_t i) const {
-    return i < jail_checks.size() ? jail_rule[i]
-                                  : proc_checks[i - jail_checks.size()].rule;
+    return i < nj() ? jail->jail_rule[i] : proc_checks[i - nj()].rule;
   }
   std::string Key(std::size_t i) const {
     const std::string& text = program->rules[RuleOf(i)].text;
-    if (i < jail_checks.size()) {
-      return internal::CheckKey(text, 'j', jails->jails[jail_checks[i].slot].name);
+    if (i < nj()) {
+      return internal::CheckKey(text, 'j',
+                                jails->jails[jail->jail_checks[i].slot].name);
     }
-    const internal::ProcCheck& p = proc_checks[i - jail_checks.size()];
+    const internal::ProcCheck& p = proc_checks[i - nj()];
     return internal::CheckKey(text, 'p', StrCat(slow->processes[p.proc].pid));
   }
-  std::string GroupKey(const internal::PcpuGroup& g) const {
-    if (!g.is_proc) {
-      return StrCat("j", jails->jails[g.target].name);
-    }
+  std::string JailGroupKey(const internal::PcpuGroup& g) const {
+    return StrCat("j", jails->jails[g.target].name);
+  }
+  std::string ProcGroupKey(const internal::PcpuGroup& g) const {
     return StrCat("p", slow->processes[proc_checks[g.target].proc].pid);
   }
 };

@@ -293,6 +293,7 @@ class Engine {
 
  private:
   struct Program;
+  struct JailPart;
   struct BindState;
 
   absl::Status CompileWith(std::span<const rctl::Rule> rules,
@@ -300,6 +301,7 @@ class Engine {
                            std::shared_ptr<const racct::JailTable> jails);
   void Bind(const racct::Snapshot* snapshot,
             std::shared_ptr<const racct::JailTable> jails);
+  std::shared_ptr<JailPart> BindJails(const racct::JailTable& table) const;
 
   ActionSink& sink_;
   EngineOptions options_;
