@@ -315,8 +315,8 @@ void Engine::Bind(const Snapshot* snapshot,
     // Carried-over state must be revisited like any other set bits.
     JailPart& jp = *b->jail;
     for (uint32_t slot = 0; slot < jp.slots; ++slot) {
-      for (std::size_t c = 0; c < jp.k; ++c) {
-        jp.RefreshForce(slot, c);
+      for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+        jp.RefreshForce(slot, r);
       }
     }
   }

@@ -223,22 +223,22 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   const JailCheck* checks = jp.jail_checks.data();
   constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
   jp.pending.clear();
-  internal::ThresholdColumns in;
+  internal::ThresholdBlocks in;
   in.usage = tick.usage.empty() ? nullptr : tick.usage.front().data();
-  in.stride = rctl::kResourceCount;
   in.slots = std::min(jp.slots, tick.usage.size());
-  in.thresholds = jp.thresholds.data();
-  in.k = jp.k;
-  in.column = jp.column.data();
+  in.patterns = jp.patterns.data();
+  in.block_pattern = jp.block_pattern.data();
   in.force = jp.force.data();
-  const std::size_t hits =
-      in.slots == 0 ? 0 : internal::ScanThresholds(in, jp.hits.data(),
-                                                     internal::BestScanKernel());
+  const std::size_t hits = internal::ScanThresholds(
+      in, jp.hits.data(), internal::BestScanKernel());
   for (std::size_t h = 0; h < hits; ++h) {
     const uint32_t slot = jp.hits[h].slot;
     for (uint32_t mask = jp.hits[h].mask; mask != 0; mask &= mask - 1) {
-      const std::size_t col = static_cast<std::size_t>(__builtin_ctz(mask));
-      const std::size_t g = slot * jp.k + col;
+      const std::size_t res = static_cast<std::size_t>(__builtin_ctz(mask));
+      if (jp.column_of[res] < 0) {
+        continue;
+      }
+      const std::size_t g = slot * jp.k + static_cast<std::size_t>(jp.column_of[res]);
       for (uint32_t i = jp.group_begin[g]; i < jp.group_begin[g + 1]; ++i) {
         const JailCheck& c = checks[i];
         const int64_t u = usage[c.slot][c.res];
@@ -252,13 +252,13 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
               [&] { return jail_who(c.slot, c.res); });
         }
       }
-      if (static_cast<int>(col) == jp.pcpu_column && jp.slot_group[slot] >= 0) {
+      if (res == kPcpu && jp.slot_group[slot] >= 0) {
         const PcpuGroup& pg = jp.groups[jp.slot_group[slot]];
         if (pg.throttled || usage[slot][kPcpu] >= pg.quick) {
           jp.pending.push_back(static_cast<uint32_t>(jp.slot_group[slot]));
         }
       }
-      jp.RefreshForce(slot, col);
+      jp.RefreshForce(slot, res);
     }
   }
 
@@ -368,7 +368,7 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     }
     g.throttled = throttle ? 1 : 0;
     if (!g.is_proc) {
-      jp.RefreshForce(g.target, static_cast<std::size_t>(jp.pcpu_column));
+      jp.RefreshForce(g.target, kPcpu);
     }
     ThrottleRequest req;
     req.target = t;

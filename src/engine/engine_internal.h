@@ -5,6 +5,7 @@
 // engine_evaluate.cc (Evaluate and Stats over those arrays). Private to
 // the engine layer.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -107,21 +108,22 @@ struct Engine::Program {
 };
 
 // The fast path, bound to one (Program, JailTable): the (rule, jail) checks,
-// their threshold columns and their state. Built once per rule change or
+// their thresholds and their state. Built once per rule change or
 // jail-table change and shared, not copied, by the bindings that only take
 // new slow-tier data.
 //
-// Threshold columns: the resources any jail check uses, ascending, are the
-// columns; thresholds[slot * k + c] is the least trigger of the slot's
-// checks on column c's resource (INT64_MAX if none; for pcpu, also below
-// the slot's pcpu-deny group's quick reject). A slot whose usage is at or
-// under every threshold, and whose force mask is clear, needs no work.
-// force[slot] bit c is set while any check of (slot, c) has state bits set
-// (it must be revisited to re-arm) or, for pcpu, the slot's group is
-// throttled. thresholds, force, hits and pending are the Evaluate thread's.
+// Thresholds (threshold_scan.h): slot s's row holds, per resource, the
+// least trigger of its checks on that resource (INT64_MAX if none; for
+// pcpu, also below the slot's pcpu-deny group's quick reject), in blocks
+// of eight slots with identical blocks sharing one pattern. A slot whose
+// usage is at or under its row, and whose force mask is clear, needs no
+// work. force[slot] bit r is set while any check of (slot, r) has state
+// bits set (it must be revisited to re-arm) or, for pcpu, the slot's group
+// is throttled. force, hits and pending are the Evaluate thread's.
 struct Engine::JailPart {
-  // Sorted by (slot, resource, rule): group (slot, c) is
-  // jail_checks[group_begin[slot * k + c], group_begin[slot * k + c + 1]).
+  // Sorted by (slot, resource, rule): the checks of (slot, resource r) are
+  // jail_checks[group_begin[g], group_begin[g + 1]) with
+  // g = slot * k + column_of[r].
   std::vector<internal::JailCheck> jail_checks;
   std::vector<uint32_t> jail_rule;  // parallel to jail_checks
   std::size_t jail_dormant = 0;     // jail-scope rules without a jail now
@@ -132,17 +134,18 @@ struct Engine::JailPart {
   std::vector<int32_t> slot_group;
 
   std::size_t slots = 0;
-  std::size_t k = 0;                 // columns
-  std::vector<uint8_t> column;       // resource index of each column
-  int pcpu_column = -1;              // column of pcpu, or -1
-  std::vector<int64_t> thresholds;   // slots × k
-  std::vector<uint32_t> group_begin; // slots × k + 1
-  std::vector<uint32_t> force;       // by slot
+  std::size_t k = 0;  // resources any check uses
+  std::array<int8_t, rctl::kResourceCount> column_of{};  // or -1
+  std::vector<uint32_t> group_begin;  // slots × k + 1
+  std::vector<internal::ThresholdPattern> patterns;
+  std::vector<uint32_t> block_pattern;  // by block of kBlockSlots slots
+  std::vector<uint32_t> force;          // by slot, resource bits
   std::vector<internal::ScanHit> hits;  // scratch, slots entries
   std::vector<uint32_t> pending;        // scratch: jail groups to visit
 
-  // Recomputes force[slot] bit c from the group's state and pcpu group.
-  void RefreshForce(uint32_t slot, std::size_t c);
+  // Recomputes force[slot] bit `res` from the checks' state and the pcpu
+  // group.
+  void RefreshForce(uint32_t slot, std::size_t res);
 };
 
 struct Engine::BindState {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "engine/engine_internal.h"
@@ -41,11 +43,17 @@ void CheckState::CopyFrom(std::size_t to, const CheckState& old,
 }  // namespace internal
 
 using internal::JailCheck;
+using internal::kBlockSlots;
+using internal::kPatternValues;
+using internal::kRowValues;
 using internal::PcpuGroup;
 using internal::Scope;
 
-void Engine::JailPart::RefreshForce(uint32_t slot, std::size_t c) {
-  const std::size_t g = slot * k + c;
+void Engine::JailPart::RefreshForce(uint32_t slot, std::size_t res) {
+  if (column_of[res] < 0) {
+    return;
+  }
+  const std::size_t g = slot * k + static_cast<std::size_t>(column_of[res]);
   bool forced = false;
   for (uint32_t i = group_begin[g]; i < group_begin[g + 1]; ++i) {
     if (state.flags[i].load(std::memory_order_relaxed) != 0) {
@@ -53,11 +61,11 @@ void Engine::JailPart::RefreshForce(uint32_t slot, std::size_t c) {
       break;
     }
   }
-  if (static_cast<int>(c) == pcpu_column && slot_group[slot] >= 0 &&
+  if (res == rctl::Index(rctl::Resource::kPcpu) && slot_group[slot] >= 0 &&
       groups[slot_group[slot]].throttled != 0) {
     forced = true;
   }
-  const uint32_t bit = 1u << c;
+  const uint32_t bit = 1u << res;
   force[slot] = forced ? (force[slot] | bit) : (force[slot] & ~bit);
 }
 
@@ -165,43 +173,60 @@ std::shared_ptr<Engine::JailPart> Engine::BindJails(
     }
   }
 
-  // Threshold columns: one per resource any check uses, ascending.
-  std::array<int, rctl::kResourceCount> column_of{};
-  column_of.fill(-1);
+  // The resources any check uses index the check groups.
+  jp->column_of.fill(-1);
   for (const JailCheck& c : jp->jail_checks) {
-    column_of[c.res] = 0;
+    jp->column_of[c.res] = 0;
   }
   for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
-    if (column_of[r] == 0) {
-      column_of[r] = static_cast<int>(jp->column.size());
-      jp->column.push_back(static_cast<uint8_t>(r));
+    if (jp->column_of[r] == 0) {
+      jp->column_of[r] = static_cast<int8_t>(jp->k++);
     }
   }
-  constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
-  jp->pcpu_column = column_of[kPcpu];
   jp->slots = nj;
-  jp->k = jp->column.size();
   const std::size_t groups = nj * jp->k;
-  jp->thresholds.assign(groups, std::numeric_limits<int64_t>::max());
   jp->group_begin.assign(groups + 1, static_cast<uint32_t>(n));
+  // Each slot's threshold row, blocks of eight rows (unused rows never
+  // over).
+  const std::size_t blocks = (nj + kBlockSlots - 1) / kBlockSlots;
+  std::vector<int64_t> rows(blocks * kPatternValues,
+                            std::numeric_limits<int64_t>::max());
   {
     std::size_t i = 0;
     for (std::size_t g = 0; g < groups; ++g) {
       jp->group_begin[g] = static_cast<uint32_t>(i);
       for (; i < n; ++i) {
         const JailCheck& c = jp->jail_checks[i];
-        if (c.slot * jp->k + static_cast<std::size_t>(column_of[c.res]) != g) {
+        if (c.slot * jp->k + static_cast<std::size_t>(jp->column_of[c.res]) != g) {
           break;
         }
-        jp->thresholds[g] = std::min(jp->thresholds[g], c.trigger);
+        int64_t& t = rows[c.slot * kRowValues + c.res];
+        t = std::min(t, c.trigger);
       }
     }
   }
+  constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
   for (const PcpuGroup& g : jp->groups) {
     // The group needs a visit once pcpu >= quick, i.e. > quick − 1 (quick
     // is at least −kPcpuShift: no overflow).
-    int64_t& t = jp->thresholds[g.target * jp->k + jp->pcpu_column];
+    int64_t& t = rows[g.target * kRowValues + kPcpu];
     t = std::min(t, g.quick - 1);
+  }
+  // Identical blocks share a pattern.
+  std::unordered_map<std::string, uint32_t> seen;
+  jp->block_pattern.resize(blocks);
+  for (std::size_t blk = 0; blk < blocks; ++blk) {
+    const int64_t* src = rows.data() + blk * kPatternValues;
+    std::string key(reinterpret_cast<const char*>(src),
+                    kPatternValues * sizeof(int64_t));
+    auto [it, fresh] =
+        seen.try_emplace(std::move(key), static_cast<uint32_t>(jp->patterns.size()));
+    if (fresh) {
+      internal::ThresholdPattern p;
+      std::copy(src, src + kPatternValues, p.v);
+      jp->patterns.push_back(p);
+    }
+    jp->block_pattern[blk] = it->second;
   }
   jp->force.assign(nj, 0);
   jp->hits.resize(nj);

@@ -17,30 +17,40 @@
 namespace jailwarden::engine::internal {
 namespace {
 
-bool IsIdentity(const ThresholdColumns& in) {
-  for (std::size_t k = 0; k < in.k; ++k) {
-    if (in.column[k] != k) {
-      return false;
-    }
+// The exact mask of one slot (the definition; every kernel's slow part).
+uint32_t SlotMask(const ThresholdBlocks& in, std::size_t s) {
+  const int64_t* row = in.usage + s * kRowValues;
+  const int64_t* t =
+      in.patterns[in.block_pattern[s / kBlockSlots]].v + (s % kBlockSlots) * kRowValues;
+  uint32_t m = in.force[s];
+  for (std::size_t r = 0; r < kRowValues; ++r) {
+    m |= static_cast<uint32_t>(row[r] > t[r]) << r;
   }
-  return true;
+  return m;
 }
 
-std::size_t ScanPortable(const ThresholdColumns& in, ScanHit* hits) {
-  std::size_t n = 0;
-  const std::size_t kc = in.k;
-  for (std::size_t s = 0; s < in.slots; ++s) {
-    const int64_t* row = in.usage + s * in.stride;
-    const int64_t* t = in.thresholds + s * kc;
-    uint32_t m = in.force[s];
-    for (std::size_t k = 0; k < kc; ++k) {
-      m |= static_cast<uint32_t>(row[in.column[k]] > t[k]) << k;
+// Slots [begin, end) one by one.
+std::size_t ScanSlots(const ThresholdBlocks& in, std::size_t begin,
+                      std::size_t end, ScanHit* hits, std::size_t n) {
+  for (std::size_t s = begin; s < end; ++s) {
+    const uint32_t m = SlotMask(in, s);
+    if (m != 0) {
+      hits[n++] = ScanHit{static_cast<uint32_t>(s), m};
     }
-    // Branch-free append: n <= s < slots, so hits[n] is in bounds.
-    hits[n] = ScanHit{static_cast<uint32_t>(s), m};
-    n += m != 0 ? 1 : 0;
   }
   return n;
+}
+
+bool BlockForced(const ThresholdBlocks& in, std::size_t first) {
+  uint32_t f = 0;
+  for (std::size_t i = 0; i < kBlockSlots; ++i) {
+    f |= in.force[first + i];
+  }
+  return f != 0;
+}
+
+std::size_t ScanPortable(const ThresholdBlocks& in, ScanHit* hits) {
+  return ScanSlots(in, 0, in.slots, hits, 0);
 }
 
 // GCC's generic vectors: lowered to whatever SIMD the target has (SSE2 on
@@ -72,81 +82,64 @@ int64_t SumPortable(const int64_t* v, std::size_t n) {
 
 #if JW_SCAN_X86
 
+// A whole block as one stream: 25 vectors of usage against 25 of the
+// pattern, OR-ed; only a block with something over (or forced) is looked
+// at slot by slot.
 __attribute__((target("avx2"))) std::size_t ScanAvx2(
-    const ThresholdColumns& in, ScanHit* hits) {
-  const std::size_t kc = in.k;
-  const std::size_t nvec = (kc + 3) / 4;
-  alignas(32) long long index[kMaxColumns] = {};
-  alignas(32) long long lanes[kMaxColumns] = {};
-  for (std::size_t k = 0; k < kc; ++k) {
-    index[k] = in.column[k];
-    lanes[k] = -1;
-  }
-  __m256i idx[kMaxColumns / 4];
-  __m256i lm[kMaxColumns / 4];
-  for (std::size_t v = 0; v < nvec; ++v) {
-    idx[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(index + 4 * v));
-    lm[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes + 4 * v));
-  }
-  const bool identity = IsIdentity(in);
-  const __m256i zero = _mm256_setzero_si256();
+    const ThresholdBlocks& in, ScanHit* hits) {
+  const std::size_t full = in.slots / kBlockSlots;
   std::size_t n = 0;
-  for (std::size_t s = 0; s < in.slots; ++s) {
-    const long long* row =
-        reinterpret_cast<const long long*>(in.usage + s * in.stride);
-    const long long* t =
-        reinterpret_cast<const long long*>(in.thresholds + s * kc);
-    uint32_t m = in.force[s];
-    for (std::size_t v = 0; v < nvec; ++v) {
-      // Masked-off lanes load 0 on both sides: 0 > 0 is false.
-      const __m256i tv = _mm256_maskload_epi64(t + 4 * v, lm[v]);
-      const __m256i uv =
-          identity ? _mm256_maskload_epi64(row + 4 * v, lm[v])
-                   : _mm256_mask_i64gather_epi64(zero, row, idx[v], lm[v], 8);
-      const __m256i gt = _mm256_cmpgt_epi64(uv, tv);
-      m |= static_cast<uint32_t>(_mm256_movemask_pd(_mm256_castsi256_pd(gt)))
-           << (4 * v);
+  for (std::size_t blk = 0; blk < full; ++blk) {
+    const std::size_t first = blk * kBlockSlots;
+    const __m256i* u =
+        reinterpret_cast<const __m256i*>(in.usage + first * kRowValues);
+    const __m256i* p =
+        reinterpret_cast<const __m256i*>(in.patterns[in.block_pattern[blk]].v);
+    __m256i any0 = _mm256_setzero_si256();
+    __m256i any1 = _mm256_setzero_si256();
+    for (std::size_t v = 0; v < kPatternValues / 4; v += 2) {
+      any0 = _mm256_or_si256(
+          any0, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v),
+                                   _mm256_load_si256(p + v)));
+      any1 = _mm256_or_si256(
+          any1, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v + 1),
+                                   _mm256_load_si256(p + v + 1)));
     }
-    hits[n] = ScanHit{static_cast<uint32_t>(s), m};
-    n += m != 0 ? 1 : 0;
+    const __m256i any = _mm256_or_si256(any0, any1);
+    if (!_mm256_testz_si256(any, any) || BlockForced(in, first))
+        [[unlikely]] {
+      n = ScanSlots(in, first, first + kBlockSlots, hits, n);
+    }
   }
-  return n;
+  return ScanSlots(in, full * kBlockSlots, in.slots, hits, n);
 }
 
 __attribute__((target("avx512f"))) std::size_t ScanAvx512(
-    const ThresholdColumns& in, ScanHit* hits) {
-  const std::size_t kc = in.k;
-  const std::size_t nvec = (kc + 7) / 8;
-  alignas(64) long long index[kMaxColumns] = {};
-  for (std::size_t k = 0; k < kc; ++k) {
-    index[k] = in.column[k];
-  }
-  __m512i idx[kMaxColumns / 8];
-  __mmask8 lm[kMaxColumns / 8];
-  for (std::size_t v = 0; v < nvec; ++v) {
-    idx[v] = _mm512_load_si512(index + 8 * v);
-    const std::size_t lanes = std::min<std::size_t>(8, kc - 8 * v);
-    lm[v] = static_cast<__mmask8>((1u << lanes) - 1);
-  }
-  const bool identity = IsIdentity(in);
-  const __m512i zero = _mm512_setzero_si512();
+    const ThresholdBlocks& in, ScanHit* hits) {
+  const std::size_t full = in.slots / kBlockSlots;
   std::size_t n = 0;
-  for (std::size_t s = 0; s < in.slots; ++s) {
-    const int64_t* row = in.usage + s * in.stride;
-    const int64_t* t = in.thresholds + s * kc;
-    uint32_t m = in.force[s];
-    for (std::size_t v = 0; v < nvec; ++v) {
-      const __m512i tv = _mm512_maskz_loadu_epi64(lm[v], t + 8 * v);
-      const __m512i uv =
-          identity ? _mm512_maskz_loadu_epi64(lm[v], row + 8 * v)
-                   : _mm512_mask_i64gather_epi64(zero, lm[v], idx[v], row, 8);
-      m |= static_cast<uint32_t>(_mm512_mask_cmpgt_epi64_mask(lm[v], uv, tv))
-           << (8 * v);
+  for (std::size_t blk = 0; blk < full; ++blk) {
+    const std::size_t first = blk * kBlockSlots;
+    const int64_t* u = in.usage + first * kRowValues;
+    const int64_t* p = in.patterns[in.block_pattern[blk]].v;
+    __mmask8 any0 = 0;
+    __mmask8 any1 = 0;
+    std::size_t v = 0;
+    for (; v + 16 <= kPatternValues; v += 16) {
+      any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
+                                      _mm512_load_si512(p + v));
+      any1 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v + 8),
+                                      _mm512_load_si512(p + v + 8));
     }
-    hits[n] = ScanHit{static_cast<uint32_t>(s), m};
-    n += m != 0 ? 1 : 0;
+    any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
+                                    _mm512_load_si512(p + v));
+    const __m256i f = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(in.force + first));
+    if ((any0 | any1) != 0 || !_mm256_testz_si256(f, f)) [[unlikely]] {
+      n = ScanSlots(in, first, first + kBlockSlots, hits, n);
+    }
   }
-  return n;
+  return ScanSlots(in, full * kBlockSlots, in.slots, hits, n);
 }
 
 __attribute__((target("avx2"))) int64_t SumAvx2(const int64_t* v,
@@ -252,18 +245,8 @@ ScanKernel BestScanKernel() {
   return best;
 }
 
-std::size_t ScanThresholds(const ThresholdColumns& in, ScanHit* hits,
+std::size_t ScanThresholds(const ThresholdBlocks& in, ScanHit* hits,
                            ScanKernel kernel) {
-  if (in.slots == 0 || in.k == 0) {
-    // No column: only the forced slots.
-    std::size_t n = 0;
-    for (std::size_t s = 0; s < in.slots; ++s) {
-      if (in.force[s] != 0) {
-        hits[n++] = ScanHit{static_cast<uint32_t>(s), in.force[s]};
-      }
-    }
-    return n;
-  }
   switch (kernel) {
     case ScanKernel::kPortable:
       break;

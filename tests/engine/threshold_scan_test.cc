@@ -17,8 +17,6 @@
 namespace jailwarden::engine::internal {
 namespace {
 
-constexpr std::size_t kStride = 25;
-
 std::vector<ScanKernel> Kernels() {
   std::vector<ScanKernel> out;
   for (ScanKernel k :
@@ -30,21 +28,53 @@ std::vector<ScanKernel> Kernels() {
   return out;
 }
 
+// Usage rows and per-slot threshold rows, packed into shared patterns the
+// way the engine packs them.
 struct Table {
   std::vector<int64_t> usage;
-  std::vector<int64_t> thresholds;
-  std::vector<uint8_t> column;
+  std::vector<int64_t> rows;  // slots × 25, the thresholds
   std::vector<uint32_t> force;
   std::size_t slots = 0;
+  std::vector<ThresholdPattern> patterns;
+  std::vector<uint32_t> block_pattern;
 
-  ThresholdColumns In() const {
-    ThresholdColumns in;
+  explicit Table(std::size_t n)
+      : usage(n * kRowValues, 0),
+        rows(n * kRowValues, std::numeric_limits<int64_t>::max()),
+        force(n, 0),
+        slots(n) {}
+
+  // Packs `rows`: one pattern per block, identical blocks shared.
+  void Pack() {
+    patterns.clear();
+    block_pattern.clear();
+    for (std::size_t first = 0; first < slots; first += kBlockSlots) {
+      ThresholdPattern p;
+      std::fill(std::begin(p.v), std::end(p.v),
+                std::numeric_limits<int64_t>::max());
+      for (std::size_t i = 0; i < kBlockSlots && first + i < slots; ++i) {
+        std::copy_n(rows.begin() + static_cast<std::ptrdiff_t>((first + i) * kRowValues),
+                    kRowValues, p.v + i * kRowValues);
+      }
+      uint32_t at = static_cast<uint32_t>(patterns.size());
+      for (uint32_t q = 0; q < patterns.size(); ++q) {
+        if (std::equal(std::begin(p.v), std::end(p.v), patterns[q].v)) {
+          at = q;
+        }
+      }
+      if (at == patterns.size()) {
+        patterns.push_back(p);
+      }
+      block_pattern.push_back(at);
+    }
+  }
+
+  ThresholdBlocks In() const {
+    ThresholdBlocks in;
     in.usage = usage.data();
-    in.stride = kStride;
     in.slots = slots;
-    in.thresholds = thresholds.data();
-    in.k = column.size();
-    in.column = column.data();
+    in.patterns = patterns.data();
+    in.block_pattern = block_pattern.data();
     in.force = force.data();
     return in;
   }
@@ -53,12 +83,11 @@ struct Table {
 // The definition, written out.
 std::vector<ScanHit> Expected(const Table& t) {
   std::vector<ScanHit> out;
-  const std::size_t k = t.column.size();
   for (std::size_t s = 0; s < t.slots; ++s) {
     uint32_t m = t.force[s];
-    for (std::size_t c = 0; c < k; ++c) {
-      if (t.usage[s * kStride + t.column[c]] > t.thresholds[s * k + c]) {
-        m |= 1u << c;
+    for (std::size_t r = 0; r < kRowValues; ++r) {
+      if (t.usage[s * kRowValues + r] > t.rows[s * kRowValues + r]) {
+        m |= 1u << r;
       }
     }
     if (m != 0) {
@@ -83,100 +112,92 @@ void ExpectSame(const std::vector<ScanHit>& want,
   }
 }
 
-// Random tables around the thresholds: every column count 1..25, the
-// identity layout (contiguous loads) and a scattered one (gathers), slot
-// counts that leave every tail.
+// Random tables around the thresholds: slot counts that leave every
+// partial block, few and many resources with rules, shared and distinct
+// patterns, every resource position over alone, forced slots.
 TEST(ThresholdScanTest, EveryKernelMatchesTheDefinition) {
   std::mt19937_64 rng(16);
-  for (std::size_t k = 1; k <= kStride; ++k) {
-    for (bool identity : {true, false}) {
-      for (std::size_t slots : {1u, 3u, 64u, 301u}) {
-        Table t;
-        t.slots = slots;
-        for (std::size_t c = 0; c < k; ++c) {
-          // Scattered: every other resource from the end, wrapping.
-          t.column.push_back(static_cast<uint8_t>(
-              identity ? c : (kStride - 1 - (2 * c) % kStride)));
+  for (std::size_t slots : {0u, 1u, 7u, 8u, 9u, 64u, 301u}) {
+    for (std::size_t ruled : {1u, 8u, 25u}) {
+      for (bool shared : {true, false}) {
+        Table t(slots);
+        std::vector<int64_t> proto(kRowValues, std::numeric_limits<int64_t>::max());
+        for (std::size_t r = 0; r < ruled; ++r) {
+          proto[(r * 7 + 3) % kRowValues] = 1000 + static_cast<int64_t>(r);
         }
-        if (!identity) {
-          std::sort(t.column.begin(), t.column.end());
-          t.column.erase(std::unique(t.column.begin(), t.column.end()),
-                         t.column.end());
-        }
-        const std::size_t kc = t.column.size();
-        t.usage.resize(slots * kStride);
-        t.thresholds.resize(slots * kc);
-        t.force.assign(slots, 0);
-        for (auto& u : t.usage) {
-          u = static_cast<int64_t>(rng() % 2000);
-        }
-        for (std::size_t i = 0; i < t.thresholds.size(); ++i) {
-          // Mostly above (the steady state), some equal (not over), some
-          // one below (over), and the two sentinels.
-          const std::size_t s = i / kc;
-          const int64_t u = t.usage[s * kStride + t.column[i % kc]];
-          switch (rng() % 8) {
-            case 0:
-              t.thresholds[i] = u;
-              break;
-            case 1:
-              t.thresholds[i] = u - 1;
-              break;
-            case 2:
-              t.thresholds[i] = std::numeric_limits<int64_t>::max();
-              break;
-            case 3:
-              t.thresholds[i] = std::numeric_limits<int64_t>::min();
-              break;
-            default:
-              t.thresholds[i] = u + 1 + static_cast<int64_t>(rng() % 1000);
-              break;
+        for (std::size_t s = 0; s < slots; ++s) {
+          for (std::size_t r = 0; r < kRowValues; ++r) {
+            int64_t th = proto[r];
+            if (!shared && th != std::numeric_limits<int64_t>::max()) {
+              th += static_cast<int64_t>(rng() % 50);
+            }
+            t.rows[s * kRowValues + r] = th;
+            const int64_t base =
+                th == std::numeric_limits<int64_t>::max() ? 1000 : th;
+            // Mostly under; sometimes equal (not over) or one above.
+            switch (rng() % 16) {
+              case 0:
+                t.usage[s * kRowValues + r] = base;
+                break;
+              case 1:
+                t.usage[s * kRowValues + r] = base + 1;
+                break;
+              default:
+                t.usage[s * kRowValues + r] = base - 1 - static_cast<int64_t>(rng() % 900);
+                break;
+            }
+          }
+          if (rng() % 11 == 0) {
+            t.force[s] = 1u << (rng() % kRowValues);
           }
         }
-        for (std::size_t s = 0; s < slots; s += 7) {
-          t.force[s] = 1u << (rng() % kc);
-        }
+        t.Pack();
         const std::vector<ScanHit> want = Expected(t);
         for (ScanKernel kernel : Kernels()) {
           ExpectSame(want, Scan(t, kernel),
-                     std::string(ScanKernelName(kernel)) + " k=" +
-                         std::to_string(kc) + (identity ? " identity" : " scattered") +
-                         " slots=" + std::to_string(slots));
+                     std::string(ScanKernelName(kernel)) + " slots=" +
+                         std::to_string(slots) + " ruled=" + std::to_string(ruled) +
+                         (shared ? " shared" : " distinct"));
         }
       }
     }
   }
 }
 
-TEST(ThresholdScanTest, UsageEqualToThresholdIsNotOver) {
-  Table t;
-  t.slots = 2;
-  t.column = {4, 20};
-  t.usage.assign(2 * kStride, 0);
-  t.usage[4] = 100;
-  t.usage[20] = 7;
-  t.usage[kStride + 4] = 101;
-  t.usage[kStride + 20] = 7;
-  t.thresholds = {100, 7, 100, 6};
-  t.force = {0, 0};
+// Each resource position of each slot of a block, over alone by one: the
+// mask names exactly it (no lane lost at a vector boundary).
+TEST(ThresholdScanTest, EveryPositionOverAloneIsFound) {
+  Table t(kBlockSlots * 2 + 3);
+  std::fill(t.rows.begin(), t.rows.end(), 100);
+  std::fill(t.usage.begin(), t.usage.end(), 100);  // equal: not over
+  t.Pack();
   for (ScanKernel kernel : Kernels()) {
-    const std::vector<ScanHit> hits = Scan(t, kernel);
-    ASSERT_EQ(hits.size(), 1u) << ScanKernelName(kernel);
-    EXPECT_EQ(hits[0].slot, 1u);
-    EXPECT_EQ(hits[0].mask, 0b11u);
+    EXPECT_TRUE(Scan(t, kernel).empty()) << ScanKernelName(kernel);
+    for (std::size_t s = 0; s < t.slots; ++s) {
+      for (std::size_t r = 0; r < kRowValues; ++r) {
+        t.usage[s * kRowValues + r] = 101;
+        const std::vector<ScanHit> hits = Scan(t, kernel);
+        ASSERT_EQ(hits.size(), 1u) << ScanKernelName(kernel) << " " << s << "/" << r;
+        EXPECT_EQ(hits[0].slot, s);
+        EXPECT_EQ(hits[0].mask, 1u << r);
+        t.usage[s * kRowValues + r] = 100;
+      }
+    }
   }
 }
 
-TEST(ThresholdScanTest, NoColumnsReportsOnlyForcedSlots) {
-  Table t;
-  t.slots = 3;
-  t.usage.assign(3 * kStride, 5);
-  t.force = {0, 4, 0};
+TEST(ThresholdScanTest, ForcedSlotIsReportedWithNothingOver) {
+  Table t(kBlockSlots + 1);
+  t.force[3] = 1u << 20;
+  t.force[8] = 1u << 4;
+  t.Pack();
   for (ScanKernel kernel : Kernels()) {
     const std::vector<ScanHit> hits = Scan(t, kernel);
-    ASSERT_EQ(hits.size(), 1u);
-    EXPECT_EQ(hits[0].slot, 1u);
-    EXPECT_EQ(hits[0].mask, 4u);
+    ASSERT_EQ(hits.size(), 2u) << ScanKernelName(kernel);
+    EXPECT_EQ(hits[0].slot, 3u);
+    EXPECT_EQ(hits[0].mask, 1u << 20);
+    EXPECT_EQ(hits[1].slot, 8u);
+    EXPECT_EQ(hits[1].mask, 1u << 4);
   }
 }
 
