@@ -151,7 +151,8 @@ void Engine::Bind(const Snapshot* snapshot,
   // Jail slot (in `table`) of each slow-tier process: the slow tier's own
   // slot when it read this very table, else by name.
   const bool same_table = slow.jails == b->jails;
-  std::vector<int32_t> proc_slot(slow.processes.size(), -1);
+  std::vector<int32_t>& proc_slot = proc_slot_;  // reused: no allocation
+  proc_slot.assign(slow.processes.size(), -1);
   for (std::size_t i = 0; i < slow.processes.size(); ++i) {
     const racct::ProcessInfo& p = slow.processes[i];
     if (same_table && p.jail_slot >= 0 &&
@@ -265,7 +266,9 @@ void Engine::Bind(const Snapshot* snapshot,
     const std::size_t old_first = reuse_jail ? old.nj() : 0;
     const std::size_t first = reuse_jail ? nj_checks : 0;
     std::unordered_map<std::string, std::size_t> old_index;
-    old_index.reserve(old.n - old_first);
+    if (old.n > old_first) {
+      old_index.reserve(old.n - old_first);
+    }
     for (std::size_t i = old_first; i < old.n; ++i) {
       old_index.emplace(old.Key(i), i);
     }

@@ -16,6 +16,9 @@ namespace jailwarden::engine {
 namespace internal {
 
 void CheckState::Init(std::size_t n) {
+  if (n == 0) {
+    return;  // nothing to index; no allocation
+  }
   flags = std::make_unique<std::atomic<uint8_t>[]>(n);
   last = std::make_unique<std::atomic<uint8_t>[]>(n);
   matched = std::make_unique<std::atomic<uint64_t>[]>(n);

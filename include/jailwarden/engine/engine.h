@@ -316,6 +316,7 @@ class Engine {
   absl::Time devctl_lasttime_ = absl::InfinitePast();
   int devctl_curpps_ = 0;
   std::string line_;  // scratch for log/devctl lines
+  std::vector<int32_t> proc_slot_;  // scratch for Bind
 };
 
 // ppsratecheck(9): true if one more event is allowed now. The window
