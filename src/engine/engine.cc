@@ -149,11 +149,12 @@ void Engine::Bind(const Snapshot* snapshot,
     return false;
   };
   // Jail slot (in `table`) of each slow-tier process: the slow tier's own
-  // slot when it read this very table, else by name.
+  // slot when it read this very table, else by name. Only process-scope
+  // rules need it.
   const bool same_table = slow.jails == b->jails;
   std::vector<int32_t>& proc_slot = proc_slot_;  // reused: no allocation
-  proc_slot.assign(slow.processes.size(), -1);
-  for (std::size_t i = 0; i < slow.processes.size(); ++i) {
+  proc_slot.assign(program.process_rules.empty() ? 0 : slow.processes.size(), -1);
+  for (std::size_t i = 0; i < proc_slot.size(); ++i) {
     const racct::ProcessInfo& p = slow.processes[i];
     if (same_table && p.jail_slot >= 0 &&
         static_cast<std::size_t>(p.jail_slot) < table.size() &&
