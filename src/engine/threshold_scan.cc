@@ -41,14 +41,6 @@ std::size_t ScanSlots(const ThresholdBlocks& in, std::size_t begin,
   return n;
 }
 
-bool BlockForced(const ThresholdBlocks& in, std::size_t first) {
-  uint32_t f = 0;
-  for (std::size_t i = 0; i < kBlockSlots; ++i) {
-    f |= in.force[first + i];
-  }
-  return f != 0;
-}
-
 std::size_t ScanPortable(const ThresholdBlocks& in, ScanHit* hits) {
   return ScanSlots(in, 0, in.slots, hits, 0);
 }
@@ -81,6 +73,14 @@ int64_t SumPortable(const int64_t* v, std::size_t n) {
 }
 
 #if JW_SCAN_X86
+
+bool BlockForced(const ThresholdBlocks& in, std::size_t first) {
+  uint32_t f = 0;
+  for (std::size_t i = 0; i < kBlockSlots; ++i) {
+    f |= in.force[first + i];
+  }
+  return f != 0;
+}
 
 // A whole block as one stream: 25 vectors of usage against 25 of the
 // pattern, OR-ed; only a block with something over (or forced) is looked
