@@ -228,6 +228,7 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   in.slots = std::min(jp.slots, tick.usage.size());
   in.patterns = jp.patterns.data();
   in.block_pattern = jp.block_pattern.data();
+  in.live = jp.live;
   in.force = jp.force.data();
   const std::size_t hits = internal::ScanThresholds(
       in, jp.hits.data(), internal::BestScanKernel());

@@ -139,6 +139,7 @@ struct Engine::JailPart {
   std::vector<uint32_t> group_begin;  // slots × k + 1
   std::vector<internal::ThresholdPattern> patterns;
   std::vector<uint32_t> block_pattern;  // by block of kBlockSlots slots
+  uint32_t live = 0;                    // LiveVectors(patterns)
   std::vector<uint32_t> force;          // by slot, resource bits
   std::vector<internal::ScanHit> hits;  // scratch, slots entries
   std::vector<uint32_t> pending;        // scratch: jail groups to visit

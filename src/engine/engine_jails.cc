@@ -231,6 +231,7 @@ std::shared_ptr<Engine::JailPart> Engine::BindJails(
     }
     jp->block_pattern[blk] = it->second;
   }
+  jp->live = internal::LiveVectors(jp->patterns.data(), jp->patterns.size());
   jp->force.assign(nj, 0);
   jp->hits.resize(nj);
   jp->pending.reserve(jp->groups.size());

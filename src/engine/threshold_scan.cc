@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define JW_SCAN_X86 1
@@ -88,6 +89,7 @@ bool BlockForced(const ThresholdBlocks& in, std::size_t first) {
 __attribute__((target("avx2"))) std::size_t ScanAvx2(
     const ThresholdBlocks& in, ScanHit* hits) {
   const std::size_t full = in.slots / kBlockSlots;
+  const bool all = in.live == (1u << (kPatternValues / 8)) - 1;
   std::size_t n = 0;
   for (std::size_t blk = 0; blk < full; ++blk) {
     const std::size_t first = blk * kBlockSlots;
@@ -97,13 +99,26 @@ __attribute__((target("avx2"))) std::size_t ScanAvx2(
         reinterpret_cast<const __m256i*>(in.patterns[in.block_pattern[blk]].v);
     __m256i any0 = _mm256_setzero_si256();
     __m256i any1 = _mm256_setzero_si256();
-    for (std::size_t v = 0; v < kPatternValues / 4; v += 2) {
-      any0 = _mm256_or_si256(
-          any0, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v),
-                                   _mm256_load_si256(p + v)));
-      any1 = _mm256_or_si256(
-          any1, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v + 1),
-                                   _mm256_load_si256(p + v + 1)));
+    if (all) {
+#pragma GCC unroll 32
+      for (std::size_t v = 0; v < kPatternValues / 4; v += 2) {
+        any0 = _mm256_or_si256(
+            any0, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v),
+                                     _mm256_load_si256(p + v)));
+        any1 = _mm256_or_si256(
+            any1, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v + 1),
+                                     _mm256_load_si256(p + v + 1)));
+      }
+    } else {
+      for (uint32_t live = in.live; live != 0; live &= live - 1) {
+        const std::size_t v = 2 * static_cast<std::size_t>(__builtin_ctz(live));
+        any0 = _mm256_or_si256(
+            any0, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v),
+                                     _mm256_load_si256(p + v)));
+        any1 = _mm256_or_si256(
+            any1, _mm256_cmpgt_epi64(_mm256_loadu_si256(u + v + 1),
+                                     _mm256_load_si256(p + v + 1)));
+      }
     }
     const __m256i any = _mm256_or_si256(any0, any1);
     if (!_mm256_testz_si256(any, any) || BlockForced(in, first))
@@ -117,6 +132,7 @@ __attribute__((target("avx2"))) std::size_t ScanAvx2(
 __attribute__((target("avx512f"))) std::size_t ScanAvx512(
     const ThresholdBlocks& in, ScanHit* hits) {
   const std::size_t full = in.slots / kBlockSlots;
+  const bool all = in.live == (1u << (kPatternValues / 8)) - 1;
   std::size_t n = 0;
   for (std::size_t blk = 0; blk < full; ++blk) {
     const std::size_t first = blk * kBlockSlots;
@@ -124,15 +140,24 @@ __attribute__((target("avx512f"))) std::size_t ScanAvx512(
     const int64_t* p = in.patterns[in.block_pattern[blk]].v;
     __mmask8 any0 = 0;
     __mmask8 any1 = 0;
-    std::size_t v = 0;
-    for (; v + 16 <= kPatternValues; v += 16) {
+    if (all) {
+      std::size_t v = 0;
+#pragma GCC unroll 16
+      for (; v + 16 <= kPatternValues; v += 16) {
+        any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
+                                        _mm512_load_si512(p + v));
+        any1 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v + 8),
+                                        _mm512_load_si512(p + v + 8));
+      }
       any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
                                       _mm512_load_si512(p + v));
-      any1 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v + 8),
-                                      _mm512_load_si512(p + v + 8));
+    } else {
+      for (uint32_t live = in.live; live != 0; live &= live - 1) {
+        const std::size_t v = 8 * static_cast<std::size_t>(__builtin_ctz(live));
+        any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
+                                        _mm512_load_si512(p + v));
+      }
     }
-    any0 |= _mm512_cmpgt_epi64_mask(_mm512_loadu_si512(u + v),
-                                    _mm512_load_si512(p + v));
     const __m256i f = _mm256_loadu_si256(
         reinterpret_cast<const __m256i*>(in.force + first));
     if ((any0 | any1) != 0 || !_mm256_testz_si256(f, f)) [[unlikely]] {
@@ -243,6 +268,18 @@ ScanKernel BestScanKernel() {
     return ScanKernel::kPortable;
   }();
   return best;
+}
+
+uint32_t LiveVectors(const ThresholdPattern* patterns, std::size_t count) {
+  uint32_t live = 0;
+  for (std::size_t q = 0; q < count; ++q) {
+    for (std::size_t i = 0; i < kPatternValues; ++i) {
+      if (patterns[q].v[i] != std::numeric_limits<int64_t>::max()) {
+        live |= 1u << (i / 8);
+      }
+    }
+  }
+  return live;
 }
 
 std::size_t ScanThresholds(const ThresholdBlocks& in, ScanHit* hits,

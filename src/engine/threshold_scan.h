@@ -53,7 +53,14 @@ struct ThresholdBlocks {
   // patterns[block_pattern[s / 8]].v[(s % 8) * 25 ...].
   const uint32_t* block_pattern = nullptr;
   const uint32_t* force = nullptr;  // per slot: bits OR-ed into the mask
+  // Bit v: some pattern has a threshold other than INT64_MAX among values
+  // [8v, 8v + 8). The vector kernels compare only those (the others can
+  // never be over); LiveVectors() computes it. All ones is always right.
+  uint32_t live = (1u << (kPatternValues / 8)) - 1;
 };
+
+// The `live` mask of `count` patterns.
+uint32_t LiveVectors(const ThresholdPattern* patterns, std::size_t count);
 
 enum class ScanKernel : uint8_t { kPortable, kAvx2, kAvx512 };
 

@@ -37,6 +37,7 @@ struct Table {
   std::size_t slots = 0;
   std::vector<ThresholdPattern> patterns;
   std::vector<uint32_t> block_pattern;
+  uint32_t live = 0;
 
   explicit Table(std::size_t n)
       : usage(n * kRowValues, 0),
@@ -67,6 +68,7 @@ struct Table {
       }
       block_pattern.push_back(at);
     }
+    live = LiveVectors(patterns.data(), patterns.size());
   }
 
   ThresholdBlocks In() const {
@@ -76,6 +78,7 @@ struct Table {
     in.patterns = patterns.data();
     in.block_pattern = block_pattern.data();
     in.force = force.data();
+    in.live = live;
     return in;
   }
 };
@@ -183,6 +186,32 @@ TEST(ThresholdScanTest, EveryPositionOverAloneIsFound) {
         t.usage[s * kRowValues + r] = 100;
       }
     }
+  }
+}
+
+// The live mask names exactly the pattern vectors with a threshold; a scan
+// told that every vector is live finds the same slots.
+TEST(ThresholdScanTest, LiveVectorsSkipOnlyVectorsThatCannotBeOver) {
+  Table t(kBlockSlots * 3);
+  for (std::size_t s = 0; s < t.slots; ++s) {
+    t.rows[s * kRowValues + 4] = 10;  // memoryuse only: 8 of 25 vectors
+    t.usage[s * kRowValues + 4] = s % 5 == 0 ? 11 : 10;
+    t.usage[s * kRowValues + 9] = 1 << 30;  // no rule: never over
+  }
+  t.Pack();
+  uint32_t want = 0;
+  for (std::size_t i = 0; i < kBlockSlots; ++i) {
+    want |= 1u << ((i * kRowValues + 4) / 8);
+  }
+  EXPECT_EQ(t.live, want);
+  const std::vector<ScanHit> expected = Expected(t);
+  ASSERT_EQ(expected.size(), 5u);
+  for (ScanKernel kernel : Kernels()) {
+    ExpectSame(expected, Scan(t, kernel), std::string(ScanKernelName(kernel)));
+    t.live = (1u << (kPatternValues / 8)) - 1;
+    ExpectSame(expected, Scan(t, kernel),
+               std::string(ScanKernelName(kernel)) + " all live");
+    t.Pack();
   }
 }
 
