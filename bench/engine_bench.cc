@@ -1,19 +1,26 @@
 // Engine::Evaluate over {1, 100, 1,000, 10,000} jails × {1, 8, 32} rules per
 // jail, against a same-run baseline that streams the same usage arrays once
-// (a sum over every jail's 25 values). Every Evaluate benchmark also reports
-// `ratio`: its time per evaluation over the baseline's, both measured in the
-// same process (bench/README.md records the figures).
+// (a sum over every jail's 25 values, explicit SIMD: the engine's own
+// SumValues kernel, so it is vectorised in every build type). The baseline
+// reports GB/s beside BM_Engine_Memcpy, glibc's memcpy over the same bytes:
+// the machine's bandwidth for that working set. Every Evaluate benchmark
+// also reports `ratio`: its CPU time per evaluation over the baseline's,
+// both measured back to back in the same process (bench/README.md records
+// the figures; the context line `build_type` says which build made them).
 
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "engine/threshold_scan.h"
 #include "jailwarden/engine/engine.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/kernel_form.h"
@@ -87,9 +94,11 @@ std::shared_ptr<const racct::Snapshot> MakeSnapshot(int jails) {
   return snap;
 }
 
-const Fixture& GetFixture(int jails, int rules_per_jail) {
-  static auto* cache = new std::map<std::pair<int, int>, Fixture>();
-  auto key = std::make_pair(jails, rules_per_jail);
+// `distinct`: every jail's amounts differ (no two jails share a threshold
+// row), the worst case for the engine's shared threshold patterns.
+const Fixture& GetFixture(int jails, int rules_per_jail, bool distinct = false) {
+  static auto* cache = new std::map<std::tuple<int, int, bool>, Fixture>();
+  auto key = std::make_tuple(jails, rules_per_jail, distinct);
   auto it = cache->find(key);
   if (it != cache->end()) {
     return it->second;
@@ -112,7 +121,7 @@ const Fixture& GetFixture(int jails, int rules_per_jail) {
       }
       // Every amount above the usage (< 2000): the steady state, where
       // nothing is exceeded and the engine must only prove it.
-      rule.amount = 1000000 + k;
+      rule.amount = 1000000 + k + (distinct ? j : 0);
       if (rctl::IsInMillions(*rule.resource)) {
         rule.amount *= 1000000;
       }
@@ -123,15 +132,24 @@ const Fixture& GetFixture(int jails, int rules_per_jail) {
 }
 
 // One pass over every usage value: the memory traffic any evaluation must
-// at least pay.
-int64_t StreamOnce(const racct::Snapshot& snap) {
-  int64_t sum = 0;
-  for (const rctl::UsageVector& u : snap.tick->usage) {
-    for (int64_t v : u) {
-      sum += v;
-    }
-  }
-  return sum;
+// at least pay. Explicit SIMD (the best kernel this CPU runs), whatever the
+// build type.
+int64_t StreamOnce(const racct::Snapshot& snap,
+                   engine::internal::ScanKernel kernel =
+                       engine::internal::BestScanKernel()) {
+  const std::vector<rctl::UsageVector>& u = snap.tick->usage;
+  return engine::internal::SumValues(u.empty() ? nullptr : u.front().data(),
+                                     u.size() * rctl::kResourceCount, kernel);
+}
+
+std::size_t UsageBytes(const racct::Snapshot& snap) {
+  return snap.tick->usage.size() * sizeof(rctl::UsageVector);
+}
+
+benchmark::Counter GBps(benchmark::State& state, std::size_t bytes) {
+  return benchmark::Counter(
+      static_cast<double>(bytes) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
 }
 
 // This thread's CPU time in ns. The machine is shared (2 vCPUs, other
@@ -171,6 +189,34 @@ void BM_Engine_BaselineStream(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.counters["GB/s"] = GBps(state, UsageBytes(*f.snap));
+  state.counters["bytes"] = static_cast<double>(UsageBytes(*f.snap));
+}
+
+// The same stream through the portable kernel (what a target without
+// AVX2 runs; GCC vector extensions).
+void BM_Engine_BaselineStreamPortable(benchmark::State& state) {
+  const Fixture& f = GetFixture(static_cast<int>(state.range(0)), 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        StreamOnce(*f.snap, engine::internal::ScanKernel::kPortable));
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = GBps(state, UsageBytes(*f.snap));
+}
+
+// The machine's bandwidth for the same working set: glibc's memcpy of the
+// usage bytes into a buffer of the same size (GB/s of bytes read).
+void BM_Engine_Memcpy(benchmark::State& state) {
+  const Fixture& f = GetFixture(static_cast<int>(state.range(0)), 1);
+  const std::size_t bytes = UsageBytes(*f.snap);
+  std::vector<char> dst(bytes);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), f.snap->tick->usage.data(), bytes);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = GBps(state, bytes);
 }
 
 void BM_Engine_Evaluate(benchmark::State& state) {
@@ -197,9 +243,40 @@ void BM_Engine_Evaluate(benchmark::State& state) {
   state.counters["eval_ns"] = eval_ns;
   state.counters["stream_ns"] = base_ns;
   state.counters["ratio"] = eval_ns / base_ns;
+  // The usage bytes per evaluation time: comparable with the stream's GB/s.
+  state.counters["usage_GB/s"] = static_cast<double>(UsageBytes(*f.snap)) / eval_ns;
   state.counters["checks"] = static_cast<double>(engine.compile_info().jail_checks);
   state.SetItemsProcessed(state.iterations() *
                           static_cast<int64_t>(engine.compile_info().jail_checks));
+  if (sink.n != 0) {
+    state.SkipWithError("steady state acted");
+  }
+}
+
+// Evaluate at 8 rules per jail with every jail's amounts distinct: no
+// threshold pattern is shared, so the thresholds cost as much memory
+// traffic as the usage (the honest worst case beside the template case).
+void BM_Engine_EvaluateDistinctAmounts(benchmark::State& state) {
+  const int jails = static_cast<int>(state.range(0));
+  const Fixture& f = GetFixture(jails, 8, /*distinct=*/true);
+  NullSink sink;
+  Engine engine(sink);
+  if (!engine.Compile(std::span<const rctl::Rule>(f.rules), f.snap->tick->jails)
+           .ok()) {
+    state.SkipWithError("compile failed");
+    return;
+  }
+  engine.Evaluate(*f.snap);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(engine.Evaluate(*f.snap).checks);
+  }
+  const double eval_ns = BestNsPerPass(static_cast<std::size_t>(jails), [&] {
+    benchmark::DoNotOptimize(engine.Evaluate(*f.snap).checks);
+  });
+  const double base_ns = BaselineNsPerPass(*f.snap);
+  state.counters["eval_ns"] = eval_ns;
+  state.counters["stream_ns"] = base_ns;
+  state.counters["ratio"] = eval_ns / base_ns;
   if (sink.n != 0) {
     state.SkipWithError("steady state acted");
   }
@@ -231,6 +308,8 @@ void BM_Engine_EvaluateOnePercentOver(benchmark::State& state) {
     benchmark::DoNotOptimize(engine.Evaluate(*snap).checks);
   });
   const double base_ns = BaselineNsPerPass(*snap);
+  state.counters["eval_ns"] = eval_ns;
+  state.counters["stream_ns"] = base_ns;
   state.counters["ratio"] = eval_ns / base_ns;
 }
 
@@ -261,13 +340,28 @@ void BM_Engine_EvaluateAfterSlowPass(benchmark::State& state) {
     pass();
   }
   const double eval_ns = BestNsPerPass(static_cast<std::size_t>(jails), pass);
-  state.counters["ratio"] = eval_ns / BaselineNsPerPass(*f.snap);
+  const double base_ns = BaselineNsPerPass(*f.snap);
+  state.counters["eval_ns"] = eval_ns;
+  state.counters["stream_ns"] = base_ns;
+  state.counters["ratio"] = eval_ns / base_ns;
 }
 
+// Which scan kernel this run used, in the context block.
+const bool kKernelContext = [] {
+  benchmark::AddCustomContext(
+      "engine_scan_kernel",
+      std::string(engine::internal::ScanKernelName(
+          engine::internal::BestScanKernel())));
+  return true;
+}();
+
 BENCHMARK(BM_Engine_BaselineStream)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000);
+BENCHMARK(BM_Engine_BaselineStreamPortable)->Arg(1000)->Arg(10000);
+BENCHMARK(BM_Engine_Memcpy)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_Engine_Evaluate)
     ->ArgsProduct({{1, 100, 1000, 10000}, {1, 8, 32}})
     ->ArgNames({"jails", "rules"});
+BENCHMARK(BM_Engine_EvaluateDistinctAmounts)->Arg(1000)->Arg(10000)->ArgName("jails");
 BENCHMARK(BM_Engine_EvaluateOnePercentOver)->Arg(1000)->Arg(10000)->ArgName("jails");
 BENCHMARK(BM_Engine_EvaluateAfterSlowPass)->Arg(1000)->Arg(10000)->ArgName("jails");
 

@@ -61,13 +61,16 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   const TickData& tick = *snapshot.tick;
   const SlowData& slow = *b.slow;
   const rctl::UsageVector* usage = tick.usage.data();
-  std::atomic<uint8_t>* const flags = b.flags.get();
+  JailPart& jp = *b.jail;
 
   // The slow path of one pair: everything but "under and nothing to reset".
-  auto act = [&](std::size_t i, const Program::CompiledRule& r,
-                 const Target& target, int64_t per_usage, int64_t own_usage,
-                 bool present, auto&& who_fn) {
-    const uint8_t f = flags[i].load(std::memory_order_relaxed);
+  // `i` is the check's index, `state`/`at` where its state lives.
+  auto act = [&](std::size_t i, internal::CheckState& state, std::size_t at,
+                 const Program::CompiledRule& r, const Target& target,
+                 int64_t per_usage, int64_t own_usage, bool present,
+                 auto&& who_fn) {
+    std::atomic<uint8_t>& flag = state.flags[at];
+    const uint8_t f = flag.load(std::memory_order_relaxed);
     const bool over = present && per_usage > r.amount;
     const bool at_or_over = present && per_usage >= r.amount;
     uint8_t nf = f;
@@ -82,7 +85,8 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     auto decide = [&](DecisionKind kind) {
       d.kind = kind;
       result_.decisions.push_back(d);
-      b.last[i].store(static_cast<uint8_t>(kind), std::memory_order_relaxed);
+      state.last[at].store(static_cast<uint8_t>(kind),
+                           std::memory_order_relaxed);
     };
     if (!over) {
       // rctl_enforce: available >= 0 resets rrl_exceeded (re-arms).
@@ -94,15 +98,16 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
       } else {
         nf &= static_cast<uint8_t>(~kAtOrOverBit);
       }
-      flags[i].store(nf, std::memory_order_relaxed);
+      flag.store(nf, std::memory_order_relaxed);
       return;
     }
     if (!(f & kOverBit)) {
-      b.matched[i].store(b.matched[i].load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+      state.matched[at].store(
+          state.matched[at].load(std::memory_order_relaxed) + 1,
+          std::memory_order_relaxed);
     }
-    b.over[i].store(b.over[i].load(std::memory_order_relaxed) + 1,
-                    std::memory_order_relaxed);
+    state.over[at].store(state.over[at].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
     ++result_.exceeded;
     nf |= kOverBit;
     const bool latched = (f & kLatchedBit) != 0;
@@ -179,7 +184,7 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
         }
         break;
     }
-    flags[i].store(nf, std::memory_order_relaxed);
+    flag.store(nf, std::memory_order_relaxed);
   };
 
   // Jail representative (see the header): heaviest process of that jail in
@@ -211,20 +216,50 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     return w;
   };
 
-  // Hot loop: one compare per (rule, jail) pair.
-  const std::size_t nj = b.jail_checks.size();
-  const JailCheck* checks = b.jail_checks.data();
-  for (std::size_t i = 0; i < nj; ++i) {
-    const JailCheck& c = checks[i];
-    const int64_t u = usage[c.slot][c.res];
-    if (u > c.trigger || flags[i].load(std::memory_order_relaxed) != 0)
-        [[unlikely]] {
-      const Program::CompiledRule& r = program.rules[b.jail_rule[i]];
-      Target t;
-      t.kind = TargetKind::kJail;
-      t.jail_slot = static_cast<int32_t>(c.slot);
-      act(i, r, t, u, u, tick.present[c.slot][c.res],
-          [&] { return jail_who(c.slot, c.res); });
+  // Fast path: the threshold scan finds the slots with a column over (or
+  // state to re-arm); only their (rule, jail) pairs are visited, in the
+  // order of the checks (slot, resource, rule).
+  const std::size_t nj = jp.jail_checks.size();
+  const JailCheck* checks = jp.jail_checks.data();
+  constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
+  jp.pending.clear();
+  internal::ThresholdBlocks in;
+  in.usage = tick.usage.empty() ? nullptr : tick.usage.front().data();
+  in.slots = std::min(jp.slots, tick.usage.size());
+  in.patterns = jp.patterns.data();
+  in.block_pattern = jp.block_pattern.data();
+  in.live = jp.live;
+  in.force = jp.force.data();
+  const std::size_t hits = internal::ScanThresholds(
+      in, jp.hits.data(), internal::BestScanKernel());
+  for (std::size_t h = 0; h < hits; ++h) {
+    const uint32_t slot = jp.hits[h].slot;
+    for (uint32_t mask = jp.hits[h].mask; mask != 0; mask &= mask - 1) {
+      const std::size_t res = static_cast<std::size_t>(__builtin_ctz(mask));
+      if (jp.column_of[res] < 0) {
+        continue;
+      }
+      const std::size_t g = slot * jp.k + static_cast<std::size_t>(jp.column_of[res]);
+      for (uint32_t i = jp.group_begin[g]; i < jp.group_begin[g + 1]; ++i) {
+        const JailCheck& c = checks[i];
+        const int64_t u = usage[c.slot][c.res];
+        if (u > c.trigger ||
+            jp.state.flags[i].load(std::memory_order_relaxed) != 0) {
+          const Program::CompiledRule& r = program.rules[jp.jail_rule[i]];
+          Target t;
+          t.kind = TargetKind::kJail;
+          t.jail_slot = static_cast<int32_t>(c.slot);
+          act(i, jp.state, i, r, t, u, u, tick.present[c.slot][c.res],
+              [&] { return jail_who(c.slot, c.res); });
+        }
+      }
+      if (res == kPcpu && jp.slot_group[slot] >= 0) {
+        const PcpuGroup& pg = jp.groups[jp.slot_group[slot]];
+        if (pg.throttled || usage[slot][kPcpu] >= pg.quick) {
+          jp.pending.push_back(static_cast<uint32_t>(jp.slot_group[slot]));
+        }
+      }
+      jp.RefreshForce(slot, res);
     }
   }
 
@@ -258,7 +293,8 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     const int64_t per_usage = proc_usage(c, res, present);
     const int64_t trigger =
         r.action == rctl::Action::kDeny ? r.amount - 1 : r.amount;
-    if (per_usage <= trigger && flags[i].load(std::memory_order_relaxed) == 0) {
+    if (per_usage <= trigger &&
+        b.proc_state.flags[k].load(std::memory_order_relaxed) == 0) {
       continue;
     }
     const racct::ProcessInfo& p = slow.processes[c.proc];
@@ -266,7 +302,7 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     t.kind = TargetKind::kProcess;
     t.jail_slot = c.jail_slot;
     t.pid = p.pid;
-    act(i, r, t, per_usage, p.usage[res], present, [&] {
+    act(i, b.proc_state, k, r, t, per_usage, p.usage[res], present, [&] {
       Who w;
       w.pid = p.pid;
       w.comm = p.comm;
@@ -278,18 +314,16 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
   }
 
   // pcpu deny → throttling (racctd's second pass, §7.6).
-  constexpr std::size_t kPcpu = rctl::Index(rctl::Resource::kPcpu);
-  for (PcpuGroup& g : b.groups) {
-    if (!g.is_proc && !g.throttled && usage[g.target][kPcpu] < g.quick) {
-      continue;
-    }
+  // Jail groups the scan found (slot order), then process groups.
+  auto visit_group = [&](PcpuGroup& g,
+                         const std::vector<internal::GroupMember>& members) {
     int64_t min_available = std::numeric_limits<int64_t>::max();
     int64_t limit = 0;
-    uint32_t limiting = b.group_members[g.begin].check;
+    uint32_t limiting = members[g.begin].check;
     // Newest rule first, as the kernel's rule links are.
     for (uint32_t m = g.end; m-- > g.begin;) {
-      const uint32_t i = b.group_members[m].check;
-      const int64_t amount = b.group_members[m].amount;
+      const uint32_t i = members[m].check;
+      const int64_t amount = members[m].amount;
       bool present = false;
       int64_t per_usage;
       if (i < nj) {
@@ -309,7 +343,7 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
       }
     }
     if (min_available == std::numeric_limits<int64_t>::max()) {
-      continue;  // no pcpu reading
+      return;  // no pcpu reading
     }
     Target t;
     int64_t own_pcpu;
@@ -331,9 +365,12 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     const bool throttle = PcpuAvailable(min_available, limit) <= 0 &&
                           own_pcpu > options_.pcpu_threshold;
     if (throttle == (g.throttled != 0)) {
-      continue;
+      return;
     }
     g.throttled = throttle ? 1 : 0;
+    if (!g.is_proc) {
+      jp.RefreshForce(g.target, kPcpu);
+    }
     ThrottleRequest req;
     req.target = t;
     req.jail = jail_name;
@@ -354,107 +391,20 @@ const EvaluationResult& Engine::Evaluate(const Snapshot& snapshot) {
     d.amount = limit;
     d.throttle_ticks = req.ticks;
     result_.decisions.push_back(d);
-    b.last[limiting].store(static_cast<uint8_t>(d.kind),
-                           std::memory_order_relaxed);
+    std::size_t at = 0;
+    b.StateOf(limiting, at).last[at].store(static_cast<uint8_t>(d.kind),
+                                           std::memory_order_relaxed);
+  };
+  for (uint32_t g : jp.pending) {
+    visit_group(jp.groups[g], jp.group_members);
+  }
+  for (PcpuGroup& g : b.groups) {
+    visit_group(g, b.group_members);
   }
 
   result_.checks = b.n;
   b.last_tick.Store(snapshot.tick);
   return result_;
-}
-
-void Engine::ForEachStats(
-    const std::function<void(const RuleTargetStatsView&)>& fn) const {
-  std::shared_ptr<BindState> b = published_.Load();
-  if (b == nullptr) {
-    return;
-  }
-  std::shared_ptr<const TickData> tick = b->last_tick.Load();
-  if (tick != nullptr && tick->jails != b->jails) {
-    tick = nullptr;
-  }
-  const SlowData& slow = *b->slow;
-  const std::size_t nj = b->jail_checks.size();
-  for (std::size_t i = 0; i < b->n; ++i) {
-    const Program::CompiledRule& r = b->program->rules[b->RuleOf(i)];
-    const std::size_t res = rctl::Index(r.resource);
-    RuleTargetStatsView s;
-    s.rule_index = b->RuleOf(i);
-    s.rule = &r.rule;
-    s.rule_text = r.text;
-    bool have_usage = false;
-    if (i < nj) {
-      const JailCheck& c = b->jail_checks[i];
-      s.target.kind = TargetKind::kJail;
-      s.target.jail_slot = static_cast<int32_t>(c.slot);
-      s.jail = b->jails->jails[c.slot].name;
-      if (tick != nullptr) {
-        s.usage = tick->usage[c.slot][res];
-        have_usage = true;
-      }
-    } else {
-      const ProcCheck& c = b->proc_checks[i - nj];
-      const racct::ProcessInfo& p = slow.processes[c.proc];
-      s.target.kind = TargetKind::kProcess;
-      s.target.jail_slot = c.jail_slot;
-      s.target.pid = p.pid;
-      s.jail = p.jail;
-      switch (c.source) {
-        case Source::kProcess:
-          s.usage = slow.processes[c.source_index].usage[res];
-          have_usage = true;
-          break;
-        case Source::kUser:
-          s.usage = slow.users[c.source_index].usage[res];
-          have_usage = true;
-          break;
-        case Source::kJail:
-          if (tick != nullptr) {
-            s.usage = tick->usage[c.source_index][res];
-            have_usage = true;
-          }
-          break;
-      }
-    }
-    s.headroom = have_usage ? r.amount - s.usage : r.amount;
-    const uint8_t f = b->flags[i].load(std::memory_order_relaxed);
-    s.exceeded = (f & kOverBit) != 0;
-    s.latched = (f & kLatchedBit) != 0;
-    s.matched = b->matched[i].load(std::memory_order_relaxed);
-    s.evaluations_over = b->over[i].load(std::memory_order_relaxed);
-    const uint8_t last = b->last[i].load(std::memory_order_relaxed);
-    s.has_decision = last != kNoDecision;
-    if (s.has_decision) {
-      s.last_decision = static_cast<DecisionKind>(last);
-    }
-    s.sampled_deny = r.sampled_deny;
-    s.sampled_deny_active = r.sampled_deny && (f & kAtOrOverBit) != 0;
-    fn(s);
-  }
-}
-
-std::vector<RuleTargetStats> Engine::Stats() const {
-  std::vector<RuleTargetStats> out;
-  ForEachStats([&out](const RuleTargetStatsView& v) {
-    RuleTargetStats s;
-    s.rule_index = v.rule_index;
-    s.rule = *v.rule;
-    s.rule_text = std::string(v.rule_text);
-    s.target = v.target;
-    s.jail = std::string(v.jail);
-    s.matched = v.matched;
-    s.evaluations_over = v.evaluations_over;
-    s.usage = v.usage;
-    s.headroom = v.headroom;
-    s.exceeded = v.exceeded;
-    s.latched = v.latched;
-    s.has_decision = v.has_decision;
-    s.last_decision = v.last_decision;
-    s.sampled_deny = v.sampled_deny;
-    s.sampled_deny_active = v.sampled_deny_active;
-    out.push_back(std::move(s));
-  });
-  return out;
 }
 
 }  // namespace jailwarden::engine

@@ -5,6 +5,7 @@
 // engine_evaluate.cc (Evaluate and Stats over those arrays). Private to
 // the engine layer.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "jailwarden/base/strings.h"
 #include "jailwarden/engine/engine.h"
+#include "engine/threshold_scan.h"
 
 namespace jailwarden::engine {
 namespace internal {
@@ -62,7 +64,8 @@ struct PcpuGroup {
   // an unthrottled group below it needs no further work.
   int64_t quick = 0;
   uint32_t target = 0;  // jail slot, or index into proc_checks of a member
-  uint32_t begin = 0;   // into BindState::group_members
+  uint32_t begin = 0;   // into the owner's group_members (JailPart or
+                        // BindState)
   uint32_t end = 0;
   bool is_proc = false;
   uint8_t throttled = 0;
@@ -71,6 +74,20 @@ struct PcpuGroup {
 struct GroupMember {
   uint32_t check;
   int64_t amount;
+};
+
+// Latches and counters of a run of checks. Written by the Evaluate thread,
+// read by Stats() from any thread (hence relaxed atomics).
+struct CheckState {
+  std::unique_ptr<std::atomic<uint8_t>[]> flags;
+  std::unique_ptr<std::atomic<uint8_t>[]> last;
+  std::unique_ptr<std::atomic<uint64_t>[]> matched;
+  std::unique_ptr<std::atomic<uint64_t>[]> over;
+
+  // n checks with clear flags, no decision and zero counters.
+  void Init(std::size_t n);
+  // Copies check `from` of `old` over check `to`.
+  void CopyFrom(std::size_t to, const CheckState& old, std::size_t from);
 };
 
 }  // namespace internal
@@ -87,42 +104,97 @@ struct Engine::Program {
     bool pcpu_deny = false;
   };
   std::vector<CompiledRule> rules;
+  std::vector<uint32_t> process_rules;  // indices of Scope::kProcess rules
+};
+
+// The fast path, bound to one (Program, JailTable): the (rule, jail) checks,
+// their thresholds and their state. Built once per rule change or
+// jail-table change and shared, not copied, by the bindings that only take
+// new slow-tier data.
+//
+// Thresholds (threshold_scan.h): slot s's row holds, per resource, the
+// least trigger of its checks on that resource (INT64_MAX if none; for
+// pcpu, also below the slot's pcpu-deny group's quick reject), in blocks
+// of eight slots with identical blocks sharing one pattern. A slot whose
+// usage is at or under its row, and whose force mask is clear, needs no
+// work. force[slot] bit r is set while any check of (slot, r) has state
+// bits set (it must be revisited to re-arm) or, for pcpu, the slot's group
+// is throttled. force, hits and pending are the Evaluate thread's.
+struct Engine::JailPart {
+  // Sorted by (slot, resource, rule): the checks of (slot, resource r) are
+  // jail_checks[group_begin[g], group_begin[g + 1]) with
+  // g = slot * k + column_of[r].
+  std::vector<internal::JailCheck> jail_checks;
+  std::vector<uint32_t> jail_rule;  // parallel to jail_checks
+  std::size_t jail_dormant = 0;     // jail-scope rules without a jail now
+  internal::CheckState state;       // by jail check
+  // pcpu deny groups of jails, by slot; slot_group[slot] indexes it or -1.
+  std::vector<internal::PcpuGroup> groups;
+  std::vector<internal::GroupMember> group_members;
+  std::vector<int32_t> slot_group;
+
+  std::size_t slots = 0;
+  std::size_t k = 0;  // resources any check uses
+  std::array<int8_t, rctl::kResourceCount> column_of{};  // or -1
+  std::vector<uint32_t> group_begin;  // slots × k + 1
+  std::vector<internal::ThresholdPattern> patterns;
+  std::vector<uint32_t> block_pattern;  // by block of kBlockSlots slots
+  uint32_t live = 0;                    // LiveVectors(patterns)
+  std::vector<uint32_t> force;          // by slot, resource bits
+  std::vector<internal::ScanHit> hits;  // scratch, slots entries
+  std::vector<uint32_t> pending;        // scratch: jail groups to visit
+
+  // Recomputes force[slot] bit `res` from the checks' state and the pcpu
+  // group.
+  void RefreshForce(uint32_t slot, std::size_t res);
 };
 
 struct Engine::BindState {
   std::shared_ptr<const Program> program;
   std::shared_ptr<const racct::JailTable> jails;
   std::shared_ptr<const racct::SlowData> slow;
-  std::vector<internal::JailCheck> jail_checks;
-  std::vector<uint32_t> jail_rule;  // parallel to jail_checks
+  std::shared_ptr<JailPart> jail;  // never null once bound
   std::vector<internal::ProcCheck> proc_checks;
+  internal::CheckState proc_state;  // by process check
   std::size_t n = 0;  // jail checks then process checks
-  std::size_t jail_dormant = 0;  // jail-scope rules without a jail now
-  std::size_t jail_groups = 0;   // groups[0, jail_groups) are jail groups
-  std::unique_ptr<std::atomic<uint8_t>[]> flags;
-  std::unique_ptr<std::atomic<uint8_t>[]> last;
-  std::unique_ptr<std::atomic<uint64_t>[]> matched;
-  std::unique_ptr<std::atomic<uint64_t>[]> over;
+  // pcpu deny groups of processes (jail groups are in `jail`).
   std::vector<internal::PcpuGroup> groups;
   std::vector<internal::GroupMember> group_members;
   racct::SharedSlot<const racct::TickData> last_tick;
 
+  std::size_t nj() const { return jail->jail_checks.size(); }
+  const internal::CheckState& StateOf(std::size_t i, std::size_t& at) const {
+    if (i < nj()) {
+      at = i;
+      return jail->state;
+    }
+    at = i - nj();
+    return proc_state;
+  }
+  internal::CheckState& StateOf(std::size_t i, std::size_t& at) {
+    if (i < nj()) {
+      at = i;
+      return jail->state;
+    }
+    at = i - nj();
+    return proc_state;
+  }
   uint32_t RuleOf(std::size_t i) const {
-    return i < jail_checks.size() ? jail_rule[i]
-                                  : proc_checks[i - jail_checks.size()].rule;
+    return i < nj() ? jail->jail_rule[i] : proc_checks[i - nj()].rule;
   }
   std::string Key(std::size_t i) const {
     const std::string& text = program->rules[RuleOf(i)].text;
-    if (i < jail_checks.size()) {
-      return internal::CheckKey(text, 'j', jails->jails[jail_checks[i].slot].name);
+    if (i < nj()) {
+      return internal::CheckKey(text, 'j',
+                                jails->jails[jail->jail_checks[i].slot].name);
     }
-    const internal::ProcCheck& p = proc_checks[i - jail_checks.size()];
+    const internal::ProcCheck& p = proc_checks[i - nj()];
     return internal::CheckKey(text, 'p', StrCat(slow->processes[p.proc].pid));
   }
-  std::string GroupKey(const internal::PcpuGroup& g) const {
-    if (!g.is_proc) {
-      return StrCat("j", jails->jails[g.target].name);
-    }
+  std::string JailGroupKey(const internal::PcpuGroup& g) const {
+    return StrCat("j", jails->jails[g.target].name);
+  }
+  std::string ProcGroupKey(const internal::PcpuGroup& g) const {
     return StrCat("p", slow->processes[proc_checks[g.target].proc].pid);
   }
 };

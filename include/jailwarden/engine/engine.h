@@ -293,6 +293,7 @@ class Engine {
 
  private:
   struct Program;
+  struct JailPart;
   struct BindState;
 
   absl::Status CompileWith(std::span<const rctl::Rule> rules,
@@ -300,6 +301,7 @@ class Engine {
                            std::shared_ptr<const racct::JailTable> jails);
   void Bind(const racct::Snapshot* snapshot,
             std::shared_ptr<const racct::JailTable> jails);
+  std::shared_ptr<JailPart> BindJails(const racct::JailTable& table) const;
 
   ActionSink& sink_;
   EngineOptions options_;
@@ -314,6 +316,7 @@ class Engine {
   absl::Time devctl_lasttime_ = absl::InfinitePast();
   int devctl_curpps_ = 0;
   std::string line_;  // scratch for log/devctl lines
+  std::vector<int32_t> proc_slot_;  // scratch for Bind
 };
 
 // ppsratecheck(9): true if one more event is allowed now. The window
