@@ -9,9 +9,11 @@
 //             mounts with nmount(2): thin-jail base (nullfs ro), the spec's
 //             mounts (nullfs rw/ro, tmpfs, ...), mount.devfs (devfs with
 //             ruleset devfs_ruleset, default 4), mount.fdescfs, mount.procfs
-//   Create    jail_setv(JAIL_CREATE, name, path, host.hostname, ip4.addr,
-//             ..., persist) — a temporary persist, as jail(8) adds when the
-//             spec has no persist, is cleared by ClearPersist
+//   Create    jail_setv(JAIL_CREATE, jid, name, path, host.hostname,
+//             ip4.addr, ..., persist) — jid is the manager's (instance.ref.jid
+//             on entry) unless a foreign jail holds it; a temporary persist,
+//             as jail(8) adds when the spec has no persist, is cleared by
+//             ClearPersist
 //   AttachNetwork  vnet.interface moved in (ifconfig IFACE vnet JID), its
 //             addresses set inside the jail
 //   Remove    jail_remove(2)
@@ -83,6 +85,11 @@ class FreeBsdJailRuntime final : public JailRuntime {
                      bool read_only,
                      const std::vector<std::pair<std::string, std::string>>& opts);
   absl::Status Ifconfig(int jid, const std::vector<std::string>& argv);
+  // jib-style: an epair whose ends are renamed for the jail (recorded in
+  // "epair_host"/"epair_jail"); the jail end goes in at AttachNetwork.
+  absl::Status MakeEpair(const JailSpec& spec, JailInstance& instance);
+  // Whether a jail other than `name` has `jid` (jail_getv by jid).
+  bool JidHeldByOther(int64_t jid, const std::string& name);
 
   FreeBsdKernel& kernel_;
   FreeBsdJailRuntimeOptions options_;
