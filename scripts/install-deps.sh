@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
+  libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests
