@@ -13,6 +13,7 @@ packages=(
   libsystemd-dev                      # sd_notify for the Type=notify unit (READY, WATCHDOG)
   lintian man-db                      # the package test: lintian on the .deb, man -l on each page
   systemd                             # the unit test boots Debian's systemd in a container
+  libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests

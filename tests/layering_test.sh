@@ -15,7 +15,8 @@ declare -A direct=(
   [metrics]="racct engine base"
   [api]="jail rctl racct engine policy base"
   [service]="base rctl platform racct engine jail policy metrics api"
-  [cli]="api policy base"
+  [selftest]="platform rctl base"
+  [cli]="api policy selftest base"
 )
 closure() {  # prints the layers $1 may include, itself among them
   local todo=("$1") seen=" $1 " l d

@@ -7,7 +7,10 @@
 #include "cli/common.h"
 #include "cli/daemon_verbs.h"
 #include "jailwarden/base/strings.h"
+#include "cli/mkroot_freebsd.h"
+#if defined(__linux__)
 #include "jailwarden/platform/linux/rootfs.h"
+#endif
 #include "jailwarden/policy/policy.h"
 #include "nlohmann/json.hpp"
 
@@ -89,14 +92,20 @@ int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
 
 int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   CLI::App app(
-      "Build a jail root directory: 'busybox DIR' makes a ~2 MB root from "
-      "Debian's busybox-static (no network needed).",
+      "Build a jail root directory: 'busybox DIR' (Linux) makes a ~2 MB root "
+      "from Debian's busybox-static (no network needed); 'freebsd-base --from "
+      "base.txz DIR' extracts a FreeBSD release's base.txz.",
       "jailwarden mkroot");
-  std::string kind, dir, busybox = "/bin/busybox";
-  app.add_option("kind", kind, "busybox")->required()->check(CLI::IsMember({"busybox"}));
+  std::string kind, dir, busybox = "/bin/busybox", from;
+  app.add_option("kind", kind, "busybox | freebsd-base")
+      ->required()
+      ->check(CLI::IsMember({"busybox", "freebsd-base"}));
   app.add_option("dir", dir, "directory to fill")->required();
   app.add_option("--busybox", busybox, "static busybox binary to copy");
+  app.add_option("--from", from, "freebsd-base: the release's base.txz");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (kind == "freebsd-base") return RunMkrootFreeBsdBase(from, dir, ctx);
+#if defined(__linux__)
   std::error_code ec;  // the non-throwing overload
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -109,6 +118,11 @@ int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   }
   ctx.out << dir << ": busybox root ready\n";
   return EX_OK;
+#else
+  ctx.err << "jailwarden mkroot: busybox roots are for the Linux backend; on "
+             "FreeBSD use 'mkroot freebsd-base --from base.txz DIR'\n";
+  return EX_USAGE;
+#endif
 }
 
 }  // namespace jailwarden::cli

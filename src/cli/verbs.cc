@@ -6,6 +6,7 @@
 
 #include "cli/daemon_verbs.h"
 #include "cli/rctl_verb.h"
+#include "cli/selftest_verb.h"
 #include "jailwarden/version.h"
 
 namespace jailwarden::cli {
@@ -32,7 +33,9 @@ const std::vector<Verb>& VerbTable() {
        "display and update resource limits database, as rctl(8); --check "
        "validates rules offline",
        RunRctlVerb},
-      {"mkroot", "build a jail root directory (busybox DIR)", RunMkrootVerb},
+      {"mkroot", "build a jail root directory (busybox DIR, freebsd-base --from base.txz DIR)",
+       RunMkrootVerb},
+      {"selftest", "this kernel's answers beside jailwarden's assumptions", RunSelftestVerb},
   };
   return *verbs;
 }

@@ -115,6 +115,9 @@ absl::Status Manager::AdoptAll() {
       adopted = alive.ok() && *alive;
     }
     if (adopted) {
+      if (rec.instance.ref.jid > 0) {
+        rec.jid = rec.instance.ref.jid;  // what the kernel says it is now
+      }
       open_report_.adopted.push_back(name);
       last_jid_ = std::max(last_jid_, rec.jid);
       LogInfo("adopted running jail", {{"jail", name}, {"jid", StrCat(rec.jid)}});

@@ -178,6 +178,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     // backend state written so far is what cleanup needs.
     rec.done.push_back(kStepCreate);
     absl::Status created = runtime_->Create(spec, rec.instance);
+    if (created.ok() && rec.instance.ref.jid > 0) {
+      rec.jid = rec.instance.ref.jid;  // the kernel's, should it differ (FreeBSD)
+    }
     if (created.ok() && options_.on_kernel_jail_created) {
       // Part of the create step: a refusal is undone like a failed Create
       // that made the kernel jail (kStepCreate is recorded above).

@@ -55,6 +55,13 @@ sampler's tick when the unit sets WatchdogSec=.
 
 namespace {
 
+// Why serve needs root, in this host's terms.
+#if defined(__FreeBSD__)
+constexpr char kRootReason[] = "it creates jails, mounts and RCTL rules";
+#else
+constexpr char kRootReason[] = "it creates namespaces, cgroups and mounts";
+#endif
+
 int g_signal_pipe[2] = {-1, -1};
 
 void OnSignal(int sig) {
@@ -151,8 +158,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     SetLogFd(fd);
   }
   if (geteuid() != 0) {
-    err << "jailwarden serve: must run as root (it creates namespaces, cgroups "
-           "and mounts)\n";
+    err << "jailwarden serve: must run as root (" << kRootReason << ")\n";
     return EX_NOPERM;
   }
 

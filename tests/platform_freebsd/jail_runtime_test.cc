@@ -162,6 +162,43 @@ TEST_F(FreeBsdJailRuntimeTest, CreatePassesJail8ParametersWithTemporaryPersist) 
   EXPECT_FALSE(inst.backend_state.contains("temporary_persist"));
 }
 
+TEST_F(FreeBsdJailRuntimeTest, CreateAsksTheKernelForTheManagersJid) {
+  JailInstance inst;
+  inst.ref.jid = 42;  // what jail::Manager handed out before exec.prepare
+  ASSERT_TRUE(runtime_.Create(WebSpec(), inst).ok());
+  EXPECT_EQ(inst.ref.jid, 42);
+  ASSERT_FALSE(kernel_.calls().empty());
+  EXPECT_THAT(kernel_.calls().back(), ::testing::StartsWith("jail_setv(create) jid=42 name=www "));
+  std::optional<FakePrison> p = kernel_.PrisonByName("www");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->jid, 42);
+  // After a restart adoption finds the same jid by name.
+  JailInstance adopted;
+  adopted.ref.name = "www";
+  ASSERT_TRUE(runtime_.Adopt(adopted).value());
+  EXPECT_EQ(adopted.ref.jid, 42);
+}
+
+TEST_F(FreeBsdJailRuntimeTest, CreateLetsTheKernelPickWhenAForeignJailHoldsTheJid) {
+  ASSERT_EQ(kernel_.JailSetv(kJailCreate, {{"jid", "42"},
+                                           {"name", "theirs"},
+                                           {"path", "/"},
+                                           {"persist", std::nullopt}}),
+            42);
+  JailInstance inst;
+  inst.ref.jid = 42;
+  ASSERT_TRUE(runtime_.Create(WebSpec(), inst).ok());
+  EXPECT_NE(inst.ref.jid, 42);
+  EXPECT_GT(inst.ref.jid, 0);
+  EXPECT_EQ(kernel_.PrisonByName("www")->jid, inst.ref.jid);
+  EXPECT_EQ(kernel_.PrisonByName("theirs")->jid, 42);
+  // Our own name at that jid is a real EEXIST, not retried.
+  JailInstance again;
+  again.ref.jid = inst.ref.jid;
+  absl::Status st = runtime_.Create(WebSpec(), again);
+  EXPECT_TRUE(absl::IsAlreadyExists(st)) << st;
+}
+
 TEST_F(FreeBsdJailRuntimeTest, CreateErrorsCarryErrnoAndErrmsg) {
   JailInstance inst;
   ASSERT_TRUE(runtime_.Create(WebSpec(), inst).ok());

@@ -6,9 +6,12 @@
 #if defined(__FreeBSD__)
 
 #include <sys/param.h>
+#include <sys/ioctl.h>
 #include <sys/jail.h>
 #include <sys/mount.h>
 #include <sys/rctl.h>
+#include <sys/socket.h>
+#include <sys/sockio.h>
 #include <sys/sysctl.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -17,6 +20,7 @@
 
 #include <fcntl.h>
 #include <jail.h>
+#include <net/if.h>
 #include <libutil.h>
 #include <signal.h>
 #include <unistd.h>
@@ -42,6 +46,7 @@ static_assert(kJailDying == JAIL_DYING);
 static_assert(kMntRdonly == static_cast<int>(MNT_RDONLY));
 static_assert(kMntForce == static_cast<int>(MNT_FORCE));
 static_assert(kJailErrmsgLen == JAIL_ERRMSGLEN);
+static_assert(kIfNameMax == IFNAMSIZ);
 
 namespace {
 
@@ -94,6 +99,33 @@ void PrepareExec(const ExecRequest& req, Prepared& p) {
   environ = p.envp.data();
   execvp(p.argv[0], p.argv.data());
   _exit(127);
+}
+
+// The socket ifconfig(8) makes its ioctls on, closed on every path with
+// errno kept.
+struct IfSocket {
+  int fd = ::socket(AF_LOCAL, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ~IfSocket() {
+    const int e = errno;
+    if (fd >= 0) ::close(fd);
+    errno = e;
+  }
+};
+
+// ifr_name set from `name`; false (errno EINVAL) when it does not fit.
+bool NameInto(struct ifreq& ifr, const std::string& name) {
+  if (name.empty() || name.size() >= sizeof ifr.ifr_name) {
+    errno = EINVAL;
+    return false;
+  }
+  std::memcpy(ifr.ifr_name, name.c_str(), name.size() + 1);
+  return true;
+}
+
+int IfIoctl(unsigned long request, struct ifreq& ifr) {
+  IfSocket s;
+  if (s.fd < 0) return -1;
+  return ::ioctl(s.fd, request, &ifr) < 0 ? -1 : 0;
 }
 
 class SystemKernel final : public FreeBsdKernel {
@@ -172,6 +204,37 @@ class SystemKernel final : public FreeBsdKernel {
   }
 
   int Kill(pid_t pid, int sig) override { return ::kill(pid, sig); }
+
+  int IfCreate(const std::string& cloner, std::string& created) override {
+    struct ifreq ifr = {};
+    if (!NameInto(ifr, cloner)) return -1;
+    if (IfIoctl(SIOCIFCREATE2, ifr) != 0) return -1;
+    created.assign(ifr.ifr_name, strnlen(ifr.ifr_name, sizeof ifr.ifr_name));
+    return 0;
+  }
+  int IfDestroy(const std::string& name) override {
+    struct ifreq ifr = {};
+    if (!NameInto(ifr, name)) return -1;
+    return IfIoctl(SIOCIFDESTROY, ifr);
+  }
+  int IfRename(const std::string& name, const std::string& new_name) override {
+    struct ifreq ifr = {};
+    if (!NameInto(ifr, name)) return -1;
+    char buf[IFNAMSIZ] = {};
+    if (new_name.empty() || new_name.size() >= sizeof buf) {
+      errno = EINVAL;
+      return -1;
+    }
+    std::memcpy(buf, new_name.c_str(), new_name.size() + 1);
+    ifr.ifr_data = buf;
+    return IfIoctl(SIOCSIFNAME, ifr);
+  }
+  int IfMoveToJail(const std::string& name, int jid) override {
+    struct ifreq ifr = {};
+    if (!NameInto(ifr, name)) return -1;
+    ifr.ifr_jid = jid;
+    return IfIoctl(SIOCSIFVNET, ifr);
+  }
 
   int KinfoGetallproc(std::vector<KinfoProc>& out) override {
     int count = 0;

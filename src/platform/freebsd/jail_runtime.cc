@@ -5,6 +5,9 @@
 
 #include "jailwarden/platform/freebsd/jail_runtime.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <functional>
@@ -94,10 +97,27 @@ absl::Status FreeBsdJailRuntime::Create(const JailSpec& spec,
   const bool temporary = !spec.persist;
   absl::StatusOr<std::vector<JailParam>> params = CreateParams(spec, temporary);
   if (!params.ok()) return params.status();
-  const int jid = kernel_.JailSetv(kJailCreate, *params);
+  // The manager hands out the JID before exec.prepare (hooks see it as
+  // $JID); asking the kernel for exactly that one keeps the two equal, so
+  // the JID in the state file, the hooks and rctl(8)'s jail:JID agree with
+  // jls(8). A foreign jail (not ours) may hold it: then the kernel picks
+  // one and `instance.ref.jid` says which.
+  const int64_t wanted = instance.ref.jid;
+  if (wanted > 0 && wanted <= kJailMaxJid) {
+    params->insert(params->begin(), JailParam{"jid", StrCat(wanted)});
+  }
+  int jid = kernel_.JailSetv(kJailCreate, *params);
+  int e = jid < 0 ? errno : 0;
+  std::string msg = jid < 0 ? kernel_.JailErrmsg() : std::string();
+  if (jid < 0 && e == EEXIST && wanted > 0 && JidHeldByOther(wanted, spec.name)) {
+    LogWarning("jid held by a jail jailwarden does not manage; the kernel picks one",
+               {{"jail", spec.name}, {"jid", StrCat(wanted)}});
+    params->erase(params->begin());
+    jid = kernel_.JailSetv(kJailCreate, *params);
+    e = jid < 0 ? errno : 0;
+    msg = jid < 0 ? kernel_.JailErrmsg() : std::string();
+  }
   if (jid < 0) {
-    const int e = errno;
-    const std::string msg = kernel_.JailErrmsg();
     return ErrnoStatus(e, StrCat("jail_setv(create, name=", spec.name, ")",
                                  msg.empty() ? "" : ": ", msg));
   }
@@ -114,12 +134,40 @@ absl::Status FreeBsdJailRuntime::Create(const JailSpec& spec,
   return absl::OkStatus();
 }
 
+bool FreeBsdJailRuntime::JidHeldByOther(int64_t jid, const std::string& name) {
+  std::vector<JailParam> params = {{"jid", StrCat(jid)}, {"name", std::nullopt}};
+  if (kernel_.JailGetv(0, params) < 0) return false;
+  return params[1].value != name;
+}
+
 absl::StatusOr<ExecResult> FreeBsdJailRuntime::Exec(const JailInstance& instance,
                                                     ExecWhere where,
                                                     const ExecRequest& request) {
   const int jid = where == ExecWhere::kJail ? static_cast<int>(instance.ref.jid) : 0;
   ExecResult result;
-  if (kernel_.RunCommand(jid, request, result) != 0) {
+  // exec.consolelog: output that would be discarded goes to the log file
+  // instead, opened for each command as jail(8) does (append, created 0600).
+  ExecRequest logged;
+  const ExecRequest* req = &request;
+  int log_fd = -1;
+  if (auto it = instance.backend_state.find("consolelog");
+      it != instance.backend_state.end() && (request.stdout_fd < 0 || request.stderr_fd < 0)) {
+    log_fd = open(it->second.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
+    if (log_fd < 0) {
+      const int e = errno;
+      return ErrnoStatus(e, StrCat("exec.consolelog ", it->second));
+    }
+    logged = request;
+    if (logged.stdout_fd < 0) logged.stdout_fd = log_fd;
+    if (logged.stderr_fd < 0) logged.stderr_fd = log_fd;
+    req = &logged;
+  }
+  const int rc = kernel_.RunCommand(jid, *req, result);
+  const int run_errno = errno;
+  if (log_fd >= 0) close(log_fd);
+  errno = run_errno;
+  if (rc != 0) {
     const int e = errno;
     return ErrnoStatus(e, StrCat("run ", request.argv.empty() ? "" : request.argv[0],
                                  where == ExecWhere::kJail ? " in jail " : "",

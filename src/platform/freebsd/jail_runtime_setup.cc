@@ -20,6 +20,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "platform/freebsd/jail8_forms.h"
+#include "platform/freebsd/root_files.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -29,6 +30,9 @@ constexpr char kStateIp4[] = "ip4_aliases";
 constexpr char kStateIp6[] = "ip6_aliases";
 constexpr char kStateVnetIface[] = "vnet_interface";
 constexpr char kStateVnetHostAlias[] = "vnet_host_alias";
+constexpr char kStateEpairHost[] = "epair_host";
+constexpr char kStateEpairJail[] = "epair_jail";
+constexpr char kStateConsolelog[] = "consolelog";
 
 // What an iocage-style basejail mounts read-only from the base release.
 constexpr const char* kBaseDirs[] = {
@@ -62,6 +66,15 @@ void StateAppend(JailInstance& instance, const std::string& key,
   s.append(value);
 }
 
+// jib(8)'s names for a jail's epair: e0a_NAME on the host, e0b_NAME in
+// the jail, NAME with dots as '_' and cut to fit IFNAMSIZ.
+std::string EpairName(char side, const std::string& jail) {
+  std::string n = StrCat("e0", std::string(1, side), "_", jail);
+  std::ranges::replace(n, '.', '_');
+  if (n.size() >= kIfNameMax) n.resize(kIfNameMax - 1);
+  return n;
+}
+
 std::string JoinPath(const std::string& root, const std::string& inside) {
   if (inside.empty() || inside == "/") return root;
   std::string out = root;
@@ -88,6 +101,38 @@ absl::Status FreeBsdJailRuntime::Ifconfig(int jid,
                res.term_signal != 0 ? StrCat(", signal ", res.term_signal) : "",
                ")"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status FreeBsdJailRuntime::MakeEpair(const JailSpec& spec, JailInstance& instance) {
+  if (instance.backend_state.contains(kStateEpairJail)) return absl::OkStatus();  // done
+  std::string jail_end = EpairName('b', spec.name);
+  if (auto it = spec.parameters.find("vnet.interface"); it != spec.parameters.end()) {
+    jail_end = it->second;
+  }
+  const std::string host_end = EpairName('a', spec.name);
+  if (jail_end.empty() || jail_end.size() >= kIfNameMax || jail_end == host_end) {
+    return absl::InvalidArgumentError(
+        StrCat("vnet.interface \"", jail_end, "\": an interface name of 1 to ",
+               kIfNameMax - 1, " bytes other than ", host_end));
+  }
+  std::string created;
+  if (kernel_.IfCreate("epair", created) != 0) {
+    const int e = errno;
+    return ErrnoStatus(e, "create an epair (SIOCIFCREATE2)");
+  }
+  // Recorded at once: from here on Teardown destroys it, whatever fails.
+  instance.backend_state[kStateEpairHost] = created;
+  std::string peer = created;
+  peer.back() = 'b';
+  for (const auto& [from, to] : {std::pair{peer, jail_end}, std::pair{created, host_end}}) {
+    if (kernel_.IfRename(from, to) != 0) {
+      const int e = errno;
+      return ErrnoStatus(e, StrCat("rename ", from, " to ", to, " (SIOCSIFNAME)"));
+    }
+    if (from == created) instance.backend_state[kStateEpairHost] = to;
+  }
+  instance.backend_state[kStateEpairJail] = jail_end;
   return absl::OkStatus();
 }
 
@@ -148,6 +193,21 @@ absl::Status FreeBsdJailRuntime::Prepare(const JailSpec& spec,
   }
   instance.ref.name = spec.name;
   instance.ref.parent = ParentName(spec.name);
+  if (auto it = spec.parameters.find("exec.consolelog"); it != spec.parameters.end()) {
+    if (it->second.empty() || it->second.front() != '/') {
+      return absl::InvalidArgumentError(
+          StrCat("exec.consolelog ", it->second, ": not an absolute pathname"));
+    }
+    instance.backend_state[kStateConsolelog] = it->second;
+  }
+  // Step 1 (jib-style vnet): an epair, its ends named for the jail.
+  if (spec.network.mode == NetworkMode::kVnet && spec.network.interface.empty()) {
+    JW_RETURN_IF_ERROR(MakeEpair(spec, instance));
+  }
+  // Files copied into the root, each written atomically below it.
+  for (const CopySpec& c : spec.copies) {
+    JW_RETURN_IF_ERROR(CopyIntoRoot(spec.path, c.source, c.target));
+  }
   // Step 2: IPv4 then IPv6 aliases, only where jail(8) adds them: an
   // `interface` or an "iface|addr" form, and not for a vnet jail.
   if (spec.network.mode != NetworkMode::kVnet) {
@@ -238,27 +298,40 @@ absl::Status FreeBsdJailRuntime::AttachNetwork(const JailSpec& spec,
                                                JailInstance& instance) {
   const NetworkSpec& net = spec.network;
   if (net.mode != NetworkMode::kVnet) return absl::OkStatus();
-  if (net.interface.empty()) {
-    return absl::InvalidArgumentError(
-        "vnet on FreeBSD needs network.interface (the jail's end, e.g. an "
-        "epair's b side), as jail(8)'s vnet.interface");
+  auto epair_jail = instance.backend_state.find(kStateEpairJail);
+  std::string iface = net.interface;
+  std::string host_end;
+  if (epair_jail != instance.backend_state.end()) {
+    // SIOCSIFVNET: the epair's jail end into the jail's vnet.
+    iface = epair_jail->second;
+    host_end = instance.backend_state[kStateEpairHost];
+    if (kernel_.IfMoveToJail(iface, static_cast<int>(instance.ref.jid)) != 0) {
+      const int e = errno;
+      return ErrnoStatus(e, StrCat("move ", iface, " into jail ", spec.name, " (SIOCSIFVNET)"));
+    }
+  } else if (iface.empty()) {
+    return absl::FailedPreconditionError(
+        StrCat("jail ", spec.name, ": vnet without an epair (Prepare made none)"));
+  } else {
+    // IP_VNET_INTERFACE: ifconfig IFACE vnet JID.
+    JW_RETURN_IF_ERROR(Ifconfig(0, {options_.ifconfig, iface, "vnet",
+                                    StrCat(instance.ref.jid)}));
+    // An epair's host end is the same name ending in 'a'.
+    if (iface.back() == 'b') {
+      host_end = iface;
+      host_end.back() = 'a';
+    }
   }
-  // IP_VNET_INTERFACE: ifconfig IFACE vnet JID.
-  JW_RETURN_IF_ERROR(Ifconfig(0, {options_.ifconfig, net.interface, "vnet",
-                                  StrCat(instance.ref.jid)}));
-  instance.backend_state[kStateVnetIface] = net.interface;
+  instance.backend_state[kStateVnetIface] = iface;
   for (bool v6 : {false, true}) {
     for (const std::string& a : v6 ? net.ip6_addresses : net.ip4_addresses) {
       absl::StatusOr<IpSpec> ip = ParseIp(a, v6);
       if (!ip.ok()) return ip.status();
       JW_RETURN_IF_ERROR(Ifconfig(
-          instance.ref.jid, AliasArgv(options_.ifconfig, net.interface, *ip, v6, false)));
+          instance.ref.jid, AliasArgv(options_.ifconfig, iface, *ip, v6, false)));
     }
   }
-  // An epair's host end is the same name ending in 'a'.
-  if (!net.host_ip4.empty() && net.interface.back() == 'b') {
-    std::string host_end = net.interface;
-    host_end.back() = 'a';
+  if (!net.host_ip4.empty() && !host_end.empty()) {
     absl::StatusOr<IpSpec> ip = ParseIp(net.host_ip4, false);
     if (!ip.ok()) return ip.status();
     JW_RETURN_IF_ERROR(
@@ -302,6 +375,20 @@ absl::Status FreeBsdJailRuntime::Teardown(const JailSpec& spec,
     instance.backend_state.erase(it);
   }
   instance.backend_state.erase(kStateVnetIface);  // returns with the vnet
+  // jib destroy: the host end takes the jail end with it (wherever it is).
+  if (auto it = instance.backend_state.find(kStateEpairHost);
+      it != instance.backend_state.end()) {
+    bool gone = kernel_.IfDestroy(it->second) == 0;
+    if (!gone) {
+      const int e = errno;
+      gone = e == ENXIO;  // already destroyed
+      if (!gone) note(ErrnoStatus(e, StrCat("destroy ", it->second, " (SIOCIFDESTROY)")));
+    }
+    if (gone) {
+      instance.backend_state.erase(kStateEpairHost);
+      instance.backend_state.erase(kStateEpairJail);
+    }
+  }
   // Aliases: IPv6 first, then IPv4 (stopcommands[]). An alias already
   // gone makes ifconfig fail; that is logged, not fatal.
   for (bool v6 : {true, false}) {

@@ -8,7 +8,9 @@
 // login-class and every ancestor prison container (§2 Containers), the five
 // rctl(2) calls with the errno order of §8.2-§8.3 over rctl::RuleSet,
 // kern.racct.enable as an int, a bool or missing (§1, §10), security.jail.jailed
-// (1 after SetCallerJail), nmount/unmount bookkeeping, kill(2), and jail(8)'s
+// (1 after SetCallerJail), nmount/unmount bookkeeping, kill(2), network
+// interfaces (epair cloning, rename, vnet moves; a removed vnet jail's
+// interfaces return to the host), and jail(8)'s
 // commands (ifconfig aliases and vnet moves are modelled; anything else goes
 // to a test-supplied handler).
 //
@@ -23,7 +25,8 @@
 // fake_kernel.cc (set-up, faults, inspection), fake_kernel_jails.cc and
 // fake_jail_params.cc (libjail, kern_jail), fake_kernel_processes.cc
 // (processes, racct containers, kill, kinfo), fake_kernel_rctl.cc (rctl(2),
-// kern.racct sysctls), fake_kernel_mounts.cc, fake_kernel_commands.cc.
+// kern.racct sysctls), fake_kernel_mounts.cc, fake_kernel_commands.cc,
+// fake_kernel_ifaces.cc.
 
 #include <sys/types.h>
 
@@ -83,6 +86,9 @@ struct FakeCommand {
   int jid = 0;
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
+  bool clean_env = false;
+  int stdout_fd = -1;  // the request's; a handler may write to it
+  int stderr_fd = -1;
 };
 
 class FakeFreeBsdKernel : public FreeBsdKernel {
@@ -96,6 +102,7 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
     kJailSetv, kJailGetv, kJailRemove, kJailAttachCall, kNmount, kUnmount,
     kRctlGetRacct, kRctlGetRules, kRctlGetLimits, kRctlAddRule,
     kRctlRemoveRule, kSysctlbyname, kKill, kKinfoGetallproc, kRunCommand,
+    kIfCreate, kIfDestroy, kIfRename, kIfMoveToJail,
   };
 
   // Handles a command that is not ifconfig. Returns the exit status; may
@@ -153,6 +160,7 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   // prefixlen 128" per alias on `iface`, in the order added.
   std::vector<std::string> Aliases(const std::string& iface) const;
   int InterfaceJail(const std::string& iface) const;  // vnet owner, 0 = host
+  std::vector<std::string> Interfaces() const;        // every name, sorted
   std::vector<std::string> Rules() const;  // every rule, kernel form
   int RacctCalls() const;  // rctl_get_racct calls so far
 
@@ -178,6 +186,10 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
                    const void* newp, std::size_t newlen) override;
   int Kill(pid_t pid, int sig) override;
   int KinfoGetallproc(std::vector<KinfoProc>& out) override;
+  int IfCreate(const std::string& cloner, std::string& created) override;
+  int IfDestroy(const std::string& name) override;
+  int IfRename(const std::string& name, const std::string& new_name) override;
+  int IfMoveToJail(const std::string& name, int jid) override;
   int RunCommand(int jid, const ExecRequest& request,
                  ExecResult& result) override;
   int SpawnCommand(int jid, const ExecRequest& request, pid_t& pid) override;
@@ -239,6 +251,9 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   // interface -> (owning jid, aliases)
   std::map<std::string, std::pair<int, std::vector<std::string>>> interfaces_
       ABSL_GUARDED_BY(mu_);
+  // epair ends, each to the other (SIOCIFDESTROY of one takes both).
+  std::map<std::string, std::string> epair_peer_ ABSL_GUARDED_BY(mu_);
+  int next_epair_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<Call, Fault> faults_ ABSL_GUARDED_BY(mu_);
   std::string errmsg_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);

@@ -70,7 +70,8 @@ int FakeFreeBsdKernel::IfconfigLocked(const FakeCommand& cmd) {
 
 int FakeFreeBsdKernel::RunCommand(int jid, const ExecRequest& request,
                                   ExecResult& result) {
-  FakeCommand cmd{jid, request.argv, request.env};
+  FakeCommand cmd{jid, request.argv, request.env, request.clean_env, request.stdout_fd,
+                  request.stderr_fd};
   CommandHandler handler;
   {
     absl::MutexLock lock(&mu_);

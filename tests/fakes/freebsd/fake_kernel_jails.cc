@@ -64,6 +64,11 @@ void FakeFreeBsdKernel::RemovePrisonLocked(int jid) {
     processes_[pid].signals.push_back(kSigKill);
     ExitLocked(pid);
   }
+  // vnet_destroy: interfaces moved in go back to the host's vnet, with
+  // their addresses gone (if_vmove to the home vnet).
+  for (auto& [name, owner] : interfaces_) {
+    if (owner.first == jid) owner = {0, {}};
+  }
   prisons_.erase(jid);
 }
 

@@ -4,22 +4,34 @@
 // §11.3, §11.4) done through the FreeBsdKernel seam. The jail layer calls
 // them in jail(8)'s order and runs the exec.* hooks; this class does each
 // kernel-facing step the way jail(8) does it:
-//   Prepare   IPv4 then IPv6 aliases (ifconfig IFACE inet ADDR netmask
+//   Prepare   exec.consolelog recorded; for vnet without network.interface
+//             a jib-style epair (SIOCIFCREATE2, both ends renamed: e0a_NAME
+//             on the host, vnet.interface or e0b_NAME for the jail); the
+//             spec's copies written below the root (root_files.h, never
+//             through a symlink the jail made); then
+//             IPv4 then IPv6 aliases (ifconfig IFACE inet ADDR netmask
 //             255.255.255.255 alias, as usr.sbin/jail/command.c), then the
 //             mounts with nmount(2): thin-jail base (nullfs ro), the spec's
 //             mounts (nullfs rw/ro, tmpfs, ...), mount.devfs (devfs with
 //             ruleset devfs_ruleset, default 4), mount.fdescfs, mount.procfs
-//   Create    jail_setv(JAIL_CREATE, name, path, host.hostname, ip4.addr,
-//             ..., persist) — a temporary persist, as jail(8) adds when the
-//             spec has no persist, is cleared by ClearPersist
-//   AttachNetwork  vnet.interface moved in (ifconfig IFACE vnet JID), its
-//             addresses set inside the jail
+//   Create    jail_setv(JAIL_CREATE, jid, name, path, host.hostname,
+//             ip4.addr, ..., persist) — jid is the manager's (instance.ref.jid
+//             on entry) unless a foreign jail holds it; a temporary persist,
+//             as jail(8) adds when the spec has no persist, is cleared by
+//             ClearPersist
+//   AttachNetwork  the epair's jail end moved in (SIOCSIFVNET), or a named
+//             network.interface (ifconfig IFACE vnet JID); its addresses
+//             set inside the jail, vnet.host_ip4 on the host end
+//   Exec      with exec.consolelog, output that would be discarded is
+//             appended to that file (created 0600)
 //   Remove    jail_remove(2)
-//   Teardown  unmount in reverse order, then IPv6 and IPv4 aliases removed
+//   Teardown  unmount in reverse order, the epair destroyed (SIOCIFDESTROY
+//             of the host end), then IPv6 and IPv4 aliases removed
 //   Adopt     jail_getv by name after a restart
 // What was done is recorded in JailInstance::backend_state ("mounts",
 // "ip4_aliases", "ip6_aliases": newline-separated; "temporary_persist",
-// "vnet_interface") so Teardown undoes exactly that, also after a restart.
+// "vnet_interface", "epair_host", "epair_jail", "consolelog") so Teardown
+// undoes exactly that, also after a restart.
 //
 // Thread-compatible per instance; the kernel must outlive it.
 
@@ -83,6 +95,11 @@ class FreeBsdJailRuntime final : public JailRuntime {
                      bool read_only,
                      const std::vector<std::pair<std::string, std::string>>& opts);
   absl::Status Ifconfig(int jid, const std::vector<std::string>& argv);
+  // jib-style: an epair whose ends are renamed for the jail (recorded in
+  // "epair_host"/"epair_jail"); the jail end goes in at AttachNetwork.
+  absl::Status MakeEpair(const JailSpec& spec, JailInstance& instance);
+  // Whether a jail other than `name` has `jid` (jail_getv by jid).
+  bool JidHeldByOther(int64_t jid, const std::string& name);
 
   FreeBsdKernel& kernel_;
   FreeBsdJailRuntimeOptions options_;

@@ -44,6 +44,9 @@ inline constexpr int kJailSysDisable = 0;
 inline constexpr int kJailSysNew = 1;
 inline constexpr int kJailSysInherit = 2;
 
+// net/if.h IFNAMSIZ: interface names are shorter than this.
+inline constexpr std::size_t kIfNameMax = 16;
+
 // sys/sys/mount.h flags passed to nmount(2)/unmount(2).
 inline constexpr int kMntRdonly = 0x00000001;  // MNT_RDONLY
 inline constexpr int kMntForce = 0x00080000;   // MNT_FORCE
@@ -106,6 +109,21 @@ class FreeBsdKernel {
 
   // kill(2).
   virtual int Kill(pid_t pid, int sig) = 0;
+
+  // Network interfaces, by ioctl(2) on an AF_LOCAL datagram socket, as
+  // ifconfig(8) does (sbin/ifconfig; jib(8) runs these through ifconfig).
+  // Names are at most kIfNameMax - 1 bytes. 0 or -1 with errno.
+  // SIOCIFCREATE2: a new interface of the cloner `cloner` ("epair" makes a
+  // pair); `created` gets its name ("epair0a"; an epair's other end is the
+  // same name ending in 'b'). EINVAL: no such cloner.
+  virtual int IfCreate(const std::string& cloner, std::string& created) = 0;
+  // SIOCIFDESTROY (an epair end destroys both). ENXIO: no such interface.
+  virtual int IfDestroy(const std::string& name) = 0;
+  // SIOCSIFNAME. ENXIO: no such interface; EEXIST: the new name is taken.
+  virtual int IfRename(const std::string& name, const std::string& new_name) = 0;
+  // SIOCSIFVNET: moves the interface into jail `jid`'s vnet. ENXIO: no such
+  // interface or jail; EEXIST: the jail has no vnet of its own.
+  virtual int IfMoveToJail(const std::string& name, int jid) = 0;
 
   // libutil kinfo_getallproc(3) (sysctl kern.proc.proc): every process.
   // 0 or -1.
