@@ -186,7 +186,10 @@ inline std::set<std::string> RecordRules(const std::string& text, const std::str
   return out;
 }
 
-// The names of the host's network links, sorted.
-inline std::string HostLinks() { return Shell("ip -o link show 2>/dev/null | cut -d: -f2 | sort"); }
+// The names of the host's network links, each on its own line, the text
+// starting with a newline (so "\n" + name + "\n" finds one).
+inline std::string HostLinks() {
+  return "\n" + Shell("ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
+}
 
 }  // namespace jailwarden::crash

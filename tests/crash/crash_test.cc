@@ -5,7 +5,7 @@
 // at a deterministic fault point (JW_CRASH_AT=<step>:<n>, the daemon
 // _exit(137)s there) or with SIGKILL after a random delay within the
 // operation's measured duration. After every restart the invariants are
-// checked: running <=> state, no orphaned process, cgroup, mount or link,
+// checked: running <=> state, no orphaned process, cgroup, mount or veth,
 // rules in force = policy + runtime record (and the kernel's pids.max with
 // them), no temp files, no ghost jails, the journal empty, and `apply -n`
 // of the policy the daemon runs reports nothing but drift (else: a partial
@@ -22,6 +22,7 @@
 #include "jailwarden/api/client.h"
 #include "jailwarden/platform/linux/rootfs.h"
 #include "jailwarden/service/host_backend.h"
+#include "platform/linux/jail_veth.h"
 
 namespace jailwarden::crash {
 namespace {
@@ -54,7 +55,6 @@ class CrashHarness : public ::testing::Test {
     log_ = dir_ + "/serve.log";
     parent_ = service::CgroupParentFor(state_);
     ASSERT_TRUE(platform::BuildBusyboxRoot(base_).ok());
-    links_before_ = HostLinks();
   }
 
   void TearDown() override {
@@ -151,12 +151,13 @@ class CrashHarness : public ::testing::Test {
   // Every invariant; each violation is one line in `violations_`.
   void CheckInvariants(const std::string& after);
 
-  std::string dir_, base_, state_, config_, log_, parent_, server_, token_, links_before_;
+  std::string dir_, base_, state_, config_, log_, parent_, server_, token_;
   pid_t serve_pid_ = -1;
   int last_exit_ = 0;
   int variant_ = 0;
   int next_tmp_ = 0;
   std::vector<std::string> violations_;
+  std::set<std::pair<std::string, int64_t>> seen_inits_;  // (jail, init pid) ever seen
   int partial_applies_ = 0;
 };
 
@@ -247,7 +248,21 @@ void CrashHarness::CheckInvariants(const std::string& after) {
     for (const std::string& r : running) owned |= m.find(StrCat("/", r)) != std::string::npos;
     if (!owned) violation(StrCat("orphaned mount ", m));
   }
-  if (HostLinks() != links_before_) violation("the host's network links changed");
+  // Links: the host side of a jail's veth is named from its name and init
+  // pid; none may outlive its jail. (Other links come and go with other
+  // work on a shared host; only those this daemon's jails would own count.)
+  for (const api::JailInfo& j : *list) {
+    if (j.init_pid > 0) seen_inits_.emplace(j.name, j.init_pid);
+  }
+  const std::string links = HostLinks();
+  for (const auto& [name, pid] : seen_inits_) {
+    bool live = false;
+    for (const api::JailInfo& j : *list) live |= j.name == name && j.init_pid == pid && j.state == "running";
+    const std::string veth = platform::LinuxVethFor(name, pid).host_if;
+    if (!live && links.find("\n" + veth + "\n") != std::string::npos) {
+      violation(StrCat("orphaned veth ", veth, " of jail ", name));
+    }
+  }
   // Ghost or missing jails: the policy's, plus those the CLI created.
   const Variant& v = kVariants[variant_];
   for (const std::string& name : defined) {
