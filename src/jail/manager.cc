@@ -12,6 +12,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/jail/crash_point.h"
 
 namespace jailwarden::jail {
 namespace {
@@ -175,6 +176,7 @@ absl::Status Manager::Create(const JailSpec& spec) {
   rec.spec = spec;
   JW_RETURN_IF_ERROR(store_->Save(rec));
   jails_.emplace(spec.name, std::move(rec));
+  CrashPoint("jail.defined");
   return absl::OkStatus();
 }
 

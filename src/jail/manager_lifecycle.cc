@@ -12,6 +12,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/jail/crash_point.h"
 #include "jailwarden/jail/depend.h"
 #include "jailwarden/jail/manager.h"
 
@@ -157,8 +158,10 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
       // Record what the backend did before going on, so a crash from here
       // on can be cleaned up by the next manager. An ephemeral (Run) jail
       // saves only what needs undoing: after Prepare and after Create.
-      return rec.ephemeral && std::string_view(name) != kStepPrepare ? absl::OkStatus()
-                                                                      : Save(rec);
+      if (rec.ephemeral && std::string_view(name) != kStepPrepare) return absl::OkStatus();
+      JW_RETURN_IF_ERROR(Save(rec));
+      CrashPoint(StrCat("jail.", name));
+      return absl::OkStatus();
     }
     return st;
   };
@@ -193,6 +196,7 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     Notify({spec.name, kStepCreate, "", false, created.ok()});
     JW_RETURN_IF_ERROR(Save(rec));
     JW_RETURN_IF_ERROR(created);
+    if (!rec.ephemeral) CrashPoint("jail.create");
     JW_RETURN_IF_ERROR(RunHooks(rec, "exec.created", spec.exec.created, ExecWhere::kHost, false));
     JW_RETURN_IF_ERROR(step("attach-network", runtime_->AttachNetwork(spec, rec.instance)));
     JW_RETURN_IF_ERROR(RunHooks(rec, "exec.start", spec.exec.start, ExecWhere::kJail, false));
@@ -211,6 +215,7 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     // it runs, the next one cleans it up and forgets it, as it should.
     if (!rec.ephemeral) {
       JW_RETURN_IF_ERROR(Save(rec));
+      CrashPoint("jail.running");
     }
     LogInfo("jail started", {{"jail", spec.name}, {"jid", StrCat(rec.jid)}});
     return absl::OkStatus();
@@ -281,6 +286,7 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
   rec.state = JailState::kStopping;
   if (!rec.ephemeral) {
     JW_RETURN_IF_ERROR(Save(rec));
+    CrashPoint("jail.stopping");
   }
   absl::Status first;
   auto keep = [&first](const absl::Status& s) {
@@ -306,10 +312,12 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
   absl::Status removed = RemoveKernelJail(rec);
   Notify({spec.name, "remove", "", false, removed.ok()});
   keep(removed);
+  if (!rec.ephemeral) CrashPoint("jail.remove");
   keep(RunHooks(rec, "exec.poststop", spec.exec.poststop, ExecWhere::kHost, false));
   absl::Status td = runtime_->Teardown(spec, rec.instance);
   Notify({spec.name, "teardown", "", false, td.ok()});
   keep(td);
+  if (!rec.ephemeral) CrashPoint("jail.teardown");
   keep(RunHooks(rec, "exec.release", spec.exec.release, ExecWhere::kHost, false));
   rec.state = JailState::kStopped;
   rec.jid = -1;
@@ -347,6 +355,7 @@ absl::Status Manager::DestroyLocked(std::string_view name) {
     }
   }
   JW_RETURN_IF_ERROR(StopOneLocked(it->second));
+  if (!it->second.ephemeral) CrashPoint("jail.destroy");
   JW_RETURN_IF_ERROR(store_->Remove(name, it->second.ephemeral));
   pending_specs_.erase(std::string(name));
   jails_.erase(it);

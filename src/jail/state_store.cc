@@ -158,6 +158,21 @@ absl::Status StateStore::RemoveStaleTempFiles() {
     return absl::OkStatus();
   };
   JW_RETURN_IF_ERROR(sweep(root_, /*all=*/false));
+  // Removals a kill interrupted after the rename (Remove).
+  if (DIR* d = opendir((root_ + "/jails").c_str()); d != nullptr) {
+    std::vector<std::string> doomed;
+    while (struct dirent* e = readdir(d)) {
+      const std::string n = e->d_name;
+      if (n.size() > 10 && n[0] == '.' && n.compare(n.size() - 9, 9, ".removing") == 0) {
+        doomed.push_back(StrCat(root_, "/jails/", n));
+      }
+    }
+    closedir(d);
+    for (const std::string& dir : doomed) {
+      JW_RETURN_IF_ERROR(RemoveTree(dir));
+      stale_removed_.push_back(dir);
+    }
+  }
   JW_RETURN_IF_ERROR(sweep(transient_dir_, /*all=*/true));
   JW_ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames());
   bool removed_dir = false;
@@ -271,8 +286,8 @@ absl::StatusOr<std::vector<std::string>> StateStore::ListNames(bool transient) c
   std::vector<std::string> out;
   while (struct dirent* e = readdir(d)) {
     std::string n = e->d_name;
-    if (n == "." || n == "..") {
-      continue;
+    if (n.empty() || n[0] == '.') {
+      continue;  // ".", ".." and ".<name>.removing" (Remove)
     }
     if (!transient && e->d_type == DT_DIR) {
       out.push_back(n);
@@ -298,10 +313,28 @@ absl::Status StateStore::Remove(std::string_view name, bool transient) {
   if (access(dir.c_str(), F_OK) != 0) {
     return absl::OkStatus();
   }
+  // Renamed out of the way first, in one step: a removal killed half-way
+  // leaves a ".<name>.removing" directory (jail names have no '.') that
+  // Open finishes, never a jail directory without its config.json.
+  const std::string doomed = RemovingDir(name);
+  if (rename(dir.c_str(), doomed.c_str()) != 0) {
+    return ErrnoStatus(errno, StrCat("rename ", dir, " to ", doomed));
+  }
+  if (fsync_) {
+    JW_RETURN_IF_ERROR(FsyncDir(root_ + "/jails"));
+  }
+  return RemoveTree(doomed);
+}
+
+std::string StateStore::RemovingDir(std::string_view name) const {
+  return StrCat(root_, "/jails/.", name, ".removing");
+}
+
+absl::Status StateStore::RemoveTree(const std::string& dir) {
   auto fn = [](const char* p, const struct stat*, int flag, struct FTW*) -> int {
     return flag == FTW_DP ? rmdir(p) : unlink(p);
   };
-  if (nftw(dir.c_str(), fn, 8, FTW_DEPTH | FTW_PHYS) != 0) {
+  if (nftw(dir.c_str(), fn, 8, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
     return ErrnoStatus(errno, StrCat("remove ", dir));
   }
   if (fsync_) {

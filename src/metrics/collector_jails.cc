@@ -147,6 +147,17 @@ void MetricsCollector::RenderJailStatus(std::string& out) {
     AppendLabel(out, "name", j.name);
     out.append(j.expected_running ? "} 1\n" : "} 0\n");
   }
+  AppendFamilyHeader(out, "jailwarden_policy_drift",
+                     "Rules the policy gives the jail that are not in force (removed at "
+                     "runtime); `jailwarden apply` restores them.",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    out.append("jailwarden_policy_drift{");
+    AppendLabel(out, "name", j.name);
+    out.append("} ");
+    out.append(std::to_string(j.policy_drift));
+    out.push_back('\n');
+  }
   AppendFamilyHeader(out, "jailwarden_jail_start_time_seconds",
                      "Unix time the jail last started, in seconds.", "gauge");
   for (const JailStatus& j : jails) {

@@ -48,6 +48,7 @@ void DiffServer(const ServerConfig& a, const ServerConfig& b,
   check(a.throttle != b.throttle, "throttle");
   check(a.token_file != b.token_file, "token_file");
   check(a.metrics_path != b.metrics_path, "metrics_path");
+  check(a.stop_removed_jails != b.stop_removed_jails, "stop_removed_jails");
 }
 
 }  // namespace

@@ -100,6 +100,10 @@ void Loader::ParseServer(const YamlNode& node, ServerConfig* server) {
         server->token_file = *p;
         token_file_set = true;
       }
+    } else if (k == "stop_removed_jails") {
+      if (auto b = GetBool(value, what)) {
+        server->stop_removed_jails = *b;
+      }
     } else if (k == "metrics_path") {
       if (auto s = GetString(value, what)) {
         if (!StartsWith(*s, "/") ||

@@ -150,6 +150,7 @@ inline constexpr std::string_view kServerKeys[] = {
     "backend",  "sample_interval", "slow_interval",
     "history",  "log_rate_limit",  "devctl_rate_limit",
     "throttle", "token_file",      "metrics_path",
+    "stop_removed_jails",
 };
 inline constexpr std::string_view kThrottleKeys[] = {"min", "max", "pct",
                                                      "pct2"};

@@ -1,5 +1,7 @@
 #include "service/api_view.h"
 
+#include <algorithm>
+
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/rctl/kernel_form.h"
 
@@ -45,8 +47,32 @@ absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
   return out;
 }
 
+std::vector<rctl::Rule> PolicyDrift(std::string_view jail,
+                                    const std::vector<rctl::Rule>& policy_rules,
+                                    const RuleSnapshot& rules) {
+  std::vector<rctl::Rule> out;
+  std::vector<rctl::Rule> in_force;
+  bool loaded = false;
+  for (const rctl::Rule& p : policy_rules) {
+    if (p.subject != rctl::SubjectType::kJail || p.subject_id != jail) continue;
+    if (!loaded) {
+      in_force = rules.JailRules(jail);
+      loaded = true;
+    }
+    const bool held = std::any_of(in_force.begin(), in_force.end(), [&p](const rctl::Rule& r) {
+      if (r == p) return true;
+      return p.action == rctl::Action::kDeny && r.action == rctl::Action::kDeny &&
+             r.resource == p.resource && r.per == p.per;
+    });
+    if (!held) out.push_back(p);
+  }
+  return out;
+}
+
 std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord>& records,
-                                              const policy::Policy& policy) {
+                                              const policy::Policy& policy,
+                                              const std::vector<rctl::Rule>& policy_rules,
+                                              const RuleSnapshot& rules) {
   std::vector<metrics::JailStatus> out;
   out.reserve(records.size());
   for (const jail::JailRecord& rec : records) {
@@ -59,6 +85,8 @@ std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord
       s.start_time = rec.instance.started;
     }
     s.expected_running = policy.FindJail(rec.spec.name) != nullptr;
+    s.policy_drift =
+        static_cast<int64_t>(PolicyDrift(rec.spec.name, policy_rules, rules).size());
     out.push_back(std::move(s));
   }
   return out;

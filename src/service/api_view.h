@@ -30,8 +30,20 @@ absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
     const RuleSnapshot& rules, std::string_view filter_text,
     const rctl::ProcessExists& process_exists);
 
-// Every configured jail for the jail state families of /metrics.
+// Every configured jail for the jail state families of /metrics, with its
+// policy drift: the policy's rules for it (`policy_rules`, Policy's
+// AllRules()) that `rules` does not hold. A deny the jail holds with another
+// amount (a runtime deny replaced it, and `apply` keeps runtime additions)
+// is not drift.
 std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord>& records,
-                                              const policy::Policy& policy);
+                                              const policy::Policy& policy,
+                                              const std::vector<rctl::Rule>& policy_rules,
+                                              const RuleSnapshot& rules);
+
+// The policy's rules for `jail` that are not in force, as JailStatuses
+// counts them.
+std::vector<rctl::Rule> PolicyDrift(std::string_view jail,
+                                    const std::vector<rctl::Rule>& policy_rules,
+                                    const RuleSnapshot& rules);
 
 }  // namespace jailwarden::service

@@ -169,7 +169,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
           d.options.on_tick();
         }
       });
-  d.rctl = std::make_unique<RctlFront>(*d.rules, *d.sampler);
+  d.rctl = std::make_unique<RctlFront>(*d.rules, *d.sampler, &d.events,
+                                       [&d] { return d.lifecycle->policy(); });
 
   // The policy's rules and jails.
   JW_ASSIGN_OR_RETURN(std::vector<std::string> failures, d.lifecycle->ApplyInitialPolicy());
@@ -183,7 +184,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     metrics::MetricsSources sources;
     sources.snapshot = [&d] { return d.sampler->Latest(); };
     sources.rule_stats = [&d] { return d.router->engine().Stats(); };
-    sources.jails = [&d] { return JailStatuses(*d.registry->Records(), *d.lifecycle->policy()); };
+    sources.jails = [&d] {
+      const std::shared_ptr<const policy::Policy> pol = d.lifecycle->policy();
+      return JailStatuses(*d.registry->Records(), *pol, pol->AllRules().rules(),
+                          *d.rules->Current());
+    };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
     sources.limit_drift = [&d] { return d.registry->DriftCounts(); };

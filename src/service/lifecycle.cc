@@ -7,6 +7,7 @@
 
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
@@ -75,7 +76,49 @@ absl::StatusOr<std::vector<std::string>> Lifecycle::ApplyInitialPolicy() {
   // The rules in force before the restart: the policy's, minus the runtime
   // removals, plus the runtime additions (RuleDatabase::OpenRecord).
   JW_RETURN_IF_ERROR(rules_.ApplyPolicy(policy_.AllRules().rules(), PolicyMode::kStartUp));
-  return EnsurePolicyJailsLocked();
+  // What a killed daemon left half-done, before anything else changes.
+  JW_ASSIGN_OR_RETURN(journal_,
+                      jail::Journal::Open(StrCat(policy_.server.state_dir, "/journal")));
+  for (const std::string& path : journal_->stale_removed()) {
+    LogInfo("removed what an interrupted write left", {{"path", path}});
+  }
+  JW_RETURN_IF_ERROR(ReplayJournalLocked());
+  JW_RETURN_IF_ERROR(StopRemovedJailsLocked());
+  std::vector<std::string> failures = EnsurePolicyJailsLocked();
+  JW_RETURN_IF_ERROR(RecordPolicyJailsLocked());
+  return failures;
+}
+
+absl::StatusOr<uint64_t> Lifecycle::BeginOpLocked(
+    std::string kind, std::map<std::string, std::vector<std::string>> args) {
+  if (journal_ == nullptr) return uint64_t{0};
+  return journal_->Begin(std::move(kind), std::move(args));
+}
+
+void Lifecycle::StepOpLocked(uint64_t id, std::string step) {
+  if (journal_ == nullptr || id == 0) return;
+  if (absl::Status s = journal_->Step(id, step); !s.ok()) {
+    LogWarning("journal step not recorded", {{"step", step}, {"error", std::string(s.message())}});
+  }
+}
+
+void Lifecycle::EndOpLocked(uint64_t id) {
+  if (journal_ == nullptr || id == 0) return;
+  if (absl::Status s = journal_->End(id); !s.ok()) {
+    LogWarning("journal record not removed", {{"error", std::string(s.message())}});
+  }
+}
+
+absl::Status Lifecycle::RecordPolicyJailsLocked() {
+  std::string text;
+  for (const policy::JailPolicy& jp : policy_.jails) StrAppend(&text, jp.spec.name, "\n");
+  return WriteFileAtomically(StrCat(policy_.server.state_dir, "/", kPolicyJailsFile), text);
+}
+
+absl::Status Lifecycle::RemoveJailLocked(const std::string& name) {
+  absl::Status s = manager_.Destroy(name);
+  if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
+  return rules_.ForgetRuntimeRules(name);
 }
 
 std::vector<std::string> Lifecycle::EnsurePolicyJailsLocked() {
@@ -145,12 +188,28 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
   platform::JailSpec spec;
   JW_ASSIGN_OR_RETURN(std::vector<rctl::Rule> limits,
                       LimitsFor(request.spec, request.template_name, request.limits, &spec));
-  JW_RETURN_IF_ERROR(manager_.Create(spec));
+  // Checked before the intent is recorded: a replayed create may destroy
+  // the jail it names only because this create made it.
+  if (manager_.Get(spec.name).ok()) {
+    return absl::AlreadyExistsError(ToAbsl(StrCat("jail ", spec.name, " is already defined")));
+  }
+  JW_ASSIGN_OR_RETURN(const uint64_t op,
+                      BeginOpLocked("create", {{"jail", {spec.name}},
+                                               {"start", {request.start ? "1" : "0"}}}));
+  if (absl::Status d = manager_.Create(spec); !d.ok()) {
+    EndOpLocked(op);
+    return d;
+  }
+  StepOpLocked(op, "defined");
   LogInfo("jail defined", {{"jail", spec.name}, {"by", "api"}});
   absl::Status s = AddAll(rules_, limits);
+  if (s.ok()) StepOpLocked(op, "limits");
   if (s.ok() && request.start) {
     s = manager_.Start(spec.name);
-    if (s.ok()) LogInfo("jail started", {{"jail", spec.name}});
+    if (s.ok()) {
+      StepOpLocked(op, "started");
+      LogInfo("jail started", {{"jail", spec.name}});
+    }
   }
   if (!s.ok() && policy_.FindJail(spec.name) == nullptr) {
     // Nothing half-done: a jail that cannot start with its limits is not
@@ -160,13 +219,21 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
     LogWarning("jail creation rolled back",
                {{"jail", spec.name}, {"error", std::string(s.message())}});
   }
+  EndOpLocked(op);
   SyncLocked();
   return s;
 }
 
 absl::Status Lifecycle::DestroyJail(std::string_view name) {
   absl::MutexLock l(&mu_);
-  JW_RETURN_IF_ERROR(manager_.Destroy(name));
+  JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("destroy", {{"jail", {std::string(name)}}}));
+  if (absl::Status d = manager_.Destroy(name); !d.ok()) {
+    EndOpLocked(op);
+    SyncLocked();
+    return d;
+  }
+  StepOpLocked(op, "destroyed");
   LogInfo("jail destroyed", {{"jail", std::string(name)}});
   SyncLocked();
   // Its runtime rules go with it (the policy's rules for it stay).
@@ -174,29 +241,45 @@ absl::Status Lifecycle::DestroyJail(std::string_view name) {
     LogWarning("runtime rules of a destroyed jail kept",
                {{"jail", std::string(name)}, {"error", std::string(s.message())}});
   }
+  EndOpLocked(op);
   return absl::OkStatus();
 }
 
 absl::Status Lifecycle::StartJail(std::string_view name) {
   absl::MutexLock l(&mu_);
+  JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("start", {{"jail", {std::string(name)}}}));
   absl::Status s = manager_.Start(name);
   if (s.ok()) LogInfo("jail started", {{"jail", std::string(name)}});
+  EndOpLocked(op);
   SyncLocked();
   return s;
 }
 
 absl::Status Lifecycle::StopJail(std::string_view name) {
   absl::MutexLock l(&mu_);
+  JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("stop", {{"jail", {std::string(name)}}}));
   absl::Status s = manager_.Stop(name);
   if (s.ok()) LogInfo("jail stopped", {{"jail", std::string(name)}});
+  EndOpLocked(op);
   SyncLocked();
   return s;
 }
 
 absl::Status Lifecycle::RestartJail(std::string_view name) {
   absl::MutexLock l(&mu_);
-  absl::Status s = manager_.Restart(name);
+  JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("restart", {{"jail", {std::string(name)}}}));
+  // Stop, then start, as Manager::Restart does, with the boundary recorded:
+  // a replay after it only has to start the jail.
+  absl::Status s = manager_.Stop(name);
+  if (s.ok()) {
+    StepOpLocked(op, "stopped");
+    s = manager_.Start(name);
+  }
   if (s.ok()) LogInfo("jail restarted", {{"jail", std::string(name)}});
+  EndOpLocked(op);
   SyncLocked();
   return s;
 }

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <cerrno>
 
 #include "jailwarden/base/errno.h"
@@ -11,6 +13,7 @@
 #include "jailwarden/base/strings.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "platform/linux/proc_parser.h"
+#include "service/api_view.h"
 
 namespace jailwarden::service {
 namespace {
@@ -45,12 +48,37 @@ absl::Status RctlFront::AddRule(std::string_view text) {
 absl::Status RctlFront::RemoveRule(std::string_view text) {
   JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
   int removed = 0;
+  // Drift before and after, for the jails the filter can touch.
+  std::shared_ptr<const policy::Policy> pol = policy_ ? policy_() : nullptr;
+  std::vector<rctl::Rule> policy_rules;
+  if (pol != nullptr && events_ != nullptr) policy_rules = pol->AllRules().rules();
+  auto drift = [&](const RuleSnapshot& snap) {
+    std::vector<rctl::Rule> out;
+    std::vector<std::string> jails;
+    for (const rctl::Rule& p : policy_rules) {
+      if (p.subject != rctl::SubjectType::kJail) continue;
+      if (!filter.subject_id.empty() && filter.subject_id != p.subject_id) continue;
+      if (std::find(jails.begin(), jails.end(), p.subject_id) != jails.end()) continue;
+      jails.push_back(p.subject_id);
+      for (rctl::Rule& r : PolicyDrift(p.subject_id, policy_rules, snap)) out.push_back(r);
+    }
+    return out;
+  };
+  const std::vector<rctl::Rule> before = drift(*rules_.Current());
   JW_RETURN_IF_ERROR(rules_.Mutate([&](RuleDraft& draft) -> absl::Status {
     JW_ASSIGN_OR_RETURN(removed, draft.Remove(filter));
     return absl::OkStatus();
   }));
   LogInfo("rules removed",
           {{"filter", rctl::FormatRule(filter)}, {"count", StrCat(removed)}});
+  for (const rctl::Rule& r : drift(*rules_.Current())) {
+    if (std::find(before.begin(), before.end(), r) != before.end()) continue;
+    const std::string shown = rctl::FormatRule(r);
+    LogWarning("policy drift: a policy rule is no longer in force until the next apply",
+               {{"jail", r.subject_id}, {"rule", shown}});
+    events_->Append(StrCat("!system=JAILWARDEN subsystem=policy type=drift jail=", r.subject_id,
+                           " rule=", shown));
+  }
   return absl::OkStatus();
 }
 

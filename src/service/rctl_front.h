@@ -5,8 +5,13 @@
 // Writes go through RuleDatabase::Mutate (so a backend refusal changes
 // nothing); reads never wait. Thread-safe.
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "jailwarden/engine/event_stream.h"
+#include "jailwarden/policy/policy.h"
 
 #include "jailwarden/racct/sampler.h"
 #include "jailwarden/rctl/rctl_command.h"
@@ -19,8 +24,13 @@ bool HostProcessExists(int64_t pid);
 
 class RctlFront final : public rctl::RctlBackend {
  public:
-  RctlFront(RuleDatabase& rules, const racct::Sampler& sampler)
-      : rules_(rules), sampler_(sampler) {}
+  // `events` (may be null) hears of policy drift: a RemoveRule that takes
+  // a rule of `policy()` out of force appends one line per such rule,
+  // "!system=JAILWARDEN subsystem=policy type=drift jail=J rule=R".
+  RctlFront(RuleDatabase& rules, const racct::Sampler& sampler,
+            engine::EventStream* events = nullptr,
+            std::function<std::shared_ptr<const policy::Policy>()> policy = {})
+      : rules_(rules), sampler_(sampler), events_(events), policy_(std::move(policy)) {}
 
   absl::Status AddRule(std::string_view text) override;
   absl::Status RemoveRule(std::string_view text) override;
@@ -31,6 +41,8 @@ class RctlFront final : public rctl::RctlBackend {
  private:
   RuleDatabase& rules_;
   const racct::Sampler& sampler_;
+  engine::EventStream* events_;
+  std::function<std::shared_ptr<const policy::Policy>()> policy_;
 };
 
 }  // namespace jailwarden::service

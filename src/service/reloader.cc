@@ -94,6 +94,15 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
                {{"key", key}});
   }
   jail::Manager& manager = lifecycle_.manager();
+  // The intent, durably, before the first step: a kill from here on is
+  // completed by the next daemon (Lifecycle::ApplyInitialPolicy).
+  absl::StatusOr<uint64_t> op = lifecycle_.BeginOpLocked(
+      "apply", {{"remove", diff.jails_to_remove}, {"restart", diff.jails_to_restart}});
+  if (!op.ok()) {
+    const std::string why = StrCat("apply not recorded: ", ToStd(op.status().message()));
+    Record(false, why);
+    return absl::Status(op.status().code(), ToAbsl(why));
+  }
   // 1. Jails the policy no longer has.
   for (const std::string& name : diff.jails_to_remove) {
     absl::Status s = manager.Destroy(name);
@@ -103,6 +112,7 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
       LogError("jail removal failed", {{"jail", name}, {"error", std::string(s.message())}});
       result.failures.push_back(StrCat(name, ": ", ToStd(s.message())));
     }
+    lifecycle_.StepOpLocked(*op, StrCat("removed:", name));
   }
   lifecycle_.SyncLocked();
   // 2. The rule database, in one step.
@@ -112,8 +122,10 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
         StrCat("new limits could not be applied: ", ToStd(swapped.message()));
     Record(false, why);
     LogError("policy reload refused; the running policy stays", {{"error", why}});
+    lifecycle_.EndOpLocked(*op);
     return absl::Status(swapped.code(), ToAbsl(why));
   }
+  lifecycle_.StepOpLocked(*op, "rules");
   for (const rctl::Rule& r : plan.to_remove) {
     LogInfo("rule removed", {{"rule", rctl::FormatRule(r)}, {"jail", r.subject_id}});
   }
@@ -136,10 +148,18 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
     if (s.ok()) s = manager.Restart(name);
     LogInfo("jail restarted by reload", {{"jail", name}});
     if (!s.ok()) result.failures.push_back(StrCat(name, ": ", ToStd(s.message())));
+    lifecycle_.StepOpLocked(*op, StrCat("restarted:", name));
   }
   for (std::string& f : lifecycle_.EnsurePolicyJailsLocked()) {
     result.failures.push_back(std::move(f));
   }
+  lifecycle_.StepOpLocked(*op, "jails");
+  // Which jails the policy defines, for the next start-up
+  // (server.stop_removed_jails).
+  if (absl::Status s = lifecycle_.RecordPolicyJailsLocked(); !s.ok()) {
+    result.failures.push_back(StrCat("policy-jails record: ", ToStd(s.message())));
+  }
+  lifecycle_.EndOpLocked(*op);
   Record(true, "");
   LogInfo("policy applied", {{"changes", result.diff.empty() ? "none" : result.diff},
                              {"failures", StrCat(result.failures.size())}});

@@ -168,6 +168,29 @@ TEST(StateStoreTest, SaveLoadListRemove) {
   EXPECT_EQ((*store)->Load("web").status().code(), absl::StatusCode::kNotFound);
 }
 
+// A Remove killed after its rename, half-way through deleting: the next
+// Open finishes it, and the jail is gone, not half-defined.
+TEST(StateStoreTest, ARemovalKilledHalfWayIsFinishedByOpen) {
+  TempDir dir;
+  const std::string root = dir.path() + "/state";
+  {
+    auto store = StateStore::Open(root, /*fsync=*/true);
+    ASSERT_TRUE(store.ok()) << store.status();
+    JailRecord rec;
+    rec.spec = FullSpec();
+    ASSERT_TRUE((*store)->Save(rec).ok());
+  }
+  // What the rename and part of the delete leave: config.json gone first.
+  ASSERT_EQ(rename((root + "/jails/web").c_str(), (root + "/jails/.web.removing").c_str()), 0);
+  ASSERT_EQ(unlink((root + "/jails/.web.removing/config.json").c_str()), 0);
+  auto store = StateStore::Open(root, /*fsync=*/true);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_THAT(*(*store)->ListNames(), ::testing::IsEmpty());
+  EXPECT_THAT((*store)->stale_removed(), ::testing::Contains(root + "/jails/.web.removing"));
+  EXPECT_NE(access((root + "/jails/.web.removing").c_str(), F_OK), 0);
+  EXPECT_EQ((*store)->Load("web").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(StateStoreTest, EphemeralRecordsAreKeptApartUnderTransient) {
   TempDir dir;
   auto store = *StateStore::Open(dir.path(), /*fsync=*/true);

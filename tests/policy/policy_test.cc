@@ -40,6 +40,7 @@ TEST(PolicyTest, ServerDefaultsWhenAbsent) {
   EXPECT_EQ(s.throttle, (ThrottleConfig{1, 2000, 100, 100}));
   EXPECT_EQ(s.token_file, "/var/lib/jailwarden/token");
   EXPECT_EQ(s.metrics_path, "/metrics");
+  EXPECT_TRUE(s.stop_removed_jails);
   EXPECT_EQ(s, ServerConfig{});
 }
 
@@ -58,6 +59,7 @@ TEST(PolicyTest, ServerValuesAreRead) {
   EXPECT_EQ(s.devctl_rate_limit, 100);
   EXPECT_EQ(s.throttle, (ThrottleConfig{2, 500, 50, 0}));
   EXPECT_EQ(s.metrics_path, "/prometheus/metrics");
+  EXPECT_FALSE(s.stop_removed_jails);
   EXPECT_TRUE(p.jails.empty());
 }
 

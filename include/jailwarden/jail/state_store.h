@@ -68,7 +68,8 @@ class StateStore {
   // Open removes what writes killed between open and rename left: every
   // `*.tmp` file in the jail directories and the transient directory,
   // <root>/manager.json.tmp, and jail directories left empty without a
-  // config.json (a create killed before its record existed); see
+  // config.json (a create killed before its record existed), and
+  // jails/.<name>.removing directories (a Remove killed half-way); see
   // stale_removed(). It assumes it is the only writer (the daemon holds the
   // state directory's lock). Errors: ErrnoStatus from mkdir(2),
   // opendir(2), unlink(2) or fsync(2).
@@ -92,7 +93,9 @@ class StateStore {
   // Names of every directory under jails/ (or of every *.json file under
   // transient/), sorted.
   absl::StatusOr<std::vector<std::string>> ListNames(bool transient = false) const;
-  // Removes jails/<name>/ and everything in it (or transient/<name>.json).
+  // Removes jails/<name>/ and everything in it (or transient/<name>.json):
+  // renamed to jails/.<name>.removing first (one atomic step, fsync'd),
+  // then deleted, so a kill leaves the jail either defined or gone.
   // OK if already gone.
   absl::Status Remove(std::string_view name, bool transient = false);
 
@@ -114,6 +117,11 @@ class StateStore {
   StateStore(std::string root, bool fsync, std::string transient_dir)
       : root_(std::move(root)), fsync_(fsync), transient_dir_(std::move(transient_dir)) {}
   absl::StatusOr<JailRecord> LoadTransient(std::string_view name) const;
+  // <root>/jails/.<name>.removing: where Remove moves a jail's directory
+  // before deleting it.
+  std::string RemovingDir(std::string_view name) const;
+  // rm -r of `dir` (absent is fine), then fsync of jails/.
+  absl::Status RemoveTree(const std::string& dir);
   absl::Status RemoveStaleTempFiles();
   std::string root_;
   bool fsync_;

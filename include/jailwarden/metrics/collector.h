@@ -53,6 +53,9 @@ struct JailStatus {
   std::string state;           // jail::Manager's state name: "running", ...
   std::optional<absl::Time> start_time;  // when it last entered running
   bool expected_running = false;  // policy says it should run now
+  // The policy's rules for this jail that are not in force (drift: removed
+  // at runtime, until the next apply).
+  int64_t policy_drift = 0;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by

@@ -92,6 +92,11 @@ struct ServerConfig {
   std::string token_file =
       std::string(kDefaultStateDir) + "/token";  // <state_dir>/token
   std::string metrics_path = "/metrics";
+  // Jails an earlier policy defined and this one no longer does, found at
+  // start-up (removed from the file while the daemon was down): stopped in
+  // jail(8) order and forgotten, as a reload would (true), or kept as they
+  // are, as jails the policy does not manage (false).
+  bool stop_removed_jails = true;
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };
 

@@ -7,9 +7,18 @@
 // running policy; the rules live in the RuleDatabase and the running jails
 // in the JailRegistry.
 //
+// Every multi-step change (create+start, start, stop, restart, destroy, and
+// the Reloader's apply) is a journaled operation (jail::Journal in
+// <state_dir>/journal): its intent is recorded durably before the first
+// step, each step after it is done, and the record removed when the call
+// answers. ApplyInitialPolicy replays what a killed daemon left, before
+// anything is served: create is rolled back unless it finished, every other
+// kind is completed (docs/architecture.md, "State").
+//
 // Thread-safety: every method is thread-safe; the *Locked ones only inside
 // Serialized().
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "jailwarden/api/daemon.h"
+#include "jailwarden/jail/journal.h"
 #include "jailwarden/jail/manager.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/racct/shared_slot.h"
@@ -33,9 +43,14 @@ class Lifecycle {
   Lifecycle(policy::Policy policy, jail::Manager& manager, RuleDatabase& rules,
             JailRegistry& registry);
 
-  // Start-up: the policy's rules into the database, then every policy jail
-  // defined and started (dependencies first). Jail failures are logged and
-  // returned as "name: reason" lines; a refused rule set is an error.
+  // Start-up: the policy's rules into the database; the journal opened and
+  // every operation an earlier daemon left open completed or rolled back;
+  // jails the previous policy defined and this one does not stopped and
+  // forgotten (server.stop_removed_jails); then every policy jail defined
+  // and started (dependencies first), and the policy's jail names recorded
+  // (<state_dir>/policy-jails.txt). Jail failures are logged and returned as
+  // "name: reason" lines; a refused rule set, an unreadable journal or
+  // record (DataLoss naming the file) or a failed write is an error.
   absl::StatusOr<std::vector<std::string>> ApplyInitialPolicy();
 
   // api::Daemon's lifecycle calls. CreateJail defines the jail and adds its
@@ -80,7 +95,31 @@ class Lifecycle {
 
   absl::Mutex& mutex() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
+  // Journal helpers for the operations under the control lock (the
+  // Reloader's apply too). Begin records the intent durably (an error means
+  // nothing was done); Step and End log a failed write and go on (the
+  // replay of an older record is safe: every replay is idempotent). Before
+  // ApplyInitialPolicy opened the journal they record nothing (id 0).
+  absl::StatusOr<uint64_t> BeginOpLocked(
+      std::string kind, std::map<std::string, std::vector<std::string>> args)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StepOpLocked(uint64_t id, std::string step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndOpLocked(uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes <state_dir>/policy-jails.txt: the running policy's jail names.
+  absl::Status RecordPolicyJailsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Destroys `name` (stopping it in jail(8) order) and drops its runtime
+  // rules; NotFound is success. For removals the policy decided.
+  absl::Status RemoveJailLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // <state_dir>/policy-jails.txt, one name a line.
+  static constexpr char kPolicyJailsFile[] = "policy-jails.txt";
+
  private:
+  // lifecycle_recovery.cc: start-up replay and removed jails.
+  absl::Status ReplayJournalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReplayOneLocked(const jail::JournalOp& op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StopRemovedJailsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   absl::StatusOr<std::vector<rctl::Rule>> LimitsFor(const platform::JailSpec& spec,
                                                     std::string_view template_name,
                                                     const std::vector<std::string>& limits,
@@ -95,6 +134,7 @@ class Lifecycle {
   absl::Mutex mu_;
   policy::Policy policy_ ABSL_GUARDED_BY(mu_);
   int64_t run_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<jail::Journal> journal_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const policy::Policy> published_policy_;
 };
 

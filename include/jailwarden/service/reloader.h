@@ -10,7 +10,11 @@
 // `apply -n` reports as "rule +X (drift: not in force)"; a backend refusal
 // leaves the old rules and refuses the reload); running jails get their new limits without a
 // restart; jails whose definition changed are restarted; new jails are
-// created; every policy jail that is not running is started.
+// created; every policy jail that is not running is started. The apply is
+// journaled (Lifecycle::BeginOpLocked: the jails to remove and restart
+// before the first step, each step after it): a daemon killed in the middle
+// completes its removals at the next start. At the end the policy's jail
+// names are recorded for the next start-up (server.stop_removed_jails).
 //
 // Thread-safety: thread-safe; Apply runs under the Lifecycle's lock.
 
