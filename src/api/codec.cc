@@ -218,6 +218,14 @@ Json ErrorToJson(const absl::Status& status) {
 
 int HttpStatusFor(const absl::Status& status) {
   if (status.ok()) return 200;
+  // An operation this daemon or host does not support (absl maps
+  // EOPNOTSUPP/ENOTSUP to Unimplemented) is a conflict with what the
+  // server can do, not a missing endpoint: 409 with the errno's name in
+  // the body, never 501.
+  if (const std::optional<int> e = StatusErrno(status);
+      e.has_value() && (*e == EOPNOTSUPP || *e == ENOTSUP)) {
+    return 409;
+  }
   for (const CodeName& c : kCodes) {
     if (c.code == status.code()) return c.http;
   }

@@ -35,7 +35,8 @@ absl::Time ParseTimestamp(std::string_view text);
 // The error body: {"error": message, "code": "NOT_FOUND", "errno": "ESRCH"}
 // (errno only when the status carries one).
 Json ErrorToJson(const absl::Status& status);
-// The HTTP status for an absl status code.
+// The HTTP status for an absl status code; a status carrying EOPNOTSUPP
+// (Unimplemented) answers 409, not 501.
 int HttpStatusFor(const absl::Status& status);
 // Back from an error response: the code from "code" (or the HTTP status),
 // the message from "error", the errno from "errno" (ErrnoStatusWithMessage).

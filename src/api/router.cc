@@ -245,6 +245,12 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
     if (m != "POST") return MethodNotAllowed("POST");
     absl::StatusOr<Json> body = Body();
     if (!body.ok()) return SendError(body.status());
+    if (action == "start" || action == "stop" || action == "restart") {
+      // These take no fields: anything in the body is a mistake.
+      if (absl::Status s = RejectUnknownFields(*body, {}); !s.ok()) {
+        return SendError(s);
+      }
+    }
     if (action == "start") return Done(d_.StartJail(name));
     if (action == "stop") return Done(d_.StopJail(name));
     if (action == "restart") return Done(d_.RestartJail(name));
@@ -285,8 +291,12 @@ void Router::Impl::CreateJail() {
   absl::StatusOr<Json> body = Body();
   if (!body.ok()) return SendError(body.status());
   CreateJailRequest request;
-  absl::Status s = ParseJailSource(*body, &request.spec, &request.template_name,
-                                   &request.limits);
+  absl::Status s =
+      RejectUnknownFields(*body, {"spec", "template", "name", "limits", "start"});
+  if (s.ok()) {
+    s = ParseJailSource(*body, &request.spec, &request.template_name,
+                        &request.limits);
+  }
   if (s.ok()) s = ReadBool(*body, "start", &request.start);
   if (!s.ok()) return SendError(s);
   s = d_.CreateJail(request);
@@ -309,12 +319,36 @@ absl::Status Router::Impl::ParseExec(const Json& body, platform::ExecRequest* ex
   if (exec->argv.empty()) {
     return absl::InvalidArgumentError("field 'argv' must name a command");
   }
+  // Refused here, before a stream starts, so the answer is a 400 and not
+  // a 200 with the error inside the stream.
+  if (exec->argv[0].empty()) {
+    return absl::InvalidArgumentError(
+        "field 'argv': the command (argv[0]) must not be empty");
+  }
+  for (std::size_t i = 0; i < exec->argv.size(); ++i) {
+    if (exec->argv[i].find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("field 'argv': argv[", i, "] contains a NUL byte")));
+    }
+  }
+  for (const auto& [key, value] : exec->env) {
+    if (key.empty() || key.find('=') != std::string::npos ||
+        key.find('\0') != std::string::npos ||
+        value.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat(
+          "field 'env': '", key,
+          "' is not a variable name (empty, '=' or a NUL byte)")));
+    }
+  }
   return absl::OkStatus();
 }
 
 void Router::Impl::Exec(const std::string& name, const Json& body) {
   platform::ExecRequest exec;
-  if (absl::Status s = ParseExec(body, &exec); !s.ok()) {
+  absl::Status s =
+      RejectUnknownFields(body, {"argv", "env", "clean_env", "timeout_ms"});
+  if (s.ok()) s = ParseExec(body, &exec);
+  if (!s.ok()) {
     return SendError(s);
   }
   absl::StatusOr<JailInfo> info = d_.GetJail(name);
@@ -333,9 +367,14 @@ void Router::Impl::RunOneShot() {
   if (!body.ok()) return SendError(body.status());
   RunRequest run;
   platform::ExecRequest exec;
-  absl::Status s =
-      ParseJailSource(*body, &run.spec, &run.template_name, &run.limits);
+  absl::Status s = RejectUnknownFields(
+      *body, {"spec", "template", "name", "limits", "argv", "env", "clean_env",
+              "timeout_ms"});
+  if (s.ok()) s = ParseJailSource(*body, &run.spec, &run.template_name, &run.limits);
   if (s.ok()) s = ParseExec(*body, &exec);
+  // A bad template, name or limit is answered here, before the stream's
+  // 200 (d_.Run checks again under its lock).
+  if (s.ok()) s = d_.CheckRun(run);
   if (!s.ok()) return SendError(s);
   StreamCommand(exec, [this, run](const platform::ExecRequest& r) {
     return d_.Run(run, r);
@@ -367,7 +406,9 @@ void Router::Impl::Rules() {
     absl::StatusOr<Json> body = Body();
     if (!body.ok()) return SendError(body.status());
     std::string rule;
-    if (absl::Status s = ReadString(*body, "rule", &rule); !s.ok()) {
+    absl::Status s = RejectUnknownFields(*body, {"rule"});
+    if (s.ok()) s = ReadString(*body, "rule", &rule);
+    if (!s.ok()) {
       return SendError(s);
     }
     if (rule.empty()) {
@@ -399,7 +440,8 @@ void Router::Impl::Apply() {
   if (!body.ok()) return SendError(body.status());
   std::string text, filename = "policy";
   bool dry_run = false;
-  absl::Status s = ReadString(*body, "policy", &text);
+  absl::Status s = RejectUnknownFields(*body, {"policy", "filename", "dry_run"});
+  if (s.ok()) s = ReadString(*body, "policy", &text);
   if (s.ok()) s = ReadString(*body, "filename", &filename);
   if (s.ok()) s = ReadBool(*body, "dry_run", &dry_run);
   if (!s.ok()) return SendError(s);

@@ -141,7 +141,7 @@ TEST_F(ApiTest, WrongFieldTypeIs400) {
   absl::StatusOr<HttpResponse> r = MakeClient().Do("POST", "/v1/rules", "{\"rule\": 5}");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400);
-  EXPECT_THAT(r->body, HasSubstr("field 'rule' must be a string"));
+  EXPECT_THAT(r->body, HasSubstr("field 'rule': expected a string, got number"));
 }
 
 // rctl(8)'s output and messages, through HTTP.
