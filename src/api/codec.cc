@@ -244,12 +244,19 @@ absl::Status StatusFromError(int http_status, std::string_view body) {
   std::string code_name;
   std::string errno_name;
   absl::StatusOr<Json> j = ParseJson(body);
-  if (j.ok() && j->is_object()) {
+  if (j.ok() && j->is_object() && j->contains("error")) {
     (void)ReadString(*j, "error", &message);
     (void)ReadString(*j, "code", &code_name);
     (void)ReadString(*j, "errno", &errno_name);
-  } else if (!body.empty()) {
-    message = StrCat("HTTP ", http_status, ": ", StripWhitespace(body));
+  } else {
+    // Not the daemon's error form: most likely --server names something
+    // that is not jailwarden (or a proxy in between). Say so, with the
+    // start of what came back.
+    std::string_view text = StripWhitespace(body);
+    const bool cut = text.size() > 120;
+    message = StrCat("HTTP ", http_status,
+                     " without a jailwarden error body (is --server a jailwarden daemon?)",
+                     text.empty() ? "" : ": ", text.substr(0, 120), cut ? "..." : "");
   }
   if (!errno_name.empty()) {
     if (const std::optional<int> e = ErrnoFromName(errno_name); e.has_value()) {

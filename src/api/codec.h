@@ -40,6 +40,9 @@ Json ErrorToJson(const absl::Status& status);
 int HttpStatusFor(const absl::Status& status);
 // Back from an error response: the code from "code" (or the HTTP status),
 // the message from "error", the errno from "errno" (ErrnoStatusWithMessage).
+// A body that is not the daemon's error form (another server behind
+// --server) gives "HTTP 404 without a jailwarden error body (is --server a
+// jailwarden daemon?): <its first 120 characters>".
 absl::Status StatusFromError(int http_status, std::string_view body);
 
 // errno value for "EINVAL" etc., nullopt if unknown.

@@ -57,9 +57,11 @@ std::vector<std::string> Segments(std::string_view path) {
   return out;
 }
 
-// The longest jail name a path may carry: the 255 bytes jail(8) allows
-// (the manager's own, shorter limit is checked where jails are defined).
-constexpr std::size_t kMaxPathNameLength = 255;
+// The longest jail name a path may carry: the one limit on jail names
+// (policy::kMaxJailNameLength, which jail::Manager enforces too; the api
+// layer does not include the policy layer's header), so no longer name is
+// looked up.
+constexpr std::size_t kMaxPathNameLength = 64;
 
 // Why `name`, a jail name taken from the request path, is refused before
 // any lookup, or nullopt. The path arrives percent-decoded, so %00, %2F and

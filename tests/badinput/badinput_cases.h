@@ -35,6 +35,9 @@ struct CliCase {
   bool connect = true;
 };
 
+// In a CliCase's args: the address of a web server that is not jailwarden.
+inline constexpr char kOtherServer[] = "@OTHER_SERVER@";
+
 std::vector<PolicyTextCase> PolicyTextCases();
 std::vector<ApiCase> ApiCases();
 // CliCases() writes a few files under /tmp (a 4 MiB + 1 policy, a token

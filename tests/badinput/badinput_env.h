@@ -22,6 +22,7 @@
 #include "fakes/fake_usage_reader.h"
 #include "gtest/gtest.h"
 #include "jailwarden/api/client.h"
+#include "jailwarden/api/http_server.h"
 #include "jailwarden/api/server.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
@@ -164,8 +165,26 @@ class Env {
     }
     server_ = *std::move(s);
     url_ = StrCat("http://127.0.0.1:", server_->ports()[0]);
+    // Something that is not jailwarden, for --server mismatches: a plain
+    // web server answering every request with an HTML 404.
+    api::HttpServerOptions other;
+    other.listen = {"127.0.0.1:0"};
+    other.num_threads = 2;
+    absl::StatusOr<std::unique_ptr<api::HttpServer>> web = api::HttpServer::Start(
+        other, [](const api::HttpRequest&, api::ResponseWriter& out) {
+          out.Send(404, "text/html", "<html><body>Not Found</body></html>");
+        });
+    if (!web.ok()) {
+      ADD_FAILURE() << web.status();
+      server_.reset();
+      return;
+    }
+    other_ = *std::move(web);
+    other_url_ = StrCat("http://127.0.0.1:", other_->ports()[0]);
   }
   ~Env() {
+    if (other_ != nullptr) other_->Stop();
+    other_.reset();
     server_.reset();
     daemon_.reset();
     std::error_code ec;
@@ -174,6 +193,8 @@ class Env {
 
   bool ok() const { return server_ != nullptr; }
   const std::string& url() const { return url_; }
+  // A web server that is not jailwarden (every answer an HTML 404).
+  const std::string& other_url() const { return other_url_; }
   const std::string& state_dir() const { return state_dir_; }
   const std::string& policy_text() const { return policy_text_; }
   service::Daemon& daemon() { return *daemon_; }
@@ -215,6 +236,8 @@ class Env {
   ScriptedHostBackend* host_ = nullptr;
   std::unique_ptr<service::Daemon> daemon_;
   std::unique_ptr<api::ApiServer> server_;
+  std::string other_url_;
+  std::unique_ptr<api::HttpServer> other_;
 };
 
 }  // namespace jailwarden::badinput

@@ -189,8 +189,12 @@ TEST_F(BadInputTest, CliArguments) {
   const std::vector<CliCase> cases = CliCases();
   for (const CliCase& c : cases) {
     SCOPED_TRACE(StrCat(c.verb, " ", Join(c.args, " ").substr(0, 200)));
+    std::vector<std::string> args = c.args;
+    for (std::string& a : args) {
+      if (a == kOtherServer) a = env_->other_url();
+    }
     const State before = env_->Snapshot();
-    CliOutput o = RunCli(*env_, c.verb, c.args, c.connect);
+    CliOutput o = RunCli(*env_, c.verb, args, c.connect);
     if (c.code >= 0) {
       EXPECT_EQ(o.code, c.code) << o.err;
     } else {

@@ -107,6 +107,15 @@ std::vector<CliCase> CliCases() {
        "token file /nonexistent/token", false},
       {"start", {"--server", "http://127.0.0.1:1", "--token", "t", "db"}, -1, "127.0.0.1:1",
        false},
+      // --server naming something that is not jailwarden.
+      {"list", {"--server", kOtherServer, "--token", "t"}, -1,
+       "jailwarden list: HTTP 404 without a jailwarden error body (is --server a jailwarden "
+       "daemon?): <html><body>Not Found</body></html>",
+       false},
+      {"start", {"--server", kOtherServer, "--token", "t", "db"}, -1,
+       "HTTP 404 without a jailwarden error body (is --server a jailwarden daemon?)", false},
+      {"rctl", {"--server", kOtherServer, "--token", "t", "-a", "jail:db:maxproc:deny=5"}, -1,
+       "", false},
   };
 }
 
