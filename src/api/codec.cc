@@ -173,6 +173,29 @@ absl::StatusOr<UsageRow> UsageRowFromJson(const Json& j) {
   return row;
 }
 
+absl::Status CheckExecArguments(const platform::ExecRequest& exec) {
+  if (exec.argv.empty()) {
+    return absl::InvalidArgumentError("field 'argv' must name a command");
+  }
+  if (exec.argv[0].empty()) {
+    return absl::InvalidArgumentError("field 'argv': the command (argv[0]) must not be empty");
+  }
+  for (std::size_t i = 0; i < exec.argv.size(); ++i) {
+    if (exec.argv[i].find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("field 'argv': argv[", i, "] contains a NUL byte")));
+    }
+  }
+  for (const auto& [key, value] : exec.env) {
+    if (key.empty() || key.find('=') != std::string::npos ||
+        key.find('\0') != std::string::npos || value.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat(
+          "field 'env': '", key, "' is not a variable name (empty, '=' or a NUL byte)")));
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 struct CodeName {

@@ -28,6 +28,11 @@ absl::StatusOr<DaemonStatus> StatusFromJson(const Json& j);
 Json UsageRowToJson(const UsageRow& row);
 absl::StatusOr<UsageRow> UsageRowFromJson(const Json& j);
 
+// exec/run arguments as the API takes them: InvalidArgument naming the
+// field for no command, an empty argv[0], a NUL byte in an argument, or an
+// env name that is empty or holds '=' or a NUL (or a value with a NUL).
+absl::Status CheckExecArguments(const platform::ExecRequest& exec);
+
 // RFC 3339 UTC ("2026-11-22T16:01:02Z"); "" for InfinitePast.
 std::string FormatTimestamp(absl::Time t);
 absl::Time ParseTimestamp(std::string_view text);

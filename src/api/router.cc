@@ -318,31 +318,9 @@ absl::Status Router::Impl::ParseExec(const Json& body, platform::ExecRequest* ex
     return absl::InvalidArgumentError("field 'timeout_ms' must be >= 0");
   }
   exec->timeout = absl::Milliseconds(timeout_ms);
-  if (exec->argv.empty()) {
-    return absl::InvalidArgumentError("field 'argv' must name a command");
-  }
   // Refused here, before a stream starts, so the answer is a 400 and not
   // a 200 with the error inside the stream.
-  if (exec->argv[0].empty()) {
-    return absl::InvalidArgumentError(
-        "field 'argv': the command (argv[0]) must not be empty");
-  }
-  for (std::size_t i = 0; i < exec->argv.size(); ++i) {
-    if (exec->argv[i].find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(
-          ToAbsl(StrCat("field 'argv': argv[", i, "] contains a NUL byte")));
-    }
-  }
-  for (const auto& [key, value] : exec->env) {
-    if (key.empty() || key.find('=') != std::string::npos ||
-        key.find('\0') != std::string::npos ||
-        value.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(ToAbsl(StrCat(
-          "field 'env': '", key,
-          "' is not a variable name (empty, '=' or a NUL byte)")));
-    }
-  }
-  return absl::OkStatus();
+  return CheckExecArguments(*exec);
 }
 
 void Router::Impl::Exec(const std::string& name, const Json& body) {
