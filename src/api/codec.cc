@@ -173,6 +173,29 @@ absl::StatusOr<UsageRow> UsageRowFromJson(const Json& j) {
   return row;
 }
 
+absl::Status CheckExecArguments(const platform::ExecRequest& exec) {
+  if (exec.argv.empty()) {
+    return absl::InvalidArgumentError("field 'argv' must name a command");
+  }
+  if (exec.argv[0].empty()) {
+    return absl::InvalidArgumentError("field 'argv': the command (argv[0]) must not be empty");
+  }
+  for (std::size_t i = 0; i < exec.argv.size(); ++i) {
+    if (exec.argv[i].find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("field 'argv': argv[", i, "] contains a NUL byte")));
+    }
+  }
+  for (const auto& [key, value] : exec.env) {
+    if (key.empty() || key.find('=') != std::string::npos ||
+        key.find('\0') != std::string::npos || value.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat(
+          "field 'env': '", key, "' is not a variable name (empty, '=' or a NUL byte)")));
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 struct CodeName {
@@ -218,6 +241,14 @@ Json ErrorToJson(const absl::Status& status) {
 
 int HttpStatusFor(const absl::Status& status) {
   if (status.ok()) return 200;
+  // An operation this daemon or host does not support (absl maps
+  // EOPNOTSUPP/ENOTSUP to Unimplemented) is a conflict with what the
+  // server can do, not a missing endpoint: 409 with the errno's name in
+  // the body, never 501.
+  if (const std::optional<int> e = StatusErrno(status);
+      e.has_value() && (*e == EOPNOTSUPP || *e == ENOTSUP)) {
+    return 409;
+  }
   for (const CodeName& c : kCodes) {
     if (c.code == status.code()) return c.http;
   }
@@ -236,12 +267,19 @@ absl::Status StatusFromError(int http_status, std::string_view body) {
   std::string code_name;
   std::string errno_name;
   absl::StatusOr<Json> j = ParseJson(body);
-  if (j.ok() && j->is_object()) {
+  if (j.ok() && j->is_object() && j->contains("error")) {
     (void)ReadString(*j, "error", &message);
     (void)ReadString(*j, "code", &code_name);
     (void)ReadString(*j, "errno", &errno_name);
-  } else if (!body.empty()) {
-    message = StrCat("HTTP ", http_status, ": ", StripWhitespace(body));
+  } else {
+    // Not the daemon's error form: most likely --server names something
+    // that is not jailwarden (or a proxy in between). Say so, with the
+    // start of what came back.
+    std::string_view text = StripWhitespace(body);
+    const bool cut = text.size() > 120;
+    message = StrCat("HTTP ", http_status,
+                     " without a jailwarden error body (is --server a jailwarden daemon?)",
+                     text.empty() ? "" : ": ", text.substr(0, 120), cut ? "..." : "");
   }
   if (!errno_name.empty()) {
     if (const std::optional<int> e = ErrnoFromName(errno_name); e.has_value()) {

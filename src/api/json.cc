@@ -1,5 +1,6 @@
 #include "api/json.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "jailwarden/base/absl_compat.h"
@@ -29,9 +30,28 @@ const Json* Member(const Json& object, std::string_view key) {
   return &*it;
 }
 
-absl::Status TypeError(std::string_view key, std::string_view type) {
-  return absl::InvalidArgumentError(
-      ToAbsl(StrCat("field '", key, "' must be ", type)));
+// "field 'argv': expected a list of strings, got number".
+absl::Status TypeError(std::string_view key, std::string_view type,
+                       const Json& got) {
+  return absl::InvalidArgumentError(ToAbsl(
+      StrCat("field '", key, "': expected ", type, ", got ", got.type_name())));
+}
+
+// Levenshtein distance, for "did you mean".
+std::size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t prev = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
 }
 
 }  // namespace
@@ -73,7 +93,7 @@ absl::Status ReadString(const Json& object, std::string_view key,
                         std::string* out) {
   const Json* m = Member(object, key);
   if (m == nullptr) return absl::OkStatus();
-  if (!m->is_string()) return TypeError(key, "a string");
+  if (!m->is_string()) return TypeError(key, "a string", *m);
   *out = m->get_ref<const std::string&>();
   return absl::OkStatus();
 }
@@ -81,7 +101,7 @@ absl::Status ReadString(const Json& object, std::string_view key,
 absl::Status ReadBool(const Json& object, std::string_view key, bool* out) {
   const Json* m = Member(object, key);
   if (m == nullptr) return absl::OkStatus();
-  if (!m->is_boolean()) return TypeError(key, "true or false");
+  if (!m->is_boolean()) return TypeError(key, "true or false", *m);
   *out = m->get<bool>();
   return absl::OkStatus();
 }
@@ -91,11 +111,11 @@ absl::Status ReadInt(const Json& object, std::string_view key, int64_t* out) {
   if (m == nullptr) return absl::OkStatus();
   if (m->is_number_unsigned()) {
     const uint64_t v = m->get<uint64_t>();
-    if (v > static_cast<uint64_t>(INT64_MAX)) return TypeError(key, "an integer");
+    if (v > static_cast<uint64_t>(INT64_MAX)) return TypeError(key, "an integer", *m);
     *out = static_cast<int64_t>(v);
     return absl::OkStatus();
   }
-  if (!m->is_number_integer()) return TypeError(key, "an integer");
+  if (!m->is_number_integer()) return TypeError(key, "an integer", *m);
   *out = m->get<int64_t>();
   return absl::OkStatus();
 }
@@ -104,10 +124,10 @@ absl::Status ReadStringList(const Json& object, std::string_view key,
                             std::vector<std::string>* out) {
   const Json* m = Member(object, key);
   if (m == nullptr) return absl::OkStatus();
-  if (!m->is_array()) return TypeError(key, "a list of strings");
+  if (!m->is_array()) return TypeError(key, "a list of strings", *m);
   std::vector<std::string> values;
   for (const Json& v : *m) {
-    if (!v.is_string()) return TypeError(key, "a list of strings");
+    if (!v.is_string()) return TypeError(key, "a list of strings", v);
     values.push_back(v.get_ref<const std::string&>());
   }
   *out = std::move(values);
@@ -118,10 +138,10 @@ absl::Status ReadStringMap(const Json& object, std::string_view key,
                            std::map<std::string, std::string>* out) {
   const Json* m = Member(object, key);
   if (m == nullptr) return absl::OkStatus();
-  if (!m->is_object()) return TypeError(key, "an object of strings");
+  if (!m->is_object()) return TypeError(key, "an object of strings", *m);
   std::map<std::string, std::string> values;
   for (auto it = m->begin(); it != m->end(); ++it) {
-    if (!it.value().is_string()) return TypeError(key, "an object of strings");
+    if (!it.value().is_string()) return TypeError(key, "an object of strings", it.value());
     values[it.key()] = it.value().get_ref<const std::string&>();
   }
   *out = std::move(values);
@@ -134,8 +154,43 @@ absl::Status ReadObject(const Json& object, std::string_view key, Json* out) {
     *out = nullptr;
     return absl::OkStatus();
   }
-  if (!m->is_object()) return TypeError(key, "an object");
+  if (!m->is_object()) return TypeError(key, "an object", *m);
   *out = *m;
+  return absl::OkStatus();
+}
+
+std::string SuggestField(std::string_view key,
+                         const std::vector<std::string_view>& allowed) {
+  std::string best;
+  std::size_t best_distance = 3;  // at most 2 edits away
+  for (std::string_view a : allowed) {
+    const std::size_t d = Distance(AsciiToLower(key), a);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string(a);
+    }
+  }
+  return best;
+}
+
+absl::Status RejectUnknownFields(const Json& object,
+                                 const std::vector<std::string_view>& allowed,
+                                 std::string_view where) {
+  if (!object.is_object()) return absl::OkStatus();
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& key = it.key();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
+      continue;
+    }
+    std::string message =
+        StrCat("unknown field '", where, "/", key, "' in the request body");
+    if (const std::string s = SuggestField(key, allowed); !s.empty()) {
+      StrAppend(&message, "; did you mean '", s, "'?");
+    } else {
+      StrAppend(&message, "; expected ", Join(allowed, ", "));
+    }
+    return absl::InvalidArgumentError(ToAbsl(message));
+  }
   return absl::OkStatus();
 }
 

@@ -29,7 +29,8 @@ std::string DumpJson(const Json& value, int indent = -1);
 
 // Typed reads of member `key` of `object` (which must be an object). An
 // absent member or null leaves `*out` unchanged and returns OK; a member of
-// another type is InvalidArgument "field 'key' must be a <type>".
+// another type is InvalidArgument "field 'key': expected a <type>, got
+// <JSON type>" (e.g. "field 'rule': expected a string, got number").
 absl::Status ReadString(const Json& object, std::string_view key,
                         std::string* out);
 absl::Status ReadBool(const Json& object, std::string_view key, bool* out);
@@ -40,6 +41,20 @@ absl::Status ReadStringMap(const Json& object, std::string_view key,
                            std::map<std::string, std::string>* out);
 // A member that is an object (or absent: `*out` becomes null).
 absl::Status ReadObject(const Json& object, std::string_view key, Json* out);
+
+// The member of `allowed` that `key` is closest to (at most 2 edits,
+// ignoring case), or "" when none is.
+std::string SuggestField(std::string_view key,
+                         const std::vector<std::string_view>& allowed);
+
+// InvalidArgument for the first member of `object` not in `allowed`:
+// "unknown field '<where>/<key>' in the request body; did you mean
+// 'dry_run'?" (or "; expected a, b, c"). `where` is the JSON pointer of
+// `object` ("" for the body itself). Nothing is read from a body with an
+// unknown field, so a typo never passes silently (`dryrun` for `dry_run`).
+absl::Status RejectUnknownFields(const Json& object,
+                                 const std::vector<std::string_view>& allowed,
+                                 std::string_view where = "");
 
 // InvalidArgument "request body must be a JSON object" unless it is one.
 absl::Status RequireObject(const Json& value, std::string_view what);

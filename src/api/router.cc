@@ -57,9 +57,11 @@ std::vector<std::string> Segments(std::string_view path) {
   return out;
 }
 
-// The longest jail name a path may carry: the 255 bytes jail(8) allows
-// (the manager's own, shorter limit is checked where jails are defined).
-constexpr std::size_t kMaxPathNameLength = 255;
+// The longest jail name a path may carry: the one limit on jail names
+// (policy::kMaxJailNameLength, which jail::Manager enforces too; the api
+// layer does not include the policy layer's header), so no longer name is
+// looked up.
+constexpr std::size_t kMaxPathNameLength = 64;
 
 // Why `name`, a jail name taken from the request path, is refused before
 // any lookup, or nullopt. The path arrives percent-decoded, so %00, %2F and
@@ -245,6 +247,12 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
     if (m != "POST") return MethodNotAllowed("POST");
     absl::StatusOr<Json> body = Body();
     if (!body.ok()) return SendError(body.status());
+    if (action == "start" || action == "stop" || action == "restart") {
+      // These take no fields: anything in the body is a mistake.
+      if (absl::Status s = RejectUnknownFields(*body, {}); !s.ok()) {
+        return SendError(s);
+      }
+    }
     if (action == "start") return Done(d_.StartJail(name));
     if (action == "stop") return Done(d_.StopJail(name));
     if (action == "restart") return Done(d_.RestartJail(name));
@@ -285,8 +293,12 @@ void Router::Impl::CreateJail() {
   absl::StatusOr<Json> body = Body();
   if (!body.ok()) return SendError(body.status());
   CreateJailRequest request;
-  absl::Status s = ParseJailSource(*body, &request.spec, &request.template_name,
-                                   &request.limits);
+  absl::Status s =
+      RejectUnknownFields(*body, {"spec", "template", "name", "limits", "start"});
+  if (s.ok()) {
+    s = ParseJailSource(*body, &request.spec, &request.template_name,
+                        &request.limits);
+  }
   if (s.ok()) s = ReadBool(*body, "start", &request.start);
   if (!s.ok()) return SendError(s);
   s = d_.CreateJail(request);
@@ -306,15 +318,17 @@ absl::Status Router::Impl::ParseExec(const Json& body, platform::ExecRequest* ex
     return absl::InvalidArgumentError("field 'timeout_ms' must be >= 0");
   }
   exec->timeout = absl::Milliseconds(timeout_ms);
-  if (exec->argv.empty()) {
-    return absl::InvalidArgumentError("field 'argv' must name a command");
-  }
-  return absl::OkStatus();
+  // Refused here, before a stream starts, so the answer is a 400 and not
+  // a 200 with the error inside the stream.
+  return CheckExecArguments(*exec);
 }
 
 void Router::Impl::Exec(const std::string& name, const Json& body) {
   platform::ExecRequest exec;
-  if (absl::Status s = ParseExec(body, &exec); !s.ok()) {
+  absl::Status s =
+      RejectUnknownFields(body, {"argv", "env", "clean_env", "timeout_ms"});
+  if (s.ok()) s = ParseExec(body, &exec);
+  if (!s.ok()) {
     return SendError(s);
   }
   absl::StatusOr<JailInfo> info = d_.GetJail(name);
@@ -333,9 +347,14 @@ void Router::Impl::RunOneShot() {
   if (!body.ok()) return SendError(body.status());
   RunRequest run;
   platform::ExecRequest exec;
-  absl::Status s =
-      ParseJailSource(*body, &run.spec, &run.template_name, &run.limits);
+  absl::Status s = RejectUnknownFields(
+      *body, {"spec", "template", "name", "limits", "argv", "env", "clean_env",
+              "timeout_ms"});
+  if (s.ok()) s = ParseJailSource(*body, &run.spec, &run.template_name, &run.limits);
   if (s.ok()) s = ParseExec(*body, &exec);
+  // A bad template, name or limit is answered here, before the stream's
+  // 200 (d_.Run checks again under its lock).
+  if (s.ok()) s = d_.CheckRun(run);
   if (!s.ok()) return SendError(s);
   StreamCommand(exec, [this, run](const platform::ExecRequest& r) {
     return d_.Run(run, r);
@@ -367,7 +386,9 @@ void Router::Impl::Rules() {
     absl::StatusOr<Json> body = Body();
     if (!body.ok()) return SendError(body.status());
     std::string rule;
-    if (absl::Status s = ReadString(*body, "rule", &rule); !s.ok()) {
+    absl::Status s = RejectUnknownFields(*body, {"rule"});
+    if (s.ok()) s = ReadString(*body, "rule", &rule);
+    if (!s.ok()) {
       return SendError(s);
     }
     if (rule.empty()) {
@@ -399,7 +420,8 @@ void Router::Impl::Apply() {
   if (!body.ok()) return SendError(body.status());
   std::string text, filename = "policy";
   bool dry_run = false;
-  absl::Status s = ReadString(*body, "policy", &text);
+  absl::Status s = RejectUnknownFields(*body, {"policy", "filename", "dry_run"});
+  if (s.ok()) s = ReadString(*body, "policy", &text);
   if (s.ok()) s = ReadString(*body, "filename", &filename);
   if (s.ok()) s = ReadBool(*body, "dry_run", &dry_run);
   if (!s.ok()) return SendError(s);

@@ -54,6 +54,9 @@ absl::StatusOr<std::string> NewToken() {
   return token;
 }
 
+// The largest token file read (a token is 64 hex characters).
+constexpr std::size_t kMaxTokenFileBytes = 4096;
+
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return ErrnoStatus(errno, StrCat("token file ", path));
@@ -69,13 +72,27 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
     }
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > 4096) break;
+    if (text.size() > kMaxTokenFileBytes) {
+      close(fd);
+      return ErrnoStatusWithMessage(
+          EFBIG, StrCat("token file ", path, ": larger than ", kMaxTokenFileBytes,
+                        " bytes; a token is one line of printable characters"));
+    }
   }
   close(fd);
   const std::string_view token = StripWhitespace(text);
   if (token.empty() || token.find_first_of(" \t\r\n") != std::string_view::npos) {
     return absl::InvalidArgumentError(
         ToAbsl(StrCat("token file ", path, " holds no token")));
+  }
+  for (char c : token) {
+    // It goes into an HTTP header: a NUL or control byte would make the
+    // request malformed ("HTTP 400 Malformed message").
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat(
+          "token file ", path,
+          " holds no token: it contains a byte that is not printable ASCII")));
+    }
   }
   return std::string(token);
 }

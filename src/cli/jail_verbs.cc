@@ -9,17 +9,46 @@
 #include "cli/common.h"
 #include "cli/daemon_verbs.h"
 #include "cli/table.h"
+#include "jailwarden/base/absl_compat.h"
+#include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/base/units.h"
 // For SpecToJson until it moves to jailwarden/jail/spec_codec.h.
 #include "jailwarden/jail/spec_codec.h"
 #include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/resource.h"
 #include "jailwarden/rctl/user_form.h"
 #include "nlohmann/json.hpp"
 
 namespace jailwarden::cli {
 namespace {
+
+// The checks the daemon makes of a new jail's name and -L limits
+// (policy/checks.h, the same function and words), made before anything is
+// sent. `name` may be empty (run: the daemon picks one).
+absl::Status CheckJailFlags(const std::string& name, const std::vector<std::string>& limits) {
+  if (!name.empty()) {
+    if (std::optional<std::string> why = policy::JailNameProblem(name)) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat("jail name '", name, "': ", *why)));
+    }
+  }
+  const std::string subject = name.empty() ? "jail:NAME:" : StrCat("jail:", name, ":");
+  std::vector<rctl::Rule> rules;
+  std::vector<std::string> texts;
+  for (const std::string& limit : limits) {
+    const std::string text = StrCat(subject, limit);
+    absl::StatusOr<rctl::Rule> rule =
+        policy::CheckRule(text, {policy::RuleUse::kJailLimit, true, nullptr});
+    if (!rule.ok()) return rule.status();
+    rules.push_back(*std::move(rule));
+    texts.push_back(text);
+  }
+  if (std::optional<std::string> dup = policy::DuplicateRuleProblem(rules, texts)) {
+    return ErrnoStatusWithMessage(EINVAL, *dup);
+  }
+  return absl::OkStatus();
+}
 
 std::string Dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
@@ -172,6 +201,7 @@ int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_flag("--persist", persist, "keep the jail with no processes");
   app.add_flag("--start", start, "start it at once");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (absl::Status s = CheckJailFlags(name, limits); !s.ok()) return Fail(ctx, "create", s);
   nlohmann::json body = nlohmann::json::object();
   body["name"] = name;
   if (!template_name.empty()) {
@@ -294,6 +324,11 @@ int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
     ctx.err << "jailwarden run: give a TEMPLATE or --path\n";
     return EX_USAGE;
   }
+  if (command[0].empty()) {
+    ctx.err << "jailwarden run: field 'argv': the command (argv[0]) must not be empty\n";
+    return EX_USAGE;
+  }
+  if (absl::Status s = CheckJailFlags(name, limits); !s.ok()) return Fail(ctx, "run", s);
   nlohmann::json body = nlohmann::json::object();
   if (!name.empty()) body["name"] = name;
   if (!template_name.empty()) {

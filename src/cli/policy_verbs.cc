@@ -1,16 +1,16 @@
 #include <sysexits.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cli/common.h"
 #include "cli/daemon_verbs.h"
+#include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 #include "cli/mkroot_freebsd.h"
 #if defined(__linux__)
 #include "jailwarden/platform/linux/rootfs.h"
 #endif
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/policy/policy.h"
 #include "nlohmann/json.hpp"
 
@@ -26,7 +26,10 @@ int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_option("file", file, "policy file (YAML)")->required();
   app.add_flag("--json", json, "errors as JSON");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
-  const std::vector<policy::PolicyError> errors = policy::ValidatePolicyFile(file);
+  std::vector<policy::PolicyError> warnings;
+  policy::LoadOptions options;
+  options.warnings = &warnings;
+  const std::vector<policy::PolicyError> errors = policy::ValidatePolicyFile(file, options);
   if (json) {
     nlohmann::json j = nlohmann::json::object();
     j["file"] = file;
@@ -37,8 +40,16 @@ int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
                       {"message", e.message}});
     }
     j["errors"] = list;
+    nlohmann::json wlist = nlohmann::json::array();
+    for (const policy::PolicyError& w : warnings) {
+      wlist.push_back({{"file", w.file}, {"line", w.line}, {"column", w.column},
+                       {"message", w.message}});
+    }
+    j["warnings"] = wlist;
     ctx.out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (errors.empty()) {
+    // Keys that relax isolation (docs/security.md): valid, but said.
+    ctx.err << policy::FormatErrors(warnings);
     ctx.out << file << ": valid\n";
   } else {
     ctx.err << policy::FormatErrors(errors);
@@ -60,16 +71,25 @@ int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_option("-f,--file", file, "policy file (YAML)")->required();
   app.add_flag("-n,--dry-run", dry_run, "only show what would change");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
-  std::ifstream in(file);
-  if (!in) {
-    ctx.err << "jailwarden apply: cannot read " << file << "\n";
-    return EX_NOINPUT;
+  // Streamed with the one bound on a policy (checks.h), so /dev/zero stops
+  // there instead of exhausting memory; the daemon enforces the same bound.
+  absl::StatusOr<std::string> text = policy::ReadPolicyFileBounded(file);
+  if (!text.ok()) {
+    ctx.err << "jailwarden apply: " << text.status().message() << "\n";
+    return StatusErrno(text.status()) == EFBIG ? EX_CONFIG : EX_NOINPUT;
   }
-  std::stringstream text;
-  text << in.rdbuf();
+  {
+    // The warnings `validate` prints (keys that relax isolation), here too:
+    // the daemon checks the errors itself.
+    std::vector<policy::PolicyError> warnings;
+    policy::LoadOptions options;
+    options.warnings = &warnings;
+    (void)policy::ValidatePolicyText(*text, file, options);
+    ctx.err << policy::FormatErrors(warnings);
+  }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "apply", client.status());
-  absl::StatusOr<api::ApplyResult> r = client->Apply(text.str(), file, dry_run);
+  absl::StatusOr<api::ApplyResult> r = client->Apply(*text, file, dry_run);
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kInvalidArgument) {
       ctx.err << r.status().message() << "\n";

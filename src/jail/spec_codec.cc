@@ -1,6 +1,8 @@
 #include "jailwarden/jail/spec_codec.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <exception>
 #include <map>
 #include <vector>
@@ -21,6 +23,22 @@ using nlohmann::json;
 using platform::JailSpec;
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+// Levenshtein distance, for "did you mean".
+std::size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t prev = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
 
 const char* NetModeName(platform::NetworkMode m) {
   switch (m) {
@@ -43,7 +61,31 @@ class ObjectReader {
 
   absl::Status CheckObject() const {
     if (!object_.is_object()) {
-      return absl::InvalidArgumentError(StrCat(path_, ": expected an object"));
+      return absl::InvalidArgumentError(
+          StrCat(path_, ": expected an object, got ", object_.type_name()));
+    }
+    return absl::OkStatus();
+  }
+
+  // InvalidArgument "spec.dryrun: unknown field; did you mean 'dry_run'?"
+  // for the first member not in `keys` (a typo never passes silently).
+  absl::Status Only(std::initializer_list<std::string_view> keys) const {
+    for (auto it = object_.begin(); it != object_.end(); ++it) {
+      const std::string& key = it.key();
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+        continue;
+      }
+      std::string_view best;
+      std::size_t best_distance = 3;  // at most 2 edits away
+      for (std::string_view k : keys) {
+        if (const std::size_t d = Distance(key, k); d < best_distance) {
+          best_distance = d;
+          best = k;
+        }
+      }
+      return absl::InvalidArgumentError(
+          best.empty() ? StrCat(Path(key), ": unknown field")
+                       : StrCat(Path(key), ": unknown field; did you mean '", best, "'?"));
     }
     return absl::OkStatus();
   }
@@ -72,7 +114,8 @@ class ObjectReader {
       return absl::OkStatus();
     }
     if (!v->is_string()) {
-      return absl::InvalidArgumentError(StrCat(Path(key), ": expected a string"));
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected a string, got ", v->type_name()));
     }
     *out = v->get_ref<const std::string&>();
     return absl::OkStatus();
@@ -84,7 +127,8 @@ class ObjectReader {
       return absl::OkStatus();
     }
     if (!v->is_boolean()) {
-      return absl::InvalidArgumentError(StrCat(Path(key), ": expected true or false"));
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected true or false, got ", v->type_name()));
     }
     *out = v->get<bool>();
     return absl::OkStatus();
@@ -97,7 +141,7 @@ class ObjectReader {
     }
     if (!v->is_number_integer()) {
       return absl::InvalidArgumentError(
-          StrCat(Path(key), ": expected an integer (milliseconds)"));
+          StrCat(Path(key), ": expected an integer (milliseconds), got ", v->type_name()));
     }
     *out = absl::Milliseconds(v->get<int64_t>());
     return absl::OkStatus();
@@ -110,14 +154,18 @@ class ObjectReader {
     }
     std::vector<std::string> list;
     bool ok = v->is_array();
+    const char* got = v->type_name();
     for (std::size_t i = 0; ok && i < v->size(); ++i) {
       ok = (*v)[i].is_string();
       if (ok) {
         list.push_back((*v)[i].get<std::string>());
+      } else {
+        got = (*v)[i].type_name();
       }
     }
     if (!ok) {
-      return absl::InvalidArgumentError(StrCat(Path(key), ": expected an array of strings"));
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected an array of strings, got ", got));
     }
     *out = std::move(list);
     return absl::OkStatus();
@@ -130,10 +178,12 @@ class ObjectReader {
     }
     std::map<std::string, std::string> map;
     bool ok = v->is_object();
+    const char* got = v->type_name();
     if (ok) {
       for (auto it = v->begin(); it != v->end(); ++it) {
         if (!it.value().is_string()) {
           ok = false;
+          got = it.value().type_name();
           break;
         }
         map[it.key()] = it.value().get<std::string>();
@@ -141,7 +191,7 @@ class ObjectReader {
     }
     if (!ok) {
       return absl::InvalidArgumentError(
-          StrCat(Path(key), ": expected an object of strings"));
+          StrCat(Path(key), ": expected an object of strings, got ", got));
     }
     *out = std::move(map);
     return absl::OkStatus();
@@ -155,7 +205,8 @@ class ObjectReader {
       return items;
     }
     if (!v->is_array()) {
-      return absl::InvalidArgumentError(StrCat(Path(key), ": expected an array"));
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected an array, got ", v->type_name()));
     }
     for (const json& item : *v) {
       items.push_back(&item);
@@ -175,6 +226,8 @@ absl::Status ReadNetwork(const ObjectReader& spec, platform::NetworkSpec* n) {
   }
   ObjectReader r(*v, spec.Path("network"));
   JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(
+      r.Only({"mode", "ip4_addresses", "ip6_addresses", "host_ip4", "interface"}));
   std::string mode = "inherit";
   JW_RETURN_IF_ERROR(r.String("mode", &mode));
   if (mode == "new") {
@@ -198,6 +251,7 @@ absl::Status ReadMounts(const ObjectReader& spec, std::vector<platform::MountSpe
   for (std::size_t i = 0; i < items.size(); ++i) {
     ObjectReader r(*items[i], StrCat(spec.Path("mounts"), "[", i, "]"));
     JW_RETURN_IF_ERROR(r.CheckObject());
+    JW_RETURN_IF_ERROR(r.Only({"source", "target", "fstype", "read_only", "options"}));
     platform::MountSpec m;
     JW_RETURN_IF_ERROR(r.String("source", &m.source));
     JW_RETURN_IF_ERROR(r.Required("target"));
@@ -215,6 +269,7 @@ absl::Status ReadCopies(const ObjectReader& spec, std::vector<platform::CopySpec
   for (std::size_t i = 0; i < items.size(); ++i) {
     ObjectReader r(*items[i], StrCat(spec.Path("copies"), "[", i, "]"));
     JW_RETURN_IF_ERROR(r.CheckObject());
+    JW_RETURN_IF_ERROR(r.Only({"source", "target"}));
     platform::CopySpec c;
     JW_RETURN_IF_ERROR(r.Required("source"));
     JW_RETURN_IF_ERROR(r.String("source", &c.source));
@@ -232,6 +287,9 @@ absl::Status ReadExec(const ObjectReader& spec, platform::ExecSpec* e) {
   }
   ObjectReader r(*v, spec.Path("exec"));
   JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(r.Only({"prepare", "prestart", "created", "start", "poststart",
+                             "prestop", "stop", "poststop", "release", "clean",
+                             "timeout_ms"}));
   JW_RETURN_IF_ERROR(r.Strings("prepare", &e->prepare));
   JW_RETURN_IF_ERROR(r.Strings("prestart", &e->prestart));
   JW_RETURN_IF_ERROR(r.Strings("created", &e->created));
@@ -309,6 +367,9 @@ json SpecToJsonValue(const JailSpec& s) {
 absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
   ObjectReader r(j, "spec");
   JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(r.Only({"name", "path", "hostname", "base_root", "network", "mounts",
+                             "copies", "exec", "depend", "persist", "stop_timeout_ms",
+                             "parameters"}));
   JailSpec s;
   JW_RETURN_IF_ERROR(r.Required("name"));
   JW_RETURN_IF_ERROR(r.String("name", &s.name));

@@ -60,41 +60,36 @@ std::vector<PolicyError> Loader::TakeErrors() {
   return std::move(errors_);
 }
 
+std::vector<PolicyError> Loader::TakeWarnings() {
+  std::stable_sort(warnings_.begin(), warnings_.end(),
+                   [](const PolicyError& a, const PolicyError& b) {
+                     return std::pair(a.line, a.column) <
+                            std::pair(b.line, b.column);
+                   });
+  return std::move(warnings_);
+}
+
 Policy ParsePolicy(std::string_view text, std::string_view filename,
                    const LoadOptions& options,
                    std::vector<PolicyError>* errors) {
+  if (options.warnings != nullptr) {
+    options.warnings->clear();
+  }
+  if (text.size() > kMaxPolicyBytes) {
+    // The same bound whichever way the text came (a file, POST /v1/apply).
+    *errors = {PolicyError{std::string(filename), 0, 0,
+                           PolicyTooLargeMessage("").substr(2)}};
+    return Policy{};
+  }
   Loader loader(filename, options);
   Policy policy = loader.Run(text);
   *errors = loader.TakeErrors();
+  if (options.warnings != nullptr) {
+    *options.warnings = loader.TakeWarnings();
+  }
   return policy;
 }
 
 }  // namespace internal
-
-std::optional<std::string> JailNameProblem(std::string_view name) {
-  if (name.empty()) {
-    return "must not be empty";
-  }
-  if (name.size() > 255) {
-    return StrCat("is ", name.size(),
-                  " characters long; jail(8) allows at most 255");
-  }
-  if (name.find('.') != std::string_view::npos) {
-    return "must not contain '.' (jail(8) uses dots for child jails; "
-           "jailwarden manages top-level jails)";
-  }
-  if (name.find_first_not_of(
-          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-          "0123456789_-") != std::string_view::npos) {
-    return "may contain only ASCII letters, digits, '_' and '-'";
-  }
-  if (name.front() == '-') {
-    return "must not start with '-'";
-  }
-  if (name.find_first_not_of("0123456789") == std::string_view::npos) {
-    return "must not be all digits (jail(8) would take it as a jid)";
-  }
-  return std::nullopt;
-}
 
 }  // namespace jailwarden::policy

@@ -12,6 +12,8 @@
 //   loader_mounts.cc     a jail's mount: and copy: lists
 //   loader_limits.cc     a jail's limits:, and rctl(8)'s checks of a rule
 //   loader_rules.cc      rules:, and conflicts between rules and limits
+//   loader_privileges.cc linux.capabilities, the backend's privilege checks,
+//                        and the warnings for keys that relax isolation
 //
 // Templates are merged on the YAML tree before a jail is read: maps merge
 // key by key (recursively), lists and scalars replace, an empty value
@@ -33,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/rule.h"
 #include "policy/schema.h"
@@ -64,6 +67,9 @@ class Loader {
 
   // Every problem found, sorted by position (one per position).
   std::vector<PolicyError> TakeErrors();
+  // Every warning (a key that relaxes isolation), sorted by position, each
+  // message starting "warning: ".
+  std::vector<PolicyError> TakeWarnings();
 
  private:
   template <std::size_t N>
@@ -162,15 +168,10 @@ class Loader {
   // expansion and rctl_add_rule(2)'s checks, so errors read as rctl's.
   void ReadLimits(const YamlNode& value, const std::string& jail_name,
                   const std::string& context, JailPolicy* jail, JailExtras* x);
-  // rctl -a ARG without the syscall: rctl(8)'s expand_rule, then what
-  // rctl_add_rule(2) checks. Reports in rctl(8)'s words.
-  absl::StatusOr<rctl::Rule> KernelRule(const std::string& arg,
-                                        bool resolve_names, Position pos,
-                                        JailExtras* x);
-  // Two rules with the same key cannot both live in the kernel's rule
-  // list: a deny replaces a deny that differs only in amount; any other
-  // action replaces an identical rule (rctl_rule_add, §6.6).
-  static std::string RuleKey(const rctl::Rule& r);
+  // policy::CheckRule (checks.h, shared with the API and the CLI),
+  // reported at `pos`.
+  absl::StatusOr<rctl::Rule> KernelRule(const std::string& arg, RuleUse use,
+                                        Position pos, JailExtras* x);
 
   // ---- loader_rules.cc ----
 
@@ -179,9 +180,31 @@ class Loader {
   // would silently replace another is a mistake in the file.
   void CheckRuleConflicts(const Policy& policy);
 
+  // ---- loader_privileges.cc ----
+
+  // One warning per position (see Error).
+  void Warn(Position p, std::string message);
+  // linux.capabilities: a string ("sys_nice, CAP_NET_RAW") or a list, each
+  // name checked at its position (CapabilityNameProblem); "all" alone.
+  void ReadCapabilities(const YamlNode& value, const std::string& what,
+                        std::map<std::string, std::string>* out,
+                        JailExtras* x);
+  // Warns when `key` = `value` relaxes isolation (allow.mount,
+  // allow.raw_sockets, linux.capabilities, linux.seccomp allow, ...).
+  void WarnIfRelaxing(const std::string& key, const YamlNode& value,
+                      const std::string& what);
+  // After a jail is read: the Linux backend's privilege checks
+  // (platform::JailPrivilegesFor) as errors at the jail, and the warning
+  // for ip4: inherit with a TCP listener off loopback.
+  void CheckPrivileges(const JailPolicy& jail, Position position,
+                       const std::string& context, bool is_template,
+                       const ServerConfig& server, JailExtras* x);
+
   std::string filename_;
   LoadOptions options_;
   std::vector<PolicyError> errors_;
+  std::vector<PolicyError> warnings_;
+  std::set<std::pair<int, int>> warned_positions_;
   std::set<std::pair<int, int>> reported_positions_;
   std::map<std::string, TemplateState> templates_;
   std::vector<std::string> template_order_;

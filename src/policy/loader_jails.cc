@@ -138,6 +138,7 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
     }
     const std::string& k = key.scalar;
     const std::string what = StrCat(Quote(k), " in ", context);
+    WarnIfRelaxing(k, value, what);
     if (k == "template") {
       continue;
     } else if (k == "path") {
@@ -151,13 +152,14 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
       }
     } else if (k == "host.hostname") {
       if (auto s = GetString(value, what, x)) {
-        if (s->empty() || s->size() > 255 ||
+        // 64: Linux's HOST_NAME_MAX, which jail::Manager enforces too.
+        if (s->empty() || s->size() > 64 ||
             s->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
                 std::string::npos) {
           ErrorOnce(value.position,
                     StrCat(what,
-                           ": expected a host name of 1 to 255 "
+                           ": expected a host name of 1 to 64 "
                            "letters, digits, '-' and '.', got ",
                            Quote(*s)),
                     x);
@@ -274,6 +276,8 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
           }
         }
       }
+    } else if (k == "linux.capabilities") {
+      ReadCapabilities(value, what, &spec.parameters, x);
     } else if (const ParamDef* p = FindParam(k)) {
       ReadParameter(*p, value, what, &spec.parameters, x);
     }
@@ -330,6 +334,7 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
                      "persist: true (jail(8) refuses to create it)"),
               x);
   }
+  CheckPrivileges(jail, position, context, is_template, server, x);
   return jail;
 }
 

@@ -77,7 +77,7 @@ void Loader::ReadLimits(const YamlNode& value, const std::string& jail_name,
       const std::string arg = StrCat("jail:", jail_name, ":", key.scalar, ":",
                                      StripWhitespace(item->scalar));
       absl::StatusOr<rctl::Rule> rule =
-          KernelRule(arg, false, item->position, x);
+          KernelRule(arg, RuleUse::kJailLimit, item->position, x);
       if (!rule.ok()) {
         continue;
       }
@@ -104,39 +104,14 @@ void Loader::ReadLimits(const YamlNode& value, const std::string& jail_name,
 }
 
 absl::StatusOr<rctl::Rule> Loader::KernelRule(const std::string& arg,
-                                              bool resolve_names, Position pos,
+                                              RuleUse use, Position pos,
                                               JailExtras* x) {
-  absl::StatusOr<std::string> text =
-      rctl::ExpandRule(arg, {resolve_names, options_.resolver});
-  if (!text.ok()) {
-    ErrorOnce(pos,
-              StrCat("malformed rule ", Quote(arg), ": ",
-                     ToStd(text.status().message())),
-              x);
-    return text.status();
-  }
-  absl::StatusOr<rctl::Rule> rule = rctl::ParseRuleForAdd(*text);
+  absl::StatusOr<rctl::Rule> rule =
+      CheckRule(arg, {use, true, options_.resolver});
   if (!rule.ok()) {
-    const std::optional<int> e = StatusErrno(rule.status());
-    ErrorOnce(pos,
-              StrCat("failed to add rule ", Quote(arg), ": ",
-                     e.has_value() ? FreeBsdStrerror(*e)
-                                   : ToStd(rule.status().message())),
-              x);
-    return rule.status();
+    ErrorOnce(pos, std::string(ToStd(rule.status().message())), x);
   }
   return rule;
-}
-
-std::string Loader::RuleKey(const rctl::Rule& r) {
-  std::string key =
-      StrCat(static_cast<int>(r.subject), ":", r.subject_id, ":",
-             static_cast<int>(rctl::Index(*r.resource)), ":",
-             static_cast<int>(r.action), "/", static_cast<int>(r.per));
-  if (r.action != rctl::Action::kDeny) {
-    StrAppend(&key, "=", r.amount);
-  }
-  return key;
 }
 
 }  // namespace jailwarden::policy::internal

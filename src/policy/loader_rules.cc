@@ -26,16 +26,8 @@ void Loader::ParseRules(const YamlNode& node, Policy& policy) {
     }
     const std::string arg(StripWhitespace(item.scalar));
     absl::StatusOr<rctl::Rule> rule =
-        KernelRule(arg, true, item.position, nullptr);
+        KernelRule(arg, RuleUse::kPolicyRule, item.position, nullptr);
     if (!rule.ok()) {
-      continue;
-    }
-    if (rule->subject == rctl::SubjectType::kProcess) {
-      Error(item.position,
-            StrCat("rule ", Quote(arg),
-                   ": process rules cannot be part of a policy (a pid does "
-                   "not survive a restart); use a jail, user or loginclass "
-                   "subject with /process"));
       continue;
     }
     policy.rules.push_back(*rule);

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
@@ -14,12 +15,6 @@
 #include "policy/loader.h"
 
 namespace jailwarden::policy {
-namespace {
-
-constexpr std::size_t kMaxPolicyBytes = 16 << 20;
-
-}  // namespace
-
 std::string PolicyError::ToString() const {
   if (line <= 0) {
     return StrCat(file, ": ", message);
@@ -106,10 +101,12 @@ std::vector<PolicyError> ValidatePolicyText(std::string_view text,
 
 std::vector<PolicyError> ValidatePolicyFile(const std::string& path,
                                             const LoadOptions& options) {
-  absl::StatusOr<std::string> text = ReadFile(path, kMaxPolicyBytes);
+  absl::StatusOr<std::string> text = ReadPolicyFileBounded(path);
   if (!text.ok()) {
-    const int err = StatusErrno(text.status()).value_or(EIO);
-    return {PolicyError{path, 0, 0, std::string(FreeBsdStrerror(err))}};
+    // "PATH: message" without the path, which PolicyError adds.
+    std::string message(ToStd(text.status().message()));
+    if (StartsWith(message, path + ": ")) message.erase(0, path.size() + 2);
+    return {PolicyError{path, 0, 0, std::move(message)}};
   }
   return ValidatePolicyText(*text, path, options);
 }
@@ -129,9 +126,9 @@ absl::StatusOr<Policy> LoadPolicyText(std::string_view text,
 
 absl::StatusOr<Policy> LoadPolicyFile(const std::string& path,
                                       const LoadOptions& options) {
-  absl::StatusOr<std::string> text = ReadFile(path, kMaxPolicyBytes);
+  absl::StatusOr<std::string> text = ReadPolicyFileBounded(path);
   if (!text.ok()) {
-    return ErrnoStatus(StatusErrno(text.status()).value_or(EIO), path);
+    return text.status();
   }
   return LoadPolicyText(*text, path, options);
 }

@@ -250,6 +250,10 @@ absl::StatusOr<platform::ExecResult> Daemon::Exec(std::string_view name,
   return impl_->manager->Exec(name, request);
 }
 
+absl::Status Daemon::CheckRun(const api::RunRequest& run) {
+  return impl_->lifecycle->CheckRun(run);
+}
+
 absl::StatusOr<platform::ExecResult> Daemon::Run(const api::RunRequest& run,
                                                  const platform::ExecRequest& request) {
   return impl_->lifecycle->Run(run, request);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <span>
 
 #include "jailwarden/base/absl_compat.h"
@@ -11,6 +12,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/rctl/user_form.h"
 
@@ -18,24 +20,11 @@ namespace jailwarden::service {
 namespace {
 
 // A limit as the API takes it ("memoryuse:deny=64M") turned into a kernel
-// rule for jail `name`, as `rctl -a jail:NAME:...` would make it.
+// rule for jail `name`, as a policy's `limits:` entry would be (the one
+// checker, policy/checks.h).
 absl::StatusOr<rctl::Rule> LimitRule(std::string_view name, std::string_view limit) {
-  const std::string text = StrCat("jail:", name, ":", limit);
-  absl::StatusOr<std::string> expanded = rctl::ExpandRule(text);
-  if (!expanded.ok()) {
-    return ErrnoStatusWithMessage(
-        EINVAL,
-        StrCat("malformed rule '", text, "': ", ToStd(expanded.status().message())));
-  }
-  absl::StatusOr<rctl::Rule> rule = rctl::ParseRuleForAdd(*expanded);
-  if (!rule.ok()) {
-    const std::optional<int> e = StatusErrno(rule.status());
-    return ErrnoStatusWithMessage(
-        e.value_or(EINVAL),
-        StrCat("rule '", text, "': ",
-               e.has_value() ? FreeBsdStrerror(*e) : ToStd(rule.status().message())));
-  }
-  return rule;
+  return policy::CheckRule(StrCat("jail:", name, ":", limit),
+                           {policy::RuleUse::kJailLimit, true, nullptr});
 }
 
 // Adds `rules` in one change.
@@ -159,10 +148,24 @@ absl::StatusOr<std::vector<rctl::Rule>> Lifecycle::LimitsFor(
     *out = jp.spec;
     rules = jp.limits;
   }
+  std::vector<rctl::Rule> given;
+  std::vector<std::string> texts;
   for (const std::string& text : limits) {
     JW_ASSIGN_OR_RETURN(rctl::Rule rule, LimitRule(out->name, text));
-    rules.push_back(std::move(rule));
+    given.push_back(std::move(rule));
+    texts.push_back(StrCat("jail:", out->name, ":", text));
   }
+  // Two given limits of which the kernel would keep one: refused, as the
+  // policy loader refuses them in one jail's limits:. A given limit
+  // replaces the template's with the same key (as a jail's limits: does a
+  // template's).
+  if (std::optional<std::string> dup = policy::DuplicateRuleProblem(given, texts)) {
+    return ErrnoStatusWithMessage(EINVAL, *dup);
+  }
+  std::set<std::string> keys;
+  for (const rctl::Rule& r : given) keys.insert(policy::RuleKey(r));
+  std::erase_if(rules, [&](const rctl::Rule& r) { return keys.count(policy::RuleKey(r)) != 0; });
+  rules.insert(rules.end(), given.begin(), given.end());
   return rules;
 }
 
@@ -182,7 +185,8 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
   absl::MutexLock l(&mu_);
   if (request.template_name.empty()) {
     if (std::optional<std::string> why = policy::JailNameProblem(request.spec.name)) {
-      return absl::InvalidArgumentError(ToAbsl(StrCat("jail name: ", *why)));
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("jail name '", request.spec.name, "': ", *why)));
     }
   }
   platform::JailSpec spec;
@@ -282,6 +286,19 @@ absl::Status Lifecycle::RestartJail(std::string_view name) {
   EndOpLocked(op);
   SyncLocked();
   return s;
+}
+
+absl::Status Lifecycle::CheckRun(const api::RunRequest& run) {
+  absl::MutexLock l(&mu_);
+  platform::JailSpec named = run.spec;
+  if (named.name.empty()) named.name = "run-check";
+  if (run.template_name.empty()) {
+    if (std::optional<std::string> why = policy::JailNameProblem(named.name)) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat("jail name '", named.name, "': ", *why)));
+    }
+  }
+  platform::JailSpec spec;
+  return LimitsFor(named, run.template_name, run.limits, &spec).status();
 }
 
 absl::StatusOr<platform::ExecResult> Lifecycle::Run(const api::RunRequest& run,

@@ -11,6 +11,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "platform/linux/proc_parser.h"
 #include "service/api_view.h"
@@ -37,7 +38,10 @@ bool HostProcessExists(int64_t pid) {
 }
 
 absl::Status RctlFront::AddRule(std::string_view text) {
-  JW_ASSIGN_OR_RETURN(rctl::Rule rule, rctl::ParseRuleForAdd(text, HostProcessExists));
+  // The one rule checker (policy/checks.h): the words and the acceptance
+  // of a policy's `rules:`, process rules refused.
+  JW_ASSIGN_OR_RETURN(rctl::Rule rule,
+                      policy::CheckRule(text, {policy::RuleUse::kRuntimeRule, true, nullptr}));
   JW_RETURN_IF_ERROR(rules_.Mutate([&](RuleDraft& draft) { return draft.Add(rule); }));
   LogInfo("rule added",
           {{"rule", rctl::FormatRule(rule)},

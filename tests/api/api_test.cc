@@ -141,7 +141,7 @@ TEST_F(ApiTest, WrongFieldTypeIs400) {
   absl::StatusOr<HttpResponse> r = MakeClient().Do("POST", "/v1/rules", "{\"rule\": 5}");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400);
-  EXPECT_THAT(r->body, HasSubstr("field 'rule' must be a string"));
+  EXPECT_THAT(r->body, HasSubstr("field 'rule': expected a string, got number"));
 }
 
 // rctl(8)'s output and messages, through HTTP.
@@ -320,8 +320,9 @@ TEST(RouterTest, BadJailNamesInThePathAreRefusedBeforeAnyLookup) {
       {"DELETE", "/v1/jails/..", "is '..'"},
       {"POST", "/v1/jails/./start", "is '.'"},
       {"DELETE", "/v1/jails/j01\x01", "contains a control character"},
-      {"DELETE", "/v1/jails/" + std::string(256, 'a'), "is longer than 255 bytes"},
-      {"GET", "/v1/jails/" + std::string(300, 'a') + "/usage", "is longer than 255 bytes"},
+      {"DELETE", "/v1/jails/" + std::string(65, 'a'), "is longer than 64 bytes"},
+      {"DELETE", "/v1/jails/" + std::string(256, 'a'), "is longer than 64 bytes"},
+      {"GET", "/v1/jails/" + std::string(300, 'a') + "/usage", "is longer than 64 bytes"},
   };
   for (const Case& c : cases) {
     HttpRequest req;
@@ -336,10 +337,10 @@ TEST(RouterTest, BadJailNamesInThePathAreRefusedBeforeAnyLookup) {
     EXPECT_THAT(out.body, HasSubstr("jail name in the path " + c.why)) << c.path;
   }
   EXPECT_TRUE(daemon.calls().empty());
-  // A 255-byte name is looked up as usual.
+  // A 64-byte name (the longest a jail may have) is looked up as usual.
   HttpRequest ok;
   ok.method = "GET";
-  ok.path = "/v1/jails/" + std::string(255, 'a');
+  ok.path = "/v1/jails/" + std::string(64, 'a');
   ok.remote_is_loopback = true;
   RecordingWriter out;
   router.Handle(ok, out);

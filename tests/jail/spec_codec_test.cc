@@ -24,24 +24,36 @@ std::string ErrorOf(const std::string& text) {
 
 TEST(SpecCodecTest, WrongTypeNamesTheField) {
   EXPECT_EQ(ErrorOf(R"({"name": "a", "exec": {"start": "/bin/sh /etc/rc"}})"),
-            "spec.exec.start: expected an array of strings");
+            "spec.exec.start: expected an array of strings, got string");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "exec": {"start": ["ok", 3]}})"),
-            "spec.exec.start: expected an array of strings");
-  EXPECT_EQ(ErrorOf(R"({"name": 7})"), "spec.name: expected a string");
+            "spec.exec.start: expected an array of strings, got number");
+  EXPECT_EQ(ErrorOf(R"({"name": 7})"), "spec.name: expected a string, got number");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "persist": "yes"})"),
-            "spec.persist: expected true or false");
+            "spec.persist: expected true or false, got string");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "stop_timeout_ms": "10s"})"),
-            "spec.stop_timeout_ms: expected an integer (milliseconds)");
+            "spec.stop_timeout_ms: expected an integer (milliseconds), got string");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "network": {"ip4_addresses": "10.0.0.1"}})"),
-            "spec.network.ip4_addresses: expected an array of strings");
+            "spec.network.ip4_addresses: expected an array of strings, got string");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "parameters": {"allow.mount": 1}})"),
-            "spec.parameters: expected an object of strings");
+            "spec.parameters: expected an object of strings, got number");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "mounts": [{"target": "/d", "read_only": 1}]})"),
-            "spec.mounts[0].read_only: expected true or false");
+            "spec.mounts[0].read_only: expected true or false, got number");
   EXPECT_EQ(ErrorOf(R"({"name": "a", "mounts": {"target": "/d"}})"),
-            "spec.mounts: expected an array");
-  EXPECT_EQ(ErrorOf(R"({"name": "a", "exec": []})"), "spec.exec: expected an object");
-  EXPECT_EQ(ErrorOf(R"(["a"])"), "spec: expected an object");
+            "spec.mounts: expected an array, got object");
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "exec": []})"), "spec.exec: expected an object, got array");
+  EXPECT_EQ(ErrorOf(R"(["a"])"), "spec: expected an object, got array");
+}
+
+TEST(SpecCodecTest, UnknownFieldIsNamedWithASuggestion) {
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "persit": true})"),
+            "spec.persit: unknown field; did you mean 'persist'?");
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "colour": "red"})"), "spec.colour: unknown field");
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "exec": {"strat": []}})"),
+            "spec.exec.strat: unknown field; did you mean 'start'?");
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "network": {"mod": "new"}})"),
+            "spec.network.mod: unknown field; did you mean 'mode'?");
+  EXPECT_EQ(ErrorOf(R"({"name": "a", "mounts": [{"target": "/x", "ro": true}]})"),
+            "spec.mounts[0].ro: unknown field");
 }
 
 TEST(SpecCodecTest, MissingRequiredFieldIsNamed) {

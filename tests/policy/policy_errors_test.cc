@@ -182,8 +182,12 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(JailNameTest, LengthLimit) {
-  EXPECT_FALSE(JailNameProblem(std::string(255, 'a')).has_value());
-  EXPECT_TRUE(JailNameProblem(std::string(256, 'a')).has_value());
+  // The manager's limit (cgroup, hostname and state-file names), shared by
+  // the loader, the API and the manager (checks.h kMaxJailNameLength).
+  EXPECT_FALSE(JailNameProblem(std::string(64, 'a')).has_value());
+  EXPECT_EQ(JailNameProblem(std::string(65, 'a')).value_or(""),
+            "is 65 characters long; at most 64 are allowed");
+  EXPECT_TRUE(JailNameProblem(std::string(100, 'a')).has_value());
 }
 
 // linux.seccomp (docs/security.md): a map of allow/deny lists of system

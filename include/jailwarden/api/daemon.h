@@ -114,6 +114,14 @@ class Daemon {
   // One-shot run (jail::Manager::Run).
   virtual absl::StatusOr<platform::ExecResult> Run(
       const RunRequest& run, const platform::ExecRequest& request) = 0;
+  // The checks Run makes of `run` before anything is made (template, name,
+  // limits), so that the API answers a bad request with an HTTP error
+  // before its output stream starts. NotFound (template), InvalidArgument.
+  // The default accepts everything (Run still checks).
+  virtual absl::Status CheckRun(const RunRequest& run) {
+    (void)run;
+    return absl::OkStatus();
+  }
 
   // The rule database as rctl(2) sees it (thread-safe). Rules added or
   // removed here take effect on running jails at once.

@@ -45,8 +45,12 @@ namespace jailwarden::api {
 struct RouterOptions {
   // The bearer token. Must not be empty.
   std::string token;
-  // 413 above this (the HttpServer enforces it while reading).
-  std::size_t max_body_bytes = std::size_t{1} << 20;
+  // 413 above this (the HttpServer enforces it while reading, so no
+  // request holds more). 8 MiB: twice the bound on a policy
+  // (policy::kMaxPolicyBytes, 4 MiB), so any policy within its bound fits
+  // POST /v1/apply once JSON-escaped unless most of it needs \u escapes;
+  // the policy's own bound is then checked on the decoded text.
+  std::size_t max_body_bytes = std::size_t{8} << 20;
   // Concurrent event streams and exec/run streams; more get 503.
   int max_streams = 8;
   // How often a stream looks for new events / output and for Shutdown().

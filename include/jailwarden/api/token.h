@@ -19,7 +19,10 @@ namespace jailwarden::api {
 absl::StatusOr<std::string> LoadOrCreateToken(const std::string& path);
 
 // Reads an existing token file (trailing white space stripped). NotFound,
-// PermissionDenied (errno statuses) when it cannot be read.
+// PermissionDenied (errno statuses) when it cannot be read; EFBIG "token
+// file PATH: larger than 4096 bytes ..." for a longer file (/dev/zero);
+// InvalidArgument when it holds no token or a byte that is not printable
+// ASCII (it would corrupt the Authorization header).
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 // Compares in time that depends only on the lengths, so a caller cannot

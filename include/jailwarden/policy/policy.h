@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/rule.h"
 #include "jailwarden/rctl/rule_set.h"
 #include "jailwarden/rctl/user_form.h"
@@ -160,6 +161,11 @@ struct LoadOptions {
   // Turns user:NAME in `rules:` into user:UID as rctl(8) does. nullptr =
   // the host's passwd database (rctl::NameResolver::System()).
   const rctl::NameResolver* resolver = nullptr;
+  // The warning channel beside the errors: when not null, receives one
+  // PolicyError per key that relaxes isolation (message "warning: ...",
+  // sorted by position; docs/security.md lists them). Warnings never make
+  // a policy invalid.
+  std::vector<PolicyError>* warnings = nullptr;
 };
 
 // Parses and validates a policy. `filename` only labels messages.
@@ -169,9 +175,12 @@ absl::StatusOr<Policy> LoadPolicyText(std::string_view text,
                                       std::string_view filename,
                                       const LoadOptions& options = {});
 
-// Reads `path` and calls LoadPolicyText. An unreadable file gives the
-// errno's status (NotFound, PermissionDenied, ...; StatusErrno has the
-// errno) with the message "PATH: <strerror>".
+// Reads `path` (ReadPolicyFileBounded: at most kMaxPolicyBytes) and calls
+// LoadPolicyText. An unreadable file gives the errno's status (NotFound,
+// PermissionDenied, ...; StatusErrno has the errno) with the message
+// "PATH: <strerror>"; a longer file PolicyTooLargeMessage(PATH) (EFBIG).
+// Text longer than kMaxPolicyBytes is refused the same way by every entry
+// point here.
 absl::StatusOr<Policy> LoadPolicyFile(const std::string& path,
                                       const LoadOptions& options = {});
 
@@ -196,11 +205,5 @@ std::vector<PolicyError> ValidatePolicyFile(const std::string& path,
 absl::StatusOr<JailPolicy> InstantiateTemplate(const Policy& policy,
                                                std::string_view template_name,
                                                std::string_view jail_name);
-
-// Why `name` is not acceptable as a jail (or template) name, or nullopt:
-// 1..255 ASCII letters, digits, '_' and '-', not starting with '-', not
-// digits only (jail(8) would take it as a jid), no '.' (jail(8)'s
-// hierarchy separator; jailwarden manages top-level jails only).
-std::optional<std::string> JailNameProblem(std::string_view name);
 
 }  // namespace jailwarden::policy

@@ -95,6 +95,7 @@ class Daemon final : public api::Daemon {
   absl::Status RestartJail(std::string_view name) override;
   absl::StatusOr<platform::ExecResult> Exec(
       std::string_view name, const platform::ExecRequest& request) override;
+  absl::Status CheckRun(const api::RunRequest& run) override;
   absl::StatusOr<platform::ExecResult> Run(
       const api::RunRequest& run, const platform::ExecRequest& request) override;
   rctl::RctlBackend& Rctl() override;

@@ -66,6 +66,8 @@ class Lifecycle {
   absl::Status RestartJail(std::string_view name);
   absl::StatusOr<platform::ExecResult> Run(const api::RunRequest& run,
                                            const platform::ExecRequest& request);
+  // Run's checks of `run` (template, name, limits) without making anything.
+  absl::Status CheckRun(const api::RunRequest& run);
 
   // Worker thread, every maintenance interval: jails that ended by
   // themselves noticed, adopted ones registered, limits reconciled.
