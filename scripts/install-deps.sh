@@ -10,6 +10,8 @@ packages=(
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
+  libssl-dev                          # API TLS: key generation, pinning; CivetWeb dlopens libssl.so
+  libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests
