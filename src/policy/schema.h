@@ -146,6 +146,9 @@ inline constexpr std::string_view kServerKeys[] = {
     "backend",  "sample_interval", "slow_interval",
     "history",  "log_rate_limit",  "devctl_rate_limit",
     "throttle", "token_file",      "metrics_path",
+    "tls",      "public_reads",    "web_config",
+    "max_connections_per_peer",    "max_streams_per_peer",
+    "request_timeout",
 };
 inline constexpr std::string_view kThrottleKeys[] = {"min", "max", "pct",
                                                      "pct2"};

@@ -108,6 +108,9 @@ struct MetricsSources {
   std::function<std::shared_ptr<const std::vector<platform::Enforcement>>()>
       enforcements{};
   std::function<EngineHealth()> engine_health{};
+  // jailwarden_api_rejected_total: (reason, count) pairs; unset: the
+  // family is not exported.
+  std::function<std::vector<std::pair<std::string, uint64_t>>()> api_rejected{};
 };
 
 struct MetricsOptions {
