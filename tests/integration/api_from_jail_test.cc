@@ -173,16 +173,20 @@ TEST_F(ApiFromJailTest, InheritedNetworkJailCannotReadOrStarve) {
   const std::string base = absl::StrCat("http://127.0.0.1:", port);
 
   // The jail reaches the listener: /healthz answers it.
-  ShellResult health = InJail(absl::StrCat("wget -q -T 5 -O- ", base, "/healthz"), port);
-  ASSERT_THAT(health.out, HasSubstr("\"status\":\"ok\"")) << health.out;
+  // (HTTP by hand through busybox nc: busybox wget crashes under the
+  // jail's seccomp filter.)
+  auto get = [port](const std::string& path) {
+    return absl::StrCat("printf 'GET ", path, " HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 ", port,
+                        "; echo");
+  };
+  ShellResult health = InJail(get("/healthz"), port);
+  ASSERT_THAT(health.out, HasSubstr("\"status\":\"ok\"")) << health.out << serve_->log();
 
   // ... but reads no spec (401 without the token).
-  ShellResult spec = InJail(
-      absl::StrCat("wget -q -T 5 -O- ", base, "/v1/jails/probe; echo rc=$?; wget -q -T 5 -O- ",
-                   base, "/v1/jails; echo rc=$?"),
-      port);
+  ShellResult spec = InJail(absl::StrCat(get("/v1/jails/probe"), "; ", get("/v1/jails")), port);
+  EXPECT_THAT(spec.out, HasSubstr("401 Unauthorized")) << spec.out;
   EXPECT_THAT(spec.out, Not(HasSubstr("secret-prepare-hook"))) << spec.out;
-  EXPECT_THAT(spec.out, Not(HasSubstr("rc=0"))) << spec.out;
+  EXPECT_THAT(spec.out, Not(HasSubstr("probe"))) << spec.out;
   // The admin on the host does read it.
   EXPECT_THAT(Cli("list", "--json", port).out, HasSubstr("probe"));
 
@@ -191,8 +195,8 @@ TEST_F(ApiFromJailTest, InheritedNetworkJailCannotReadOrStarve) {
   ShellResult flood = InJail(
       absl::StrCat("i=0; while [ $i -lt 24 ]; do setsid sh -c 'sleep 20 | nc 127.0.0.1 ", port,
                    "' </dev/null >/dev/null 2>&1 & i=$((i+1)); done; "
-                   "j=0; while [ $j -lt 8 ]; do setsid wget -q -T 20 -O- ", base,
-                   "/v1/events </dev/null >/dev/null 2>&1 & j=$((j+1)); done; echo started"),
+                   "j=0; while [ $j -lt 8 ]; do setsid sh -c \"printf 'GET /v1/events HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 ",
+                   port, "\" </dev/null >/dev/null 2>&1 & j=$((j+1)); done; echo started"),
       port);
   ASSERT_THAT(flood.out, HasSubstr("started")) << flood.out;
   // Until the jail's 24 connections are open (bounded).
