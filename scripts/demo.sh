@@ -35,6 +35,9 @@ fi
 # Address and token as the policy says (defaults: loopback:9814).
 listen=$(sed -n 's/^[[:space:]]*listen:[[:space:]]*\([0-9.]*:[0-9]*\).*/\1/p' "$config" | head -n1)
 listen=${listen:-127.0.0.1:9814}
+# Every /v1 route needs the token in <state_dir>/token (root only).
+state_dir=$(sed -n 's/^[[:space:]]*state_dir:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$config" | head -n1)
+state_dir=${state_dir:-/var/lib/jailwarden}
 server="http://$listen"
 export JAILWARDEN_SERVER=$server
 
@@ -65,39 +68,38 @@ for _ in $(seq 1 300); do
     trap - EXIT
     exit 1
   fi
-  if "$bin" status >/dev/null 2>&1; then
+  if $sudo "$bin" status >/dev/null 2>&1; then
     break
   fi
   sleep 0.2
 done
-if ! "$bin" status >/dev/null 2>&1; then
+if ! $sudo "$bin" status >/dev/null 2>&1; then
   echo "demo: jailwarden did not become ready within 60 s" >&2
   exit 1
 fi
 sleep 2  # a couple of sampler passes so usage is not all zero
 
-first_jail=$("$bin" list -H | awk -F'\t' 'NR==1 {print $2}')
+first_jail=$($sudo "$bin" list -H | awk -F'\t' 'NR==1 {print $2}')
 echo
 echo "================ jailwarden is running ================"
 echo "\$ jailwarden list"
-"$bin" list
+$sudo "$bin" list
 if [[ -n $first_jail ]]; then
   echo
   echo "\$ jailwarden usage $first_jail"
-  "$bin" usage "$first_jail"
+  $sudo "$bin" usage "$first_jail"
 fi
 echo
 echo "\$ jailwarden rctl          # the rule database (policy limits + rules)"
-"$bin" rctl
+$sudo "$bin" rctl
 as_root=${sudo:+sudo }
 cat <<INFO
 
 Look at it:
   metrics:   $server/metrics
              curl -s $server/metrics | grep -E '^jail_(pcpu_used|memoryuse_bytes|maxproc)'
-  API:       curl -s $server/v1/jails
-             curl -sN $server/v1/events        # rule matches, devctl format
-  CLI:       $bin list | top | usage NAME | rctl -hu jail:NAME
+  API:       curl -s -H "Authorization: Bearer \$(${as_root}cat $state_dir/token)" $server/v1/jails
+  CLI:       ${as_root}$bin list | top | usage NAME | rctl -hu jail:NAME
              ${as_root}$bin rctl -a jail:hog:memoryuse:deny=96M   # changes need the token (root reads it)
   reload:    edit $config, then: ${as_root}kill -HUP $serve_pid
 

@@ -14,6 +14,8 @@ packages=(
   lintian man-db                      # the package test: lintian on the .deb, man -l on each page
   systemd                             # the unit test boots Debian's systemd in a container
   libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
+  libssl-dev                          # API TLS: key generation, pinning; CivetWeb dlopens libssl.so
+  libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests

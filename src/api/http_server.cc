@@ -16,12 +16,13 @@ namespace jailwarden::api {
 namespace {
 
 // CivetWeb reports why mg_start failed only through log_message; keep the
-// last message of the starting thread.
+// messages of the starting thread.
 thread_local std::string* g_start_error = nullptr;
 
 int LogMessage(const struct mg_connection*, const char* message) {
   if (g_start_error != nullptr) {
-    *g_start_error = message;
+    if (!g_start_error->empty()) g_start_error->append("; ");
+    g_start_error->append(message);
   } else {
     LogWarning("civetweb", {{"message", message}});
   }
@@ -97,7 +98,138 @@ class ConnectionWriter final : public ResponseWriter {
   int status_ = 0;
 };
 
+void FillHead(mg_connection* conn, HttpRequest& request) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  request.method = ri->request_method != nullptr ? ri->request_method : "";
+  // The raw path: CivetWeb's decoded one is cut at a decoded NUL and has
+  // "%2F" turned into a separator, so "j01%00x" would reach the router
+  // as "j01". The router decodes each segment itself and refuses names
+  // with NUL, '/', "..", control characters or over 255 bytes.
+  request.path = ri->local_uri_raw != nullptr ? ri->local_uri_raw
+                 : ri->local_uri != nullptr   ? ri->local_uri
+                                              : "/";
+  if (ri->query_string != nullptr) {
+    request.query = ParseQuery(ri->query_string);
+  }
+  for (int i = 0; i < ri->num_headers; ++i) {
+    request.headers[AsciiToLower(ri->http_headers[i].name)] =
+        ri->http_headers[i].value != nullptr ? ri->http_headers[i].value : "";
+  }
+  request.remote_addr = ri->remote_addr;
+  request.remote_is_loopback = IsLoopbackAddress(request.remote_addr);
+}
+
+// Per connection: its peer, counted in HttpServer::peers_ once known, and
+// whether a request head arrived.
+struct ConnState {
+  std::string peer;
+  bool counted = false;
+  bool saw_request = false;
+};
+
 }  // namespace
+
+std::string_view RejectReasonName(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kPeerConnections:
+      return "peer_connections";
+    case RejectReason::kPeerStreams:
+      return "peer_streams";
+    case RejectReason::kStreams:
+      return "streams";
+    case RejectReason::kUnauthenticated:
+      return "unauthenticated";
+    case RejectReason::kBasicAuth:
+      return "basic_auth";
+    case RejectReason::kNoRequest:
+      return "no_request";
+  }
+  return "unknown";
+}
+
+std::vector<std::pair<std::string, uint64_t>> RejectCounters::Snapshot() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (int i = 0; i < kRejectReasonCount; ++i) {
+    const auto r = static_cast<RejectReason>(i);
+    out.emplace_back(std::string(RejectReasonName(r)), Get(r));
+  }
+  return out;
+}
+
+// CivetWeb's per-connection callbacks, routed to the HttpServer that owns
+// the context (CivetServer's user context).
+class Hooks {
+ public:
+  static HttpServer* Owner(const mg_connection* conn) {
+    const mg_context* ctx = mg_get_context(conn);
+    auto* civet = static_cast<CivetServer*>(mg_get_user_data(ctx));
+    if (civet == nullptr) return nullptr;
+    return static_cast<HttpServer*>(const_cast<void*>(civet->getUserContext()));
+  }
+
+  static void Count(HttpServer& s, ConnState& st, const char* addr) {
+    if (st.counted || addr == nullptr || addr[0] == '\0') return;
+    st.peer = addr;
+    st.counted = true;
+    std::lock_guard<std::mutex> lock(s.peers_mu_);
+    ++s.peers_[st.peer];
+  }
+
+  static int InitConnection(const mg_connection* conn, void** conn_data) {
+    auto* st = new ConnState();
+    *conn_data = st;
+    HttpServer* s = Owner(conn);
+    const mg_request_info* ri = mg_get_request_info(conn);
+    if (s != nullptr && ri != nullptr) Count(*s, *st, ri->remote_addr);
+    return 0;
+  }
+
+  static void ConnectionClose(const mg_connection* conn) {
+    auto* st = static_cast<ConnState*>(mg_get_user_connection_data(conn));
+    if (st == nullptr) return;
+    HttpServer* s = Owner(conn);
+    if (s != nullptr) {
+      if (st->counted) {
+        std::lock_guard<std::mutex> lock(s->peers_mu_);
+        auto it = s->peers_.find(st->peer);
+        if (it != s->peers_.end() && --it->second <= 0) s->peers_.erase(it);
+      }
+      if (!st->saw_request && s->options_.rejected != nullptr) {
+        s->options_.rejected->Add(RejectReason::kNoRequest);
+      }
+    }
+    mg_set_user_connection_data(conn, nullptr);
+    delete st;
+  }
+
+  // Non-zero: answered here, no handler runs.
+  static int BeginRequest(mg_connection* conn) {
+    HttpServer* s = Owner(conn);
+    if (s == nullptr) return 0;
+    auto* st = static_cast<ConnState*>(mg_get_user_connection_data(conn));
+    const mg_request_info* ri = mg_get_request_info(conn);
+    if (st != nullptr) {
+      st->saw_request = true;
+      Count(*s, *st, ri->remote_addr);
+    }
+    if (!s->options_.admit) return 0;
+    HttpRequest head;
+    FillHead(conn, head);
+    const int peers = s->PeerConnections(head.remote_addr);
+    std::optional<Rejection> r = s->options_.admit(head, peers);
+    if (!r.has_value()) return 0;
+    if (s->options_.rejected != nullptr) s->options_.rejected->Add(r->reason);
+    ConnectionWriter writer(conn);
+    writer.Send(r->status, "application/json", r->body, r->headers);
+    return r->status;
+  }
+};
+
+int HttpServer::PeerConnections(const std::string& peer) const {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? 0 : it->second;
+}
 
 bool IsLoopbackAddress(std::string_view addr) {
   if (addr == "::1") return true;
@@ -131,23 +263,7 @@ class HttpServer::Adapter final : public CivetHandler {
     try {
       HttpRequest request;
       const mg_request_info* ri = mg_get_request_info(conn);
-      request.method = ri->request_method != nullptr ? ri->request_method : "";
-      // The raw path: CivetWeb's decoded one is cut at a decoded NUL and has
-      // "%2F" turned into a separator, so "j01%00x" would reach the router
-      // as "j01". The router decodes each segment itself and refuses names
-      // with NUL, '/', "..", control characters or over 255 bytes.
-      request.path = ri->local_uri_raw != nullptr ? ri->local_uri_raw
-                     : ri->local_uri != nullptr   ? ri->local_uri
-                                                  : "/";
-      if (ri->query_string != nullptr) {
-        request.query = ParseQuery(ri->query_string);
-      }
-      for (int i = 0; i < ri->num_headers; ++i) {
-        request.headers[AsciiToLower(ri->http_headers[i].name)] =
-            ri->http_headers[i].value != nullptr ? ri->http_headers[i].value : "";
-      }
-      request.remote_addr = ri->remote_addr;
-      request.remote_is_loopback = IsLoopbackAddress(request.remote_addr);
+      FillHead(conn, request);
       ReadBody(conn, ri, request);
       handler_(request, writer);
     } catch (const std::exception& e) {
@@ -232,20 +348,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       StrCat(absl::ToInt64Milliseconds(server->options_.io_timeout)),
       "enable_keep_alive", "no",
       "decode_url", "no",
+      "linger_timeout_ms", "0",
   };
   CivetCallbacks callbacks;
   callbacks.log_message = LogMessage;
+  callbacks.init_connection = Hooks::InitConnection;
+  callbacks.connection_close = Hooks::ConnectionClose;
+  callbacks.begin_request = Hooks::BeginRequest;
   std::string start_error;
   g_start_error = &start_error;
+  auto done_starting = [] { g_start_error = nullptr; };
   try {
-    server->server_ = std::make_unique<CivetServer>(civet_options, &callbacks);
+    server->server_ =
+        std::make_unique<CivetServer>(civet_options, &callbacks, server.get());
   } catch (const std::exception& e) {
-    g_start_error = nullptr;
+    done_starting();
     return absl::UnavailableError(ToAbsl(StrCat(
         "cannot listen on ", Join(ports, ","), ": ",
         start_error.empty() ? std::string(e.what()) : start_error)));
   }
-  g_start_error = nullptr;
+  done_starting();
   if (server->server_->getContext() == nullptr) {
     return absl::UnavailableError(ToAbsl(
         StrCat("cannot listen on ", Join(ports, ","), ": ", start_error)));

@@ -170,25 +170,32 @@ void Router::Impl::Run() {
             StrCat("no such endpoint: ", m, " ", req_.path));
 }
 
-// GET (and HEAD) from loopback is open; the rest needs the token.
 bool Router::Impl::Authorized() {
   const bool read_only = req_.method == "GET" || req_.method == "HEAD";
-  if (read_only && req_.remote_is_loopback) return true;
+  if (read_only && r_.options_.public_reads && req_.remote_is_loopback) return true;
   const std::string auth = req_.Header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.empty()) {
+  if (auth.empty() || !StartsWith(auth, "Bearer ")) {
+    r_.Reject(RejectReason::kUnauthenticated);
     SendError(401, "UNAUTHENTICATED",
               "this request needs 'Authorization: Bearer <token>' (the "
               "daemon's token file)");
     return false;
   }
-  if (!StartsWith(auth, kBearer) ||
-      !TokensEqual(StripWhitespace(std::string_view(auth).substr(kBearer.size())),
-                   r_.options_.token)) {
+  if (!BearerMatches(auth, r_.options_.token)) {
+    r_.Reject(RejectReason::kUnauthenticated);
     SendError(403, "PERMISSION_DENIED", "bad bearer token");
     return false;
   }
   return true;
+}
+
+void Router::Impl::RefuseStream(RejectReason why) {
+  if (why == RejectReason::kPeerStreams) {
+    return SendError(429, "RESOURCE_EXHAUSTED",
+                     StrCat("too many open streams from ", req_.remote_addr, " (at most ",
+                            r_.options_.max_streams_per_peer, ")"));
+  }
+  SendError(503, "UNAVAILABLE", "too many open streams");
 }
 
 void Router::Impl::MethodNotAllowed(std::string_view allowed) {
@@ -449,37 +456,28 @@ void Router::Impl::Apply() {
 Router::Router(Daemon& daemon, RouterOptions options)
     : daemon_(daemon), options_(std::move(options)) {}
 
+std::optional<RejectReason> Router::AcquireStream(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  if (streams_ >= options_.max_streams) return RejectReason::kStreams;
+  int& mine = peer_streams_[peer];
+  if (mine >= options_.max_streams_per_peer) {
+    if (mine == 0) peer_streams_.erase(peer);
+    return RejectReason::kPeerStreams;
+  }
+  ++mine;
+  ++streams_;
+  return std::nullopt;
+}
+
+void Router::ReleaseStream(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(streams_mu_);
+  --streams_;
+  auto it = peer_streams_.find(peer);
+  if (it != peer_streams_.end() && --it->second <= 0) peer_streams_.erase(it);
+}
+
 void Router::Handle(const HttpRequest& request, ResponseWriter& out) {
   Impl(*this, request, out).Run();
-}
-
-absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
-    Daemon& daemon, ApiServerOptions options) {
-  if (options.router.token.empty()) {
-    return absl::InvalidArgumentError("the API needs a token");
-  }
-  options.http.max_body_bytes = options.router.max_body_bytes;
-  // Streams hold a worker each; keep workers for ordinary requests.
-  if (options.http.num_threads < options.router.max_streams + 4) {
-    options.http.num_threads = options.router.max_streams + 4;
-  }
-  std::unique_ptr<ApiServer> server(new ApiServer());
-  server->router_ = std::make_unique<Router>(daemon, options.router);
-  Router* router = server->router_.get();
-  JW_ASSIGN_OR_RETURN(
-      server->http_,
-      HttpServer::Start(options.http,
-                        [router](const HttpRequest& req, ResponseWriter& out) {
-                          router->Handle(req, out);
-                        }));
-  return server;
-}
-
-ApiServer::~ApiServer() { Stop(); }
-
-void ApiServer::Stop() {
-  if (router_ != nullptr) router_->Shutdown();
-  if (http_ != nullptr) http_->Stop();
 }
 
 }  // namespace jailwarden::api

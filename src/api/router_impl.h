@@ -40,8 +40,11 @@ class Router::Impl {
   void SendError(int http, std::string_view code, std::string_view message);
   static Json Ok();
 
-  // GET (and HEAD) from loopback is open; the rest needs the token.
+  // Every /v1 request needs the token; with public_reads, GET and HEAD
+  // from loopback do not. Answers 401/403 (counted) when not.
   bool Authorized();
+  // 503 (every slot taken) or 429 (the peer's slots taken).
+  void RefuseStream(RejectReason why);
   void MethodNotAllowed(std::string_view allowed);
   // The body as a JSON object (an empty body is {}).
   absl::StatusOr<Json> Body();

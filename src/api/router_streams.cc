@@ -20,18 +20,22 @@ namespace jailwarden::api {
 namespace {
 
 
-// Decrements a counter when it goes out of scope.
+// A stream slot of the router, released when it goes out of scope.
 class StreamSlot {
  public:
-  StreamSlot(std::atomic<int>& counter, int max) : counter_(counter) {
-    ok_ = counter_.fetch_add(1) < max;
+  StreamSlot(Router& router, const std::string& peer) : router_(router), peer_(peer) {
+    refused_ = router_.AcquireStream(peer_);
+    if (refused_.has_value()) router_.Reject(*refused_);
   }
-  ~StreamSlot() { counter_.fetch_sub(1); }
-  bool ok() const { return ok_; }
+  ~StreamSlot() {
+    if (!refused_.has_value()) router_.ReleaseStream(peer_);
+  }
+  std::optional<RejectReason> refused() const { return refused_; }
 
  private:
-  std::atomic<int>& counter_;
-  bool ok_;
+  Router& router_;
+  const std::string peer_;
+  std::optional<RejectReason> refused_;
 };
 
 }  // namespace
@@ -43,10 +47,8 @@ void Router::Impl::StreamCommand(
     platform::ExecRequest exec,
     const std::function<absl::StatusOr<platform::ExecResult>(
         const platform::ExecRequest&)>& call) {
-  StreamSlot slot(r_.streams_, r_.options_.max_streams);
-  if (!slot.ok()) {
-    return SendError(503, "UNAVAILABLE", "too many open streams");
-  }
+  StreamSlot slot(r_, req_.remote_addr);
+  if (slot.refused().has_value()) return RefuseStream(*slot.refused());
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) {
     return SendError(ErrnoStatus(errno, "pipe2"));
@@ -117,10 +119,8 @@ void Router::Impl::StreamCommand(
 }
 
 void Router::Impl::Events() {
-  StreamSlot slot(r_.streams_, r_.options_.max_streams);
-  if (!slot.ok()) {
-    return SendError(503, "UNAVAILABLE", "too many open streams");
-  }
+  StreamSlot slot(r_, req_.remote_addr);
+  if (slot.refused().has_value()) return RefuseStream(*slot.refused());
   engine::EventStream& events = d_.Events();
   uint64_t after = events.last_seq();
   std::string last_id = req_.Header("last-event-id");

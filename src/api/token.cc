@@ -34,6 +34,12 @@ absl::Status MakeDirs(const std::string& dir) {
 
 }  // namespace
 
+bool BearerMatches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view kBearer = "Bearer ";
+  return StartsWith(authorization, kBearer) &&
+         TokensEqual(StripWhitespace(authorization.substr(kBearer.size())), token);
+}
+
 absl::StatusOr<std::string> NewToken() {
   unsigned char bytes[32];
   std::size_t got = 0;

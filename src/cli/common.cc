@@ -5,7 +5,9 @@
 
 #include <cstdlib>
 
+#include "jailwarden/api/tls.h"
 #include "jailwarden/api/token.h"
+#include "jailwarden/api/web_config.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/exit_code.h"
 #include "jailwarden/base/strings.h"
@@ -35,6 +37,11 @@ void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags) {
   app.add_option("-c,--config", flags.config,
                  "policy file to take the address and token file from "
                  "(default: $JAILWARDEN_CONFIG)");
+  app.add_option("--pin", flags.pin,
+                 "the daemon's public key pin, sha256//BASE64 (default: "
+                 "$JAILWARDEN_PIN, <state_dir>/api-tls/pin)");
+  app.add_option("--cacert", flags.cacert,
+                 "verify the daemon's TLS certificate with this CA file");
   app.add_flag("--json", flags.json, "print the daemon's JSON answer");
 }
 
@@ -42,6 +49,9 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
   api::ClientOptions options;
   std::string config = flags.config.empty() ? Env("JAILWARDEN_CONFIG") : flags.config;
   std::string listen, token_file;
+  std::string state_dir = policy::kDefaultStateDir;
+  std::string web_config;
+  bool tls = true;
   if (!config.empty()) {
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config);
     if (!p.ok()) {
@@ -50,6 +60,9 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
     }
     if (!p->server.listen.empty()) listen = p->server.listen[0];
     token_file = p->server.token_file;
+    state_dir = p->server.state_dir;
+    web_config = p->server.web_config;
+    tls = p->server.tls;
   }
   if (!flags.server.empty()) {
     options.server = flags.server;
@@ -58,7 +71,24 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
   } else if (!listen.empty()) {
     // A wildcard listener is reached on loopback.
     if (StartsWith(listen, "0.0.0.0:")) listen = StrCat("127.0.0.1", listen.substr(7));
-    options.server = StrCat("http://", listen);
+    options.server = StrCat(tls ? "https://" : "http://", listen);
+  }
+  options.ca_file = flags.cacert;
+  if (!flags.pin.empty()) {
+    options.pin = flags.pin;
+  } else if (std::string env = Env("JAILWARDEN_PIN"); !env.empty()) {
+    options.pin = env;
+  } else if (options.ca_file.empty() && StartsWith(options.server, "https://")) {
+    // The daemon's own key: the web config's certificate, else the pair it
+    // generated. Unreadable (not root): no pin, and the system CAs refuse
+    // the self-signed key before anything is sent.
+    absl::StatusOr<std::string> pin = absl::NotFoundError("no pin");
+    if (!web_config.empty()) {
+      absl::StatusOr<api::WebConfig> wc = api::LoadWebConfig(web_config);
+      if (wc.ok() && wc->tls.has_value()) pin = api::ReadPinFile(wc->tls->cert_file);
+    }
+    if (!pin.ok()) pin = api::ReadPinFile(StrCat(api::DaemonTlsDir(state_dir), "/pin"));
+    if (pin.ok()) options.pin = *pin;
   }
   if (!flags.token.empty()) {
     options.token = flags.token;

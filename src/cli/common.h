@@ -21,17 +21,23 @@ struct ConnectionFlags {
   std::string token;       // --token
   std::string token_file;  // --token-file
   std::string config;      // -c/--config: take listen and token_file from it
+  std::string pin;         // --pin sha256//...
+  std::string cacert;      // --cacert FILE
   bool json = false;       // --json
 };
 
-// Adds --server, --token, --token-file, -c/--config and --json to `app`.
+// Adds --server, --token, --token-file, -c/--config, --pin, --cacert and
+// --json to `app`.
 void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags);
 
 // The client for `flags`. Server: --server, $JAILWARDEN_SERVER, the
-// policy's first server.listen (with --config or $JAILWARDEN_CONFIG), else
-// http://127.0.0.1:9814. Token: --token, $JAILWARDEN_TOKEN, --token-file,
-// the policy's server.token_file, else /var/lib/jailwarden/token when
-// readable (no token otherwise: read-only calls still work on loopback).
+// policy's first server.listen (https:// when server.tls; with --config or
+// $JAILWARDEN_CONFIG), else http://127.0.0.1:9814. Token:
+// --token, $JAILWARDEN_TOKEN, --token-file, the policy's server.token_file,
+// else /var/lib/jailwarden/token when readable. TLS: --pin,
+// $JAILWARDEN_PIN, --cacert; else the pin of the web config's cert_file, or
+// <state_dir>/api-tls/pin when readable (no pin and no CA: the system's CAs,
+// which a self-signed daemon key fails — nothing is sent then).
 absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags);
 
 // Parses `args` into `app`. Returns nullopt to go on, or the exit code to

@@ -124,6 +124,18 @@ void MetricsCollector::RenderSamplerHealth(std::string& out, const racct::Snapsh
 }
 
 void MetricsCollector::RenderEngineHealth(std::string& out) {
+  if (sources_.api_rejected) {
+    AppendFamilyHeader(out, "jailwarden_api_rejected_total",
+                       "API and /metrics connections or requests turned away, by reason.",
+                       "counter");
+    for (const auto& [reason, count] : sources_.api_rejected()) {
+      out.append("jailwarden_api_rejected_total{reason=\"");
+      out.append(reason);
+      out.append("\"} ");
+      out.append(std::to_string(count));
+      out.push_back('\n');
+    }
+  }
   if (!sources_.engine_health) {
     return;
   }

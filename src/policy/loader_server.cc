@@ -104,6 +104,23 @@ void Loader::ParseServer(const YamlNode& node, ServerConfig* server) {
       if (auto b = GetBool(value, what)) {
         server->stop_removed_jails = *b;
       }
+    } else if (k == "tls") {
+      if (auto b = GetBool(value, what)) server->tls = *b;
+    } else if (k == "public_reads") {
+      if (auto b = GetBool(value, what)) server->public_reads = *b;
+    } else if (k == "web_config") {
+      if (auto p = GetAbsolutePath(value, what)) server->web_config = *p;
+    } else if (k == "max_connections_per_peer") {
+      if (auto v = GetInt(value, what, 1, 10000)) {
+        server->max_connections_per_peer = *v;
+      }
+    } else if (k == "max_streams_per_peer") {
+      if (auto v = GetInt(value, what, 1, 1000)) server->max_streams_per_peer = *v;
+    } else if (k == "request_timeout") {
+      if (auto d = GetDuration(value, what, absl::Milliseconds(100),
+                               absl::Hours(1), false)) {
+        server->request_timeout = *d;
+      }
     } else if (k == "metrics_path") {
       if (auto s = GetString(value, what)) {
         if (!StartsWith(*s, "/") ||

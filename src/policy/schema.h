@@ -151,6 +151,9 @@ inline constexpr std::string_view kServerKeys[] = {
     "history",  "log_rate_limit",  "devctl_rate_limit",
     "throttle", "token_file",      "metrics_path",
     "stop_removed_jails",
+    "tls",      "public_reads",    "web_config",
+    "max_connections_per_peer",    "max_streams_per_peer",
+    "request_timeout",
 };
 inline constexpr std::string_view kThrottleKeys[] = {"min", "max", "pct",
                                                      "pct2"};

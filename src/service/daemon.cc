@@ -192,7 +192,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
     sources.limit_drift = [&d] { return d.registry->DriftCounts(); };
-    JW_RETURN_IF_ERROR(d.http.Start(*daemon, server, d.options.listen, d.token,
+    policy::ServerConfig http_server = server;
+    if (!d.options.web_config.empty()) http_server.web_config = d.options.web_config;
+    JW_RETURN_IF_ERROR(d.http.Start(*daemon, http_server, d.options.listen, d.token,
                                     std::move(sources), std::string(hb.name())));
   }
   d.ready.store(true);

@@ -2,7 +2,9 @@
 
 // The daemon's HTTP side: one CivetWeb server with /metrics (the collector
 // over the rooms' published copies) mounted first and the REST API behind
-// it. Started last, stopped first.
+// it. Started last, stopped first. Basic auth (server.web_config) and the
+// per-peer limits are set up here from the policy's server section;
+// docs/api-security.md says why.
 
 #include <memory>
 #include <string>
@@ -17,10 +19,13 @@
 
 namespace jailwarden::service {
 
+
 class HttpEndpoints {
  public:
   // Listens on `listen` (empty: server.listen). FailedPrecondition when
-  // there is nothing to listen on; Unavailable when a listener cannot bind.
+  // there is nothing to listen on; Unavailable when a listener cannot bind;
+  // InvalidArgument for a bad web config (FILE:LINE:COL); FailedPrecondition
+  // when TLS is asked for (server.tls, tls_server_config).
   absl::Status Start(api::Daemon& daemon, const policy::ServerConfig& server,
                      const std::vector<std::string>& listen, const std::string& token,
                      metrics::MetricsSources sources, std::string backend_name);
@@ -30,6 +35,7 @@ class HttpEndpoints {
   std::vector<int> ports() const;
 
  private:
+  std::shared_ptr<api::RejectCounters> rejected_;
   std::unique_ptr<metrics::MetricsCollector> collector_;
   std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<api::ApiServer> api_;

@@ -33,6 +33,8 @@ options:
   -c, --config FILE        the policy (YAML); SIGHUP re-reads it
   --listen ADDR:PORT       listen here instead of server.listen (repeatable;
                            port 0 picks a free one, see --port-file)
+  --web.config.file FILE   exporter-toolkit web config (TLS files, basic
+                           auth users) instead of server.web_config
   --port-file FILE         write the first bound port to FILE once ready
   --stop-jails-on-exit     stop every jail on SIGTERM/SIGINT (default: jails
                            keep running, as jails outlive jail(8))
@@ -120,6 +122,10 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
     } else if (a == "--listen") {
       if (!value(&v)) return EX_USAGE;
       options.listen.push_back(v);
+    } else if (a == "--web.config.file") {
+      if (!value(&options.web_config)) return EX_USAGE;
+    } else if (StartsWith(a, "--web.config.file=")) {
+      options.web_config = a.substr(18);
     } else if (a == "--port-file") {
       if (!value(&port_file)) return EX_USAGE;
     } else if (a == "--stop-jails-on-exit") {

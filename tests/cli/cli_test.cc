@@ -55,6 +55,7 @@ class CliTest : public ::testing::Test {
     api::ApiServerOptions o;
     o.http.listen = {"127.0.0.1:0"};
     o.router.token = kToken;
+    o.router.public_reads = true;  // the verbs' reads run without a token here
     server_ = api::ApiServer::Start(*daemon_, o)->release();
     url_ = StrCat("http://127.0.0.1:", server_->ports()[0]);
   }

@@ -97,6 +97,7 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& server
 
 constexpr char kPolicyTemplate[] = R"(server:
   listen: 127.0.0.1:9814
+  public_reads: true
   api_socket: ""
   state_dir: STATE
   token_file: STATE/token

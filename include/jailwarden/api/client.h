@@ -1,10 +1,14 @@
 #pragma once
 
-// The HTTP client the jailwarden CLI talks to the daemon with: plain
-// HTTP/1.1 over TCP or a unix socket, one connection per request
-// (Connection: close), chunked responses streamed to a callback. Typed
-// calls decode the API's JSON; every call keeps the raw body so `--json`
-// can print exactly what the daemon said.
+// The HTTP client the jailwarden CLI talks to the daemon with: libcurl
+// (HTTP/1.1 over TCP, TLS or a unix socket), one connection per request,
+// responses streamed to a callback as they arrive. TLS verifies the daemon
+// by a pinned public key (the daemon writes its pin into the state
+// directory) and/or a CA file; a pin mismatch ends the handshake before any
+// request byte, the bearer token included, is sent. Proxies are never
+// used (the environment's http_proxy/https_proxy are ignored). Typed calls
+// decode the API's JSON; every call keeps the raw body so `--json` can
+// print exactly what the daemon said.
 //
 // Thread-compatible: one Client per thread.
 
@@ -24,12 +28,28 @@
 namespace jailwarden::api {
 
 struct ClientOptions {
-  // "http://HOST:PORT", "HOST:PORT" or "unix:/path/to/socket".
+  // "https://HOST:PORT", "http://HOST:PORT", "HOST:PORT" (http) or
+  // "unix:/path/to/socket".
   std::string server = "http://127.0.0.1:9814";
   // Sent as "Authorization: Bearer <token>" when not empty.
   std::string token;
-  // Connect and per-read timeout (streams reset it on every byte).
+  // https: the daemon's public key pin(s), "sha256//BASE64[;sha256//...]".
+  // Set alone, the certificate chain and name are not checked, only the
+  // key; with ca_file, both are.
+  std::string pin;
+  // https: verify the daemon's certificate against this PEM CA file (and
+  // its name against the host). Neither pin nor ca_file: the system's CAs.
+  std::string ca_file;
+  // Client certificate and key (PEM) for a listener that asks for one.
+  std::string client_cert;
+  std::string client_key;
+  // Connecting, TLS handshake included.
+  absl::Duration connect_timeout = absl::Seconds(10);
+  // Longest silence while reading an answer (streams restart it on every
+  // byte; the daemon's event streams send a keep-alive every 15 s).
   absl::Duration timeout = absl::Seconds(120);
+  // Longest a whole request may take; zero: no bound (streams).
+  absl::Duration max_time = absl::ZeroDuration();
 };
 
 struct HttpResponse {

@@ -4,9 +4,9 @@
 // with a size limit, JSON errors with a proper HTTP status, chunked exec
 // output and server-sent events.
 //
-// Routes (GET is open to loopback clients; everything else, and any
-// request from a non-loopback address except the health checks, needs
-// "Authorization: Bearer <token>"):
+// Routes (every /v1 route needs "Authorization: Bearer <token>"; with
+// RouterOptions::public_reads, GET and HEAD from loopback do not; the
+// health checks are open, subject to web-config basic auth):
 //   GET    /healthz, /readyz                  liveness, readiness (503 until ready)
 //   GET    /v1/status                         DaemonStatus
 //   GET    /v1/jails                          {"jails": [JailInfo...]}
@@ -31,14 +31,18 @@
 
 #include <atomic>
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/api/daemon.h"
 #include "jailwarden/api/http.h"
 #include "jailwarden/api/http_server.h"
+#include "jailwarden/api/web_config.h"
 
 namespace jailwarden::api {
 
@@ -51,8 +55,16 @@ struct RouterOptions {
   // POST /v1/apply once JSON-escaped unless most of it needs \u escapes;
   // the policy's own bound is then checked on the decoded text.
   std::size_t max_body_bytes = std::size_t{8} << 20;
+  // GET/HEAD of /v1 from loopback without the token (the old behaviour;
+  // server.public_reads). Off: a jail sharing the host's network reads
+  // nothing.
+  bool public_reads = false;
   // Concurrent event streams and exec/run streams; more get 503.
   int max_streams = 8;
+  // Concurrent streams of one peer address; more get 429.
+  int max_streams_per_peer = 4;
+  // Where refusals are counted (jailwarden_api_rejected_total); may be null.
+  std::shared_ptr<RejectCounters> rejected;
   // How often a stream looks for new events / output and for Shutdown().
   absl::Duration stream_poll = absl::Milliseconds(50);
   // SSE comment line interval, to notice gone clients.
@@ -65,19 +77,41 @@ class Router {
   void Handle(const HttpRequest& request, ResponseWriter& out);
   // Ends every open stream within one stream_poll. Idempotent.
   void Shutdown() { stopping_.store(true); }
+  // Takes a stream slot for `peer`: nullopt when taken (release with
+  // ReleaseStream), else why not (kStreams or kPeerStreams).
+  std::optional<RejectReason> AcquireStream(const std::string& peer);
+  void ReleaseStream(const std::string& peer);
+  // Counts a refusal when counters are configured.
+  void Reject(RejectReason reason) {
+    if (options_.rejected != nullptr) options_.rejected->Add(reason);
+  }
 
  private:
   class Impl;
   Daemon& daemon_;
   RouterOptions options_;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> streams_{0};
+  std::mutex streams_mu_;
+  int streams_ = 0;                             // guarded by streams_mu_
+  std::map<std::string, int> peer_streams_;     // guarded by streams_mu_
   friend class Impl;
 };
 
 struct ApiServerOptions {
+  // Its admit is set by Start, and its rejected when null (a caller that
+  // exports the counters before the server starts passes its own).
   HttpServerOptions http;
-  RouterOptions router;
+  RouterOptions router;    // its rejected is set by Start
+  // Open connections per peer address before requests without valid
+  // credentials (bearer token or basic auth) get 429.
+  int max_connections_per_peer = 16;
+  // Paths the budget does not apply to (exact match): health checks and
+  // the metrics path, which a jail sharing the host's address must not be
+  // able to make 429 for the host's own scraper.
+  std::vector<std::string> budget_exempt_paths = {"/healthz", "/readyz"};
+  // web-config basic_auth_users (user -> bcrypt hash). Not empty: every
+  // request without a valid bearer token needs one of them.
+  std::map<std::string, std::string> basic_auth_users;
 };
 
 // HttpServer + Router on one CivetWeb instance.
@@ -90,10 +124,14 @@ class ApiServer {
   // Ends streams, then stops CivetWeb. Idempotent.
   void Stop();
   HttpServer& http() { return *http_; }
+  // Refusals so far, per reason.
+  const std::shared_ptr<RejectCounters>& rejected() const { return rejected_; }
   std::vector<int> ports() const { return http_->ports(); }
 
  private:
   ApiServer() = default;
+  std::shared_ptr<RejectCounters> rejected_;
+  std::unique_ptr<BasicAuthChecker> basic_auth_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> http_;
 };

@@ -29,6 +29,11 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 // learn a prefix of the token by timing.
 bool TokensEqual(std::string_view a, std::string_view b);
 
+// True when `authorization` (an Authorization header's value) is
+// "Bearer <token>" (surrounding white space ignored), compared with
+// TokensEqual.
+bool BearerMatches(std::string_view authorization, std::string_view token);
+
 // A new random token: 64 lowercase hex digits.
 absl::StatusOr<std::string> NewToken();
 

@@ -122,6 +122,9 @@ struct MetricsSources {
   std::function<EngineHealth()> engine_health{};
   // Limit drift counters (the family is left out without it).
   std::function<std::vector<LimitDriftCount>()> limit_drift{};
+  // jailwarden_api_rejected_total: (reason, count) pairs; unset: the
+  // family is not exported.
+  std::function<std::vector<std::pair<std::string, uint64_t>>()> api_rejected{};
 };
 
 struct MetricsOptions {

@@ -98,6 +98,20 @@ struct ServerConfig {
   // jail(8) order and forgotten, as a reload would (true), or kept as they
   // are, as jails the policy does not manage (false).
   bool stop_removed_jails = true;
+  // The listeners speak TLS. Refused at start while the HTTP server cannot
+  // (docs/api-security.md); false is the only value that starts.
+  bool tls = false;
+  // GET/HEAD of /v1 from loopback without the token (off: a jail sharing
+  // the host's network reads nothing).
+  bool public_reads = false;
+  // exporter-toolkit web config file (TLS files, basic_auth_users); "" none.
+  std::string web_config;
+  // Open connections of one peer address served without credentials.
+  int64_t max_connections_per_peer = 16;  // 1..10000
+  // Concurrent event/exec/run streams of one peer address.
+  int64_t max_streams_per_peer = 4;  // 1..1000
+  // Time a client has to send a request (and to read what it is sent).
+  absl::Duration request_timeout = absl::Seconds(10);  // 100ms..1h
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };
 

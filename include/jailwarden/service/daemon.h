@@ -38,6 +38,9 @@ struct DaemonOptions {
   std::string config_path;
   // Overrides server.listen (tests: "127.0.0.1:0"). Empty = the policy's.
   std::vector<std::string> listen;
+  // Overrides server.web_config (serve --web.config.file). Empty = the
+  // policy's.
+  std::string web_config;
   // Stop every running jail on Shutdown (default: jails outlive the daemon,
   // as jails outlive jail(8)).
   bool stop_jails_on_exit = false;
