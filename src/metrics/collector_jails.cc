@@ -84,43 +84,53 @@ void MetricsCollector::RenderJailFamilies(std::string& out, const racct::Snapsho
 
 void MetricsCollector::RenderPeaks(std::string& out, const racct::Snapshot& snap) {
   const racct::Peaks& peaks = peak_cursor_.Read(snap);
-  AppendFamilyHeader(out, "jailwarden_jail_usage_peak",
-                     "Highest usage since the previous scrape (sampler history), in the "
-                     "usage family's unit.",
-                     "gauge");
-  if (peaks.jails == nullptr) {
-    return;
-  }
-  const racct::JailTable& table = *peaks.jails;
-  const bool cached = &table == labels_table_;
+  const racct::JailTable* table = peaks.jails.get();
+  const bool cached = table == labels_table_;
   std::string& labels = scratch_key_;
-  for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
-    const rctl::Resource resource = rctl::ResourceAt(r);
-    if (resource == rctl::Resource::kCputime || resource == rctl::Resource::kWallclock) {
-      continue;  // counters: the peak is the latest value
+  std::string name;
+  // One family per unit (jailwarden_jail_usage_peak_bytes, ..._percent, ...).
+  for (const Unit unit : kUnits) {
+    if (unit == Unit::kSeconds) {
+      continue;  // cputime and wallclock are counters: no peaks
     }
-    const UsageFamily& family = UsageFamilyOf(resource);
-    const std::size_t n = std::min(table.size(), peaks.peak.size());
-    for (std::size_t s = 0; s < n; ++s) {
-      if (table.jails[s].name.empty()) {
-        continue;
+    name.assign("jailwarden_jail_usage_peak");
+    name.append(UnitSuffix(unit));
+    AppendFamilyHeader(out, name,
+                       "Highest usage since the previous scrape (sampler history), in the "
+                       "family's unit.",
+                       "gauge");
+    if (table == nullptr) {
+      continue;
+    }
+    for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+      const rctl::Resource resource = rctl::ResourceAt(r);
+      if (resource == rctl::Resource::kCputime || resource == rctl::Resource::kWallclock ||
+          UnitOf(resource) != unit) {
+        continue;  // counters: the peak is the latest value
       }
-      if ((cached && !IsPresent(*snap.tick, s, r)) ||
-          peaks.peak[s][r] == std::numeric_limits<int64_t>::min()) {
-        continue;  // not read, or no tick of this jail in the range
+      const UsageFamily& family = UsageFamilyOf(resource);
+      const std::size_t n = std::min(table->size(), peaks.peak.size());
+      for (std::size_t s = 0; s < n; ++s) {
+        if (table->jails[s].name.empty()) {
+          continue;
+        }
+        if ((cached && !IsPresent(*snap.tick, s, r)) ||
+            peaks.peak[s][r] == std::numeric_limits<int64_t>::min()) {
+          continue;  // not read, or no tick of this jail in the range
+        }
+        labels.clear();
+        if (cached) {
+          labels.append(jail_labels_[s]);
+        } else {
+          AppendLabel(labels, "name", table->jails[s].name);
+        }
+        labels.append(",resource=\"");
+        labels.append(rctl::ResourceName(resource));
+        labels.push_back('"');
+        BeginSample(out, name, labels);
+        AppendKernelValue(out, peaks.peak[s][r], family.in_millions);
+        out.push_back('\n');
       }
-      labels.clear();
-      if (cached) {
-        labels.append(jail_labels_[s]);
-      } else {
-        AppendLabel(labels, "name", table.jails[s].name);
-      }
-      labels.append(",resource=\"");
-      labels.append(rctl::ResourceName(resource));
-      labels.push_back('"');
-      BeginSample(out, "jailwarden_jail_usage_peak", labels);
-      AppendKernelValue(out, peaks.peak[s][r], family.in_millions);
-      out.push_back('\n');
     }
   }
 }

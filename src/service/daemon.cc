@@ -178,6 +178,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     sources.jails = [&d] { return JailStatuses(*d.registry->Records(), *d.lifecycle->policy()); };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
+    sources.reloads = [&d] {
+      const ReloadStatus r = d.reloader->status();
+      metrics::ReloadHealth h;
+      h.generation = r.policy_generation;
+      if (r.last_reload != absl::InfinitePast()) h.last_attempt = r.last_reload;
+      h.last_ok = r.last_reload_ok;
+      return h;
+    };
     JW_RETURN_IF_ERROR(d.http.Start(*daemon, server, d.options.listen, d.token,
                                     std::move(sources), std::string(hb.name())));
   }

@@ -27,6 +27,7 @@
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/http.h"
 #include "jailwarden/racct/sampler.h"
+#include "jailwarden/rctl/kernel_form.h"
 
 using namespace jailwarden;  // NOLINT: a test program
 
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
 
   std::atomic<uint64_t> evaluations{0};
   metrics::EngineHealthRecorder engine_health;
+  const absl::Time t0 = absl::Now();
   metrics::MetricsCollector collector(
       {.snapshot = [&] { return sampler.Latest(); },
        .rule_stats =
@@ -121,17 +123,42 @@ int main(int argc, char** argv) {
              stats[1].matched = 1 + n / 100;
              stats[1].evaluations_over = n / 2;
              stats[1].headroom = -1000;
+             // Headroom in every unit the rules dashboard charts: web's
+             // pcpu (percent) and maxproc (count) rules.
+             for (const rctl::Resource r : {rctl::Resource::kPcpu, rctl::Resource::kMaxproc}) {
+               engine::RuleTargetStats st;
+               st.rule = (*enforcements)[rctl::Index(r)].rule;
+               st.rule_text = rctl::FormatRule(st.rule);
+               st.jail = "web";
+               st.headroom = st.rule.amount / 2;
+               stats.push_back(st);
+             }
              return stats;
            },
        .jails =
            [&] {
+             // "db" restarts 10 s after the fixture starts (the dashboards'
+             // restart annotation must find it).
+             const absl::Time db_start = absl::Now() - t0 < absl::Seconds(10)
+                                             ? t0 - absl::Minutes(10)
+                                             : t0 + absl::Seconds(10);
              return std::vector<metrics::JailStatus>{
-                 {"web", 1, "running", absl::Now() - absl::Hours(1), true},
-                 {"db", 2, "running", absl::Now() - absl::Minutes(10), true},
+                 {"web", 1, "running", t0 - absl::Hours(1), true},
+                 {"db", 2, "running", db_start, true},
                  {"batch", -1, "stopped", std::nullopt, true}};
            },
        .enforcements = [&] { return enforcements; },
-       .engine_health = [&] { return engine_health.Read(); }},
+       .engine_health = [&] { return engine_health.Read(); },
+       .reloads =
+           [&] {
+             // One successful reload 10 s after start (the reload annotation).
+             metrics::ReloadHealth h;
+             if (absl::Now() - t0 >= absl::Seconds(10)) {
+               h.generation = 2;
+               h.last_attempt = t0 + absl::Seconds(10);
+             }
+             return h;
+           }},
       {.backend = "fake"});
   auto server = metrics::MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
   if (!server.ok()) {
