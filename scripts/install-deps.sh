@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
+  zlib1g-dev                          # gzip-compressed /metrics (Accept-Encoding: gzip)
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
