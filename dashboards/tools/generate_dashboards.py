@@ -201,9 +201,21 @@ def fleet():
         panel(lay, "timeseries", "Processes and threads",
               [target(f"jail_maxproc{{{JSEL}}}", "{{name}} processes"),
                target(f"jail_nthr{{{JSEL}}}", "{{name}} threads")], "short"),
-        panel(lay, "timeseries", "Disk I/O",
+        panel(lay, "timeseries", "Disk I/O (RACCT rates)",
               [target(f"jail_readbps{{{JSEL}}}", "{{name}} read"),
                target(f"-jail_writebps{{{JSEL}}}", "{{name}} write")], "Bps"),
+        panel(lay, "timeseries", "Disk I/O (rate of the byte counters)",
+              [target(f"rate(jail_read_bytes_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} read"),
+               target(f"-rate(jail_write_bytes_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} write")], "Bps",
+              desc="Linux backends only: FreeBSD's RACCT gives rates, not totals."),
+        panel(lay, "timeseries", "Disk operations / s (rate of the op counters)",
+              [target(f"rate(jail_read_ops_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} read"),
+               target(f"-rate(jail_write_ops_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} write")], "iops",
+              desc="Linux backends only: FreeBSD's RACCT gives rates, not totals."),
     ]
     ps.append(lay.row("Limits"))
     ps += [

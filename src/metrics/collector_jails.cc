@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/names.h"
@@ -67,6 +68,28 @@ void MetricsCollector::RenderJailFamilies(std::string& out, const racct::Snapsho
       }
       BeginSample(out, family.name, jail_labels_[s]);
       AppendKernelValue(out, tick.usage[s][r], family.in_millions);
+      out.push_back('\n');
+    }
+  }
+
+  // Counters beside jail_exporter's per-second gauges, so rate() works:
+  // the backend's running I/O totals (Linux cgroup io/blkio statistics);
+  // absent where the backend gives only rates (FreeBSD).
+  static constexpr std::string_view kIoCounters[4][2] = {
+      {"jail_read_bytes_total", "Bytes the jail's processes read from block devices."},
+      {"jail_write_bytes_total", "Bytes the jail's processes wrote to block devices."},
+      {"jail_read_ops_total", "Read operations the jail's processes issued to block devices."},
+      {"jail_write_ops_total", "Write operations the jail's processes issued to block devices."},
+  };
+  const bool have_io = tick.io_totals.size() == tick.usage.size();
+  for (std::size_t io = 0; io < 4; ++io) {
+    AppendFamilyHeader(out, kIoCounters[io][0], kIoCounters[io][1], "counter");
+    for (std::size_t s = 0; have_io && s < jails; ++s) {
+      if (tick.io_totals[s][io] < 0) {
+        continue;
+      }
+      BeginSample(out, kIoCounters[io][0], jail_labels_[s]);
+      AppendInt(out, tick.io_totals[s][io]);
       out.push_back('\n');
     }
   }

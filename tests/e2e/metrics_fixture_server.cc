@@ -72,6 +72,12 @@ int main(int argc, char** argv) {
   reader.Set("web", rctl::Resource::kPcpu, 20000000);
   reader.Set("db", rctl::Resource::kMemoryuse, 1024 * kMiB / 100 * 95);
   reader.Set("db", rctl::Resource::kPcpu, 5000000);
+  // I/O as Linux backends read it: running totals (jail_*_total counters;
+  // the sampler derives jail_readbps & co. from them).
+  for (const rctl::Resource r : {rctl::Resource::kReadbps, rctl::Resource::kWritebps,
+                                 rctl::Resource::kReadiops, rctl::Resource::kWriteiops}) {
+    reader.SetTotal("web", r, 0);
+  }
 
   racct::SamplerOptions options;
   options.interval = absl::Milliseconds(100);
@@ -177,6 +183,11 @@ int main(int argc, char** argv) {
     cputime_us += 20000;
     reader.Set("web", rctl::Resource::kCputime, cputime_us);
     reader.Set("web", rctl::Resource::kWallclock, cputime_us * 5);
+    // 1 MB/s read in 100 op/s, 0.5 MB/s written in 50 op/s.
+    reader.AddTotal("web", rctl::Resource::kReadbps, 100000);
+    reader.AddTotal("web", rctl::Resource::kWritebps, 50000);
+    reader.AddTotal("web", rctl::Resource::kReadiops, 10);
+    reader.AddTotal("web", rctl::Resource::kWriteiops, 5);
     evaluations.fetch_add(1);
     engine_health.Record(absl::Microseconds(15), result);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -279,6 +279,10 @@ if [[ $mode == fixture ]]; then
     "$(value 'rate(jailwarden_rule_denials_total{rule="jail:db:memoryuse:deny",name="db"}[10s])')" 5 11
   between 'jailwarden_policy_generation' "$(value 'jailwarden_policy_generation')" 2 2
   between 'count(jail_id)' "$(value 'count(jail_id)')" 2 2
+  between 'rate(jail_read_bytes_total{name="web"}[10s])' \
+    "$(value 'rate(jail_read_bytes_total{name="web"}[10s])')" 800000 1200000
+  between 'rate(jail_write_ops_total{name="web"}[10s])' \
+    "$(value 'rate(jail_write_ops_total{name="web"}[10s])')" 40 60
   between 'sampler tick rate' "$(value 'rate(jailwarden_sampler_ticks_total[10s])')" 8 11
 else
   # e2e_policy.yaml: jail mem64 holds 64 MiB, cpu20 is capped at 20 % pcpu.

@@ -471,5 +471,27 @@ TEST(MetricsCollectorTest, ProcessSelfMetricsAreThisProcess) {
   EXPECT_THAT(quiet.RenderText(), Not(HasSubstr("process_")));
 }
 
+TEST(MetricsCollectorTest, IoCountersFromTheRunningTotals) {
+  auto snap = Fleet({MakeJail("web", 3), MakeJail("db", 4)});
+  // "db": the backend gave no cumulative write-ops counter.
+  std::vector<std::array<int64_t, 4>> totals;
+  for (const auto& jail : snap->tick->jails->jails) {  // slots in table order
+    totals.push_back(jail.name == "web" ? std::array<int64_t, 4>{1000, 2000, 3, 4}
+                                        : std::array<int64_t, 4>{5, 6, 7, -1});
+  }
+  testing::SetIoTotals(*snap, std::move(totals));
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE jail_read_bytes_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_read_bytes_total{name=\"web\"} 1000\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_write_bytes_total{name=\"web\"} 2000\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_read_ops_total{name=\"db\"} 7\n"));
+  EXPECT_EQ(Samples(text, "jail_write_ops_total").size(), 1u);
+  // A tick without totals (FreeBSD: rates only): headers, no samples.
+  auto plain = Fleet({MakeJail("web", 3)});
+  MetricsCollector freebsd({.snapshot = [&] { return plain; }});
+  EXPECT_TRUE(Samples(freebsd.RenderText(), "jail_read_bytes_total").empty());
+}
+
 }  // namespace
 }  // namespace jailwarden::metrics

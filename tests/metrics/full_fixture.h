@@ -25,6 +25,7 @@ class FullFixture {
     builder.HistoryDepth(10).Ncpu(2).NextSeq(41);
     snap_ = BuildTicks(builder,
                        {MakeJail("web", 1), MakeJail("db", 2), MakeJail("ci-runner.1", 3)}, 10);
+    SetIoTotals(*snap_, {{4096, 8192, 3, 5}, {0, 1 << 20, 0, 64}, {7, 9, 1, 1}});
     snap_->health.ticks = 50;
     snap_->health.slow_ticks = 5;
     snap_->health.avg_tick_duration = absl::Microseconds(120);

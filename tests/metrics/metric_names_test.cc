@@ -67,6 +67,11 @@ const FamilyRow kFamilies[] = {
     {"jail_writebps", "gauge", kBps, true},
     {"jail_readiops", "gauge", kOps, true},
     {"jail_writeiops", "gauge", kOps, true},
+    // Counters beside jail_exporter's I/O gauges (Linux backends).
+    {"jail_read_bytes_total", "counter", kB},
+    {"jail_write_bytes_total", "counter", kB},
+    {"jail_read_ops_total", "counter", kC},
+    {"jail_write_ops_total", "counter", kC},
     // jailwarden's own.
     {"jailwarden_build_info", "gauge", kC},
     {"jailwarden_jail_usage_stale", "gauge", kC},
