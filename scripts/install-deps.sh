@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
+  zlib1g-dev                          # gzip-compressed /metrics (Accept-Encoding: gzip)
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
   libsystemd-dev                      # sd_notify for the Type=notify unit (READY, WATCHDOG)
   lintian man-db                      # the package test: lintian on the .deb, man -l on each page

@@ -11,6 +11,14 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'instance=~"$instance"'
 JSEL = 'instance=~"$instance",name=~"$jail"'
 
+# Grafana's schemaVersion for Grafana 10.4/11.x (the current release line).
+SCHEMA_VERSION = 39
+
+# Suffix of the per-unit jailwarden_* families (peaks, limits, amounts,
+# headroom) by Grafana unit: one unit per family, base unit in the name.
+UNIT_SUFFIX = {"s": "_seconds", "bytes": "_bytes", "short": "", "percent": "_percent",
+               "Bps": "_bytes_per_second", "iops": "_ops_per_second"}
+
 # (resource, usage metric, unit, is_counter) in RACCT index order.
 RESOURCES = [
     ("cputime", "jail_cputime_seconds_total", "s", True),
@@ -126,14 +134,38 @@ def variables(jail=True):
     return v
 
 
+def annotation(name, expr, title, text, color, tags):
+    return {"name": name, "datasource": DS, "enable": True, "hide": False,
+            "iconColor": color, "expr": expr, "step": "30s", "titleFormat": title,
+            "textFormat": text, "tagKeys": tags, "useValueForTime": False}
+
+
+def annotations():
+    # Grafana's own annotations, then jailwarden's events from its metrics.
+    return [
+        {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+         "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
+         "name": "Annotations & Alerts", "type": "dashboard"},
+        annotation("Jail (re)starts",
+                   f"changes(jailwarden_jail_start_time_seconds{{{JSEL}}}[$__interval]) > 0",
+                   "jail started", "{{name}} on {{instance}}", "blue", "name,instance"),
+        annotation("Policy reloads",
+                   f"changes(jailwarden_policy_generation{{{SEL}}}[$__interval]) > 0",
+                   "policy reloaded", "{{instance}}", "purple", "instance"),
+        annotation("Failed reloads",
+                   f"jailwarden_config_last_reload_successful{{{SEL}}} == 0",
+                   "policy reload failed", "{{instance}}", "red", "instance"),
+    ]
+
+
 def dashboard(uid, title, panels, desc, jail=True):
     return {
         "uid": uid, "title": title, "description": desc,
         "tags": ["jailwarden", "jails", "rctl"], "timezone": "browser",
-        "schemaVersion": 37, "version": 1, "editable": True, "graphTooltip": 1,
+        "schemaVersion": SCHEMA_VERSION, "version": 1, "editable": True, "graphTooltip": 1,
         "refresh": "30s", "time": {"from": "now-6h", "to": "now"},
         "templating": {"list": variables(jail)},
-        "annotations": {"list": []},
+        "annotations": {"list": annotations()},
         "links": [{"type": "dashboards", "tags": ["jailwarden"], "asDropdown": True,
                    "title": "jailwarden", "includeVars": True, "keepTime": True}],
         "panels": panels,
@@ -169,9 +201,21 @@ def fleet():
         panel(lay, "timeseries", "Processes and threads",
               [target(f"jail_maxproc{{{JSEL}}}", "{{name}} processes"),
                target(f"jail_nthr{{{JSEL}}}", "{{name}} threads")], "short"),
-        panel(lay, "timeseries", "Disk I/O",
+        panel(lay, "timeseries", "Disk I/O (RACCT rates)",
               [target(f"jail_readbps{{{JSEL}}}", "{{name}} read"),
                target(f"-jail_writebps{{{JSEL}}}", "{{name}} write")], "Bps"),
+        panel(lay, "timeseries", "Disk I/O (rate of the byte counters)",
+              [target(f"rate(jail_read_bytes_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} read"),
+               target(f"-rate(jail_write_bytes_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} write")], "Bps",
+              desc="Linux backends only: FreeBSD's RACCT gives rates, not totals."),
+        panel(lay, "timeseries", "Disk operations / s (rate of the op counters)",
+              [target(f"rate(jail_read_ops_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} read"),
+               target(f"-rate(jail_write_ops_total{{{JSEL}}}[$__rate_interval])",
+                      "{{name}} write")], "iops",
+              desc="Linux backends only: FreeBSD's RACCT gives rates, not totals."),
     ]
     ps.append(lay.row("Limits"))
     ps += [
@@ -205,11 +249,12 @@ def jail():
     ps.append(lay.row("All 25 RACCT resources: usage (solid), peak between scrapes, "
                       "limits (dashed)"))
     for res, metric, unit, counter in RESOURCES:
+        sfx = UNIT_SUFFIX[unit]
         ts = [target(f"{metric}{{{JSEL}}}", "{{name}} usage"),
-              target(f'jailwarden_jail_limit{{{JSEL},resource="{res}"}}',
+              target(f'jailwarden_jail_limit{sfx}{{{JSEL},resource="{res}"}}',
                      "{{name}} {{action}} limit (per {{per}})")]
         if not counter:
-            ts.append(target(f'jailwarden_jail_usage_peak{{{JSEL},resource="{res}"}}',
+            ts.append(target(f'jailwarden_jail_usage_peak{sfx}{{{JSEL},resource="{res}"}}',
                              "{{name}} peak"))
         ps.append(panel(lay, "timeseries", f"{res} ({metric})", ts, unit, w=8, h=7,
                         overrides=limit_override()))
@@ -225,29 +270,41 @@ def rules():
         panel(lay, "table", "Rule fidelity on this backend",
               [target(f"jailwarden_rule_fidelity{{{SEL}}}", instant=True, fmt="table")],
               w=24, h=8,
-              desc="exact: the kernel enforces it as RCTL would; approximate: close, "
-                   "see detail; sampled: only the sampler acts; unsupported: not at all."),
-        panel(lay, "table", "Limits",
-              [target(f"jailwarden_jail_limit{{{JSEL}}}", instant=True, fmt="table")],
+              desc="exact: the kernel enforces it as RCTL would; approximate: close "
+                   "(the API's rule listing says how); sampled: only the sampler acts; "
+                   "unsupported: not at all. mechanism: cgroup, rlimit, sampled, sysctl, "
+                   "devpts, kernel (FreeBSD RCTL) or none."),
+        panel(lay, "table", "Rule amounts (base units: bytes, seconds, percent, per second)",
+              [target(f'{{__name__=~"jailwarden_rule_amount.*",{SEL}}}', instant=True,
+                      fmt="table")],
               w=24, h=8),
     ]
     ps.append(lay.row("Actions"))
     ps += [
         panel(lay, "timeseries", "Rule matches (exceedance episodes / s)",
-              [target(f"sum by (rule, jail) (rate(jailwarden_rule_matches_total{{{SEL},"
-                      f'jail=~"$jail"}}[$__rate_interval]))', "{{rule}} ({{jail}})")],
+              [target(f"sum by (rule, name) (rate(jailwarden_rule_matches_total{{{JSEL}}}"
+                      f"[$__rate_interval]))", "{{rule}} ({{name}})")],
               "short"),
         panel(lay, "timeseries", "Deny: evaluations over the amount / s",
-              [target(f"sum by (rule, jail) (rate(jailwarden_rule_denials_total{{{SEL},"
-                      f'jail=~"$jail"}}[$__rate_interval]))', "{{rule}} ({{jail}})")],
+              [target(f"sum by (rule, name) (rate(jailwarden_rule_denials_total{{{JSEL}}}"
+                      f"[$__rate_interval]))", "{{rule}} ({{name}})")],
               "short"),
         panel(lay, "timeseries", "Throttling evaluations / s",
-              [target(f"sum by (rule, jail) (rate(jailwarden_rule_throttles_total{{{SEL},"
-                      f'jail=~"$jail"}}[$__rate_interval]))', "{{rule}} ({{jail}})")],
+              [target(f"sum by (rule, name) (rate(jailwarden_rule_throttles_total{{{JSEL}}}"
+                      f"[$__rate_interval]))", "{{rule}} ({{name}})")],
               "short"),
-        panel(lay, "timeseries", "Headroom (amount - usage, usage units)",
-              [target(f'jailwarden_rule_headroom{{{SEL},jail=~"$jail"}}',
-                      "{{rule}} ({{jail}})")], "short"),
+        panel(lay, "timeseries", "Headroom: bytes (amount - usage)",
+              [target(f"jailwarden_rule_headroom_bytes{{{JSEL}}}", "{{rule}} ({{name}})")],
+              "bytes"),
+        panel(lay, "timeseries", "Headroom: counts (processes, files, ...)",
+              [target(f"jailwarden_rule_headroom{{{JSEL}}}", "{{rule}} ({{name}})")],
+              "short"),
+        panel(lay, "timeseries", "Headroom: CPU (percent of one CPU)",
+              [target(f"jailwarden_rule_headroom_percent{{{JSEL}}}", "{{rule}} ({{name}})")],
+              "percent"),
+        panel(lay, "timeseries", "Headroom: I/O (bytes/s)",
+              [target(f"jailwarden_rule_headroom_bytes_per_second{{{JSEL}}}",
+                      "{{rule}} ({{name}})")], "Bps"),
     ]
     return dashboard("jailwarden-rules", "jailwarden / Rules and actions", ps,
                      "RCTL rules: how each is enforced here, matches, denials, throttling, "

@@ -13,6 +13,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/metrics/http.h"
+#include "metrics/exposition.h"
 
 namespace jailwarden::metrics {
 namespace {
@@ -41,8 +42,13 @@ class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
 
  private:
   bool Respond(mg_connection* conn, bool with_body) {
-    // One buffer per CivetWeb worker thread, reused across scrapes.
+    // Buffers per CivetWeb worker thread, reused across scrapes.
     thread_local std::string body;
+    thread_local std::string converted;
+    thread_local std::string compressed;
+    const char* accept = mg_get_header(conn, "Accept");
+    const char* encoding = mg_get_header(conn, "Accept-Encoding");
+    const ExpositionFormat format = NegotiateFormat(accept != nullptr ? accept : "");
     try {
       collector_.RenderInto(body);
     } catch (const std::exception& e) {
@@ -50,10 +56,34 @@ class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
       mg_send_http_error(conn, 500, "%s", "render failed");
       return true;
     }
-    const std::string type(MetricsCollector::kContentType);
-    mg_send_http_ok(conn, type.c_str(), static_cast<long long>(body.size()));
+    const std::string* payload = &body;
+    if (format == ExpositionFormat::kOpenMetrics) {
+      ClassicToOpenMetrics(body, converted);
+      payload = &converted;
+    }
+    bool gzip = AcceptsGzip(encoding != nullptr ? encoding : "");
+    if (gzip) {
+      if (absl::Status st = Gzip(*payload, compressed); st.ok()) {
+        payload = &compressed;
+      } else {
+        LogError("metrics: gzip failed, answering uncompressed",
+                 {{"error", std::string(st.message())}});
+        gzip = false;
+      }
+    }
+    const std::string type(format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType
+                                                                    : kClassicContentType);
+    const std::string length = StrCat(payload->size());
+    mg_response_header_start(conn, 200);
+    mg_response_header_add(conn, "Content-Type", type.c_str(), -1);
+    if (gzip) {
+      mg_response_header_add(conn, "Content-Encoding", "gzip", -1);
+    }
+    mg_response_header_add(conn, "Vary", "Accept, Accept-Encoding", -1);
+    mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+    mg_response_header_send(conn);
     if (with_body) {
-      mg_write(conn, body.data(), body.size());
+      mg_write(conn, payload->data(), payload->size());
     }
     return true;
   }

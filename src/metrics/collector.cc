@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "jailwarden/version.h"
+#include "metrics/process_metrics.h"
 #include "metrics/prometheus_adapter.h"
 #include "metrics/text_format.h"
 
@@ -67,6 +68,10 @@ void MetricsCollector::RenderInto(std::string& out) {
   RenderSamplerHealth(out, snap.get());
   RenderEngineHealth(out);
   RenderLimitDrift(out);
+  RenderReloads(out);
+  if (options_.export_process) {
+    AppendProcessFamilies(out);
+  }
 
   AppendFamilyHeader(out, "jailwarden_metrics_render_duration_seconds",
                      "Time the previous /metrics render took, in seconds.", "gauge");

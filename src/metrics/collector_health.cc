@@ -174,6 +174,26 @@ void MetricsCollector::RenderEngineHealth(std::string& out) {
   SampleUint(out, "jailwarden_engine_unsupported_rules", "", h.unsupported_rules);
 }
 
+void MetricsCollector::RenderReloads(std::string& out) {
+  if (!sources_.reloads) {
+    return;
+  }
+  const ReloadHealth h = sources_.reloads();
+  AppendFamilyHeader(out, "jailwarden_policy_generation",
+                     "Policy generation: 1 at start, one more per successful reload.", "gauge");
+  SampleUint(out, "jailwarden_policy_generation", "", h.generation);
+  AppendFamilyHeader(out, "jailwarden_config_last_reload_successful",
+                     "1 if the last policy reload succeeded (or none was tried), else 0.",
+                     "gauge");
+  SampleUint(out, "jailwarden_config_last_reload_successful", "", h.last_ok ? 1 : 0);
+  AppendFamilyHeader(out, "jailwarden_config_last_reload_timestamp_seconds",
+                     "Unix time of the last policy reload attempt, in seconds.", "gauge");
+  if (h.last_attempt.has_value()) {
+    text::BeginSample(out, "jailwarden_config_last_reload_timestamp_seconds", "");
+    text::AppendUnixSeconds(out, *h.last_attempt);
+    out.push_back('\n');
+  }
+}
 
 void MetricsCollector::RenderLimitDrift(std::string& out) {
   if (!sources_.limit_drift) {

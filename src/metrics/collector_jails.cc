@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/names.h"
@@ -71,6 +72,28 @@ void MetricsCollector::RenderJailFamilies(std::string& out, const racct::Snapsho
     }
   }
 
+  // Counters beside jail_exporter's per-second gauges, so rate() works:
+  // the backend's running I/O totals (Linux cgroup io/blkio statistics);
+  // absent where the backend gives only rates (FreeBSD).
+  static constexpr std::string_view kIoCounters[4][2] = {
+      {"jail_read_bytes_total", "Bytes the jail's processes read from block devices."},
+      {"jail_write_bytes_total", "Bytes the jail's processes wrote to block devices."},
+      {"jail_read_ops_total", "Read operations the jail's processes issued to block devices."},
+      {"jail_write_ops_total", "Write operations the jail's processes issued to block devices."},
+  };
+  const bool have_io = tick.io_totals.size() == tick.usage.size();
+  for (std::size_t io = 0; io < 4; ++io) {
+    AppendFamilyHeader(out, kIoCounters[io][0], kIoCounters[io][1], "counter");
+    for (std::size_t s = 0; have_io && s < jails; ++s) {
+      if (tick.io_totals[s][io] < 0) {
+        continue;
+      }
+      BeginSample(out, kIoCounters[io][0], jail_labels_[s]);
+      AppendInt(out, tick.io_totals[s][io]);
+      out.push_back('\n');
+    }
+  }
+
   AppendFamilyHeader(out, "jailwarden_jail_usage_stale",
                      "1 if the jail's last read failed and its usage repeats the last good "
                      "reading.",
@@ -84,43 +107,53 @@ void MetricsCollector::RenderJailFamilies(std::string& out, const racct::Snapsho
 
 void MetricsCollector::RenderPeaks(std::string& out, const racct::Snapshot& snap) {
   const racct::Peaks& peaks = peak_cursor_.Read(snap);
-  AppendFamilyHeader(out, "jailwarden_jail_usage_peak",
-                     "Highest usage since the previous scrape (sampler history), in the "
-                     "usage family's unit.",
-                     "gauge");
-  if (peaks.jails == nullptr) {
-    return;
-  }
-  const racct::JailTable& table = *peaks.jails;
-  const bool cached = &table == labels_table_;
+  const racct::JailTable* table = peaks.jails.get();
+  const bool cached = table == labels_table_;
   std::string& labels = scratch_key_;
-  for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
-    const rctl::Resource resource = rctl::ResourceAt(r);
-    if (resource == rctl::Resource::kCputime || resource == rctl::Resource::kWallclock) {
-      continue;  // counters: the peak is the latest value
+  std::string name;
+  // One family per unit (jailwarden_jail_usage_peak_bytes, ..._percent, ...).
+  for (const Unit unit : kUnits) {
+    if (unit == Unit::kSeconds) {
+      continue;  // cputime and wallclock are counters: no peaks
     }
-    const UsageFamily& family = UsageFamilyOf(resource);
-    const std::size_t n = std::min(table.size(), peaks.peak.size());
-    for (std::size_t s = 0; s < n; ++s) {
-      if (table.jails[s].name.empty()) {
-        continue;
+    name.assign("jailwarden_jail_usage_peak");
+    name.append(UnitSuffix(unit));
+    AppendFamilyHeader(out, name,
+                       "Highest usage since the previous scrape (sampler history), in the "
+                       "family's unit.",
+                       "gauge");
+    if (table == nullptr) {
+      continue;
+    }
+    for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+      const rctl::Resource resource = rctl::ResourceAt(r);
+      if (resource == rctl::Resource::kCputime || resource == rctl::Resource::kWallclock ||
+          UnitOf(resource) != unit) {
+        continue;  // counters: the peak is the latest value
       }
-      if ((cached && !IsPresent(*snap.tick, s, r)) ||
-          peaks.peak[s][r] == std::numeric_limits<int64_t>::min()) {
-        continue;  // not read, or no tick of this jail in the range
+      const UsageFamily& family = UsageFamilyOf(resource);
+      const std::size_t n = std::min(table->size(), peaks.peak.size());
+      for (std::size_t s = 0; s < n; ++s) {
+        if (table->jails[s].name.empty()) {
+          continue;
+        }
+        if ((cached && !IsPresent(*snap.tick, s, r)) ||
+            peaks.peak[s][r] == std::numeric_limits<int64_t>::min()) {
+          continue;  // not read, or no tick of this jail in the range
+        }
+        labels.clear();
+        if (cached) {
+          labels.append(jail_labels_[s]);
+        } else {
+          AppendLabel(labels, "name", table->jails[s].name);
+        }
+        labels.append(",resource=\"");
+        labels.append(rctl::ResourceName(resource));
+        labels.push_back('"');
+        BeginSample(out, name, labels);
+        AppendKernelValue(out, peaks.peak[s][r], family.in_millions);
+        out.push_back('\n');
       }
-      labels.clear();
-      if (cached) {
-        labels.append(jail_labels_[s]);
-      } else {
-        AppendLabel(labels, "name", table.jails[s].name);
-      }
-      labels.append(",resource=\"");
-      labels.append(rctl::ResourceName(resource));
-      labels.push_back('"');
-      BeginSample(out, "jailwarden_jail_usage_peak", labels);
-      AppendKernelValue(out, peaks.peak[s][r], family.in_millions);
-      out.push_back('\n');
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "jailwarden/metrics/collector.h"
+#include "jailwarden/metrics/names.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "metrics/text_format.h"
 
@@ -37,6 +38,23 @@ std::string_view FidelityLabel(platform::Fidelity fidelity) {
 
 }  // namespace
 
+namespace {
+
+// Appends one family per unit: `base` + UnitSuffix, each with its header
+// and the samples rendered into `by_unit`.
+void AppendSplitFamilies(std::string& out, std::string_view base, std::string_view help,
+                         const std::array<std::string, kUnits.size()>& by_unit) {
+  std::string name;
+  for (std::size_t u = 0; u < kUnits.size(); ++u) {
+    name.assign(base);
+    name.append(UnitSuffix(kUnits[u]));
+    AppendFamilyHeader(out, name, help, "gauge");
+    out.append(by_unit[u]);
+  }
+}
+
+}  // namespace
+
 void MetricsCollector::RenderEnforcements(std::string& out) {
   if (!sources_.enforcements) {
     return;
@@ -45,58 +63,82 @@ void MetricsCollector::RenderEnforcements(std::string& out) {
   if (!enforcements_rendered_ || list != enforcements_) {
     enforcements_ = list;
     enforcements_rendered_ = true;
-    limits_text_.clear();
+    for (std::string& t : limits_text_) {
+      t.clear();
+    }
+    for (std::string& t : amounts_text_) {
+      t.clear();
+    }
     fidelity_text_.clear();
     std::vector<std::string> seen;
     std::string labels;
+    std::string name;
     if (list != nullptr) {
       for (const platform::Enforcement& e : *list) {
         const rctl::Rule& rule = e.rule;
-        const std::string rule_text = rctl::FormatRule(rule);
-        if (std::find(seen.begin(), seen.end(), rule_text) != seen.end()) {
+        const std::string rule_id = RuleId(rctl::FormatRule(rule));
+        if (std::find(seen.begin(), seen.end(), rule_id) != seen.end()) {
           continue;
         }
-        seen.push_back(rule_text);
+        seen.push_back(rule_id);
         labels.clear();
-        AppendLabel(labels, "rule", rule_text);
+        AppendLabel(labels, "rule", rule_id);
         labels.push_back(',');
         AppendLabel(labels, "fidelity", FidelityLabel(e.fidelity));
         labels.push_back(',');
-        AppendLabel(labels, "mechanism", e.mechanism);
-        labels.push_back(',');
-        AppendLabel(labels, "detail", e.detail);
+        AppendLabel(labels, "mechanism", MechanismClass(e.mechanism));
         BeginSample(fidelity_text_, "jailwarden_rule_fidelity", labels);
         fidelity_text_.append("1\n");
 
-        if (rule.subject != rctl::SubjectType::kJail || !rule.resource.has_value() ||
-            rule.amount == rctl::kAmountUndefined) {
+        if (!rule.resource.has_value() || rule.amount == rctl::kAmountUndefined) {
+          continue;
+        }
+        const rctl::Resource resource = *rule.resource;
+        const std::size_t unit = static_cast<std::size_t>(UnitOf(resource));
+        const std::string_view per = rctl::SubjectTypeName(
+            rule.per == rctl::SubjectType::kUndefined ? rule.subject : rule.per);
+        labels.clear();
+        AppendLabel(labels, "rule", rule_id);
+        labels.push_back(',');
+        AppendLabel(labels, "resource", rctl::ResourceName(resource));
+        labels.push_back(',');
+        AppendLabel(labels, "action", rctl::ActionName(rule.action));
+        labels.push_back(',');
+        AppendLabel(labels, "per", per);
+        name.assign("jailwarden_rule_amount");
+        name.append(UnitSuffix(kUnits[unit]));
+        BeginSample(amounts_text_[unit], name, labels);
+        AppendKernelValue(amounts_text_[unit], rule.amount, rctl::IsInMillions(resource));
+        amounts_text_[unit].push_back('\n');
+
+        if (rule.subject != rctl::SubjectType::kJail) {
           continue;
         }
         labels.clear();
         AppendLabel(labels, "name", rule.subject_id);
         labels.push_back(',');
-        AppendLabel(labels, "resource", rctl::ResourceName(*rule.resource));
+        AppendLabel(labels, "resource", rctl::ResourceName(resource));
         labels.push_back(',');
         AppendLabel(labels, "action", rctl::ActionName(rule.action));
         labels.push_back(',');
-        AppendLabel(labels, "per",
-                    rctl::SubjectTypeName(rule.per == rctl::SubjectType::kUndefined
-                                              ? rule.subject
-                                              : rule.per));
-        BeginSample(limits_text_, "jailwarden_jail_limit", labels);
-        AppendKernelValue(limits_text_, rule.amount, rctl::IsInMillions(*rule.resource));
-        limits_text_.push_back('\n');
+        AppendLabel(labels, "per", per);
+        name.assign("jailwarden_jail_limit");
+        name.append(UnitSuffix(kUnits[unit]));
+        BeginSample(limits_text_[unit], name, labels);
+        AppendKernelValue(limits_text_[unit], rule.amount, rctl::IsInMillions(resource));
+        limits_text_[unit].push_back('\n');
       }
     }
   }
-  AppendFamilyHeader(out, "jailwarden_jail_limit",
-                     "Configured RCTL amount of a jail rule, in the unit of the resource's "
-                     "usage family.",
-                     "gauge");
-  out.append(limits_text_);
+  AppendSplitFamilies(out, "jailwarden_jail_limit",
+                      "Configured RCTL amount of a jail rule, in the family's unit.",
+                      limits_text_);
+  AppendSplitFamilies(out, "jailwarden_rule_amount",
+                      "Amount of a rule in force (any subject), in the family's unit.",
+                      amounts_text_);
   AppendFamilyHeader(out, "jailwarden_rule_fidelity",
-                     "How faithfully this host's backend enforces the rule; the value is "
-                     "always 1.",
+                     "How faithfully this host's backend enforces the rule, and by which kind "
+                     "of mechanism; the value is always 1.",
                      "gauge");
   out.append(fidelity_text_);
 }
@@ -129,20 +171,26 @@ void MetricsCollector::RenderRuleStats(std::string& out) {
     tc.over = st.evaluations_over;
     tc.epoch = render_epoch_;
 
-    key.resize(st.rule_text.size() + 1 + st.jail.size());
+    // Aggregate by the rule's identity without its amount: a changed amount
+    // continues the series.
+    const std::string rule_id = RuleId(st.rule_text);
+    key.assign(rule_id);
+    key.push_back('\x1f');
+    key.append(st.jail);
     auto [it, inserted] = rules_.try_emplace(key);
     RuleAggregate& agg = it->second;
     if (inserted) {
       agg.short_labels.clear();
-      AppendLabel(agg.short_labels, "rule", st.rule_text);
+      AppendLabel(agg.short_labels, "rule", rule_id);
       agg.short_labels.push_back(',');
-      AppendLabel(agg.short_labels, "jail", st.jail);
+      AppendLabel(agg.short_labels, "name", st.jail);
       agg.labels = agg.short_labels;
       agg.labels.push_back(',');
       AppendLabel(agg.labels, "resource", rctl::ResourceName(resource));
       agg.labels.push_back(',');
       AppendLabel(agg.labels, "action", rctl::ActionName(st.rule.action));
       agg.in_millions = rctl::IsInMillions(resource);
+      agg.unit = UnitOf(resource);
       const bool pcpu = resource == rctl::Resource::kPcpu;
       agg.deny = st.rule.action == rctl::Action::kDeny && !pcpu;
       // A pcpu deny is enforced by throttling (freebsd-rctl.md §7.6).
@@ -191,14 +239,22 @@ void MetricsCollector::RenderRuleStats(std::string& out) {
       SampleUint(out, "jailwarden_rule_throttles_total", agg.short_labels, agg.throttles);
     }
   }
-  AppendFamilyHeader(out, "jailwarden_rule_headroom",
-                     "Amount minus usage at the last evaluation (negative when over), in the "
-                     "resource's usage unit; the tightest target of the jail.",
-                     "gauge");
-  for (const auto& [k, agg] : rules_) {
-    BeginSample(out, "jailwarden_rule_headroom", agg.labels);
-    AppendKernelValue(out, agg.headroom, agg.in_millions);
-    out.push_back('\n');
+  std::string name;
+  for (const Unit unit : kUnits) {
+    name.assign("jailwarden_rule_headroom");
+    name.append(UnitSuffix(unit));
+    AppendFamilyHeader(out, name,
+                       "Amount minus usage at the last evaluation (negative when over), in "
+                       "the family's unit; the tightest target of the jail.",
+                       "gauge");
+    for (const auto& [k, agg] : rules_) {
+      if (agg.unit != unit) {
+        continue;
+      }
+      BeginSample(out, name, agg.labels);
+      AppendKernelValue(out, agg.headroom, agg.in_millions);
+      out.push_back('\n');
+    }
   }
 }
 

@@ -119,4 +119,128 @@ const UsageFamily& UsageFamilyOf(rctl::Resource resource) {
   return kCputime;  // unreachable: every enumerator is handled above
 }
 
+Unit UnitOf(rctl::Resource resource) {
+  using rctl::Resource;
+  switch (resource) {
+    case Resource::kCputime:
+      return Unit::kSeconds;
+    case Resource::kDatasize:
+      return Unit::kBytes;
+    case Resource::kStacksize:
+      return Unit::kBytes;
+    case Resource::kCoredumpsize:
+      return Unit::kBytes;
+    case Resource::kMemoryuse:
+      return Unit::kBytes;
+    case Resource::kMemorylocked:
+      return Unit::kBytes;
+    case Resource::kMaxproc:
+      return Unit::kCount;
+    case Resource::kOpenfiles:
+      return Unit::kCount;
+    case Resource::kVmemoryuse:
+      return Unit::kBytes;
+    case Resource::kPseudoterminals:
+      return Unit::kCount;
+    case Resource::kSwapuse:
+      return Unit::kBytes;
+    case Resource::kNthr:
+      return Unit::kCount;
+    case Resource::kMsgqqueued:
+      return Unit::kCount;
+    case Resource::kMsgqsize:
+      return Unit::kBytes;
+    case Resource::kNmsgq:
+      return Unit::kCount;
+    case Resource::kNsem:
+      return Unit::kCount;
+    case Resource::kNsemop:
+      return Unit::kCount;
+    case Resource::kNshm:
+      return Unit::kCount;
+    case Resource::kShmsize:
+      return Unit::kBytes;
+    case Resource::kWallclock:
+      return Unit::kSeconds;
+    case Resource::kPcpu:
+      return Unit::kPercent;
+    case Resource::kReadbps:
+      return Unit::kBytesPerSecond;
+    case Resource::kWritebps:
+      return Unit::kBytesPerSecond;
+    case Resource::kReadiops:
+      return Unit::kOpsPerSecond;
+    case Resource::kWriteiops:
+      return Unit::kOpsPerSecond;
+  }
+  return Unit::kCount;  // unreachable: every enumerator is handled above
+}
+
+std::string_view UnitSuffix(Unit unit) {
+  switch (unit) {
+    case Unit::kCount:
+      return "";
+    case Unit::kBytes:
+      return "_bytes";
+    case Unit::kSeconds:
+      return "_seconds";
+    case Unit::kPercent:
+      return "_percent";
+    case Unit::kBytesPerSecond:
+      return "_bytes_per_second";
+    case Unit::kOpsPerSecond:
+      return "_ops_per_second";
+  }
+  return "";
+}
+
+std::string_view UnitName(Unit unit) {
+  const std::string_view suffix = UnitSuffix(unit);
+  return suffix.empty() ? suffix : suffix.substr(1);
+}
+
+std::string RuleId(std::string_view rule_text) {
+  // The amount follows the action, which follows the last ':' (a jail name
+  // may contain '=' or ':', an action name never does).
+  const std::size_t colon = rule_text.rfind(':');
+  const std::size_t eq =
+      rule_text.find('=', colon == std::string_view::npos ? 0 : colon);
+  if (eq == std::string_view::npos) {
+    return std::string(rule_text);
+  }
+  std::string id(rule_text.substr(0, eq));
+  const std::size_t slash = rule_text.find('/', eq);
+  if (slash != std::string_view::npos) {
+    id.append(rule_text.substr(slash));
+  }
+  return id;
+}
+
+std::string_view MechanismClass(std::string_view m) {
+  if (m == "none" || m.empty()) {
+    return "none";
+  }
+  if (m.starts_with("sampler")) {
+    return "sampled";
+  }
+  if (m.starts_with("RLIMIT_")) {
+    return "rlimit";
+  }
+  if (m.starts_with("rctl_")) {
+    return "kernel";
+  }
+  if (m.starts_with("kernel.") || m.starts_with("fs.mqueue")) {
+    return "sysctl";
+  }
+  if (m.starts_with("devpts")) {
+    return "devpts";
+  }
+  for (std::string_view knob : {"memory.", "memsw.", "pids.", "cpu.", "io.", "blkio."}) {
+    if (m.starts_with(knob)) {
+      return "cgroup";
+    }
+  }
+  return "other";
+}
+
 }  // namespace jailwarden::metrics

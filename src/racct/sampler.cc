@@ -230,6 +230,7 @@ void Sampler::Tick(absl::Time now) {
   tick->usage.assign(n, rctl::UsageVector{});
   tick->present.assign(n, ResourceMask{});
   tick->stale.assign(n, 0);
+  tick->io_totals.assign(n, {-1, -1, -1, -1});
   for (std::size_t slot = 0; slot < n; ++slot) {
     if (gone_[slot]) {
       continue;
@@ -246,6 +247,7 @@ void Sampler::Tick(absl::Time now) {
         tick->usage[slot] = js.last_usage;
         tick->present[slot] = js.last_present;
         tick->stale[slot] = 1;
+        tick->io_totals[slot] = js.rates.io_totals();
       }
       continue;
     }
@@ -263,6 +265,7 @@ void Sampler::Tick(absl::Time now) {
                     tick->usage[slot], tick->present[slot]);
     js.last_usage = tick->usage[slot];
     js.last_present = tick->present[slot];
+    tick->io_totals[slot] = js.rates.io_totals();
   }
 
   if (options_.aggregate_children.any()) {
@@ -287,16 +290,19 @@ void Sampler::Tick(absl::Time now) {
     std::vector<rctl::UsageVector> usage;
     std::vector<ResourceMask> present;
     std::vector<uint8_t> stale;
+    std::vector<std::array<int64_t, 4>> io_totals;
     for (std::size_t s = 0; s < n; ++s) {
       if (!gone_[s]) {
         usage.push_back(tick->usage[s]);
         present.push_back(tick->present[s]);
         stale.push_back(tick->stale[s]);
+        io_totals.push_back(tick->io_totals[s]);
       }
     }
     tick->usage = std::move(usage);
     tick->present = std::move(present);
     tick->stale = std::move(stale);
+    tick->io_totals = std::move(io_totals);
     DropGoneJails();
   }
   tick->jails = table_;

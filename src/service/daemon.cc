@@ -191,6 +191,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
+    sources.reloads = [&d] {
+      const ReloadStatus r = d.reloader->status();
+      metrics::ReloadHealth h;
+      h.generation = r.policy_generation;
+      if (r.last_reload != absl::InfinitePast()) h.last_attempt = r.last_reload;
+      h.last_ok = r.last_reload_ok;
+      return h;
+    };
     sources.limit_drift = [&d] { return d.registry->DriftCounts(); };
     policy::ServerConfig http_server = server;
     if (!d.options.web_config.empty()) http_server.web_config = d.options.web_config;

@@ -27,6 +27,7 @@
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/http.h"
 #include "jailwarden/racct/sampler.h"
+#include "jailwarden/rctl/kernel_form.h"
 
 using namespace jailwarden;  // NOLINT: a test program
 
@@ -71,6 +72,12 @@ int main(int argc, char** argv) {
   reader.Set("web", rctl::Resource::kPcpu, 20000000);
   reader.Set("db", rctl::Resource::kMemoryuse, 1024 * kMiB / 100 * 95);
   reader.Set("db", rctl::Resource::kPcpu, 5000000);
+  // I/O as Linux backends read it: running totals (jail_*_total counters;
+  // the sampler derives jail_readbps & co. from them).
+  for (const rctl::Resource r : {rctl::Resource::kReadbps, rctl::Resource::kWritebps,
+                                 rctl::Resource::kReadiops, rctl::Resource::kWriteiops}) {
+    reader.SetTotal("web", r, 0);
+  }
 
   racct::SamplerOptions options;
   options.interval = absl::Milliseconds(100);
@@ -103,6 +110,7 @@ int main(int argc, char** argv) {
 
   std::atomic<uint64_t> evaluations{0};
   metrics::EngineHealthRecorder engine_health;
+  const absl::Time t0 = absl::Now();
   metrics::MetricsCollector collector(
       {.snapshot = [&] { return sampler.Latest(); },
        .rule_stats =
@@ -121,17 +129,42 @@ int main(int argc, char** argv) {
              stats[1].matched = 1 + n / 100;
              stats[1].evaluations_over = n / 2;
              stats[1].headroom = -1000;
+             // Headroom in every unit the rules dashboard charts: web's
+             // pcpu (percent) and maxproc (count) rules.
+             for (const rctl::Resource r : {rctl::Resource::kPcpu, rctl::Resource::kMaxproc}) {
+               engine::RuleTargetStats st;
+               st.rule = (*enforcements)[rctl::Index(r)].rule;
+               st.rule_text = rctl::FormatRule(st.rule);
+               st.jail = "web";
+               st.headroom = st.rule.amount / 2;
+               stats.push_back(st);
+             }
              return stats;
            },
        .jails =
            [&] {
+             // "db" restarts 10 s after the fixture starts (the dashboards'
+             // restart annotation must find it).
+             const absl::Time db_start = absl::Now() - t0 < absl::Seconds(10)
+                                             ? t0 - absl::Minutes(10)
+                                             : t0 + absl::Seconds(10);
              return std::vector<metrics::JailStatus>{
-                 {"web", 1, "running", absl::Now() - absl::Hours(1), true},
-                 {"db", 2, "running", absl::Now() - absl::Minutes(10), true},
+                 {"web", 1, "running", t0 - absl::Hours(1), true},
+                 {"db", 2, "running", db_start, true},
                  {"batch", -1, "stopped", std::nullopt, true}};
            },
        .enforcements = [&] { return enforcements; },
-       .engine_health = [&] { return engine_health.Read(); }},
+       .engine_health = [&] { return engine_health.Read(); },
+       .reloads =
+           [&] {
+             // One successful reload 10 s after start (the reload annotation).
+             metrics::ReloadHealth h;
+             if (absl::Now() - t0 >= absl::Seconds(10)) {
+               h.generation = 2;
+               h.last_attempt = t0 + absl::Seconds(10);
+             }
+             return h;
+           }},
       {.backend = "fake"});
   auto server = metrics::MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
   if (!server.ok()) {
@@ -150,6 +183,11 @@ int main(int argc, char** argv) {
     cputime_us += 20000;
     reader.Set("web", rctl::Resource::kCputime, cputime_us);
     reader.Set("web", rctl::Resource::kWallclock, cputime_us * 5);
+    // 1 MB/s read in 100 op/s, 0.5 MB/s written in 50 op/s.
+    reader.AddTotal("web", rctl::Resource::kReadbps, 100000);
+    reader.AddTotal("web", rctl::Resource::kWritebps, 50000);
+    reader.AddTotal("web", rctl::Resource::kReadiops, 10);
+    reader.AddTotal("web", rctl::Resource::kWriteiops, 5);
     evaluations.fetch_add(1);
     engine_health.Record(absl::Microseconds(15), result);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -193,6 +193,36 @@ done < <(for f in "$root"/dashboards/*.json; do
                   | .targets[] | [$f, $t, (.expr | gsub("\n"; " "))] | @tsv' "$f"
          done)
 
+# --- 4b. every dashboard annotation query ---------------------------------------
+# Grafana evaluates these over the dashboard's range, one step per
+# $__interval; here over the last 2 minutes, which hold the fixture's jail
+# restart and policy reload (10 s after it started). On the fixture the
+# event annotations must find them and "Failed reloads" must stay empty.
+quiet_annotations=" Failed reloads "
+while IFS=$'\t' read -r file name expr; do
+  q=$(printf '%s' "$expr" | sed -e 's/\$__interval/2m/g' | subst)
+  res=$(query "$q") || { err "$file / annotation $name: query error for: $q"; continue; }
+  checked=$((checked + 1))
+  if [[ $(jq -r '.status' <<<"$res") != success ]]; then
+    err "$file / annotation $name: $(jq -r '.error' <<<"$res") in: $q"
+    continue
+  fi
+  for m in $(grep -oE '\bjailwarden_[a-z_]+' <<<"$q" | sort -u); do
+    grep -qx "$m" "$tmp/exposed" || err "$file / annotation $name reads $m, which the target does not expose"
+  done
+  count=$(jq '.data.result | length' <<<"$res")
+  if [[ $mode == fixture ]]; then
+    if [[ $quiet_annotations == *" $name "* ]]; then
+      ((count == 0)) || err "$file / annotation $name: matches on a healthy fixture"
+    else
+      ((count > 0)) || err "$file / annotation $name: found no event in: $q"
+    fi
+  fi
+done < <(for f in "$root"/dashboards/*.json; do
+           jq -r --arg f "${f##*/}" '.annotations.list[] | select(.expr != null)
+                  | [$f, .name, (.expr | gsub("\n"; " "))] | @tsv' "$f"
+         done)
+
 # --- 5. every rule Prometheus loaded ------------------------------------------
 rules=$(curl -fsS "$api/api/v1/rules")
 nrules=$(jq '[.data.groups[].rules[]] | length' <<<"$rules")
@@ -241,9 +271,18 @@ if [[ $mode == fixture ]]; then
     "$(value 'rate(jail_cputime_seconds_total{name="web"}[10s])')" 0.15 0.25
   between 'db memoryuse usage/limit' \
     "$(value 'jailwarden:jail_usage_limit:ratio{name="db",resource="memoryuse"}')" 0.949 0.951
-  between 'jailwarden_jail_limit{name="web",resource="pcpu"}' \
-    "$(value 'jailwarden_jail_limit{name="web",resource="pcpu"}')" 25 25
+  between 'jailwarden_jail_limit_percent{name="web",resource="pcpu"}' \
+    "$(value 'jailwarden_jail_limit_percent{name="web",resource="pcpu"}')" 25 25
+  between 'jailwarden_rule_amount_bytes{rule="jail:db:memoryuse:deny"}' \
+    "$(value 'jailwarden_rule_amount_bytes{rule="jail:db:memoryuse:deny"}')" 1073741824 1073741824
+  between 'jailwarden_rule_denials_total{name="db"} rate' \
+    "$(value 'rate(jailwarden_rule_denials_total{rule="jail:db:memoryuse:deny",name="db"}[10s])')" 5 11
+  between 'jailwarden_policy_generation' "$(value 'jailwarden_policy_generation')" 2 2
   between 'count(jail_id)' "$(value 'count(jail_id)')" 2 2
+  between 'rate(jail_read_bytes_total{name="web"}[10s])' \
+    "$(value 'rate(jail_read_bytes_total{name="web"}[10s])')" 800000 1200000
+  between 'rate(jail_write_ops_total{name="web"}[10s])' \
+    "$(value 'rate(jail_write_ops_total{name="web"}[10s])')" 40 60
   between 'sampler tick rate' "$(value 'rate(jailwarden_sampler_ticks_total[10s])')" 8 11
 else
   # e2e_policy.yaml: jail mem64 holds 64 MiB, cpu20 is capped at 20 % pcpu.
@@ -251,8 +290,8 @@ else
   between 'jail_pcpu_used{name="cpu20"}' "$(value 'avg_over_time(jail_pcpu_used{name="cpu20"}[10s])')" 14 26
   between 'rate(jail_cputime_seconds_total{name="cpu20"}[10s])' \
     "$(value 'rate(jail_cputime_seconds_total{name="cpu20"}[10s])')" 0.14 0.26
-  between 'jailwarden_jail_limit{name="cpu20",resource="pcpu"}' \
-    "$(value 'jailwarden_jail_limit{name="cpu20",resource="pcpu"}')" 20 20
+  between 'jailwarden_jail_limit_percent{name="cpu20",resource="pcpu"}' \
+    "$(value 'jailwarden_jail_limit_percent{name="cpu20",resource="pcpu"}')" 20 20
 fi
 
 # promtool on the real exposition, as a bonus check.

@@ -1,5 +1,8 @@
 #include "jailwarden/metrics/collector.h"
 
+#include <sys/resource.h>
+
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <set>
@@ -174,25 +177,80 @@ TEST(MetricsCollectorTest, LimitsAreInUsageUnitsWithActionAndPer) {
   enf->push_back(enf->front());  // duplicates are rendered once
   MetricsCollector collector({.enforcements = [&] { return enf; }});
   const std::string text = collector.RenderText();
-  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"memoryuse\","
+  // One family per unit, the base unit in its name.
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit_bytes{name=\"web\",resource=\"memoryuse\","
                               "action=\"deny\",per=\"jail\"} 536870912\n"));
-  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"pcpu\","
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit_percent{name=\"web\",resource=\"pcpu\","
                               "action=\"deny\",per=\"jail\"} 20\n"));
-  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"cputime\","
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit_seconds{name=\"web\",resource=\"cputime\","
                               "action=\"sigkill\",per=\"jail\"} 3600.5\n"));
-  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit{name=\"web\",resource=\"vmemoryuse\","
+  EXPECT_THAT(text, HasSubstr("\njailwarden_jail_limit_bytes{name=\"web\",resource=\"vmemoryuse\","
                               "action=\"deny\",per=\"process\"} 1073741824\n"));
-  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_fidelity{rule=\"jail:web:pcpu:deny=20\","
-                              "fidelity=\"approximate\",mechanism=\"cpu.max\","
-                              "detail=\"CFS quota, not racctd\"} 1\n"));
-  EXPECT_EQ(Samples(text, "jailwarden_jail_limit").size(), 4u);
+  // No prose in labels: the mechanism is a small enum, no detail label.
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_fidelity{rule=\"jail:web:pcpu:deny\","
+                              "fidelity=\"approximate\",mechanism=\"cgroup\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_fidelity{rule=\"jail:web:vmemoryuse:deny/"
+                              "process\",fidelity=\"exact\",mechanism=\"rlimit\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("detail=")));
+  EXPECT_THAT(text, Not(HasSubstr("CFS quota")));
+  // The amount is the value, not part of the rule label.
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_amount_bytes{rule=\"jail:web:memoryuse:deny\","
+                              "resource=\"memoryuse\",action=\"deny\",per=\"jail\"} "
+                              "536870912\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_amount_percent{rule=\"jail:web:pcpu:deny\","
+                              "resource=\"pcpu\",action=\"deny\",per=\"jail\"} 20\n"));
+  EXPECT_EQ(Samples(text, "jailwarden_jail_limit_bytes").size(), 2u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_limit_percent").size(), 1u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_limit_seconds").size(), 1u);
+  EXPECT_TRUE(Samples(text, "jailwarden_jail_limit").empty());
+  EXPECT_THAT(text, HasSubstr("# TYPE jailwarden_jail_limit gauge\n"));
   EXPECT_EQ(Samples(text, "jailwarden_rule_fidelity").size(), 4u);
 
   // A new list (new pointer) replaces the rendered families.
   auto next = std::make_shared<std::vector<platform::Enforcement>>();
   next->push_back(enf->front());
   enf = next;
-  EXPECT_EQ(Samples(collector.RenderText(), "jailwarden_jail_limit").size(), 1u);
+  EXPECT_EQ(Samples(collector.RenderText(), "jailwarden_jail_limit_bytes").size(), 1u);
+}
+
+TEST(MetricsCollectorTest, ChangedAmountKeepsTheRuleSeries) {
+  auto enf = std::make_shared<std::vector<platform::Enforcement>>();
+  enf->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 1000),
+                  platform::Fidelity::kExact, "memory.max", ""});
+  MetricsCollector collector({.enforcements = [&] { return enf; }});
+  const std::string before = collector.RenderText();
+  auto next = std::make_shared<std::vector<platform::Enforcement>>();
+  next->push_back({JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 2000),
+                   platform::Fidelity::kExact, "memory.max", ""});
+  enf = next;
+  const std::string after = collector.RenderText();
+  const std::string series =
+      "\njailwarden_rule_amount_bytes{rule=\"jail:web:memoryuse:deny\",resource=\"memoryuse\","
+      "action=\"deny\",per=\"jail\"} ";
+  EXPECT_THAT(before, HasSubstr(series + "1000\n"));
+  EXPECT_THAT(after, HasSubstr(series + "2000\n"));
+}
+
+TEST(MetricsCollectorTest, RuleIdDropsOnlyTheAmount) {
+  EXPECT_EQ(RuleId("jail:web:memoryuse:deny=1000"), "jail:web:memoryuse:deny");
+  EXPECT_EQ(RuleId("jail:web:openfiles:log=100/process"), "jail:web:openfiles:log/process");
+  EXPECT_EQ(RuleId("jail:a=b:maxproc:deny=5"), "jail:a=b:maxproc:deny");
+  EXPECT_EQ(RuleId("user:1001:pcpu:deny"), "user:1001:pcpu:deny");
+}
+
+TEST(MetricsCollectorTest, MechanismClassIsASmallEnum) {
+  EXPECT_EQ(MechanismClass("memory.max"), "cgroup");
+  EXPECT_EQ(MechanismClass("memory.memsw.limit_in_bytes"), "cgroup");
+  EXPECT_EQ(MechanismClass("blkio.throttle.read_bps_device"), "cgroup");
+  EXPECT_EQ(MechanismClass("io.max rbps"), "cgroup");
+  EXPECT_EQ(MechanismClass("RLIMIT_AS"), "rlimit");
+  EXPECT_EQ(MechanismClass("sampler + RLIMIT_NOFILE"), "sampled");
+  EXPECT_EQ(MechanismClass("sampler"), "sampled");
+  EXPECT_EQ(MechanismClass("kernel.msgmni"), "sysctl");
+  EXPECT_EQ(MechanismClass("devpts max="), "devpts");
+  EXPECT_EQ(MechanismClass("rctl_add_rule"), "kernel");
+  EXPECT_EQ(MechanismClass("none"), "none");
+  EXPECT_EQ(MechanismClass("something new"), "other");
 }
 
 TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
@@ -204,20 +262,26 @@ TEST(MetricsCollectorTest, PeaksCoverTicksSincePreviousRender) {
   const int64_t mem = int64_t{64} << 20;
   // First render: the whole ring; the oldest tick (4 back) is the highest.
   std::string text = collector.RenderText();
-  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak_bytes{name=\"web\",resource="
                                      "\"memoryuse\"} ",
                                      mem + mem / 10 * 4, "\n")));
   EXPECT_THAT(text, Not(HasSubstr("resource=\"cputime\"")));
-  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak").size(), 23u);
+  // 23 resources split by unit: 9 counts, 9 bytes, pcpu, 2 bytes/s, 2 ops/s.
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak").size(), 9u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak_bytes").size(), 9u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak_percent").size(), 1u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak_bytes_per_second").size(), 2u);
+  EXPECT_EQ(Samples(text, "jailwarden_jail_usage_peak_ops_per_second").size(), 2u);
+  EXPECT_TRUE(Samples(text, "jailwarden_jail_usage_peak_seconds").empty());
   // No tick since: the peak is the current value.
   text = collector.RenderText();
-  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak_bytes{name=\"web\",resource="
                                      "\"memoryuse\"} ",
                                      mem, "\n")));
   // Two more ticks: only those count (1 back is higher than current).
   snap = BuildTicks(b, web, 2);
   text = collector.RenderText();
-  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak{name=\"web\",resource="
+  EXPECT_THAT(text, HasSubstr(StrCat("\njailwarden_jail_usage_peak_bytes{name=\"web\",resource="
                                      "\"memoryuse\"} ",
                                      mem + mem / 10, "\n")));
 }
@@ -257,16 +321,20 @@ TEST(MetricsCollectorTest, RuleCountersAggregatePerJailAndStayMonotonic) {
   MetricsCollector collector({.rule_stats = [&] { return stats; }});
   std::string text = collector.RenderText();
   const std::string openfiles =
-      "{rule=\"jail:web:openfiles:log=100/process\",jail=\"web\",resource=\"openfiles\","
+      "{rule=\"jail:web:openfiles:log/process\",name=\"web\",resource=\"openfiles\","
       "action=\"log\"}";
   EXPECT_THAT(text, HasSubstr("\njailwarden_rule_matches_total" + openfiles + " 4\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom" + openfiles + " 10\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_rule_denials_total{rule=\"jail:web:memoryuse:"
-                              "deny=1000\",jail=\"web\"} 7\n"));
+                              "deny\",name=\"web\"} 7\n"));
   EXPECT_THAT(text, HasSubstr("\njailwarden_rule_throttles_total{rule=\"jail:web:pcpu:"
-                              "deny=20\",jail=\"web\"} 30\n"));
-  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom{rule=\"jail:web:pcpu:deny=20\","
-                              "jail=\"web\",resource=\"pcpu\",action=\"deny\"} -1.5\n"));
+                              "deny\",name=\"web\"} 30\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom_percent{rule=\"jail:web:pcpu:deny\","
+                              "name=\"web\",resource=\"pcpu\",action=\"deny\"} -1.5\n"));
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_headroom_bytes{rule=\"jail:web:memoryuse:"
+                              "deny\",name=\"web\",resource=\"memoryuse\",action=\"deny\"} "
+                              "-50\n"));
+  EXPECT_THAT(text, Not(HasSubstr("jail=\"")));
   EXPECT_EQ(Samples(text, "jailwarden_rule_denials_total").size(), 1u);
   EXPECT_EQ(Samples(text, "jailwarden_rule_throttles_total").size(), 1u);
 
@@ -275,6 +343,15 @@ TEST(MetricsCollectorTest, RuleCountersAggregatePerJailAndStayMonotonic) {
   stats[1].matched = 2;
   text = collector.RenderText();
   EXPECT_THAT(text, HasSubstr("\njailwarden_rule_matches_total" + openfiles + " 5\n"));
+
+  // The deny rule's amount changes (the engine's counters restart for the
+  // new rule): the series goes on from where it was.
+  const rctl::Rule raised =
+      JailRule("web", rctl::Resource::kMemoryuse, rctl::Action::kDeny, 2000);
+  stats[0] = Stat(raised, "jail:web:memoryuse:deny=2000", "web", -1, 0, 2, 900);
+  text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("\njailwarden_rule_denials_total{rule=\"jail:web:memoryuse:"
+                              "deny\",name=\"web\"} 9\n"));
 
   // The rule goes away: so do its series.
   stats.erase(stats.begin() + 1);
@@ -383,6 +460,53 @@ TEST(TextFormatTest, FixedPointIsExact) {
   s.clear();
   text::AppendSeconds(s, absl::InfiniteDuration());
   EXPECT_EQ(s, "+Inf");
+}
+
+TEST(MetricsCollectorTest, ProcessSelfMetricsAreThisProcess) {
+  MetricsCollector collector({});
+  const std::string text = collector.RenderText();
+  auto value = [&](std::string_view name) {
+    const std::vector<std::string> s = Samples(text, name);
+    EXPECT_EQ(s.size(), 1u) << name;
+    return s.empty() ? -1.0 : std::strtod(s[0].substr(s[0].find(' ') + 1).c_str(), nullptr);
+  };
+  rlimit rl{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  EXPECT_EQ(value("process_max_fds"), static_cast<double>(rl.rlim_cur));
+  // At least stdin, stdout, stderr; fewer than the limit.
+  EXPECT_GE(value("process_open_fds"), 3.0);
+  EXPECT_LT(value("process_open_fds"), static_cast<double>(rl.rlim_cur));
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value("process_virtual_memory_bytes"), value("process_resident_memory_bytes"));
+  EXPECT_GE(value("process_cpu_seconds_total"), 0.0);
+  // Started within the last hour, not in the future.
+  const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+  EXPECT_LE(value("process_start_time_seconds"), now + 1);
+  EXPECT_GT(value("process_start_time_seconds"), now - 3600);
+  MetricsCollector quiet({}, {.export_process = false});
+  EXPECT_THAT(quiet.RenderText(), Not(HasSubstr("process_")));
+}
+
+TEST(MetricsCollectorTest, IoCountersFromTheRunningTotals) {
+  auto snap = Fleet({MakeJail("web", 3), MakeJail("db", 4)});
+  // "db": the backend gave no cumulative write-ops counter.
+  std::vector<std::array<int64_t, 4>> totals;
+  for (const auto& jail : snap->tick->jails->jails) {  // slots in table order
+    totals.push_back(jail.name == "web" ? std::array<int64_t, 4>{1000, 2000, 3, 4}
+                                        : std::array<int64_t, 4>{5, 6, 7, -1});
+  }
+  testing::SetIoTotals(*snap, std::move(totals));
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  const std::string text = collector.RenderText();
+  EXPECT_THAT(text, HasSubstr("# TYPE jail_read_bytes_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_read_bytes_total{name=\"web\"} 1000\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_write_bytes_total{name=\"web\"} 2000\n"));
+  EXPECT_THAT(text, HasSubstr("\njail_read_ops_total{name=\"db\"} 7\n"));
+  EXPECT_EQ(Samples(text, "jail_write_ops_total").size(), 1u);
+  // A tick without totals (FreeBSD: rates only): headers, no samples.
+  auto plain = Fleet({MakeJail("web", 3)});
+  MetricsCollector freebsd({.snapshot = [&] { return plain; }});
+  EXPECT_TRUE(Samples(freebsd.RenderText(), "jail_read_bytes_total").empty());
 }
 
 }  // namespace

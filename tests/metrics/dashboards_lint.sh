@@ -18,7 +18,11 @@ files=("$root"/dashboards/*.json)
 for f in "${files[@]}"; do
   n=${f##*/}
   jq -e . "$f" >/dev/null || { err "$n: invalid JSON"; continue; }
-  jq -e '.schemaVersion >= 36' "$f" >/dev/null || err "$n: schemaVersion < 36 (Grafana 9)"
+  jq -e '.schemaVersion >= 39' "$f" >/dev/null || err "$n: schemaVersion < 39 (Grafana 10.4/11)"
+  for a in "Jail (re)starts" "Policy reloads" "Failed reloads"; do
+    jq -e --arg a "$a" '[.annotations.list[] | select(.name==$a and .datasource.uid=="${datasource}" and ((.expr // "") != ""))] | length == 1' "$f" >/dev/null \
+      || err "$n: no annotation \"$a\" on \${datasource} with an expr"
+  done
   jq -e '.uid and .title' "$f" >/dev/null || err "$n: uid/title missing"
   jq -e '[.templating.list[] | select(.name=="datasource" and .type=="datasource" and .query=="prometheus")] | length == 1' "$f" >/dev/null \
     || err "$n: no datasource variable of type datasource (prometheus)"
@@ -35,14 +39,15 @@ jail="$root/dashboards/jailwarden-jail.json"
 for r in cputime datasize stacksize coredumpsize memoryuse memorylocked maxproc openfiles \
          vmemoryuse pseudoterminals swapuse nthr msgqqueued msgqsize nmsgq nsem nsemop nshm \
          shmsize wallclock pcpu readbps writebps readiops writeiops; do
-  c=$(jq --arg r "$r" '[.panels[] | select(.type=="timeseries") | select([.targets[].expr] | (any(test("^jail_" + $r + "(_bytes|_seconds_total|_used)?\\{")) and any(test("jailwarden_jail_limit\\{.*resource=\"" + $r + "\""))))] | length' "$jail")
+  c=$(jq --arg r "$r" '[.panels[] | select(.type=="timeseries") | select([.targets[].expr] | (any(test("^jail_" + $r + "(_bytes|_seconds_total|_used)?\\{")) and any(test("jailwarden_jail_limit(_[a-z_]+)?\\{.*resource=\"" + $r + "\""))))] | length' "$jail")
   [[ $c == 1 ]] || err "jailwarden-jail.json: resource $r has $c panels with usage + limit (want 1)"
 done
 # Every metric the README documents exists in the dashboards or alerts or is
 # listed as not charted, and every metric the dashboards use is documented.
 readme="$root/dashboards/README.md"
 if [[ -f $readme ]]; then
-  used=$(cat "${files[@]}" "$root"/dashboards/alerts/*.rules.yml | grep -v '^ *#' \
+  used=$(cat "${files[@]}" "$root"/dashboards/alerts/*.rules.yml \
+         | sed -E 's/jailwarden_(jail_limit|rule_amount)(\(_\[a-z_\]\+\)\?|\.\*)//g'  | grep -v '^ *#' \
          | sed -E 's/[a-z_]+:[a-z_:]+//g' | grep -oE '\b(jail|jailwarden)_[a-z_]+' | sed -E 's/_(sum|count)$//' | sort -u)
   for m in $used; do
     grep -q "\`$m\`" "$readme" || err "README.md does not document $m"

@@ -10,12 +10,14 @@
 #include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
 #include "metrics/snapshot_builder.h"
 
 namespace jailwarden::metrics {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // One HTTP/1.0 request to 127.0.0.1:port; the whole response.
@@ -63,6 +65,46 @@ TEST(MetricsHttpServerTest, ServesTextExpositionOnLoopback) {
 
   EXPECT_THAT(Fetch(port, "GET /other HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
   EXPECT_THAT(Fetch(port, "GET /metricsx HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
+}
+
+TEST(MetricsHttpServerTest, OpenMetricsOnRequestAndGzip) {
+  fakes::SnapshotBuilder b(absl::FromUnixSeconds(1700000000));
+  auto snap = testing::BuildTicks(b, {testing::MakeJail("web", 3)});
+  MetricsCollector collector({.snapshot = [&] { return snap; }});
+  auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+
+  // Prometheus' default Accept: OpenMetrics, ending in # EOF.
+  const std::string om = Fetch(
+      port,
+      "GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text;version=1.0.0,"
+      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n");
+  EXPECT_THAT(om, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_THAT(om, HasSubstr("Content-Type: application/openmetrics-text; version=1.0.0; "
+                            "charset=utf-8\r\n"));
+  EXPECT_THAT(om, HasSubstr("Vary: Accept, Accept-Encoding\r\n"));
+  EXPECT_THAT(om, HasSubstr("\n# TYPE jail_cputime_seconds counter\n"));
+  EXPECT_THAT(om, ::testing::EndsWith("\n# EOF\n"));
+  const std::size_t body = om.find("\r\n\r\n") + 4;
+  EXPECT_THAT(om, HasSubstr(StrCat("Content-Length: ", om.size() - body, "\r\n")));
+
+  // curl's default: the classic text.
+  const std::string classic = Fetch(port, "GET /metrics HTTP/1.0\r\nAccept: */*\r\n\r\n");
+  EXPECT_THAT(classic, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
+  EXPECT_EQ(classic.find("# EOF"), std::string::npos);
+
+  // gzip when asked: the gzip magic right after the headers.
+  const std::string gz =
+      Fetch(port, "GET /metrics HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+  EXPECT_THAT(gz, HasSubstr("Content-Encoding: gzip\r\n"));
+  const std::size_t gz_body = gz.find("\r\n\r\n") + 4;
+  ASSERT_LT(gz_body + 2, gz.size());
+  EXPECT_EQ(static_cast<unsigned char>(gz[gz_body]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(gz[gz_body + 1]), 0x8b);
+  EXPECT_LT(gz.size() - gz_body, classic.size() / 3);
+  EXPECT_THAT(Fetch(port, "GET /metrics HTTP/1.0\r\nAccept-Encoding: gzip;q=0\r\n\r\n"),
+              Not(HasSubstr("Content-Encoding")));
 }
 
 TEST(MetricsHttpServerTest, RefusesBadAddressAndPath) {

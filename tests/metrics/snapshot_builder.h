@@ -5,6 +5,7 @@
 // (tests/fakes/snapshot_builder.h), the one way tests make snapshots.
 // Header-only.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,6 +69,15 @@ inline std::shared_ptr<racct::Snapshot> BuildTicks(fakes::SnapshotBuilder& b,
     snap = b.Build();
   }
   return snap;
+}
+
+// Gives the latest tick of `snap` the I/O running totals `totals` (by slot;
+// RateState::io_totals order), as the sampler does for a backend with
+// cumulative I/O counters.
+inline void SetIoTotals(racct::Snapshot& snap, std::vector<std::array<int64_t, 4>> totals) {
+  auto tick = std::make_shared<racct::TickData>(*snap.tick);
+  tick->io_totals = std::move(totals);
+  snap.tick = std::move(tick);
 }
 
 // One snapshot of `jails` whose history holds `history_ticks` ticks, the

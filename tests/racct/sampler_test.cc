@@ -119,6 +119,10 @@ TEST_F(SamplerTest, IoIsBytesInCurrentWindowWithThrottleDecay) {
     snap = Step(sampler);
   }
   EXPECT_EQ(snap->usage(0)[I(Resource::kReadbps)], 9000);
+  // The running total itself, for the jail_read_bytes_total counter; no
+  // cumulative reading of the other three.
+  ASSERT_EQ(snap->tick->io_totals.size(), 1u);
+  EXPECT_EQ(snap->tick->io_totals[0], (std::array<int64_t, 4>{9000, -1, -1, -1}));
   reader_.AddTotal("web", Resource::kReadbps, 1000);
   snap = Step(sampler);  // t = 1 s: decay to 0 first, then +1000
   EXPECT_EQ(snap->usage(0)[I(Resource::kReadbps)], 1000);

@@ -21,6 +21,7 @@
 // resolution; jail_exporter rounds down to whole seconds) and pcpu is percent
 // of one CPU with six decimals.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,7 @@
 #include "absl/time/time.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/engine/engine.h"
+#include "jailwarden/metrics/names.h"
 #include "jailwarden/platform/limit_enforcer.h"
 #include "jailwarden/racct/snapshot.h"
 
@@ -70,6 +72,13 @@ struct EngineHealth {
   absl::Duration max_duration;
   uint64_t rules = 0;            // CompileInfo::rules of the last Compile
   uint64_t unsupported_rules = 0;
+};
+
+// What the policy reloads did (service::ReloadStatus, copied).
+struct ReloadHealth {
+  uint64_t generation = 1;  // 1 at start, +1 per successful reload
+  std::optional<absl::Time> last_attempt;  // nullopt: never reloaded
+  bool last_ok = true;
 };
 
 // Lock-free recorder the daemon's tick callback feeds right after
@@ -125,6 +134,10 @@ struct MetricsSources {
   // jailwarden_api_rejected_total: (reason, count) pairs; unset: the
   // family is not exported.
   std::function<std::vector<std::pair<std::string, uint64_t>>()> api_rejected{};
+  // Policy reloads (jailwarden_policy_generation and the
+  // jailwarden_config_last_reload_* families, the dashboards' reload
+  // annotation).
+  std::function<ReloadHealth()> reloads{};
 };
 
 struct MetricsOptions {
@@ -134,6 +147,9 @@ struct MetricsOptions {
   // Export jailwarden_jail_usage_peak (23 series per jail: every resource
   // but the cputime and wallclock counters).
   bool export_peaks = true;
+  // Export the process_* self-metrics of the running process (CPU, memory,
+  // file descriptors, start time; src/metrics/process_metrics.h).
+  bool export_process = true;
   // The clock the sampler stamps ticks with (Snapshot::time is on it), for
   // jailwarden_sampler_last_tick_age_seconds. nullptr: MonotonicClock::Get().
   Clock* clock = nullptr;
@@ -179,9 +195,12 @@ class MetricsCollector {
     uint64_t epoch = 0;  // render that last saw it
   };
   // One exported (rule, jail) series set.
+  // Keyed by the rule's identity without its amount (RuleId), so a changed
+  // amount continues the same series.
   struct RuleAggregate {
-    std::string labels;  // rule="…",jail="…",resource="…",action="…"
-    std::string short_labels;  // rule="…",jail="…"
+    std::string labels;  // rule="…",name="…",resource="…",action="…"
+    std::string short_labels;  // rule="…",name="…"
+    Unit unit = Unit::kCount;
     uint64_t matches = 0;
     uint64_t denials = 0;
     uint64_t throttles = 0;
@@ -200,6 +219,7 @@ class MetricsCollector {
   void RenderSamplerHealth(std::string& out, const racct::Snapshot* snap);
   void RenderEngineHealth(std::string& out);
   void RenderLimitDrift(std::string& out);
+  void RenderReloads(std::string& out);
   void RefreshJailLabels(const std::shared_ptr<const racct::JailTable>& table);
 
   const MetricsSources sources_;
@@ -213,7 +233,8 @@ class MetricsCollector {
   std::vector<std::string> jail_labels_;
   // Limit and fidelity families, rendered when the enforcement list changes.
   std::shared_ptr<const std::vector<platform::Enforcement>> enforcements_;
-  std::string limits_text_;
+  std::array<std::string, kUnits.size()> limits_text_;   // by Unit
+  std::array<std::string, kUnits.size()> amounts_text_;  // by Unit
   std::string fidelity_text_;
   bool enforcements_rendered_ = false;
   // Monotonic rule counters aggregated per (rule, jail), fed by deltas of

@@ -28,8 +28,11 @@ class MetricsEndpoint {
 };
 
 // Mounts `collector` at `path` ("/metrics") on `server`: GET and HEAD answer
-// 200 with the classic text exposition (MetricsCollector::kContentType);
-// other methods get CivetWeb's 405. `collector` and `server` must outlive the
+// 200 with the classic text exposition (MetricsCollector::kContentType), or
+// OpenMetrics 1.0.0 when the Accept header prefers
+// application/openmetrics-text (Prometheus' default), gzip-compressed when
+// Accept-Encoding names gzip (src/metrics/exposition.h); responses carry
+// `Vary: Accept, Accept-Encoding`. Other methods get CivetWeb's 405. `collector` and `server` must outlive the
 // returned endpoint. InvalidArgument if `path` does not start with '/'.
 // Thread-safe with respect to requests (CivetWeb threads render
 // concurrently; the collector serialises renders).

@@ -109,6 +109,14 @@ class RateState {
 
   int64_t pcpu() const { return pcpu_; }
   const std::array<int64_t, 4>& io_window() const { return window_; }
+  // The I/O running totals of the last cumulative reading (read bytes,
+  // write bytes, read ops, write ops, in IoIndex order); -1 where no
+  // cumulative reading was seen. For the jail_*_total counters of /metrics.
+  std::array<int64_t, 4> io_totals() const {
+    std::array<int64_t, 4> t;
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = have_total_[i] ? last_total_[i] : -1;
+    return t;
+  }
 
  private:
   bool started_ = false;

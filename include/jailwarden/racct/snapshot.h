@@ -74,6 +74,11 @@ struct TickData {
   std::vector<ResourceMask> present;     // by slot: resources read or derived
   std::vector<uint8_t> stale;            // by slot: 1 if this tick's read failed
                                          // and `usage` repeats the last good one
+  // By slot: the backend's I/O running totals (read bytes, write bytes, read
+  // ops, write ops; RateState::io_totals), -1 where the backend gives no
+  // cumulative counter (FreeBSD gives only the rates). Empty in ticks built
+  // without it (tests): no counters then.
+  std::vector<std::array<int64_t, 4>> io_totals;
 };
 
 // One process from the slow tier (process: subjects, /process and /user per).
