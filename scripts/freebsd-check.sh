@@ -12,13 +12,14 @@ if [[ ! -f $check ]]; then
   [[ ${CI:-} == true ]] && exit 1
   exit 0
 fi
-# libarchive's two headers (mkroot freebsd-base), which FreeBSD has in its
-# base /usr/include and the sysroot does not: Debian's copies (the same
-# library), alone in a folder on CPATH so no other Linux header leaks in.
+# libarchive's two headers (mkroot freebsd-base) and zlib's two (gzip of
+# /metrics), which FreeBSD has in its base /usr/include and the sysroot
+# does not: Debian's copies (the same libraries), alone in a folder on
+# CPATH so no other Linux header leaks in.
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
-for h in archive.h archive_entry.h; do
-  [[ -f /usr/include/$h ]] || { echo "freebsd-check: /usr/include/$h missing (libarchive-dev)" >&2; exit 1; }
+for h in archive.h archive_entry.h zlib.h zconf.h; do
+  [[ -f /usr/include/$h ]] || { echo "freebsd-check: /usr/include/$h missing (libarchive-dev, zlib1g-dev)" >&2; exit 1; }
   ln -s "/usr/include/$h" "$extra/$h"
 done
 echo "freebsd-check: compiling the FreeBSD build's sources against FreeBSD 14.2 headers"

@@ -102,6 +102,12 @@ class FullFixture {
             .jails = [this] { return jails_; },
             .enforcements = [this] { return enforcements_; },
             .engine_health = [this] { return engine_health_.Read(); },
+            .limit_drift = [] { return std::vector<LimitDriftCount>{{"web", "memoryuse", 2}}; },
+            .api_rejected =
+                [] {
+                  return std::vector<std::pair<std::string, uint64_t>>{
+                      {"peer_connections", 4}, {"unauthenticated", 1}};
+                },
             .reloads = [this] { return reloads_; }};
   }
 
