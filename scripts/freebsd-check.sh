@@ -12,15 +12,23 @@ if [[ ! -f $check ]]; then
   [[ ${CI:-} == true ]] && exit 1
   exit 0
 fi
-# libarchive's two headers (mkroot freebsd-base) and zlib's two (gzip of
-# /metrics), which FreeBSD has in its base /usr/include and the sysroot
-# does not: Debian's copies (the same libraries), alone in a folder on
-# CPATH so no other Linux header leaks in.
+# Headers FreeBSD has in base (libarchive, zlib, OpenSSL, crypt_r in
+# unistd.h) or in ports (curl: ftp/curl) that the sysroot does not carry:
+# Debian's copies of the same libraries, alone in a folder on CPATH so no
+# other Linux header leaks in.
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
+need() { [[ -e $1 ]] || { echo "freebsd-check: $1 missing (install-deps.sh installs it)" >&2; exit 1; }; }
 for h in archive.h archive_entry.h zlib.h zconf.h; do
-  [[ -f /usr/include/$h ]] || { echo "freebsd-check: /usr/include/$h missing (libarchive-dev, zlib1g-dev)" >&2; exit 1; }
+  need "/usr/include/$h"
   ln -s "/usr/include/$h" "$extra/$h"
 done
+need /usr/include/x86_64-linux-gnu/curl/curl.h
+ln -s /usr/include/x86_64-linux-gnu/curl "$extra/curl"
+need /usr/include/openssl/evp.h
+mkdir "$extra/openssl"
+for f in /usr/include/openssl/* /usr/include/x86_64-linux-gnu/openssl/*; do
+  ln -sf "$f" "$extra/openssl/"
+done
 echo "freebsd-check: compiling the FreeBSD build's sources against FreeBSD 14.2 headers"
-CPATH="$extra" FBSD_WERROR=1 bash "$check"
+CPATH="$extra" FBSD_WERROR=1 bash "$check" "$@"

@@ -1,6 +1,10 @@
 #include "jailwarden/api/web_config.h"
 
-#include <crypt.h>
+#if defined(__linux__)
+#include <crypt.h>  // crypt_r, struct crypt_data (libxcrypt)
+#else
+#include <unistd.h>  // FreeBSD declares crypt_r and struct crypt_data here
+#endif
 #include <openssl/evp.h>
 
 #include <cstring>

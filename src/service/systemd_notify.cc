@@ -30,7 +30,7 @@ SystemdNotifier::SystemdNotifier(SystemdNotifier&& other) noexcept
       watchdog_(other.watchdog_),
       last_watchdog_ns_(other.last_watchdog_ns_.load()) {}
 
-absl::Status SystemdNotifier::Send(const std::string& message) {
+absl::Status SystemdNotifier::Send([[maybe_unused]] const std::string& message) {
   if (!enabled_) {
     return absl::OkStatus();
   }
