@@ -243,7 +243,9 @@ class DaemonTest : public ::testing::Test {
     return j.ok() ? *j : api::JailInfo{};
   }
   // The cgroup file `file` of the jail's pid 1 in the hierarchy holding
-  // `controller` ("" = the unified tree).
+  // `controller` ("" = the unified tree). Pid 1 lives in the jail's leaf
+  // ("<jail>/jail", src/platform/linux/cgroup.h); the limits are on <jail>,
+  // so every file but cgroup.procs is read one level up.
   std::string CgroupFile(int64_t pid, const std::string& controller,
                          const std::string& file) {
     std::istringstream in(ReadFile(StrCat("/proc/", pid, "/cgroup")));
@@ -256,9 +258,14 @@ class DaemonTest : public ::testing::Test {
           (!controller.empty() && f[1].find(controller) != std::string_view::npos)) {
         const std::string root =
             unified ? "/sys/fs/cgroup" : StrCat("/sys/fs/cgroup/", f[1]);
-        std::string path = StrCat(root, f[2], "/", file);
+        std::string dir(f[2]);
+        if (file != "cgroup.procs" && dir.size() > 5 &&
+            dir.compare(dir.size() - 5, 5, "/jail") == 0) {
+          dir.resize(dir.size() - 5);
+        }
+        std::string path = StrCat(root, dir, "/", file);
         if (access(path.c_str(), R_OK) != 0 && unified) {
-          path = StrCat("/sys/fs/cgroup/unified", f[2], "/", file);
+          path = StrCat("/sys/fs/cgroup/unified", dir, "/", file);
         }
         return std::string(StripWhitespace(ReadFile(path)));
       }

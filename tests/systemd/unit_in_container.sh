@@ -229,10 +229,11 @@ log "started: $(c systemctl show -p Type,ActiveState,SubState,MainPID,WatchdogUS
 [[ $status == ready* ]] || bad "StatusText '$status' (READY=1 not sent?)"
 
 cgv1() { echo "/sys/fs/cgroup/$1/system.slice/jailwarden.service/jailwarden/$2"; }
-# The jail's init: the jailwarden-init process in its cgroup.
+# The jail's init: the jailwarden-init process in its cgroup's leaf (the
+# jail's processes live in <jail>/jail, the limits are on <jail>).
 init_of() {
   local pid
-  for pid in $(c cat "$(cgv1 unified "$1")/cgroup.procs" 2>/dev/null); do
+  for pid in $(c cat "$(cgv1 unified "$1")/jail/cgroup.procs" 2>/dev/null); do
     [[ $(c cat /proc/$pid/comm 2>/dev/null) == jailwarden-init ]] && { echo "$pid"; return; }
   done
 }
@@ -252,7 +253,7 @@ c jailwarden exec jwa -- /bin/sh -c 'test -e /run/systemd/notify' &&
 # Were it reachable: a process in jwa's cgroups (as a jail process is)
 # sending READY/STATUS/WATCHDOG is refused. It stays alive 3 s so systemd
 # can attribute the datagram to its cgroup.
-c sh -c 'echo $$ >/sys/fs/cgroup/unified/system.slice/jailwarden.service/jailwarden/jwa/cgroup.procs &&
+c sh -c 'echo $$ >/sys/fs/cgroup/unified/system.slice/jailwarden.service/jailwarden/jwa/jail/cgroup.procs &&
          NOTIFY_SOCKET=/run/systemd/notify systemd-notify --pid=$$ --status=hijacked READY=1 WATCHDOG=1
          sleep 3' &
 notifier=$!
