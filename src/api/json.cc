@@ -37,23 +37,6 @@ absl::Status TypeError(std::string_view key, std::string_view type,
       StrCat("field '", key, "': expected ", type, ", got ", got.type_name())));
 }
 
-// Levenshtein distance, for "did you mean".
-std::size_t Distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t prev = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      prev = cur;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 absl::StatusOr<Json> ParseJson(std::string_view text) {
@@ -164,7 +147,7 @@ std::string SuggestField(std::string_view key,
   std::string best;
   std::size_t best_distance = 3;  // at most 2 edits away
   for (std::string_view a : allowed) {
-    const std::size_t d = Distance(AsciiToLower(key), a);
+    const std::size_t d = EditDistance(AsciiToLower(key), a);
     if (d < best_distance) {
       best_distance = d;
       best = std::string(a);

@@ -24,22 +24,6 @@ using platform::JailSpec;
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
-// Levenshtein distance, for "did you mean".
-std::size_t Distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t prev = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cur = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      prev = cur;
-    }
-  }
-  return row[b.size()];
-}
-
 const char* NetModeName(platform::NetworkMode m) {
   switch (m) {
     case platform::NetworkMode::kInherit:
@@ -78,7 +62,7 @@ class ObjectReader {
       std::string_view best;
       std::size_t best_distance = 3;  // at most 2 edits away
       for (std::string_view k : keys) {
-        if (const std::size_t d = Distance(key, k); d < best_distance) {
+        if (const std::size_t d = EditDistance(key, k); d < best_distance) {
           best_distance = d;
           best = k;
         }

@@ -182,8 +182,6 @@ inline constexpr std::string_view kFamilies[] = {
 const ParamDef* FindParam(std::string_view key);
 // kCoreJailKeys followed by every kParams key.
 std::vector<std::string_view> JailKeys();
-// Levenshtein distance.
-std::size_t EditDistance(std::string_view a, std::string_view b);
 // The key the user probably meant ('_' for '.', case, known aliases, a
 // prefix, or at most 2 edits away), or "". A result starting with '(' is
 // an explanation, not a key.

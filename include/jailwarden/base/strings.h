@@ -72,6 +72,10 @@ std::string_view StripWhitespace(std::string_view text);
 bool StartsWith(std::string_view text, std::string_view prefix);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 std::string AsciiToLower(std::string_view text);
+// Levenshtein distance between a and b in bytes (insertions, deletions,
+// substitutions): how far an unknown key is from a known one, for "did you
+// mean" suggestions. O(|a|·|b|) time, O(|b|) memory.
+std::size_t EditDistance(std::string_view a, std::string_view b);
 
 // Parses a whole base-10 integer (optional leading '-', nothing else);
 // nullopt on junk, empty input or overflow.
