@@ -3,8 +3,9 @@
 // The bad-input suite's daemon: the real service::Daemon (its rooms, rule
 // database, state store and runtime-rule record in a temporary state
 // directory) behind the real api::ApiServer (CivetWeb, the router) on a
-// loopback port, over the scripted platform the service tests use
-// (FakeJailRuntime, FakeUsageReader, an enforcer that records), so that no
+// loopback port, over the service tests' fake platform
+// (tests/service/fake_host_backend.h: FakeJailRuntime, FakeUsageReader, an
+// enforcer that records), so that no
 // root or kernel jail is needed. Every case compares State() before and
 // after: nothing a refused input touches may change.
 
@@ -17,9 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "fakes/fake_jail_runtime.h"
-#include "fakes/fake_usage_reader.h"
 #include "gtest/gtest.h"
 #include "jailwarden/api/client.h"
 #include "jailwarden/api/http_server.h"
@@ -29,65 +27,13 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/kernel_form.h"
 #include "jailwarden/service/daemon.h"
+#include "service/fake_host_backend.h"
 
 namespace jailwarden::badinput {
 
 inline constexpr char kToken[] = "badinput-token-0123456789abcdef";
 
-// Records what it was asked to apply, per jail.
-class RecordingEnforcer : public platform::LimitEnforcer {
- public:
-  absl::StatusOr<std::vector<platform::Enforcement>> Apply(
-      const platform::JailRef& jail, const std::vector<rctl::Rule>& rules) override {
-    absl::MutexLock l(&mu_);
-    std::vector<std::string> texts;
-    std::vector<platform::Enforcement> out;
-    for (const rctl::Rule& r : rules) {
-      texts.push_back(rctl::FormatRule(r));
-      out.push_back(Describe(r));
-    }
-    applied_[jail.name] = texts;
-    return out;
-  }
-  platform::Enforcement Describe(const rctl::Rule& rule) const override {
-    platform::Enforcement e;
-    e.rule = rule;
-    e.fidelity = platform::Fidelity::kExact;
-    e.mechanism = "recorded";
-    return e;
-  }
-  std::map<std::string, std::vector<std::string>> Applied() {
-    absl::MutexLock l(&mu_);
-    return applied_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, std::vector<std::string>> applied_;
-};
-
-class ScriptedHostBackend : public service::HostBackend {
- public:
-  ScriptedHostBackend() : runtime_(std::make_unique<testing::FakeJailRuntime>()) {}
-  std::string_view name() const override { return "scripted"; }
-  std::unique_ptr<platform::JailRuntime> TakeRuntime() override { return std::move(runtime_); }
-  platform::UsageReader& reader() override { return reader_; }
-  platform::LimitEnforcer& enforcer() override { return enforcer_; }
-  absl::StatusOr<platform::JailRef> AddJail(const platform::JailInstance& i) override {
-    reader_.AddJail(i.ref.name, i.ref.jid);
-    platform::JailRef ref = i.ref;
-    ref.handle = static_cast<uint64_t>(i.ref.jid);
-    return ref;
-  }
-  void RemoveJail(std::string_view name) override { reader_.RemoveJail(name); }
-  bool DenyIsSampled(const rctl::Rule&) const override { return false; }
-
-  fakes::FakeUsageReader reader_;
-  RecordingEnforcer enforcer_;
-
- private:
-  std::unique_ptr<testing::FakeJailRuntime> runtime_;
-};
+using service::testing_support::FakeHostBackend;
 
 // The policy every case starts from: one jail, one template, one rule.
 inline constexpr char kBasePolicy[] = R"(server:
@@ -141,7 +87,7 @@ class Env {
       ADD_FAILURE() << p.status();
       return;
     }
-    auto backend = std::make_unique<ScriptedHostBackend>();
+    auto backend = std::make_unique<FakeHostBackend>();
     host_ = backend.get();
     service::DaemonOptions o;
     o.serve_http = false;
@@ -225,7 +171,7 @@ class Env {
         s.files[path] = "(dir)";
       }
     }
-    s.applied = host_->enforcer_.Applied();
+    s.applied = host_->enforcer_.AppliedAll();
     return s;
   }
 
@@ -233,7 +179,7 @@ class Env {
   std::string state_dir_;
   std::string policy_text_;
   std::string url_;
-  ScriptedHostBackend* host_ = nullptr;
+  FakeHostBackend* host_ = nullptr;
   std::unique_ptr<service::Daemon> daemon_;
   std::unique_ptr<api::ApiServer> server_;
   std::string other_url_;

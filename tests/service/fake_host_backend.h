@@ -2,7 +2,8 @@
 
 // Test-only host backend for the service tests: a FakeJailRuntime, a
 // FakeUsageReader and an enforcer that records what each jail was given
-// (and can be told to fail). Shared by service_test.cc and recovery_test.cc.
+// (and can be told to fail). Shared by service_test.cc, recovery_test.cc and
+// the bad-input suite (tests/badinput).
 
 #include <map>
 #include <memory>
@@ -43,6 +44,11 @@ class RecordingEnforcer : public platform::LimitEnforcer {
   std::vector<std::string> Applied(const std::string& jail) {
     absl::MutexLock l(&mu_);
     return applied_[jail];
+  }
+  // Every jail's last applied rules, by jail.
+  std::map<std::string, std::vector<std::string>> AppliedAll() {
+    absl::MutexLock l(&mu_);
+    return applied_;
   }
   int Applies(const std::string& jail) {
     absl::MutexLock l(&mu_);
