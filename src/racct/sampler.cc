@@ -331,6 +331,13 @@ void Sampler::Tick(absl::Time now) {
   total_tick_duration_ += took;
   health_.avg_tick_duration =
       total_tick_duration_ / static_cast<int64_t>(health_.ticks);
+  const int64_t took_us = absl::ToInt64Microseconds(took);
+  std::size_t bucket = 0;
+  while (bucket < kTickBucketBoundsUs.size() &&
+         took_us > kTickBucketBoundsUs[bucket]) {
+    ++bucket;
+  }
+  ++health_.tick_buckets[bucket];
   snap->health = health_;
 
   std::shared_ptr<const Snapshot> published = std::move(snap);

@@ -121,6 +121,11 @@ struct SlowData {
   std::vector<std::pair<int64_t, uint32_t>> by_pid;  // sorted by pid
 };
 
+// Upper bounds (µs, inclusive) of the tick-duration histogram's buckets
+// (SamplerHealth::tick_buckets); one more bucket counts longer ticks.
+inline constexpr std::array<int64_t, 11> kTickBucketBoundsUs = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000};
+
 // The sampler's own health, cumulative since it started.
 struct SamplerHealth {
   uint64_t ticks = 0;          // ticks completed
@@ -138,6 +143,10 @@ struct SamplerHealth {
   absl::Duration avg_tick_duration;     // mean over all ticks
   absl::Duration max_tick_duration;
   absl::Duration last_slow_duration;    // the slow tier's part of its last tick
+  // Ticks by duration: tick_buckets[i] counts the ticks that took at most
+  // kTickBucketBoundsUs[i] µs and more than the bound before it (not
+  // cumulative); the last element counts ticks over 250 ms.
+  std::array<uint64_t, kTickBucketBoundsUs.size() + 1> tick_buckets{};
 };
 
 // One published tick. Immutable.
