@@ -90,7 +90,11 @@ std::shared_ptr<const racct::Snapshot> MakeSnapshot(int jails) {
   snap->seq = 1;
   snap->tick = tick;
   snap->slow = slow;
-  snap->history.push_back(tick);
+  racct::HistoryOptions ho;
+  ho.ticks = 1;
+  racct::HistoryRecorder history(ho);
+  history.Append(*tick);
+  snap->history = history.view();
   return snap;
 }
 

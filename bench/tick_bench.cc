@@ -1,7 +1,7 @@
 // One whole daemon tick at 1,000 and 10,000 jails: the sampler over a
 // scripted reader (fast tier every tick, slow tier with two processes per
 // jail every tenth tick, as the daemon's defaults: 100 ms / 1 s), its
-// snapshot, history (10 s) and publish, then Engine::Evaluate over eight
+// snapshot, history (10 s or 60 s) and publish, then Engine::Evaluate over eight
 // template rules per jail in the tick callback, as TickRouter runs it.
 //
 // Reports per tick: CPU time (this thread's, so other load on the machine
@@ -274,8 +274,11 @@ void BM_Tick_Whole(benchmark::State& state) {
   const double rss0 = RssBytes();
   ScriptedReader reader(jails);
   FakeClock clock;
-  racct::SamplerOptions options;  // the daemon's defaults: 100 ms, 1 s, 10 s
+  racct::SamplerOptions options;  // 100 ms, 1 s (the daemon's defaults)
   options.ncpu = 2;
+  // The sampler's default history is 10 s, the policy's (`server.history`,
+  // what `serve` runs with) 60 s.
+  options.history = absl::Seconds(state.range(1));
   racct::Sampler sampler(reader, clock, options);
   NullSink sink;
   engine::Engine engine(sink);
@@ -296,8 +299,8 @@ void BM_Tick_Whole(benchmark::State& state) {
     clock.Advance(absl::Milliseconds(100));
     benchmark::DoNotOptimize(sampler.TickOnce());
   };
-  // Warm-up: fill the history (10 s = 100 ticks) and a few slow passes.
-  for (int i = 0; i < 130; ++i) {
+  // Warm-up: fill the history and a few slow passes.
+  for (int64_t i = 0; i < state.range(1) * 10 + 30; ++i) {
     tick();
   }
   if (!compiled) {
@@ -372,7 +375,13 @@ void BM_Tick_Whole(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_Tick_Whole)->Arg(1000)->Arg(10000)->ArgName("jails")->Iterations(50);
+BENCHMARK(BM_Tick_Whole)
+    ->Args({1000, 10})
+    ->Args({1000, 60})
+    ->Args({10000, 10})
+    ->Args({10000, 60})
+    ->ArgNames({"jails", "history_s"})
+    ->Iterations(50);
 
 }  // namespace
 }  // namespace jailwarden

@@ -19,4 +19,16 @@ for b in build/bench/*_bench; do
     status=1
   fi
 done
+# The daemon at scale (bench/scale.py): a short smoke with 20 real jails,
+# root only and only where the busybox root and the daemon are built;
+# BENCH_SCALE=0 skips it.
+if [[ ${BENCH_SCALE:-1} != 0 && $(id -u) -eq 0 && -x build/src/jailwarden ]]; then
+  echo "bench: scale (N=20 smoke)"
+  if ! timeout 120 python3 bench/scale.py --jails 20 --warmup 5 --duration 15 \
+       >"$out/scale.txt" 2>&1; then
+    echo "bench: scale FAILED" >&2
+    tail -20 "$out/scale.txt" >&2
+    status=1
+  fi
+fi
 exit $status

@@ -348,7 +348,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       StrCat(absl::ToInt64Milliseconds(server->options_.io_timeout)),
       "enable_keep_alive", "no",
       "decode_url", "no",
-      "linger_timeout_ms", "0",
+      // No "linger_timeout_ms" of 0: that is an abortive close (RST), which
+      // drops whatever of a large response (/metrics of a few dozen jails
+      // and more) is still in the socket's send buffer.
   };
   CivetCallbacks callbacks;
   callbacks.log_message = LogMessage;

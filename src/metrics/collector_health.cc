@@ -83,6 +83,24 @@ void MetricsCollector::RenderSamplerHealth(std::string& out, const racct::Snapsh
   SampleSeconds(out, "jailwarden_sampler_tick_duration_seconds_sum", "",
                 h.avg_tick_duration * static_cast<double>(h.ticks));
   SampleUint(out, "jailwarden_sampler_tick_duration_seconds_count", "", h.ticks);
+  AppendFamilyHeader(out, "jailwarden_sampler_tick_seconds",
+                     "Sampler ticks by duration in seconds.", "histogram");
+  uint64_t below = 0;
+  for (std::size_t i = 0; i < h.tick_buckets.size(); ++i) {
+    below += h.tick_buckets[i];
+    out.append("jailwarden_sampler_tick_seconds_bucket{le=\"");
+    if (i < racct::kTickBucketBoundsUs.size()) {
+      text::AppendFixed(out, racct::kTickBucketBoundsUs[i], 6);
+    } else {
+      out.append("+Inf");
+    }
+    out.append("\"} ");
+    AppendUint(out, below);
+    out.push_back('\n');
+  }
+  SampleSeconds(out, "jailwarden_sampler_tick_seconds_sum", "",
+                h.avg_tick_duration * static_cast<double>(h.ticks));
+  SampleUint(out, "jailwarden_sampler_tick_seconds_count", "", below);
   AppendFamilyHeader(out, "jailwarden_sampler_tick_duration_max_seconds",
                      "Longest sampler tick since start, in seconds.", "gauge");
   SampleSeconds(out, "jailwarden_sampler_tick_duration_max_seconds", "", h.max_tick_duration);

@@ -1,6 +1,7 @@
 #include "jailwarden/racct/sampler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,54 @@ constexpr absl::Duration kMaxInterval = absl::Seconds(60);
 constexpr absl::Duration kMaxSlowInterval = absl::Hours(1);
 constexpr absl::Duration kMaxHistory = absl::Hours(1);
 constexpr absl::Duration kStopSlice = absl::Milliseconds(100);
+// Ticks per history block (about a second of ticks), and how much of the
+// history is kept at full rate.
+constexpr absl::Duration kHistoryBlock = absl::Seconds(1);
+constexpr absl::Duration kFullRateHistory = absl::Seconds(10);
+constexpr std::size_t kMaxBlockTicks = 1000;
+
+std::size_t TicksIn(absl::Duration d, absl::Duration interval) {
+  if (interval <= absl::ZeroDuration()) {
+    return 1;
+  }
+  absl::Duration rem;
+  return static_cast<std::size_t>(
+      std::max<int64_t>(absl::IDivDuration(d, interval, &rem), 0));
+}
+
+HistoryOptions HistoryOptionsFor(const SamplerOptions& o) {
+  HistoryOptions h;
+  h.ticks = TicksIn(o.history, o.interval) + 1;
+  h.block_ticks = std::clamp<std::size_t>(TicksIn(kHistoryBlock, o.interval), 1,
+                                          kMaxBlockTicks);
+  h.full_ticks = std::max(h.block_ticks, TicksIn(kFullRateHistory, o.interval));
+  h.max_coarse_blocks = 64;
+  return h;
+}
+
+// The first pooled object no reader holds any more, or a new one (taking
+// the place of one a reader still holds: that one lives on with it).
+template <typename T>
+std::shared_ptr<T> Reusable(std::array<std::shared_ptr<T>, 3>& pool,
+                            std::size_t& next) {
+  for (std::shared_ptr<T>& p : pool) {
+    if (p != nullptr && p.use_count() == 1) {
+      // Readers dropped it with an atomic (release) decrement: see their
+      // reads before this thread writes it.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      return p;
+    }
+  }
+  for (std::shared_ptr<T>& p : pool) {
+    if (p == nullptr) {
+      p = std::make_shared<T>();
+      return p;
+    }
+  }
+  std::shared_ptr<T>& p = pool[next++ % pool.size()];
+  p = std::make_shared<T>();
+  return p;
+}
 
 }  // namespace
 
@@ -58,14 +107,8 @@ Sampler::Sampler(platform::UsageReader& reader, Clock& clock,
       options_(std::move(options)),
       table_(std::make_shared<JailTable>()),
       slow_(std::make_shared<SlowData>()),
+      history_(HistoryOptionsFor(options_)),
       minimums_(std::make_shared<ThrottleMinimums>()) {
-  if (options_.interval > absl::ZeroDuration()) {
-    absl::Duration rem;
-    history_ticks_ = static_cast<std::size_t>(absl::IDivDuration(
-                         options_.history, options_.interval, &rem)) +
-                     1;
-  }
-  history_ticks_ = std::max<std::size_t>(history_ticks_, 1);
   auto slow = std::make_shared<SlowData>();
   slow->jails = table_;
   slow->process_begin.assign(1, 0);
@@ -213,17 +256,20 @@ void Sampler::Tick(absl::Time now) {
     ReadSlowTier(now);
   }
 
-  // Reuse the arrays of a tick that left the history and that no reader
-  // holds any more: a fresh multi-megabyte allocation each tick would be
-  // mmap'd and page-faulted anew.
-  std::shared_ptr<TickData> tick;
-  if (spare_ != nullptr && spare_.use_count() == 1) {
-    tick = std::move(spare_);
-    tick->jails = nullptr;
-  } else {
-    tick = std::make_shared<TickData>();
+  // Pooled snapshots no reader holds let go of their tick, slow data and
+  // history, so those can be reused or freed.
+  for (std::shared_ptr<Snapshot>& s : snap_pool_) {
+    if (s != nullptr && s.use_count() == 1) {
+      std::atomic_thread_fence(std::memory_order_acquire);
+      s->tick = nullptr;
+      s->slow = nullptr;
+      s->history = HistoryView();
+    }
   }
-  spare_ = nullptr;
+  // The arrays of a tick no reader holds any more (the history keeps its
+  // own compact copy of the usage).
+  std::shared_ptr<TickData> tick = Reusable(tick_pool_, pool_next_);
+  tick->jails = nullptr;
   tick->seq = seq_;
   tick->time = now;
   const std::size_t n = refs_.size();
@@ -307,22 +353,14 @@ void Sampler::Tick(absl::Time now) {
   }
   tick->jails = table_;
 
-  std::shared_ptr<const TickData> tick_c = std::move(tick);
-  history_.push_back(tick_c);
-  if (history_.size() > history_ticks_) {
-    const auto evicted = static_cast<std::ptrdiff_t>(history_.size() - history_ticks_);
-    // TickData is created non-const here, so reusing it is well-defined.
-    spare_ = std::const_pointer_cast<TickData>(history_.front());
-    history_.erase(history_.begin(), history_.begin() + evicted);
-  }
-
-  auto snap = std::make_shared<Snapshot>();
+  history_.Append(*tick);
+  std::shared_ptr<Snapshot> snap = Reusable(snap_pool_, pool_next_);
   snap->seq = seq_;
   snap->time = now;
   snap->ncpu = options_.ncpu;
-  snap->tick = tick_c;
+  snap->tick = std::move(tick);
   snap->slow = slow_;
-  snap->history = history_;
+  snap->history = history_.view();
 
   const absl::Duration took = clock_.Now() - now;
   ++health_.ticks;
@@ -331,6 +369,13 @@ void Sampler::Tick(absl::Time now) {
   total_tick_duration_ += took;
   health_.avg_tick_duration =
       total_tick_duration_ / static_cast<int64_t>(health_.ticks);
+  const int64_t took_us = absl::ToInt64Microseconds(took);
+  std::size_t bucket = 0;
+  while (bucket < kTickBucketBoundsUs.size() &&
+         took_us > kTickBucketBoundsUs[bucket]) {
+    ++bucket;
+  }
+  ++health_.tick_buckets[bucket];
   snap->health = health_;
 
   std::shared_ptr<const Snapshot> published = std::move(snap);

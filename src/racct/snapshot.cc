@@ -88,34 +88,31 @@ Peaks PeaksSince(const Snapshot& snap, uint64_t since_seq) {
   out.from_seq = std::max(since_seq + 1, snap.oldest_seq());
 
   bool any = false;
-  for (const auto& tick : snap.history) {
-    if (tick->seq <= since_seq) {
-      continue;
-    }
+  snap.history.ForEach(since_seq, [&](const HistoryRun& run) {
     any = true;
-    const bool same = tick->jails == out.jails ||
-                      tick->jails->generation == table.generation;
+    const bool same = run.jails == out.jails.get() ||
+                      run.jails->generation == table.generation;
     if (same) {
-      for (std::size_t s = 0; s < table.size() && s < tick->usage.size(); ++s) {
+      for (std::size_t s = 0; s < table.size() && s < run.rows.size(); ++s) {
         for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
-          out.peak[s][r] = std::max(out.peak[s][r], tick->usage[s][r]);
+          out.peak[s][r] = std::max(out.peak[s][r], run.rows[s][r]);
         }
       }
-      continue;
+      return;
     }
     // Another jail set: match by name (rare; only after jails changed).
-    const JailTable& old = *tick->jails;
-    for (std::size_t s = 0; s < old.size() && s < tick->usage.size(); ++s) {
+    const JailTable& old = *run.jails;
+    for (std::size_t s = 0; s < old.size() && s < run.rows.size(); ++s) {
       auto now_slot = table.Find(old.jails[s].name);
       if (!now_slot) {
         continue;
       }
       for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
         out.peak[*now_slot][r] =
-            std::max(out.peak[*now_slot][r], tick->usage[s][r]);
+            std::max(out.peak[*now_slot][r], run.rows[s][r]);
       }
     }
-  }
+  });
   if (!any) {
     // Nothing new since the last read: the peak is the current value.
     out.from_seq = snap.seq;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "jailwarden/racct/history.h"
 #include "jailwarden/racct/snapshot.h"
 #include "jailwarden/rctl/resource.h"
 
@@ -242,7 +243,17 @@ class SnapshotBuilder {
     snap->ncpu = ncpu_;
     snap->tick = tick;
     snap->slow = slow_;
-    snap->history = history_;
+    // A recorder all at full rate over the kept ticks (what the sampler
+    // keeps for its newest ticks).
+    racct::HistoryOptions ho;
+    ho.ticks = history_depth_;
+    ho.block_ticks = 10;
+    ho.full_ticks = history_depth_;
+    recorder_ = std::make_unique<racct::HistoryRecorder>(ho);
+    for (const auto& t : history_) {
+      recorder_->Append(*t);
+    }
+    snap->history = recorder_->view();
     return snap;
   }
 
@@ -256,6 +267,7 @@ class SnapshotBuilder {
   int ncpu_ = 1;
   std::size_t history_depth_ = 1;
   std::vector<std::shared_ptr<const racct::TickData>> history_;
+  std::unique_ptr<racct::HistoryRecorder> recorder_;
   uint64_t seq_ = 0;
   bool built_ = false;
   uint64_t generation_ = 1000;

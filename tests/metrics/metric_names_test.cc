@@ -22,7 +22,7 @@ namespace {
 
 struct FamilyRow {
   std::string_view name;
-  std::string_view type;  // "gauge", "counter", "summary"
+  std::string_view type;  // "gauge", "counter", "summary", "histogram"
   Unit unit;
   // jail_exporter's names, kept as they are for existing dashboards: exempt
   // from the suffix rule (jail_readbps is bytes per second, jail_pcpu_used
@@ -108,6 +108,7 @@ const FamilyRow kFamilies[] = {
     {"jailwarden_sampler_ticks_total", "counter", kC},
     {"jailwarden_sampler_slow_ticks_total", "counter", kC},
     {"jailwarden_sampler_tick_duration_seconds", "summary", kS},
+    {"jailwarden_sampler_tick_seconds", "histogram", kS},
     {"jailwarden_sampler_tick_duration_max_seconds", "gauge", kS},
     {"jailwarden_sampler_tick_duration_last_seconds", "gauge", kS},
     {"jailwarden_sampler_slow_tier_duration_last_seconds", "gauge", kS},
@@ -149,14 +150,15 @@ struct Parsed {
   std::vector<std::string> label_sets;            // every sample's {...}
 };
 
-// The family a sample belongs to: a summary's _sum/_count lines belong to
-// the summary declared by TYPE.
+// The family a sample belongs to: a summary's _sum/_count lines and a
+// histogram's _bucket/_sum/_count lines belong to the family declared by TYPE.
 std::string FamilyOf(std::string_view metric, const std::map<std::string, std::string>& types) {
-  for (std::string_view suffix : {"_sum", "_count"}) {
+  for (std::string_view suffix : {"_sum", "_count", "_bucket"}) {
     if (metric.ends_with(suffix)) {
       std::string base(metric.substr(0, metric.size() - suffix.size()));
       auto it = types.find(base);
-      if (it != types.end() && it->second == "summary") {
+      if (it != types.end() &&
+          (it->second == "histogram" || (it->second == "summary" && suffix != "_bucket"))) {
         return base;
       }
     }

@@ -1,6 +1,7 @@
 #include "jailwarden/racct/sampler.h"
 
 #include <atomic>
+#include <vector>
 
 #include "fakes/fake_clock.h"
 #include "absl/synchronization/notification.h"
@@ -199,8 +200,10 @@ TEST_F(SamplerTest, JailVanishingMidTickIsDroppedAndCounted) {
   EXPECT_EQ(snap->health.read_errors[static_cast<int>(ReadErrorReason::kVanished)],
             1u);
   // The history still holds the earlier tick with both jails.
-  ASSERT_EQ(snap->history.size(), 2u);
-  EXPECT_EQ(snap->history[0]->jails->size(), 2u);
+  ASSERT_EQ(snap->history.ticks(), 2u);
+  std::vector<std::size_t> sizes;
+  snap->history.ForEach(0, [&](const HistoryRun& run) { sizes.push_back(run.jails->size()); });
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 1}));
 }
 
 TEST_F(SamplerTest, VanishingDuringSlowTier) {
@@ -275,8 +278,8 @@ TEST_F(SamplerTest, HistoryRingAndPeakCursor) {
   for (int i = 0; i < 11; ++i) {
     snap = Step(sampler);
   }
-  EXPECT_EQ(snap->history.size(), 11u);
-  EXPECT_EQ(snap->history.back(), snap->tick);
+  EXPECT_EQ(snap->history.ticks(), 11u);
+  EXPECT_EQ(snap->history.newest_seq(), snap->seq);
   const Peaks& p2 = cursor.Read(*snap);
   EXPECT_FALSE(p2.complete);
   EXPECT_EQ(p2.peak[0][I(Resource::kMemoryuse)], 1);
@@ -347,6 +350,11 @@ TEST_F(SamplerTest, MeasuresTickDuration) {
   EXPECT_EQ(snap->health.last_tick_duration, absl::Milliseconds(2));
   EXPECT_EQ(snap->health.max_tick_duration, absl::Milliseconds(6));
   EXPECT_EQ(snap->health.avg_tick_duration, absl::Milliseconds(4));
+  // The histogram: 6 ms in (5 ms, 10 ms], 2 ms in (1 ms, 2.5 ms].
+  std::array<uint64_t, kTickBucketBoundsUs.size() + 1> want{};
+  want[6] = 1;
+  want[4] = 1;
+  EXPECT_EQ(snap->health.tick_buckets, want);
 }
 
 TEST_F(SamplerTest, ThreadTicksOnAbsoluteDeadlinesAndCountsOverruns) {

@@ -22,6 +22,7 @@
 // the thread started by Start() runs. The only blocking call the sampler
 // makes is Clock::SleepUntil between ticks.
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -35,6 +36,7 @@
 #include "absl/time/time.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/platform/usage_reader.h"
+#include "jailwarden/racct/history.h"
 #include "jailwarden/racct/rates.h"
 #include "jailwarden/racct/shared_slot.h"
 #include "jailwarden/racct/snapshot.h"
@@ -48,8 +50,10 @@ struct SamplerOptions {
   // Slow-tier period, >= interval and <= 1 h. Runs on the first tick at or
   // after each slow deadline.
   absl::Duration slow_interval = absl::Seconds(1);
-  // How far back Snapshot::history reaches, 0 .. 1 h. Memory is about
-  // history / interval × jails × 232 bytes.
+  // How far back Snapshot::history reaches, 0 .. 1 h. Memory (history.h):
+  // the newest 10 s at full rate, ≈ 25–40 bytes per jail per tick for a
+  // quiet jail, then at most 64 rows of per-block maxima per jail (≈ 8 KB
+  // per jail at 10 Hz and 60 s).
   absl::Duration history = absl::Seconds(10);
   // CPUs for the pcpu clamp (100 × 10^6 × ncpu). Must be >= 1.
   int ncpu = 1;
@@ -137,9 +141,12 @@ class Sampler {
   std::map<int64_t, std::unique_ptr<ProcessState>> processes_;  // by pid
   std::map<int64_t, std::unique_ptr<UserState>> users_;         // by ruid
   std::vector<uint8_t> gone_;  // by slot: vanished during this tick
-  std::vector<std::shared_ptr<const TickData>> history_;  // oldest first
-  std::shared_ptr<TickData> spare_;  // evicted tick whose arrays may be reused
-  std::size_t history_ticks_ = 1;
+  HistoryRecorder history_;
+  // Tick arrays and snapshots, reused once no reader holds them (a
+  // multi-megabyte allocation per tick would be mmap'd and faulted anew).
+  std::array<std::shared_ptr<TickData>, 3> tick_pool_;
+  std::array<std::shared_ptr<Snapshot>, 3> snap_pool_;
+  std::size_t pool_next_ = 0;
   SamplerHealth health_;
   absl::Duration total_tick_duration_;
   std::shared_ptr<const ThrottleMinimums> minimums_;

@@ -4,6 +4,8 @@
 // RACCT usage in kernel units, the per-process and per-user containers from
 // the slow tier, a short history ring of earlier ticks, and the sampler's
 // own health (../shared/design/architecture.md §2).
+// The history is compact (racct/history.h): varint deltas at full rate for
+// the newest ticks, per-block maxima beyond.
 //
 // Everything reachable from a Snapshot is immutable once published, so any
 // number of threads may read one without locks. Parts that do not change
@@ -29,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "jailwarden/platform/usage_reader.h"
+#include "jailwarden/racct/history.h"
 #include "jailwarden/rctl/resource.h"
 
 namespace jailwarden::racct {
@@ -121,6 +124,11 @@ struct SlowData {
   std::vector<std::pair<int64_t, uint32_t>> by_pid;  // sorted by pid
 };
 
+// Upper bounds (µs, inclusive) of the tick-duration histogram's buckets
+// (SamplerHealth::tick_buckets); one more bucket counts longer ticks.
+inline constexpr std::array<int64_t, 11> kTickBucketBoundsUs = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000};
+
 // The sampler's own health, cumulative since it started.
 struct SamplerHealth {
   uint64_t ticks = 0;          // ticks completed
@@ -138,6 +146,10 @@ struct SamplerHealth {
   absl::Duration avg_tick_duration;     // mean over all ticks
   absl::Duration max_tick_duration;
   absl::Duration last_slow_duration;    // the slow tier's part of its last tick
+  // Ticks by duration: tick_buckets[i] counts the ticks that took at most
+  // kTickBucketBoundsUs[i] µs and more than the bound before it (not
+  // cumulative); the last element counts ticks over 250 ms.
+  std::array<uint64_t, kTickBucketBoundsUs.size() + 1> tick_buckets{};
 };
 
 // One published tick. Immutable.
@@ -147,9 +159,9 @@ struct Snapshot {
   int ncpu = 1;  // pcpu containers are clamped to 100 × 10^6 × ncpu
   std::shared_ptr<const TickData> tick;
   std::shared_ptr<const SlowData> slow;  // never null after the first tick
-  // Earlier ticks, oldest first, then `tick` itself last; covers
-  // SamplerOptions::history.
-  std::vector<std::shared_ptr<const TickData>> history;
+  // Usage of earlier ticks and of `tick` itself (the newest), covering
+  // SamplerOptions::history; PeaksSince reads it.
+  HistoryView history;
   SamplerHealth health;
 
   const JailTable& jails() const { return *tick->jails; }
@@ -161,7 +173,7 @@ struct Snapshot {
   const rctl::UsageVector* FindJailUsage(std::string_view name) const;
   // Oldest tick sequence still in history.
   uint64_t oldest_seq() const {
-    return history.empty() ? seq : history.front()->seq;
+    return history.empty() ? seq : history.oldest_seq();
   }
 };
 
@@ -178,7 +190,10 @@ struct Peaks {
 
 // Peaks of every jail over the ticks with since_seq < seq <= snap.seq that
 // are still in snap.history. A jail that vanished is left out; one that
-// appeared counts from its first tick. O(ticks × jails × 25). Pure.
+// appeared counts from its first tick. Exact while since_seq is within the
+// history's full-rate window (the last 10 s by default); older, a coarse
+// block counts whole, so the peak may include up to one block of ticks
+// before since_seq. O(ticks × jails × 25). Pure.
 Peaks PeaksSince(const Snapshot& snap, uint64_t since_seq);
 
 // "Peak since my last read" for one reader (the metrics scrape, an API
