@@ -87,6 +87,8 @@ bool LookUpUser(const std::string& user, PasswdEntry* out) {
     int fd = fds[i] >= 0 ? fds[i] : open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
     if (fd >= 0 && fd != i) {
       dup2(fd, i);
+    } else if (fd == i) {
+      fcntl(fd, F_SETFD, 0);  // received with MSG_CMSG_CLOEXEC
     }
   }
   syscall(SYS_close_range, 3, ~0U, 0);

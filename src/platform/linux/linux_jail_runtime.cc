@@ -181,12 +181,7 @@ class LinuxJailRuntime final : public JailRuntime {
     // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
     // works, its commands then enter through the setns helper.
     // Jail names have no '.', so <name>.sock never meets a jail's directory.
-    // Issue 17: the OOM counter init reads at a main process's exit.
-    if (std::string mem = Get(inst, "cgroup.memory"); !mem.empty()) {
-      config.oom_events_path = StrCat(mem, "/memory.oom_control");
-    } else if (std::string v2 = Get(inst, "cgroup.unified"); !v2.empty()) {
-      config.oom_events_path = StrCat(v2, "/memory.events");
-    }
+    config.oom_events_path = OomEventsPathOf(bs);  // issue 17
     std::string socket_path = StrCat(options_.run_dir, "/", spec.name, ".sock");
     if (socket_path.size() < 108) {
       config.socket_path = socket_path;
@@ -281,8 +276,7 @@ class LinuxJailRuntime final : public JailRuntime {
 
   // Issue 17: the main process, supervised by init (main_process.h).
   absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& inst, const ExecRequest& req,
-                                              const MainSpec& spec,
-                                              const std::string& user) override {
+                                              const MainSpec& spec, const std::string& user) override {
     return StartMainViaInit(Get(inst, "init.socket"), req, spec, user,
                             options_.exec_rlimits ? options_.exec_rlimits(inst.ref.name)
                                                   : std::vector<std::array<uint64_t, 3>>{});
@@ -290,9 +284,8 @@ class LinuxJailRuntime final : public JailRuntime {
   absl::StatusOr<MainProcessStatus> MainStatus(const JailInstance& inst) override {
     return MainStatusViaInit(Get(inst, "init.socket"));
   }
-  absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& inst,
-                                             absl::Duration timeout) override {
-    return StopMainViaInit(Get(inst, "init.socket"), timeout);
+  absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& inst, absl::Duration t) override {
+    return StopMainViaInit(Get(inst, "init.socket"), t);
   }
 
   absl::Status Remove(JailInstance& inst) override {

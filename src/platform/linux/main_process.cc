@@ -19,6 +19,16 @@
 
 namespace jailwarden::platform {
 
+std::string OomEventsPathOf(const std::map<std::string, std::string>& bs) {
+  if (auto it = bs.find("cgroup.memory"); it != bs.end() && !it->second.empty()) {
+    return StrCat(it->second, "/memory.oom_control");
+  }
+  if (auto it = bs.find("cgroup.unified"); it != bs.end() && !it->second.empty()) {
+    return StrCat(it->second, "/memory.events");
+  }
+  return "";
+}
+
 InitMainSpec InitMainSpecOf(const MainSpec& spec, const std::string& user) {
   InitMainSpec m;
   m.user = user;

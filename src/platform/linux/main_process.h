@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ namespace jailwarden::platform {
 absl::StatusOr<MainProcessStatus> AskInitAboutMain(const std::string& socket_path,
                                                    const InitRequest& request,
                                                    const int fds[3], absl::Duration timeout);
+
+// The jail cgroup's OOM counter file init reads at a main process's exit:
+// v1 memory.oom_control where a v1 memory hierarchy is used, else the v2
+// memory.events; "" when neither.
+std::string OomEventsPathOf(const std::map<std::string, std::string>& backend_state);
 
 // InitMainSpec from the policy's MainSpec and exec.jail_user.
 InitMainSpec InitMainSpecOf(const MainSpec& spec, const std::string& user);
