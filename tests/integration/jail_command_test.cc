@@ -174,13 +174,16 @@ TEST_F(JailCommandTest, ForegroundHttpdIsReachableOverVethAndComesBackAfterKill)
   ASSERT_TRUE(st.ok()) << st;
   // Host -> jail: one bounded request per try, for at most 5 s.
   auto fetch = [&] {
+    ShellResult r;
     for (int i = 0; i < 25; ++i) {
-      ShellResult r = HostShell("/bin/busybox wget -q -T 1 -O - http://" + addr +
-                                ":8080/index.html 2>&1");
+      r = HostShell("curl -sS --noproxy '*' -m 1 http://" + addr + ":8080/index.html 2>&1");
       if (r.exit_code == 0) return r.out;
       absl::SleepFor(absl::Milliseconds(200));
     }
-    return std::string("unreachable");
+    return "unreachable: " + r.out + " | in the jail: " +
+           JailShell(*manager_, "web1",
+                     "netstat -ltn 2>&1; wget -q -O - http://" + addr + ":8080/index.html 2>&1")
+               .out;
   };
   EXPECT_EQ(fetch(), "served-from-jail\n");
   platform::MainProcessStatus m = WaitFor("web1", [](const auto& x) { return x.running; });
