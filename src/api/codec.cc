@@ -62,6 +62,26 @@ Json JailInfoToJson(const JailInfo& jail) {
   Json limits = Json::array();
   for (const RuleInfo& r : jail.limits) limits.push_back(RuleInfoToJson(r));
   j["limits"] = std::move(limits);
+  if (jail.main.has_value()) {  // command: (issue 17)
+    const platform::MainProcessStatus& m = *jail.main;
+    Json main = Json::object();
+    main["running"] = m.running;
+    main["pid"] = m.pid;
+    main["starts"] = m.starts;
+    main["restarts"] = m.restarts;
+    main["gave_up"] = m.gave_up;
+    main["stopped"] = m.stopped;
+    if (m.exited) {
+      main["last_exit"] = Json{{"code", m.exit_code},
+                               {"signal", m.exit_signal},
+                               {"oom_killed", m.oom_killed},
+                               {"time", FormatTimestamp(m.exit_time)}};
+    } else {
+      main["last_exit"] = nullptr;
+    }
+    main["next_start"] = FormatTimestamp(m.next_start);
+    j["main"] = std::move(main);
+  }
   return j;
 }
 
@@ -83,6 +103,29 @@ absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
   std::string started;
   JW_RETURN_IF_ERROR(ReadString(j, "started", &started));
   r.started = ParseTimestamp(started);
+  if (auto m = j.find("main"); m != j.end() && m->is_object()) {  // issue 17
+    platform::MainProcessStatus main;
+    main.configured = true;
+    JW_RETURN_IF_ERROR(ReadBool(*m, "running", &main.running));
+    JW_RETURN_IF_ERROR(ReadInt(*m, "pid", &main.pid));
+    JW_RETURN_IF_ERROR(ReadInt(*m, "starts", &main.starts));
+    JW_RETURN_IF_ERROR(ReadInt(*m, "restarts", &main.restarts));
+    JW_RETURN_IF_ERROR(ReadBool(*m, "gave_up", &main.gave_up));
+    JW_RETURN_IF_ERROR(ReadBool(*m, "stopped", &main.stopped));
+    if (auto e = m->find("last_exit"); e != m->end() && e->is_object()) {
+      main.exited = true;
+      int64_t code = -1, signal = 0;
+      JW_RETURN_IF_ERROR(ReadInt(*e, "code", &code));
+      JW_RETURN_IF_ERROR(ReadInt(*e, "signal", &signal));
+      main.exit_code = static_cast<int>(code);
+      main.exit_signal = static_cast<int>(signal);
+      JW_RETURN_IF_ERROR(ReadBool(*e, "oom_killed", &main.oom_killed));
+      std::string time;
+      JW_RETURN_IF_ERROR(ReadString(*e, "time", &time));
+      main.exit_time = ParseTimestamp(time);
+    }
+    r.main = main;
+  }
   auto it = j.find("limits");
   if (it != j.end() && it->is_array()) {
     for (const Json& l : *it) {

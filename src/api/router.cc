@@ -251,6 +251,10 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
       if (m != "GET") return MethodNotAllowed("GET");
       return JailUsage(name);
     }
+    if (action == "logs") {  // issue 17, router_logs.cc
+      if (m != "GET") return MethodNotAllowed("GET");
+      return JailLogs(name);
+    }
     if (m != "POST") return MethodNotAllowed("POST");
     absl::StatusOr<Json> body = Body();
     if (!body.ok()) return SendError(body.status());

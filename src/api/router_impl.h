@@ -72,6 +72,9 @@ class Router::Impl {
       const std::function<absl::StatusOr<platform::ExecResult>(
           const platform::ExecRequest&)>& call);
   void Events();
+  // GET /v1/jails/NAME/logs (issue 17, router_logs.cc): NDJSON records,
+  // ?since=RFC3339|DURATION&tail=N&stream=stdout|stderr&follow=1.
+  void JailLogs(const std::string& name);
 
   void Usage();
   // Every jail's usage from the latest snapshot, in user units.

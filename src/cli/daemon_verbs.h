@@ -25,5 +25,7 @@ int RunStatusVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx);
+// logs_verb.cc (issue 17)
+int RunLogsVerb(const std::vector<std::string>& args, CommandContext& ctx);
 
 }  // namespace jailwarden::cli

@@ -1,11 +1,13 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <iostream>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "cli/common.h"
 #include "cli/daemon_verbs.h"
 #include "cli/table.h"
@@ -52,6 +54,25 @@ absl::Status CheckJailFlags(const std::string& name, const std::vector<std::stri
 
 std::string Dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
 
+// Issue 17: the MAIN column, the supervised main process in a few words.
+std::string MainSummary(const api::JailInfo& j) {
+  if (!j.main.has_value()) return "-";
+  const platform::MainProcessStatus& m = *j.main;
+  std::string exit;
+  if (m.exited) {
+    exit = m.exit_signal != 0 ? StrCat("killed by signal ", m.exit_signal)
+                              : StrCat("exited ", m.exit_code);
+    if (m.oom_killed) exit += " (OOM)";
+  }
+  std::string s = m.running ? "running"
+                  : m.gave_up ? StrCat("down, restart limit; ", exit)
+                  : m.stopped ? "stopped"
+                  : m.next_start > absl::Now() ? StrCat("restarting; ", exit)
+                  : StrCat("down; ", exit);
+  if (m.restarts > 0) s += StrCat(m.running ? ", " : " ", m.restarts, " restarts");
+  return s;
+}
+
 int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
   CLI::App app("List jails as iocage does: JID, NAME, STATE, RELEASE/ROOT, IP4.",
                "jailwarden list");
@@ -70,16 +91,23 @@ int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
     PrintJson(ctx, client->last_body());
     return EX_OK;
   }
+  // MAIN (issue 17) only when a jail has a command: iocage's five columns
+  // stay as they are for everyone else.
+  const bool any_main = std::any_of(jails->begin(), jails->end(),
+                                    [](const api::JailInfo& j) { return j.main.has_value(); });
   std::vector<Row> rows;
   for (const api::JailInfo& j : *jails) {
     rows.push_back({j.jid >= 0 ? StrCat(j.jid) : "-", j.name, j.state,
                     Dash(j.base_root.empty() ? j.path : j.base_root),
                     j.ip4.empty() ? "-" : Join(j.ip4, ",")});
+    if (any_main) rows.back().push_back(MainSummary(j));
   }
+  std::vector<std::string> header = {"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"};
+  if (any_main) header.push_back("MAIN");
   if (scripted) {
     ctx.out << FormatScripted(rows);
   } else {
-    ctx.out << FormatTable({"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"}, rows);
+    ctx.out << FormatTable(header, rows);
   }
   if (long_form) {
     for (const api::JailInfo& j : *jails) {

@@ -27,6 +27,7 @@ const std::vector<Verb>& VerbTable() {
       {"exec", "run a command in a running jail: exec NAME -- CMD...", RunExecVerb},
       {"run", "one-shot jail: run [--rm] TEMPLATE -- CMD...", RunRunVerb},
       {"usage", "a jail's resource usage, as rctl -hu jail:NAME", RunUsageVerb},
+      {"logs", "a jail's captured output: logs NAME [-f] [--since T] [--tail N]", RunLogsVerb},
       {"top", "live per-jail usage view", RunTopVerb},
       {"status", "the daemon's readiness, policy and last reload", RunStatusVerb},
       {"rctl",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 
 #include "absl/time/clock.h"
@@ -83,27 +84,14 @@ absl::Status Manager::RunHooks(JailRecord& rec, std::string_view phase,
     ExecRequest req;
     req.argv = {"/bin/sh", "-c", cmd};
     req.timeout = spec.exec.timeout;
-    req.stdout_fd = options_.hook_stdout_fd;
-    req.stderr_fd = options_.hook_stderr_fd;
-    if (spec.exec.clean) {
-      // exec.clean: HOME, SHELL, TERM and USER only, PATH=/bin:/usr/bin;
-      // JID, JNAME and JPATH are not set (jail(8)).
-      req.clean_env = true;
-      for (const char* keep : {"HOME", "SHELL", "TERM", "USER"}) {
-        if (const char* v = getenv(keep); v != nullptr) {
-          req.env[keep] = v;
-        }
-      }
-      req.env["PATH"] = "/bin:/usr/bin";
-    } else {
-      req.env["JID"] = StrCat(rec.jid);
-      req.env["JNAME"] = spec.name;
-      req.env["JPATH"] = spec.path;
-      if (where == ExecWhere::kJail) {
-        req.env["PATH"] = "/bin:/sbin:/usr/bin:/usr/sbin";
-      }
-    }
+    const std::array<int, 2> pipes = LogPipes(rec, phase);  // issue 17
+    req.stdout_fd = pipes[0] >= 0 ? pipes[0] : options_.hook_stdout_fd;
+    req.stderr_fd = pipes[1] >= 0 ? pipes[1] : options_.hook_stderr_fd;
+    FillCommandEnv(rec, where, &req);
     absl::StatusOr<ExecResult> r = runtime_->Exec(rec.instance, where, req);
+    for (int fd : pipes) {
+      if (fd >= 0) close(fd);
+    }
     bool ok = r.ok() && r->ok();
     Notify({spec.name, std::string(phase), cmd, rollback, ok});
     if (!r.ok()) {
@@ -202,6 +190,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
     JW_RETURN_IF_ERROR(RunHooks(rec, "exec.start", spec.exec.start, ExecWhere::kJail, false));
     JW_RETURN_IF_ERROR(
         RunHooks(rec, "exec.poststart", spec.exec.poststart, ExecWhere::kHost, false));
+    if (!spec.main.argv.empty()) {  // command: (issue 17)
+      JW_RETURN_IF_ERROR(step("main.start", StartMainLocked(rec)));
+    }
     if (!hold_persist) {
       JW_RETURN_IF_ERROR(step("clear-persist", runtime_->ClearPersist(rec.instance)));
     }
@@ -239,6 +230,7 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
   if (Has(rec.done, kStepPrepareHooks) && !spec.exec.prepare.empty()) {
     (void)RunHooks(rec, "exec.release", spec.exec.release, ExecWhere::kHost, true);
   }
+  if (options_.log_sink != nullptr) options_.log_sink->Finish(spec.name);  // issue 17
   rec.state = JailState::kStopped;
   rec.jid = -1;
   rec.done.clear();
@@ -276,6 +268,9 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
   }
   const JailSpec spec = rec.spec;
   absl::StatusOr<bool> alive = runtime_->Adopt(rec.instance);
+  if (alive.ok() && *alive && !spec.main.argv.empty()) {
+    StopMainLocked(rec);  // command: first (issue 17)
+  }
   if (alive.ok() && *alive) {
     // jail(8): a failing exec.prestop or exec.stop means the jail is not
     // removed.
@@ -326,6 +321,7 @@ absl::Status Manager::StopOneLocked(JailRecord& rec) {
   if (!rec.ephemeral) {
     keep(Save(rec));
   }
+  if (options_.log_sink != nullptr) options_.log_sink->Finish(spec.name);  // issue 17
   LogInfo("jail stopped", {{"jail", spec.name}});
   return first;
 }

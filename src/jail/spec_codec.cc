@@ -181,6 +181,19 @@ class ObjectReader {
     return absl::OkStatus();
   }
 
+  absl::Status Int(const char* key, int64_t* out) const {
+    const json* v = Find(key);
+    if (v == nullptr) {
+      return absl::OkStatus();
+    }
+    if (!v->is_number_integer()) {
+      return absl::InvalidArgumentError(
+          StrCat(Path(key), ": expected an integer, got ", v->type_name()));
+    }
+    *out = v->get<int64_t>();
+    return absl::OkStatus();
+  }
+
   // The array at `key` (empty when missing).
   absl::StatusOr<std::vector<const json*>> Array(const char* key) const {
     std::vector<const json*> items;
@@ -287,6 +300,73 @@ absl::Status ReadExec(const ObjectReader& spec, platform::ExecSpec* e) {
   return r.Milliseconds("timeout_ms", &e->timeout);
 }
 
+// ---- command / restart / log (issue 17) ----
+
+const char* RestartName(platform::RestartPolicy p) {
+  switch (p) {
+    case platform::RestartPolicy::kNo:
+      return "no";
+    case platform::RestartPolicy::kOnFailure:
+      return "on-failure";
+    case platform::RestartPolicy::kAlways:
+      return "always";
+  }
+  return "on-failure";
+}
+
+absl::Status ReadMain(const ObjectReader& spec, platform::MainSpec* m) {
+  const json* v = spec.Find("main");
+  if (v == nullptr) {
+    return absl::OkStatus();
+  }
+  ObjectReader r(*v, spec.Path("main"));
+  JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(r.Only({"argv", "restart", "backoff_initial_ms", "backoff_max_ms",
+                             "limit_count", "limit_window_ms"}));
+  JW_RETURN_IF_ERROR(r.Strings("argv", &m->argv));
+  std::string restart = RestartName(m->restart);
+  JW_RETURN_IF_ERROR(r.String("restart", &restart));
+  if (restart == "no") {
+    m->restart = platform::RestartPolicy::kNo;
+  } else if (restart == "on-failure") {
+    m->restart = platform::RestartPolicy::kOnFailure;
+  } else if (restart == "always") {
+    m->restart = platform::RestartPolicy::kAlways;
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat(r.Path("restart"), ": expected no, on-failure or always, got '", restart, "'"));
+  }
+  JW_RETURN_IF_ERROR(r.Milliseconds("backoff_initial_ms", &m->backoff_initial));
+  JW_RETURN_IF_ERROR(r.Milliseconds("backoff_max_ms", &m->backoff_max));
+  int64_t count = m->limit_count;
+  JW_RETURN_IF_ERROR(r.Int("limit_count", &count));
+  if (count < 0 || count > 1000000) {
+    return absl::InvalidArgumentError(StrCat(r.Path("limit_count"), ": out of range"));
+  }
+  m->limit_count = static_cast<int>(count);
+  return r.Milliseconds("limit_window_ms", &m->limit_window);
+}
+
+absl::Status ReadLog(const ObjectReader& spec, platform::LogSpec* l) {
+  const json* v = spec.Find("log");
+  if (v == nullptr) {
+    return absl::OkStatus();
+  }
+  ObjectReader r(*v, spec.Path("log"));
+  JW_RETURN_IF_ERROR(r.CheckObject());
+  JW_RETURN_IF_ERROR(r.Only({"max_size", "max_files"}));
+  JW_RETURN_IF_ERROR(r.Int("max_size", &l->max_size));
+  int64_t files = l->max_files;
+  JW_RETURN_IF_ERROR(r.Int("max_files", &files));
+  if (l->max_size <= 0 || files < 1 || files > 1000) {
+    return absl::InvalidArgumentError(StrCat(spec.Path("log"), ": out of range"));
+  }
+  l->max_files = static_cast<int>(files);
+  return absl::OkStatus();
+}
+
+// ---- end command / restart / log ----
+
 }  // namespace
 
 namespace internal {
@@ -316,7 +396,7 @@ json SpecToJsonValue(const JailSpec& s) {
     copies.push_back({{"source", c.source}, {"target", c.target}});
   }
   const platform::ExecSpec& e = s.exec;
-  return json{
+  json out = json{
       {"name", s.name},
       {"path", s.path},
       {"hostname", s.hostname},
@@ -346,6 +426,20 @@ json SpecToJsonValue(const JailSpec& s) {
       {"stop_timeout_ms", Ms(s.stop_timeout)},
       {"parameters", s.parameters},
   };
+  // command / restart / log (issue 17): written only when set, so the
+  // records of jails without them read as before.
+  if (!s.main.argv.empty()) {
+    out["main"] = json{{"argv", s.main.argv},
+                       {"restart", RestartName(s.main.restart)},
+                       {"backoff_initial_ms", Ms(s.main.backoff_initial)},
+                       {"backoff_max_ms", Ms(s.main.backoff_max)},
+                       {"limit_count", s.main.limit_count},
+                       {"limit_window_ms", Ms(s.main.limit_window)}};
+  }
+  if (s.log != platform::LogSpec{}) {
+    out["log"] = json{{"max_size", s.log.max_size}, {"max_files", s.log.max_files}};
+  }
+  return out;
 }
 
 absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
@@ -353,7 +447,7 @@ absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
   JW_RETURN_IF_ERROR(r.CheckObject());
   JW_RETURN_IF_ERROR(r.Only({"name", "path", "hostname", "base_root", "network", "mounts",
                              "copies", "exec", "depend", "persist", "stop_timeout_ms",
-                             "parameters"}));
+                             "parameters", "main", "log"}));
   JailSpec s;
   JW_RETURN_IF_ERROR(r.Required("name"));
   JW_RETURN_IF_ERROR(r.String("name", &s.name));
@@ -368,6 +462,8 @@ absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
   JW_RETURN_IF_ERROR(r.Bool("persist", &s.persist));
   JW_RETURN_IF_ERROR(r.Milliseconds("stop_timeout_ms", &s.stop_timeout));
   JW_RETURN_IF_ERROR(r.StringMap("parameters", &s.parameters));
+  JW_RETURN_IF_ERROR(ReadMain(r, &s.main));
+  JW_RETURN_IF_ERROR(ReadLog(r, &s.log));
   return s;
 }
 

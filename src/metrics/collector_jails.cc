@@ -203,6 +203,44 @@ void MetricsCollector::RenderJailStatus(std::string& out) {
     text::AppendUnixSeconds(out, *j.start_time);
     out.push_back('\n');
   }
+  RenderJailMain(out, jails);
+}
+
+// Issue 17: the supervised main process of the jails that have one.
+void MetricsCollector::RenderJailMain(std::string& out, const std::vector<JailStatus>& jails) {
+  struct Family {
+    const char* name;
+    const char* help;
+    const char* type;
+    int64_t (*value)(const JailStatus::Main&);
+  };
+  static constexpr Family kFamilies[] = {
+      {"jailwarden_jail_main_running", "1 while the jail's main process (command:) runs.",
+       "gauge", [](const JailStatus::Main& m) -> int64_t { return m.running ? 1 : 0; }},
+      {"jailwarden_jail_main_restarts_total",
+       "Times the jail's main process was started again after it exited.", "counter",
+       [](const JailStatus::Main& m) -> int64_t { return m.restarts; }},
+      {"jailwarden_jail_main_last_exit_code",
+       "Exit code of the main process's last exit; -1 when none or killed by a signal.",
+       "gauge", [](const JailStatus::Main& m) -> int64_t { return m.last_exit_code; }},
+      {"jailwarden_jail_main_last_exit_signal",
+       "Signal that ended the main process last; 0 when none.", "gauge",
+       [](const JailStatus::Main& m) -> int64_t { return m.last_exit_signal; }},
+  };
+  for (const Family& f : kFamilies) {
+    AppendFamilyHeader(out, f.name, f.help, f.type);
+    for (const JailStatus& j : jails) {
+      if (!j.main.has_value()) {
+        continue;
+      }
+      out.append(f.name);
+      out.push_back('{');
+      AppendLabel(out, "name", j.name);
+      out.append("} ");
+      out.append(std::to_string(f.value(*j.main)));
+      out.push_back('\n');
+    }
+  }
 }
 
 }  // namespace jailwarden::metrics

@@ -152,6 +152,16 @@ class Loader {
                    std::map<std::string, std::string>* out, JailExtras* x);
   static bool IsSyscallName(std::string_view name);
 
+  // ---- loader_command.cc (issue 17: command / restart / log) ----
+
+  // Reads `key` (command, restart, restart_backoff, restart_limit, log)
+  // into spec->main / spec->log; returns false when `key` is none of them.
+  bool ReadCommandKey(const std::string& key, const YamlNode& value,
+                      const std::string& what, platform::JailSpec* spec,
+                      JailExtras* x);
+
+  // ---- end loader_command.cc ----
+
   // ---- loader_mounts.cc ----
 
   void ReadMounts(const YamlNode& value, const std::string& what,

@@ -265,6 +265,8 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
       }
     } else if (k == "limits") {
       ReadLimits(value, name, context, &jail, x);
+    } else if (ReadCommandKey(k, value, what, &spec, x)) {
+      // command / restart / log (issue 17): loader_command.cc
     } else if (const ExecKey* e = FindExec(k)) {
       if (auto list = GetStringList(value, what, x)) {
         platform::CommandList& commands = spec.exec.*(e->member);
@@ -326,11 +328,11 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
     jail.path_defaulted = true;
   }
   if (!is_template && !x->has_errors && spec.exec.start.empty() &&
-      !spec.persist) {
+      spec.main.argv.empty() && !spec.persist) {
     // jail(8): "A new jail needs persist, exec.start or command".
     ErrorOnce(position,
               StrCat(context,
-                     " has nothing to keep it alive: set exec.start or "
+                     " has nothing to keep it alive: set exec.start, command or "
                      "persist: true (jail(8) refuses to create it)"),
               x);
   }

@@ -48,6 +48,13 @@ inline constexpr std::string_view kCoreJailKeys[] = {
     "persist",
     "depend",
     "limits",
+    // ---- command / restart / log (issue 17; loader_command.cc) ----
+    "command",
+    "restart",
+    "restart_backoff",
+    "restart_limit",
+    "log",
+    // ---- end command / restart / log ----
 };
 
 struct ExecKey {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/rctl/kernel_form.h"
 
@@ -90,6 +91,20 @@ std::vector<metrics::JailStatus> JailStatuses(const std::vector<jail::JailRecord
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::optional<platform::MainProcessStatus> MainOf(platform::JailRuntime& runtime,
+                                                  const jail::JailRecord& rec) {
+  if (rec.spec.main.argv.empty() || rec.state != jail::JailState::kRunning) {
+    return std::nullopt;
+  }
+  absl::StatusOr<platform::MainProcessStatus> st = runtime.MainStatus(rec.instance);
+  if (!st.ok()) {
+    LogWarning("reading the jail's main process failed",
+               {{"jail", rec.spec.name}, {"error", std::string(st.status().message())}});
+    return std::nullopt;
+  }
+  return *st;
 }
 
 }  // namespace jailwarden::service

@@ -23,6 +23,12 @@ api::RuleInfo RuleInfoOf(const platform::Enforcement& e);
 api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& policy,
                          const RuleSnapshot& rules);
 
+// Issue 17: the main process of a running jail with `command:`, from its
+// supervisor (JailRuntime::MainStatus, bounded); nullopt for other jails
+// or when the supervisor does not answer (logged). Thread-safe.
+std::optional<platform::MainProcessStatus> MainOf(platform::JailRuntime& runtime,
+                                                  const jail::JailRecord& rec);
+
 // The rules matching `filter_text` (rctl filter syntax) with what the
 // backend makes of each, in rctl_get_rules order. EINVAL-style errors from
 // the filter's parser.

@@ -10,6 +10,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/jail/logs.h"
 #include "jailwarden/jail/manager.h"
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/service/jail_registry.h"
@@ -31,6 +32,8 @@ struct Daemon::Impl {
   std::string token;
   std::unique_ptr<RuleDatabase> rules;
   std::unique_ptr<JailRegistry> registry;
+  std::unique_ptr<jail::JailLogSink> logs;  // issue 17; before manager, which uses it
+  std::string state_dir;
   std::unique_ptr<jail::Manager> manager;
   platform::JailRuntime* runtime = nullptr;  // owned by manager
   std::unique_ptr<Lifecycle> lifecycle;
@@ -114,6 +117,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       LogDebug("jail step", {{"jail", e.jail}, {"step", e.step}, {"command", e.command}});
     }
   };
+  d.state_dir = server.state_dir;
+  // Issue 17: hooks' and main processes' output to the jails' log writers.
+  if (absl::StatusOr<std::string> logd = jail::JailLogSink::FindLogd(); logd.ok()) {
+    d.logs = std::make_unique<jail::JailLogSink>(server.state_dir, *logd);
+    mo.log_sink = d.logs.get();
+  } else {
+    LogWarning("jail output is not captured", {{"error", std::string(logd.status().message())}});
+  }
   JailRegistry& registry = *d.registry;
   mo.on_kernel_jail_created = [&registry](const platform::JailInstance& i) {
     return registry.OnKernelJailCreated(i);
@@ -186,8 +197,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     sources.rule_stats = [&d] { return d.router->engine().Stats(); };
     sources.jails = [&d] {
       const std::shared_ptr<const policy::Policy> pol = d.lifecycle->policy();
-      return JailStatuses(*d.registry->Records(), *pol, pol->AllRules().rules(),
-                          *d.rules->Current());
+      const std::shared_ptr<const std::vector<jail::JailRecord>> records = d.registry->Records();
+      std::vector<metrics::JailStatus> out =
+          JailStatuses(*records, *pol, pol->AllRules().rules(), *d.rules->Current());
+      for (metrics::JailStatus& j : out) {  // command: (issue 17)
+        for (const jail::JailRecord& rec : *records) {
+          if (rec.spec.name != j.name) continue;
+          if (std::optional<platform::MainProcessStatus> m = MainOf(*d.runtime, rec)) {
+            j.main = metrics::JailStatus::Main{
+                .running = m->running,
+                .restarts = m->restarts,
+                .last_exit_code = m->exited && m->exit_signal == 0 ? m->exit_code : -1,
+                .last_exit_signal = m->exited ? m->exit_signal : 0};
+          }
+        }
+      }
+      return out;
     };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
@@ -227,7 +252,9 @@ std::vector<api::JailInfo> Daemon::ListJails() {
   std::shared_ptr<const RuleSnapshot> rules = impl_->rules->Current();
   std::vector<api::JailInfo> out;
   for (const jail::JailRecord& rec : *impl_->registry->Records()) {
-    if (!rec.ephemeral) out.push_back(JailInfoOf(rec, *pol, *rules));
+    if (rec.ephemeral) continue;
+    out.push_back(JailInfoOf(rec, *pol, *rules));
+    out.back().main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
   }
   return out;
 }
@@ -235,7 +262,18 @@ std::vector<api::JailInfo> Daemon::ListJails() {
 absl::StatusOr<api::JailInfo> Daemon::GetJail(std::string_view name) {
   for (const jail::JailRecord& rec : *impl_->registry->Records()) {
     if (rec.spec.name == name) {
-      return JailInfoOf(rec, *impl_->lifecycle->policy(), *impl_->rules->Current());
+      api::JailInfo info = JailInfoOf(rec, *impl_->lifecycle->policy(), *impl_->rules->Current());
+      info.main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
+      return info;
+    }
+  }
+  return absl::NotFoundError(ToAbsl(StrCat("no jail named '", name, "'")));
+}
+
+absl::StatusOr<std::string> Daemon::JailLogDir(std::string_view name) {
+  for (const jail::JailRecord& rec : *impl_->registry->Records()) {
+    if (rec.spec.name == name && !rec.ephemeral) {
+      return jail::LogDirFor(impl_->state_dir, name);
     }
   }
   return absl::NotFoundError(ToAbsl(StrCat("no jail named '", name, "'")));

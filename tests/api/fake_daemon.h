@@ -13,6 +13,7 @@
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/engine/event_stream.h"
+#include "jailwarden/jail/logs.h"
 #include "jailwarden/rctl/rctl_command.h"
 #include "jailwarden/rctl/rule_set.h"
 
@@ -51,6 +52,15 @@ class FakeDaemon : public api::Daemon {
     for (const auto& [n, j] : jails_) out.push_back(j);
     return out;
   }
+  // Issue 17: logs of the known jails under `log_root` (jail::LogDirFor).
+  absl::StatusOr<std::string> JailLogDir(std::string_view name) override {
+    absl::MutexLock l(&mu_);
+    if (jails_.find(std::string(name)) == jails_.end()) return absl::NotFoundError("no such jail");
+    if (log_root.empty()) return absl::UnimplementedError("no logs");
+    return jail::LogDirFor(log_root, name);
+  }
+  std::string log_root;
+
   absl::StatusOr<api::JailInfo> GetJail(std::string_view name) override {
     absl::MutexLock l(&mu_);
     auto it = jails_.find(std::string(name));

@@ -90,6 +90,8 @@ class FullFixture {
               {"db", 2, "running", now - absl::Minutes(5), true},
               {"ci-runner.1", 3, "running", now, false},
               {"batch", -1, "stopped", std::nullopt, true}};
+    jails_[0].main = JailStatus::Main{.running = true, .restarts = 2, .last_exit_code = -1,
+                                      .last_exit_signal = 9};
     reloads_.generation = 3;
     reloads_.last_attempt = now - absl::Minutes(2);
     reloads_.last_ok = true;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,9 @@ struct JailInfo {
   int64_t init_pid = -1;       // host pid of the jail's pid 1
   absl::Time started = absl::InfinitePast();
   std::vector<RuleInfo> limits;  // rules with subject jail:<name>
+  // The supervised main process (`command:`, issue 17): set for a running
+  // jail that has one and whose supervisor answered.
+  std::optional<platform::MainProcessStatus> main;
 };
 
 // POST /v1/jails.
@@ -101,6 +105,12 @@ class Daemon {
   virtual std::vector<JailInfo> ListJails() = 0;
   // NotFound for an unknown jail.
   virtual absl::StatusOr<JailInfo> GetJail(std::string_view name) = 0;
+  // Issue 17: the directory of the jail's captured output (jail/logs.h).
+  // NotFound for an unknown jail; Unimplemented where nothing is captured.
+  virtual absl::StatusOr<std::string> JailLogDir(std::string_view name) {
+    (void)name;
+    return absl::UnimplementedError("this daemon does not capture jail output");
+  }
   // InvalidArgument (bad spec or limit), AlreadyExists, NotFound (template).
   virtual absl::Status CreateJail(const CreateJailRequest& request) = 0;
   // Stops and forgets the jail and its limits. NotFound, FailedPrecondition.

@@ -18,6 +18,7 @@
 // serialized by one internal mutex; Exec and Run hold it only while they
 // look the jail up, so a long command does not block List or other jails.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "jailwarden/jail/depend.h"
+#include "jailwarden/jail/log_sink.h"
 #include "jailwarden/jail/state_store.h"
 #include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/platform/jail_spec.h"
@@ -67,6 +69,10 @@ struct ManagerOptions {
   // Where hook commands' stdout/stderr go; -1 = /dev/null. Not owned.
   int hook_stdout_fd = -1;
   int hook_stderr_fd = -1;
+  // Issue 17: when set, every hook's and the main process's stdout/stderr
+  // go to the jail's log writer instead (hook_*_fd when it cannot be
+  // reached, logged). Not owned; outlives the manager.
+  const JailLogSink* log_sink = nullptr;
 
   // Hooks for whoever must follow kernel jails as they come and go (the
   // service layer registers them with the usage reader and the enforcer).
@@ -115,6 +121,11 @@ class Manager {
   // Defines a jail (stores config.json, state kStopped). Does not start it.
   // Errors: InvalidArgument (bad name: empty, has '.' or '/', too long; path
   // not absolute; hostname too long), AlreadyExists (name defined).
+  // Issue 17: the supervised main process of running jail `name`
+  // (JailRuntime::MainStatus). NotFound, FailedPrecondition (not running or
+  // no command).
+  absl::StatusOr<platform::MainProcessStatus> MainStatus(std::string_view name);
+
   absl::Status Create(const platform::JailSpec& spec);
 
   // Replaces a defined jail's config; a running jail uses it from its next
@@ -217,6 +228,17 @@ class Manager {
                         const platform::CommandList& commands,
                         platform::ExecWhere where, bool rollback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The environment of a command run for `rec` (exec.clean semantics).
+  static void FillCommandEnv(const JailRecord& rec, platform::ExecWhere where,
+                             platform::ExecRequest* req);
+  // Issue 17 (manager_main.cc): the supervised main process. Start: after
+  // exec.poststart, a failure fails the start. Stop: first when the jail
+  // stops (SIGTERM, stop.timeout, SIGKILL), before exec.prestop.
+  absl::Status StartMainLocked(JailRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The log writer's pipes for `source` ({-1, -1}: hook_*_fd), after
+  // starting the writer if it does not answer.
+  std::array<int, 2> LogPipes(const JailRecord& rec, std::string_view source);
+  void StopMainLocked(JailRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify(const LifecycleEvent& event);
   absl::Status Save(const JailRecord& rec);
   // `record` false: the hint in manager.json is not rewritten (ephemeral

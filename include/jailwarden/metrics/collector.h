@@ -58,6 +58,15 @@ struct JailStatus {
   // The policy's rules for this jail that are not in force (drift: removed
   // at runtime, until the next apply).
   int64_t policy_drift = 0;
+  // The supervised main process (`command:`, issue 17), for a running jail
+  // that has one.
+  struct Main {
+    bool running = false;
+    int64_t restarts = 0;
+    int last_exit_code = -1;  // -1: none, or killed by a signal
+    int last_exit_signal = 0;  // 0: none
+  };
+  std::optional<Main> main = std::nullopt;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by
@@ -214,6 +223,8 @@ class MetricsCollector {
   void RenderJailFamilies(std::string& out, const racct::Snapshot* snap);
   void RenderPeaks(std::string& out, const racct::Snapshot& snap);
   void RenderJailStatus(std::string& out);
+  // jailwarden_jail_main_* (issue 17), from RenderJailStatus.
+  static void RenderJailMain(std::string& out, const std::vector<JailStatus>& jails);
   void RenderEnforcements(std::string& out);
   void RenderRuleStats(std::string& out);
   void RenderSamplerHealth(std::string& out, const racct::Snapshot* snap);

@@ -49,6 +49,28 @@ struct ExecResult {
   bool ok() const { return !timed_out && term_signal == 0 && exit_code == 0; }
 };
 
+// ---- issue 17: the supervised main process (`command:`) ----
+
+// What the jail's supervisor knows about its main process. Times are wall
+// clock.
+struct MainProcessStatus {
+  bool configured = false;  // a main process was started in this jail
+  bool running = false;
+  int64_t pid = 0;          // in the jail's pid namespace, when running
+  int64_t starts = 0;       // the first start included
+  int64_t restarts = 0;     // starts after the first
+  bool gave_up = false;     // restart limit reached: stays down
+  bool stopped = false;     // stopped by StopMain
+  bool exited = false;      // the exit fields below are set
+  int exit_code = -1;       // when it called exit
+  int exit_signal = 0;      // when killed by a signal
+  bool oom_killed = false;  // the jail's cgroup counted an OOM kill meanwhile
+  absl::Time exit_time = absl::InfinitePast();
+  absl::Time next_start = absl::InfinitePast();  // restart due (else past)
+};
+
+// ---- end issue 17 ----
+
 class JailRuntime {
  public:
   virtual ~JailRuntime() = default;
@@ -103,6 +125,36 @@ class JailRuntime {
     (void)instance;
     return absl::OkStatus();
   }
+
+  // ---- issue 17: the supervised main process ----
+
+  // Starts `request` (argv, env, stdio fds) as the jail's supervised main
+  // process, run as `user` (exec.jail_user, "" = root) and restarted per
+  // `spec`. The supervisor lives in the jail's pid 1 and outlives the
+  // daemon. Unimplemented where the backend has no supervisor.
+  virtual absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& instance,
+                                                      const ExecRequest& request,
+                                                      const MainSpec& spec,
+                                                      const std::string& user) {
+    (void)instance, (void)request, (void)spec, (void)user;
+    return absl::UnimplementedError("this backend cannot supervise a command");
+  }
+
+  // The supervisor's record. Thread-safe; bounded by a short timeout.
+  virtual absl::StatusOr<MainProcessStatus> MainStatus(const JailInstance& instance) {
+    (void)instance;
+    return absl::UnimplementedError("this backend cannot supervise a command");
+  }
+
+  // SIGTERM to the main process's group, SIGKILL after `timeout`; no
+  // restart after. Returns once it is down.
+  virtual absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& instance,
+                                                     absl::Duration timeout) {
+    (void)instance, (void)timeout;
+    return absl::UnimplementedError("this backend cannot supervise a command");
+  }
+
+  // ---- end issue 17 ----
 };
 
 }  // namespace jailwarden::platform

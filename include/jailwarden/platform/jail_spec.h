@@ -55,6 +55,41 @@ struct ExecSpec {
   friend bool operator==(const ExecSpec&, const ExecSpec&) = default;
 };
 
+// ---- command / restart / log (issue 17, the supervised main process) ----
+
+// `restart:` — when jailwarden-init starts the main process again after it
+// exits. kOnFailure: a non-zero exit or a signal.
+enum class RestartPolicy : uint8_t { kNo, kOnFailure, kAlways };
+
+// `command:` and its supervision. Started by jailwarden-init (the jail's
+// pid 1) after exec.start and exec.poststart, as exec.jail_user (root when
+// unset), with exec.clean's environment rules; restarted per `restart`
+// after a backoff that doubles from `backoff_initial` up to `backoff_max`;
+// after `limit_count` starts within `limit_window` it stays down.
+struct MainSpec {
+  // argv; a string in the policy becomes {"/bin/sh", "-c", TEXT}. Empty =
+  // no main process.
+  std::vector<std::string> argv;
+  RestartPolicy restart = RestartPolicy::kOnFailure;
+  absl::Duration backoff_initial = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Seconds(60);
+  int limit_count = 5;                            // restarts allowed ...
+  absl::Duration limit_window = absl::Seconds(60);  // ... within this window
+  friend bool operator==(const MainSpec&, const MainSpec&) = default;
+};
+
+// `log:` — the captured stdout/stderr of the main process and the hooks,
+// under <state_dir>/logs/NAME/: rotated at `max_size` bytes, `max_files`
+// files kept (the current one included), so a jail's logs never exceed
+// max_size * max_files bytes.
+struct LogSpec {
+  int64_t max_size = 10 * 1024 * 1024;
+  int max_files = 5;
+  friend bool operator==(const LogSpec&, const LogSpec&) = default;
+};
+
+// ---- end command / restart / log ----
+
 struct JailSpec {
   std::string name;        // no dots except as hierarchy separators
   std::string path;        // root directory, absolute
@@ -70,6 +105,8 @@ struct JailSpec {
   bool persist = false;
   absl::Duration stop_timeout = absl::Seconds(10);  // stop.timeout
   std::map<std::string, std::string> parameters;    // other jail(8) params
+  MainSpec main;  // command: (issue 17)
+  LogSpec log;    // log: (issue 17)
   friend bool operator==(const JailSpec&, const JailSpec&) = default;
 };
 

@@ -91,6 +91,7 @@ class Daemon final : public api::Daemon {
   // api::Daemon.
   std::vector<api::JailInfo> ListJails() override;
   absl::StatusOr<api::JailInfo> GetJail(std::string_view name) override;
+  absl::StatusOr<std::string> JailLogDir(std::string_view name) override;
   absl::Status CreateJail(const api::CreateJailRequest& request) override;
   absl::Status DestroyJail(std::string_view name) override;
   absl::Status StartJail(std::string_view name) override;

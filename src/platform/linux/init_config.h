@@ -50,7 +50,46 @@ struct InitConfig {
   // after pivot_root, before dropping capabilities; everything it starts
   // inherits it. "" = no filter (a runtime from before the filter).
   std::string seccomp;
+  // ---- issue 17: the main process ----
+  // Host path of the jail cgroup's OOM counter file (v2 memory.events, v1
+  // memory.oom_control; both have an "oom_kill N" line), opened read-only
+  // before pivot_root so a main process's exit can be told apart as an OOM
+  // kill. "" = none (no memory controller).
+  std::string oom_events_path;
 };
+
+// How init supervises the jail's main process (`command:`,
+// platform::MainSpec), sent with the "main.start" request.
+struct InitMainSpec {
+  std::string user;           // exec.jail_user: name or uid; "" = root
+  int restart = 1;            // 0 no, 1 on-failure, 2 always
+  int64_t backoff_initial_ms = 1000;
+  int64_t backoff_max_ms = 60000;
+  int limit_count = 5;        // restarts allowed within limit_window_ms
+  int64_t limit_window_ms = 60000;
+};
+
+// What init knows about the main process: answered to "main.status" and
+// "main.stop" as JSON. Times are wall clock, Unix milliseconds.
+struct InitMainStatus {
+  bool configured = false;   // a main.start was accepted
+  bool running = false;
+  int32_t pid = 0;           // in the jail's pid namespace, when running
+  int64_t starts = 0;        // times started (the first included)
+  int64_t restarts = 0;      // starts after the first
+  bool gave_up = false;      // restart limit reached: stays down
+  bool stopped = false;      // main.stop asked it down
+  bool exited = false;       // the fields below describe an exit
+  int exit_code = -1;        // when exited by exit()
+  int exit_signal = 0;       // when killed (jail's signal number)
+  bool oom_killed = false;   // the cgroup's oom_kill counter rose meanwhile
+  int64_t exit_time_ms = 0;
+  int64_t next_start_ms = 0;  // a restart is due then (0 = none)
+};
+
+std::string InitMainStatusToJson(const InitMainStatus& status);
+bool InitMainStatusFromJson(const std::string& text, InitMainStatus* status, std::string* error);
+// ---- end issue 17 ----
 
 // A command init runs for the runtime: one request message, with the
 // command's stdin/stdout/stderr passed as SCM_RIGHTS. Init answers with the
@@ -63,6 +102,14 @@ struct InitRequest {
   bool spawn = false;            // detach: no status, new session
   // setrlimit before exec: {RLIMIT_*, soft, hard}.
   std::vector<std::array<uint64_t, 3>> rlimits;
+  // Issue 17: "" runs argv as above; "main.start" makes argv the supervised
+  // main process (with `main`; fds as for a command, kept for restarts),
+  // answered with InitMainStatus JSON; "main.status" answers it;
+  // "main.stop" sends SIGTERM to the main process group, SIGKILL after
+  // `stop_timeout_ms`, and answers once it is down.
+  std::string op;
+  InitMainSpec main;
+  int64_t stop_timeout_ms = 0;
 };
 
 std::string InitRequestToJson(const InitRequest& request);

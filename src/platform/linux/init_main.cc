@@ -20,6 +20,12 @@
 // as soon as no other process is left in the jail's pid namespace. The
 // runtime sees the exit through its pidfd. SIGTERM/SIGINT/SIGHUP are
 // ignored: jail(8) signals the jail's processes, not the jail.
+//
+// Issue 17: it also supervises the jail's main process (`command:`), told
+// over the command socket ("main.start" after exec.poststart, "main.stop"
+// first when the jail stops, "main.status" at any time): see
+// init_main_supervisor.h. Its record lives here, in the process that outlives
+// the daemon; the daemon reads it again after a restart.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -52,11 +58,13 @@
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
 #include "platform/linux/init_main_setup.h"
+#include "platform/linux/init_main_supervisor.h"
 
 namespace {
 
 using jailwarden::platform::InitConfig;
 using jailwarden::platform::jail_init::AcceptCommand;
+using jailwarden::platform::jail_init::MainSupervisor;
 using jailwarden::platform::jail_init::SetupError;
 using jailwarden::platform::jail_init::SetupJail;
 
@@ -130,9 +138,13 @@ int main(int argc, char** argv) {
   int listen_fd = -1;  // the command socket, when the config names one
   std::string error;
   std::string report = "ok\n";
+  int oom_fd = -1;  // issue 17: the cgroup's OOM counter, read-only
   if (!InitConfigFromJson(text, &config, &error)) {
     report = "error config: " + error + "\n";
   } else {
+    if (!config.oom_events_path.empty()) {
+      oom_fd = open(config.oom_events_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    }
     try {
       listen_fd = SetupJail(config);
     } catch (const SetupError& e) {
@@ -153,6 +165,7 @@ int main(int argc, char** argv) {
   bool held = true;  // jail(8)'s temporary persist while the jail is made
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   std::map<int, int> waiting;  // child pid -> connection awaiting its status
+  MainSupervisor main_process(oom_fd);  // command: (issue 17)
   for (;;) {
     std::vector<struct pollfd> pfds;
     pfds.push_back({sfd, POLLIN, 0});
@@ -162,7 +175,8 @@ int main(int argc, char** argv) {
     for (const auto& [pid, conn] : waiting) {
       pfds.push_back({conn, POLLIN, 0});  // readable or hung up: peer gave up
     }
-    poll(pfds.data(), pfds.size(), 250);
+    int timeout = main_process.TimeoutMs();
+    poll(pfds.data(), pfds.size(), timeout < 0 || timeout > 250 ? 250 : timeout);
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
       if (si.ssi_signo == SIGUSR1) {
@@ -186,6 +200,9 @@ int main(int argc, char** argv) {
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+      if (main_process.Reaped(pid, st)) {
+        continue;
+      }
       auto it = waiting.find(pid);
       if (it != waiting.end()) {
         if (it->second >= 0) {
@@ -197,14 +214,16 @@ int main(int argc, char** argv) {
       }
     }
     std::erase_if(waiting, [](const auto& kv) { return kv.second < 0 && kill(kv.first, 0) != 0; });
+    main_process.Tick();
     if (listen_fd >= 0 && pfds[1].revents & POLLIN) {
-      auto [child, conn] = AcceptCommand(listen_fd);
+      auto [child, conn] = AcceptCommand(listen_fd, &main_process);
       if (child > 0 && conn >= 0) {
         waiting[child] = conn;
       }
       continue;  // a new process exists: look again before deciding to end
     }
-    if (!held && waiting.empty() && !OtherProcessesExist()) {
+    // A configured main process holds the jail (init_main_supervisor.h).
+    if (!held && !main_process.Holds() && waiting.empty() && !OtherProcessesExist()) {
       return 0;
     }
   }

@@ -31,6 +31,7 @@
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
 #include "platform/linux/init_main_setup.h"
+#include "platform/linux/init_main_supervisor.h"
 
 namespace jailwarden::platform::jail_init {
 namespace {
@@ -116,7 +117,7 @@ int ListenForCommands(const std::string& path) {
 
 // Accepts one connection and starts its command. Returns the child's pid
 // and the connection (closed and -1 for spawn), or pid -1.
-std::pair<int, int> AcceptCommand(int listen_fd) {
+std::pair<int, int> AcceptCommand(int listen_fd, MainSupervisor* main) {
   int conn = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
   if (conn < 0) {
     return {-1, -1};
@@ -141,8 +142,30 @@ std::pair<int, int> AcceptCommand(int listen_fd) {
   InitRequest req;
   std::string error;
   int pid = -1;
-  if (n > 0 && jailwarden::platform::InitRequestFromJson(buf.substr(0, static_cast<size_t>(n)),
-                                                         &req, &error)) {
+  const bool parsed =
+      n > 0 && jailwarden::platform::InitRequestFromJson(buf.substr(0, static_cast<size_t>(n)),
+                                                         &req, &error);
+  // Issue 17: the main process's requests, answered with its status.
+  if (parsed && !req.op.empty()) {
+    if (req.op == "main.start") {
+      main->Configure(req, fds);  // takes the fds
+      main->SendStatus(conn);
+      close(conn);
+    } else if (req.op == "main.stop") {
+      for (int fd : fds) {
+        if (fd >= 0) close(fd);
+      }
+      main->Stop(req.stop_timeout_ms, conn);  // answers when down
+    } else {
+      for (int fd : fds) {
+        if (fd >= 0) close(fd);
+      }
+      main->SendStatus(conn);
+      close(conn);
+    }
+    return {-1, -1};
+  }
+  if (parsed) {
     pid = fork();
     if (pid == 0) {
       ExecRequestChild(req, fds);

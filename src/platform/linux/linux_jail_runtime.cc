@@ -36,6 +36,7 @@
 #include "platform/linux/jail_host_files.h"
 #include "platform/linux/jail_veth.h"
 #include "platform/linux/jail_init_launcher.h"
+#include "platform/linux/main_process.h"
 #include "platform/linux/proc_parser.h"
 
 namespace jailwarden::platform {
@@ -180,6 +181,7 @@ class LinuxJailRuntime final : public JailRuntime {
     // sockaddr_un holds 108 bytes; with a longer run_dir the jail still
     // works, its commands then enter through the setns helper.
     // Jail names have no '.', so <name>.sock never meets a jail's directory.
+    config.oom_events_path = OomEventsPathOf(bs);  // issue 17
     std::string socket_path = StrCat(options_.run_dir, "/", spec.name, ".sock");
     if (socket_path.size() < 108) {
       config.socket_path = socket_path;
@@ -270,6 +272,20 @@ class LinuxJailRuntime final : public JailRuntime {
       return ErrnoStatus(errno, "pidfd_send_signal(SIGUSR1)");
     }
     return absl::OkStatus();
+  }
+
+  // Issue 17: the main process, supervised by init (main_process.h).
+  absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& inst, const ExecRequest& req,
+                                              const MainSpec& spec, const std::string& user) override {
+    return StartMainViaInit(Get(inst, "init.socket"), req, spec, user,
+                            options_.exec_rlimits ? options_.exec_rlimits(inst.ref.name)
+                                                  : std::vector<std::array<uint64_t, 3>>{});
+  }
+  absl::StatusOr<MainProcessStatus> MainStatus(const JailInstance& inst) override {
+    return MainStatusViaInit(Get(inst, "init.socket"));
+  }
+  absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& inst, absl::Duration t) override {
+    return StopMainViaInit(Get(inst, "init.socket"), t);
   }
 
   absl::Status Remove(JailInstance& inst) override {

@@ -1,0 +1,112 @@
+#pragma once
+
+// A real `jailwarden serve` child for the root-only integration tests
+// (api_from_jail_test.cc, jail_logs_daemon_test.cc), with its own state
+// directory and log file; and single quoting for /bin/sh.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "helpers/jail_env.h"
+
+namespace jailwarden::testing {
+
+inline const std::string kJailwarden = std::string(JW_BINARY_DIR) + "/src/jailwarden";
+
+// A `jailwarden serve` child with its own state directory.
+class Serve {
+ public:
+  Serve(std::string dir, std::string config) : dir_(std::move(dir)), config_(std::move(config)) {}
+  ~Serve() { Stop(); }
+
+  // Starts serve on `listen` and waits (at most 60 s) for its port.
+  bool Start(const std::string& listen, bool stop_jails_on_exit,
+             const std::vector<std::string>& extra = {}) {
+    const std::string port_file = dir_ + "/port";
+    unlink(port_file.c_str());
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<std::string> args = {kJailwarden, "serve", "--config", config_,
+                                       "--listen", listen, "--port-file", port_file,
+                                       "--log-file", dir_ + "/serve.log"};
+      if (stop_jails_on_exit) args.push_back("--stop-jails-on-exit");
+      for (const std::string& e : extra) args.push_back(e);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(kJailwarden.c_str(), argv.data());
+      _exit(127);
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      const std::string p = ReadText(port_file);
+      if (!p.empty() && p.back() == '\n') {
+        port_ = std::stoi(p);
+        return true;
+      }
+      int st;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  // SIGTERM, then wait at most 60 s (SIGKILL after).
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int st = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+
+  // As a crash would end it: SIGKILL, nothing told (the jails stay).
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  std::string log() const { return ReadText(dir_ + "/serve.log"); }
+
+ private:
+  std::string dir_;
+  std::string config_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Single-quoted for /bin/sh.
+inline std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+}  // namespace jailwarden::testing
