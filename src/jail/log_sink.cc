@@ -115,9 +115,13 @@ absl::Status JailLogSink::Ensure(const platform::JailSpec& spec) const {
   std::vector<std::string> args = {logd_path_, StrCat("--dir=", LogDirFor(state_dir_, spec.name)),
                                    StrCat("--max-size=", spec.log.max_size),
                                    StrCat("--max-files=", spec.log.max_files)};
+#if defined(__linux__)
+  // FreeBSD's runtime appends hook output to exec.consolelog itself
+  // (freebsd/jail_runtime.cc); on Linux the writer does, as jail(8) would.
   if (auto it = spec.parameters.find("exec.consolelog"); it != spec.parameters.end()) {
     args.push_back(StrCat("--consolelog=", it->second));
   }
+#endif
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -45,7 +45,8 @@ TEST(PolicyTest, StatusHoldsEveryErrorOnePerLine) {
       "exec.prestart, "
       "exec.created, exec.start, exec.poststart, exec.prestop, exec.stop, "
       "exec.poststop, exec.release, exec.clean, exec.timeout, stop.timeout, "
-      "persist, depend, limits, or a jail(8) parameter listed in "
+      "persist, depend, limits, command, restart, restart_backoff, "
+      "restart_limit, log, or a jail(8) parameter listed in "
       "docs/policy.md");
 }
 

@@ -337,11 +337,13 @@ TEST(PolicyTest, ExamplePolicyIsTheBoundedBusyboxDemo) {
     SCOPED_TRACE(j.name);
     EXPECT_EQ(j.spec.base_root, "/var/lib/jailwarden/base/busybox");
     EXPECT_EQ(j.spec.path, "/var/lib/jailwarden/roots/" + j.name);
-    ASSERT_EQ(j.spec.exec.start.size(), 1u);
-    // jail(8) waits for exec.start: the workload must go to the background.
-    EXPECT_EQ(j.spec.exec.start[0].back(), '&');
-    EXPECT_THAT(j.spec.exec.start[0],
-                HasSubstr("</dev/null >/dev/null 2>&1 &"));
+    // The workload is the supervised command (issue 17), no '&' trick.
+    EXPECT_TRUE(j.spec.exec.start.empty());
+    ASSERT_EQ(j.spec.main.argv.size(), 3u);
+    EXPECT_EQ(j.spec.main.argv[0], "/bin/sh");
+    EXPECT_NE(j.spec.main.argv[2].back(), '&');
+    EXPECT_EQ(j.spec.main.argv[2].find(">/dev/null 2>&1 &"), std::string::npos);
+    EXPECT_EQ(j.spec.main.restart, platform::RestartPolicy::kOnFailure);
     EXPECT_NE(j.spec.network.mode,
               platform::NetworkMode::kInherit);  // no host network
     // Bounded: every demo jail has a deny for CPU, memory and processes.
@@ -360,7 +362,7 @@ TEST(PolicyTest, ExamplePolicyIsTheBoundedBusyboxDemo) {
               ::testing::Contains("jail:spinner:pcpu:deny=20"));
   EXPECT_THAT(hog->limit_texts,
               ::testing::Contains("jail:hog:memoryuse:deny=48M"));
-  EXPECT_THAT(hog->spec.exec.start[0],
+  EXPECT_THAT(hog->spec.main.argv.back(),
               HasSubstr("dd if=/dev/zero bs=64M count=1"));
   EXPECT_THAT(forker->limit_texts,
               ::testing::Contains("jail:forker:maxproc:deny=20"));
