@@ -265,6 +265,8 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
       }
     } else if (k == "limits") {
       ReadLimits(value, name, context, &jail, x);
+    } else if (k == "healthcheck") {  // issue 17: health checks
+      ReadHealthCheck(value, what, &jail, x);
     } else if (const ExecKey* e = FindExec(k)) {
       if (auto list = GetStringList(value, what, x)) {
         platform::CommandList& commands = spec.exec.*(e->member);

@@ -48,6 +48,7 @@ inline constexpr std::string_view kCoreJailKeys[] = {
     "persist",
     "depend",
     "limits",
+    "healthcheck",  // issue 17: health checks (loader_health.cc)
 };
 
 struct ExecKey {
@@ -162,6 +163,10 @@ inline constexpr std::string_view kTopKeys[] = {"server", "templates", "jails",
 inline constexpr std::string_view kMountKeys[] = {"source", "target", "fstype",
                                                   "read_only", "options"};
 inline constexpr std::string_view kCopyKeys[] = {"source", "target"};
+// ---- healthcheck (issue 17) ----
+inline constexpr std::string_view kHealthCheckKeys[] = {
+    "command", "interval", "timeout", "retries", "start_period", "on_failure"};
+// ---- end healthcheck ----
 inline constexpr std::string_view kMountTypes[] = {"nullfs", "tmpfs", "devfs",
                                                    "procfs", "fdescfs"};
 
