@@ -90,6 +90,8 @@ class FullFixture {
               {"db", 2, "running", now - absl::Minutes(5), true},
               {"ci-runner.1", 3, "running", now, false},
               {"batch", -1, "stopped", std::nullopt, true}};
+    jails_[0].healthy = true;   // web has a healthcheck that passes
+    jails_[1].healthy = false;  // db's is starting or failing
     reloads_.generation = 3;
     reloads_.last_attempt = now - absl::Minutes(2);
     reloads_.last_ok = true;

@@ -58,6 +58,10 @@ struct JailStatus {
   // The policy's rules for this jail that are not in force (drift: removed
   // at runtime, until the next apply).
   int64_t policy_drift = 0;
+  // Its policy healthcheck's verdict (service::HealthChecker): true when
+  // healthy, false when starting or unhealthy; none without a check
+  // (jailwarden_jail_healthy is then absent).
+  std::optional<bool> healthy = std::nullopt;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by
