@@ -333,10 +333,11 @@ TEST_F(DaemonEventsTest, AHangingCheckIsKilledAtItsTimeout) {
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0]["details"].value("to", ""), "unhealthy");
   EXPECT_EQ(events[0]["details"].value("timed_out", 0), 1);
-  // Let a few more checks run and time out, then count the sleeps.
+  // Let a few more checks run and time out, then count the checks' sleeps
+  // (exec.start's is "sleep 100000"): at most the one in flight.
   absl::SleepFor(absl::Seconds(3));
   Cli r = RunCli({"exec", "hang", "--", "/bin/sh", "-c",
-                  "ps -o args | grep -c '^sleep 1000' || true"});
+                  "ps -o args | grep -c '^sleep 1000$' || true"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_LE(std::stoi(std::string(StripWhitespace(r.out))), 1) << r.out;
   // on_failure: none (the default): still running, never restarted.
