@@ -48,12 +48,14 @@ absl::StatusOr<JailInfo> Client::GetJail(std::string_view name) {
   return JailInfoFromJson(j);
 }
 
-absl::Status Client::JailAction(std::string_view name, std::string_view action) {
-  return Call("POST", StrCat(JailPath(name), "/", action), "{}").status();
+absl::StatusOr<JailChange> Client::JailAction(std::string_view name, std::string_view action) {
+  JW_ASSIGN_OR_RETURN(Json j, CallJson(*this, "POST", StrCat(JailPath(name), "/", action), "{}"));
+  return JailChangeFromJson(j);
 }
 
-absl::Status Client::DestroyJail(std::string_view name) {
-  return Call("DELETE", JailPath(name)).status();
+absl::StatusOr<JailChange> Client::DestroyJail(std::string_view name) {
+  JW_ASSIGN_OR_RETURN(Json j, CallJson(*this, "DELETE", JailPath(name)));
+  return JailChangeFromJson(j);
 }
 
 absl::Status Client::CreateJail(std::string_view request_json) {
@@ -185,6 +187,29 @@ absl::StatusOr<ExecOutcome> Client::StreamExec(
     return absl::DataLossError("the daemon ended the output without an exit status");
   }
   return outcome;
+}
+
+absl::Status Client::Events(std::string_view query,
+                            const std::function<bool(std::string_view)>& on_line) {
+  std::string pending;
+  std::string error_body;
+  JW_ASSIGN_OR_RETURN(
+      int status, Stream("GET", StrCat("/v1/events?format=ndjson&", query), "",
+                         [&](std::string_view d) {
+                           pending.append(d);
+                           std::size_t nl;
+                           while ((nl = pending.find('\n')) != std::string::npos) {
+                             if (!on_line(std::string_view(pending).substr(0, nl))) return false;
+                             pending.erase(0, nl + 1);
+                           }
+                           return true;
+                         },
+                         &error_body));
+  if (status < 200 || status >= 300) {
+    last_body_ = error_body;
+    return StatusFromError(status, error_body);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ExecOutcome> Client::Exec(

@@ -29,6 +29,33 @@ absl::StatusOr<RuleInfo> RuleInfoFromJson(const Json& j) {
   return r;
 }
 
+Json EventToJson(const engine::EventStream::Event& event) {
+  Json j = Json::object();
+  j["id"] = event.seq;
+  j["time"] = engine::Rfc3339Nanos(event.time);
+  j["type"] = event.type;
+  j["jail"] = event.jail;
+  Json details = Json::object();
+  for (const engine::EventField& f : event.details) {
+    if (const auto* n = std::get_if<int64_t>(&f.value)) {
+      details[f.key] = *n;
+    } else {
+      details[f.key] = std::get<std::string>(f.value);
+    }
+  }
+  j["details"] = std::move(details);
+  return j;
+}
+
+absl::StatusOr<JailChange> JailChangeFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "answer"));
+  JailChange c;
+  JW_RETURN_IF_ERROR(ReadBool(j, "changed", &c.changed));
+  JW_RETURN_IF_ERROR(ReadString(j, "state", &c.state));
+  JW_RETURN_IF_ERROR(ReadString(j, "previous", &c.previous));
+  return c;
+}
+
 std::string FormatTimestamp(absl::Time t) {
   if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "";
   return std::string(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone()));
@@ -57,6 +84,7 @@ Json JailInfoToJson(const JailInfo& jail) {
   j["persist"] = jail.persist;
   j["in_policy"] = jail.in_policy;
   j["template"] = jail.template_name;
+  if (!jail.health.empty()) j["health"] = jail.health;
   j["init_pid"] = jail.init_pid;
   j["started"] = FormatTimestamp(jail.started);
   Json limits = Json::array();
@@ -99,6 +127,7 @@ absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
   JW_RETURN_IF_ERROR(ReadBool(j, "persist", &r.persist));
   JW_RETURN_IF_ERROR(ReadBool(j, "in_policy", &r.in_policy));
   JW_RETURN_IF_ERROR(ReadString(j, "template", &r.template_name));
+  JW_RETURN_IF_ERROR(ReadString(j, "health", &r.health));
   JW_RETURN_IF_ERROR(ReadInt(j, "init_pid", &r.init_pid));
   std::string started;
   JW_RETURN_IF_ERROR(ReadString(j, "started", &started));

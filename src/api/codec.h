@@ -22,6 +22,14 @@ absl::StatusOr<RuleInfo> RuleInfoFromJson(const Json& j);
 Json JailInfoToJson(const JailInfo& jail);
 absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j);
 
+// One event of the log as /v1/events sends it: {"id","time" (RFC 3339,
+// ns),"type","jail","details":{...}}.
+Json EventToJson(const engine::EventStream::Event& event);
+
+// {"ok":true,"changed":B,"state":S}; an answer without "changed" (an
+// older daemon) is changed=true.
+absl::StatusOr<JailChange> JailChangeFromJson(const Json& j);
+
 Json StatusToJson(const DaemonStatus& status);
 absl::StatusOr<DaemonStatus> StatusFromJson(const Json& j);
 

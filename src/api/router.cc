@@ -278,6 +278,15 @@ void Router::Impl::Done(const absl::Status& status) {
   SendJson(200, Ok());
 }
 
+void Router::Impl::Done(const absl::StatusOr<JailChange>& change) {
+  if (!change.ok()) return SendError(change.status());
+  Json j = Ok();
+  j["changed"] = change->changed;
+  j["state"] = change->state;
+  j["previous"] = change->previous;
+  SendJson(200, j);
+}
+
 // {"spec": {config.json form}} or {"template": T}, plus "name",
 // "limits" and "start".
 absl::Status Router::Impl::ParseJailSource(const Json& body, platform::JailSpec* spec,

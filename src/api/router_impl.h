@@ -51,6 +51,8 @@ class Router::Impl {
   std::string FilterParam(std::string_view key);
   void Jails(const std::vector<std::string>& seg);
   void Done(const absl::Status& status);
+  // {"ok":true,"changed":B,"state":S} for start, stop, restart, destroy.
+  void Done(const absl::StatusOr<JailChange>& change);
   // {"spec": {config.json form}} or {"template": T}, plus "name",
   // "limits" and "start".
   absl::Status ParseJailSource(const Json& body, platform::JailSpec* spec,
@@ -75,6 +77,7 @@ class Router::Impl {
   // GET /v1/jails/NAME/logs (issue 17, router_logs.cc): NDJSON records,
   // ?since=RFC3339|DURATION&tail=N&stream=stdout|stderr&follow=1.
   void JailLogs(const std::string& name);
+  void EventsNdjson();
 
   void Usage();
   // Every jail's usage from the latest snapshot, in user units.

@@ -1,11 +1,13 @@
-// The two answers that stream: a command's output (exec, run) as NDJSON
-// and the rctl event stream as Server-Sent Events. Each holds its CivetWeb
+// The answers that stream: a command's output (exec, run) as NDJSON and
+// the event log (/v1/events) as NDJSON or, for rctl lines, Server-Sent
+// Events. Each holds its CivetWeb
 // worker until it ends; RouterOptions::max_streams bounds how many do.
 
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <thread>
@@ -13,6 +15,7 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 
@@ -118,7 +121,20 @@ void Router::Impl::StreamCommand(
   out_.Finish();
 }
 
+// GET /v1/events. Two forms over the one event log (engine::EventStream):
+//  - NDJSON (with ?since=ID, ?jail=, ?type=, ?format=ndjson or an Accept
+//    of application/x-ndjson): every event type as one JSON object a line,
+//    replayed from `since` then followed; a resume point that fell out of
+//    the ring is told by {"type":"gap",...}; silence is broken by
+//    {"type":"keepalive"} lines.
+//  - Server-Sent Events (otherwise; the form before the event log): the
+//    "limit" events' devctl lines only, `id:` the event id.
 void Router::Impl::Events() {
+  const bool ndjson = req_.Query("since").has_value() || req_.Query("jail").has_value() ||
+                      req_.Query("type").has_value() ||
+                      req_.Query("format").value_or("") == "ndjson" ||
+                      req_.Header("accept").find("application/x-ndjson") != std::string::npos;
+  if (ndjson) return EventsNdjson();
   StreamSlot slot(r_, req_.remote_addr);
   if (slot.refused().has_value()) return RefuseStream(*slot.refused());
   engine::EventStream& events = d_.Events();
@@ -150,8 +166,9 @@ void Router::Impl::Events() {
     uint64_t dropped = 0;
     std::string chunk;
     for (const engine::EventStream::Event& e : events.Read(after, &dropped)) {
-      StrAppend(&chunk, "id: ", e.seq, "\nevent: rctl\ndata: ", e.line, "\n\n");
       after = e.seq;
+      if (e.type != engine::kEventLimit) continue;
+      StrAppend(&chunk, "id: ", e.seq, "\nevent: rctl\ndata: ", e.line, "\n\n");
       if (max_events > 0 && ++sent >= max_events) break;
     }
     if (dropped > 0) {
@@ -166,7 +183,84 @@ void Router::Impl::Events() {
       if (!out_.Write(": keepalive\n\n")) return;
       next_keepalive = absl::Now() + r_.options_.keepalive;
     }
-    absl::SleepFor(r_.options_.stream_poll);
+    (void)events.WaitFor(after, std::min(r_.options_.stream_poll, deadline - absl::Now()));
+  }
+  out_.Finish();
+}
+
+void Router::Impl::EventsNdjson() {
+  engine::EventStream& events = d_.Events();
+  uint64_t after = events.last_seq();
+  if (std::optional<std::string> since = req_.Query("since"); since.has_value()) {
+    const std::optional<uint64_t> v = ParseInt<uint64_t>(*since);
+    if (!v.has_value()) {
+      return SendError(absl::InvalidArgumentError(
+          ToAbsl(StrCat("query 'since': '", *since, "' is not an event id (0 or more)"))));
+    }
+    after = *v;
+  }
+  const std::string jail = req_.Query("jail").value_or("");
+  std::vector<std::string> types;
+  if (std::optional<std::string> t = req_.Query("type"); t.has_value()) {
+    for (std::string_view one : Split(*t, ',')) {
+      if (!engine::IsEventType(one)) {
+        std::vector<std::string_view> all = engine::EventTypes();
+        return SendError(absl::InvalidArgumentError(ToAbsl(StrCat(
+            "query 'type': unknown event type '", one, "' (one of ", Join(all, ", "), ")"))));
+      }
+      types.emplace_back(one);
+    }
+  }
+  const std::string follow = req_.Query("follow").value_or("1");
+  if (follow != "0" && follow != "1") {
+    return SendError(absl::InvalidArgumentError(
+        ToAbsl(StrCat("query 'follow': '", follow, "' is not 0 or 1"))));
+  }
+  const int64_t max_events = ParseInt<int64_t>(req_.Query("max").value_or("")).value_or(0);
+  const int64_t timeout_ms =
+      ParseInt<int64_t>(req_.Query("timeout_ms").value_or("")).value_or(0);
+  const absl::Time deadline = timeout_ms > 0 ? absl::Now() + absl::Milliseconds(timeout_ms)
+                                             : absl::InfiniteFuture();
+  StreamSlot slot(r_, req_.remote_addr);
+  if (slot.refused().has_value()) return RefuseStream(*slot.refused());
+  if (!out_.StartStream(200, "application/x-ndjson")) return;
+  int64_t sent = 0;
+  absl::Time next_keepalive = absl::Now() + r_.options_.keepalive;
+  auto wanted = [&](const engine::EventStream::Event& e) {
+    if (!jail.empty() && e.jail != jail) return false;
+    return types.empty() || std::find(types.begin(), types.end(), e.type) != types.end();
+  };
+  while (!r_.stopping_.load() && absl::Now() < deadline) {
+    uint64_t dropped = 0;
+    std::string chunk;
+    const uint64_t from = after;
+    const std::vector<engine::EventStream::Event> batch = events.Read(after, &dropped);
+    if (dropped > 0) {
+      Json gap = Json::object();
+      gap["type"] = "gap";
+      gap["from"] = from + 1;
+      gap["to"] = from + dropped;
+      gap["missed"] = dropped;
+      StrAppend(&chunk, DumpJson(gap), "\n");
+      after = from + dropped;  // told once
+    }
+    for (const engine::EventStream::Event& e : batch) {
+      after = e.seq;
+      if (!wanted(e)) continue;
+      StrAppend(&chunk, DumpJson(EventToJson(e)), "\n");
+      if (max_events > 0 && ++sent >= max_events) break;
+    }
+    if (!chunk.empty()) {
+      if (!out_.Write(chunk)) return;
+      next_keepalive = absl::Now() + r_.options_.keepalive;
+    }
+    if (max_events > 0 && sent >= max_events) break;
+    if (follow == "0") break;
+    if (absl::Now() >= next_keepalive) {
+      if (!out_.Write("{\"type\":\"keepalive\"}\n")) return;
+      next_keepalive = absl::Now() + r_.options_.keepalive;
+    }
+    (void)events.WaitFor(after, std::min(r_.options_.stream_poll, deadline - absl::Now()));
   }
   out_.Finish();
 }

@@ -91,19 +91,23 @@ int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
     PrintJson(ctx, client->last_body());
     return EX_OK;
   }
-  // MAIN (issue 17) only when a jail has a command: iocage's five columns
-  // stay as they are for everyone else.
+  // MAIN (issue 17) only when a jail has a command, HEALTH only when one
+  // has a healthcheck: iocage's five columns stay as they are otherwise.
   const bool any_main = std::any_of(jails->begin(), jails->end(),
                                     [](const api::JailInfo& j) { return j.main.has_value(); });
+  const bool health = std::any_of(jails->begin(), jails->end(),
+                                  [](const api::JailInfo& j) { return !j.health.empty(); });
   std::vector<Row> rows;
   for (const api::JailInfo& j : *jails) {
     rows.push_back({j.jid >= 0 ? StrCat(j.jid) : "-", j.name, j.state,
                     Dash(j.base_root.empty() ? j.path : j.base_root),
                     j.ip4.empty() ? "-" : Join(j.ip4, ",")});
     if (any_main) rows.back().push_back(MainSummary(j));
+    if (health) rows.back().push_back(Dash(j.health));
   }
   std::vector<std::string> header = {"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"};
   if (any_main) header.push_back("MAIN");
+  if (health) header.push_back("HEALTH");
   if (scripted) {
     ctx.out << FormatScripted(rows);
   } else {
@@ -121,6 +125,15 @@ int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
   return EX_OK;
 }
 
+// What a start/stop/restart/destroy did, in words: the daemon's answer
+// says whether anything changed and what the jail was before.
+std::string ChangeMessage(std::string_view verb, const api::JailChange& c) {
+  if (verb == "start") return c.changed ? "started" : "already running";
+  if (verb == "stop") return c.changed ? "stopped" : "already stopped";
+  if (verb == "restart") return c.previous == "stopped" ? "was stopped; started" : "restarted";
+  return c.previous == "running" ? "stopped and destroyed" : "destroyed";
+}
+
 int Lifecycle(const std::vector<std::string>& args, CommandContext& ctx,
               std::string_view verb, std::string_view what) {
   CLI::App app(std::string(what), StrCat("jailwarden ", verb));
@@ -128,25 +141,28 @@ int Lifecycle(const std::vector<std::string>& args, CommandContext& ctx,
   AddConnectionFlags(app, flags);
   std::vector<std::string> names;
   app.add_option("name", names, "jail name(s)")->required();
+  bool strict = false;
+  if (verb == "start" || verb == "stop") {
+    app.add_flag("--strict", strict,
+                 StrCat("exit 1 when a jail already was ", verb == "start" ? "running" : "stopped",
+                        " (default: say so, exit 0)"));
+  }
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, verb, client.status());
   int status = EX_OK;
   for (const std::string& name : names) {
-    absl::Status s = verb == "destroy" ? client->DestroyJail(name)
-                                       : client->JailAction(name, verb);
-    if (!s.ok()) {
-      status = Fail(ctx, verb, s);
+    absl::StatusOr<api::JailChange> c =
+        verb == "destroy" ? client->DestroyJail(name) : client->JailAction(name, verb);
+    if (!c.ok()) {
+      status = Fail(ctx, verb, c.status());
       continue;
     }
+    if (!c->changed && strict && status == EX_OK) status = 1;
     if (flags.json) {
       PrintJson(ctx, client->last_body());
     } else {
-      const char* done = verb == "start"     ? "started"
-                         : verb == "stop"    ? "stopped"
-                         : verb == "restart" ? "restarted"
-                                             : "destroyed";
-      ctx.out << name << ": " << done << "\n";
+      ctx.out << name << ": " << ChangeMessage(verb, *c) << "\n";
     }
   }
   return status;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/daemon_verbs.h"
+#include "cli/events_verb.h"
 #include "cli/rctl_verb.h"
 #include "cli/selftest_verb.h"
 #include "jailwarden/version.h"
@@ -30,6 +31,7 @@ const std::vector<Verb>& VerbTable() {
       {"logs", "a jail's captured output: logs NAME [-f] [--since T] [--tail N]", RunLogsVerb},
       {"top", "live per-jail usage view", RunTopVerb},
       {"status", "the daemon's readiness, policy and last reload", RunStatusVerb},
+      {"events", "the daemon's event log; -f follows and resumes by id", RunEventsVerb},
       {"rctl",
        "display and update resource limits database, as rctl(8); --check "
        "validates rules offline",

@@ -180,6 +180,16 @@ void MetricsCollector::RenderJailStatus(std::string& out) {
     AppendLabel(out, "name", j.name);
     out.append(j.expected_running ? "} 1\n" : "} 0\n");
   }
+  AppendFamilyHeader(out, "jailwarden_jail_healthy",
+                     "1 if the jail's health check passes, 0 while starting or unhealthy; "
+                     "absent for a jail without a healthcheck.",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.healthy.has_value()) continue;
+    out.append("jailwarden_jail_healthy{");
+    AppendLabel(out, "name", j.name);
+    out.append(*j.healthy ? "} 1\n" : "} 0\n");
+  }
   AppendFamilyHeader(out, "jailwarden_policy_drift",
                      "Rules the policy gives the jail that are not in force (removed at "
                      "runtime); `jailwarden apply` restores them.",

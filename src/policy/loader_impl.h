@@ -183,6 +183,13 @@ class Loader {
   absl::StatusOr<rctl::Rule> KernelRule(const std::string& arg, RuleUse use,
                                         Position pos, JailExtras* x);
 
+  // ---- loader_health.cc (issue 17: health checks) ----
+
+  // `healthcheck:` — a map of kHealthCheckKeys; every bad value reported
+  // at its position; nothing set on any error.
+  void ReadHealthCheck(const YamlNode& value, const std::string& what, JailPolicy* jail,
+                       JailExtras* x);
+
   // ---- loader_rules.cc ----
 
   void ParseRules(const YamlNode& node, Policy& policy);

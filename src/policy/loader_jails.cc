@@ -267,6 +267,8 @@ JailPolicy Loader::ReadJail(const std::string& name, const YamlNode& map,
       ReadLimits(value, name, context, &jail, x);
     } else if (ReadCommandKey(k, value, what, &spec, x)) {
       // command / restart / log (issue 17): loader_command.cc
+    } else if (k == "healthcheck") {  // issue 17: health checks
+      ReadHealthCheck(value, what, &jail, x);
     } else if (const ExecKey* e = FindExec(k)) {
       if (auto list = GetStringList(value, what, x)) {
         platform::CommandList& commands = spec.exec.*(e->member);

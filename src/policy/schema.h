@@ -55,6 +55,7 @@ inline constexpr std::string_view kCoreJailKeys[] = {
     "restart_limit",
     "log",
     // ---- end command / restart / log ----
+    "healthcheck",  // issue 17: health checks (loader_health.cc)
 };
 
 struct ExecKey {
@@ -169,6 +170,10 @@ inline constexpr std::string_view kTopKeys[] = {"server", "templates", "jails",
 inline constexpr std::string_view kMountKeys[] = {"source", "target", "fstype",
                                                   "read_only", "options"};
 inline constexpr std::string_view kCopyKeys[] = {"source", "target"};
+// ---- healthcheck (issue 17) ----
+inline constexpr std::string_view kHealthCheckKeys[] = {
+    "command", "interval", "timeout", "retries", "start_period", "on_failure"};
+// ---- end healthcheck ----
 inline constexpr std::string_view kMountTypes[] = {"nullfs", "tmpfs", "devfs",
                                                    "procfs", "fdescfs"};
 

@@ -13,6 +13,7 @@
 #include "jailwarden/jail/logs.h"
 #include "jailwarden/jail/manager.h"
 #include "jailwarden/metrics/collector.h"
+#include "jailwarden/service/health_checker.h"
 #include "jailwarden/service/jail_registry.h"
 #include "jailwarden/service/lifecycle.h"
 #include "jailwarden/service/reloader.h"
@@ -38,11 +39,12 @@ struct Daemon::Impl {
   platform::JailRuntime* runtime = nullptr;  // owned by manager
   std::unique_ptr<Lifecycle> lifecycle;
   std::unique_ptr<Reloader> reloader;
-  engine::EventStream events{4096};
+  engine::EventStream events{10000};  // the event log (engine/event_stream.h)
   metrics::EngineHealthRecorder engine_health;
   std::unique_ptr<racct::Sampler> sampler;
   std::unique_ptr<TickRouter> router;
   std::unique_ptr<RctlFront> rctl;
+  std::unique_ptr<HealthChecker> health;  // policy healthchecks
   HttpEndpoints http;  // /metrics and the API
   std::atomic<bool> ready{false};
   std::atomic<bool> shut_down{false};
@@ -56,10 +58,41 @@ struct Daemon::Impl {
     }
   }
 
+  // Maintenance pass: an oom_killed event for every jail whose OOM-kill
+  // counter grew since the last pass (a run seen for the first time counts
+  // from 0, except at the first pass: adopted jails count from now).
+  struct OomSeen {
+    int64_t init_pid = -1;
+    int64_t count = 0;
+  };
+  std::map<std::string, OomSeen> oom_seen;  // maintenance worker only
+  bool oom_first_pass = true;
+  void SampleOomKills() {
+    std::map<std::string, OomSeen> next;
+    for (const jail::JailRecord& rec : *registry->Records()) {
+      if (rec.state != jail::JailState::kRunning) continue;
+      absl::StatusOr<int64_t> n = backend->OomKills(rec.instance);
+      if (!n.ok()) continue;
+      const std::string& name = rec.spec.name;
+      auto it = oom_seen.find(name);
+      const bool same_run = it != oom_seen.end() && it->second.init_pid == rec.instance.init_pid;
+      const int64_t before = same_run ? it->second.count : (oom_first_pass ? *n : 0);
+      if (*n > before) {
+        events.Publish(engine::kEventOomKilled, name, {{"count", *n - before}, {"total", *n}});
+        LogWarning("jail process killed by the OOM killer",
+                   {{"jail", name}, {"count", StrCat(*n - before)}});
+      }
+      next[name] = OomSeen{rec.instance.init_pid, *n};
+    }
+    oom_seen = std::move(next);
+    oom_first_pass = false;
+  }
+
   void Shutdown() {
     if (shut_down.exchange(true)) return;
     ready.store(false);
     http.Stop();
+    if (health != nullptr) health->Stop();  // no check or restart from here on
     if (router != nullptr) router->Stop();  // lifts every sampled-deny clamp
     if (sampler != nullptr) sampler->Stop();
     if (options.stop_jails_on_exit && lifecycle != nullptr) {
@@ -91,6 +124,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   if (d.options.state_lock == nullptr) {
     JW_ASSIGN_OR_RETURN(d.options.state_lock, StateDirLock::Acquire(server.state_dir));
   }
+  // Event ids continue after the last run's (never repeat).
+  JW_RETURN_IF_ERROR(d.events.OpenHighWater(StrCat(server.state_dir, "/", kEventIdFile)));
   if (d.options.serve_http) {
     JW_ASSIGN_OR_RETURN(d.token, api::LoadOrCreateToken(server.token_file));
   }
@@ -108,7 +143,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   mo.state_dir = server.state_dir;
   // ".transient": jail names have no '.', so no jail's runtime entry meets it.
   mo.transient_dir = StrCat(RunDirFor(server.state_dir), "/.transient");
-  mo.observer = [](const jail::LifecycleEvent& e) {
+  mo.observer = [&d](const jail::LifecycleEvent& e) {
+    if (e.step == "ended") {
+      // A jail whose processes all ended by themselves.
+      d.events.Publish(engine::kEventStopped, e.jail, {{"by", std::string("itself")}});
+    }
     if (!e.ok) {
       LogWarning("jail step failed", {{"jail", e.jail}, {"step", e.step},
                                       {"command", e.command},
@@ -146,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
     d.events.Append(DriftEventLine(jail, drift));
   });
   d.lifecycle = std::make_unique<Lifecycle>(policy, *d.manager, *d.rules, registry);
+  d.lifecycle->SetEventLog(&d.events);
   d.reloader = std::make_unique<Reloader>(d.options.config_path, *d.lifecycle, *d.rules);
 
   // Sampler, engine and router exist before any rule is published.
@@ -166,7 +206,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   ro.engine.throttle_pct2 = server.throttle.pct2;
   JW_RETURN_IF_ERROR(engine::ValidateEngineOptions(ro.engine));
   ro.signal_jail = [&d](const std::string& jail, int sig) { d.SignalJail(jail, sig); };
-  ro.maintain = [&d] { d.lifecycle->Maintain(); };
+  ro.maintain = [&d] {
+    d.lifecycle->Maintain();
+    d.SampleOomKills();
+  };
   ro.maintenance_interval = d.options.maintenance_interval;
   ro.kernel_acts = hb.KernelActs();  // FreeBSD: rctl acts, the engine only counts
   racct::Sampler& sampler = *d.sampler;
@@ -189,6 +232,37 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
                              {"jails", StrCat(policy.jails.size())},
                              {"rules", StrCat(d.rules->Current()->size())},
                              {"failures", StrCat(failures.size())}});
+  d.health = std::make_unique<HealthChecker>(
+      HealthCheckerOptions{},
+      [&d] {
+        std::vector<HealthTarget> out;
+        const std::shared_ptr<const policy::Policy> pol = d.lifecycle->policy();
+        for (const jail::JailRecord& rec : *d.registry->Records()) {
+          if (rec.ephemeral || rec.state != jail::JailState::kRunning) continue;
+          const policy::JailPolicy* jp = pol->FindJail(rec.spec.name);
+          if (jp == nullptr || !jp->healthcheck.has_value()) continue;
+          out.push_back(HealthTarget{rec.spec.name, rec.instance.init_pid, rec.instance.started,
+                                     *jp->healthcheck});
+        }
+        return out;
+      },
+      // The path `jailwarden exec` takes.
+      [&d](const std::string& jail, const platform::ExecRequest& request) {
+        return d.manager->Exec(jail, request);
+      },
+      [&d](const std::string& jail, policy::HealthAction action) -> absl::Status {
+        switch (action) {
+          case policy::HealthAction::kRestart:
+            return d.lifecycle->RestartJail(jail, "healthcheck").status();
+          case policy::HealthAction::kStop:
+            return d.lifecycle->StopJail(jail, "healthcheck").status();
+          case policy::HealthAction::kNone:
+            return absl::OkStatus();
+        }
+        return absl::OkStatus();
+      },
+      &d.events);
+  d.health->Start();
   if (d.options.run_sampler) JW_RETURN_IF_ERROR(d.sampler->Start());
   d.router->Start();
   if (d.options.serve_http) {
@@ -200,8 +274,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       const std::shared_ptr<const std::vector<jail::JailRecord>> records = d.registry->Records();
       std::vector<metrics::JailStatus> out =
           JailStatuses(*records, *pol, pol->AllRules().rules(), *d.rules->Current());
-      for (metrics::JailStatus& j : out) {  // command: (issue 17)
-        for (const jail::JailRecord& rec : *records) {
+      const std::map<std::string, JailHealth> health = d.health->States();
+      for (metrics::JailStatus& j : out) {
+        if (auto it = health.find(j.name); it != health.end()) {
+          j.healthy = it->second.state == "healthy";
+        }
+        for (const jail::JailRecord& rec : *records) {  // command: (issue 17)
           if (rec.spec.name != j.name) continue;
           if (std::optional<platform::MainProcessStatus> m = MainOf(*d.runtime, rec)) {
             j.main = metrics::JailStatus::Main{
@@ -235,6 +313,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   return daemon;
 }
 
+std::map<std::string, JailHealth> Daemon::Health() const { return impl_->health->States(); }
+
 absl::StatusOr<api::ApplyResult> Daemon::ReloadFromFile() {
   return impl_->reloader->ReloadFromFile();
 }
@@ -250,11 +330,15 @@ racct::Sampler& Daemon::sampler() { return *impl_->sampler; }
 std::vector<api::JailInfo> Daemon::ListJails() {
   std::shared_ptr<const policy::Policy> pol = impl_->lifecycle->policy();
   std::shared_ptr<const RuleSnapshot> rules = impl_->rules->Current();
+  const std::map<std::string, JailHealth> health = impl_->health->States();
   std::vector<api::JailInfo> out;
   for (const jail::JailRecord& rec : *impl_->registry->Records()) {
     if (rec.ephemeral) continue;
     out.push_back(JailInfoOf(rec, *pol, *rules));
     out.back().main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
+    if (auto it = health.find(rec.spec.name); it != health.end()) {
+      out.back().health = it->second.state;
+    }
   }
   return out;
 }
@@ -264,6 +348,8 @@ absl::StatusOr<api::JailInfo> Daemon::GetJail(std::string_view name) {
     if (rec.spec.name == name) {
       api::JailInfo info = JailInfoOf(rec, *impl_->lifecycle->policy(), *impl_->rules->Current());
       info.main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
+      const std::map<std::string, JailHealth> health = impl_->health->States();
+      if (auto it = health.find(info.name); it != health.end()) info.health = it->second.state;
       return info;
     }
   }
@@ -282,14 +368,16 @@ absl::StatusOr<std::string> Daemon::JailLogDir(std::string_view name) {
 absl::Status Daemon::CreateJail(const api::CreateJailRequest& request) {
   return impl_->lifecycle->CreateJail(request);
 }
-absl::Status Daemon::DestroyJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Daemon::DestroyJail(std::string_view name) {
   return impl_->lifecycle->DestroyJail(name);
 }
-absl::Status Daemon::StartJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Daemon::StartJail(std::string_view name) {
   return impl_->lifecycle->StartJail(name);
 }
-absl::Status Daemon::StopJail(std::string_view name) { return impl_->lifecycle->StopJail(name); }
-absl::Status Daemon::RestartJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Daemon::StopJail(std::string_view name) {
+  return impl_->lifecycle->StopJail(name);
+}
+absl::StatusOr<api::JailChange> Daemon::RestartJail(std::string_view name) {
   return impl_->lifecycle->RestartJail(name);
 }
 

@@ -10,6 +10,7 @@
 #include "jailwarden/platform/linux/linux_jail_runtime.h"
 #include "jailwarden/platform/linux/linux_limit_enforcer.h"
 #include "jailwarden/platform/linux/linux_usage_reader.h"
+#include "jailwarden/platform/linux/oom_events.h"
 #endif
 
 namespace jailwarden::service {
@@ -52,6 +53,10 @@ class LinuxHostBackend final : public HostBackend {
 
   bool DenyIsSampled(const rctl::Rule& rule) const override {
     return enforcer_->DenyIsSampled(rule);
+  }
+
+  absl::StatusOr<int64_t> OomKills(const platform::JailInstance& instance) override {
+    return platform::ReadOomKillCount(instance);
   }
 
   absl::Status Reconcile(std::string_view jail) override {

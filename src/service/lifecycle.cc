@@ -38,6 +38,12 @@ absl::Status AddAll(RuleDatabase& db, std::span<const rctl::Rule> rules,
       durability);
 }
 
+// `name`'s state in `states` by name ("" if it has none).
+std::string PreviousState(const Lifecycle::JailStates& states, std::string_view name) {
+  auto it = states.find(std::string(name));
+  return it == states.end() ? "" : std::string(jail::JailStateName(it->second));
+}
+
 rctl::Rule JailFilter(std::string_view name) {
   rctl::Rule filter;
   filter.subject = rctl::SubjectType::kJail;
@@ -60,6 +66,54 @@ void Lifecycle::SetPolicyLocked(policy::Policy next) {
 
 void Lifecycle::SyncLocked() { registry_.Sync(manager_.List()); }
 
+void Lifecycle::Publish(std::string_view type, std::string_view jail,
+                        std::vector<engine::EventField> details) {
+  if (events_ != nullptr) events_->Publish(type, jail, std::move(details));
+}
+
+Lifecycle::JailStates Lifecycle::JailStatesLocked() {
+  // A jail that ended by itself is noticed now, not in the middle of the
+  // change: its "stopped" comes first and the change's answer is true.
+  if (absl::Status s = manager_.Reconcile(); !s.ok()) {
+    LogWarning("reconcile failed", {{"error", std::string(s.message())}});
+  }
+  JailStates out;
+  for (const jail::JailRecord& rec : manager_.List()) {
+    if (!rec.ephemeral) out[rec.spec.name] = rec.state;
+  }
+  return out;
+}
+
+void Lifecycle::PublishChangesLocked(const JailStates& before,
+                                     const std::set<std::string>& restarted,
+                                     std::string_view by) {
+  if (events_ == nullptr) return;
+  const JailStates after = JailStatesLocked();
+  auto details = [&] { return std::vector<engine::EventField>{{"by", std::string(by)}}; };
+  std::set<std::string> names;
+  for (const auto& [name, state] : before) names.insert(name);
+  for (const auto& [name, state] : after) names.insert(name);
+  for (const std::string& name : names) {
+    const auto b = before.find(name);
+    const auto a = after.find(name);
+    const bool ran = b != before.end() && b->second == jail::JailState::kRunning;
+    const bool runs = a != after.end() && a->second == jail::JailState::kRunning;
+    if (a == after.end()) {
+      if (ran) Publish(engine::kEventStopped, name, details());
+      Publish(engine::kEventDestroyed, name, details());
+      continue;
+    }
+    if (b == before.end()) Publish(engine::kEventCreated, name, details());
+    if (runs && ran && restarted.count(name) != 0) {
+      Publish(engine::kEventRestarted, name, details());
+    } else if (runs && !ran) {
+      Publish(engine::kEventStarted, name, details());
+    } else if (!runs && ran) {
+      Publish(engine::kEventStopped, name, details());
+    }
+  }
+}
+
 absl::StatusOr<std::vector<std::string>> Lifecycle::ApplyInitialPolicy() {
   absl::MutexLock l(&mu_);
   // The rules in force before the restart: the policy's, minus the runtime
@@ -71,9 +125,11 @@ absl::StatusOr<std::vector<std::string>> Lifecycle::ApplyInitialPolicy() {
   for (const std::string& path : journal_->stale_removed()) {
     LogInfo("removed what an interrupted write left", {{"path", path}});
   }
+  const JailStates before = JailStatesLocked();
   JW_RETURN_IF_ERROR(ReplayJournalLocked());
   JW_RETURN_IF_ERROR(StopRemovedJailsLocked());
   std::vector<std::string> failures = EnsurePolicyJailsLocked();
+  PublishChangesLocked(before, {}, "startup");
   JW_RETURN_IF_ERROR(RecordPolicyJailsLocked());
   return failures;
 }
@@ -197,6 +253,7 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
   if (manager_.Get(spec.name).ok()) {
     return absl::AlreadyExistsError(ToAbsl(StrCat("jail ", spec.name, " is already defined")));
   }
+  const JailStates before = JailStatesLocked();
   JW_ASSIGN_OR_RETURN(const uint64_t op,
                       BeginOpLocked("create", {{"jail", {spec.name}},
                                                {"start", {request.start ? "1" : "0"}}}));
@@ -225,16 +282,21 @@ absl::Status Lifecycle::CreateJail(const api::CreateJailRequest& request) {
   }
   EndOpLocked(op);
   SyncLocked();
+  PublishChangesLocked(before, {}, "api");
   return s;
 }
 
-absl::Status Lifecycle::DestroyJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Lifecycle::DestroyJail(std::string_view name,
+                                                       std::string_view by) {
   absl::MutexLock l(&mu_);
   JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  const JailStates before = JailStatesLocked();
+  const std::string previous = PreviousState(before, name);
   JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("destroy", {{"jail", {std::string(name)}}}));
   if (absl::Status d = manager_.Destroy(name); !d.ok()) {
     EndOpLocked(op);
     SyncLocked();
+    PublishChangesLocked(before, {}, by);
     return d;
   }
   StepOpLocked(op, "destroyed");
@@ -246,34 +308,55 @@ absl::Status Lifecycle::DestroyJail(std::string_view name) {
                {{"jail", std::string(name)}, {"error", std::string(s.message())}});
   }
   EndOpLocked(op);
-  return absl::OkStatus();
+  PublishChangesLocked(before, {}, by);
+  return api::JailChange{true, "destroyed", previous};
 }
 
-absl::Status Lifecycle::StartJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Lifecycle::StartJail(std::string_view name,
+                                                     std::string_view by) {
   absl::MutexLock l(&mu_);
   JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  const JailStates before = JailStatesLocked();
+  const std::string previous = PreviousState(before, name);
+  if (previous == jail::JailStateName(jail::JailState::kRunning)) {
+    return api::JailChange{false, previous, previous};
+  }
   JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("start", {{"jail", {std::string(name)}}}));
   absl::Status s = manager_.Start(name);
   if (s.ok()) LogInfo("jail started", {{"jail", std::string(name)}});
   EndOpLocked(op);
   SyncLocked();
-  return s;
+  PublishChangesLocked(before, {}, by);
+  JW_RETURN_IF_ERROR(s);
+  return api::JailChange{true, std::string(jail::JailStateName(jail::JailState::kRunning)),
+                         previous};
 }
 
-absl::Status Lifecycle::StopJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Lifecycle::StopJail(std::string_view name, std::string_view by) {
   absl::MutexLock l(&mu_);
   JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  const JailStates before = JailStatesLocked();
+  const std::string previous = PreviousState(before, name);
+  if (previous == jail::JailStateName(jail::JailState::kStopped)) {
+    return api::JailChange{false, previous, previous};
+  }
   JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("stop", {{"jail", {std::string(name)}}}));
   absl::Status s = manager_.Stop(name);
   if (s.ok()) LogInfo("jail stopped", {{"jail", std::string(name)}});
   EndOpLocked(op);
   SyncLocked();
-  return s;
+  PublishChangesLocked(before, {}, by);
+  JW_RETURN_IF_ERROR(s);
+  return api::JailChange{true, std::string(jail::JailStateName(jail::JailState::kStopped)),
+                         previous};
 }
 
-absl::Status Lifecycle::RestartJail(std::string_view name) {
+absl::StatusOr<api::JailChange> Lifecycle::RestartJail(std::string_view name,
+                                                       std::string_view by) {
   absl::MutexLock l(&mu_);
   JW_RETURN_IF_ERROR(manager_.Get(name).status());
+  const JailStates before = JailStatesLocked();
+  const std::string previous = PreviousState(before, name);
   JW_ASSIGN_OR_RETURN(const uint64_t op, BeginOpLocked("restart", {{"jail", {std::string(name)}}}));
   // Stop, then start, as Manager::Restart does, with the boundary recorded:
   // a replay after it only has to start the jail.
@@ -285,7 +368,11 @@ absl::Status Lifecycle::RestartJail(std::string_view name) {
   if (s.ok()) LogInfo("jail restarted", {{"jail", std::string(name)}});
   EndOpLocked(op);
   SyncLocked();
-  return s;
+  // A restart of a stopped jail is a start (changed, "started").
+  PublishChangesLocked(before, {std::string(name)}, by);
+  JW_RETURN_IF_ERROR(s);
+  return api::JailChange{true, std::string(jail::JailStateName(jail::JailState::kRunning)),
+                         previous};
 }
 
 absl::Status Lifecycle::CheckRun(const api::RunRequest& run) {
@@ -336,8 +423,10 @@ void Lifecycle::Maintain() {
 
 absl::Status Lifecycle::StopAll() {
   absl::MutexLock l(&mu_);
+  const JailStates before = JailStatesLocked();
   absl::Status s = manager_.StopAll();
   SyncLocked();
+  PublishChangesLocked(before, {}, "shutdown");
   return s;
 }
 

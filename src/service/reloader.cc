@@ -94,6 +94,7 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
                {{"key", key}});
   }
   jail::Manager& manager = lifecycle_.manager();
+  const Lifecycle::JailStates before = lifecycle_.JailStatesLocked();
   // The intent, durably, before the first step: a kill from here on is
   // completed by the next daemon (Lifecycle::ApplyInitialPolicy).
   absl::StatusOr<uint64_t> op = lifecycle_.BeginOpLocked(
@@ -123,6 +124,7 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
     Record(false, why);
     LogError("policy reload refused; the running policy stays", {{"error", why}});
     lifecycle_.EndOpLocked(*op);
+    lifecycle_.PublishChangesLocked(before, {}, "reload");
     return absl::Status(swapped.code(), ToAbsl(why));
   }
   lifecycle_.StepOpLocked(*op, "rules");
@@ -161,6 +163,13 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool
   }
   lifecycle_.EndOpLocked(*op);
   Record(true, "");
+  lifecycle_.PublishChangesLocked(
+      before, std::set<std::string>(diff.jails_to_restart.begin(), diff.jails_to_restart.end()),
+      "reload");
+  lifecycle_.Publish(engine::kEventPolicyReloaded, "",
+                     {{"generation", static_cast<int64_t>(status().policy_generation)},
+                      {"changed", int64_t{result.changed ? 1 : 0}},
+                      {"failures", static_cast<int64_t>(result.failures.size())}});
   LogInfo("policy applied", {{"changes", result.diff.empty() ? "none" : result.diff},
                              {"failures", StrCat(result.failures.size())}});
   return result;

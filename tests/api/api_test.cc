@@ -98,10 +98,10 @@ TEST_F(ApiTest, ListNeedsTheTokenEvenOnLoopback) {
 }
 
 TEST_F(ApiTest, StateChangesNeedTheToken) {
-  absl::Status none = MakeClient("").JailAction("db", "start");
+  absl::Status none = MakeClient("").JailAction("db", "start").status();
   EXPECT_EQ(none.code(), absl::StatusCode::kUnauthenticated) << none;
   EXPECT_THAT(std::string(none.message()), HasSubstr("Authorization: Bearer"));
-  absl::Status wrong = MakeClient("nope").JailAction("db", "start");
+  absl::Status wrong = MakeClient("nope").JailAction("db", "start").status();
   EXPECT_EQ(wrong.code(), absl::StatusCode::kPermissionDenied) << wrong;
   EXPECT_TRUE(daemon_.calls().empty());
   ASSERT_TRUE(MakeClient().JailAction("db", "start").ok());
@@ -112,7 +112,7 @@ TEST_F(ApiTest, StateChangesNeedTheToken) {
 }
 
 TEST_F(ApiTest, UnknownJailIs404WithMessage) {
-  absl::Status s = MakeClient().JailAction("ghost", "stop");
+  absl::Status s = MakeClient().JailAction("ghost", "stop").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(s.message()), HasSubstr("no jail named 'ghost'"));
 }

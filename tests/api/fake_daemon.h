@@ -79,12 +79,16 @@ class FakeDaemon : public api::Daemon {
     jails_[j.name] = j;
     return absl::OkStatus();
   }
-  absl::Status DestroyJail(std::string_view name) override {
+  absl::StatusOr<api::JailChange> DestroyJail(std::string_view name) override {
     return Action("destroy", name);
   }
-  absl::Status StartJail(std::string_view name) override { return Action("start", name); }
-  absl::Status StopJail(std::string_view name) override { return Action("stop", name); }
-  absl::Status RestartJail(std::string_view name) override {
+  absl::StatusOr<api::JailChange> StartJail(std::string_view name) override {
+    return Action("start", name);
+  }
+  absl::StatusOr<api::JailChange> StopJail(std::string_view name) override {
+    return Action("stop", name);
+  }
+  absl::StatusOr<api::JailChange> RestartJail(std::string_view name) override {
     return Action("restart", name);
   }
   absl::StatusOr<platform::ExecResult> Exec(
@@ -160,15 +164,22 @@ class FakeDaemon : public api::Daemon {
   engine::EventStream& Events() override { return events_; }
 
  private:
-  absl::Status Action(std::string_view what, std::string_view name) {
+  // As the service's Lifecycle answers: start of a running jail and stop
+  // of a stopped one change nothing.
+  absl::StatusOr<api::JailChange> Action(std::string_view what, std::string_view name) {
     absl::MutexLock l(&mu_);
     calls_.push_back(StrCat(what, " ", name));
     auto it = jails_.find(std::string(name));
     if (it == jails_.end()) return absl::NotFoundError(ToAbsl(StrCat("no jail named '", name, "'")));
-    if (what == "destroy") jails_.erase(it);
-    else if (what == "stop") it->second.state = "stopped";
-    else it->second.state = "running";
-    return absl::OkStatus();
+    const std::string previous = it->second.state;
+    if (what == "destroy") {
+      jails_.erase(it);
+      return api::JailChange{true, "destroyed", previous};
+    }
+    const std::string want = what == "stop" ? "stopped" : "running";
+    const bool changed = what == "restart" || previous != want;
+    it->second.state = want;
+    return api::JailChange{changed, want, previous};
   }
 
   absl::Mutex mu_;

@@ -343,7 +343,7 @@ TEST_F(ListenerTest, PinnedClientAcceptsOnlyThePinnedKey) {
   o.ca_file.clear();
   o.pin = other->pin;
   o.token = kToken;
-  absl::Status s = Client(o).JailAction("web", "stop");
+  absl::Status s = Client(o).JailAction("web", "stop").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("pin mismatch"));
   // No pin and no CA: the system's CAs refuse the self-signed key.
@@ -363,7 +363,7 @@ TEST_F(ListenerTest, SquatterNeverSeesTheToken) {
   o.timeout = absl::Seconds(2);
   o.connect_timeout = absl::Seconds(2);
   o.max_time = absl::Seconds(3);
-  absl::Status s = Client(o).JailAction("web", "stop");
+  absl::Status s = Client(o).JailAction("web", "stop").status();
   EXPECT_FALSE(s.ok());
   const std::string seen = squatter.seen();
   EXPECT_FALSE(seen.empty());  // it did connect
@@ -372,7 +372,7 @@ TEST_F(ListenerTest, SquatterNeverSeesTheToken) {
   EXPECT_THAT(seen, Not(HasSubstr("/v1/")));
   // A client told to pin must not fall back to plain HTTP.
   o.server = StrCat("http://127.0.0.1:", port_);
-  absl::Status plain = Client(o).JailAction("web", "stop");
+  absl::Status plain = Client(o).JailAction("web", "stop").status();
   EXPECT_EQ(plain.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(squatter.seen(), Not(HasSubstr(kToken)));
 }
@@ -382,7 +382,7 @@ TEST_F(ListenerTest, PublicReadsOpenLoopbackGetsOnly) {
   o.router.public_reads = true;
   Start(o);
   EXPECT_TRUE(MakeClient("").ListJails().ok());
-  EXPECT_EQ(MakeClient("").JailAction("web", "stop").code(),
+  EXPECT_EQ(MakeClient("").JailAction("web", "stop").status().code(),
             absl::StatusCode::kUnauthenticated);
 }
 

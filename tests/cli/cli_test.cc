@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "api/fake_daemon.h"
 #include "cli/daemon_verbs.h"
+#include "cli/events_verb.h"
 #include "cli/rctl_verb.h"
 #include "cli/table.h"
 #include "gmock/gmock.h"
@@ -22,6 +24,7 @@ namespace jailwarden::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kToken[] = "feedfacefeedfacefeedfacefeedface";
@@ -117,6 +120,65 @@ TEST_F(CliTest, ChangesNeedTheToken) {
   o = Run(RunStopVerb, {"--token", kToken, "ghost"});
   EXPECT_EQ(o.status, 1);
   EXPECT_EQ(o.err, "jailwarden stop: no jail named 'ghost'\n");
+}
+
+// start/stop say what they did: a running jail is "already running"
+// (exit 0, or 1 with --strict), and the daemon's answer carries it.
+TEST_F(CliTest, LifecycleVerbsTellTheTruth) {
+  Output o = Run(RunStartVerb, {"--token", kToken, "web"});
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "web: already running\n");
+  o = Run(RunStartVerb, {"--token", kToken, "--strict", "web"});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_EQ(o.out, "web: already running\n");
+  o = Run(RunStopVerb, {"--token", kToken, "db"});
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "db: already stopped\n");
+  o = Run(RunStopVerb, {"--token", kToken, "--json", "db"});
+  EXPECT_THAT(o.out, HasSubstr("\"changed\": false"));
+  o = Run(RunRestartVerb, {"--token", kToken, "db"});
+  EXPECT_EQ(o.out, "db: was stopped; started\n");
+  o = Run(RunStopVerb, {"--token", kToken, "db"});  // as the other tests expect it
+  EXPECT_EQ(o.out, "db: stopped\n");
+  o = Run(RunStartVerb, {"--token", kToken, "--strict", "ghost"});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_EQ(o.err, "jailwarden start: no jail named 'ghost'\n");
+}
+
+TEST_F(CliTest, EventsShowsTheLogAndFollowsFromAnId) {
+  engine::EventStream& log = daemon_->Events();
+  const uint64_t before = log.last_seq();
+  log.Publish(engine::kEventStarted, "web", {{"by", std::string("api")}});
+  log.Publish(engine::kEventMainExited, "db", {{"code", int64_t{3}}});
+  log.Append("!system=RCTL subsystem=rule type=matched rule=jail:web:maxproc:devctl=5 pid=4 jail=web");
+  Output o = Run(RunEventsVerb, {"--since", StrCat(before)});
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::vector<std::string_view> lines = Split(o.out, '\n');
+  ASSERT_EQ(lines.size(), 4u) << o.out;  // three and the empty tail
+  EXPECT_THAT(std::string(lines[0]), StartsWith(StrCat(before + 1, "  20")));
+  EXPECT_THAT(std::string(lines[0]), HasSubstr("Z  started  web  by=api"));
+  EXPECT_THAT(std::string(lines[1]), HasSubstr("  main_exited  db  code=3"));
+  EXPECT_THAT(std::string(lines[2]),
+              HasSubstr("  limit  web  !system=RCTL subsystem=rule type=matched"));
+  o = Run(RunEventsVerb, {"--since", StrCat(before), "--jail", "db", "--json"});
+  EXPECT_THAT(o.out, HasSubstr("\"type\":\"main_exited\""));
+  EXPECT_THAT(o.out, Not(HasSubstr("\"web\"")));
+  o = Run(RunEventsVerb, {"--type", "nonsense"});
+  EXPECT_NE(o.status, 0);
+  EXPECT_THAT(o.err, HasSubstr("unknown event type 'nonsense'"));
+  o = Run(RunEventsVerb, {"--jail", "bad/name"});
+  EXPECT_EQ(o.status, EX_USAGE);
+  // -f from an id: what came after it, then what comes next, then --count.
+  const uint64_t mark = log.last_seq();
+  std::thread later([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    log.Publish(engine::kEventStopped, "web", {{"by", std::string("api")}});
+  });
+  o = Run(RunEventsVerb, {"-f", "--since", StrCat(mark - 1), "--count", "2"});
+  later.join();
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("  limit  web"));
+  EXPECT_THAT(o.out, HasSubstr("  stopped  web  by=api"));
 }
 
 TEST_F(CliTest, ExecStreamsAndReturnsTheExitStatus) {

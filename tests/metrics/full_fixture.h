@@ -92,6 +92,8 @@ class FullFixture {
               {"batch", -1, "stopped", std::nullopt, true}};
     jails_[0].main = JailStatus::Main{.running = true, .restarts = 2, .last_exit_code = -1,
                                       .last_exit_signal = 9};
+    jails_[0].healthy = true;   // web has a healthcheck that passes
+    jails_[1].healthy = false;  // db's is starting or failing
     reloads_.generation = 3;
     reloads_.last_attempt = now - absl::Minutes(2);
     reloads_.last_ok = true;

@@ -131,6 +131,7 @@ const FamilyRow kFamilies[] = {
     {"jailwarden_engine_rules", "gauge", kC},
     {"jailwarden_engine_unsupported_rules", "gauge", kC},
     {"jailwarden_policy_generation", "gauge", kC},
+    {"jailwarden_jail_healthy", "gauge", kC},
     {"jailwarden_policy_drift", "gauge", kC},
     {"jailwarden_limit_drift_total", "counter", kC},
     {"jailwarden_api_rejected_total", "counter", kC},

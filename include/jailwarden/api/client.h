@@ -101,9 +101,11 @@ class Client {
   // Typed calls. Each keeps the raw JSON in last_body().
   absl::StatusOr<std::vector<JailInfo>> ListJails();
   absl::StatusOr<JailInfo> GetJail(std::string_view name);
-  // action: "start", "stop", "restart".
-  absl::Status JailAction(std::string_view name, std::string_view action);
-  absl::Status DestroyJail(std::string_view name);
+  // action: "start", "stop", "restart". What the daemon did: changed=false
+  // when the jail already was as asked (an older daemon that does not say
+  // is taken as changed).
+  absl::StatusOr<JailChange> JailAction(std::string_view name, std::string_view action);
+  absl::StatusOr<JailChange> DestroyJail(std::string_view name);
   absl::Status CreateJail(std::string_view request_json);
   absl::StatusOr<DaemonStatus> Status();
   absl::StatusOr<UsageRow> Usage(std::string_view jail);
@@ -125,6 +127,14 @@ class Client {
       std::string_view run_json,
       const std::function<void(std::string_view)>& on_stdout,
       const std::function<void(std::string_view)>& on_stderr);
+
+  // GET /v1/events?<query> as NDJSON ("since=5&jail=web&follow=0"): each
+  // line (one JSON object, keep-alives included) to `on_line` as it
+  // arrives; `on_line` returns false to stop. OK when the daemon ended the
+  // stream or on_line stopped it; the daemon's error (a bad query is
+  // InvalidArgument), or Unavailable when the connection failed or broke.
+  absl::Status Events(std::string_view query,
+                      const std::function<bool(std::string_view)>& on_line);
 
   const std::string& last_body() const { return last_body_; }
   const ClientOptions& options() const { return options_; }

@@ -55,6 +55,9 @@ struct JailInfo {
   // The supervised main process (`command:`, issue 17): set for a running
   // jail that has one and whose supervisor answered.
   std::optional<platform::MainProcessStatus> main;
+  // Its healthcheck's state: "starting", "healthy", "unhealthy"; "" when
+  // it has no healthcheck or does not run.
+  std::string health;
 };
 
 // POST /v1/jails.
@@ -72,6 +75,17 @@ struct RunRequest {
   std::string template_name;
   platform::JailSpec spec;
   std::vector<std::string> limits;
+};
+
+// What a start, stop, restart or destroy did: `changed` false when the jail
+// already was as asked (start of a running jail, stop of a stopped one);
+// `state` the jail's state after the call (jail::JailStateName, or
+// "destroyed"); `previous` its state before ("" when unknown: an older
+// daemon).
+struct JailChange {
+  bool changed = true;
+  std::string state;
+  std::string previous;
 };
 
 // Result of Apply.
@@ -114,10 +128,10 @@ class Daemon {
   // InvalidArgument (bad spec or limit), AlreadyExists, NotFound (template).
   virtual absl::Status CreateJail(const CreateJailRequest& request) = 0;
   // Stops and forgets the jail and its limits. NotFound, FailedPrecondition.
-  virtual absl::Status DestroyJail(std::string_view name) = 0;
-  virtual absl::Status StartJail(std::string_view name) = 0;
-  virtual absl::Status StopJail(std::string_view name) = 0;
-  virtual absl::Status RestartJail(std::string_view name) = 0;
+  virtual absl::StatusOr<JailChange> DestroyJail(std::string_view name) = 0;
+  virtual absl::StatusOr<JailChange> StartJail(std::string_view name) = 0;
+  virtual absl::StatusOr<JailChange> StopJail(std::string_view name) = 0;
+  virtual absl::StatusOr<JailChange> RestartJail(std::string_view name) = 0;
   // Runs a command in a running jail; its output goes to the request's fds.
   virtual absl::StatusOr<platform::ExecResult> Exec(
       std::string_view name, const platform::ExecRequest& request) = 0;
@@ -150,7 +164,8 @@ class Daemon {
   virtual DaemonStatus Status() = 0;
   // The sampler's latest snapshot, or nullptr before the first tick.
   virtual std::shared_ptr<const racct::Snapshot> LatestSnapshot() = 0;
-  // devctl-style rule-match events.
+  // The daemon's event log: lifecycle, health, policy and the devctl-style
+  // rule-match lines (engine/event_stream.h).
   virtual engine::EventStream& Events() = 0;
 };
 

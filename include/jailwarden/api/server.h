@@ -12,8 +12,8 @@
 //   GET    /v1/jails                          {"jails": [JailInfo...]}
 //   POST   /v1/jails                          create {"spec"|"template", "limits", "start"}
 //   GET    /v1/jails/NAME                     JailInfo
-//   DELETE /v1/jails/NAME                     destroy
-//   POST   /v1/jails/NAME/{start,stop,restart}
+//   DELETE /v1/jails/NAME                     destroy -> {"ok","changed","state","previous"}
+//   POST   /v1/jails/NAME/{start,stop,restart} -> {"ok","changed","state","previous"}
 //   POST   /v1/jails/NAME/exec                {"argv": [...]} -> NDJSON stream
 //   GET    /v1/jails/NAME/usage               UsageRow
 //   POST   /v1/run                            one-shot jail -> NDJSON stream
@@ -23,6 +23,7 @@
 //   GET    /v1/limits?filter=F                rctl_get_limits
 //   GET    /v1/usage?subject=F                rctl_get_racct (+ per resource, humanized)
 //   GET    /v1/top                            {"jails": [UsageRow...]}
+//   GET    /v1/events?since=ID[&jail=J&type=T,..&follow=0]  NDJSON event log (docs/events.md)
 //   GET    /v1/events[?after=SEQ&max=N&timeout_ms=T]   text/event-stream of devctl lines
 //   POST   /v1/apply                          {"policy": TEXT, "filename", "dry_run"}
 // Errors: {"error": message, "code": "NOT_FOUND", "errno": "ESRCH"}.

@@ -67,6 +67,10 @@ struct JailStatus {
     int last_exit_signal = 0;  // 0: none
   };
   std::optional<Main> main = std::nullopt;
+  // Its policy healthcheck's verdict (service::HealthChecker): true when
+  // healthy, false when starting or unhealthy; none without a check
+  // (jailwarden_jail_healthy is then absent).
+  std::optional<bool> healthy = std::nullopt;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by

@@ -116,6 +116,26 @@ struct ServerConfig {
 };
 
 // One jail, after template inheritance.
+// ---- healthcheck (issue 17: health checks) ----------------------------------
+// A jail's `healthcheck:` (docs/policy.md): a command the daemon runs inside
+// the running jail every `interval`, as `jailwarden exec` would; exit 0 is
+// healthy. `retries` failures in a row (after `start_period`) make the jail
+// unhealthy and trigger `on_failure`.
+enum class HealthAction { kNone, kRestart, kStop };
+std::string_view HealthActionName(HealthAction action);  // "none", "restart", "stop"
+
+struct HealthCheckPolicy {
+  // The command's argv; a string in the policy is {"/bin/sh", "-c", STRING}.
+  std::vector<std::string> argv;
+  absl::Duration interval = absl::Seconds(30);
+  absl::Duration timeout = absl::Seconds(10);  // killed after this; a failure
+  int64_t retries = 3;                         // failures in a row
+  absl::Duration start_period = absl::ZeroDuration();  // failures not counted
+  HealthAction on_failure = HealthAction::kNone;
+  friend bool operator==(const HealthCheckPolicy&, const HealthCheckPolicy&) = default;
+};
+// ---- end healthcheck ---------------------------------------------------------
+
 struct JailPolicy {
   std::string name;
   std::string template_name;  // the template it names directly, "" for none
@@ -128,6 +148,9 @@ struct JailPolicy {
   std::vector<std::string> limit_texts;
   SourcePosition position;      // of the jail's name in the file
   bool path_defaulted = false;  // spec.path came from <state_dir>/roots/<name>
+  // ---- healthcheck (issue 17) ----
+  std::optional<HealthCheckPolicy> healthcheck;  // none: no check
+  // ---- end healthcheck ----
   friend bool operator==(const JailPolicy&, const JailPolicy&) = default;
 };
 

@@ -18,6 +18,7 @@
 // wait for a jail to start: they read published copies.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,10 +29,15 @@
 #include "jailwarden/api/daemon.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/racct/sampler.h"
+#include "jailwarden/service/health_checker.h"
 #include "jailwarden/service/host_backend.h"
 #include "jailwarden/service/state_dir_lock.h"
 
 namespace jailwarden::service {
+
+// <state_dir>/event-id: the event log's id high-water mark
+// (engine::EventStream::OpenHighWater).
+inline constexpr char kEventIdFile[] = "event-id";
 
 struct DaemonOptions {
   // The policy file SIGHUP re-reads ("" for a daemon made from text only).
@@ -85,6 +91,8 @@ class Daemon final : public api::Daemon {
   std::vector<int> ports() const;
   // The API token ("" without serve_http).
   const std::string& token() const;
+  // Every checked jail's health (HealthChecker::States).
+  std::map<std::string, JailHealth> Health() const;
   // The sampler; TickOnce() runs one tick and its evaluation synchronously.
   racct::Sampler& sampler();
 
@@ -93,10 +101,10 @@ class Daemon final : public api::Daemon {
   absl::StatusOr<api::JailInfo> GetJail(std::string_view name) override;
   absl::StatusOr<std::string> JailLogDir(std::string_view name) override;
   absl::Status CreateJail(const api::CreateJailRequest& request) override;
-  absl::Status DestroyJail(std::string_view name) override;
-  absl::Status StartJail(std::string_view name) override;
-  absl::Status StopJail(std::string_view name) override;
-  absl::Status RestartJail(std::string_view name) override;
+  absl::StatusOr<api::JailChange> DestroyJail(std::string_view name) override;
+  absl::StatusOr<api::JailChange> StartJail(std::string_view name) override;
+  absl::StatusOr<api::JailChange> StopJail(std::string_view name) override;
+  absl::StatusOr<api::JailChange> RestartJail(std::string_view name) override;
   absl::StatusOr<platform::ExecResult> Exec(
       std::string_view name, const platform::ExecRequest& request) override;
   absl::Status CheckRun(const api::RunRequest& run) override;

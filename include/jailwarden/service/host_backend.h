@@ -66,6 +66,14 @@ class HostBackend {
   // jail's last Apply. Empty where the enforcer owns the kernel's limits
   // outright (Linux). Thread-safe.
   virtual std::vector<rctl::Rule> ForeignRules() const { return {}; }
+
+  // How many of the jail's processes the kernel's OOM killer has killed
+  // since its start (a counter that only grows; the oom_killed event).
+  // Unimplemented where the host has no such counter (the default).
+  virtual absl::StatusOr<int64_t> OomKills(const platform::JailInstance& instance) {
+    (void)instance;
+    return absl::UnimplementedError("no OOM-kill counter on this backend");
+  }
 };
 
 struct LinuxBackendOptions {

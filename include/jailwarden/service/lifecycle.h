@@ -20,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "jailwarden/api/daemon.h"
+#include "jailwarden/engine/event_stream.h"
 #include "jailwarden/jail/journal.h"
 #include "jailwarden/jail/manager.h"
 #include "jailwarden/policy/policy.h"
@@ -60,10 +62,18 @@ class Lifecycle {
   // before it returns (RuleDatabase). DestroyJail also drops the jail's
   // runtime rules (its rules become the policy's for it, if any).
   absl::Status CreateJail(const api::CreateJailRequest& request);
-  absl::Status DestroyJail(std::string_view name);
-  absl::Status StartJail(std::string_view name);
-  absl::Status StopJail(std::string_view name);
-  absl::Status RestartJail(std::string_view name);
+  //
+  // Start, stop, restart and destroy say what they did (api::JailChange):
+  // a start of a running jail or a stop of a stopped one changes nothing
+  // and answers changed=false. Each change publishes its events (created,
+  // started, stopped, restarted, destroyed; dependencies and dependents
+  // started or stopped along with it included) with details {"by": BY}.
+  absl::StatusOr<api::JailChange> DestroyJail(std::string_view name,
+                                              std::string_view by = "api");
+  absl::StatusOr<api::JailChange> StartJail(std::string_view name, std::string_view by = "api");
+  absl::StatusOr<api::JailChange> StopJail(std::string_view name, std::string_view by = "api");
+  absl::StatusOr<api::JailChange> RestartJail(std::string_view name,
+                                              std::string_view by = "api");
   absl::StatusOr<platform::ExecResult> Run(const api::RunRequest& run,
                                            const platform::ExecRequest& request);
   // Run's checks of `run` (template, name, limits) without making anything.
@@ -96,6 +106,21 @@ class Lifecycle {
   jail::Manager& manager() { return manager_; }
 
   absl::Mutex& mutex() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+
+  // The event log jail changes are published to; null (the default): none.
+  // Set once, before ApplyInitialPolicy.
+  void SetEventLog(engine::EventStream* events) { events_ = events; }
+  // Every defined (not one-shot) jail's state, ended jails noticed first.
+  using JailStates = std::map<std::string, jail::JailState>;
+  JailStates JailStatesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes what changed since `before`, per jail in name order: created
+  // (then started), destroyed, started, stopped, or restarted for the
+  // jails in `restarted` that run again. details {"by": by}.
+  void PublishChangesLocked(const JailStates& before, const std::set<std::string>& restarted,
+                            std::string_view by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes one event (nothing without an event log).
+  void Publish(std::string_view type, std::string_view jail,
+               std::vector<engine::EventField> details);
 
   // Journal helpers for the operations under the control lock (the
   // Reloader's apply too). Begin records the intent durably (an error means
@@ -131,6 +156,7 @@ class Lifecycle {
   absl::Status DropTransientJailRules(const std::string& name);
 
   jail::Manager& manager_;
+  engine::EventStream* events_ = nullptr;
   RuleDatabase& rules_;
   JailRegistry& registry_;
   absl::Mutex mu_;
