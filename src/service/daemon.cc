@@ -14,6 +14,7 @@
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/service/jail_registry.h"
 #include "jailwarden/service/lifecycle.h"
+#include "jailwarden/service/policy_record.h"
 #include "jailwarden/service/reloader.h"
 #include "jailwarden/service/rule_database.h"
 #include "jailwarden/service/tick_router.h"
@@ -88,6 +89,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   if (d.options.state_lock == nullptr) {
     JW_ASSIGN_OR_RETURN(d.options.state_lock, StateDirLock::Acquire(server.state_dir));
   }
+  // The last `apply -f` of another file, if any, is what runs
+  // (policy_record.h); the server settings stay the configuration file's.
+  JW_ASSIGN_OR_RETURN(policy, PolicyToStartWith(std::move(policy), d.options.config_path));
   if (d.options.serve_http) {
     JW_ASSIGN_OR_RETURN(d.token, api::LoadOrCreateToken(server.token_file));
   }
@@ -277,7 +281,7 @@ absl::StatusOr<std::vector<api::RuleInfo>> Daemon::DescribeRules(std::string_vie
 
 absl::StatusOr<api::ApplyResult> Daemon::Apply(std::string_view text,
                                                std::string_view filename, bool dry_run) {
-  return impl_->reloader->Apply(policy::LoadPolicyText(text, filename), dry_run);
+  return impl_->reloader->ApplyText(text, filename, dry_run);
 }
 
 api::DaemonStatus Daemon::Status() {
