@@ -17,10 +17,26 @@ namespace jailwarden::api {
 
 namespace {
 
+// A 2xx answer's body as JSON. A body that is not JSON comes from
+// something that is not the daemon (a proxy, a captive portal, a process
+// squatting the port): "malformed JSON from <server>: <parse error>".
+// Aborted (exit 1): the request failed and nothing is known of its effect.
+absl::StatusOr<Json> ParseAnswer(std::string_view server, std::string_view text) {
+  absl::StatusOr<Json> j = ParseJson(text);
+  if (!j.ok()) {
+    // ParseJson says "malformed JSON at line L, column C: ...": keep the
+    // position and the parser's words after the address.
+    std::string_view why = ToStd(j.status().message());
+    if (StartsWith(why, "malformed JSON at ")) why.remove_prefix(18);
+    return absl::AbortedError(ToAbsl(StrCat("malformed JSON from ", server, ": ", why)));
+  }
+  return j;
+}
+
 absl::StatusOr<Json> CallJson(Client& c, std::string_view method,
                               std::string_view target, std::string_view body = {}) {
   JW_ASSIGN_OR_RETURN(std::string text, c.Call(method, target, body));
-  return ParseJson(text);
+  return ParseAnswer(c.options().server, text);
 }
 
 std::string JailPath(std::string_view name) {
@@ -104,7 +120,7 @@ absl::StatusOr<ApplyResult> Client::Apply(std::string_view policy_text,
     return absl::InvalidArgumentError(ToAbsl(Join(lines, "\n")));
   }
   if (r.status < 200 || r.status >= 300) return StatusFromError(r.status, r.body);
-  JW_ASSIGN_OR_RETURN(Json j, ParseJson(r.body));
+  JW_ASSIGN_OR_RETURN(Json j, ParseAnswer(options_.server, r.body));
   ApplyResult result;
   JW_RETURN_IF_ERROR(ReadBool(j, "changed", &result.changed));
   JW_RETURN_IF_ERROR(ReadString(j, "diff", &result.diff));
@@ -138,7 +154,7 @@ absl::StatusOr<ExecOutcome> Client::StreamExec(
   absl::Status parse_error;
   auto handle_line = [&](std::string_view line) {
     if (on_exec_line_) on_exec_line_(line);
-    absl::StatusOr<Json> j = ParseJson(line);
+    absl::StatusOr<Json> j = ParseAnswer(options_.server, line);
     if (!j.ok()) {
       parse_error = j.status();
       return;
@@ -236,7 +252,7 @@ absl::StatusOr<std::string> RctlClientBackend::GetText(std::string_view path,
   JW_ASSIGN_OR_RETURN(
       std::string text,
       client_.Call("GET", StrCat(path, "?", param, "=", UrlEncode(filter))));
-  JW_ASSIGN_OR_RETURN(Json j, ParseJson(text));
+  JW_ASSIGN_OR_RETURN(Json j, ParseAnswer(client_.options().server, text));
   std::string out;
   JW_RETURN_IF_ERROR(ReadString(j, field, &out));
   return out;

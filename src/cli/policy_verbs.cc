@@ -62,7 +62,9 @@ int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
       "Replace the daemon's running policy by FILE (as SIGHUP does with the "
       "policy file): rules swapped in one step, jails added, removed or "
       "restarted only where their definition changed. A bad policy changes "
-      "nothing and its errors are printed (exit 78).",
+      "nothing and its errors are printed (exit 78). FILE stays the policy "
+      "after a restart (<state_dir>/policy-of-record.yaml) until SIGHUP or an "
+      "apply of the daemon's configuration file.",
       "jailwarden apply");
   ConnectionFlags flags;
   AddConnectionFlags(app, flags);

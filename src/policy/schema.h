@@ -150,6 +150,9 @@ inline constexpr ParamDef kParams[] = {
     // enforced by an ext4/xfs project quota; refused where the layer's file
     // system has none enabled (docs/security.md, "Disk quota").
     {"linux.disk_quota", ParamType::kString},
+    // Linux only: a read-only sysfs at /sys with runc's masked paths
+    // hidden (docs/security.md, "/sys"); without it a jail has no /sys.
+    {"linux.sysfs", ParamType::kBool},
 };
 inline constexpr std::string_view kSeccompKeys[] = {"allow", "deny"};
 

@@ -16,6 +16,7 @@
 #include "jailwarden/service/health_checker.h"
 #include "jailwarden/service/jail_registry.h"
 #include "jailwarden/service/lifecycle.h"
+#include "jailwarden/service/policy_record.h"
 #include "jailwarden/service/reloader.h"
 #include "jailwarden/service/rule_database.h"
 #include "jailwarden/service/tick_router.h"
@@ -126,6 +127,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   }
   // Event ids continue after the last run's (never repeat).
   JW_RETURN_IF_ERROR(d.events.OpenHighWater(StrCat(server.state_dir, "/", kEventIdFile)));
+  // The last `apply -f` of another file, if any, is what runs
+  // (policy_record.h); the server settings stay the configuration file's.
+  JW_ASSIGN_OR_RETURN(policy, PolicyToStartWith(std::move(policy), d.options.config_path));
   if (d.options.serve_http) {
     JW_ASSIGN_OR_RETURN(d.token, api::LoadOrCreateToken(server.token_file));
   }
@@ -403,7 +407,7 @@ absl::StatusOr<std::vector<api::RuleInfo>> Daemon::DescribeRules(std::string_vie
 
 absl::StatusOr<api::ApplyResult> Daemon::Apply(std::string_view text,
                                                std::string_view filename, bool dry_run) {
-  return impl_->reloader->Apply(policy::LoadPolicyText(text, filename), dry_run);
+  return impl_->reloader->ApplyText(text, filename, dry_run);
 }
 
 api::DaemonStatus Daemon::Status() {

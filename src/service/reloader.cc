@@ -8,7 +8,9 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/diff.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/kernel_form.h"
+#include "jailwarden/service/policy_record.h"
 
 namespace jailwarden::service {
 namespace {
@@ -50,19 +52,57 @@ void Reloader::Record(bool ok, std::string error) {
 
 absl::StatusOr<api::ApplyResult> Reloader::ReloadFromFile() {
   LogInfo("reloading policy", {{"file", config_path_}});
-  return Apply(policy::LoadPolicyFile(config_path_), false);
+  return ApplyThen(policy::LoadPolicyFile(config_path_), false, DropPolicyRecord);
+}
+
+absl::StatusOr<api::ApplyResult> Reloader::ApplyText(std::string_view text,
+                                                     std::string_view filename, bool dry_run) {
+  if (config_path_.empty()) {
+    return Apply(policy::LoadPolicyText(text, filename), dry_run);
+  }
+  auto record = [this, text, filename](const std::string& state_dir) -> absl::Status {
+    // The configuration file's own text: back to it. (Bounded read; a
+    // file that cannot be read now is "another text".)
+    absl::StatusOr<std::string> config = policy::ReadPolicyFileBounded(config_path_);
+    if (config.ok() && *config == text) {
+      return DropPolicyRecord(state_dir);
+    }
+    JW_RETURN_IF_ERROR(WritePolicyRecord(state_dir, text, filename));
+    LogInfo("policy of record written: a restart runs this policy, not the configuration "
+            "file's, until SIGHUP or an apply of the configuration file",
+            {{"from", std::string(filename)}, {"file", PolicyRecordPath(state_dir)}});
+    return absl::OkStatus();
+  };
+  return ApplyThen(policy::LoadPolicyText(text, filename), dry_run, record);
 }
 
 absl::StatusOr<api::ApplyResult> Reloader::Apply(absl::StatusOr<policy::Policy> loaded,
                                                  bool dry_run) {
+  return ApplyThen(std::move(loaded), dry_run, nullptr);
+}
+
+absl::StatusOr<api::ApplyResult> Reloader::ApplyThen(
+    absl::StatusOr<policy::Policy> loaded, bool dry_run,
+    const std::function<absl::Status(const std::string&)>& after) {
   if (!loaded.ok()) {
     Record(false, std::string(loaded.status().message()));
     LogError("policy reload refused; the running policy stays",
              {{"error", std::string(loaded.status().message())}});
     return loaded.status();
   }
-  return lifecycle_.Serialized(
-      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ApplyLocked(*std::move(loaded), dry_run); });
+  return lifecycle_.Serialized([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    // The state directory in use before the apply (server settings take
+    // effect only at a restart).
+    const std::string state_dir = lifecycle_.PolicyLocked().server.state_dir;
+    absl::StatusOr<api::ApplyResult> r = ApplyLocked(*std::move(loaded), dry_run);
+    if (r.ok() && !dry_run && after) {
+      if (absl::Status s = after(state_dir); !s.ok()) {
+        LogError("policy of record not updated", {{"error", std::string(s.message())}});
+        r->failures.push_back(StrCat("policy of record not updated: ", ToStd(s.message())));
+      }
+    }
+    return r;
+  });
 }
 
 absl::StatusOr<api::ApplyResult> Reloader::ApplyLocked(policy::Policy next, bool dry_run)

@@ -8,12 +8,16 @@
 
 #include <cerrno>
 #include <fstream>
+#include <sstream>
 
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/exit_code.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/policy.h"
+#if defined(__linux__)
+#include "jailwarden/platform/linux/cgroup_placement.h"
+#endif
 #include "jailwarden/service/daemon.h"
 #include "jailwarden/service/host_backend.h"
 #include "jailwarden/service/state_dir_lock.h"
@@ -94,6 +98,31 @@ absl::Status InstallSignals() {
   if (sigaction(SIGPIPE, &sa, nullptr) != 0) return ErrnoStatus(errno, "sigaction");
   return absl::OkStatus();
 }
+
+#if defined(__linux__)
+// Moves serve into <own cgroup>/supervisor on the unified tree and enables
+// the offered controllers for the jails' cgroups; logs what it did.
+absl::Status PlaceSelfInCgroupLeaf(const std::string& cgroup_root) {
+  std::ifstream in("/proc/self/cgroup");
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<platform::DaemonCgroupPlacement> placed =
+      platform::PlaceDaemonCgroup(cgroup_root, text.str(), getpid());
+  if (!placed.ok()) {
+    return placed.status();
+  }
+  for (const std::string& w : placed->warnings) {
+    LogWarning("cgroup placement incomplete", {{"detail", w}});
+  }
+  if (!placed->leaf_dir.empty()) {
+    LogInfo("jailwarden runs in its cgroup leaf",
+            {{"cgroup", placed->leaf_dir},
+             {"jail_controllers", placed->enabled.empty() ? "none offered"
+                                                         : Join(placed->enabled, " ")}});
+  }
+  return absl::OkStatus();
+}
+#endif
 
 }  // namespace
 
@@ -191,6 +220,17 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   LinuxBackendOptions bo;
   bo.run_dir = RunDirFor(policy->server.state_dir);
   bo.cgroup_parent = CgroupParentFor(policy->server.state_dir);
+#if defined(__linux__)
+  // Before the backend: it reads /proc/self/cgroup, and the jails' cgroups
+  // need the controllers this enables (cgroup_placement.h).
+  if (policy->server.backend != policy::Backend::kFreeBsd) {
+    if (absl::Status s = PlaceSelfInCgroupLeaf(bo.cgroup_root); !s.ok()) {
+      err << "jailwarden serve: " << s.message() << "\n";
+      LogError("cgroup placement failed", {{"error", std::string(s.message())}});
+      return EX_CONFIG;
+    }
+  }
+#endif
   absl::StatusOr<std::unique_ptr<HostBackend>> backend =
       NewHostBackend(policy->server.backend, bo);
   if (!backend.ok()) {

@@ -18,6 +18,7 @@
 //
 // Thread-safety: thread-safe; Apply runs under the Lifecycle's lock.
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -51,13 +52,27 @@ class Reloader {
   // limits cannot be applied. In each of those cases nothing changed.
   absl::StatusOr<api::ApplyResult> Apply(absl::StatusOr<policy::Policy> loaded,
                                          bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);
-  // SIGHUP: Apply of config_path.
+  // SIGHUP: Apply of config_path; on success the policy of record
+  // (policy_record.h) is the configuration file again.
   absl::StatusOr<api::ApplyResult> ReloadFromFile() ABSL_LOCKS_EXCLUDED(mu_);
+  // `apply -f FILENAME`: Apply of `text`. On success (not a dry run) and
+  // with a configuration file, `text` becomes the policy of record unless
+  // it is the configuration file's current text, which drops the record;
+  // both under the control lock, before the call answers. A record that
+  // cannot be written is one of the result's failures (the policy applied
+  // stays in force until the next start).
+  absl::StatusOr<api::ApplyResult> ApplyText(std::string_view text, std::string_view filename,
+                                             bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& config_path() const { return config_path_; }
   ReloadStatus status() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // Apply, then (on success, not dry) `after(state_dir)` under the same
+  // control lock; its error is added to the result's failures.
+  absl::StatusOr<api::ApplyResult> ApplyThen(
+      absl::StatusOr<policy::Policy> loaded, bool dry_run,
+      const std::function<absl::Status(const std::string&)>& after);
   absl::StatusOr<api::ApplyResult> ApplyLocked(policy::Policy next, bool dry_run);
   void Record(bool ok, std::string error) ABSL_LOCKS_EXCLUDED(mu_);
 

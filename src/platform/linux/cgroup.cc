@@ -16,6 +16,7 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/cgroup_placement.h"
 #include "jailwarden/platform/linux/proc_cgroup.h"
 
 namespace jailwarden::platform {
@@ -211,10 +212,12 @@ absl::StatusOr<CgroupLayout> CgroupLayout::Detect(std::string_view cgroup_root,
       if (e == nullptr) {
         ok = false;
       } else {
-        // First: Create looks at the v2 group before the v1 freezer.
+        // First: Create looks at the v2 group before the v1 freezer. The
+        // daemon's own cgroup there is the one it was placed in, without
+        // the leaf it moved itself into (cgroup_placement.h).
         layout.hierarchies_.insert(
             layout.hierarchies_.begin(),
-            {"unified", JoinPath(cgroup_root, row.unified_mount), e->path});
+            {"unified", JoinPath(cgroup_root, row.unified_mount), DaemonCgroupBase(e->path)});
       }
     }
     if (ok) {
@@ -245,6 +248,11 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
     absl::Status st;
     for (int attempt = 0; attempt < 3; ++attempt) {
       st = MkdirOne(p);
+      if (st.ok() && h.key == "unified") {
+        // The jails' parent passes on what the daemon's cgroup offers
+        // (every controller once the daemon sits in its leaf).
+        st = EnableOfferedControllers(p).status();
+      }
       if (st.ok()) {
         st = MkdirOne(top);
       }

@@ -32,6 +32,7 @@ std::string InitConfigToJson(const InitConfig& c) {
   j["caps_unrestricted"] = c.caps_unrestricted;
   j["hostname_writable"] = c.hostname_writable;
   j["net_sysctls_writable"] = c.net_sysctls_writable;
+  j["mount_sysfs"] = c.mount_sysfs;
   j["seccomp"] = c.seccomp;
   j["oom_events_path"] = c.oom_events_path;
   return j.dump();
@@ -54,6 +55,7 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->caps_unrestricted = j.value("caps_unrestricted", false);
     c->hostname_writable = j.value("hostname_writable", false);
     c->net_sysctls_writable = j.value("net_sysctls_writable", false);
+    c->mount_sysfs = j.value("mount_sysfs", false);
     c->seccomp = j.value("seccomp", std::string());
     c->oom_events_path = j.value("oom_events_path", std::string());
     c->mounts.clear();

@@ -45,6 +45,9 @@ struct InitConfig {
   // and net (vnet: the jail's own stack).
   bool hostname_writable = false;
   bool net_sysctls_writable = false;
+  // linux.sysfs: a sysfs at the jail's /sys, read-only, with runc's masked
+  // paths hidden (/sys/firmware, /sys/devices/virtual/powercap, ...).
+  bool mount_sysfs = false;
   // The jail's seccomp filter as SeccompSettingsToText writes it
   // (jailwarden/platform/linux/seccomp.h). Init builds and installs it
   // after pivot_root, before dropping capabilities; everything it starts

@@ -235,6 +235,27 @@ void ProtectProc(const std::string& proc, const InitConfig& c) {
   }
 }
 
+// linux.sysfs: a fresh sysfs (it shows the jail's own network devices
+// when it has a network namespace), read-only as runc mounts it, and the
+// parts of it runc masks hidden: firmware tables (ACPI, EFI variables,
+// DMI), the power-capping counters whose energy readings leak what other
+// tenants compute (CVE-2020-8694 class), and the kernel's debug and
+// tracing files. Before pivot_root (MaskPath binds the host's /dev/null).
+void MountSysfs(int root_fd) {
+  {
+    Fd under(CheckPath(MkdirAllBeneath(root_fd, "/sys", 0555), "mount target", "/sys"));
+    JW_INIT_CHECK_SYS(mount("sysfs", under.path().c_str(), "sysfs",
+                            MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr),
+                      "sysfs");
+  }
+  // Opened again: the fd above still names the directory under the mount.
+  Fd sys(CheckPath(OpenBeneath(root_fd, "/sys", O_PATH | O_DIRECTORY), "open", "/sys"));
+  for (const char* p : {"/firmware", "/devices/virtual/powercap", "/kernel/debug",
+                        "/kernel/tracing", "/kernel/security", "/fs/bpf"}) {
+    MaskPath(sys.path() + p);
+  }
+}
+
 void InstallJailSeccomp(const std::string& text) {
   SeccompSettings settings;
   std::vector<sock_filter> program;
@@ -343,6 +364,9 @@ int SetupJail(const InitConfig& c) {
       Fd proc(CheckPath(OpenBeneath(root_fd.get(), "/proc", O_PATH | O_DIRECTORY), "open",
                         "/proc"));
       ProtectProc(proc.path(), c);
+    }
+    if (c.mount_sysfs) {
+      MountSysfs(root_fd.get());
     }
     MakeDev(root_fd.get(), c.devpts_max);
     // A convenience, not a mount: a jail that made its own /tmp a link

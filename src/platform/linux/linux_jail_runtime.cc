@@ -172,6 +172,9 @@ class LinuxJailRuntime final : public JailRuntime {
     config.capabilities = privileges.capabilities;
     config.hostname_writable = privileges.set_hostname;
     config.net_sysctls_writable = privileges.net_sysctls;
+    if (auto it = spec.parameters.find("linux.sysfs"); it != spec.parameters.end()) {
+      config.mount_sysfs = it->second == "true";
+    }
     bs["capabilities"] =
         privileges.unrestricted ? "all" : FormatCapabilityList(privileges.capabilities);
     // The seccomp filter (docs/security.md): init installs it; commands
