@@ -13,6 +13,7 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/api/exec_session.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 
@@ -42,7 +43,8 @@ class StreamSlot {
 
 // Runs `call` on its own thread with stdout/stderr on pipes and streams
 // NDJSON lines: {"stream":"stdout","data":...} ... then one final
-// {"exit_code":N,"signal":S,"timed_out":B} or {"error":...}.
+// {"exit_code":N,"signal":S,"timed_out":B[,"exec_error":"ARGV0: why"]} or
+// {"error":...}.
 void Router::Impl::StreamCommand(
     platform::ExecRequest exec,
     const std::function<absl::StatusOr<platform::ExecResult>(
@@ -111,6 +113,10 @@ void Router::Impl::StreamCommand(
     last["exit_code"] = result->exit_code;
     last["signal"] = result->term_signal;
     last["timed_out"] = result->timed_out;
+    if (result->exec_errno != 0) {
+      // The child's own word on why argv[0] did not run, as a shell says it.
+      last["exec_error"] = ExecErrorText(exec.argv, result->exec_errno);
+    }
   } else {
     last = ErrorToJson(result.status());
   }

@@ -262,6 +262,9 @@ int StreamCommand(std::string_view verb, const ConnectionFlags& flags, api::Clie
     ctx.err << "jailwarden " << verb << ": " << outcome->error << "\n";
     return 126;
   }
+  if (!outcome->exec_error.empty() && !flags.json) {
+    ctx.err << "jailwarden " << verb << ": " << outcome->exec_error << "\n";
+  }
   return ExitStatusOf(*outcome);
 }
 

@@ -71,6 +71,10 @@ struct UsageRow {
 struct ExecOutcome {
   platform::ExecResult result;
   std::string error;  // the daemon's error, when the command did not run
+  // Why argv[0] could not be executed, from the child itself
+  // ("/nonexistent: No such file or directory"); the result then holds
+  // the shell's 127 or 126.
+  std::string exec_error;
 };
 
 class Client {
