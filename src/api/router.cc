@@ -7,6 +7,7 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/api/exec_frames.h"
 #include "jailwarden/api/token.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
@@ -333,6 +334,7 @@ absl::Status Router::Impl::ParseExec(const Json& body, platform::ExecRequest* ex
 }
 
 void Router::Impl::Exec(const std::string& name, const Json& body) {
+  if (EqualsIgnoreCase(req_.Header("upgrade"), kExecProtocol)) return ExecSession(name);
   platform::ExecRequest exec;
   absl::Status s =
       RejectUnknownFields(body, {"argv", "env", "clean_env", "timeout_ms"});

@@ -13,7 +13,9 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/api/exec_frames.h"
 #include "jailwarden/api/exec_session.h"
+#include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 
@@ -122,6 +124,27 @@ void Router::Impl::StreamCommand(
   }
   if (client) out_.Write(DumpJson(last) + "\n");
   out_.Finish();
+}
+
+void Router::Impl::ExecSession(const std::string& name) {
+  absl::StatusOr<ExecSessionRequest> request = ExecSessionRequestFromJson(req_.body);
+  if (!request.ok()) return SendError(request.status());
+  absl::StatusOr<JailInfo> info = d_.GetJail(name);
+  if (!info.ok()) return SendError(info.status());
+  if (info->state != "running") {
+    return SendError(absl::FailedPreconditionError(
+        ToAbsl(StrCat("jail ", name, " is not running"))));
+  }
+  StreamSlot slot(r_, req_.remote_addr);
+  if (slot.refused().has_value()) return RefuseStream(*slot.refused());
+  absl::StatusOr<base::UniqueFd> conn = out_.Upgrade(kExecProtocol, {});
+  if (!conn.ok()) {
+    // Unavailable: the client went away first; nothing to answer.
+    if (conn.status().code() != absl::StatusCode::kUnavailable) SendError(conn.status());
+    return;
+  }
+  ServeExecSession(conn->release(), *std::move(request),
+                   [this, name](const platform::ExecRequest& r) { return d_.Exec(name, r); });
 }
 
 void Router::Impl::Events() {

@@ -9,10 +9,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "jailwarden/cli/verbs.h"
+
 namespace jailwarden::cli {
+
+struct ConnectionFlags;
 
 struct InteractiveOptions {
   bool tty = false;            // raw mode on in_fd, SIGWINCH -> resize frames
@@ -30,6 +35,15 @@ struct InteractiveOptions {
 // exit frame, the stream's end, SIGINT, SIGTERM or SIGHUP (then 128 +
 // the signal).
 int RunInteractiveSession(int conn, const InteractiveOptions& options);
+
+// `jailwarden exec -i/-t` and `console`: opens the daemon's exec stream
+// (POST /v1/jails/NAME/exec, Upgrade: jailwarden-exec.v1) with the
+// terminal's size and TERM when `tty`, then runs the session. Returns the
+// command's status, or Fail()'s for a daemon that refuses or cannot be
+// reached.
+int RunInteractiveExec(const ConnectionFlags& flags, const std::string& name,
+                       std::vector<std::string> argv, bool tty, bool forward_stdin,
+                       std::string_view verb, CommandContext& ctx);
 
 // The size (rows, cols) of the terminal on `fd`, nullopt if it is none.
 std::optional<std::pair<uint16_t, uint16_t>> TerminalSize(int fd);
