@@ -3,7 +3,8 @@
 // terminal from tmux or on pipes from the shell, the daemon's side
 // (api::ServeExecSession) in this process on a real jail, joined by a
 // unix socket standing in for the upgraded HTTP connection. tmux runs on
-// its own server socket (-L), killed by that socket only.
+// its own server socket (-S in the test's workspace), killed by that
+// socket only.
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -48,7 +49,8 @@ class ExecTtyTest : public ::testing::Test {
     ASSERT_EQ(bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     ASSERT_EQ(listen(listen_fd_, 8), 0);
     server_ = std::thread([this] { Serve(); });
-    tmux_ = "tmux -L jw-xt-" + std::to_string(getpid()) + " ";
+    // Its own server socket in the workspace: removed with it.
+    tmux_ = "tmux -S " + ws_.top + "/tmux.sock ";
   }
   void TearDown() override {
     if (!tmux_.empty()) (void)!system((tmux_ + "kill-server 2>/dev/null").c_str());
