@@ -13,13 +13,14 @@ if [[ ! -f $check ]]; then
   exit 0
 fi
 # Headers FreeBSD has in base (libarchive, zlib, OpenSSL, crypt_r in
-# unistd.h) or in ports (curl: ftp/curl) that the sysroot does not carry:
+# unistd.h) or in ports (curl: ftp/curl; libmicrohttpd: www/libmicrohttpd)
+# that the sysroot does not carry:
 # Debian's copies of the same libraries, alone in a folder on CPATH so no
 # other Linux header leaks in.
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
 need() { [[ -e $1 ]] || { echo "freebsd-check: $1 missing (install-deps.sh installs it)" >&2; exit 1; }; }
-for h in archive.h archive_entry.h zlib.h zconf.h; do
+for h in archive.h archive_entry.h zlib.h zconf.h microhttpd.h; do
   need "/usr/include/$h"
   ln -s "/usr/include/$h" "$extra/$h"
 done

@@ -17,6 +17,7 @@ packages=(
   libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
   libssl-dev                          # API TLS: key generation, pinning; CivetWeb dlopens libssl.so
   libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
+  libmicrohttpd-dev                   # the API server: admin unix socket, TLS (GnuTLS), HTTP Upgrade
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests

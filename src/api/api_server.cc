@@ -54,6 +54,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   options.http.admit = [basic, token, max_connections, exempt](
                            const HttpRequest& head,
                            int peer_connections) -> std::optional<Rejection> {
+    // Root on the admin unix socket: the socket's mode is its credential.
+    if (head.peer_is_admin) return std::nullopt;
     const std::string auth = head.Header("authorization");
     const bool bearer = BearerMatches(auth, token);
     std::optional<bool> basic_ok;
@@ -85,12 +87,34 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   };
   server->router_ = std::make_unique<Router>(daemon, options.router);
   Router* router = server->router_.get();
-  JW_ASSIGN_OR_RETURN(
-      server->http_,
-      HttpServer::Start(options.http,
-                        [router](const HttpRequest& req, ResponseWriter& out) {
-                          router->Handle(req, out);
-                        }));
+  if (options.http.listen.empty() && options.mhd.listeners.empty()) {
+    return absl::InvalidArgumentError("no listen address");
+  }
+  if (!options.http.listen.empty()) {
+    JW_ASSIGN_OR_RETURN(
+        server->http_,
+        HttpServer::Start(options.http,
+                          [router](const HttpRequest& req, ResponseWriter& out) {
+                            router->Handle(req, out);
+                          }));
+  }
+  if (!options.mhd.listeners.empty()) {
+    options.mhd.admit = options.http.admit;
+    options.mhd.rejected = server->rejected_;
+    options.mhd.max_body_bytes = options.http.max_body_bytes;
+    options.mhd.io_timeout = options.http.io_timeout;
+    auto first = options.mhd_first;
+    absl::StatusOr<std::unique_ptr<MhdServer>> mhd = MhdServer::Start(
+        options.mhd, [router, first](const HttpRequest& req, ResponseWriter& out) {
+          if (first && first(req, out)) return;
+          router->Handle(req, out);
+        });
+    if (!mhd.ok()) {
+      server->Stop();
+      return mhd.status();
+    }
+    server->mhd_ = *std::move(mhd);
+  }
   return server;
 }
 
@@ -99,6 +123,7 @@ ApiServer::~ApiServer() { Stop(); }
 void ApiServer::Stop() {
   if (router_ != nullptr) router_->Shutdown();
   if (http_ != nullptr) http_->Stop();
+  if (mhd_ != nullptr) mhd_->Stop();
 }
 
 }  // namespace jailwarden::api

@@ -179,6 +179,7 @@ absl::StatusOr<ExecOutcome> Client::StreamExec(
     (void)ReadInt(*j, "signal", &v);
     outcome.result.term_signal = static_cast<int>(v);
     (void)ReadBool(*j, "timed_out", &outcome.result.timed_out);
+    (void)ReadString(*j, "exec_error", &outcome.exec_error);
     finished = true;
   };
   std::string error_body;

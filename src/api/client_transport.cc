@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "api/client_internal.h"
 #include "api/codec.h"
 #include "jailwarden/api/client.h"
 #include "jailwarden/api/http.h"
@@ -16,13 +17,7 @@
 // arrives. The typed calls on top are in client.cc.
 
 namespace jailwarden::api {
-namespace {
-
-struct Target {
-  std::string url_base;     // "https://127.0.0.1:9814"
-  std::string unix_socket;  // or "" for TCP
-  bool tls = false;
-};
+namespace client_internal {
 
 absl::StatusOr<Target> ParseServer(std::string_view server) {
   Target t;
@@ -63,12 +58,7 @@ void GlobalInit() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct ListDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
+namespace {
 
 // What the write callback needs.
 struct Sink {
@@ -94,9 +84,12 @@ size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+}  // namespace
+
 long Millis(absl::Duration d) { return static_cast<long>(absl::ToInt64Milliseconds(d)); }
 
-absl::Status TransportError(CURLcode code, const char* detail, const ClientOptions& o) {
+absl::Status TransportError(int curl_code, const char* detail, const ClientOptions& o) {
+  const auto code = static_cast<CURLcode>(curl_code);
   std::string why = detail[0] != '\0' ? detail : curl_easy_strerror(code);
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -126,32 +119,22 @@ absl::Status TransportError(CURLcode code, const char* detail, const ClientOptio
   }
 }
 
-}  // namespace
-
-Client::Client(ClientOptions options) : options_(std::move(options)) {}
-
-absl::StatusOr<int> Client::Stream(
-    std::string_view method, std::string_view target, std::string_view body,
-    const std::function<bool(std::string_view)>& on_data,
-    std::string* error_body) {
-  JW_ASSIGN_OR_RETURN(Target t, ParseServer(options_.server));
-  if (!t.tls && (!options_.pin.empty() || !options_.ca_file.empty())) {
+absl::StatusOr<std::unique_ptr<CURL, EasyDeleter>> NewEasy(const ClientOptions& o,
+                                                          const Target& t,
+                                                          const std::string& url) {
+  if (!t.tls && (!o.pin.empty() || !o.ca_file.empty())) {
     return absl::InvalidArgumentError(ToAbsl(StrCat(
-        "a pin or CA file is given but ", options_.server,
+        "a pin or CA file is given but ", o.server,
         " is not https://: refusing to send the token unprotected")));
   }
-  if (!options_.pin.empty() && !IsValidPin(options_.pin)) {
+  if (!o.pin.empty() && !IsValidPin(o.pin)) {
     return absl::InvalidArgumentError(ToAbsl(
-        StrCat("bad pin '", options_.pin, "': expected sha256//<44 base64 characters>")));
+        StrCat("bad pin '", o.pin, "': expected sha256//<44 base64 characters>")));
   }
   GlobalInit();
   std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   CURL* c = curl.get();
-  const std::string url = StrCat(t.url_base, target);
-  const std::string method_text(method);
-  char errbuf[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -163,34 +146,62 @@ absl::StatusOr<int> Client::Stream(
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "jailwarden-cli");
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
-  if (options_.max_time > absl::ZeroDuration()) {
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Millis(options_.max_time));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, Millis(o.connect_timeout));
+  if (o.max_time > absl::ZeroDuration()) {
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, Millis(o.max_time));
   }
   // Silence longer than `timeout` ends the transfer (less than 1 byte/s).
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-                   std::max<long>(1, static_cast<long>(absl::ToInt64Seconds(options_.timeout))));
+                   std::max<long>(1, static_cast<long>(absl::ToInt64Seconds(o.timeout))));
   if (!t.unix_socket.empty()) {
     curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, t.unix_socket.c_str());
   }
   if (t.tls) {
-    const bool by_ca = !options_.ca_file.empty();
-    const bool by_pin = !options_.pin.empty();
-    if (by_ca) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+    const bool by_ca = !o.ca_file.empty();
+    const bool by_pin = !o.pin.empty();
+    if (by_ca) curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
     // A pin alone checks the key and nothing else (the daemon's own
     // certificate is self-signed); a CA checks chain and name.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, (by_pin && !by_ca) ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, (by_pin && !by_ca) ? 0L : 2L);
-    if (by_pin) curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, options_.pin.c_str());
+    if (by_pin) curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, o.pin.c_str());
     curl_easy_setopt(c, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-    if (!options_.client_cert.empty()) {
-      curl_easy_setopt(c, CURLOPT_SSLCERT, options_.client_cert.c_str());
-      curl_easy_setopt(c, CURLOPT_SSLKEY, options_.client_key.empty()
-                                              ? options_.client_cert.c_str()
-                                              : options_.client_key.c_str());
+    if (!o.client_cert.empty()) {
+      curl_easy_setopt(c, CURLOPT_SSLCERT, o.client_cert.c_str());
+      curl_easy_setopt(c, CURLOPT_SSLKEY, o.client_key.empty()
+                                              ? o.client_cert.c_str()
+                                              : o.client_key.c_str());
     }
   }
+  return curl;
+}
+
+}  // namespace client_internal
+
+using client_internal::EasyDeleter;
+using client_internal::ListDeleter;
+using client_internal::NewEasy;
+using client_internal::OnWrite;
+using client_internal::ParseServer;
+using client_internal::Sink;
+using client_internal::Target;
+using client_internal::TransportError;
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<int> Client::Stream(
+    std::string_view method, std::string_view target, std::string_view body,
+    const std::function<bool(std::string_view)>& on_data,
+    std::string* error_body) {
+  JW_ASSIGN_OR_RETURN(Target t, ParseServer(options_.server));
+  const std::string url = StrCat(t.url_base, target);
+  const std::string method_text(method);
+  using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
+  JW_ASSIGN_OR_RETURN(EasyPtr curl, NewEasy(options_, t, url));
+  CURL* c = curl.get();
+  char errbuf[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   std::unique_ptr<curl_slist, ListDeleter> headers;
   auto add_header = [&headers](const std::string& h) {
     headers.reset(curl_slist_append(headers.release(), h.c_str()));

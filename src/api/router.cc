@@ -7,6 +7,7 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/api/exec_frames.h"
 #include "jailwarden/api/token.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
@@ -171,6 +172,8 @@ void Router::Impl::Run() {
 }
 
 bool Router::Impl::Authorized() {
+  // Root (or the daemon's user) on the admin unix socket (SO_PEERCRED).
+  if (req_.peer_is_admin) return true;
   const bool read_only = req_.method == "GET" || req_.method == "HEAD";
   if (read_only && r_.options_.public_reads && req_.remote_is_loopback) return true;
   const std::string auth = req_.Header("authorization");
@@ -344,6 +347,7 @@ absl::Status Router::Impl::ParseExec(const Json& body, platform::ExecRequest* ex
 }
 
 void Router::Impl::Exec(const std::string& name, const Json& body) {
+  if (EqualsIgnoreCase(req_.Header("upgrade"), kExecProtocol)) return ExecSession(name);
   platform::ExecRequest exec;
   absl::Status s =
       RejectUnknownFields(body, {"argv", "env", "clean_env", "timeout_ms"});

@@ -61,6 +61,9 @@ class Router::Impl {
   void CreateJail();
   absl::Status ParseExec(const Json& body, platform::ExecRequest* exec);
   void Exec(const std::string& name, const Json& body);
+  // POST /v1/jails/NAME/exec with "Upgrade: jailwarden-exec.v1": the
+  // interactive session (exec_session.h) on the handed-over connection.
+  void ExecSession(const std::string& name);
   void RunOneShot();
   void Rules();
   void RctlText(std::string_view field, const absl::StatusOr<std::string>& text);

@@ -15,6 +15,8 @@
 #include "api/codec.h"
 #include "api/json.h"
 #include "api/router_impl.h"
+#include "jailwarden/api/exec_frames.h"
+#include "jailwarden/api/exec_session.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
@@ -45,7 +47,8 @@ class StreamSlot {
 
 // Runs `call` on its own thread with stdout/stderr on pipes and streams
 // NDJSON lines: {"stream":"stdout","data":...} ... then one final
-// {"exit_code":N,"signal":S,"timed_out":B} or {"error":...}.
+// {"exit_code":N,"signal":S,"timed_out":B[,"exec_error":"ARGV0: why"]} or
+// {"error":...}.
 void Router::Impl::StreamCommand(
     platform::ExecRequest exec,
     const std::function<absl::StatusOr<platform::ExecResult>(
@@ -114,11 +117,36 @@ void Router::Impl::StreamCommand(
     last["exit_code"] = result->exit_code;
     last["signal"] = result->term_signal;
     last["timed_out"] = result->timed_out;
+    if (result->exec_errno != 0) {
+      // The child's own word on why argv[0] did not run, as a shell says it.
+      last["exec_error"] = ExecErrorText(exec.argv, result->exec_errno);
+    }
   } else {
     last = ErrorToJson(result.status());
   }
   if (client) out_.Write(DumpJson(last) + "\n");
   out_.Finish();
+}
+
+void Router::Impl::ExecSession(const std::string& name) {
+  absl::StatusOr<ExecSessionRequest> request = ExecSessionRequestFromJson(req_.body);
+  if (!request.ok()) return SendError(request.status());
+  absl::StatusOr<JailInfo> info = d_.GetJail(name);
+  if (!info.ok()) return SendError(info.status());
+  if (info->state != "running") {
+    return SendError(absl::FailedPreconditionError(
+        ToAbsl(StrCat("jail ", name, " is not running"))));
+  }
+  StreamSlot slot(r_, req_.remote_addr);
+  if (slot.refused().has_value()) return RefuseStream(*slot.refused());
+  absl::StatusOr<base::UniqueFd> conn = out_.Upgrade(kExecProtocol, {});
+  if (!conn.ok()) {
+    // Unavailable: the client went away first; nothing to answer.
+    if (conn.status().code() != absl::StatusCode::kUnavailable) SendError(conn.status());
+    return;
+  }
+  ServeExecSession(conn->release(), *std::move(request),
+                   [this, name](const platform::ExecRequest& r) { return d_.Exec(name, r); });
 }
 
 // GET /v1/events. Two forms over the one event log (engine::EventStream):

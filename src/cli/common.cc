@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -22,13 +23,22 @@ std::string Env(const char* name) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
+// The admin socket is used when it is there and this user may connect
+// (write permission on a socket is what connect(2) needs).
+bool SocketUsable(const std::string& path) {
+  struct stat st {};
+  return !path.empty() && lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+         access(path.c_str(), W_OK) == 0;
+}
+
 }  // namespace
 
 void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags) {
-  app.add_option("--server", flags.server,
-                 "daemon address: http://HOST:PORT or unix:PATH "
-                 "(default: $JAILWARDEN_SERVER, the policy's server.listen, "
-                 "http://127.0.0.1:9814)");
+  app.add_option("--server,--address", flags.server,
+                 "daemon address: unix:PATH, https://HOST:PORT or http://HOST:PORT "
+                 "(default: $JAILWARDEN_SERVER, the policy's server.api_socket "
+                 "(/run/jailwarden/api.sock) when it exists, else its server.listen "
+                 "if that is https or the policy has no api_socket)");
   app.add_option("--token", flags.token,
                  "API bearer token (default: $JAILWARDEN_TOKEN, the token file)");
   app.add_option("--token-file", flags.token_file,
@@ -51,6 +61,7 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
   std::string listen, token_file;
   std::string state_dir = policy::kDefaultStateDir;
   std::string web_config;
+  std::string api_socket = policy::kDefaultApiSocket;
   bool tls = true;
   if (!config.empty()) {
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config);
@@ -63,15 +74,42 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
     state_dir = p->server.state_dir;
     web_config = p->server.web_config;
     tls = p->server.tls;
+    api_socket = p->server.api_socket;
+    if (!tls && !web_config.empty()) {
+      absl::StatusOr<api::WebConfig> wc = api::LoadWebConfig(web_config);
+      tls = wc.ok() && wc->tls.has_value();
+    }
   }
+  // Whether the address was chosen by the user (then the token goes where
+  // they said) or defaulted here.
+  bool chosen = true;
   if (!flags.server.empty()) {
     options.server = flags.server;
   } else if (std::string env = Env("JAILWARDEN_SERVER"); !env.empty()) {
     options.server = env;
-  } else if (!listen.empty()) {
-    // A wildcard listener is reached on loopback.
-    if (StartsWith(listen, "0.0.0.0:")) listen = StrCat("127.0.0.1", listen.substr(7));
-    options.server = StrCat(tls ? "https://" : "http://", listen);
+  } else if (SocketUsable(api_socket)) {
+    // The admin socket: root-only by its mode, no token, and no jail can
+    // reach it. docs/api-security.md.
+    options.server = StrCat("unix:", api_socket);
+  } else {
+    chosen = false;
+    if (!listen.empty()) {
+      // A wildcard listener is reached on loopback.
+      if (StartsWith(listen, "0.0.0.0:")) listen = StrCat("127.0.0.1", listen.substr(7));
+      options.server = StrCat(tls ? "https://" : "http://", listen);
+    }
+  }
+  // The squat rule (docs/api-security.md): while the daemon is down any
+  // local process, a jail sharing the host's network included, may listen
+  // on its TCP port. A defaulted plain-http address proves nothing, so the
+  // token is not sent there when the policy has an admin socket: the CLI
+  // fails instead. https (pinned key or CA) proves the daemon first.
+  if (!chosen && !api_socket.empty() && !StartsWith(options.server, "https://")) {
+    return absl::UnavailableError(ToAbsl(StrCat(
+        "the daemon's socket ", api_socket,
+        " is not there (is `jailwarden serve` running?); not sending the token to ",
+        options.server, ", which any local process could be listening on. "
+        "--server gives an address explicitly")));
   }
   options.ca_file = flags.cacert;
   if (!flags.pin.empty()) {
@@ -89,6 +127,10 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
     }
     if (!pin.ok()) pin = api::ReadPinFile(StrCat(api::DaemonTlsDir(state_dir), "/pin"));
     if (pin.ok()) options.pin = *pin;
+  }
+  if (StartsWith(options.server, "unix:") && flags.token.empty() &&
+      flags.token_file.empty()) {
+    return api::Client(options);  // the socket needs no token: none is read
   }
   if (!flags.token.empty()) {
     options.token = flags.token;

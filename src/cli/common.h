@@ -30,9 +30,13 @@ struct ConnectionFlags {
 // --json to `app`.
 void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags);
 
-// The client for `flags`. Server: --server, $JAILWARDEN_SERVER, the
-// policy's first server.listen (https:// when server.tls; with --config or
-// $JAILWARDEN_CONFIG), else http://127.0.0.1:9814. Token:
+// The client for `flags`. Server: --server/--address, $JAILWARDEN_SERVER,
+// the policy's server.api_socket (default /run/jailwarden/api.sock) when it
+// is a socket this user may connect to (then no token is read), else the
+// policy's first server.listen (https:// when TLS is on; with --config or
+// $JAILWARDEN_CONFIG), else http://127.0.0.1:9814 -- but a defaulted
+// plain-http address while the policy names an api_socket is Unavailable
+// (the token is never sent where a squatter may listen). Token:
 // --token, $JAILWARDEN_TOKEN, --token-file, the policy's server.token_file,
 // else /var/lib/jailwarden/token when readable. TLS: --pin,
 // $JAILWARDEN_PIN, --cacert; else the pin of the web config's cert_file, or

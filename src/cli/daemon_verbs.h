@@ -18,6 +18,7 @@ int RunRestartVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunDestroyVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunExecVerb(const std::vector<std::string>& args, CommandContext& ctx);
+int RunConsoleVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunRunVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunUsageVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx);

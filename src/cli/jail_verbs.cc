@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "cli/common.h"
 #include "cli/daemon_verbs.h"
+#include "cli/exec_interactive.h"
 #include "cli/table.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
@@ -306,6 +307,9 @@ int StreamCommand(std::string_view verb, const ConnectionFlags& flags, api::Clie
     ctx.err << "jailwarden " << verb << ": " << outcome->error << "\n";
     return 126;
   }
+  if (!outcome->exec_error.empty() && !flags.json) {
+    ctx.err << "jailwarden " << verb << ": " << outcome->exec_error << "\n";
+  }
   return ExitStatusOf(*outcome);
 }
 
@@ -322,6 +326,12 @@ int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   AddConnectionFlags(app, flags);
   std::string name;
   std::vector<std::string> rest;
+  bool interactive = false, tty = false;
+  app.add_flag("-i,--interactive", interactive,
+               "pass stdin through to the command (closed at its end)");
+  app.add_flag("-t,--tty", tty,
+               "run the command on a terminal from the jail's own devpts (raw mode here, "
+               "window size and TERM passed on)");
   app.add_option("name", name, "jail name")->required();
   app.add_option("command", rest, "command (after --)");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
@@ -329,6 +339,9 @@ int RunExecVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
   if (rest.empty()) {
     ctx.err << "jailwarden exec: no command; usage: jailwarden exec NAME -- COMMAND\n";
     return EX_USAGE;
+  }
+  if (interactive || tty) {
+    return RunInteractiveExec(flags, name, rest, tty, interactive, "exec", ctx);
   }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "exec", client.status());

@@ -26,6 +26,8 @@ const std::vector<Verb>& VerbTable() {
       {"restart", "stop, then start jails", RunRestartVerb},
       {"destroy", "stop jails and forget them", RunDestroyVerb},
       {"exec", "run a command in a running jail: exec NAME -- CMD...", RunExecVerb},
+      {"console", "log in to a running jail (root's login shell on a terminal)",
+       RunConsoleVerb},
       {"run", "one-shot jail: run [--rm] TEMPLATE -- CMD...", RunRunVerb},
       {"usage", "a jail's resource usage, as rctl -hu jail:NAME", RunUsageVerb},
       {"logs", "a jail's captured output: logs NAME [-f] [--since T] [--tail N]", RunLogsVerb},

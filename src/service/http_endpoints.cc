@@ -2,19 +2,49 @@
 
 #include <algorithm>
 
+#include "jailwarden/api/tls.h"
 #include "jailwarden/api/web_config.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "metrics/exposition.h"
 
 namespace jailwarden::service {
 
 namespace {
 
-constexpr char kNoTls[] =
-    "Debian 12's CivetWeb (1.15, OpenSSL 3) crashes on the first TLS connection, "
-    "so this listener is plain HTTP; see docs/api-security.md";
+// /metrics on the libmicrohttpd listeners, negotiated as the CivetWeb
+// handler does (src/metrics/civetweb_adapter.cc): OpenMetrics when asked,
+// gzip when accepted.
+bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
+                  const api::HttpRequest& req, api::ResponseWriter& out) {
+  if (req.path != path) return false;
+  if (req.method != "GET" && req.method != "HEAD") {
+    out.Send(405, "text/plain", "only GET and HEAD\n", {{"Allow", "GET, HEAD"}});
+    return true;
+  }
+  std::string body, converted, compressed;
+  collector.RenderInto(body);
+  const metrics::ExpositionFormat format = metrics::NegotiateFormat(req.Header("accept"));
+  const std::string* payload = &body;
+  if (format == metrics::ExpositionFormat::kOpenMetrics) {
+    metrics::ClassicToOpenMetrics(body, converted);
+    payload = &converted;
+  }
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Vary", "Accept, Accept-Encoding"}};
+  if (metrics::AcceptsGzip(req.Header("accept-encoding")) &&
+      metrics::Gzip(*payload, compressed).ok()) {
+    payload = &compressed;
+    headers.emplace_back("Content-Encoding", "gzip");
+  }
+  out.Send(200,
+           format == metrics::ExpositionFormat::kOpenMetrics ? metrics::kOpenMetricsContentType
+                                                            : metrics::kClassicContentType,
+           *payload, headers);
+  return true;
+}
 
 }  // namespace
 
@@ -27,19 +57,12 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
   metrics::MetricsOptions mopts;
   mopts.backend = std::move(backend_name);
   collector_ = std::make_unique<metrics::MetricsCollector>(std::move(sources), mopts);
-  if (!server.api_socket.empty()) {
-    LogWarning(
-        "server.api_socket is not served: Debian's CivetWeb is built without "
-        "unix-socket support; the API is on the TCP listeners with the bearer token",
-        {{"api_socket", server.api_socket}});
+  const std::vector<std::string> tcp = listen.empty() ? server.listen : listen;
+  if (tcp.empty() && server.api_socket.empty()) {
+    return absl::FailedPreconditionError(
+        "server.listen and server.api_socket are both empty: nothing to listen on");
   }
   api::ApiServerOptions ao;
-  ao.http.listen = listen.empty() ? server.listen : listen;
-  if (ao.http.listen.empty()) {
-    return absl::FailedPreconditionError(
-        "server.listen is empty and this CivetWeb cannot serve a unix socket: "
-        "nothing to listen on");
-  }
   ao.router.token = token;
   ao.router.public_reads = server.public_reads;
   ao.router.max_streams_per_peer = static_cast<int>(server.max_streams_per_peer);
@@ -50,23 +73,43 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
   // all. Each is a thread with little memory touched.
   ao.http.num_threads = std::max(64, static_cast<int>(4 * server.max_connections_per_peer));
   ao.http.rejected = rejected_;
+  ao.mhd.max_connections = std::max(256, static_cast<int>(8 * server.max_connections_per_peer));
   ao.budget_exempt_paths.push_back(server.metrics_path);
+  std::optional<api::TlsServerSettings> tls;
   if (!server.web_config.empty()) {
     absl::StatusOr<api::WebConfig> wc = api::LoadWebConfig(server.web_config);
     if (!wc.ok()) {
       return absl::InvalidArgumentError(ToAbsl(StrCat(
           "web config: ", ToStd(wc.status().message()))));
     }
-    if (wc->tls.has_value()) {
-      return absl::FailedPreconditionError(ToAbsl(StrCat(
-          "web config ", server.web_config, ": tls_server_config cannot be served: ",
-          kNoTls)));
-    }
+    tls = wc->tls;
     ao.basic_auth_users = wc->basic_auth_users;
   }
-  if (server.tls) {
-    return absl::FailedPreconditionError(
-        ToAbsl(StrCat("server.tls: true cannot be served: ", kNoTls)));
+  if (!tls.has_value() && server.tls) {
+    // The daemon's own key pair; the CLI pins it (<state_dir>/api-tls/pin).
+    absl::StatusOr<api::SelfSignedFiles> own =
+        api::LoadOrCreateSelfSigned(api::DaemonTlsDir(server.state_dir));
+    if (!own.ok()) return own.status();
+    tls = api::TlsServerSettings{};
+    tls->cert_file = own->cert_file;
+    tls->key_file = own->key_file;
+  }
+  if (tls.has_value()) {
+    if (tls->client_auth_type != "NoClientCert" || !tls->client_ca_file.empty()) {
+      return absl::FailedPreconditionError(ToAbsl(StrCat(
+          "web config ", server.web_config, ": client_auth_type ", tls->client_auth_type,
+          " / client_ca_file cannot be served yet: only NoClientCert")));
+    }
+    // Every TCP listener is TLS, served by libmicrohttpd (GnuTLS).
+    for (const std::string& l : tcp) {
+      ao.mhd.listeners.push_back({l, tls->cert_file, tls->key_file, ""});
+    }
+  } else {
+    ao.http.listen = tcp;  // plain HTTP: CivetWeb
+  }
+  if (!server.api_socket.empty()) {
+    ao.mhd.listeners.insert(ao.mhd.listeners.begin(),
+                            {StrCat("unix:", server.api_socket), "", "", ""});
   }
   const std::string metrics_path = server.metrics_path;
   ao.http.mount_first = [this, metrics_path](CivetServer& civet) -> absl::Status {
@@ -74,13 +117,19 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
                         metrics::RegisterMetricsHandler(civet, *collector_, metrics_path));
     return absl::OkStatus();
   };
+  metrics::MetricsCollector* collector = collector_.get();
+  ao.mhd_first = [collector, metrics_path](const api::HttpRequest& req,
+                                           api::ResponseWriter& out) {
+    return ServeMetrics(*collector, metrics_path, req, out);
+  };
   JW_ASSIGN_OR_RETURN(api_, api::ApiServer::Start(daemon, ao));
   std::vector<std::string> where;
-  const std::vector<int> bound = api_->ports();
-  for (std::size_t i = 0; i < ao.http.listen.size() && i < bound.size(); ++i) {
-    const std::string& l = ao.http.listen[i];
-    where.push_back(StrCat(l.substr(0, l.rfind(':')), ":", bound[i]));
+  const std::vector<int> bound = ports();
+  for (std::size_t i = 0; i < tcp.size() && i < bound.size(); ++i) {
+    where.push_back(StrCat(tls.has_value() ? "https://" : "http://",
+                           tcp[i].substr(0, tcp[i].rfind(':')), ":", bound[i]));
   }
+  if (!server.api_socket.empty()) where.push_back(StrCat("unix:", server.api_socket));
   LogInfo("listening", {{"addresses", Join(where, ",")},
                         {"basic_auth", ao.basic_auth_users.empty() ? "off" : "on"},
                         {"metrics", server.metrics_path},
@@ -95,7 +144,12 @@ void HttpEndpoints::Stop() {
 }
 
 std::vector<int> HttpEndpoints::ports() const {
-  return api_ == nullptr ? std::vector<int>{} : api_->ports();
+  if (api_ == nullptr) return {};
+  std::vector<int> out = api_->ports();
+  for (int p : api_->mhd_ports()) {
+    if (p != 0) out.push_back(p);  // TLS listeners; 0 is the unix socket
+  }
+  return out;
 }
 
 }  // namespace jailwarden::service

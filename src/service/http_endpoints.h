@@ -1,8 +1,11 @@
 #pragma once
 
-// The daemon's HTTP side: one CivetWeb server with /metrics (the collector
-// over the rooms' published copies) mounted first and the REST API behind
-// it. Started last, stopped first. Basic auth (server.web_config) and the
+// The daemon's HTTP side: /metrics (the collector over the rooms'
+// published copies) and the REST API behind it, on the admin unix socket
+// (server.api_socket; libmicrohttpd, no token for root), on plain TCP
+// listeners (CivetWeb) or, with TLS (server.tls or the web config's
+// tls_server_config), on TLS TCP listeners (libmicrohttpd + GnuTLS).
+// Started last, stopped first. Basic auth (server.web_config) and the
 // per-peer limits are set up here from the policy's server section;
 // docs/api-security.md says why.
 
@@ -22,16 +25,18 @@ namespace jailwarden::service {
 
 class HttpEndpoints {
  public:
-  // Listens on `listen` (empty: server.listen). FailedPrecondition when
-  // there is nothing to listen on; Unavailable when a listener cannot bind;
-  // InvalidArgument for a bad web config (FILE:LINE:COL); FailedPrecondition
-  // when TLS is asked for (server.tls, tls_server_config).
+  // Listens on `listen` (empty: server.listen) and server.api_socket.
+  // FailedPrecondition when there is nothing to listen on, when the socket's
+  // directory is unsafe or its path holds something else, or for client
+  // certificates (not served yet); AlreadyExists when a live daemon answers
+  // on the socket; Unavailable when a listener cannot bind; InvalidArgument
+  // for a bad web config (FILE:LINE:COL).
   absl::Status Start(api::Daemon& daemon, const policy::ServerConfig& server,
                      const std::vector<std::string>& listen, const std::string& token,
                      metrics::MetricsSources sources, std::string backend_name);
   // Stops serving; idempotent.
   void Stop();
-  // The bound TCP ports (empty before Start).
+  // The bound TCP ports in listen order (empty before Start).
   std::vector<int> ports() const;
 
  private:

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/api/daemon.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/platform/jail_runtime.h"
 
 namespace jailwarden::api {
@@ -71,6 +72,10 @@ struct UsageRow {
 struct ExecOutcome {
   platform::ExecResult result;
   std::string error;  // the daemon's error, when the command did not run
+  // Why argv[0] could not be executed, from the child itself
+  // ("/nonexistent: No such file or directory"); the result then holds
+  // the shell's 127 or 126.
+  std::string exec_error;
 };
 
 class Client {
@@ -91,6 +96,20 @@ class Client {
                              std::string_view body,
                              const std::function<bool(std::string_view)>& on_data,
                              std::string* error_body = nullptr);
+
+  // HTTP Upgrade: sends `method target` with "Connection: Upgrade",
+  // "Upgrade: <protocol>", the token and `body` (JSON; may be empty), and
+  // on "101 Switching Protocols" hands over the connection: a connected,
+  // blocking, bidirectional socket the caller owns and closes. Over unix:
+  // and http:// it is the connection itself; over https:// a socketpair
+  // end whose other end a detached relay thread of this process encrypts
+  // (it ends when the caller closes its end or the daemon closes; a
+  // caller's shutdown(SHUT_WR) is not passed on over TLS). Any other
+  // answer: the daemon's error as a Status (StatusFromError); transport
+  // errors as Do().
+  absl::StatusOr<base::UniqueFd> Upgrade(std::string_view method, std::string_view target,
+                                         std::string_view protocol,
+                                         std::string_view body = {});
 
   // Do(), then: 2xx returns the body; otherwise the daemon's error as a
   // Status (code and errno restored; see StatusFromError).

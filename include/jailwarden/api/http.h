@@ -10,6 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "jailwarden/base/files.h"
+
 namespace jailwarden::api {
 
 struct HttpRequest {
@@ -20,8 +24,13 @@ struct HttpRequest {
   // Header names lowercased.
   std::map<std::string, std::string> headers;
   std::string body;
-  std::string remote_addr;  // "127.0.0.1"
+  std::string remote_addr;  // "127.0.0.1"; "unix:uid=0" on a unix socket
   bool remote_is_loopback = false;
+  // The transport proved who the peer is and that it may administer the
+  // daemon: a unix-socket peer whose SO_PEERCRED uid is 0 or the socket's
+  // owner. Such a request needs no bearer token (the socket's 0600 mode in
+  // a 0700 root directory is the credential, as for docker.sock).
+  bool peer_is_admin = false;
   // The body was larger than the server's limit and was not read.
   bool body_too_large = false;
 
@@ -49,6 +58,21 @@ class ResponseWriter {
   virtual bool Write(std::string_view data) = 0;
   // Ends the chunked body.
   virtual void Finish() = 0;
+  // Sends "101 Switching Protocols" with Upgrade: <protocol>, Connection:
+  // Upgrade and `headers`, then hands over the connection: returns a
+  // connected, blocking, bidirectional socket fd the caller owns and
+  // closes (over TLS: a socketpair end the server proxies). Instead of
+  // Send()/StartStream(). Unimplemented on servers that cannot hijack
+  // (CivetWeb); Unavailable when the client went away first.
+  virtual absl::StatusOr<base::UniqueFd> Upgrade(
+      std::string_view protocol,
+      const std::vector<std::pair<std::string, std::string>>& headers) {
+    (void)protocol;
+    (void)headers;
+    return absl::UnimplementedError(
+        "this listener cannot hand over connections (HTTP Upgrade); use the "
+        "unix socket or a TLS listener, which libmicrohttpd serves");
+  }
 };
 
 // Decodes %XX and '+' (as a space) in a query component.

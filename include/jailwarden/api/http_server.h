@@ -11,7 +11,9 @@
 // "[::1]:port"). Its TLS is not used: on Debian 12 (civetweb 1.15 with
 // OpenSSL 3) a worker calls a null function on the first TLS connection
 // and the process dies (the packaged `civetweb` binary does the same), so
-// the listener is plain HTTP; docs/api-security.md.
+// this server is the plain-HTTP TCP listener only; the admin unix socket
+// and TLS listeners are libmicrohttpd's (mhd_server.h). Its ResponseWriter
+// cannot Upgrade (Unimplemented). docs/api-security.md.
 
 #include <array>
 #include <atomic>

@@ -43,6 +43,7 @@
 #include "jailwarden/api/daemon.h"
 #include "jailwarden/api/http.h"
 #include "jailwarden/api/http_server.h"
+#include "jailwarden/api/mhd_server.h"
 #include "jailwarden/api/web_config.h"
 
 namespace jailwarden::api {
@@ -99,9 +100,17 @@ class Router {
 };
 
 struct ApiServerOptions {
-  // Its admit is set by Start, and its rejected when null (a caller that
-  // exports the counters before the server starts passes its own).
+  // The CivetWeb listeners (plain HTTP). Its admit is set by Start, and its
+  // rejected when null (a caller that exports the counters before the
+  // server starts passes its own). Empty listen: no CivetWeb server.
   HttpServerOptions http;
+  // The libmicrohttpd listeners (the admin unix socket, TLS). Its admit,
+  // rejected, max_body_bytes and io_timeout are set by Start from the
+  // above. No listeners: none.
+  MhdServerOptions mhd;
+  // On the libmicrohttpd listeners, called before the router; true when
+  // it answered (the /metrics collector, which CivetWeb mounts itself).
+  std::function<bool(const HttpRequest&, ResponseWriter&)> mhd_first;
   RouterOptions router;    // its rejected is set by Start
   // Open connections per peer address before requests without valid
   // credentials (bearer token or basic auth) get 429.
@@ -115,7 +124,8 @@ struct ApiServerOptions {
   std::map<std::string, std::string> basic_auth_users;
 };
 
-// HttpServer + Router on one CivetWeb instance.
+// Router on a CivetWeb HttpServer (plain TCP) and/or a libmicrohttpd
+// MhdServer (unix socket, TLS); at least one of them.
 class ApiServer {
  public:
   // Errors as HttpServer::Start; InvalidArgument for an empty token.
@@ -124,10 +134,18 @@ class ApiServer {
   ~ApiServer();
   // Ends streams, then stops CivetWeb. Idempotent.
   void Stop();
-  HttpServer& http() { return *http_; }
+  // The CivetWeb server, or nullptr when it has no listeners.
+  HttpServer* http() { return http_.get(); }
   // Refusals so far, per reason.
   const std::shared_ptr<RejectCounters>& rejected() const { return rejected_; }
-  std::vector<int> ports() const { return http_->ports(); }
+  // The CivetWeb listeners' ports (empty without CivetWeb).
+  std::vector<int> ports() const {
+    return http_ != nullptr ? http_->ports() : std::vector<int>{};
+  }
+  // The libmicrohttpd listeners' ports (0 for the unix socket).
+  std::vector<int> mhd_ports() const {
+    return mhd_ != nullptr ? mhd_->ports() : std::vector<int>{};
+  }
 
  private:
   ApiServer() = default;
@@ -135,6 +153,7 @@ class ApiServer {
   std::unique_ptr<BasicAuthChecker> basic_auth_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<MhdServer> mhd_;
 };
 
 }  // namespace jailwarden::api

@@ -7,9 +7,9 @@
 // directory) with its pin. A client that pins a key ends the handshake with
 // any other server before a request byte is sent.
 //
-// The daemon's own listener cannot serve TLS yet (Debian 12's CivetWeb
-// crashes on TLS connections; docs/api-security.md): the key pair is for a
-// TLS front that does not depend on CivetWeb, and for tests.
+// With server.tls the daemon serves its TCP listeners over TLS with this
+// key pair (libmicrohttpd + GnuTLS: include/jailwarden/api/mhd_server.h;
+// Debian 12's CivetWeb crashes on TLS connections, docs/api-security.md).
 //
 // Thread-safety: the free functions are thread-safe. Errors are absl
 // statuses naming the file and, for OpenSSL failures, OpenSSL's reason.

@@ -7,6 +7,7 @@
 // platform/freebsd (libjail, nmount, through the syscall seam).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,12 +41,27 @@ struct ExecRequest {
   bool clean_env = false;
   absl::Duration timeout = absl::ZeroDuration();  // 0 = none
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1 = /dev/null
+  // A pseudo-terminal instead of the three fds above (jail commands only;
+  // the Linux backend opens it from the jail's own devpts, never the
+  // host's): the command gets the slave as its controlling terminal on
+  // fds 0-2 (setsid, TIOCSCTTY), sized tty_rows x tty_cols (0: the
+  // kernel's default). `on_tty` is called once, on the calling thread,
+  // with the master after the command started and before the call waits
+  // for it; the callee owns the fd (closes it). A backend without
+  // terminals answers Unimplemented.
+  bool tty = false;
+  uint16_t tty_rows = 0, tty_cols = 0;
+  std::function<void(int master_fd)> on_tty;
 };
 
 struct ExecResult {
   int exit_code = -1;    // valid when !signaled
   int term_signal = 0;   // host signal number when killed
   bool timed_out = false;
+  // The errno execve(argv[0]) failed with, reported by the child itself
+  // (ENOENT, EACCES, ENOEXEC...): the command never ran and exit_code is
+  // 127 or 126 as a shell's. 0 when it ran, or the backend cannot tell.
+  int exec_errno = 0;
   bool ok() const { return !timed_out && term_signal == 0 && exit_code == 0; }
 };
 

@@ -143,6 +143,9 @@ bool FreeBsdJailRuntime::JidHeldByOther(int64_t jid, const std::string& name) {
 absl::StatusOr<ExecResult> FreeBsdJailRuntime::Exec(const JailInstance& instance,
                                                     ExecWhere where,
                                                     const ExecRequest& request) {
+  if (request.tty) {
+    return absl::UnimplementedError("exec: terminals are not implemented on FreeBSD yet");
+  }
   const int jid = where == ExecWhere::kJail ? static_cast<int>(instance.ref.jid) : 0;
   ExecResult result;
   // exec.consolelog: output that would be discarded goes to the log file

@@ -38,6 +38,8 @@ using exec_internal::Prepare;
 using exec_internal::Prepared;
 using exec_internal::ReadFull;
 using exec_internal::ReapChild;
+using exec_internal::RecvHello;
+using exec_internal::TakeExecErrno;
 using exec_internal::StartJailHelper;
 using exec_internal::WaitReadable;
 
@@ -71,18 +73,24 @@ int StartHostChild(void* arg) {
 }
 
 absl::StatusOr<ExecResult> ExecOnHost(const ExecTarget& t, const ExecRequest& req,
-                                      Prepared& p) {
+                                      Prepared& p, int err_read) {
   int nsfd = -1;
   if (!t.netns_path.empty()) {
     nsfd = open(t.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (nsfd < 0) {
-      return ErrnoStatus(errno, StrCat("open ", t.netns_path));
+      const int err = errno;
+      close(err_read);
+      return ErrnoStatus(err, StrCat("open ", t.netns_path));
     }
   }
   // Hooks and host tools (ip) run often from the daemon: started without
   // copying its memory (CloneVfork); the child only makes system calls.
   HostChild child{&p, nsfd};
   pid_t pid = CloneVfork({}, StartHostChild, &child);
+  // The child has exec'd or exited (CLONE_VFORK): its copy is the only
+  // one the exec-error pipe needs.
+  close(p.err_fd);
+  p.err_fd = -1;
   if (pid < 0) {
     int err = errno;
     if (nsfd >= 0) {
@@ -109,13 +117,51 @@ absl::StatusOr<ExecResult> ExecOnHost(const ExecTarget& t, const ExecRequest& re
   }
   ExecResult r = FromWaitStatus(st);
   r.timed_out = timed_out;
+  r.exec_errno = TakeExecErrno(err_read);
   return r;
+}
+
+// What the jail's pid 1 answers a request with: the connection (for the
+// status), the child's pid in the jail's pid namespace, and the read end
+// of the child's exec-error pipe (-1 from an init that sends none).
+struct InitStarted {
+  int conn = -1;
+  int32_t pid = -1;
+  int err_read = -1;
+};
+
+// Receives init's pid reply and the fd attached to it.
+bool RecvInitReply(int fd, InitStarted* out) {
+  int32_t pid = -1;
+  struct iovec iov = {&pid, sizeof(pid)};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  while ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  for (struct cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      memcpy(&out->err_read, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  if (n != static_cast<ssize_t>(sizeof(pid)) || pid <= 0) {
+    return false;
+  }
+  out->pid = pid;
+  return true;
 }
 
 // Asks the jail's pid 1 to start the command. Returns the connection (for
 // the status) and the child's pid in the jail's pid namespace.
-absl::StatusOr<std::pair<int, int32_t>> RequestFromInit(const std::string& socket_path,
-                                                        const Prepared& p, bool spawn) {
+absl::StatusOr<InitStarted> RequestFromInit(const std::string& socket_path,
+                                            const Prepared& p, bool spawn) {
   int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return ErrnoStatus(errno, "socket");
@@ -158,23 +204,30 @@ absl::StatusOr<std::pair<int, int32_t>> RequestFromInit(const std::string& socke
     close(fd);
     return ErrnoStatus(err, "sendmsg to jail init");
   }
-  int32_t pid = -1;
-  if (!ReadFull(fd, &pid, sizeof(pid)) || pid <= 0) {
+  InitStarted started;
+  if (!RecvInitReply(fd, &started)) {
+    if (started.err_read >= 0) {
+      close(started.err_read);
+    }
     close(fd);
     return absl::InternalError("jail init could not start the command");
   }
-  return std::make_pair(fd, pid);
+  started.conn = fd;
+  return started;
 }
 
 absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& req,
                                        const Prepared& p) {
-  JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/false));
-  int fd = conn.first;
+  JW_ASSIGN_OR_RETURN(InitStarted started, RequestFromInit(t.init_socket, p, /*spawn=*/false));
+  int fd = started.conn;
   absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
                                                            : absl::InfiniteFuture();
   if (!WaitReadable(fd, deadline)) {
     // Closing the connection makes init SIGKILL the command.
     close(fd);
+    if (started.err_read >= 0) {
+      close(started.err_read);
+    }
     ExecResult r;
     r.timed_out = true;
     r.term_signal = SIGKILL;
@@ -184,41 +237,79 @@ absl::StatusOr<ExecResult> ExecViaInit(const ExecTarget& t, const ExecRequest& r
   bool got = ReadFull(fd, &st, sizeof(st));
   close(fd);
   if (!got) {
+    if (started.err_read >= 0) {
+      close(started.err_read);
+    }
     return absl::InternalError("jail init went away before the command ended");
   }
-  return FromWaitStatus(st);
+  ExecResult r = FromWaitStatus(st);
+  r.exec_errno = TakeExecErrno(started.err_read);
+  return r;
 }
 
 }  // namespace
 
 absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& req) {
+  if (req.tty && !t.in_jail) {
+    return absl::InvalidArgumentError("exec: a terminal is for commands in a jail only");
+  }
   Prepared p;
   JW_RETURN_IF_ERROR(Prepare(req, p));
   p.rlimits = t.rlimits;
   p.drop_caps = t.in_jail && t.caps_restricted;
   p.capabilities = t.capabilities;
+  // The exec-error pipe: a child whose execve fails says why on it.
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, "pipe2");
+  }
+  p.err_fd = err_pipe[1];
+  const int err_read = err_pipe[0];
   if (!t.in_jail) {
-    return ExecOnHost(t, req, p);
+    return ExecOnHost(t, req, p, err_read);
   }
   // Without its socket file (a runtime directory emptied while the jail
-  // ran) the jail is still entered, through the setns helper.
-  if (!t.init_socket.empty() && access(t.init_socket.c_str(), F_OK) == 0) {
+  // ran) the jail is still entered, through the setns helper. A terminal
+  // always is: the helper opens it inside the jail's mount namespace.
+  if (!req.tty && !t.init_socket.empty() && access(t.init_socket.c_str(), F_OK) == 0) {
+    close(err_read);  // init makes its own
     return ExecViaInit(t, req, p);
   }
-  JW_RETURN_IF_ERROR(PrepareSeccomp(t, p));
-  JW_ASSIGN_OR_RETURN(auto started, StartJailHelper(t, p, /*spawn=*/false));
-  const pid_t helper = started.first;
-  const int report_fd = started.second;
+  absl::Status seccomp = PrepareSeccomp(t, p);
+  absl::StatusOr<std::pair<pid_t, int>> started =
+      seccomp.ok() ? StartJailHelper(t, p, /*spawn=*/false)
+                   : absl::StatusOr<std::pair<pid_t, int>>(seccomp);
+  close(p.err_fd);
+  p.err_fd = -1;
+  if (!started.ok()) {
+    close(err_read);
+    return started.status();
+  }
+  const pid_t helper = started->first;
+  const int report_fd = started->second;
   HelperHello hello{};
-  if (!ReadFull(report_fd, &hello, sizeof(hello))) {
+  int master = -1;
+  if (!RecvHello(report_fd, &hello, &master)) {
     close(report_fd);
+    close(err_read);
     ReapChild(helper);
     return absl::InternalError("jail exec helper died");
   }
   if (hello.pid <= 0) {
     close(report_fd);
+    close(err_read);
+    if (master >= 0) {
+      close(master);
+    }
     ReapChild(helper);
     return HelperStepError(hello);
+  }
+  if (master >= 0) {
+    if (req.tty && req.on_tty) {
+      req.on_tty(master);
+    } else {
+      close(master);
+    }
   }
   absl::Time deadline = req.timeout > absl::ZeroDuration() ? absl::Now() + req.timeout
                                                            : absl::InfiniteFuture();
@@ -234,10 +325,12 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   close(report_fd);
   ReapChild(helper);
   if (!got) {
+    close(err_read);
     return absl::InternalError("jail exec helper died before reporting");
   }
   ExecResult r = FromWaitStatus(st);
   r.timed_out = timed_out;
+  r.exec_errno = TakeExecErrno(err_read);
   return r;
 }
 
@@ -250,9 +343,12 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
   p.capabilities = t.capabilities;
   int32_t ns_pid = 0;
   if (!t.init_socket.empty() && access(t.init_socket.c_str(), F_OK) == 0) {
-    JW_ASSIGN_OR_RETURN(auto conn, RequestFromInit(t.init_socket, p, /*spawn=*/true));
-    close(conn.first);
-    ns_pid = conn.second;
+    JW_ASSIGN_OR_RETURN(InitStarted started, RequestFromInit(t.init_socket, p, /*spawn=*/true));
+    close(started.conn);
+    if (started.err_read >= 0) {
+      close(started.err_read);
+    }
+    ns_pid = started.pid;
     return HostPidOf(ns_pid, membership_dir);
   }
   JW_RETURN_IF_ERROR(PrepareSeccomp(t, p));
@@ -260,9 +356,13 @@ absl::StatusOr<int64_t> SpawnInJail(const ExecTarget& t, const ExecRequest& req,
   const pid_t helper = started.first;
   const int report_fd = started.second;
   HelperHello hello{};
-  bool ok = ReadFull(report_fd, &hello, sizeof(hello)) && hello.pid > 0 &&
+  int unused_fd = -1;
+  bool ok = RecvHello(report_fd, &hello, &unused_fd) && hello.pid > 0 &&
             ReadFull(report_fd, &ns_pid, sizeof(ns_pid)) && ns_pid > 0;
   close(report_fd);
+  if (unused_fd >= 0) {
+    close(unused_fd);
+  }
   ReapChild(helper);
   if (!ok) {
     if (hello.pid <= 0 && hello.step != 0) {

@@ -2,10 +2,13 @@
 // and the async-signal-safe ExecPrepared and I/O helpers (exec_internal.h).
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/keyctl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +36,9 @@ constexpr char kDefaultPath[] = "/bin:/usr/bin:/sbin:/usr/sbin";
 Prepared::~Prepared() {
   if (devnull >= 0) {
     close(devnull);
+  }
+  if (err_fd >= 0) {
+    close(err_fd);
   }
 }
 
@@ -84,27 +90,66 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
   for (int i = 0; i < 3; ++i) {
     p.fds[i] = given[i] >= 0 ? given[i] : p.devnull;
   }
+  p.tty = req.tty;
+  p.tty_rows = req.tty_rows;
+  p.tty_cols = req.tty_cols;
   return absl::OkStatus();
 }
 
+int TakeExecErrno(int fd) {
+  if (fd < 0) {
+    return 0;
+  }
+  int err = 0;
+  struct stat st;
+  // The fd may come from a jail's pid 1 (RequestFromInit): only a pipe is
+  // read, and never waited on.
+  if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+      fcntl(fd, F_SETFL, O_NONBLOCK) == 0) {
+    int v = 0;
+    ssize_t n = read(fd, &v, sizeof(v));
+    if (n == static_cast<ssize_t>(sizeof(v)) && v > 0 && v < 4096) {
+      err = v;
+    }
+  }
+  close(fd);
+  return err;
+}
+
 // Async-signal-safe from here on.
-[[noreturn]] void ExecPrepared(const Prepared& p) {
+[[noreturn]] void ExecPrepared(const Prepared& p, int tty_fd) {
   // Move the three fds out of the way first, so dup2 cannot clobber one
   // with another.
   int high[3];
   for (int i = 0; i < 3; ++i) {
-    high[i] = fcntl(p.fds[i], F_DUPFD_CLOEXEC, 10);
+    high[i] = fcntl(tty_fd >= 0 ? tty_fd : p.fds[i], F_DUPFD_CLOEXEC, 10);
+  }
+  if (tty_fd >= 0 && setsid() < 0) {
+    _exit(126);
   }
   for (int i = 0; i < 3; ++i) {
     if (high[i] < 0 || dup2(high[i], i) < 0) {
       _exit(126);
     }
   }
+  if (tty_fd >= 0 && ioctl(0, TIOCSCTTY, 0) != 0) {
+    _exit(126);
+  }
+  // Nothing of the daemon's but 0-2 survives the execve, whatever a
+  // library left without O_CLOEXEC (the jail's root must not inherit a
+  // host fd).
+  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
   // Handlers back to default before anything is unblocked: in a
   // CloneVfork child a handler would run on the caller's memory.
   sigset_t none;
   sigemptyset(&none);
   ResetSignalHandlersForExec(none);
+  // What the daemon ignores (SIGPIPE) and the setns helper ignores to
+  // outlive a jail-wide SIGTERM must not stay ignored in the command: a
+  // terminal's hangup, ^C and a stop's SIGTERM have to reach it.
+  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE}) {
+    signal(sig, SIG_DFL);
+  }
   for (const std::array<uint64_t, 3>& l : p.rlimits) {
     const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
     // Lowering never fails for root; a raise this host forbids keeps the
@@ -139,7 +184,10 @@ absl::Status Prepare(const ExecRequest& req, Prepared& p) {
       err = errno;
     }
   }
-  _exit(err == EACCES ? 126 : 127);
+  if (p.err_fd >= 0) {
+    (void)!write(p.err_fd, &err, sizeof(err));
+  }
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
 ExecResult FromWaitStatus(int st) {

@@ -37,6 +37,14 @@ struct Prepared {
   std::vector<sock_filter> seccomp;
   int fds[3] = {-1, -1, -1};
   int devnull = -1;
+  // Write end of the exec-error pipe (O_CLOEXEC): a child whose execve
+  // fails writes its errno (int) here; EOF means it exec'd. -1 = none.
+  // Closed by the destructor.
+  int err_fd = -1;
+  // Open a pseudo-terminal in the jail (the setns helper, after entering
+  // its mount namespace) as the command's controlling terminal.
+  bool tty = false;
+  uint16_t tty_rows = 0, tty_cols = 0;
   ~Prepared();
 };
 
@@ -46,10 +54,17 @@ struct Prepared {
 // status if /dev/null cannot be opened.
 absl::Status Prepare(const ExecRequest& req, Prepared& p);
 
-// In a child: stdio, signal handlers to default, rlimits, capabilities,
-// then execve of each candidate. Exits 126 (cannot set up, EACCES) or 127
-// (not found). Async-signal-safe.
-[[noreturn]] void ExecPrepared(const Prepared& p);
+// In a child: stdio (with `tty_fd` >= 0: a new session with tty_fd, a
+// terminal slave, as controlling terminal on 0-2), every other fd marked
+// close-on-exec, signal handlers to default, rlimits, capabilities, then
+// execve of each candidate. Exits 126 (cannot set up, EACCES) or 127 (not
+// found), after writing execve's errno to p.err_fd. Async-signal-safe.
+[[noreturn]] void ExecPrepared(const Prepared& p, int tty_fd = -1);
+
+// Reads the errno a failed execve left in the exec-error pipe `fd`
+// without blocking (the child is gone or exec'd by now): 0 when it exec'd
+// or the pipe says nothing sensible. Closes `fd`.
+int TakeExecErrno(int fd);
 
 ExecResult FromWaitStatus(int st);
 
@@ -71,7 +86,7 @@ void ReapChild(pid_t pid);
 // step and its errno.
 struct HelperHello {
   int32_t pid;   // > 0: the command's pid; <= 0: failure
-  int32_t step;  // 1 join cgroup, 2 setns, 3 fork
+  int32_t step;  // 1 join cgroup, 2 setns, 3 fork, 4 open the jail's /dev/ptmx
   int32_t err;
 };
 
@@ -81,10 +96,15 @@ absl::Status HelperStepError(const HelperHello& h);
 // Forks the setns helper for `p`: it joins `t`'s cgroups, enters its
 // namespaces through a pidfd of its pid 1 and forks the command (for
 // `spawn`, twice, so the command is orphaned into the jail's pid 1). It
-// reports a HelperHello, then the command's wait status (exec) or its pid
-// in the jail (spawn). Returns the helper's pid and the read end of its
+// reports a HelperHello (for p.tty with the terminal's master attached,
+// SCM_RIGHTS: see RecvHello), then the command's wait status (exec) or its
+// pid in the jail (spawn). Returns the helper's pid and the read end of its
 // report pipe (the caller closes it and reaps the helper). The errno's
 // status of pidfd_open, pipe2 or fork.
+// Reads the helper's HelperHello from `fd` and the fd attached to it, if
+// any (-1 otherwise; O_CLOEXEC). False on EOF or error.
+bool RecvHello(int fd, HelperHello* hello, int* attached_fd);
+
 absl::StatusOr<std::pair<pid_t, int>> StartJailHelper(const ExecTarget& t, const Prepared& p,
                                                       bool spawn);
 

@@ -36,14 +36,19 @@
 namespace jailwarden::platform::jail_init {
 namespace {
 
-// Runs in the forked child: never returns.
-[[noreturn]] void ExecRequestChild(const InitRequest& r, const int fds[3]) {
+// Runs in the forked child: never returns. A failed execve's errno goes
+// to `err_fd` (the exec-error pipe the runtime reads, exec.cc).
+[[noreturn]] void ExecRequestChild(const InitRequest& r, const int fds[3], int err_fd) {
   for (int i = 0; i < 3; ++i) {
     if (fds[i] >= 0) {
       dup2(fds[i], i);
     }
   }
-  syscall(SYS_close_range, 3, ~0U, 0);
+  // The error pipe to fd 3 (close-on-exec), everything above closed.
+  if (err_fd >= 0 && err_fd != 3) {
+    err_fd = dup3(err_fd, 3, O_CLOEXEC) == 3 ? 3 : -1;
+  }
+  syscall(SYS_close_range, err_fd == 3 ? 4 : 3, ~0U, 0);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -91,7 +96,10 @@ namespace {
       start = end + 1;
     }
   }
-  _exit(err == EACCES ? 126 : 127);
+  if (err_fd >= 0) {
+    (void)!write(err_fd, &err, sizeof(err));
+  }
+  _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
 }  // namespace
@@ -142,6 +150,7 @@ std::pair<int, int> AcceptCommand(int listen_fd, MainSupervisor* main) {
   InitRequest req;
   std::string error;
   int pid = -1;
+  int err_pipe[2] = {-1, -1};
   const bool parsed =
       n > 0 && jailwarden::platform::InitRequestFromJson(buf.substr(0, static_cast<size_t>(n)),
                                                          &req, &error);
@@ -166,9 +175,12 @@ std::pair<int, int> AcceptCommand(int listen_fd, MainSupervisor* main) {
     return {-1, -1};
   }
   if (parsed) {
+    if (!req.spawn && pipe2(err_pipe, O_CLOEXEC) != 0) {
+      err_pipe[0] = err_pipe[1] = -1;
+    }
     pid = fork();
     if (pid == 0) {
-      ExecRequestChild(req, fds);
+      ExecRequestChild(req, fds, err_pipe[1]);
     }
   }
   for (int fd : fds) {
@@ -176,8 +188,33 @@ std::pair<int, int> AcceptCommand(int listen_fd, MainSupervisor* main) {
       close(fd);
     }
   }
+  if (err_pipe[1] >= 0) {
+    close(err_pipe[1]);
+  }
+  // The reply: the child's pid, with the read end of its exec-error pipe
+  // attached (an exec'd command closed its end; a failed one wrote errno).
   int32_t reply = pid;
-  if (send(conn, &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply) || pid < 0 || req.spawn) {
+  struct iovec reply_iov = {&reply, sizeof(reply)};
+  alignas(struct cmsghdr) char reply_control[CMSG_SPACE(sizeof(int))];
+  memset(reply_control, 0, sizeof(reply_control));
+  struct msghdr reply_msg;
+  memset(&reply_msg, 0, sizeof(reply_msg));
+  reply_msg.msg_iov = &reply_iov;
+  reply_msg.msg_iovlen = 1;
+  if (pid > 0 && err_pipe[0] >= 0) {
+    reply_msg.msg_control = reply_control;
+    reply_msg.msg_controllen = sizeof(reply_control);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&reply_msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &err_pipe[0], sizeof(int));
+  }
+  const ssize_t sent = sendmsg(conn, &reply_msg, MSG_NOSIGNAL);
+  if (err_pipe[0] >= 0) {
+    close(err_pipe[0]);
+  }
+  if (sent != sizeof(reply) || pid < 0 || req.spawn) {
     close(conn);
     return {pid, -1};
   }
