@@ -90,14 +90,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   if (options.http.listen.empty() && options.mhd.listeners.empty()) {
     return absl::InvalidArgumentError("no listen address");
   }
-  if (!options.http.listen.empty()) {
-    JW_ASSIGN_OR_RETURN(
-        server->http_,
-        HttpServer::Start(options.http,
-                          [router](const HttpRequest& req, ResponseWriter& out) {
-                            router->Handle(req, out);
-                          }));
-  }
+  // libmicrohttpd first, CivetWeb last: a failure after CivetWeb started
+  // would destroy it under handlers its caller mounted (/metrics).
   if (!options.mhd.listeners.empty()) {
     options.mhd.admit = options.http.admit;
     options.mhd.rejected = server->rejected_;
@@ -109,11 +103,16 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
           if (first && first(req, out)) return;
           router->Handle(req, out);
         });
-    if (!mhd.ok()) {
-      server->Stop();
-      return mhd.status();
-    }
+    if (!mhd.ok()) return mhd.status();
     server->mhd_ = *std::move(mhd);
+  }
+  if (!options.http.listen.empty()) {
+    JW_ASSIGN_OR_RETURN(
+        server->http_,
+        HttpServer::Start(options.http,
+                          [router](const HttpRequest& req, ResponseWriter& out) {
+                            router->Handle(req, out);
+                          }));
   }
   return server;
 }

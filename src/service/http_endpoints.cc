@@ -63,6 +63,7 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
         "server.listen and server.api_socket are both empty: nothing to listen on");
   }
   api::ApiServerOptions ao;
+  ao.http.listen.clear();  // set below when plain HTTP is served
   ao.router.token = token;
   ao.router.public_reads = server.public_reads;
   ao.router.max_streams_per_peer = static_cast<int>(server.max_streams_per_peer);

@@ -13,9 +13,11 @@
 #include <cstring>
 #include <string>
 
+#include "api/fake_daemon.h"
 #include "gtest/gtest.h"
 #include "jailwarden/api/client.h"
 #include "jailwarden/api/mhd_server.h"
+#include "jailwarden/api/server.h"
 #include "jailwarden/api/tls.h"
 #include "jailwarden/base/strings.h"
 
@@ -307,6 +309,50 @@ TEST_F(MhdServerTest, UpgradeEchoesBothWaysOverUnixTcpAndTls) {
     ASSERT_FALSE(fd.ok());
     EXPECT_EQ(fd.status().code(), absl::StatusCode::kPermissionDenied) << fd.status();
   }
+}
+
+// The REST API on the libmicrohttpd listeners: root on the unix socket
+// needs no token; over TLS the token is needed as over plain TCP; the
+// listeners' first handler (the daemon's /metrics) runs before the router.
+TEST_F(MhdServerTest, ApiServerOnSocketAndTls) {
+  absl::StatusOr<SelfSignedFiles> own = LoadOrCreateSelfSigned(dir_ + "/tls");
+  ASSERT_TRUE(own.ok()) << own.status();
+  testing::FakeDaemon daemon;
+  daemon.AddJail("web", "running", 3);
+  ApiServerOptions o;
+  o.http.listen.clear();
+  o.router.token = "0123456789abcdef0123456789abcdef";
+  o.mhd.listeners = {{StrCat("unix:", socket_path()), "", "", ""},
+                     {"127.0.0.1:0", own->cert_file, own->key_file, ""}};
+  o.mhd_first = [](const HttpRequest& req, ResponseWriter& out) {
+    if (req.path != "/metrics") return false;
+    out.Send(200, "text/plain", "up 1\n");
+    return true;
+  };
+  absl::StatusOr<std::unique_ptr<ApiServer>> api = ApiServer::Start(daemon, o);
+  ASSERT_TRUE(api.ok()) << api.status();
+  EXPECT_TRUE((*api)->ports().empty()) << "no CivetWeb listener";
+  ASSERT_EQ((*api)->mhd_ports().size(), 2u);
+  Client unix_client = UnixClient();
+  absl::StatusOr<std::vector<JailInfo>> jails = unix_client.ListJails();
+  ASSERT_TRUE(jails.ok()) << jails.status();
+  ASSERT_EQ(jails->size(), 1u);
+  ClientOptions t;
+  t.server = StrCat("https://127.0.0.1:", (*api)->mhd_ports()[1]);
+  t.pin = own->pin;
+  Client anonymous(t);
+  absl::StatusOr<HttpResponse> r = anonymous.Do("GET", "/v1/jails");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 401) << r->body;
+  r = anonymous.Do("GET", "/metrics");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "up 1\n");
+  t.token = o.router.token;
+  Client admin(t);
+  jails = admin.ListJails();
+  ASSERT_TRUE(jails.ok()) << jails.status();
+  EXPECT_EQ((*jails)[0].name, "web");
+  (*api)->Stop();
 }
 
 }  // namespace
