@@ -340,8 +340,8 @@ def main():
           f"{'missed':>6} {'tick mean ms':>12} {'p50':>6} {'p99':>6} {'max':>6} {'scrape p50 ms':>13} {'p99':>6} {'page KB':>8} load")
     for r in rows:
         print(f"{r['label']:<10} {r['n']:>5} {r['cpu']:>6.2f} {r['rss0']:>8.1f} {r['rss1']:>7.1f} "
-              f"{r['growth']:>+7.2f} {r['ticks']:>6} {r['missed']:>6} {r['tick_p50']:>11.2f} "
-              f"{r['tick_p99']:>6.2f} {r['scrape_p50']:>13.1f} {r['scrape_p99']:>6.1f} "
+              f"{r['growth']:>+7.2f} {r['ticks']:>6} {r['missed']:>6} {r['tick_mean']:>12.2f} "
+              f"{r['tick_p50']:>6.2f} {r['tick_p99']:>6.2f} {r['tick_max']:>6.1f} {r['scrape_p50']:>13.1f} {r['scrape_p99']:>6.1f} "
               f"{r['page_kb']:>8.0f} {r['load']}"
               + (f" scrape_failures={r['scrape_failures']}" if r.get("scrape_failures") else ""))
 

@@ -234,6 +234,9 @@ void HistoryRecorder::Append(const TickData& tick) {
   if (open_ == nullptr) {
     const std::size_t need =
         options_.block_ticks * n * rctl::kResourceCount * kMaxVarint;
+    // A previous open buffer no view holds any more: the one sealed just
+    // now (open_spare_) is still in the latest snapshot, the one before
+    // (moved to spare_) is usually free by now.
     if (open_spare_ != nullptr && open_spare_.use_count() == 1 &&
         open_spare_->capacity >= need &&
         open_spare_->tick_capacity >= options_.block_ticks) {
@@ -241,8 +244,19 @@ void HistoryRecorder::Append(const TickData& tick) {
       std::atomic_thread_fence(std::memory_order_acquire);
       open_->ticks = 0;
       open_->size = 0;
-    } else {
-      open_spare_ = nullptr;
+    }
+    for (auto it = spare_.begin(); open_ == nullptr && it != spare_.end(); ++it) {
+      if (it->use_count() == 1 && (*it)->capacity >= need &&
+          (*it)->tick_capacity >= options_.block_ticks) {
+        open_ = std::move(*it);
+        spare_.erase(it);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        open_->ticks = 0;
+        open_->size = 0;
+        break;
+      }
+    }
+    if (open_ == nullptr) {
       open_ = std::make_shared<HistoryBlock>();
       open_->capacity = std::max<std::size_t>(need, 1);
       // Not value-initialised: only the bytes written get paged in.
@@ -288,6 +302,13 @@ void HistoryRecorder::Seal() {
   std::memcpy(sealed->data.get(), open.data.get(), open.size);
   std::copy(open.seqs.get(), open.seqs.get() + open.ticks, sealed->seqs.get());
   std::copy(open.ends.get(), open.ends.get() + open.ticks, sealed->ends.get());
+  if (open_spare_ != nullptr) {
+    // The open buffer before this one: kept first among the spares.
+    spare_.insert(spare_.begin(), std::move(open_spare_));
+    if (spare_.size() > kMaxSpares) {
+      spare_.pop_back();
+    }
+  }
   open_spare_ = std::move(open_);
   view_.open_ = nullptr;
   view_.open_ticks_ = 0;
