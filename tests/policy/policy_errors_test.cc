@@ -45,7 +45,7 @@ TEST(PolicyTest, StatusHoldsEveryErrorOnePerLine) {
       "exec.prestart, "
       "exec.created, exec.start, exec.poststart, exec.prestop, exec.stop, "
       "exec.poststop, exec.release, exec.clean, exec.timeout, stop.timeout, "
-      "persist, depend, limits, or a jail(8) parameter listed in "
+      "persist, depend, limits, healthcheck, or a jail(8) parameter listed in "
       "docs/policy.md");
 }
 
