@@ -46,7 +46,7 @@ TEST(PolicyTest, StatusHoldsEveryErrorOnePerLine) {
       "exec.created, exec.start, exec.poststart, exec.prestop, exec.stop, "
       "exec.poststop, exec.release, exec.clean, exec.timeout, stop.timeout, "
       "persist, depend, limits, command, restart, restart_backoff, "
-      "restart_limit, log, or a jail(8) parameter listed in "
+      "restart_limit, log, healthcheck, or a jail(8) parameter listed in "
       "docs/policy.md");
 }
 

@@ -109,7 +109,7 @@ struct DaemonStatus {
   std::size_t jails = 0;
   std::size_t rules = 0;
   uint64_t sampler_ticks = 0;
-  uint64_t events = 0;             // devctl events so far
+  uint64_t events = 0;             // the id of the log's last event (0: none yet)
 };
 
 class Daemon {
