@@ -33,6 +33,7 @@ std::string InitConfigToJson(const InitConfig& c) {
   j["hostname_writable"] = c.hostname_writable;
   j["net_sysctls_writable"] = c.net_sysctls_writable;
   j["seccomp"] = c.seccomp;
+  j["oci_process"] = c.oci_process;
   return j.dump();
 }
 
@@ -54,6 +55,7 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->hostname_writable = j.value("hostname_writable", false);
     c->net_sysctls_writable = j.value("net_sysctls_writable", false);
     c->seccomp = j.value("seccomp", std::string());
+    c->oci_process = j.value("oci_process", std::string());
     c->mounts.clear();
     for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {
       InitMount im;

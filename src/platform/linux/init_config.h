@@ -50,6 +50,10 @@ struct InitConfig {
   // after pivot_root, before dropping capabilities; everything it starts
   // inherits it. "" = no filter (a runtime from before the filter).
   std::string seccomp;
+  // An OCI container (init_oci.h): InitOciProcessToJson of its process.
+  // Init then execs that process after `oci start` instead of
+  // supervising. "" = a native jail.
+  std::string oci_process;
 };
 
 // A command init runs for the runtime: one request message, with the
