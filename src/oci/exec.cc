@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -191,6 +192,7 @@ absl::Status Exec(const GlobalOptions& g, const ExecOptions& o, int* exit_code) 
       if (setrlimit(static_cast<int>(resource), &rl) != 0) Die(report[1], "setrlimit");
     }
     if (p.no_new_privileges) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
     if (chdir(p.cwd.c_str()) != 0) Die(report[1], "chdir(process.cwd)");
     execvpe(argv[0], argv.data(), envp.data());
     Die(report[1], "execve");

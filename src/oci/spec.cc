@@ -117,8 +117,8 @@ absl::Status ProcessFromJsonObject(const json& j, const std::string& ptr,
     const json& u = j["user"];
     JW_RETURN_IF_ERROR(OnlyKnown(u, ptr + "/user", {"uid", "gid", "additionalGids", "umask",
                                                     "username"}));
-    if (u.contains("umask")) {
-      return Unsupported(ptr + "/user/umask", "not supported by jailwarden");
+    if (u.contains("umask") && !u["umask"].is_null()) {
+      p->umask = static_cast<int>(u["umask"].get<uint32_t>() & 0777);
     }
     p->uid = u.value("uid", uint32_t{0});
     p->gid = u.value("gid", uint32_t{0});

@@ -233,6 +233,9 @@ int ExecOciProcess(const InitOciProcess& p) {
   if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return fail("prctl(PR_SET_NO_NEW_PRIVS)");
   }
+  if (p.umask >= 0) {
+    umask(static_cast<mode_t>(p.umask));
+  }
   if (chdir(p.cwd.c_str()) != 0) {
     return fail("chdir(process.cwd)");
   }

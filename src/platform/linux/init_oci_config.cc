@@ -16,6 +16,7 @@ std::string InitOciProcessToJson(const InitOciProcess& p) {
   j["additional_gids"] = p.additional_gids;
   j["rlimits"] = p.rlimits;
   j["no_new_privileges"] = p.no_new_privileges;
+  j["umask"] = p.umask;
   j["fifo_fd"] = p.fifo_fd;
   j["console_fd"] = p.console_fd;
   j["preserve_fds"] = p.preserve_fds;
@@ -37,6 +38,7 @@ bool InitOciProcessFromJson(const std::string& text, InitOciProcess* p, std::str
     p->additional_gids = j.value("additional_gids", std::vector<uint32_t>{});
     p->rlimits = j.value("rlimits", std::vector<std::array<uint64_t, 3>>{});
     p->no_new_privileges = j.value("no_new_privileges", false);
+    p->umask = j.value("umask", -1);
     p->fifo_fd = j.value("fifo_fd", -1);
     p->console_fd = j.value("console_fd", -1);
     p->preserve_fds = j.value("preserve_fds", 0);
