@@ -112,6 +112,10 @@ absl::Status ProcessFromJsonObject(const json& j, const std::string& ptr,
     return Unsupported(ptr + "/cwd", "must be an absolute path");
   }
   *terminal = j.value("terminal", false);
+  if (j.contains("consoleSize") && j["consoleSize"].is_object()) {
+    p->console_rows = j["consoleSize"].value("height", 0);
+    p->console_cols = j["consoleSize"].value("width", 0);
+  }
   p->no_new_privileges = j.value("noNewPrivileges", false);
   if (j.contains("user")) {
     const json& u = j["user"];

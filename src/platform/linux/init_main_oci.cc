@@ -103,7 +103,7 @@ void SendConsole(int sock, int fd) {
   JW_INIT_CHECK_SYS(sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0, "send console master");
 }
 
-void SetUpTerminal(int console_fd) {
+void SetUpTerminal(int console_fd, int rows, int cols) {
   // The container's own devpts (MakeDev's newinstance): the pty's number
   // and its limit are the container's, not the host's.
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -112,6 +112,11 @@ void SetUpTerminal(int console_fd) {
   JW_INIT_CHECK_SYS(ioctl(master, TIOCSPTLCK, &unlock), "unlockpt");
   int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   JW_INIT_CHECK_SYS(peer < 0 ? -1 : 0, "TIOCGPTPEER");
+  if (rows > 0 && cols > 0) {
+    struct winsize ws = {static_cast<unsigned short>(rows), static_cast<unsigned short>(cols), 0,
+                         0};
+    JW_INIT_CHECK_SYS(ioctl(master, TIOCSWINSZ, &ws), "TIOCSWINSZ (process.consoleSize)");
+  }
   SendConsole(console_fd, master);
   close(master);
   close(console_fd);
@@ -195,7 +200,7 @@ void PrepareOciProcess(const InitConfig& c, InitOciProcess* p) {
                      ENOENT};
   }
   if (p->console_fd >= 0) {
-    SetUpTerminal(p->console_fd);
+    SetUpTerminal(p->console_fd, p->console_rows, p->console_cols);
     p->console_fd = -1;
   }
 }

@@ -25,6 +25,7 @@ struct InitOciProcess {
   // refused raising a hard limit above init's own (docs/oci.md).
   std::vector<std::array<uint64_t, 3>> rlimits;
   bool no_new_privileges = false;
+  int console_rows = 0, console_cols = 0;  // process.consoleSize (0 = unset)
   int umask = -1;  // process.user.umask; -1 = as inherited (022)
   // Descriptor numbers in init: the exec fifo opened O_PATH (open for
   // writing blocks until `start` reads it), and, for a terminal, the

@@ -17,6 +17,8 @@ std::string InitOciProcessToJson(const InitOciProcess& p) {
   j["rlimits"] = p.rlimits;
   j["no_new_privileges"] = p.no_new_privileges;
   j["umask"] = p.umask;
+  j["console_rows"] = p.console_rows;
+  j["console_cols"] = p.console_cols;
   j["fifo_fd"] = p.fifo_fd;
   j["console_fd"] = p.console_fd;
   j["preserve_fds"] = p.preserve_fds;
@@ -39,6 +41,8 @@ bool InitOciProcessFromJson(const std::string& text, InitOciProcess* p, std::str
     p->rlimits = j.value("rlimits", std::vector<std::array<uint64_t, 3>>{});
     p->no_new_privileges = j.value("no_new_privileges", false);
     p->umask = j.value("umask", -1);
+    p->console_rows = j.value("console_rows", 0);
+    p->console_cols = j.value("console_cols", 0);
     p->fifo_fd = j.value("fifo_fd", -1);
     p->console_fd = j.value("console_fd", -1);
     p->preserve_fds = j.value("preserve_fds", 0);
