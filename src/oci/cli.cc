@@ -1,5 +1,6 @@
 // The runc-compatible command line (jailwarden/oci/oci.h).
 
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,10 @@ void Log(const GlobalOptions& g, const std::string& level, const std::string& ms
 
 int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   GlobalOptions g;
+  // The default --root may come from the environment (scripts, tests).
+  if (const char* env = getenv("JAILWARDEN_OCI_ROOT"); env != nullptr && *env == '/') {
+    g.root = env;
+  }
   Args a(argv);
   std::string v, error;
   while (!a.Done() && a.Peek().rfind("-", 0) == 0) {

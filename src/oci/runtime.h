@@ -15,7 +15,7 @@
 namespace jailwarden::oci {
 
 struct GlobalOptions {
-  std::string root = "/run/jailwarden-oci";
+  std::string root = "/run/jailwarden-oci";  // or $JAILWARDEN_OCI_ROOT
   std::string log;              // "" = stderr only
   bool log_json = false;
   bool debug = false;
