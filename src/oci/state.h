@@ -2,10 +2,11 @@
 
 // A container's record under --root: <root>/<id>/state.json, written
 // atomically (base::WriteFileAtomically, fsync'd), so a kill -9 of the
-// runtime leaves the last whole record. The record is written before each
-// step that makes something (status "creating" with the cgroups it is
-// about to make), so `delete --force` finds and removes what a killed
-// `create` left.
+// runtime leaves the last whole record. The record is written first with
+// `creating` and again right after the cgroups are made, so `delete
+// --force` finds and removes what a killed `create` left (a kill in the
+// window between mkdir of the cgroups and that write leaves them
+// unrecorded; docs/oci.md).
 
 #include <cstdint>
 #include <map>
