@@ -3,7 +3,7 @@
 #  1. podman run --rm ... --rootfs DIR /bin/true with each runtime
 #  2. create/start/wait/delete of one bundle with jailwarden-oci against
 #     `runc run` of the same bundle
-# Root only. Usage: oci_bench.sh PATH/TO/jailwarden-oci [RUNS]
+# Root only. Usage: oci_bench.sh PATH/TO/jailwarden-oci [RUNS] [all|bundle]
 set -eu
 jw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 runs=${2:-20}
@@ -30,16 +30,25 @@ avg() {  # avg LABEL CMD...: mean wall ms over $runs, after one warm-up
   done
   printf '%-46s %8.1f ms\n' "$label" "$(echo "$total / $runs / 1000" | bc -l)"
 }
+only=${3:-all}
+if [[ $only == all ]]; then
 avg "podman run --rm /bin/true, jailwarden-oci" \
   pm --runtime "$jw" run --rm "${O[@]}" --rootfs "$tmp/b/rootfs" /bin/true
 avg "podman run --rm /bin/true, runc" \
   pm --runtime /usr/bin/runc run --rm "${O[@]}" --rootfs "$tmp/b/rootfs" /bin/true
+fi
 (cd "$tmp/b" && runc spec && sed -i 's/"sh"/"true"/; s/"terminal": true/"terminal": false/' config.json)
+# Waits for the container's process to exit: gone or a zombie (its reaper
+# here is whatever subreaper or pid 1 adopts it, as for runc's detached
+# containers; runc run waits for its own child instead).
 jw_bundle() {
-  "$jw" --root "$tmp/jwroot" run --bundle "$tmp/b" bench >/dev/null
-  for _ in $(seq 200); do
-    "$jw" --root "$tmp/jwroot" state bench | grep -q '"stopped"' && break
-    sleep 0.005
+  "$jw" --root "$tmp/jwroot" create --bundle "$tmp/b" --pid-file "$tmp/pid" bench
+  "$jw" --root "$tmp/jwroot" start bench
+  local pid; pid=$(cat "$tmp/pid")
+  for _ in $(seq 2000); do
+    [[ -r /proc/$pid/stat ]] || break
+    [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
+    sleep 0.001
   done
   "$jw" --root "$tmp/jwroot" delete bench
 }
