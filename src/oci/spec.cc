@@ -497,6 +497,12 @@ absl::StatusOr<OciPlan> PlanFromConfig(std::string_view config_json, const std::
                                    {"prestart", "createRuntime", "createContainer",
                                     "startContainer", "poststart", "poststop"}));
       for (const auto& [kind, list] : j["hooks"].items()) {
+        // Hooks that run inside the container, and poststart, are not
+        // run by this version: refused rather than skipped.
+        if ((kind == "createContainer" || kind == "startContainer" || kind == "poststart") &&
+            !list.empty()) {
+          return Unsupported("/hooks/" + kind, "not supported by jailwarden yet (docs/oci.md)");
+        }
         for (const json& h : list) {
           Hook hook;
           hook.path = h.value("path", "");
