@@ -21,6 +21,9 @@ packages=(
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   prometheus                          # real Prometheus + promtool for tests
+  podman conmon runc                  # tests/oci: real podman/conmon drive jailwarden-oci; runc is the bench baseline
+  containerd crun                     # OCI peers for docs/oci.md (ctr --runc-binary; crun refuses hybrid cgroups here)
+  bc                                  # bench/oci_bench.sh averages
 )
 
 missing=()

@@ -16,7 +16,8 @@ declare -A direct=(
   [api]="jail rctl racct engine policy base"
   [service]="base rctl platform racct engine jail policy metrics api"
   [selftest]="platform rctl base"
-  [cli]="api policy selftest base"
+  [oci]="platform rctl base"
+  [cli]="api policy selftest base oci"
 )
 closure() {  # prints the layers $1 may include, itself among them
   local todo=("$1") seen=" $1 " l d

@@ -8,6 +8,9 @@
 #include "cli/events_verb.h"
 #include "cli/rctl_verb.h"
 #include "cli/selftest_verb.h"
+#ifdef __linux__
+#include "jailwarden/oci/oci.h"
+#endif
 #include "jailwarden/version.h"
 
 namespace jailwarden::cli {
@@ -41,6 +44,10 @@ const std::vector<Verb>& VerbTable() {
       {"mkroot", "build a jail root directory (busybox DIR, freebsd-base --from base.txz DIR)",
        RunMkrootVerb},
       {"selftest", "this kernel's answers beside jailwarden's assumptions", RunSelftestVerb},
+#ifdef __linux__
+      {"oci", "an OCI runtime with runc's command line, for podman and containerd (docs/oci.md)",
+       [](const std::vector<std::string>& a, CommandContext& c) { return oci::OciMain(a, c.out, c.err); }},
+#endif
   };
   return *verbs;
 }

@@ -35,6 +35,7 @@ std::string InitConfigToJson(const InitConfig& c) {
   j["mount_sysfs"] = c.mount_sysfs;
   j["seccomp"] = c.seccomp;
   j["oom_events_path"] = c.oom_events_path;
+  j["oci_process"] = c.oci_process;
   return j.dump();
 }
 
@@ -58,6 +59,7 @@ bool InitConfigFromJson(const std::string& text, InitConfig* c, std::string* err
     c->mount_sysfs = j.value("mount_sysfs", false);
     c->seccomp = j.value("seccomp", std::string());
     c->oom_events_path = j.value("oom_events_path", std::string());
+    c->oci_process = j.value("oci_process", std::string());
     c->mounts.clear();
     for (const nlohmann::json& m : j.value("mounts", nlohmann::json::array())) {
       InitMount im;

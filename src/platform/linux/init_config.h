@@ -59,6 +59,10 @@ struct InitConfig {
   // before pivot_root so a main process's exit can be told apart as an OOM
   // kill. "" = none (no memory controller).
   std::string oom_events_path;
+  // An OCI container (init_oci.h): InitOciProcessToJson of its process.
+  // Init then execs that process after `oci start` instead of
+  // supervising. "" = a native jail.
+  std::string oci_process;
 };
 
 // How init supervises the jail's main process (`command:`,

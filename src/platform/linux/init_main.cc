@@ -57,6 +57,7 @@
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
+#include "platform/linux/init_main_oci.h"
 #include "platform/linux/init_main_setup.h"
 #include "platform/linux/init_main_supervisor.h"
 
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &set, nullptr);
 
   InitConfig config;
+  jailwarden::platform::InitOciProcess oci;  // an OCI container's process
   int listen_fd = -1;  // the command socket, when the config names one
   std::string error;
   std::string report = "ok\n";
@@ -147,6 +149,9 @@ int main(int argc, char** argv) {
     }
     try {
       listen_fd = SetupJail(config);
+      if (!config.oci_process.empty()) {
+        jailwarden::platform::jail_init::PrepareOciProcess(config, &oci);
+      }
     } catch (const SetupError& e) {
       // The errno's name and text, and why: "mount target /tmp: EXDEV
       // (Invalid cross-device link): a symbolic link ... leads out of the
@@ -160,6 +165,9 @@ int main(int argc, char** argv) {
   close(report_fd);
   if (report != "ok\n") {
     return 1;
+  }
+  if (!config.oci_process.empty()) {
+    return jailwarden::platform::jail_init::ExecOciProcess(oci);
   }
 
   bool held = true;  // jail(8)'s temporary persist while the jail is made

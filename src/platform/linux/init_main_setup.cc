@@ -32,6 +32,7 @@
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/init_config.h"
 #include "platform/linux/init_main_commands.h"
+#include "platform/linux/init_main_oci.h"
 #include "platform/linux/init_main_setup.h"
 #include "platform/linux/safe_path.h"
 
@@ -113,6 +114,23 @@ void MountOne(int root_fd, const InitMount& m) {
       Fd mounted(CheckPath(OpenBeneath(root_fd, m.target, O_PATH), "mount target", m.target));
       MakeReadOnly(mounted.get(), m.target);
     }
+    // nosuid, nodev, noexec in the options (an OCI bind mount's): the
+    // bind's top gets them too.
+    unsigned long extra = 0;
+    for (const auto& [word, flag] : {std::pair<const char*, unsigned long>{"nosuid", MS_NOSUID},
+                                     {"nodev", MS_NODEV},
+                                     {"noexec", MS_NOEXEC}}) {
+      if (("," + m.options + ",").find(std::string(",") + word + ",") != std::string::npos) {
+        extra |= flag;
+      }
+    }
+    if (extra != 0) {
+      Fd mounted(CheckPath(OpenBeneath(root_fd, m.target, O_PATH), "mount target", m.target));
+      JW_INIT_CHECK_SYS(mount(nullptr, mounted.path().c_str(), nullptr,
+                              MS_BIND | MS_REMOUNT | extra | (m.read_only ? MS_RDONLY : 0),
+                              nullptr),
+                        "remount " + m.target + " " + m.options);
+    }
     return;
   }
   if (m.fstype == "tmpfs") {
@@ -123,8 +141,20 @@ void MountOne(int root_fd, const InitMount& m) {
                       "tmpfs on " + m.target);
     return;
   }
+  if (m.fstype == "sysfs" || m.fstype == "mqueue" || m.fstype == "cgroup2") {
+    // Kernel file systems an OCI config asks for (src/oci): always
+    // nosuid, nodev, noexec; sysfs and cgroup2 as the config says (ro).
+    Fd target(CheckPath(MkdirAllBeneath(root_fd, m.target, 0755), "mount target", m.target));
+    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (m.read_only ? MS_RDONLY : 0);
+    JW_INIT_CHECK_SYS(mount(m.fstype.c_str(), target.path().c_str(), m.fstype.c_str(), flags,
+                            nullptr),
+                      m.fstype + " on " + m.target);
+    return;
+  }
   throw SetupError{"mount " + m.target + ": fstype " + m.fstype + " not supported", EINVAL};
 }
+
+bool UnderDev(const std::string& target) { return target.rfind("/dev/", 0) == 0; }
 
 // A private /dev: a tmpfs on the root's dev (resolved beneath it), then
 // the nodes, devpts and links made relative to the new tmpfs's descriptor.
@@ -351,7 +381,9 @@ int SetupJail(const InitConfig& c) {
     Fd root_fd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     JW_INIT_CHECK_SYS(root_fd.get() < 0 ? -1 : 0, "open root");
     for (const InitMount& m : c.mounts) {
-      MountOne(root_fd.get(), m);
+      if (!UnderDev(m.target)) {
+        MountOne(root_fd.get(), m);
+      }
     }
     {
       Fd under(CheckPath(MkdirAllBeneath(root_fd.get(), "/proc", 0555), "mount target", "/proc"));
@@ -369,6 +401,13 @@ int SetupJail(const InitConfig& c) {
       MountSysfs(root_fd.get());
     }
     MakeDev(root_fd.get(), c.devpts_max);
+    // Mounts below /dev (an OCI /dev/shm, /dev/mqueue) go on the private
+    // /dev, not under it where its tmpfs would hide them.
+    for (const InitMount& m : c.mounts) {
+      if (UnderDev(m.target)) {
+        MountOne(root_fd.get(), m);
+      }
+    }
     // A convenience, not a mount: a jail that made its own /tmp a link
     // that leads out keeps what it made (nothing is created anywhere).
     int tmp = MkdirAllBeneath(root_fd.get(), "/tmp", 01777);
@@ -404,6 +443,9 @@ int SetupJail(const InitConfig& c) {
   if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS) {
     throw SetupError{"keyctl(KEYCTL_JOIN_SESSION_KEYRING)", errno};
   }
+  // An OCI container's own steps (its mounts first: the filters below
+  // refuse the mount family).
+  OciBeforeCapabilityDrop(c);
   if (!c.seccomp.empty()) {
     InstallJailSeccomp(c.seccomp);
   }

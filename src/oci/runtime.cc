@@ -1,0 +1,424 @@
+// create, start, state, kill, delete (runtime.h).
+
+#include "oci/runtime.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "absl/time/clock.h"
+#include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
+#include "jailwarden/base/status_macros.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/platform/linux/seccomp.h"
+#include "oci/hooks.h"
+#include "oci/limits.h"
+#include "oci/spec.h"
+#include "oci/state.h"
+#include "platform/linux/cgroup.h"
+#include "platform/linux/clone_vfork.h"
+#include "platform/linux/jail_init_launcher.h"
+
+namespace jailwarden::oci {
+namespace {
+
+constexpr char kCgroupParent[] = "jailwarden-oci";
+
+std::string NowRfc3339() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return StrCat(buf, ".", ts.tv_nsec / 1000, "Z");
+}
+
+// What the CloneVfork child needs; prepared before the clone.
+struct InitChild {
+  int cfg_read, report_write;
+  int keep[4];  // fifo, console, cfg, report: CLOEXEC cleared in the child
+  int join_fds[3], join_flags[3], njoins;
+  const char* path;
+  char** argv;
+  char** envp;
+};
+
+int StartOciInit(void* arg) {
+  const InitChild& c = *static_cast<const InitChild*>(arg);
+  for (int i = 0; i < c.njoins; ++i) {
+    if (setns(c.join_fds[i], c.join_flags[i]) != 0) {
+      return 126;
+    }
+  }
+  for (int fd : c.keep) {
+    if (fd >= 0 && fcntl(fd, F_SETFD, 0) != 0) {
+      return 127;
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  platform::ResetSignalHandlersForExec(none);
+  execve(c.path, c.argv, c.envp);
+  return 127;
+}
+
+absl::StatusOr<int> ConnectConsole(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "socket");
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    close(fd);
+    return absl::InvalidArgumentError(StrCat("--console-socket ", path, ": path too long"));
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, StrCat("connect --console-socket ", path));
+  }
+  return fd;
+}
+
+// Kills what the record's cgroups hold and removes them and the directory.
+absl::Status Destroy(const GlobalOptions& g, const ContainerRecord& r) {
+  if (!r.backend_state.empty()) {
+    JW_RETURN_IF_ERROR(platform::CgroupLayout::KillAll(r.backend_state, absl::Seconds(10)));
+    JW_RETURN_IF_ERROR(platform::CgroupLayout::Remove(r.backend_state));
+  } else if (r.pid > 0 && ProcessStartTime(r.pid) == r.pid_starttime) {
+    kill(static_cast<pid_t>(r.pid), SIGKILL);
+  }
+  std::string dir = ContainerDir(g.root, r.id);
+  unlink((dir + "/exec.fifo").c_str());
+  unlink((dir + "/state.json").c_str());
+  if (rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "rmdir " + dir);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const OciPlan& plan,
+                         ContainerRecord* rec) {
+  const std::string dir = ContainerDir(g.root, o.id);
+  // 1. The cgroups, recorded before they are made.
+  JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup", 1 << 16));
+  JW_ASSIGN_OR_RETURN(platform::CgroupLayout layout,
+                      platform::CgroupLayout::Detect("/sys/fs/cgroup", self_cgroup));
+  JW_ASSIGN_OR_RETURN(rec->backend_state, layout.Create(kCgroupParent, o.id));
+  rec->backend_state["cgroup.version"] = std::string(layout.name());
+  rec->backend_state["root"] = plan.init.root;
+  JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
+  // 2. The exec fifo `start` opens.
+  const std::string fifo = dir + "/exec.fifo";
+  if (mkfifo(fifo.c_str(), 0600) != 0) {
+    return ErrnoStatus(errno, "mkfifo " + fifo);
+  }
+  int fifo_fd = open(fifo.c_str(), O_PATH | O_CLOEXEC);
+  if (fifo_fd < 0) {
+    return ErrnoStatus(errno, "open " + fifo);
+  }
+  int console_fd = -1;
+  if (plan.terminal) {
+    if (o.console_socket.empty()) {
+      close(fifo_fd);
+      return absl::InvalidArgumentError("/process/terminal: true needs --console-socket");
+    }
+    absl::StatusOr<int> c = ConnectConsole(o.console_socket);
+    if (!c.ok()) {
+      close(fifo_fd);
+      return c.status();
+    }
+    console_fd = *c;
+  }
+  std::vector<int> join_fds;
+  for (const NamespaceJoin& j : plan.joins) {
+    int fd = open(j.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      for (int f : join_fds) close(f);
+      close(fifo_fd);
+      if (console_fd >= 0) close(console_fd);
+      return ErrnoStatus(err, "open namespace " + j.path);
+    }
+    join_fds.push_back(fd);
+  }
+  int cfg[2], rep[2];
+  if (pipe2(cfg, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, "pipe2");
+  }
+  platform::InitConfig init = plan.init;
+  platform::InitOciProcess proc = plan.process;
+  proc.fifo_fd = fifo_fd;
+  proc.console_fd = console_fd;
+  proc.preserve_fds = o.preserve_fds;
+  init.seccomp = platform::SeccompSettingsToText(platform::SeccompSettings{});
+  init.oci_process = platform::InitOciProcessToJson(proc);
+
+  JW_ASSIGN_OR_RETURN(std::string init_path, platform::FindJailInit(""));
+  std::string argv0 = "jailwarden-init";
+  std::string a1 = StrCat("--config-fd=", cfg[0]), a2 = StrCat("--report-fd=", rep[1]);
+  char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
+  std::string path_env = "PATH=/bin:/usr/bin:/sbin:/usr/sbin";
+  char* envp[] = {path_env.data(), nullptr};
+  InitChild child{cfg[0], rep[1], {fifo_fd, console_fd, cfg[0], rep[1]}, {-1, -1, -1},
+                  {0, 0, 0}, 0, init_path.c_str(), argv, envp};
+  for (std::size_t i = 0; i < join_fds.size() && i < 3; ++i) {
+    child.join_fds[i] = join_fds[i];
+    child.join_flags[i] = plan.joins[i].clone_flag;
+    child.njoins = static_cast<int>(i + 1);
+  }
+  int cgroup_fd = -1;
+  if (std::string cdir = platform::CgroupLayout::CloneIntoDir(rec->backend_state); !cdir.empty()) {
+    cgroup_fd = open(cdir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  int pidfd = -1;
+  platform::CloneVforkArgs args;
+  args.flags = plan.clone_flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = &pidfd;
+  args.cgroup_fd = cgroup_fd;
+  args.exit_signal = SIGCHLD;
+  pid_t pid = platform::CloneVfork(args, StartOciInit, &child);
+  int clone_err = errno;
+  if (cgroup_fd >= 0) close(cgroup_fd);
+  for (int f : join_fds) close(f);
+  close(cfg[0]);
+  close(rep[1]);
+  close(fifo_fd);
+  if (console_fd >= 0) close(console_fd);
+  if (pid < 0) {
+    close(cfg[1]);
+    close(rep[0]);
+    return ErrnoStatus(clone_err, "clone3(container namespaces)");
+  }
+  rec->pid = pid;
+  init.cgroup_join = platform::CgroupLayout::JoinFiles(rec->backend_state, cgroup_fd >= 0);
+  std::string json = platform::InitConfigToJson(init);
+  (void)!write(cfg[1], json.data(), json.size());
+  close(cfg[1]);
+  std::string report = platform::ReadJailInitReport(rep[0], absl::Seconds(30));
+  if (report != "ok") {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    close(pidfd);
+    return absl::FailedPreconditionError(
+        StrCat("container init: ", report.empty() ? "exited without a report" : report));
+  }
+  close(pidfd);
+  rec->pid_starttime = ProcessStartTime(pid);
+  if (plan.has_oom_score_adj) {
+    std::string path = StrCat("/proc/", pid, "/oom_score_adj");
+    absl::StatusOr<std::string> cur = ReadFile(path, 64);
+    if (!cur.ok() || std::string(StripWhitespace(*cur)) != std::to_string(plan.oom_score_adj)) {
+      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      std::string v = std::to_string(plan.oom_score_adj);
+      if (fd < 0 || write(fd, v.data(), v.size()) < 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        return ErrnoStatus(err, "/process/oomScoreAdj: write " + path);
+      }
+      close(fd);
+    }
+  }
+  // 3. The limits, through the Linux enforcer, before anything runs.
+  JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
+  rec->rules = plan.rules;
+  // 4. Hooks of the create phase, with the state on stdin.
+  rec->creating = false;
+  JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
+  for (const char* kind : {"prestart", "createRuntime"}) {
+    auto it = plan.hooks.find(kind);
+    if (it != plan.hooks.end()) {
+      JW_RETURN_IF_ERROR(RunHooks(kind, it->second, StateJson(g.root, *rec)));
+    }
+  }
+  if (!o.pid_file.empty()) {
+    JW_RETURN_IF_ERROR(WriteFileAtomically(o.pid_file, std::to_string(pid)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
+  if (o.id.empty() || o.id.find('/') != std::string::npos || o.id[0] == '.') {
+    return absl::InvalidArgumentError(StrCat("invalid container id '", o.id, "'"));
+  }
+  std::string bundle = o.bundle;
+  char resolved[PATH_MAX];
+  if (realpath(bundle.c_str(), resolved) == nullptr) {
+    return ErrnoStatus(errno, "--bundle " + bundle);
+  }
+  bundle = resolved;
+  JW_ASSIGN_OR_RETURN(std::string config, ReadFile(bundle + "/config.json", 1 << 24));
+  absl::StatusOr<OciPlan> plan = PlanFromConfig(config, bundle);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        StrCat(bundle, "/config.json: ", std::string(plan.status().message())));
+  }
+  JW_RETURN_IF_ERROR(MakeDirs(g.root, 0700));
+  const std::string dir = ContainerDir(g.root, o.id);
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(StrCat("container with id ", o.id, " already exists"));
+    }
+    return ErrnoStatus(errno, "mkdir " + dir);
+  }
+  ContainerRecord rec;
+  rec.id = o.id;
+  rec.bundle = bundle;
+  rec.created = NowRfc3339();
+  rec.annotations = plan->annotations;
+  rec.seccomp_bpf_hex = plan->process.seccomp_bpf_hex;
+  rec.capabilities = plan->init.capabilities;
+  auto post = plan->hooks.find("poststop");
+  if (post != plan->hooks.end()) {
+    rec.poststop_hooks = HooksToJson(post->second);
+  }
+  absl::Status st = SaveRecord(g.root, rec);
+  if (st.ok()) {
+    st = CreateSteps(g, o, *plan, &rec);
+  }
+  if (!st.ok()) {
+    (void)Destroy(g, rec);  // nothing half-made stays
+  }
+  return st;
+}
+
+absl::Status Start(const GlobalOptions& g, const std::string& id) {
+  JW_ASSIGN_OR_RETURN(ContainerRecord rec, LoadRecord(g.root, id));
+  std::string status = StatusOf(g.root, rec);
+  if (status != "created") {
+    return absl::FailedPreconditionError(
+        StrCat("cannot start container ", id, " in status ", status));
+  }
+  const std::string fifo = ContainerDir(g.root, id) + "/exec.fifo";
+  int fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "open " + fifo);
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, rec.pid, 0));
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  absl::Status result = absl::DeadlineExceededError("the container did not start in 30 s");
+  while (absl::Now() < deadline) {
+    struct pollfd p[2] = {{fd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    poll(p, pidfd >= 0 ? 2 : 1, 100);
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n == 1) {
+      result = absl::OkStatus();
+      break;
+    }
+    if (pidfd >= 0 && (p[1].revents & POLLIN) != 0) {
+      result = absl::FailedPreconditionError(StrCat("container ", id, " exited before start"));
+      break;
+    }
+  }
+  close(fd);
+  if (pidfd >= 0) close(pidfd);
+  unlink(fifo.c_str());
+  JW_RETURN_IF_ERROR(result);
+  return absl::OkStatus();
+}
+
+absl::Status State(const GlobalOptions& g, const std::string& id, std::ostream& out) {
+  JW_ASSIGN_OR_RETURN(ContainerRecord rec, LoadRecord(g.root, id));
+  out << StateJson(g.root, rec) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status ParseSignal(const std::string& text, int* sig) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    int n = std::stoi(text);
+    if (n > 0 && n < NSIG) {
+      *sig = n;
+      return absl::OkStatus();
+    }
+  } else {
+    std::string name = text.rfind("SIG", 0) == 0 ? text.substr(3) : text;
+    for (int s = 1; s < NSIG; ++s) {
+      const char* abbrev = sigabbrev_np(s);
+      if (abbrev != nullptr && name == abbrev) {
+        *sig = s;
+        return absl::OkStatus();
+      }
+    }
+  }
+  return absl::InvalidArgumentError(StrCat("unknown signal '", text, "'"));
+}
+
+absl::Status Kill(const GlobalOptions& g, const std::string& id, const std::string& signal,
+                  bool all) {
+  int sig = SIGTERM;
+  JW_RETURN_IF_ERROR(ParseSignal(signal.empty() ? "TERM" : signal, &sig));
+  JW_ASSIGN_OR_RETURN(ContainerRecord rec, LoadRecord(g.root, id));
+  std::string status = StatusOf(g.root, rec);
+  if (all) {
+    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids,
+                        platform::CgroupLayout::ReadProcs(
+                            platform::CgroupLayout::MembershipDir(rec.backend_state)));
+    for (int64_t pid : pids) {
+      kill(static_cast<pid_t>(pid), sig);
+    }
+    return absl::OkStatus();
+  }
+  if (status == "stopped" || status == "creating") {
+    return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, rec.pid, 0));
+  if (pidfd < 0) {
+    return ErrnoStatus(errno, StrCat("pidfd_open ", rec.pid));
+  }
+  // The start time is checked after the pidfd is held: the pidfd then
+  // names the container's process, not a later one with its pid.
+  if (ProcessStartTime(rec.pid) != rec.pid_starttime) {
+    close(pidfd);
+    return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
+  }
+  int rc = static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+  int err = errno;
+  close(pidfd);
+  if (rc != 0) {
+    return ErrnoStatus(err, StrCat("kill ", rec.pid, " ", signal));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
+  absl::StatusOr<ContainerRecord> rec = LoadRecord(g.root, id);
+  if (!rec.ok()) {
+    if (force && absl::IsNotFound(rec.status())) {
+      return absl::OkStatus();
+    }
+    return rec.status();
+  }
+  std::string status = StatusOf(g.root, *rec);
+  if (!force && (status == "running" || status == "paused")) {
+    return absl::FailedPreconditionError(
+        StrCat("cannot delete container ", id, " that is not stopped: ", status));
+  }
+  if (status == "paused") {
+    (void)Pause(g, id, false);
+  }
+  std::string state = StateJson(g.root, *rec);
+  JW_RETURN_IF_ERROR(Destroy(g, *rec));
+  std::vector<Hook> poststop = HooksFromJson(rec->poststop_hooks);
+  (void)RunHooks("poststop", poststop, state);  // errors only logged (spec)
+  return absl::OkStatus();
+}
+
+}  // namespace jailwarden::oci

@@ -1,0 +1,54 @@
+#pragma once
+
+// The OCI mode of jailwarden-init (src/oci, `jailwarden oci create`): after
+// the jail is built (SetupJail) init does not supervise; it prepares the
+// container's process (console, user, rlimits), reports "ok", waits for
+// `oci start` on the exec fifo and execve()s the process, which so becomes
+// pid 1 of the container's pid namespace, as runc does without --init.
+// Shared by the runtime (src/oci) and init (init_main_oci.cc); free of
+// abseil like init_config.h.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace jailwarden::platform {
+
+struct InitOciProcess {
+  std::vector<std::string> args;  // process.args; args[0] looked up in PATH of env
+  std::vector<std::string> env;   // "K=V"
+  std::string cwd = "/";
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> additional_gids;
+  // setrlimit before exec: {RLIMIT_*, soft, hard}; the runtime has already
+  // refused raising a hard limit above init's own (docs/oci.md).
+  std::vector<std::array<uint64_t, 3>> rlimits;
+  bool no_new_privileges = false;
+  int console_rows = 0, console_cols = 0;  // process.consoleSize (0 = unset)
+  int umask = -1;  // process.user.umask; -1 = as inherited (022)
+  // Descriptor numbers in init: the exec fifo opened O_PATH (open for
+  // writing blocks until `start` reads it), and, for a terminal, the
+  // connected console socket the pty master is sent over (-1 = none).
+  int fifo_fd = -1;
+  int console_fd = -1;
+  // Descriptors 3..3+preserve_fds-1 stay open across execve.
+  int preserve_fds = 0;
+  // The OCI seccomp profile compiled to a classic BPF program, as hex of
+  // the struct sock_filter array; installed after the jail's own filter,
+  // before the capability drop. "" = none.
+  std::string seccomp_bpf_hex;
+  // root.readonly: / remounted read-only after pivot_root.
+  bool root_readonly = false;
+  // linux.maskedPaths (an empty read-only tmpfs on a directory, /dev/null
+  // on a file) and linux.readonlyPaths, inside the container; absent
+  // paths are skipped.
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+};
+
+std::string InitOciProcessToJson(const InitOciProcess& p);
+// Returns false and sets *error on bad JSON.
+bool InitOciProcessFromJson(const std::string& text, InitOciProcess* p, std::string* error);
+
+}  // namespace jailwarden::platform
