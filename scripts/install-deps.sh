@@ -19,6 +19,7 @@ packages=(
   libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
+  zsh                                 # the completion test: `zsh -n` on the generated _jailwarden
   prometheus                          # real Prometheus + promtool for tests
 )
 
