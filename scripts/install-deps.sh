@@ -20,6 +20,7 @@ packages=(
   libmicrohttpd-dev                   # the API server: admin unix socket, TLS (GnuTLS), HTTP Upgrade
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
+  zsh                                 # the completion test: `zsh -n` on the generated _jailwarden
   prometheus                          # real Prometheus + promtool for tests
   podman conmon runc                  # tests/oci: real podman/conmon drive jailwarden-oci; runc is the bench baseline
   containerd crun                     # OCI peers for docs/oci.md (ctr --runc-binary; crun refuses hybrid cgroups here)

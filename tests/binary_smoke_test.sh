@@ -18,7 +18,7 @@ check() {  # check NAME EXPECTED_STATUS EXPECTED_OUTPUT -- ARGS...
 }
 "$bin" --help | grep -q '^usage: jailwarden' || { echo "FAIL --help"; fail=1; }
 "$bin" --version | grep -Eq '^jailwarden [0-9]+\.[0-9]+\.[0-9]+' || { echo "FAIL --version"; fail=1; }
-for verb in $("$bin" --help | awk '/^verbs:/{on=1; next} on && NF {print $1}'); do
+for verb in $("$bin" --help | awk '/^verbs:/{on=1; next} on && !NF {exit} on {print $1}'); do
   if ! "$bin" "$verb" --help >/dev/null 2>&1; then
     echo "FAIL $verb --help"; fail=1
   else

@@ -149,8 +149,36 @@ absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags) {
   return api::Client(options);
 }
 
+namespace {
+thread_local VerbShape* g_shape = nullptr;
+}  // namespace
+
+ScopedShapeRecorder::ScopedShapeRecorder(VerbShape* shape) : previous_(g_shape) {
+  g_shape = shape;
+}
+ScopedShapeRecorder::~ScopedShapeRecorder() { g_shape = previous_; }
+
+bool RecordShape(const CLI::App& app) {
+  if (g_shape == nullptr) return false;
+  g_shape->recorded = true;
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_positional() && !o->nonpositional()) {
+      g_shape->positionals.push_back(o->get_name());
+      continue;
+    }
+    OptionShape shape;
+    for (const std::string& s : o->get_snames()) shape.names.push_back(StrCat("-", s));
+    for (const std::string& l : o->get_lnames()) shape.names.push_back(StrCat("--", l));
+    shape.takes_value = o->get_type_size_max() > 0;
+    shape.help = o->get_description();
+    g_shape->options.push_back(std::move(shape));
+  }
+  return true;
+}
+
 std::optional<int> ParseArgs(CLI::App& app, const std::vector<std::string>& args,
                              CommandContext& ctx) {
+  if (RecordShape(app)) return EX_OK;
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);

@@ -17,7 +17,7 @@
 namespace jailwarden::cli {
 
 struct ConnectionFlags {
-  std::string server;      // --server
+  std::string server;      // --server, --address
   std::string token;       // --token
   std::string token_file;  // --token-file
   std::string config;      // -c/--config: take listen and token_file from it
@@ -26,8 +26,8 @@ struct ConnectionFlags {
   bool json = false;       // --json
 };
 
-// Adds --server, --token, --token-file, -c/--config, --pin, --cacert and
-// --json to `app`.
+// Adds the global options (global_flags.h: -c/--config, --server/--address,
+// --token, --token-file, --cacert, --pin, --json) to `app`.
 void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags);
 
 // The client for `flags`. Server: --server/--address, $JAILWARDEN_SERVER,
@@ -43,6 +43,40 @@ void AddConnectionFlags(CLI::App& app, ConnectionFlags& flags);
 // <state_dir>/api-tls/pin when readable (no pin and no CA: the system's CAs,
 // which a self-signed daemon key fails — nothing is sent then).
 absl::StatusOr<api::Client> MakeClient(const ConnectionFlags& flags);
+
+// The shape of one verb's command line, for the completion generator:
+// options (every name, whether it takes a value, its help line) and
+// positionals, read from the verb's own CLI11 app.
+struct OptionShape {
+  std::vector<std::string> names;  // "-c", "--config"
+  bool takes_value = false;
+  std::string help;
+};
+struct VerbShape {
+  std::vector<OptionShape> options;
+  std::vector<std::string> positionals;  // their names, in order
+  bool recorded = false;  // the verb reached ParseArgs (or RecordShape)
+};
+
+// While one is alive on this thread, ParseArgs and RecordShape record the
+// app into `*shape` instead of parsing, and ParseArgs returns EX_OK: a verb
+// run with "--help" under a recorder describes itself and does nothing.
+// Not thread-safe across threads by design (thread_local).
+class ScopedShapeRecorder {
+ public:
+  explicit ScopedShapeRecorder(VerbShape* shape);
+  ~ScopedShapeRecorder();
+  ScopedShapeRecorder(const ScopedShapeRecorder&) = delete;
+  ScopedShapeRecorder& operator=(const ScopedShapeRecorder&) = delete;
+
+ private:
+  VerbShape* previous_;
+};
+
+// Records `app` when a ScopedShapeRecorder is alive and returns true; else
+// false. For verbs that parse by hand (rctl) and describe themselves with
+// a CLI11 app only for this.
+bool RecordShape(const CLI::App& app);
 
 // Parses `args` into `app`. Returns nullopt to go on, or the exit code to
 // return at once (0 after --help, EX_USAGE after a parse error, with the

@@ -12,6 +12,7 @@
 namespace jailwarden::cli {
 
 int RunListVerb(const std::vector<std::string>& args, CommandContext& ctx);
+int RunGetVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunStartVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunStopVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunRestartVerb(const std::vector<std::string>& args, CommandContext& ctx);

@@ -53,79 +53,6 @@ absl::Status CheckJailFlags(const std::string& name, const std::vector<std::stri
   return absl::OkStatus();
 }
 
-std::string Dash(std::string_view s) { return s.empty() ? "-" : std::string(s); }
-
-// Issue 17: the MAIN column, the supervised main process in a few words.
-std::string MainSummary(const api::JailInfo& j) {
-  if (!j.main.has_value()) return "-";
-  const platform::MainProcessStatus& m = *j.main;
-  std::string exit;
-  if (m.exited) {
-    exit = m.exit_signal != 0 ? StrCat("killed by signal ", m.exit_signal)
-                              : StrCat("exited ", m.exit_code);
-    if (m.oom_killed) exit += " (OOM)";
-  }
-  std::string s = m.running ? "running"
-                  : m.gave_up ? StrCat("down, restart limit; ", exit)
-                  : m.stopped ? "stopped"
-                  : m.next_start > absl::Now() ? StrCat("restarting; ", exit)
-                  : StrCat("down; ", exit);
-  if (m.restarts > 0) s += StrCat(m.running ? ", " : " ", m.restarts, " restarts");
-  return s;
-}
-
-int ListOrJail(const std::vector<std::string>& args, CommandContext& ctx) {
-  CLI::App app("List jails as iocage does: JID, NAME, STATE, RELEASE/ROOT, IP4.",
-               "jailwarden list");
-  ConnectionFlags flags;
-  AddConnectionFlags(app, flags);
-  bool scripted = false, long_form = false;
-  app.add_flag("-H,--scripted", scripted,
-               "no header, tab-separated (iocage list -h)");
-  app.add_flag("-l,--long", long_form, "also show limits with their fidelity");
-  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
-  absl::StatusOr<api::Client> client = MakeClient(flags);
-  if (!client.ok()) return Fail(ctx, "list", client.status());
-  absl::StatusOr<std::vector<api::JailInfo>> jails = client->ListJails();
-  if (!jails.ok()) return Fail(ctx, "list", jails.status());
-  if (flags.json) {
-    PrintJson(ctx, client->last_body());
-    return EX_OK;
-  }
-  // MAIN (issue 17) only when a jail has a command, HEALTH only when one
-  // has a healthcheck: iocage's five columns stay as they are otherwise.
-  const bool any_main = std::any_of(jails->begin(), jails->end(),
-                                    [](const api::JailInfo& j) { return j.main.has_value(); });
-  const bool health = std::any_of(jails->begin(), jails->end(),
-                                  [](const api::JailInfo& j) { return !j.health.empty(); });
-  std::vector<Row> rows;
-  for (const api::JailInfo& j : *jails) {
-    rows.push_back({j.jid >= 0 ? StrCat(j.jid) : "-", j.name, j.state,
-                    Dash(j.base_root.empty() ? j.path : j.base_root),
-                    j.ip4.empty() ? "-" : Join(j.ip4, ",")});
-    if (any_main) rows.back().push_back(MainSummary(j));
-    if (health) rows.back().push_back(Dash(j.health));
-  }
-  std::vector<std::string> header = {"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"};
-  if (any_main) header.push_back("MAIN");
-  if (health) header.push_back("HEALTH");
-  if (scripted) {
-    ctx.out << FormatScripted(rows);
-  } else {
-    ctx.out << FormatTable(header, rows);
-  }
-  if (long_form) {
-    for (const api::JailInfo& j : *jails) {
-      for (const api::RuleInfo& r : j.limits) {
-        ctx.out << r.rule << "\t" << r.fidelity << "\t" << Dash(r.mechanism);
-        if (!r.detail.empty()) ctx.out << "\t" << r.detail;
-        ctx.out << "\n";
-      }
-    }
-  }
-  return EX_OK;
-}
-
 // What a start/stop/restart/destroy did, in words: the daemon's answer
 // says whether anything changed and what the jail was before.
 std::string ChangeMessage(std::string_view verb, const api::JailChange& c) {
@@ -151,22 +78,39 @@ int Lifecycle(const std::vector<std::string>& args, CommandContext& ctx,
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, verb, client.status());
+  // With --json, one document for the invocation: an object keyed by jail
+  // name, each {"ok": true} or {"ok": false, "error": message}.
+  nlohmann::json results = nlohmann::json::object();
   int status = EX_OK;
   for (const std::string& name : names) {
     absl::StatusOr<api::JailChange> c =
         verb == "destroy" ? client->DestroyJail(name) : client->JailAction(name, verb);
     if (!c.ok()) {
       status = Fail(ctx, verb, c.status());
+      results[name] = {{"ok", false}, {"error", std::string(c.status().message())}};
       continue;
     }
     if (!c->changed && strict && status == EX_OK) status = 1;
     if (flags.json) {
-      PrintJson(ctx, client->last_body());
+      results[name] = {{"ok", true}, {"changed", c->changed}, {"state", c->state},
+                       {"previous", c->previous}};
     } else {
       ctx.out << name << ": " << ChangeMessage(verb, *c) << "\n";
     }
   }
+  if (flags.json) {
+    ctx.out << results.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
   return status;
+}
+
+// The options among `names` given on the command line parsed into `app`.
+std::vector<std::string> GivenOf(const CLI::App& app, const std::vector<std::string>& names) {
+  std::vector<std::string> given;
+  for (const std::string& n : names) {
+    if (app.count(n) > 0) given.push_back(n);
+  }
+  return given;
 }
 
 // "a b" -> exit status as a shell reports it.
@@ -206,9 +150,6 @@ std::string UsageValue(std::string_view name, int64_t value, bool humanize) {
 
 }  // namespace
 
-int RunListVerb(const std::vector<std::string>& args, CommandContext& ctx) {
-  return ListOrJail(args, ctx);
-}
 int RunStartVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   return Lifecycle(args, ctx, "start",
                    "Start jails (their dependencies first) through the daemon.");
@@ -246,6 +187,18 @@ int RunCreateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_flag("--persist", persist, "keep the jail with no processes");
   app.add_flag("--start", start, "start it at once");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (!template_name.empty()) {
+    // The template is the whole definition (the daemon instantiates it and
+    // would drop these): refused rather than ignored.
+    const std::vector<std::string> given = GivenOf(
+        app, {"--path", "--base", "--hostname", "--exec-start", "--depend", "--persist"});
+    if (!given.empty()) {
+      ctx.err << "jailwarden create: " << Join(given, ", ")
+              << " cannot be combined with -t/--template: the template defines the "
+                 "jail; change the template in the policy, or give --path instead of -t\n";
+      return EX_USAGE;
+    }
+  }
   if (absl::Status s = CheckJailFlags(name, limits); !s.ok()) return Fail(ctx, "create", s);
   nlohmann::json body = nlohmann::json::object();
   body["name"] = name;
@@ -385,6 +338,14 @@ int RunRunVerb(const std::vector<std::string>& raw, CommandContext& ctx) {
     ctx.err << "jailwarden run: field 'argv': the command (argv[0]) must not be empty\n";
     return EX_USAGE;
   }
+  if (!template_name.empty()) {
+    if (const std::vector<std::string> given = GivenOf(app, {"--path", "--base"});
+        !given.empty()) {
+      ctx.err << "jailwarden run: " << Join(given, ", ")
+              << " cannot be combined with a TEMPLATE: the template defines the jail\n";
+      return EX_USAGE;
+    }
+  }
   if (absl::Status s = CheckJailFlags(name, limits); !s.ok()) return Fail(ctx, "run", s);
   nlohmann::json body = nlohmann::json::object();
   if (!name.empty()) body["name"] = name;
@@ -450,7 +411,15 @@ int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   app.add_option("-n,--iterations", iterations, "stop after N refreshes (0: until ^C)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--raw", raw, "plain numbers");
+  app.footer("With --json: one document, the daemon's answer once (-n 0 or 1), or an "
+             "array of N answers with -n N.");
   if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  if (flags.json && raw) {
+    ctx.err << "jailwarden top: --raw is for the table; --json numbers are always plain\n";
+    return EX_USAGE;
+  }
+  if (flags.json && iterations == 0) iterations = 1;  // one document, not a stream
+  nlohmann::json samples = nlohmann::json::array();
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "top", client.status());
   const bool tty = &ctx.out == &std::cout && isatty(STDOUT_FILENO);
@@ -464,7 +433,7 @@ int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx) {
     absl::StatusOr<std::vector<api::UsageRow>> rows = client->Top();
     if (!rows.ok()) return Fail(ctx, "top", rows.status());
     if (flags.json) {
-      PrintJson(ctx, client->last_body());
+      samples.push_back(nlohmann::json::parse(client->last_body(), nullptr, false));
       continue;
     }
     std::vector<Row> table;
@@ -485,6 +454,10 @@ int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx) {
                             "CPU s"},
                            table)
             << std::flush;
+  }
+  if (flags.json) {
+    const nlohmann::json& doc = iterations == 1 ? samples[0] : samples;
+    ctx.out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   return EX_OK;
 }

@@ -29,7 +29,15 @@ struct Verb {
 // Every verb, in the order `jailwarden --help` lists them.
 std::span<const Verb> AllVerbs();
 
-// Entry point behind main(): global flags, verb dispatch. `extra_verbs`
+// The command line `args` (argv without the program name) run against
+// `ctx`: global options before or after the verb, aliases, "did you mean"
+// for an unknown verb, --help, --version, the hidden `completion` verb.
+// Returns the exit code (base/exit_code.h's table; EX_USAGE for a bad
+// command line).
+int Run(const std::vector<std::string>& args, CommandContext& ctx,
+        std::span<const Verb> extra_verbs = {});
+
+// Entry point behind main(): Run() on std::cout and std::cerr. `extra_verbs`
 // (listed first in --help) come from layers the cli may not include, such
 // as `serve` from the service layer; main() composes them.
 int Main(int argc, char** argv, std::span<const Verb> extra_verbs = {});
