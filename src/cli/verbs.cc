@@ -66,8 +66,6 @@ const std::vector<Verb>& VerbTable() {
 constexpr VerbAlias kAliases[] = {
     {"ls", "list", ""},      // iocage, ls(1) habit
     {"jls", "list", "--jls"},  // jls(8)'s table: JID, IP Address, Hostname, Path
-}; not before, so that `console` stays an
-    // unknown verb rather than a half-working one.
 };
 
 // Words that are not verbs but that users type, with what to do instead.
