@@ -89,6 +89,47 @@ struct Daemon::Impl {
     oom_first_pass = false;
   }
 
+  // Maintenance pass: a main_exited event for every jail whose supervised
+  // main process (`command:`) exited since the last pass, read from its
+  // init's record (init keeps the last exit; two exits within one pass are
+  // told as one, with `restarts` counting both). Adopted jails' exits from
+  // before the first pass are not replayed.
+  struct MainSeen {
+    int64_t init_pid = -1;
+    absl::Time exit_time = absl::InfinitePast();
+  };
+  std::map<std::string, MainSeen> main_seen;  // maintenance worker only
+  bool main_first_pass = true;
+  void SampleMainExits() {
+    std::map<std::string, MainSeen> next;
+    for (const jail::JailRecord& rec : *registry->Records()) {
+      std::optional<platform::MainProcessStatus> m = MainOf(*runtime, rec);
+      if (!m.has_value()) continue;
+      const std::string& name = rec.spec.name;
+      auto it = main_seen.find(name);
+      const bool same_run = it != main_seen.end() && it->second.init_pid == rec.instance.init_pid;
+      const bool replay = !same_run && main_first_pass;
+      if (m->exited && !replay && (!same_run || m->exit_time != it->second.exit_time)) {
+        std::vector<engine::EventField> details;
+        if (m->exit_signal != 0) {
+          details.push_back({"signal", int64_t{m->exit_signal}});
+        } else {
+          details.push_back({"code", int64_t{m->exit_code}});
+        }
+        details.push_back({"restarts", m->restarts});
+        details.push_back({"oom_killed", int64_t{m->oom_killed ? 1 : 0}});
+        details.push_back(
+            {"restart", std::string(m->gave_up                                   ? "gave_up"
+                                    : m->running || m->next_start > absl::Now() ? "due"
+                                                                                : "no")});
+        events.Publish(engine::kEventMainExited, name, std::move(details));
+      }
+      next[name] = MainSeen{rec.instance.init_pid, m->exit_time};
+    }
+    main_seen = std::move(next);
+    main_first_pass = false;
+  }
+
   void Shutdown() {
     if (shut_down.exchange(true)) return;
     ready.store(false);
@@ -213,6 +254,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   ro.maintain = [&d] {
     d.lifecycle->Maintain();
     d.SampleOomKills();
+    d.SampleMainExits();
   };
   ro.maintenance_interval = d.options.maintenance_interval;
   ro.kernel_acts = hb.KernelActs();  // FreeBSD: rctl acts, the engine only counts

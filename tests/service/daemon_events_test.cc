@@ -69,6 +69,10 @@ jails:
       interval: 1s
       timeout: 1s
       retries: 1
+  once:
+    template: t
+    command: "exit 3"
+    restart: "no"
 )";
 
 struct Cli {
@@ -322,6 +326,23 @@ TEST_F(DaemonEventsTest, FailingHealthCheckRestartsAndEventsResume) {
 // The jail's root makes its check hang: the check is killed at its
 // timeout (counted as failed, timed_out), no killed check is left running
 // in the jail, and the other jail's checks go on meanwhile (above).
+TEST_F(DaemonEventsTest, MainProcessExitIsAnEvent) {
+  // `once`'s main process exits 3 and, with restart: no, stays down: one
+  // main_exited event with the code, told once.
+  std::vector<json> exits;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    exits = Events("since=0&jail=once&type=main_exited&follow=0");
+    if (!exits.empty()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(exits.size(), 1u) << Summary(Events("since=0&jail=once&follow=0"));
+  EXPECT_EQ(exits[0]["details"].value("code", -1), 3);
+  EXPECT_EQ(exits[0]["details"].value("restart", std::string()), "no");
+  absl::SleepFor(absl::Milliseconds(2500));  // two more maintenance passes
+  EXPECT_EQ(Events("since=0&jail=once&type=main_exited&follow=0").size(), 1u);
+}
+
 TEST_F(DaemonEventsTest, AHangingCheckIsKilledAtItsTimeout) {
   std::vector<json> events;
   for (int i = 0; i < 300; ++i) {
