@@ -32,6 +32,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "helpers/jail_env.h"
+#include "helpers/serve.h"
 
 namespace jailwarden::testing {
 namespace {
@@ -170,35 +171,12 @@ class ApiSocketTest : public ::testing::Test {
       execv(kCli.c_str(), argv.data());
       _exit(127);
     }
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (Cli("status", "").exit_code == 0) return true;
-      int st;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return false;
+    return WaitUntilReady(
+        pid_, [&] { return Cli("status", "").exit_code == 0; }, absl::Seconds(60),
+        absl::Milliseconds(200));
   }
 
-  void StopServe() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
+  void StopServe() { TerminateChild(pid_); }
 
   // The CLI as an admin runs it: only the policy, no address, no token.
   ShellResult Cli(const std::string& verb, const std::string& args) {

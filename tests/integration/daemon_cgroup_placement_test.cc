@@ -26,11 +26,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "helpers/jail_env.h"
+#include "helpers/serve.h"
 
 namespace jailwarden::testing {
 namespace {
-
-const std::string kJailwarden = std::string(JW_BINARY_DIR) + "/src/jailwarden";
 
 std::set<std::string> Words(const std::string& text) {
   std::set<std::string> out;
@@ -123,37 +122,17 @@ class DaemonCgroupPlacementTest : public ::testing::Test {
       execv(kJailwarden.c_str(), argv.data());
       _exit(127);
     }
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      const std::string p = ReadText(port_file);
-      if (!p.empty() && p.back() == '\n') return true;
-      int st;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return WaitUntilReady(
+        pid_,
+        [&] {
+          const std::string p = ReadText(port_file);
+          return !p.empty() && p.back() == '\n';
+        },
+        absl::Seconds(60), absl::Milliseconds(50));
   }
 
   // SIGTERM (serve stops the jail: --stop-jails-on-exit), 60 s at most.
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
+  void Stop() { TerminateChild(pid_); }
 
   std::string Log() const { return ReadText(top_ + "/serve.log"); }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,43 @@
 namespace jailwarden::testing {
 
 inline const std::string kJailwarden = std::string(JW_BINARY_DIR) + "/src/jailwarden";
+
+// Polls `ready` every `poll` until it is true (true), the child `pid`
+// exits (false; pid becomes -1) or `timeout` passes (false).
+inline bool WaitUntilReady(pid_t& pid, const std::function<bool()>& ready,
+                           absl::Duration timeout = absl::Seconds(60),
+                           absl::Duration poll = absl::Milliseconds(100)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (ready()) return true;
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      pid = -1;
+      return false;
+    }
+    absl::SleepFor(poll);
+  }
+  return false;
+}
+
+// SIGTERM to the child `pid`, reaped within `grace` (SIGKILL after); pid
+// becomes -1. Nothing for pid <= 0.
+inline void TerminateChild(pid_t& pid, absl::Duration grace = absl::Seconds(60)) {
+  if (pid <= 0) return;
+  kill(pid, SIGTERM);
+  int st = 0;
+  const absl::Time deadline = absl::Now() + grace;
+  while (absl::Now() < deadline) {
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      pid = -1;
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  pid = -1;
+}
 
 // A `jailwarden serve` child with its own state directory.
 class Serve {
@@ -42,40 +80,16 @@ class Serve {
       execv(kJailwarden.c_str(), argv.data());
       _exit(127);
     }
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
+    return WaitUntilReady(pid_, [&] {
       const std::string p = ReadText(port_file);
-      if (!p.empty() && p.back() == '\n') {
-        port_ = std::stoi(p);
-        return true;
-      }
-      int st;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
+      if (p.empty() || p.back() != '\n') return false;
+      port_ = std::stoi(p);
+      return true;
+    });
   }
 
   // SIGTERM, then wait at most 60 s (SIGKILL after).
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
+  void Stop() { TerminateChild(pid_); }
 
   // As a crash would end it: SIGKILL, nothing told (the jails stay).
   void Kill() {
