@@ -92,14 +92,14 @@ struct Daemon::Impl {
   // Maintenance pass: a main_exited event for every jail whose supervised
   // main process (`command:`) exited since the last pass, read from its
   // init's record (init keeps the last exit; two exits within one pass are
-  // told as one, with `restarts` counting both). Adopted jails' exits from
-  // before the first pass are not replayed.
+  // told as one, with `restarts` counting both). Exits from before this
+  // daemon started (adopted jails) are not replayed.
   struct MainSeen {
     int64_t init_pid = -1;
     absl::Time exit_time = absl::InfinitePast();
   };
   std::map<std::string, MainSeen> main_seen;  // maintenance worker only
-  bool main_first_pass = true;
+  const absl::Time main_since = absl::Now();
   void SampleMainExits() {
     std::map<std::string, MainSeen> next;
     for (const jail::JailRecord& rec : *registry->Records()) {
@@ -108,7 +108,7 @@ struct Daemon::Impl {
       const std::string& name = rec.spec.name;
       auto it = main_seen.find(name);
       const bool same_run = it != main_seen.end() && it->second.init_pid == rec.instance.init_pid;
-      const bool replay = !same_run && main_first_pass;
+      const bool replay = !same_run && m->exit_time < main_since;
       if (m->exited && !replay && (!same_run || m->exit_time != it->second.exit_time)) {
         std::vector<engine::EventField> details;
         if (m->exit_signal != 0) {
@@ -127,7 +127,6 @@ struct Daemon::Impl {
       next[name] = MainSeen{rec.instance.init_pid, m->exit_time};
     }
     main_seen = std::move(next);
-    main_first_pass = false;
   }
 
   void Shutdown() {

@@ -39,7 +39,7 @@ expect() {  # expect NAME "WANT LINES" WORD...
 }
 
 expect "verbs after st" $'start\nstatus\nstop' jailwarden st
-expect "aliases too" $'list\nls' jailwarden l
+expect "aliases too" $'list\nlogs\nls' jailwarden l
 expect "jls" $'jls' jailwarden j
 expect "verb after global options" $'rctl\nrestart\nrun' jailwarden -c /etc/x.yaml --json r
 expect "global options before the verb" $'--token\n--token-file' jailwarden --tok

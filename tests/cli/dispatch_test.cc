@@ -74,7 +74,7 @@ class DispatchTest : public ::testing::Test {
     chmod(token_file_.c_str(), 0600);
     policy_ = dir_ + "/jailwarden.yaml";
     std::ofstream(policy_) << "server:\n  listen: 127.0.0.1:" << port_
-                           << "\n  tls: false\n  state_dir: " << dir_
+                           << "\n  api_socket: \"\"\n  tls: false\n  state_dir: " << dir_
                            << "\n  token_file: " << token_file_ << "\njails: {}\n";
   }
   static void TearDownTestSuite() {
