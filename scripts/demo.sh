@@ -39,7 +39,8 @@ listen=${listen:-127.0.0.1:9814}
 state_dir=$(sed -n 's/^[[:space:]]*state_dir:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$config" | head -n1)
 state_dir=${state_dir:-/var/lib/jailwarden}
 server="http://$listen"
-export JAILWARDEN_SERVER=$server
+# The CLI itself talks to the daemon over its admin socket
+# (/run/jailwarden/api.sock, no token); $server is for curl below.
 
 flags=(--config "$config" --log-level info)
 if [[ ${DEMO_KEEP_JAILS:-0} != 1 ]]; then
