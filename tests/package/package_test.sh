@@ -74,7 +74,8 @@ grep -q '/etc' <(grep -v '^#' "$tmp/control/postinst") && bad "postinst writes t
 
 # 5. Man pages: compressed, and `man -l` renders each without a warning.
 pages=$(cd "$tmp/root" && ls usr/share/man/man*/*.gz 2>/dev/null)
-for want in usr/share/man/man8/jailwarden.8.gz usr/share/man/man5/jailwarden.yaml.5.gz; do
+for want in usr/share/man/man8/jailwarden.8.gz usr/share/man/man5/jailwarden.yaml.5.gz \
+    usr/share/man/man8/jailwarden-oci.8.gz; do
   grep -qx "$want" <<<"$pages" || bad "$want missing"
 done
 for p in $pages; do
