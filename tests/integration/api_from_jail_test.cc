@@ -177,6 +177,36 @@ TEST_F(ApiFromJailTest, WebConfigBasicAuthScrape) {
   // refused at start, naming the file.
   EXPECT_FALSE(serve_->Start("127.0.0.1:0", true, {"--web.config.file", top_ + "/tls.yml"}));
   EXPECT_THAT(serve_->log(), HasSubstr("server.crt"));
+
+  // With the certificate (made here with openssl) and basic auth in one
+  // web config: the HTTPS scrape without credentials is refused, with them
+  // served, and promtool accepts what comes over TLS.
+  ShellResult gen = HostShell(absl::StrCat(
+      "cd ", top_, " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 ",
+      "-nodes -keyout server.key -out server.crt -subj /CN=127.0.0.1 ",
+      "-addext subjectAltName=IP:127.0.0.1 -days 2 2>&1"));
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  WriteText(top_ + "/tls.yml",
+            absl::StrCat("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
+                         "basic_auth_users:\n  prom: ", hash, "\n"));
+  serve_ = std::make_unique<Serve>(top_, config_);
+  ASSERT_TRUE(serve_->Start("127.0.0.1:0", true, {"--web.config.file", top_ + "/tls.yml"}))
+      << serve_->log();
+  const std::string https = absl::StrCat("https://127.0.0.1:", serve_->port(), "/metrics");
+  auto tls_code = [&](const std::string& user) {
+    return HostShell(absl::StrCat("curl -sS -m 5 --cacert ", top_, "/server.crt ", user,
+                                  " -o /dev/null -w '%{http_code}' ", https))
+        .out;
+  };
+  EXPECT_EQ(tls_code(""), "401");
+  EXPECT_EQ(tls_code("--user prom:wrong"), "401");
+  EXPECT_EQ(tls_code("--user prom:scrape-pw"), "200");
+  if (PathExists("/usr/bin/promtool")) {
+    ShellResult check = HostShell(absl::StrCat("curl -sS -m 5 --cacert ", top_,
+                                               "/server.crt --user prom:scrape-pw ", https,
+                                               " | promtool check metrics 2>&1; echo rc=$?"));
+    EXPECT_THAT(check.out, HasSubstr("rc=0")) << check.out;
+  }
 }
 
 }  // namespace
