@@ -190,6 +190,18 @@ void MetricsCollector::RenderJailStatus(std::string& out) {
     AppendLabel(out, "name", j.name);
     out.append(*j.healthy ? "} 1\n" : "} 0\n");
   }
+  AppendFamilyHeader(out, "jailwarden_jail_oom_kills_total",
+                     "Processes of the jail killed by the kernel's OOM killer since the "
+                     "jail started (sampled once a second).",
+                     "counter");
+  for (const JailStatus& j : jails) {
+    if (!j.oom_kills.has_value()) continue;
+    out.append("jailwarden_jail_oom_kills_total{");
+    AppendLabel(out, "name", j.name);
+    out.append("} ");
+    out.append(std::to_string(*j.oom_kills));
+    out.push_back('\n');
+  }
   AppendFamilyHeader(out, "jailwarden_policy_drift",
                      "Rules the policy gives the jail that are not in force (removed at "
                      "runtime); `jailwarden apply` restores them.",

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 
 #include "jailwarden/api/token.h"
 #include "jailwarden/base/absl_compat.h"
@@ -67,6 +69,9 @@ struct Daemon::Impl {
     int64_t count = 0;
   };
   std::map<std::string, OomSeen> oom_seen;  // maintenance worker only
+  // Each running jail's OOM-kill counter as last sampled, for /metrics.
+  std::mutex oom_mu;
+  std::map<std::string, int64_t> oom_totals;  // guarded by oom_mu
   bool oom_first_pass = true;
   void SampleOomKills() {
     std::map<std::string, OomSeen> next;
@@ -84,6 +89,11 @@ struct Daemon::Impl {
                    {{"jail", name}, {"count", StrCat(*n - before)}});
       }
       next[name] = OomSeen{rec.instance.init_pid, *n};
+    }
+    {
+      std::lock_guard<std::mutex> lock(oom_mu);
+      oom_totals.clear();
+      for (const auto& [name, seen] : next) oom_totals[name] = seen.count;
     }
     oom_seen = std::move(next);
     oom_first_pass = false;
@@ -320,7 +330,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       std::vector<metrics::JailStatus> out =
           JailStatuses(*records, *pol, pol->AllRules().rules(), *d.rules->Current());
       const std::map<std::string, JailHealth> health = d.health->States();
+      std::map<std::string, int64_t> oom;
+      {
+        std::lock_guard<std::mutex> lock(d.oom_mu);
+        oom = d.oom_totals;
+      }
       for (metrics::JailStatus& j : out) {
+        if (auto it = oom.find(j.name); it != oom.end()) j.oom_kills = it->second;
         if (auto it = health.find(j.name); it != health.end()) {
           j.healthy = it->second.state == "healthy";
         }

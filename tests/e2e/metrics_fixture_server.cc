@@ -148,10 +148,15 @@ int main(int argc, char** argv) {
              const absl::Time db_start = absl::Now() - t0 < absl::Seconds(10)
                                              ? t0 - absl::Minutes(10)
                                              : t0 + absl::Seconds(10);
-             return std::vector<metrics::JailStatus>{
+             std::vector<metrics::JailStatus> jails = {
                  {"web", 1, "running", t0 - absl::Hours(1), true},
                  {"db", 2, "running", db_start, true},
                  {"batch", -1, "stopped", std::nullopt, true}};
+             // One of web's processes is OOM-killed 10 s after the fixture
+             // starts (the OOM annotation must find it).
+             jails[0].oom_kills = absl::Now() - t0 < absl::Seconds(10) ? 0 : 1;
+             jails[1].oom_kills = 0;
+             return jails;
            },
        .enforcements = [&] { return enforcements; },
        .engine_health = [&] { return engine_health.Read(); },

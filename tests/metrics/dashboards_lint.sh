@@ -19,7 +19,7 @@ for f in "${files[@]}"; do
   n=${f##*/}
   jq -e . "$f" >/dev/null || { err "$n: invalid JSON"; continue; }
   jq -e '.schemaVersion >= 39' "$f" >/dev/null || err "$n: schemaVersion < 39 (Grafana 10.4/11)"
-  for a in "Jail (re)starts" "Policy reloads" "Failed reloads"; do
+  for a in "Jail (re)starts" "OOM kills" "Policy reloads" "Failed reloads"; do
     jq -e --arg a "$a" '[.annotations.list[] | select(.name==$a and .datasource.uid=="${datasource}" and ((.expr // "") != ""))] | length == 1' "$f" >/dev/null \
       || err "$n: no annotation \"$a\" on \${datasource} with an expr"
   done

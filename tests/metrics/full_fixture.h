@@ -92,6 +92,7 @@ class FullFixture {
               {"batch", -1, "stopped", std::nullopt, true}};
     jails_[0].main = JailStatus::Main{.running = true, .restarts = 2, .last_exit_code = -1,
                                       .last_exit_signal = 9};
+    jails_[0].oom_kills = 1;    // one of web's processes was OOM-killed
     jails_[0].healthy = true;   // web has a healthcheck that passes
     jails_[1].healthy = false;  // db's is starting or failing
     reloads_.generation = 3;

@@ -96,6 +96,7 @@ const FamilyRow kFamilies[] = {
     {"jailwarden_jail_state", "gauge", kC},
     {"jailwarden_jail_expected_running", "gauge", kC},
     {"jailwarden_jail_start_time_seconds", "gauge", kS},
+    {"jailwarden_jail_oom_kills_total", "counter", kC},
     {"jailwarden_jail_main_running", "gauge", kC},
     {"jailwarden_jail_main_restarts_total", "counter", kC},
     {"jailwarden_jail_main_last_exit_code", "gauge", kC},

@@ -71,6 +71,10 @@ struct JailStatus {
   // healthy, false when starting or unhealthy; none without a check
   // (jailwarden_jail_healthy is then absent).
   std::optional<bool> healthy = std::nullopt;
+  // Processes of the jail the kernel's OOM killer killed since the jail
+  // started (cgroup memory.events oom_kill, v1 memory.oom_control),
+  // sampled once a second; none where the backend cannot tell.
+  std::optional<int64_t> oom_kills = std::nullopt;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by
