@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -47,9 +46,11 @@ struct RunnerState {
   absl::StatusOr<platform::ExecResult> result = absl::UnknownError("not run");
 };
 
-void Wake(int efd) {
-  const uint64_t one = 1;
-  (void)!write(efd, &one, sizeof(one));
+// Wakes the session's poll: one byte on its wake pipe (a full pipe already
+// holds a wake-up).
+void Wake(int wake_w) {
+  const char one = 1;
+  (void)!write(wake_w, &one, 1);
 }
 
 int PollMs(absl::Time deadline) {
@@ -226,12 +227,14 @@ void Session::Flush(absl::Time deadline) {
 
 void Session::Run(const ExecCall& exec) {
   SetNonBlocking(conn_);
-  const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake < 0) {
-    to_client_ = EncodeFrame(FrameType::kError, ErrnoStatus(errno, "eventfd").ToString());
+  // The runner thread's wake-ups (a pipe: eventfd is Linux-only).
+  int wake_pipe[2];
+  if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    to_client_ = EncodeFrame(FrameType::kError, ErrnoStatus(errno, "pipe2").ToString());
     Flush(absl::Now() + limits_.flush);
     return;
   }
+  const int wake_r = wake_pipe[0], wake = wake_pipe[1];
   platform::ExecRequest r = req_.exec;
   RunnerState state;
   rows_ = req_.rows;
@@ -248,6 +251,7 @@ void Session::Run(const ExecCall& exec) {
     };
   } else if (!StartPipes(r)) {
     close(wake);
+    close(wake_r);
     Flush(absl::Now() + limits_.flush);
     return;
   }
@@ -281,7 +285,7 @@ void Session::Run(const ExecCall& exec) {
     const bool room = to_client_.size() < limits_.max_pending_bytes || client_gone_;
     struct pollfd p[5];
     int n = 0;
-    p[n++] = {wake, POLLIN, 0};
+    p[n++] = {wake_r, POLLIN, 0};
     const int conn_at = client_gone_ ? -1 : n;
     if (!client_gone_) {
       short ev = to_client_.empty() ? 0 : POLLOUT;
@@ -305,8 +309,9 @@ void Session::Run(const ExecCall& exec) {
     if (rc < 0 && errno != EINTR) break;
     if (rc <= 0) continue;
     if (p[0].revents & POLLIN) {
-      uint64_t v;
-      (void)!read(wake, &v, sizeof(v));
+      char drained[64];
+      while (read(wake_r, drained, sizeof(drained)) > 0) {
+      }
       std::lock_guard<std::mutex> l(state.mu);
       if (state.master >= 0) {
         master_ = state.master;
@@ -376,13 +381,18 @@ void Session::Run(const ExecCall& exec) {
   Flush(absl::Now() + limits_.flush);
   for (int* fd : {&in_w_, &out_r_, &err_r_, &master_}) CloseFd(*fd);
   close(wake);
+  close(wake_r);
 }
 
 }  // namespace
 
 std::string ExecErrorText(const std::vector<std::string>& argv, int err) {
   char buf[128];
-  const char* text = strerror_r(err, buf, sizeof(buf));
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+  const char* text = strerror_r(err, buf, sizeof(buf));  // GNU: returns the text
+#else
+  const char* text = strerror_r(err, buf, sizeof(buf)) == 0 ? buf : "Unknown error";  // XSI
+#endif
   return StrCat(argv.empty() ? std::string("exec") : argv[0], ": ", text);
 }
 

@@ -6,13 +6,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <sysexits.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include "jailwarden/api/exec_frames.h"
 
@@ -50,31 +53,56 @@ class RawMode {
   bool active_ = false;
 };
 
-// SIGWINCH, SIGINT, SIGTERM and SIGHUP as a signalfd while the session
-// runs; the old mask is put back by the destructor.
+// SIGWINCH, SIGINT, SIGTERM and SIGHUP as bytes on a pipe while the
+// session runs (the self-pipe trick: signalfd is Linux-only); the old
+// handlers are put back by the destructor. One session at a time.
 class SessionSignals {
  public:
   SessionSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGWINCH, SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
-    if (sigprocmask(SIG_BLOCK, &set, &old_) == 0) {
-      blocked_ = true;
-      fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return;
+    read_fd_ = p[0];
+    write_fd_.store(p[1]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = &SessionSignals::OnSignal;
+    sigemptyset(&sa.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) {
+      installed_[i] = sigaction(kSignals[i], &sa, &old_[i]) == 0;
     }
   }
   ~SessionSignals() {
-    if (fd_ >= 0) close(fd_);
-    if (blocked_) sigprocmask(SIG_SETMASK, &old_, nullptr);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) {
+      if (installed_[i]) sigaction(kSignals[i], &old_[i], nullptr);
+    }
+    const int w = write_fd_.exchange(-1);
+    if (w >= 0) close(w);
+    if (read_fd_ >= 0) close(read_fd_);
   }
   SessionSignals(const SessionSignals&) = delete;
   SessionSignals& operator=(const SessionSignals&) = delete;
-  int fd() const { return fd_; }
+  int fd() const { return read_fd_; }
+  // The next signal caught, 0 when none is pending.
+  int Next() {
+    unsigned char b = 0;
+    return read_fd_ >= 0 && read(read_fd_, &b, 1) == 1 ? b : 0;
+  }
 
  private:
-  sigset_t old_;
-  bool blocked_ = false;
-  int fd_ = -1;
+  static void OnSignal(int sig) {
+    const int saved = errno;
+    const int w = write_fd_.load();
+    if (w >= 0) {
+      const unsigned char b = static_cast<unsigned char>(sig);
+      (void)!write(w, &b, 1);
+    }
+    errno = saved;
+  }
+  static constexpr std::array<int, 4> kSignals = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
+  static inline std::atomic<int> write_fd_{-1};
+  int read_fd_ = -1;
+  std::array<struct sigaction, 4> old_{};
+  std::array<bool, 4> installed_{};
 };
 
 }  // namespace
@@ -127,14 +155,13 @@ int RunInteractiveSession(int conn, const InteractiveOptions& o) {
         break;
       }
       if (p[1].revents & POLLIN) {
-        struct signalfd_siginfo si;
-        while (read(signals.fd(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
-          if (si.ssi_signo == SIGWINCH) {
+        for (int sig = signals.Next(); sig != 0; sig = signals.Next()) {
+          if (sig == SIGWINCH) {
             if (std::optional<std::pair<uint16_t, uint16_t>> size = TerminalSize(o.in_fd)) {
               to_daemon += api::EncodeResize(size->first, size->second);
             }
           } else {
-            caught = static_cast<int>(si.ssi_signo);
+            caught = sig;
           }
         }
       }

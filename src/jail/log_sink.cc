@@ -131,7 +131,9 @@ absl::Status JailLogSink::Ensure(const platform::JailSpec& spec) const {
   posix_spawn_file_actions_adddup2(&fa, ready[1], 1);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
+#ifdef POSIX_SPAWN_SETSID
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+#endif  // else jailwarden-logd calls setsid() itself (FreeBSD 14's spawn has no flag)
   pid_t pid = -1;
   int err = posix_spawn(&pid, logd_path_.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

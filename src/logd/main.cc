@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "jailwarden/base/errno.h"
 #include "jailwarden/jail/logs.h"
 
 namespace {
@@ -154,6 +155,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "jailwarden-logd: internal program, run by jailwarden\n");
     return 2;
   }
+  // Its own session, out of the daemon's (posix_spawn's POSIX_SPAWN_SETSID
+  // did it already where the libc has the flag; EPERM then).
+  (void)setsid();
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
@@ -168,7 +172,7 @@ int main(int argc, char** argv) {
                       0600);
     if (console_fd < 0) {
       fprintf(stderr, "jailwarden-logd: exec.consolelog %s: %s\n", console.c_str(),
-              strerrorname_np(errno));
+              std::string(jailwarden::ErrnoName(errno)).c_str());
       return 1;
     }
   }
@@ -186,7 +190,7 @@ int main(int argc, char** argv) {
   mode_t old = umask(0077);
   if (bind(lfd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0 ||
       listen(lfd, 16) != 0) {
-    fprintf(stderr, "jailwarden-logd: bind %s: %s\n", sock_path.c_str(), strerrorname_np(errno));
+    fprintf(stderr, "jailwarden-logd: bind %s: %s\n", sock_path.c_str(), std::string(jailwarden::ErrnoName(errno)).c_str());
     return 1;
   }
   umask(old);
