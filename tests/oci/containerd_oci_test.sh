@@ -27,12 +27,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 EOF2
 containerd --config "$tmp/config.toml" >"$tmp/log" 2>&1 &
 cpid=$!
+source "$(dirname "$0")/cgroup_cleanup.sh"
 cleanup() {
   ctr --address "$tmp/c.sock" task kill -s SIGKILL t3 >/dev/null 2>&1
   ctr --address "$tmp/c.sock" task delete t3 >/dev/null 2>&1
   ctr --address "$tmp/c.sock" container delete t3 >/dev/null 2>&1
   kill "$cpid" 2>/dev/null
   wait "$cpid" 2>/dev/null
+  remove_oci_parent_cgroups  # the runtime's shared parent cgroup, when empty
   rm -rf "$tmp"
 }
 trap cleanup EXIT

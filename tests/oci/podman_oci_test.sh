@@ -30,15 +30,13 @@ exec timeout 120 podman --root "$tmp/storage" --runroot "$tmp/run" --storage-dri
 PM
 chmod +x "$tmp/pm.sh"
 pm() { "$tmp/pm.sh" "$@"; }
+source "$(dirname "$0")/cgroup_cleanup.sh"
 cleanup() {
   pm rm -a -f -t 0 >/dev/null 2>&1
   # The runtime's shared parent cgroup below ours, when empty.
-  for d in /sys/fs/cgroup/*/"$own"/jailwarden-oci /sys/fs/cgroup/"$own"/jailwarden-oci; do
-    [[ -d $d ]] && rmdir "$d" 2>/dev/null
-  done
+  remove_oci_parent_cgroups
   rm -rf "$tmp"
 }
-own=$(sed -n 's/^0:://p' /proc/self/cgroup)
 trap cleanup EXIT
 mkdir -p "$tmp/rootfs/bin" "$tmp/tmp"
 cp "$(command -v busybox)" "$tmp/rootfs/bin/busybox"
