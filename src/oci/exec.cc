@@ -37,6 +37,7 @@
 #include "oci/state.h"
 #include "platform/linux/cap_drop.h"
 #include "platform/linux/cgroup.h"
+#include "platform/linux/console_socket.h"
 
 namespace jailwarden::oci {
 namespace {
@@ -49,28 +50,6 @@ std::vector<sock_filter> Bpf(const std::string& hex) {
     out[i / 2] = static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   }
   return program;
-}
-
-void SendFd(int sock, int fd) {
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof(name) - 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  (void)sendmsg(sock, &msg, MSG_NOSIGNAL);
 }
 
 [[noreturn]] void Die(int report, const char* step) {
@@ -169,7 +148,7 @@ absl::Status Exec(const GlobalOptions& g, const ExecOptions& o, int* exit_code) 
       if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) != 0) Die(report[1], "open /dev/ptmx");
       int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
       if (peer < 0) Die(report[1], "TIOCGPTPEER");
-      SendFd(console, master);
+      (void)platform::SendConsoleMaster(console, master);
       close(master);
       setsid();
       ioctl(peer, TIOCSCTTY, 0);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "jailwarden/platform/linux/seccomp.h"
+#include "platform/linux/console_socket.h"
 #include "platform/linux/init_main_setup.h"
 
 namespace jailwarden::platform::jail_init {
@@ -79,29 +80,6 @@ std::string FindExecutable(const InitOciProcess& p) {
   return "";
 }
 
-// Sends `fd` over the console socket as runc does: one message, the fd in
-// SCM_RIGHTS, a short name as its payload.
-void SendConsole(int sock, int fd) {
-  char name[] = "/dev/ptmx";
-  struct iovec iov = {name, sizeof(name) - 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof(control.buf);
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  JW_INIT_CHECK_SYS(sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0, "send console master");
-}
 
 void SetUpTerminal(int console_fd, int rows, int cols) {
   // The container's own devpts (MakeDev's newinstance): the pty's number
@@ -117,7 +95,7 @@ void SetUpTerminal(int console_fd, int rows, int cols) {
                          0};
     JW_INIT_CHECK_SYS(ioctl(master, TIOCSWINSZ, &ws), "TIOCSWINSZ (process.consoleSize)");
   }
-  SendConsole(console_fd, master);
+  JW_INIT_CHECK_SYS(SendConsoleMaster(console_fd, master) < 0 ? -1 : 0, "send console master");
   close(master);
   close(console_fd);
   JW_INIT_CHECK_SYS(setsid() < 0 ? -1 : 0, "setsid");
