@@ -62,40 +62,7 @@ namespace {
   if (chdir("/") != 0) {
     _exit(126);
   }
-  std::vector<char*> argv, envp;
-  for (const std::string& a : r.argv) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  std::string path = "/bin:/usr/bin:/sbin:/usr/sbin";
-  for (const std::string& e : r.env) {
-    envp.push_back(const_cast<char*>(e.c_str()));
-    if (e.rfind("PATH=", 0) == 0) {
-      path = e.substr(5);
-    }
-  }
-  envp.push_back(nullptr);
-  const std::string& a0 = r.argv[0];
-  int err = ENOENT;
-  if (a0.find('/') != std::string::npos) {
-    execve(a0.c_str(), argv.data(), envp.data());
-    err = errno;
-  } else {
-    size_t start = 0;
-    while (start <= path.size()) {
-      size_t end = path.find(':', start);
-      if (end == std::string::npos) {
-        end = path.size();
-      }
-      std::string dir = path.substr(start, end - start);
-      std::string cand = (dir.empty() ? "." : dir) + "/" + a0;
-      execve(cand.c_str(), argv.data(), envp.data());
-      if (errno != ENOENT && errno != ENOTDIR) {
-        err = errno;
-      }
-      start = end + 1;
-    }
-  }
+  const int err = ExecSearchingPath(r.argv, r.env);
   if (err_fd >= 0) {
     (void)!write(err_fd, &err, sizeof(err));
   }

@@ -126,8 +126,16 @@ bool LookUpUser(const std::string& user, PasswdEntry* out) {
   } else if (chdir("/") != 0) {
     _exit(126);
   }
+  const int err = ExecSearchingPath(r.argv, env);
+  dprintf(2, "jailwarden-init: command %s: %s\n", r.argv[0].c_str(), strerror(err));
+  _exit(err == EACCES ? 126 : 127);
+}
+
+}  // namespace
+
+int ExecSearchingPath(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<char*> argv, envp;
-  for (const std::string& a : r.argv) {
+  for (const std::string& a : args) {
     argv.push_back(const_cast<char*>(a.c_str()));
   }
   argv.push_back(nullptr);
@@ -139,7 +147,7 @@ bool LookUpUser(const std::string& user, PasswdEntry* out) {
     }
   }
   envp.push_back(nullptr);
-  const std::string& a0 = r.argv[0];
+  const std::string& a0 = args[0];
   int err = ENOENT;
   if (a0.find('/') != std::string::npos) {
     execve(a0.c_str(), argv.data(), envp.data());
@@ -151,7 +159,8 @@ bool LookUpUser(const std::string& user, PasswdEntry* out) {
       if (end == std::string::npos) {
         end = path.size();
       }
-      std::string cand = (end == start ? "." : path.substr(start, end - start)) + "/" + a0;
+      std::string dir = path.substr(start, end - start);
+      std::string cand = (dir.empty() ? "." : dir) + "/" + a0;
       execve(cand.c_str(), argv.data(), envp.data());
       if (errno != ENOENT && errno != ENOTDIR) {
         err = errno;
@@ -159,11 +168,8 @@ bool LookUpUser(const std::string& user, PasswdEntry* out) {
       start = end + 1;
     }
   }
-  dprintf(2, "jailwarden-init: command %s: %s\n", a0.c_str(), strerror(err));
-  _exit(err == EACCES ? 126 : 127);
+  return err;
 }
-
-}  // namespace
 
 MainSupervisor::~MainSupervisor() {
   for (int fd : fds_) {

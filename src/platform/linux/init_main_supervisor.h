@@ -80,4 +80,11 @@ class MainSupervisor {
   std::vector<int> stop_waiters_;
 };
 
+// execve of args[0] with `env`: a name with a slash as it is, otherwise
+// tried in each directory of env's PATH (default
+// /bin:/usr/bin:/sbin:/usr/sbin; an empty entry is "."), as a shell does.
+// Returns only on failure, with the errno to report: the first error other
+// than ENOENT/ENOTDIR met on the PATH, else ENOENT. `args` is not empty.
+int ExecSearchingPath(const std::vector<std::string>& args, const std::vector<std::string>& env);
+
 }  // namespace jailwarden::platform::jail_init
