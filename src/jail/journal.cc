@@ -11,6 +11,7 @@
 
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
+#include "jailwarden/base/json_record.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/jail/crash_point.h"
@@ -24,10 +25,6 @@ using nlohmann::json;
 
 // An operation names a few jails or rules; anything larger is not a record.
 constexpr std::size_t kMaxRecordBytes = 16u << 20;
-
-absl::Status DataLoss(std::string_view where, std::string_view why) {
-  return absl::DataLossError(StrCat(where, ": ", why));
-}
 
 bool IsStringList(const json& j) {
   return j.is_array() &&
@@ -71,35 +68,26 @@ std::string JournalOpToJson(const JournalOp& op) {
 }
 
 absl::StatusOr<JournalOp> JournalOpFromJson(std::string_view text, std::string_view where) {
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const std::exception& e) {
-    return DataLoss(where, e.what());
-  }
-  if (!j.is_object()) return DataLoss(where, "not a JSON object");
+  JW_ASSIGN_OR_RETURN(json j, ParseVersionedRecord(text, where, 1));
   auto has = [&j](const char* key) { return j.contains(key); };
-  if (!has("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
-    return DataLoss(where, "\"version\" is not 1");
-  }
   if (!has("id") || !j["id"].is_number_unsigned() || j["id"].get<uint64_t>() == 0) {
-    return DataLoss(where, "\"id\" is not a positive integer");
+    return RecordDataLoss(where, "\"id\" is not a positive integer");
   }
   if (!has("kind") || !j["kind"].is_string() || j["kind"].get<std::string>().empty()) {
-    return DataLoss(where, "\"kind\" is not a non-empty string");
+    return RecordDataLoss(where, "\"kind\" is not a non-empty string");
   }
   if (!has("steps") || !IsStringList(j["steps"])) {
-    return DataLoss(where, "\"steps\" is not a list of strings");
+    return RecordDataLoss(where, "\"steps\" is not a list of strings");
   }
   if (!has("args") || !j["args"].is_object()) {
-    return DataLoss(where, "\"args\" is not an object");
+    return RecordDataLoss(where, "\"args\" is not an object");
   }
   JournalOp op;
   op.id = j["id"].get<uint64_t>();
   op.kind = j["kind"].get<std::string>();
   op.steps = j["steps"].get<std::vector<std::string>>();
   for (const auto& [k, v] : j["args"].items()) {
-    if (!IsStringList(v)) return DataLoss(where, StrCat("\"args\".\"", k, "\" is not a list of strings"));
+    if (!IsStringList(v)) return RecordDataLoss(where, StrCat("\"args\".\"", k, "\" is not a list of strings"));
     op.args[k] = v.get<std::vector<std::string>>();
   }
   return op;
@@ -136,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(std::string dir, bool fsy
     const std::string path = j->PathOf(id);
     JW_ASSIGN_OR_RETURN(std::string text, ReadFile(path, kMaxRecordBytes));
     JW_ASSIGN_OR_RETURN(JournalOp op, JournalOpFromJson(text, path));
-    if (op.id != id) return DataLoss(path, StrCat("\"id\" ", op.id, " does not match the file name"));
+    if (op.id != id) return RecordDataLoss(path, StrCat("\"id\" ", op.id, " does not match the file name"));
     j->pending_.push_back(std::move(op));
   }
   absl::MutexLock l(&j->mu_);

@@ -9,6 +9,8 @@
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
+#include "jailwarden/base/json_record.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/rctl/kernel_form.h"
 
@@ -20,24 +22,20 @@ using nlohmann::json;
 // A record is a few rules per jail; anything larger is not one.
 constexpr std::size_t kMaxRecordBytes = 64u << 20;
 
-absl::Status DataLoss(std::string_view where, std::string_view why) {
-  return absl::DataLossError(ToAbsl(StrCat(where, ": ", why)));
-}
-
 absl::StatusOr<std::vector<rctl::Rule>> RulesFrom(const json& j, const char* key,
                                                   std::string_view where) {
   std::vector<rctl::Rule> out;
   if (!j.contains(key)) return out;
   const json& list = j.at(key);
-  if (!list.is_array()) return DataLoss(where, StrCat("\"", key, "\" is not a list"));
+  if (!list.is_array()) return RecordDataLoss(where, StrCat("\"", key, "\" is not a list"));
   for (const json& item : list) {
     if (!item.is_string()) {
-      return DataLoss(where, StrCat("\"", key, "\" holds a non-string"));
+      return RecordDataLoss(where, StrCat("\"", key, "\" holds a non-string"));
     }
     const std::string text = item.get<std::string>();
     absl::StatusOr<rctl::Rule> rule = rctl::ParseRuleForAdd(text);
     if (!rule.ok()) {
-      return DataLoss(where, StrCat("\"", key, "\": rule '", text,
+      return RecordDataLoss(where, StrCat("\"", key, "\": rule '", text,
                                     "': ", ToStd(rule.status().message())));
     }
     out.push_back(*std::move(rule));
@@ -65,17 +63,7 @@ std::string RuntimeRulesToJson(const RuntimeRules& rules) {
 
 absl::StatusOr<RuntimeRules> RuntimeRulesFromJson(std::string_view text,
                                                   std::string_view where) {
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const std::exception& e) {
-    return DataLoss(where, e.what());
-  }
-  if (!j.is_object()) return DataLoss(where, "not a JSON object");
-  if (!j.contains("version") || !j.at("version").is_number_integer() ||
-      j.at("version").get<int64_t>() != 1) {
-    return DataLoss(where, "\"version\" is not 1");
-  }
+  JW_ASSIGN_OR_RETURN(json j, ParseVersionedRecord(text, where, 1));
   RuntimeRules out;
   absl::StatusOr<std::vector<rctl::Rule>> added = RulesFrom(j, "added", where);
   if (!added.ok()) return added.status();
