@@ -14,6 +14,7 @@
 #include "fakes/recording_action_sink.h"
 #include "fakes/snapshot_builder.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
 #include "jailwarden/racct/sampler.h"
 #include "jailwarden/rctl/kernel_form.h"
 
@@ -238,15 +239,13 @@ TEST_F(EngineTest, ForEachStatsMatchesStats) {
   auto stats = engine_.Stats();
   std::vector<std::string> seen;
   engine_.ForEachStats([&](const RuleTargetStatsView& v) {
-    seen.push_back(std::string(v.rule_text) + "@" + std::string(v.jail) + "#" +
-                   std::to_string(v.target.pid) + "=" + std::to_string(v.headroom));
+    seen.push_back(StrCat(v.rule_text, "@", v.jail, "#", v.target.pid, "=", v.headroom));
   });
   ASSERT_EQ(seen.size(), stats.size());
   ASSERT_EQ(seen.size(), 3u);  // web, api, process 10
   for (std::size_t i = 0; i < seen.size(); ++i) {
-    EXPECT_EQ(seen[i], stats[i].rule_text + "@" + stats[i].jail + "#" +
-                           std::to_string(stats[i].target.pid) + "=" +
-                           std::to_string(stats[i].headroom));
+    EXPECT_EQ(seen[i], StrCat(stats[i].rule_text, "@", stats[i].jail, "#",
+                              stats[i].target.pid, "=", stats[i].headroom));
   }
   const RuleTargetStats* p = Find(stats, "process:10:nthr:deny=100", "api", 10);
   ASSERT_NE(p, nullptr);
@@ -256,14 +255,13 @@ TEST_F(EngineTest, ForEachStatsMatchesStats) {
 
 TEST_F(EngineTest, StatsReadableWhileEvaluating) {
   for (int i = 0; i < 50; ++i) {
-    const std::string name = "j" + std::to_string(i);
+    const std::string name = StrCat("j", i);
     b_.Jail(name, i + 1).Set(name, Resource::kMaxproc, i);
   }
   rctl::RuleSet rules;
   for (int i = 0; i < 50; ++i) {
     ASSERT_TRUE(rules
-                    .Add(*rctl::ParseRuleForAdd("jail:j" + std::to_string(i) +
-                                                ":maxproc:log=25"))
+                    .Add(*rctl::ParseRuleForAdd(StrCat("jail:j", i, ":maxproc:log=25")))
                     .ok());
   }
   Compile(rules);
@@ -286,7 +284,7 @@ TEST_F(EngineTest, StatsReadableWhileEvaluating) {
   for (int t = 0; t < 200 || (reads.load() < before + 3 && t < 200000); ++t) {
     // Jails come and go (re-binds) and usage moves over and under.
     const int j = t % 50;
-    const std::string name = "j" + std::to_string(j);
+    const std::string name = StrCat("j", j);
     if (t % 7 == 0 && present[j]) {
       b_.RemoveJail(name);
       present[j] = false;
