@@ -3,19 +3,15 @@
 // for the typed reads, apply and rctl. The "server" is a tiny HTTP/1.1
 // responder on a loopback port in this process.
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "cli/daemon_verbs.h"
 #include "cli/rctl_verb.h"
+#include "fakes/loopback_http_page.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/strings.h"
@@ -26,66 +22,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// Answers every request on 127.0.0.1:<port> with "200 OK" and `body`
-// (text/html), then closes. Stops in the destructor (the accept loop
-// polls a flag every 50 ms).
-class SquatterServer {
- public:
-  explicit SquatterServer(std::string body) : body_(std::move(body)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        listen(fd_, 16) != 0) {
-      ADD_FAILURE() << "loopback listener: " << strerror(errno);
-      return;
-    }
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~SquatterServer() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) close(fd_);
-  }
-  std::string url() const { return StrCat("http://127.0.0.1:", port_); }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      // Read the request head (bounded), then answer.
-      std::string req;
-      char buf[4096];
-      for (int i = 0; i < 64 && req.find("\r\n\r\n") == std::string::npos; ++i) {
-        pollfd q{c, POLLIN, 0};
-        if (poll(&q, 1, 2000) <= 0) break;
-        const ssize_t n = read(c, buf, sizeof buf);
-        if (n <= 0) break;
-        req.append(buf, static_cast<std::size_t>(n));
-      }
-      const std::string answer =
-          StrCat("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: ",
-                 body_.size(), "\r\nConnection: close\r\n\r\n", body_);
-      (void)!write(c, answer.data(), answer.size());
-      close(c);
-    }
-  }
-
-  std::string body_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 struct Output {
   int status = -1;
@@ -113,7 +49,7 @@ class MalformedAnswerTest : public ::testing::Test {
 };
 
 TEST_F(MalformedAnswerTest, ListNamesTheAddressAndTheParseError) {
-  SquatterServer squatter("<html><body>It works!</body></html>\n");
+  fakes::LoopbackHttpPage squatter("<html><body>It works!</body></html>\n", "text/html");
   Output o = RunVerb(RunListVerb, {"--server", squatter.url()});
   EXPECT_EQ(o.status, 1);
   EXPECT_THAT(o.err, StartsWith(StrCat("jailwarden list: malformed JSON from ", squatter.url(),
@@ -125,7 +61,7 @@ TEST_F(MalformedAnswerTest, ListNamesTheAddressAndTheParseError) {
 }
 
 TEST_F(MalformedAnswerTest, ApplyAndRctlToo) {
-  SquatterServer squatter("{\"changed\": tru");
+  fakes::LoopbackHttpPage squatter("{\"changed\": tru", "text/html");
   char path[] = "/tmp/jw-malformed-XXXXXX.yaml";
   const int fd = mkstemps(path, 5);
   ASSERT_GE(fd, 0);

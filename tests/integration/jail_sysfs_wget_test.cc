@@ -6,17 +6,13 @@
 //   from a loopback server this test runs; its crash with -T is busybox's
 //   own (the same on the host).
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "fakes/loopback_http_page.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "helpers/isolation_fixture.h"
@@ -72,61 +68,8 @@ TEST_F(JailSysfsTest, WithoutTheKeyAJailHasNoSysfs) {
   EXPECT_EQ(r.out, "0\n0\n") << r.out;
 }
 
-// A one-page HTTP server on 127.0.0.1, for as long as it lives.
-class LoopbackPage {
- public:
-  explicit LoopbackPage(std::string body) : body_(std::move(body)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        listen(fd_, 8) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      ADD_FAILURE() << "listener: " << strerror(errno);
-      return;
-    }
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0) continue;
-        const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        std::string req;
-        char buf[2048];
-        for (int i = 0; i < 32 && req.find("\r\n\r\n") == std::string::npos; ++i) {
-          pollfd q{c, POLLIN, 0};
-          if (poll(&q, 1, 2000) <= 0) break;
-          const ssize_t n = read(c, buf, sizeof buf);
-          if (n <= 0) break;
-          req.append(buf, static_cast<std::size_t>(n));
-        }
-        const std::string answer =
-            absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ",
-                         body_.size(), "\r\nConnection: close\r\n\r\n", body_);
-        (void)!write(c, answer.data(), answer.size());
-        close(c);
-      }
-    });
-  }
-  ~LoopbackPage() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  std::string body_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 TEST_F(JailSysfsTest, BusyboxWgetFetchesFromALoopbackServer) {
-  LoopbackPage page("hello from the host\n");
+  fakes::LoopbackHttpPage page("hello from the host\n", "text/plain");
   ASSERT_GT(page.port(), 0);
   platform::JailSpec s = Spec("wget1");  // ip4: inherit (the host's network)
   Up(*manager_, s);
@@ -145,7 +88,7 @@ TEST_F(JailSysfsTest, BusyboxWgetFetchesFromALoopbackServer) {
 // so neither the seccomp filter nor a missing /etc file is the cause.
 // Whatever the host's busybox does, the jail's does the same.
 TEST_F(JailSysfsTest, BusyboxWgetWithATimeoutBehavesAsOnTheHost) {
-  LoopbackPage page("hello\n");
+  fakes::LoopbackHttpPage page("hello\n", "text/plain");
   ASSERT_GT(page.port(), 0);
   const std::string args =
       absl::StrCat("wget -q -T 5 -O- http://127.0.0.1:", page.port(), "/ >/dev/null 2>&1; echo rc=$?");
