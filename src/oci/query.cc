@@ -7,6 +7,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "absl/time/clock.h"
+
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/status_macros.h"
@@ -92,7 +94,27 @@ absl::Status Pause(const GlobalOptions& g, const std::string& id, bool pause) {
     return ErrnoStatus(err, "write " + value + " to " + file);
   }
   close(fd);
-  return absl::OkStatus();
+  if (!pause) {
+    return absl::OkStatus();
+  }
+  // Freezing is asynchronous (v1 FREEZING, v2 "frozen 0" in cgroup.events
+  // until every task stopped): `pause` answers once nothing runs, as runc.
+  const bool v1 = value == "FROZEN";
+  const std::string done_file =
+      v1 ? file : file.substr(0, file.rfind('/')) + "/cgroup.events";
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  for (;;) {
+    absl::StatusOr<std::string> now = ReadFile(done_file, 4096);
+    if (now.ok() && (v1 ? now->rfind("FROZEN", 0) == 0
+                        : now->find("frozen 1") != std::string::npos)) {
+      return absl::OkStatus();
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(StrCat("container ", id, " not frozen after 5 s (",
+                                                done_file, ")"));
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
 }
 
 absl::Status Update(const GlobalOptions& g, const std::string& id,

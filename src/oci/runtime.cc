@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -96,6 +97,18 @@ absl::StatusOr<int> ConnectConsole(const std::string& path) {
   return fd;
 }
 
+// Removes <root>/<id> with what create puts there (the record, the temp
+// file of a record write a kill interrupted, the exec fifo). Gone is fine.
+absl::Status RemoveContainerDir(const std::string& dir) {
+  for (const char* f : {"/exec.fifo", "/state.json", "/state.json.tmp"}) {
+    unlink((dir + f).c_str());
+  }
+  if (rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, "rmdir " + dir);
+  }
+  return absl::OkStatus();
+}
+
 // Kills what the record's cgroups hold and removes them and the directory.
 absl::Status Destroy(const GlobalOptions& g, const ContainerRecord& r) {
   if (!r.backend_state.empty()) {
@@ -104,22 +117,20 @@ absl::Status Destroy(const GlobalOptions& g, const ContainerRecord& r) {
   } else if (r.pid > 0 && ProcessStartTime(r.pid) == r.pid_starttime) {
     kill(static_cast<pid_t>(r.pid), SIGKILL);
   }
-  std::string dir = ContainerDir(g.root, r.id);
-  unlink((dir + "/exec.fifo").c_str());
-  unlink((dir + "/state.json").c_str());
-  if (rmdir(dir.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoStatus(errno, "rmdir " + dir);
-  }
-  return absl::OkStatus();
+  return RemoveContainerDir(ContainerDir(g.root, r.id));
 }
 
 absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const OciPlan& plan,
                          ContainerRecord* rec) {
   const std::string dir = ContainerDir(g.root, o.id);
-  // 1. The cgroups, recorded before they are made.
+  // 1. The cgroups, recorded before they are made: a kill -9 anywhere
+  //    from here on leaves a `creating` record naming every directory
+  //    this create may have made, which `delete --force` removes.
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup", 1 << 16));
   JW_ASSIGN_OR_RETURN(platform::CgroupLayout layout,
                       platform::CgroupLayout::Detect("/sys/fs/cgroup", self_cgroup));
+  rec->backend_state = layout.Planned(kCgroupParent, o.id);
+  JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
   JW_ASSIGN_OR_RETURN(rec->backend_state, layout.Create(kCgroupParent, o.id));
   rec->backend_state["cgroup.version"] = std::string(layout.name());
   rec->backend_state["root"] = plan.init.root;
@@ -237,8 +248,10 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   // 3. The limits, through the Linux enforcer, before anything runs.
   JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
   rec->rules = plan.rules;
-  // 4. Hooks of the create phase, with the state on stdin.
-  rec->creating = false;
+  // 4. Hooks of the create phase, with the state (status "creating", the
+  //    pid) on stdin. The record says `creating` until they and the pid
+  //    file are done, so a create killed in a hook is one `delete --force`
+  //    removes, never a `created` container whose hooks did not run.
   JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
   for (const char* kind : {"prestart", "createRuntime"}) {
     auto it = plan.hooks.find(kind);
@@ -249,7 +262,8 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   if (!o.pid_file.empty()) {
     JW_RETURN_IF_ERROR(WriteFileAtomically(o.pid_file, std::to_string(pid)));
   }
-  return absl::OkStatus();
+  rec->creating = false;
+  return SaveRecord(g.root, *rec);
 }
 
 }  // namespace
@@ -295,6 +309,13 @@ absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
   }
   if (!st.ok()) {
     (void)Destroy(g, rec);  // nothing half-made stays
+    if (rec.pid > 0) {
+      // Our child, not yet reaped (so its pid is still its own): killed
+      // (Destroy did, through the cgroup) and reaped here, so not even a
+      // zombie of the failed container waits for a reaper.
+      kill(static_cast<pid_t>(rec.pid), SIGKILL);
+      (void)waitpid(static_cast<pid_t>(rec.pid), nullptr, 0);
+    }
   }
   return st;
 }
@@ -402,7 +423,9 @@ absl::Status Delete(const GlobalOptions& g, const std::string& id, bool force) {
   absl::StatusOr<ContainerRecord> rec = LoadRecord(g.root, id);
   if (!rec.ok()) {
     if (force && absl::IsNotFound(rec.status())) {
-      return absl::OkStatus();
+      // A create killed between its mkdir and its first record left the
+      // directory alone: nothing else of it exists yet.
+      return RemoveContainerDir(ContainerDir(g.root, id));
     }
     return rec.status();
   }

@@ -142,7 +142,10 @@ std::string StateJson(const std::string& root, const ContainerRecord& r) {
   j["id"] = r.id;
   j["status"] = StatusOf(root, r);
   std::string status = j["status"];
-  if (status != "stopped" && status != "creating") {
+  // While creating, the pid is there once the process exists (the
+  // create-phase hooks get it, as the runtime spec's state says).
+  bool alive = r.pid > 0 && r.pid_starttime != 0 && ProcessStartTime(r.pid) == r.pid_starttime;
+  if (status != "stopped" && (status != "creating" || alive)) {
     j["pid"] = r.pid;
   } else {
     j["pid"] = 0;

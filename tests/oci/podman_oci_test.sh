@@ -116,8 +116,27 @@ pm rm -f -t 0 u1 >/dev/null
 check "rm -f: the container's cgroup is gone" no "$([[ -d $cg ]] && echo yes || echo no)"
 
 # A terminal through the console socket, from the container's devpts.
-out=$(timeout 60 script -qec "stty rows 30 cols 100; $tmp/pm.sh run --rm -it ${O[*]} \
-  --rootfs $rootfs /bin/sh -c 'tty; stty size'" /dev/null 2>&1 | tr -d '\r')
+# Bounded (60 s); if it hangs, what every process of the step waits in is
+# printed before it is killed, so a failure names where it stopped.
+# The size reaches the pty through conmon after start (podman 4.3 sends no
+# consoleSize; docs/oci.md): the process waits for it, at most 5 s, and
+# the check below still wants exactly 30 100.
+timeout 60 script -qec "stty rows 30 cols 100; $tmp/pm.sh run --rm -it ${O[*]} \
+  --rootfs $rootfs /bin/sh -c 'tty; for i in \$(seq 50); do s=\$(stty size 2>/dev/null); \
+  [ -n \"\$s\" ] && [ \"\$s\" != \"0 0\" ] && break; sleep 0.1; done; echo \$s'" \
+  /dev/null >"$tmp/it.out" 2>&1 &
+it_pid=$!
+for _ in $(seq 550); do kill -0 "$it_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$it_pid" 2>/dev/null; then
+  echo "run -it still running after 55 s; its processes:"
+  for p in $(ps -eo pid=,args= | awk '/[c]onmon|[j]ailwarden-oci|[p]odman|[s]h -c tty/ && !/make/ {print $1}'); do
+    echo "  $p $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-160)"
+    echo "    state $(awk '/^State/ {print $2}' /proc/$p/status 2>/dev/null) wchan $(cat /proc/$p/wchan 2>/dev/null)"
+  done
+  for c in $(ls /run/jailwarden-oci 2>/dev/null); do "$runtime" state "$c" 2>&1 | tr -d '\n'; echo; done
+fi
+wait "$it_pid"
+out=$(tr -d '\r' <"$tmp/it.out")
 contains "run -it: a pty from the container's devpts" "/dev/pts/0" "$out"
 contains "run -it: the window size" "30 100" "$out"
 

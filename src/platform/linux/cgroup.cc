@@ -279,6 +279,17 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
   return out;
 }
 
+std::map<std::string, std::string> CgroupLayout::Planned(std::string_view parent,
+                                                         std::string_view jail) const {
+  std::map<std::string, std::string> out;
+  out["cgroup.version"] = name_;
+  for (const Hierarchy& h : hierarchies_) {
+    out[StrCat("cgroup.", h.key)] = JoinPath(JoinPath(JoinPath(h.mount, h.own), parent), jail);
+    out[std::string(kCgroupLeafKey)] = kCgroupLeaf;
+  }
+  return out;
+}
+
 std::vector<std::string> CgroupLayout::JoinFiles(
     const std::map<std::string, std::string>& backend_state, bool v2_joined_at_clone) {
   std::vector<std::string> out;

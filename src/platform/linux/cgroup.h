@@ -60,6 +60,15 @@ class CgroupLayout {
   absl::StatusOr<std::map<std::string, std::string>> Create(
       std::string_view parent, std::string_view jail) const;
 
+  // The backend_state entries Create(parent, jail) would return, without
+  // making anything: every hierarchy's <jail> directory (the v1 freezer
+  // even where Create leaves it out), for a caller that must record what
+  // it is about to make before it makes it (the OCI runtime's crash-safe
+  // create). Remove and KillAll accept it: directories that do not exist
+  // are skipped. Pure.
+  std::map<std::string, std::string> Planned(std::string_view parent,
+                                             std::string_view jail) const;
+
   // The files a new member writes "0" to, from its only thread, to join the
   // jail's leaf cgroups: `tasks` in each v1 hierarchy and, unless
   // `v2_joined_at_clone`, the v2 directory's cgroup.procs.

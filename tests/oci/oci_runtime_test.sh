@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Root-only: jailwarden-oci driven directly on a bundle, as containerd's
+# shim and conmon drive it, without a client in between:
+#  - pause/resume through the freezer (the process stops and goes on);
+#  - the hooks of the create phase in the runtime spec's order, each with
+#    the state JSON on stdin, poststop after delete, a failing hook failing
+#    create and leaving nothing; hooks not supported refused by name;
+#  - kill -9 of create between its steps (in a hook, and at a spread of
+#    moments) leaves nothing `delete --force` does not remove: no record,
+#    no cgroup, no process.
+# Everything lives under a temp dir (the runtime's --root too); the
+# containers' cgroups are made below this shell's own.
+# Usage: oci_runtime_test.sh PATH/TO/jailwarden-oci
+# Exit 0 pass, 1 fail, 77 skip (a skip is a failure under CI=true).
+set -u
+runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+skip() {
+  echo "SKIP: $1"
+  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
+  exit 77
+}
+[[ $(id -u) == 0 ]] || skip "needs root (the runtime makes namespaces and cgroups)"
+for b in busybox python3; do
+  command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
+done
+tmp=$(mktemp -d /tmp/jw-oci-rt.XXXXXX)
+root=$tmp/root
+hook_pids=()
+jw() { timeout 60 "$runtime" --root "$root" "$@"; }
+source "$(dirname "$0")/cgroup_cleanup.sh"
+cleanup() {
+  for p in "${hook_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for id in $(ls "$root" 2>/dev/null); do jw delete --force "$id" >/dev/null 2>&1; done
+  remove_oci_parent_cgroups
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/b/rootfs/bin" "$tmp/hooks"
+cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
+for a in sh sleep echo true; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
+mkdir -p "$tmp/b/rootfs/"{proc,dev,sys,tmp}
+fail=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; fail=1; fi
+}
+contains() {  # contains NAME NEEDLE HAYSTACK
+  if [[ $3 == *"$2"* ]]; then echo "ok   $1"; else echo "FAIL $1: '$2' not in '$3'"; fail=1; fi
+}
+# config ARGS_JSON [HOOKS_JSON]: the bundle's config.json.
+config() {
+  python3 - "$tmp/b/config.json" "$1" "${2:-{\}}" <<'PY'
+import json, sys
+path, args, hooks = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+c = {"ociVersion": "1.0.2",
+     "process": {"args": args, "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}},
+     "root": {"path": "rootfs"},
+     "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+     "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "network"}]}}
+if hooks:
+    c["hooks"] = hooks
+json.dump(c, open(path, "w"))
+PY
+}
+# hook KIND: a host hook that saves its stdin and appends KIND to the order.
+hook() {
+  printf '{"path": "/bin/sh", "args": ["sh", "-c", "cat > %s/%s.json; echo %s >> %s/order"], "env": ["PATH=/usr/bin:/bin"], "timeout": 10}' \
+    "$tmp/hooks" "$1" "$1" "$tmp/hooks"
+}
+field() {  # field FILE KEY: a top-level field of a JSON document
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"
+}
+status() { jw state "$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null; }
+# wait_for DESCRIPTION TEST...: polls TEST for up to 10 s.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+  echo "     (gave up waiting for $what)"
+  return 1
+}
+# create ID: create with the bundle's config; the container's stdio is
+# /dev/null so no pipe of this script stays held by it.
+create() { jw create --bundle "$tmp/b" --pid-file "$tmp/$1.pid" "$1" </dev/null >/dev/null 2>"$tmp/$1.err"; }
+# cgroups ID: the cgroup directories the record names.
+cgroups() {
+  python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["backend_state"]
+print("\n".join(v for k, v in b.items() if k.startswith("cgroup.") and k != "cgroup.version"))' \
+    "$root/$1/state.json" 2>/dev/null
+}
+# nothing_left ID DIRS...: no record, none of DIRS, no process of the id.
+nothing_left() {
+  local id=$1; shift
+  local left=""
+  [[ -e $root/$id ]] && left+=" record"
+  for d in "$@"; do [[ -d $d ]] && left+=" $d"; done
+  # A process of the id that still runs (a zombie has exited: only its
+  # reaper, whoever adopted it, has yet to collect its status).
+  local f
+  for f in $(grep -l "jailwarden-oci/$id/" /proc/[0-9]*/cgroup 2>/dev/null); do
+    f=${f%/cgroup}
+    [[ $(cut -d' ' -f3 "$f/stat" 2>/dev/null) == [RSDT] ]] && left+=" process:${f#/proc/}"
+  done
+  # And, recorded or not, no cgroup of that id below this shell's own.
+  local _ ctrls path c
+  while IFS=: read -r _ ctrls path; do
+    ctrls=${ctrls#name=}
+    for c in unified "" $ctrls ${ctrls//,/ }; do
+      [[ -d /sys/fs/cgroup/$c$path/jailwarden-oci/$id ]] && left+=" /sys/fs/cgroup/$c$path/jailwarden-oci/$id"
+    done
+  done </proc/self/cgroup
+  echo "${left:-nothing}"
+}
+
+# Pause and resume through the freezer.
+config '["/bin/sh", "-c", "while :; do echo x >> /tmp/ticks; sleep 0.05; done"]'
+ticks=$tmp/b/rootfs/tmp/ticks
+create p1 && jw start p1
+count() { wc -l <"$ticks" 2>/dev/null || echo 0; }
+wait_for "ticks" test -s "$ticks"
+jw pause p1
+check "pause: state paused" paused "$(status p1)"
+n1=$(count); sleep 0.5; n2=$(count)
+check "pause: the process does not run" "$n1" "$n2"
+out=$(jw pause p1 2>&1)
+contains "pause of a paused container refused" "is not running" "$out"
+out=$(jw delete p1 2>&1)
+contains "delete of a paused container refused" "not stopped: paused" "$out"
+jw resume p1
+check "resume: state running" running "$(status p1)"
+grown() { (( $(count) > n2 )); }
+wait_for "ticks after resume" grown
+check "resume: the process runs again" yes "$(grown && echo yes || echo no)"
+out=$(jw resume p1 2>&1)
+contains "resume of a running container refused" "is not paused" "$out"
+jw kill p1 KILL
+wait_for "p1 stopped" test "$(status p1)" == stopped
+jw delete p1
+check "delete after pause/resume: gone" nothing "$(nothing_left p1)"
+
+# Hooks of the create phase, in order, with the state on stdin.
+config '["/bin/true"]' "{\"prestart\": [$(hook prestart)], \"createRuntime\": [$(hook createRuntime)], \"poststop\": [$(hook poststop)]}"
+create h1
+check "create runs prestart, then createRuntime" "prestart createRuntime" "$(tr '\n' ' ' <"$tmp/hooks/order" | sed 's/ $//')"
+check "prestart's stdin: the state, id" h1 "$(field "$tmp/hooks/prestart.json" id)"
+check "prestart's stdin: status creating" creating "$(field "$tmp/hooks/prestart.json" status)"
+check "prestart's stdin: the container's pid" "$(cat "$tmp/h1.pid")" "$(field "$tmp/hooks/prestart.json" pid)"
+check "createRuntime's stdin: the bundle" "$tmp/b" "$(field "$tmp/hooks/createRuntime.json" bundle)"
+check "after create: created" created "$(status h1)"
+jw start h1
+wait_for "h1 stopped" test "$(status h1)" == stopped
+jw delete h1
+check "delete runs poststop last" "prestart createRuntime poststop" "$(tr '\n' ' ' <"$tmp/hooks/order" | sed 's/ $//')"
+check "poststop's stdin: the state, id" h1 "$(field "$tmp/hooks/poststop.json" id)"
+config '["/bin/true"]' '{"prestart": [{"path": "/bin/false"}]}'
+create h2
+contains "a failing prestart hook fails create" "hook prestart[0] /bin/false: exit status 1" "$(cat "$tmp/h2.err")"
+check "a failed create leaves nothing" nothing "$(nothing_left h2)"
+for kind in createContainer startContainer poststart; do
+  config '["/bin/true"]' "{\"$kind\": [{\"path\": \"/bin/true\"}]}"
+  create h3
+  contains "$kind hooks refused by name" "/hooks/$kind" "$(cat "$tmp/h3.err")"
+  check "$kind refused: nothing made" nothing "$(nothing_left h3)"
+done
+
+# kill -9 of create inside a create-phase hook: the record says creating,
+# delete --force removes the process, the cgroups and the record.
+config '["/bin/sleep", "300"]' "{\"prestart\": [{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo \$\$ > $tmp/hookpid; exec sleep 30\"]}]}"
+"$runtime" --root "$root" create --bundle "$tmp/b" k1 </dev/null >/dev/null 2>&1 &
+cpid=$!
+wait_for "the prestart hook" test -s "$tmp/hookpid"
+hook_pids+=("$(cat "$tmp/hookpid")")
+kill -9 "$cpid"; wait "$cpid" 2>/dev/null
+check "create killed in a hook: creating" creating "$(status k1)"
+dirs=$(cgroups k1)
+cpid=$(field "$root/k1/state.json" pid)
+check "create killed in a hook: its cgroups recorded" yes "$([[ -n $dirs ]] && echo yes || echo no)"
+jw delete --force k1
+check "delete --force after the kill: nothing left" nothing "$(nothing_left k1 $dirs)"
+check "delete --force: the container's process is gone" no \
+  "$([[ $cpid -gt 0 && -d /proc/$cpid && $(cut -d' ' -f3 /proc/$cpid/stat) != Z ]] && echo yes || echo no)"
+
+# kill -9 of create at a spread of moments: whatever step it was in,
+# delete --force leaves nothing.
+config '["/bin/sleep", "300"]'
+for i in $(seq 0 9); do
+  "$runtime" --root "$root" create --bundle "$tmp/b" "r$i" </dev/null >/dev/null 2>&1 &
+  cpid=$!
+  sleep "0.0$((i * 1))"
+  kill -9 "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+  dirs=$(cgroups "r$i")
+  jw delete --force "r$i" >/dev/null 2>"$tmp/del.err" || cat "$tmp/del.err"
+  check "kill -9 at $((i * 10)) ms, then delete --force: nothing left" nothing \
+    "$(nothing_left "r$i" $dirs)"
+done
+exit $fail
