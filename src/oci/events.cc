@@ -20,6 +20,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/linux_usage_reader.h"
+#include "oci/events.h"
 #include "oci/runtime.h"
 #include "oci/state.h"
 #include "platform/linux/cgroup_files.h"
@@ -156,15 +157,14 @@ json MemoryEntry(std::optional<uint64_t> usage, std::optional<uint64_t> max,
 
 // runc's stats object for one container, the sampler's reader giving the
 // counters it reads.
-absl::StatusOr<json> Stats(const ContainerRecord& rec) {
+absl::StatusOr<json> Stats(const ContainerRecord& rec,
+                           const platform::LinuxUsageReaderOptions& opts) {
   platform::JailInstance inst;
   inst.ref.name = rec.id;
   inst.init_pid = rec.pid;
   inst.backend_state = rec.backend_state;
   JW_ASSIGN_OR_RETURN(platform::LinuxJailPaths paths,
                       platform::LinuxJailPathsFromInstance(inst));
-  platform::LinuxUsageReaderOptions opts;
-  opts.read_sysv_ipc = false;
   JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::LinuxUsageReader> reader,
                       platform::LinuxUsageReader::Create(opts));
   JW_ASSIGN_OR_RETURN(platform::JailRef ref, reader->AddJail(inst));
@@ -280,7 +280,9 @@ absl::Status StatsEvent(const GlobalOptions& g, const std::string& id, std::ostr
   if (status == "stopped" || status == "creating") {
     return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
   }
-  absl::StatusOr<json> data = Stats(rec);
+  platform::LinuxUsageReaderOptions opts;
+  opts.read_sysv_ipc = false;  // the SysV counts are not part of runc's stats
+  absl::StatusOr<json> data = Stats(rec, opts);
   if (!data.ok()) {
     if (absl::IsNotFound(data.status())) {  // the cgroups went with the container
       return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
@@ -297,6 +299,12 @@ absl::Status StatsEvent(const GlobalOptions& g, const std::string& id, std::ostr
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> StatsData(const ContainerRecord& record,
+                                      const platform::LinuxUsageReaderOptions& options) {
+  JW_ASSIGN_OR_RETURN(json data, Stats(record, options));
+  return data.dump();
+}
 
 absl::Status Events(const GlobalOptions& g, const std::string& id, bool stats_once,
                     const std::string& interval, std::ostream& out) {
