@@ -132,8 +132,8 @@ int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   // Per-command flags.
   CreateOptions co;
   ExecOptions eo;
-  bool force = false, all = false, json = false, quiet = false;
-  std::string resources, format;
+  bool force = false, all = false, json = false, quiet = false, stats = false;
+  std::string resources, format, interval;
   while (!a.Done() && error.empty()) {
     if (a.Peek() == "--") {
       a.Next();
@@ -150,7 +150,7 @@ int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
         a.Value({"--process", "-p"}, &eo.process_file, &error) ||
         a.Value({"--resources", "-r"}, &resources, &error) ||
         a.Value({"--format", "-f"}, &format, &error) ||
-        a.Value({"--interval"}, &v, &error) || a.Value({"--cwd"}, &v, &error) ||
+        a.Value({"--interval"}, &interval, &error) || a.Value({"--cwd"}, &v, &error) ||
         a.Value({"--env", "-e"}, &v, &error) || a.Value({"--user", "-u"}, &v, &error)) {
     } else if (a.Value({"--preserve-fds"}, &v, &error)) {
       co.preserve_fds = eo.preserve_fds = std::atoi(v.c_str());
@@ -164,7 +164,9 @@ int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
       eo.detach = true;
     } else if (a.Flag({"--quiet", "-q"})) {
       quiet = true;
-    } else if (a.Flag({"--no-pivot", "--no-new-keyring", "--no-subreaper", "--stats"})) {
+    } else if (a.Flag({"--stats"})) {
+      stats = true;
+    } else if (a.Flag({"--no-pivot", "--no-new-keyring", "--no-subreaper"})) {
     } else {
       error = StrCat("unknown flag '", a.Peek(), "' for ", cmd);
     }
@@ -211,7 +213,7 @@ int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   } else if (cmd == "features") {
     Features(out);
   } else if (cmd == "events") {
-    st = absl::UnimplementedError("events: not implemented yet (docs/oci.md)");
+    if (need_id()) st = Events(g, id, stats, interval, out);
   } else {
     st = absl::InvalidArgumentError(StrCat("unknown command '", cmd, "'"));
   }

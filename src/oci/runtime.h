@@ -40,6 +40,15 @@ absl::Status Update(const GlobalOptions& g, const std::string& id,
                     const std::string& resources_file);
 void Features(std::ostream& out);
 
+// runc's `events`: with `stats_once` (--stats) one line
+// {"type":"stats","id":ID,"data":{cpu,memory,pids,blkio}} (runc's field
+// names; docs/oci.md); without it the same line every `interval` (a Go-style
+// duration, "5s" by default) until the container stops or `out` closes.
+// NotFound for an unknown id (the text `state` gives), FailedPrecondition
+// for a container not running, InvalidArgument for a bad interval.
+absl::Status Events(const GlobalOptions& g, const std::string& id, bool stats_once,
+                    const std::string& interval, std::ostream& out);
+
 struct ExecOptions {
   std::string id, process_file, pid_file, console_socket;
   bool tty = false, detach = false;
