@@ -21,6 +21,7 @@
 #
 #   unit_in_container_v2.sh BUILD_DIR
 #
+# Bounded: 180 s (ctest kills it then; about 60-80 s with the .deb build).
 # Exit 0 pass, 1 fail, 77 skip (not root, a tool missing, no cgroup2 on
 # the host; a failure under CI=true). Every wait is a poll with a deadline.
 set -uo pipefail
