@@ -3,6 +3,8 @@
 // C threads, so each entry point catches here (style.md "Errors").
 
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +19,49 @@
 
 namespace jailwarden::metrics {
 namespace {
+
+// The response buffers of one scrape (the page, its OpenMetrics form, its
+// gzip form), each as large as the page: ~5 KB per jail.
+struct ScrapeBuffers {
+  std::string body;
+  std::string converted;
+  std::string compressed;
+};
+
+// A few ScrapeBuffers shared by every CivetWeb worker. Buffers kept per
+// worker thread (thread_local) cost one page per worker that ever served a
+// scrape, which with the API's 60+ workers was most of the daemon's memory
+// per jail (bench/README.md, issue 16). Renders are serialised by the
+// collector, so more than kKeep sets are needed only while slow clients
+// are still being written to; those extra sets are freed after use.
+// Thread-safe.
+class BufferPool {
+ public:
+  static constexpr std::size_t kKeep = 2;
+
+  std::unique_ptr<ScrapeBuffers> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<ScrapeBuffers> b = std::move(idle_.back());
+        idle_.pop_back();
+        return b;
+      }
+    }
+    return std::make_unique<ScrapeBuffers>();
+  }
+
+  void Give(std::unique_ptr<ScrapeBuffers> b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (idle_.size() < kKeep) {
+      idle_.push_back(std::move(b));
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<ScrapeBuffers>> idle_;
+};
 
 class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
  public:
@@ -42,10 +87,23 @@ class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
 
  private:
   bool Respond(mg_connection* conn, bool with_body) {
-    // Buffers per CivetWeb worker thread, reused across scrapes.
-    thread_local std::string body;
-    thread_local std::string converted;
-    thread_local std::string compressed;
+    std::unique_ptr<ScrapeBuffers> buffers;
+    try {
+      buffers = pool_.Take();
+    } catch (const std::exception& e) {
+      LogError("metrics: no memory for a scrape", {{"error", e.what()}});
+      mg_send_http_error(conn, 500, "%s", "out of memory");
+      return true;
+    }
+    const bool answered = RespondWith(conn, with_body, *buffers);
+    pool_.Give(std::move(buffers));
+    return answered;
+  }
+
+  bool RespondWith(mg_connection* conn, bool with_body, ScrapeBuffers& buffers) {
+    std::string& body = buffers.body;
+    std::string& converted = buffers.converted;
+    std::string& compressed = buffers.compressed;
     const char* accept = mg_get_header(conn, "Accept");
     const char* encoding = mg_get_header(conn, "Accept-Encoding");
     const ExpositionFormat format = NegotiateFormat(accept != nullptr ? accept : "");
@@ -91,6 +149,7 @@ class MetricsHandler final : public CivetHandler, public MetricsEndpoint {
   CivetServer& server_;
   MetricsCollector& collector_;
   std::string path_;
+  BufferPool pool_;
 };
 
 }  // namespace

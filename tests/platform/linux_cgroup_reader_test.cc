@@ -3,7 +3,12 @@
 // files in tests/testdata/linux/v2/jail1. Live v1 reads are in
 // tests/integration_resources.
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "jailwarden/platform/linux/linux_usage_reader.h"
@@ -91,6 +96,81 @@ TEST(CgroupReaderTest, V2OnRealControllerLessGroup) {
   ASSERT_TRUE((*files)->ReadFast(u, buf, sizeof(buf)).ok());
   EXPECT_EQ(u.present.count(), 1u);
   EXPECT_EQ(u.value[Index(Resource::kCputime)], 86201);
+}
+
+TEST(CostlyReadsTest, PeriodZeroIsAlwaysDue) {
+  CostlyReads c;
+  RawUsage read;
+  EXPECT_TRUE(c.Due(0));
+  c.Keep(read, ResourceMask{}, 0);
+  EXPECT_TRUE(c.Due(0));
+}
+
+TEST(CostlyReadsTest, DueAtFirstThenEveryPeriod) {
+  constexpr int64_t kPeriodNs = 250'000'000;
+  CostlyReads c(kPeriodNs);
+  ResourceMask costly;
+  costly.set(Index(Resource::kMemoryuse));
+  EXPECT_TRUE(c.Due(0));
+  RawUsage read;
+  read.value[Index(Resource::kMemoryuse)] = 4096;
+  read.present.set(Index(Resource::kMemoryuse));
+  read.value[Index(Resource::kNthr)] = 3;
+  read.present.set(Index(Resource::kNthr));
+  c.Keep(read, costly, 1'000);
+  EXPECT_FALSE(c.Due(1'000 + kPeriodNs - 1));
+  EXPECT_TRUE(c.Due(1'000 + kPeriodNs));
+  RawUsage out;
+  c.Replay(out, costly);
+  EXPECT_EQ(out.value[Index(Resource::kMemoryuse)], 4096);
+  EXPECT_TRUE(out.present[Index(Resource::kMemoryuse)]);
+  EXPECT_FALSE(out.present[Index(Resource::kNthr)]);  // not costly: not replayed
+}
+
+// On a copy of the v2 fixture: pids.current is read at every call, the
+// costly memory.stat only once the period has passed.
+TEST(CgroupReaderTest, CostlyFilesAreReadAtMostEveryPeriod) {
+  constexpr int64_t kPeriodNs = 250'000'000;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("jw-costly-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::copy(Dir("v2/jail1"), dir);
+  LinuxJailPaths paths;
+  paths.name = "copy";
+  paths.cgroups["unified"] = dir.string();
+  absl::StatusOr<std::unique_ptr<CgroupJailFiles>> files =
+      NewCgroupV2Reader(kPeriodNs)->Open(paths);
+  ASSERT_TRUE(files.ok()) << files.status();
+  char buf[8192];
+  RawUsage first;
+  ASSERT_TRUE((*files)->ReadFast(first, buf, sizeof(buf)).ok());
+  const int64_t mem0 = first.value[Index(Resource::kMemoryuse)];
+  const int64_t t0 = MonotonicNowNs();
+  {
+    std::ofstream(dir / "pids.current") << "9\n";
+    std::ofstream(dir / "memory.stat") << "anon 1048576\nfile_mapped 0\n";
+  }
+  RawUsage second;
+  ASSERT_TRUE((*files)->ReadFast(second, buf, sizeof(buf)).ok());
+  EXPECT_EQ(second.value[Index(Resource::kNthr)], 9);
+  if (MonotonicNowNs() - t0 < kPeriodNs) {
+    EXPECT_EQ(second.value[Index(Resource::kMemoryuse)], mem0);
+    EXPECT_TRUE(second.present[Index(Resource::kMemoryuse)]);
+  }
+  // The period passing is the behaviour under test, not a synchronisation.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(kPeriodNs));
+  RawUsage third;
+  ASSERT_TRUE((*files)->ReadFast(third, buf, sizeof(buf)).ok());
+  EXPECT_EQ(third.value[Index(Resource::kMemoryuse)], 1048576);
+  // Without a period (the reader tests and tools use), every read is fresh.
+  absl::StatusOr<std::unique_ptr<CgroupJailFiles>> plain = NewCgroupV2Reader()->Open(paths);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  RawUsage p1, p2;
+  ASSERT_TRUE((*plain)->ReadFast(p1, buf, sizeof(buf)).ok());
+  std::ofstream(dir / "memory.stat") << "anon 2097152\nfile_mapped 0\n";
+  ASSERT_TRUE((*plain)->ReadFast(p2, buf, sizeof(buf)).ok());
+  EXPECT_EQ(p2.value[Index(Resource::kMemoryuse)], 2097152);
+  fs::remove_all(dir);
 }
 
 TEST(CgroupReaderTest, V2WithoutUnifiedIsInvalid) {

@@ -134,5 +134,18 @@ TEST(ProcParserTest, CountsOwnFds) {
   EXPECT_TRUE(absl::IsNotFound(CountProcFds(999999999).status()));
 }
 
+TEST(ProcParserTest, Schedstat) {
+  std::optional<ProcSchedstatFields> s = ParseProcSchedstat("123456789 2345 67\n");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->run_ns, 123456789u);
+  EXPECT_EQ(s->wait_ns, 2345u);
+  EXPECT_EQ(s->timeslices, 67u);
+  EXPECT_TRUE(ParseProcSchedstat("0 0 0\n").has_value());  // no CONFIG_SCHED_INFO
+  EXPECT_FALSE(ParseProcSchedstat("1 2\n").has_value());
+  EXPECT_FALSE(ParseProcSchedstat("1 2 x\n").has_value());
+  EXPECT_FALSE(ParseProcSchedstat("1 2 3 4\n").has_value());
+  EXPECT_FALSE(ParseProcSchedstat("").has_value());
+}
+
 }  // namespace
 }  // namespace jailwarden::platform

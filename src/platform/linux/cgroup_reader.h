@@ -7,6 +7,7 @@
 // unified tree) and cgroup v2 (modern hosts). Callers never branch on the
 // version.
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -31,6 +32,61 @@ class CgroupJailFiles {
   virtual ResourceMask present() const = 0;
 };
 
+// The fast tier's costly files, memory.stat and the I/O counters (blkio
+// on v1, io.stat on v2; memory.swap.current with them), read at most every
+// `period_ns` when the reader is made with one (the daemon's, 250 ms): in
+// the kernel each is a walk (memory statistics flushed and formatted,
+// every block group printed) several times a cheap counter's cost, and
+// with the syscalls they were most of the daemon's CPU at 10 Hz (issue
+// 16). Between two reads the last readings are given again, so memoryuse,
+// swapuse and the I/O totals lag by less than the period (the I/O rates,
+// over windows of a second, are unchanged on average); cputime and nthr
+// stay read every call. Period 0: every call reads every file.
+// Thread-compatible.
+class CostlyReads {
+ public:
+  explicit CostlyReads(int64_t period_ns = 0) : period_ns_(period_ns) {}
+
+  // Whether the costly files are due at `now_ns` (CLOCK_MONOTONIC): always
+  // with period 0, else at the first read and once the period has passed
+  // since the last Keep.
+  bool Due(int64_t now_ns) const {
+    return period_ns_ <= 0 || !kept_ || now_ns - kept_ns_ >= period_ns_;
+  }
+  // After the costly files were read into `out` at `now_ns`: remembers the
+  // resources in `costly` as `out` has them.
+  void Keep(const RawUsage& out, const ResourceMask& costly, int64_t now_ns) {
+    for (std::size_t i = 0; i < rctl::kResourceCount; ++i) {
+      if (costly[i]) {
+        last_.value[i] = out.value[i];
+        last_.present.set(i, out.present[i]);
+        last_.cumulative.set(i, out.cumulative[i]);
+      }
+    }
+    kept_ = true;
+    kept_ns_ = now_ns;
+  }
+  // Between reads: puts the remembered readings into `out`.
+  void Replay(RawUsage& out, const ResourceMask& costly) const {
+    for (std::size_t i = 0; i < rctl::kResourceCount; ++i) {
+      if (costly[i] && last_.present[i]) {
+        out.value[i] = last_.value[i];
+        out.present.set(i);
+        out.cumulative.set(i, last_.cumulative[i]);
+      }
+    }
+  }
+
+ private:
+  int64_t period_ns_;
+  RawUsage last_;
+  bool kept_ = false;
+  int64_t kept_ns_ = 0;
+};
+
+// CLOCK_MONOTONIC in ns (the vDSO: no syscall).
+int64_t MonotonicNowNs();
+
 class CgroupReader {
  public:
   virtual ~CgroupReader() = default;
@@ -42,10 +98,11 @@ class CgroupReader {
 
 // cgroup v1: cpuacct.usage (or unified cpu.stat), memory.stat,
 // pids.current, blkio.throttle.io_service_bytes/io_serviced (_recursive).
-std::unique_ptr<CgroupReader> NewCgroupV1Reader();
+// `costly_period_ns`: see CostlyReads (0: every file at every read).
+std::unique_ptr<CgroupReader> NewCgroupV1Reader(int64_t costly_period_ns = 0);
 // cgroup v2: cpu.stat, memory.stat, memory.swap.current, pids.current,
 // io.stat.
-std::unique_ptr<CgroupReader> NewCgroupV2Reader();
+std::unique_ptr<CgroupReader> NewCgroupV2Reader(int64_t costly_period_ns = 0);
 
 // "v2" when `cgroup_root`/cgroup.controllers exists (a v2-only host),
 // else "v1" (v1 or hybrid).

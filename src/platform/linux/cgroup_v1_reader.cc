@@ -8,6 +8,8 @@
 // The blkio counters are the _recursive variants so a parent jail's
 // reading includes its children's, as FreeBSD's prison containers do.
 
+#include <time.h>
+
 #include <string>
 
 #include "jailwarden/base/status_macros.h"
@@ -23,6 +25,8 @@ using rctl::Resource;
 
 class V1JailFiles : public CgroupJailFiles {
  public:
+  explicit V1JailFiles(int64_t costly_period_ns) : costly_(costly_period_ns) {}
+
   absl::Status ReadFast(RawUsage& out, char* buf, std::size_t size) override {
     if (cpuacct_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, cpuacct_.Read(buf, size));
@@ -39,6 +43,19 @@ class V1JailFiles : public CgroupJailFiles {
       }
       Set(out, Resource::kCputime, *us, true);
     }
+    if (pids_.is_open()) {
+      JW_ASSIGN_OR_RETURN(std::string_view text, pids_.Read(buf, size));
+      std::optional<int64_t> tasks = ParseCgroupSingleValue(text);
+      if (!tasks) {
+        return absl::InternalError("pids.current: parse");
+      }
+      Set(out, Resource::kNthr, *tasks, false);
+    }
+    const int64_t now_ns = MonotonicNowNs();
+    if (!costly_.Due(now_ns)) {
+      costly_.Replay(out, CostlyMask());
+      return absl::OkStatus();
+    }
     if (memory_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, memory_stat_.Read(buf, size));
       static constexpr std::string_view kKeys[] = {"total_rss", "total_mapped_file",
@@ -51,14 +68,6 @@ class V1JailFiles : public CgroupJailFiles {
       Set(out, Resource::kMemoryuse, *v[0] + *v[1], false);
       // total_swap is absent when swap accounting is off: swapuse 0.
       Set(out, Resource::kSwapuse, v[2].value_or(0), false);
-    }
-    if (pids_.is_open()) {
-      JW_ASSIGN_OR_RETURN(std::string_view text, pids_.Read(buf, size));
-      std::optional<int64_t> tasks = ParseCgroupSingleValue(text);
-      if (!tasks) {
-        return absl::InternalError("pids.current: parse");
-      }
-      Set(out, Resource::kNthr, *tasks, false);
     }
     if (io_bytes_.is_open() && io_ops_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view bytes_text, io_bytes_.Read(buf, size));
@@ -76,6 +85,7 @@ class V1JailFiles : public CgroupJailFiles {
       Set(out, Resource::kReadiops, ops->read, true);
       Set(out, Resource::kWriteiops, ops->write, true);
     }
+    costly_.Keep(out, CostlyMask(), now_ns);
     return absl::OkStatus();
   }
 
@@ -85,6 +95,20 @@ class V1JailFiles : public CgroupJailFiles {
   ResourceMask present_;
 
  private:
+  // memory.stat and blkio, read through CostlyReads.
+  static const ResourceMask& CostlyMask() {
+    static const ResourceMask mask = [] {
+      ResourceMask m;
+      for (Resource r : {Resource::kMemoryuse, Resource::kSwapuse, Resource::kReadbps,
+                         Resource::kWritebps, Resource::kReadiops, Resource::kWriteiops}) {
+        m.set(Index(r));
+      }
+      return m;
+    }();
+    return mask;
+  }
+
+  CostlyReads costly_;
   static void Set(RawUsage& out, Resource r, int64_t value, bool cumulative) {
     out.value[Index(r)] = value;
     out.present.set(Index(r));
@@ -137,11 +161,13 @@ void ActivateBlkioAccounting(const LinuxJailPaths& paths) {
 
 class V1Reader : public CgroupReader {
  public:
+  explicit V1Reader(int64_t costly_period_ns) : costly_period_ns_(costly_period_ns) {}
+
   std::string_view name() const override { return "v1"; }
 
   absl::StatusOr<std::unique_ptr<CgroupJailFiles>> Open(
       const LinuxJailPaths& paths) const override {
-    auto files = std::make_unique<V1JailFiles>();
+    auto files = std::make_unique<V1JailFiles>(costly_period_ns_);
     JW_RETURN_IF_ERROR(OpenIn(files->cpuacct_, paths.Cgroup("cpuacct"), "cpuacct.usage"));
     if (!files->cpuacct_.is_open()) {
       JW_RETURN_IF_ERROR(OpenIn(files->unified_cpu_, paths.Cgroup("unified"), "cpu.stat"));
@@ -178,11 +204,22 @@ class V1Reader : public CgroupReader {
     }
     return std::unique_ptr<CgroupJailFiles>(std::move(files));
   }
+
+ private:
+  int64_t costly_period_ns_;
 };
 
 }  // namespace
 
-std::unique_ptr<CgroupReader> NewCgroupV1Reader() { return std::make_unique<V1Reader>(); }
+std::unique_ptr<CgroupReader> NewCgroupV1Reader(int64_t costly_period_ns) {
+  return std::make_unique<V1Reader>(costly_period_ns);
+}
+
+int64_t MonotonicNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::string_view DetectCgroupVersion(std::string_view cgroup_root) {
   return PathExists(JoinCgroupPath(cgroup_root, "cgroup.controllers")) ? "v2" : "v1";

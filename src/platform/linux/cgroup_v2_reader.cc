@@ -25,6 +25,8 @@ void Set(RawUsage& out, Resource r, int64_t value, bool cumulative) {
 
 class V2JailFiles : public CgroupJailFiles {
  public:
+  explicit V2JailFiles(int64_t costly_period_ns) : costly_(costly_period_ns) {}
+
   absl::Status ReadFast(RawUsage& out, char* buf, std::size_t size) override {
     if (cpu_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, cpu_stat_.Read(buf, size));
@@ -33,6 +35,19 @@ class V2JailFiles : public CgroupJailFiles {
         return absl::InternalError("cpu.stat: parse");
       }
       Set(out, Resource::kCputime, *us, true);
+    }
+    if (pids_.is_open()) {
+      JW_ASSIGN_OR_RETURN(std::string_view text, pids_.Read(buf, size));
+      std::optional<int64_t> tasks = ParseCgroupSingleValue(text);
+      if (!tasks) {
+        return absl::InternalError("pids.current: parse");
+      }
+      Set(out, Resource::kNthr, *tasks, false);
+    }
+    const int64_t now_ns = MonotonicNowNs();
+    if (!costly_.Due(now_ns)) {
+      costly_.Replay(out, CostlyMask());
+      return absl::OkStatus();
     }
     if (memory_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, memory_stat_.Read(buf, size));
@@ -52,14 +67,6 @@ class V2JailFiles : public CgroupJailFiles {
       }
       Set(out, Resource::kSwapuse, *swap, false);
     }
-    if (pids_.is_open()) {
-      JW_ASSIGN_OR_RETURN(std::string_view text, pids_.Read(buf, size));
-      std::optional<int64_t> tasks = ParseCgroupSingleValue(text);
-      if (!tasks) {
-        return absl::InternalError("pids.current: parse");
-      }
-      Set(out, Resource::kNthr, *tasks, false);
-    }
     if (io_stat_.is_open()) {
       JW_ASSIGN_OR_RETURN(std::string_view text, io_stat_.Read(buf, size));
       std::optional<CgroupIoStat> io = ParseIoStat(text);
@@ -71,6 +78,7 @@ class V2JailFiles : public CgroupJailFiles {
       Set(out, Resource::kReadiops, io->ops.read, true);
       Set(out, Resource::kWriteiops, io->ops.write, true);
     }
+    costly_.Keep(out, CostlyMask(), now_ns);
     return absl::OkStatus();
   }
 
@@ -78,10 +86,28 @@ class V2JailFiles : public CgroupJailFiles {
 
   HeldFile cpu_stat_, memory_stat_, swap_current_, pids_, io_stat_;
   ResourceMask present_;
+
+ private:
+  // memory.stat, memory.swap.current and io.stat, read through CostlyReads.
+  static const ResourceMask& CostlyMask() {
+    static const ResourceMask mask = [] {
+      ResourceMask m;
+      for (Resource r : {Resource::kMemoryuse, Resource::kSwapuse, Resource::kReadbps,
+                         Resource::kWritebps, Resource::kReadiops, Resource::kWriteiops}) {
+        m.set(Index(r));
+      }
+      return m;
+    }();
+    return mask;
+  }
+
+  CostlyReads costly_;
 };
 
 class V2Reader : public CgroupReader {
  public:
+  explicit V2Reader(int64_t costly_period_ns) : costly_period_ns_(costly_period_ns) {}
+
   std::string_view name() const override { return "v2"; }
 
   absl::StatusOr<std::unique_ptr<CgroupJailFiles>> Open(
@@ -93,7 +119,7 @@ class V2Reader : public CgroupReader {
     if (!PathExists(dir)) {
       return absl::NotFoundError(StrCat("cgroup ", dir, " is gone"));
     }
-    auto files = std::make_unique<V2JailFiles>();
+    auto files = std::make_unique<V2JailFiles>(costly_period_ns_);
     // A controller not enabled in the parent's subtree_control has no
     // files; its resources are then simply not present.
     auto open = [&](HeldFile& f, std::string_view name) {
@@ -121,10 +147,15 @@ class V2Reader : public CgroupReader {
     }
     return std::unique_ptr<CgroupJailFiles>(std::move(files));
   }
+
+ private:
+  int64_t costly_period_ns_;
 };
 
 }  // namespace
 
-std::unique_ptr<CgroupReader> NewCgroupV2Reader() { return std::make_unique<V2Reader>(); }
+std::unique_ptr<CgroupReader> NewCgroupV2Reader(int64_t costly_period_ns) {
+  return std::make_unique<V2Reader>(costly_period_ns);
+}
 
 }  // namespace jailwarden::platform

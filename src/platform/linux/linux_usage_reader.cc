@@ -13,6 +13,7 @@
 #include "platform/linux/cgroup_reader.h"
 #include "platform/linux/linux_jail_paths.h"
 #include "platform/linux/proc_parser.h"
+#include "platform/linux/process_scan_cache.h"
 #include "platform/linux/sysvipc.h"
 
 namespace jailwarden::platform {
@@ -62,6 +63,13 @@ struct LinuxUsageReader::Impl {
     JailRef ref;
     LinuxJailPaths paths;
     std::unique_ptr<CgroupJailFiles> files;
+    // The slow tier's process reads; its own lock so the pass runs
+    // without `mu` held.
+    struct Scan {
+      absl::Mutex mu;
+      ProcessScanCache cache ABSL_GUARDED_BY(mu);
+    };
+    std::shared_ptr<Scan> scan = std::make_shared<Scan>();
     int ipc_ns = -1;
     ~Jail() {
       if (ipc_ns >= 0) {
@@ -103,7 +111,8 @@ absl::StatusOr<std::unique_ptr<LinuxUsageReader>> LinuxUsageReader::Create(
   std::string_view version = options.cgroup_version.empty()
                                  ? DetectCgroupVersion(options.cgroup_root)
                                  : std::string_view(options.cgroup_version);
-  impl->cgroups = version == "v2" ? NewCgroupV2Reader() : NewCgroupV1Reader();
+  const int64_t costly_ns = absl::ToInt64Nanoseconds(options.costly_every);
+  impl->cgroups = version == "v2" ? NewCgroupV2Reader(costly_ns) : NewCgroupV1Reader(costly_ns);
   if (options.read_sysv_ipc) {
     JW_ASSIGN_OR_RETURN(impl->ipc, IpcNamespaceWorker::Start());
   }
@@ -242,6 +251,7 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
                                         std::vector<ProcessUsage>* processes) {
   LinuxJailPaths paths;
   int ipc_ns = -1;
+  std::shared_ptr<Impl::Jail::Scan> scan;
   {
     absl::MutexLock lock(&impl_->mu);
     Impl::Jail* j = impl_->Find(jail);
@@ -249,6 +259,7 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
       return absl::NotFoundError("jail not registered");
     }
     paths = j->paths;
+    scan = j->scan;
     ipc_ns = j->ipc_ns >= 0 ? dup(j->ipc_ns) : -1;
   }
   struct CloseFd {
@@ -267,12 +278,14 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
                            : absl::NotFoundError(StrCat("cgroup ", dir, " is gone"));
   }
   int64_t data = 0, stack = 0, vmem = 0, locked = 0, files = 0, nproc = 0;
+  absl::MutexLock scan_lock(&scan->mu);
+  scan->cache.BeginPass();
   for (std::string_view line : Split(*procs, '\n')) {
     std::optional<int64_t> pid = ParseInt<int64_t>(StripWhitespace(line));
     if (!pid) {
       continue;
     }
-    absl::StatusOr<ProcessUsage> p = ReadProcess(*pid);
+    absl::StatusOr<ProcessUsage> p = scan->cache.Read(*pid);
     if (!p.ok()) {
       continue;  // exited between the listing and the read
     }
@@ -288,6 +301,7 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
       processes->push_back(std::move(*p));
     }
   }
+  scan->cache.EndPass();
   Put(out, Resource::kDatasize, data);
   Put(out, Resource::kStacksize, stack);
   Put(out, Resource::kVmemoryuse, vmem);

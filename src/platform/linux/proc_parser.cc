@@ -235,6 +235,29 @@ std::optional<ProcStatFields> ParseProcStat(std::string_view text) {
   return std::nullopt;  // too few fields
 }
 
+std::optional<ProcSchedstatFields> ParseProcSchedstat(std::string_view text) {
+  uint64_t v[3];
+  for (uint64_t& out : v) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) {
+      text.remove_prefix(1);
+    }
+    std::size_t end = 0;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') {
+      ++end;
+    }
+    std::optional<uint64_t> n = ParseInt<uint64_t>(text.substr(0, end));
+    if (end == 0 || !n) {
+      return std::nullopt;
+    }
+    out = *n;
+    text.remove_prefix(end);
+  }
+  if (!StripWhitespace(text).empty()) {
+    return std::nullopt;
+  }
+  return ProcSchedstatFields{v[0], v[1], v[2]};
+}
+
 std::optional<ProcIoFields> ParseProcIo(std::string_view text) {
   ProcIoFields io;
   int seen = 0;

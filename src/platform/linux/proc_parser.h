@@ -74,6 +74,20 @@ struct ProcStatFields {
 // ')' since it may contain ')' itself. nullopt if malformed.
 std::optional<ProcStatFields> ParseProcStat(std::string_view text);
 
+// /proc/<pid>/schedstat (the thread group leader's scheduler statistics,
+// Documentation/scheduler/sched-stats.rst): time on a CPU in ns, time
+// waiting on a run queue in ns, and how many times it was scheduled in.
+// All three are 0 on kernels built without CONFIG_SCHED_INFO.
+struct ProcSchedstatFields {
+  uint64_t run_ns = 0;
+  uint64_t wait_ns = 0;
+  uint64_t timeslices = 0;
+};
+
+// Parses "RUN WAIT COUNT\n". nullopt if there are not three numbers.
+// Allocates nothing.
+std::optional<ProcSchedstatFields> ParseProcSchedstat(std::string_view text);
+
 // /proc/<pid>/io.
 struct ProcIoFields {
   int64_t rchar = 0, wchar = 0;

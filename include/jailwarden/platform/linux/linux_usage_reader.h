@@ -12,7 +12,10 @@
 // (chosen once at Create).
 // Slow tier: a scan of the jail's processes (/proc/<pid>/status, stat, io,
 // fd) for datasize, stacksize, vmemoryuse, memorylocked, openfiles and
-// maxproc (jail sums) and per-process usage; the SysV IPC counts of the
+// maxproc (jail sums) and per-process usage, where a single-threaded
+// process that was not scheduled in since the last pass (one read of
+// /proc/<pid>/schedstat) keeps its last reading for up to 10 passes
+// (src/platform/linux/process_scan_cache.h); the SysV IPC counts of the
 // jail's IPC namespace (nmsgq, msgqqueued, msgqsize, nsem, nshm, shmsize)
 // through a thread that joins it; pseudoterminals from the jail's devpts.
 // coredumpsize and nsemop have no usage on Linux (never present).
@@ -43,6 +46,11 @@ struct LinuxUsageReaderOptions {
   std::function<absl::Time()> wall_now;  // unset = absl::Now
   // Read the SysV counts of each jail's IPC namespace (starts a thread).
   bool read_sysv_ipc = true;
+  // Read the fast tier's costly files (memory.stat, the I/O counters) at
+  // most this often, giving their last readings in between (memoryuse,
+  // swapuse and the four I/O totals lag by less than this). Zero: every
+  // ReadFast reads every file. The daemon uses 250 ms at its 10 Hz.
+  absl::Duration costly_every = absl::ZeroDuration();
 };
 
 class LinuxUsageReader : public UsageReader {

@@ -1,0 +1,71 @@
+#pragma once
+
+// The slow tier's per-process reads, in proportion to the processes that
+// ran (issue 16). A full read of one process is four /proc files (status,
+// stat, io and the fd directory, LinuxUsageReader::ReadProcess); most of a
+// jail's processes sleep between two passes, and a process that was not
+// scheduled in since the last pass has the same memory, I/O totals,
+// descriptors and threads. /proc/<pid>/schedstat tells that with one read:
+// its count of times scheduled in and its CPU time in ns move whenever the
+// process runs. Such a process's last usage is reused (wallclock brought
+// up to date), a full read otherwise.
+//
+// What a reuse can miss, and the bounds: schedstat is the thread group
+// leader's, so only single-threaded processes are reused (a process with
+// more threads is read in full every pass); memory the kernel takes back
+// without the process running (reclaim, swap-out) and changes through a
+// shared address space or descriptor table (CLONE_VM, CLONE_FILES without
+// threads) show at the next full read, at most kFullReadEvery passes
+// later. On a kernel without CONFIG_SCHED_INFO (schedstat "0 0 0") every
+// read is full. A jail's root cannot make a process that runs look idle:
+// being scheduled in moves the counter.
+//
+// Thread-safety: not thread-safe; one pass at a time (the reader holds a
+// lock per cache around a pass).
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "jailwarden/platform/usage_reader.h"
+
+namespace jailwarden::platform {
+
+class ProcessScanCache {
+ public:
+  // A reused process is read in full again after this many passes.
+  static constexpr uint32_t kFullReadEvery = 10;
+
+  struct Stats {
+    uint64_t full_reads = 0;
+    uint64_t reused = 0;
+  };
+
+  // Starts a pass: processes not Read before EndPass are forgotten.
+  void BeginPass();
+  // The usage of `pid` now (as LinuxUsageReader::ReadProcess), read in full
+  // or reused. NotFound if the process is gone.
+  absl::StatusOr<ProcessUsage> Read(int64_t pid);
+  // Ends the pass. Allocates only when the jail has more processes than in
+  // any earlier pass.
+  void EndPass();
+
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Entry {
+    int64_t pid = 0;
+    uint64_t run_ns = 0;
+    uint64_t timeslices = 0;
+    int64_t started_us = 0;  // CLOCK_BOOTTIME µs at the process's start
+    uint32_t reuses = 0;
+    bool reusable = false;
+    ProcessUsage usage;
+  };
+
+  std::vector<Entry> last_;  // the previous pass, sorted by pid
+  std::vector<Entry> next_;  // this pass, in reading order
+  Stats stats_;
+};
+
+}  // namespace jailwarden::platform
