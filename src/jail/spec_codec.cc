@@ -436,6 +436,7 @@ json SpecToJsonValue(const JailSpec& s) {
                        {"limit_count", s.main.limit_count},
                        {"limit_window_ms", Ms(s.main.limit_window)}};
   }
+  if (!s.template_name.empty()) out["template"] = s.template_name;
   if (s.log != platform::LogSpec{}) {
     out["log"] = json{{"max_size", s.log.max_size}, {"max_files", s.log.max_files}};
   }
@@ -447,7 +448,7 @@ absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
   JW_RETURN_IF_ERROR(r.CheckObject());
   JW_RETURN_IF_ERROR(r.Only({"name", "path", "hostname", "base_root", "network", "mounts",
                              "copies", "exec", "depend", "persist", "stop_timeout_ms",
-                             "parameters", "main", "log"}));
+                             "parameters", "main", "log", "template"}));
   JailSpec s;
   JW_RETURN_IF_ERROR(r.Required("name"));
   JW_RETURN_IF_ERROR(r.String("name", &s.name));
@@ -464,6 +465,7 @@ absl::StatusOr<JailSpec> SpecFromJsonValue(const json& j) {
   JW_RETURN_IF_ERROR(r.StringMap("parameters", &s.parameters));
   JW_RETURN_IF_ERROR(ReadMain(r, &s.main));
   JW_RETURN_IF_ERROR(ReadLog(r, &s.log));
+  JW_RETURN_IF_ERROR(r.String("template", &s.template_name));
   return s;
 }
 

@@ -56,7 +56,7 @@ void DiffServer(const ServerConfig& a, const ServerConfig& b,
 bool PolicyDiff::empty() const {
   return jails_to_add.empty() && jails_to_remove.empty() &&
          jails_to_restart.empty() && jails_with_only_limits_changed.empty() &&
-         !rules_changed && server_changes.empty();
+         healthchecks_changed.empty() && !rules_changed && server_changes.empty();
 }
 
 PolicyDiff Diff(const Policy& old, const Policy& next) {
@@ -82,6 +82,18 @@ PolicyDiff Diff(const Policy& old, const Policy& next) {
     if (it != before.end() && it->second->spec == j.spec &&
         it->second->limits != j.limits) {
       diff.jails_with_only_limits_changed.push_back(j.name);
+    }
+  }
+  for (const JailPolicy& j : next.jails) {
+    auto it = before.find(j.name);
+    if (it != before.end() && it->second->healthcheck != j.healthcheck) {
+      diff.healthchecks_changed.push_back(StrCat("jail ", j.name));
+    }
+  }
+  for (const TemplatePolicy& t : next.templates) {
+    const TemplatePolicy* was = old.FindTemplate(t.name);
+    if (was != nullptr && was->resolved.healthcheck != t.resolved.healthcheck) {
+      diff.healthchecks_changed.push_back(StrCat("template ", t.name));
     }
   }
   const std::vector<std::string> old_order = old.StartOrder();
@@ -138,6 +150,9 @@ std::string DescribeDiff(const PolicyDiff& diff) {
   }
   for (const std::string& n : diff.jails_with_only_limits_changed) {
     StrAppend(&out, "limits jail ", n, "\n");
+  }
+  for (const std::string& n : diff.healthchecks_changed) {
+    StrAppend(&out, "healthcheck ", n, "\n");
   }
   for (const rctl::Rule& r : diff.rules_to_remove) {
     StrAppend(&out, "rule -", rctl::FormatRule(r), "\n");

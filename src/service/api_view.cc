@@ -32,6 +32,8 @@ api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& poli
   if (const policy::JailPolicy* jp = policy.FindJail(info.name); jp != nullptr) {
     info.in_policy = true;
     info.template_name = jp->template_name;
+  } else {
+    info.template_name = rec.spec.template_name;  // an API create from a template
   }
   if (const RuleGroup* g = rules.FindJail(info.name)) {
     for (const RuleEntry& e : g->entries) info.limits.push_back(RuleInfoOf(e.enforcement));

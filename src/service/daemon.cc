@@ -25,6 +25,7 @@
 #include "jailwarden/version.h"
 #include "service/api_view.h"
 #include "service/http_endpoints.h"
+#include "service/main_status_cache.h"
 #include "service/rctl_front.h"
 
 namespace jailwarden::service {
@@ -40,6 +41,7 @@ struct Daemon::Impl {
   std::string state_dir;
   std::unique_ptr<jail::Manager> manager;
   platform::JailRuntime* runtime = nullptr;  // owned by manager
+  std::unique_ptr<MainStatusCache> mains;  // command: records, read by maintenance
   std::unique_ptr<Lifecycle> lifecycle;
   std::unique_ptr<Reloader> reloader;
   engine::EventStream events{10000};  // the event log (engine/event_stream.h)
@@ -112,9 +114,13 @@ struct Daemon::Impl {
   const absl::Time main_since = absl::Now();
   void SampleMainExits() {
     std::map<std::string, MainSeen> next;
-    for (const jail::JailRecord& rec : *registry->Records()) {
-      std::optional<platform::MainProcessStatus> m = MainOf(*runtime, rec);
-      if (!m.has_value()) continue;
+    const std::shared_ptr<const std::vector<jail::JailRecord>> records = registry->Records();
+    const std::map<std::string, std::optional<platform::MainProcessStatus>> mains_now =
+        mains->Refresh(*records);
+    for (const jail::JailRecord& rec : *records) {
+      auto found = mains_now.find(rec.spec.name);
+      if (found == mains_now.end() || !found->second.has_value()) continue;
+      const platform::MainProcessStatus* m = &*found->second;
       const std::string& name = rec.spec.name;
       auto it = main_seen.find(name);
       const bool same_run = it != main_seen.end() && it->second.init_pid == rec.instance.init_pid;
@@ -228,6 +234,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   std::unique_ptr<platform::JailRuntime> runtime = hb.TakeRuntime();
   if (runtime == nullptr) return absl::InternalError("backend has no runtime");
   d.runtime = runtime.get();
+  d.mains = std::make_unique<MainStatusCache>(*d.runtime);
   JW_ASSIGN_OR_RETURN(d.manager, jail::Manager::Open(mo, std::move(runtime)));
   for (const std::string& name : d.manager->open_report().adopted) {
     LogInfo("jail adopted", {{"jail", name}});
@@ -289,18 +296,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
                              {"failures", StrCat(failures.size())}});
   d.health = std::make_unique<HealthChecker>(
       HealthCheckerOptions{},
-      [&d] {
-        std::vector<HealthTarget> out;
-        const std::shared_ptr<const policy::Policy> pol = d.lifecycle->policy();
-        for (const jail::JailRecord& rec : *d.registry->Records()) {
-          if (rec.ephemeral || rec.state != jail::JailState::kRunning) continue;
-          const policy::JailPolicy* jp = pol->FindJail(rec.spec.name);
-          if (jp == nullptr || !jp->healthcheck.has_value()) continue;
-          out.push_back(HealthTarget{rec.spec.name, rec.instance.init_pid, rec.instance.started,
-                                     *jp->healthcheck});
-        }
-        return out;
-      },
+      [&d] { return HealthTargets(*d.lifecycle->policy(), *d.registry->Records()); },
       // The path `jailwarden exec` takes.
       [&d](const std::string& jail, const platform::ExecRequest& request) {
         return d.manager->Exec(jail, request);
@@ -342,7 +338,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
         }
         for (const jail::JailRecord& rec : *records) {  // command: (issue 17)
           if (rec.spec.name != j.name) continue;
-          if (std::optional<platform::MainProcessStatus> m = MainOf(*d.runtime, rec)) {
+          if (std::optional<platform::MainProcessStatus> m = d.mains->Get(rec)) {
             j.main = metrics::JailStatus::Main{
                 .running = m->running,
                 .restarts = m->restarts,
@@ -396,7 +392,7 @@ std::vector<api::JailInfo> Daemon::ListJails() {
   for (const jail::JailRecord& rec : *impl_->registry->Records()) {
     if (rec.ephemeral) continue;
     out.push_back(JailInfoOf(rec, *pol, *rules));
-    out.back().main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
+    out.back().main = impl_->mains->Get(rec);  // command: (issue 17)
     if (auto it = health.find(rec.spec.name); it != health.end()) {
       out.back().health = it->second.state;
     }
@@ -408,7 +404,7 @@ absl::StatusOr<api::JailInfo> Daemon::GetJail(std::string_view name) {
   for (const jail::JailRecord& rec : *impl_->registry->Records()) {
     if (rec.spec.name == name) {
       api::JailInfo info = JailInfoOf(rec, *impl_->lifecycle->policy(), *impl_->rules->Current());
-      info.main = MainOf(*impl_->runtime, rec);  // command: (issue 17)
+      info.main = impl_->mains->Get(rec);  // command: (issue 17)
       const std::map<std::string, JailHealth> health = impl_->health->States();
       if (auto it = health.find(info.name); it != health.end()) info.health = it->second.state;
       return info;

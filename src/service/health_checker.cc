@@ -33,6 +33,29 @@ void AddOutcome(const absl::StatusOr<platform::ExecResult>& r,
 
 }  // namespace
 
+const policy::HealthCheckPolicy* HealthCheckFor(const policy::Policy& policy,
+                                                const jail::JailRecord& rec) {
+  if (const policy::JailPolicy* jp = policy.FindJail(rec.spec.name); jp != nullptr) {
+    return jp->healthcheck.has_value() ? &*jp->healthcheck : nullptr;
+  }
+  if (rec.spec.template_name.empty()) return nullptr;
+  const policy::TemplatePolicy* t = policy.FindTemplate(rec.spec.template_name);
+  if (t == nullptr || !t->resolved.healthcheck.has_value()) return nullptr;
+  return &*t->resolved.healthcheck;
+}
+
+std::vector<HealthTarget> HealthTargets(const policy::Policy& policy,
+                                        const std::vector<jail::JailRecord>& records) {
+  std::vector<HealthTarget> out;
+  for (const jail::JailRecord& rec : records) {
+    if (rec.ephemeral || rec.state != jail::JailState::kRunning) continue;
+    const policy::HealthCheckPolicy* check = HealthCheckFor(policy, rec);
+    if (check == nullptr) continue;
+    out.push_back(HealthTarget{rec.spec.name, rec.instance.init_pid, rec.instance.started, *check});
+  }
+  return out;
+}
+
 HealthChecker::HealthChecker(HealthCheckerOptions options, TargetsFn targets, RunFn run,
                              ActFn act, engine::EventStream* events)
     : options_(options),

@@ -204,6 +204,8 @@ absl::StatusOr<std::vector<rctl::Rule>> Lifecycle::LimitsFor(
     *out = jp.spec;
     rules = jp.limits;
   }
+  // Set here only: a client's spec cannot name a template it did not use.
+  out->template_name = std::string(template_name);
   std::vector<rctl::Rule> given;
   std::vector<std::string> texts;
   for (const std::string& text : limits) {

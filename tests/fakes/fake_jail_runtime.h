@@ -86,6 +86,49 @@ class FakeJailRuntime : public platform::JailRuntime {
     absl::MutexLock l(&mu_);
     return running_.count(jail) != 0;
   }
+  // command: (issue 17). A scripted supervisor: StartMain records
+  // "start-main <jail>" and the main process runs until SetMain changes
+  // its record; MainStatus answers the record and counts the round trip.
+  void SetMain(const std::string& jail, platform::MainProcessStatus status) {
+    absl::MutexLock l(&mu_);
+    mains_[jail] = status;
+  }
+  int MainStatusCalls() {
+    absl::MutexLock l(&mu_);
+    return main_status_calls_;
+  }
+  absl::StatusOr<platform::MainProcessStatus> StartMain(const platform::JailInstance& inst,
+                                                        const platform::ExecRequest&,
+                                                        const platform::MainSpec&,
+                                                        const std::string&) override {
+    absl::MutexLock l(&mu_);
+    Record("start-main " + inst.ref.name);
+    platform::MainProcessStatus st;
+    st.configured = true;
+    st.running = true;
+    st.pid = next_pid_++;
+    st.starts = 1;
+    mains_[inst.ref.name] = st;
+    return st;
+  }
+  absl::StatusOr<platform::MainProcessStatus> MainStatus(
+      const platform::JailInstance& inst) override {
+    absl::MutexLock l(&mu_);
+    ++main_status_calls_;
+    auto it = mains_.find(inst.ref.name);
+    if (it == mains_.end()) return absl::FailedPreconditionError("no main process");
+    return it->second;
+  }
+  absl::StatusOr<platform::MainProcessStatus> StopMain(const platform::JailInstance& inst,
+                                                       absl::Duration) override {
+    absl::MutexLock l(&mu_);
+    Record("stop-main " + inst.ref.name);
+    platform::MainProcessStatus& st = mains_[inst.ref.name];
+    st.running = false;
+    st.stopped = true;
+    return st;
+  }
+
   // Jails whose Prepare ran and Teardown did not.
   std::set<std::string> Prepared() {
     absl::MutexLock l(&mu_);
@@ -212,6 +255,8 @@ class FakeJailRuntime : public platform::JailRuntime {
   std::map<std::string, std::string> last_env_ ABSL_GUARDED_BY(mu_);
   bool last_clean_ ABSL_GUARDED_BY(mu_) = false;
   int64_t next_pid_ ABSL_GUARDED_BY(mu_) = 1000;
+  std::map<std::string, platform::MainProcessStatus> mains_ ABSL_GUARDED_BY(mu_);
+  int main_status_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace jailwarden::testing

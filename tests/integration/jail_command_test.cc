@@ -195,5 +195,43 @@ TEST_F(JailCommandTest, ForegroundHttpdIsReachableOverVethAndComesBackAfterKill)
   EXPECT_EQ(HostShell("ip -4 route show table all").out, routes_before);
 }
 
+// Host pids whose command line is exactly `argv` (from /proc).
+std::vector<int> PidsRunning(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const std::string& a : argv) want += a + std::string(1, '\0');
+  std::vector<int> out;
+  for (const std::string& e : ListDir("/proc")) {
+    if (e.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (ReadText("/proc/" + e + "/cmdline") == want) out.push_back(std::stoi(e));
+  }
+  return out;
+}
+
+// Issue 17: a health check is `sh -c` in the jail through the exec path;
+// at its timeout what it started must end with it, or every interval
+// leaves another process behind in the jail.
+TEST_F(JailCommandTest, ATimedOutExecKillsWhatTheCommandStarted) {
+  platform::JailSpec s = Spec("cmd6", {});
+  s.persist = true;
+  ASSERT_TRUE(manager_->Create(s).ok());
+  ASSERT_TRUE(manager_->Start("cmd6").ok());
+  platform::ExecRequest req;
+  req.argv = {"/bin/sh", "-c", "sleep 3117 & sleep 3118 & wait"};
+  req.timeout = absl::Seconds(1);
+  absl::StatusOr<platform::ExecResult> r = manager_->Exec("cmd6", req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->timed_out);
+  std::vector<int> left;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  do {
+    left = PidsRunning({"sleep", "3117"});
+    for (int p : PidsRunning({"sleep", "3118"})) left.push_back(p);
+    if (!left.empty()) absl::SleepFor(absl::Milliseconds(20));
+  } while (!left.empty() && absl::Now() < deadline);
+  EXPECT_TRUE(left.empty()) << left.size() << " of the command's children still run";
+  // The jail is unharmed: it still runs commands.
+  EXPECT_EQ(JailShell(*manager_, "cmd6", "true").exit_code, 0);
+}
+
 }  // namespace
 }  // namespace jailwarden::testing

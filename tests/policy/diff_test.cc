@@ -223,5 +223,34 @@ TEST(DiffTest, DescribeDiff) {
             "server history\n");
 }
 
+TEST(DiffTest, AHealthcheckOnlyChangeIsADifference) {
+  const std::string before = R"(templates:
+  svc:
+    persist: true
+    healthcheck: {command: "test -e /ok", interval: 10s}
+jails:
+  web:
+    persist: true
+    healthcheck: {command: "test -e /ok", interval: 10s}
+  db: {persist: true}
+)";
+  std::string after = before;
+  after.replace(after.rfind("10s"), 3, "20s");  // web's interval
+  PolicyDiff d = Diff(Load(before), Load(after));
+  EXPECT_FALSE(d.empty());
+  EXPECT_THAT(d.healthchecks_changed, ElementsAre("jail web"));
+  EXPECT_THAT(d.jails_to_restart, IsEmpty());  // a check changes nothing running
+  EXPECT_EQ(DescribeDiff(d), "healthcheck jail web\n");
+  // Added to a jail that had none, and changed in a template.
+  after = before;
+  after.replace(after.find("10s"), 3, "15s");  // the template's
+  after.replace(after.find("db: {persist: true}"), 19,
+                "db: {persist: true, healthcheck: {command: [/bin/true]}}");
+  d = Diff(Load(before), Load(after));
+  EXPECT_THAT(d.healthchecks_changed, ElementsAre("jail db", "template svc"));
+  EXPECT_EQ(DescribeDiff(d), "healthcheck jail db\nhealthcheck template svc\n");
+  EXPECT_TRUE(Diff(Load(before), Load(before)).empty());
+}
+
 }  // namespace
 }  // namespace jailwarden::policy

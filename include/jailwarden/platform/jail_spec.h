@@ -107,6 +107,10 @@ struct JailSpec {
   std::map<std::string, std::string> parameters;    // other jail(8) params
   MainSpec main;  // command: (issue 17)
   LogSpec log;    // log: (issue 17)
+  // The policy template an API create instantiated (`create -t`), "" for
+  // every other jail. jailwarden's own record, never given to a backend:
+  // the daemon finds the template's `healthcheck:` through it (issue 17).
+  std::string template_name;
   friend bool operator==(const JailSpec&, const JailSpec&) = default;
 };
 

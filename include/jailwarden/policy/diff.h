@@ -24,6 +24,12 @@ struct PolicyDiff {
   // Jails in both with the same definition but different limits: apply the
   // new limits without a restart. next's file order.
   std::vector<std::string> jails_with_only_limits_changed;
+  // Jails in both whose `healthcheck:` changed (added, removed or any
+  // field), next's file order, whether or not they also restart; then, as
+  // "template NAME", templates in both whose resolved healthcheck changed
+  // (what jails an API create made from them are checked with). Nothing
+  // restarts for it: the daemon's checker reads the new policy.
+  std::vector<std::string> healthchecks_changed;
 
   // The complete rule database (Policy::AllRules) differs. The service
   // swaps it in one step.
@@ -49,8 +55,9 @@ struct PolicyDiff {
 PolicyDiff Diff(const Policy& old, const Policy& next);
 
 // One line per change, for logs and `jailwarden apply` output:
-// "add jail db", "restart jail web", "limits jail cache", "rule +jail:...",
-// "rule -...", "server sample_interval". "" when empty.
+// "add jail db", "restart jail web", "limits jail cache", "healthcheck jail
+// web", "healthcheck template svc", "rule +jail:...", "rule -...", "server
+// sample_interval". "" when empty.
 std::string DescribeDiff(const PolicyDiff& diff);
 
 }  // namespace jailwarden::policy

@@ -35,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "jailwarden/engine/event_stream.h"
+#include "jailwarden/jail/state_store.h"
 #include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/policy/policy.h"
 
@@ -62,6 +63,18 @@ struct HealthTarget {
   absl::Time started = absl::InfinitePast();
   policy::HealthCheckPolicy check;
 };
+
+// The check `rec`'s jail gets from `policy`: its own `healthcheck:` when
+// the policy defines the jail; for a jail an API create made from a
+// template (`spec.template_name`), the template's as the policy has it now
+// (a reload that changes the template changes the check); null otherwise.
+const policy::HealthCheckPolicy* HealthCheckFor(const policy::Policy& policy,
+                                                const jail::JailRecord& rec);
+
+// The running, non-ephemeral jails of `records` that have a check, as the
+// checker's TargetsFn hands them over.
+std::vector<HealthTarget> HealthTargets(const policy::Policy& policy,
+                                        const std::vector<jail::JailRecord>& records);
 
 class HealthChecker {
  public:

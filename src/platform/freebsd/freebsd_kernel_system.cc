@@ -22,6 +22,8 @@
 #include <jail.h>
 #include <net/if.h>
 #include <libutil.h>
+#include <login_cap.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "jailwarden/platform/freebsd/kernel.h"
+#include "platform/freebsd/pty.h"
 
 extern char** environ;
 
@@ -69,6 +72,7 @@ struct Prepared {
   std::vector<char*> envp;
   int fds[3] = {-1, -1, -1};
   int devnull = -1;
+  bool tty = false;  // fds are a pty's slave: its controlling terminal
 };
 
 void PrepareExec(const ExecRequest& req, Prepared& p) {
@@ -90,6 +94,14 @@ void PrepareExec(const ExecRequest& req, Prepared& p) {
 }
 
 [[noreturn]] void ChildExec(int jid, Prepared& p) {
+  // A terminal's session leader, or else its own process group: a timeout
+  // kills what the command started too (a health check's `sh -c`
+  // children), not only the command.
+  if (p.tty) {
+    if (setsid() < 0 || ioctl(p.fds[0], TIOCSCTTY, 0) != 0) _exit(126);
+  } else {
+    (void)setpgid(0, 0);
+  }
   for (int i = 0; i < 3; ++i) {
     if (p.fds[i] >= 0) dup2(p.fds[i], i);
   }
@@ -252,7 +264,11 @@ class SystemKernel final : public FreeBsdKernel {
 
   int RunCommand(int jid, const ExecRequest& request, ExecResult& result) override {
     pid_t pid = 0;
-    if (SpawnCommand(jid, request, pid) != 0) return -1;
+    if (request.tty) {
+      if (SpawnWithTty(jid, request, pid) != 0) return -1;
+    } else if (SpawnCommand(jid, request, pid) != 0) {
+      return -1;
+    }
     result = ExecResult{};
     const auto deadline =
         std::chrono::steady_clock::now() +
@@ -265,6 +281,7 @@ class SystemKernel final : public FreeBsdKernel {
       if (r == pid) break;
       if (r < 0 && errno != EINTR) return -1;
       if (r == 0 && std::chrono::steady_clock::now() >= deadline) {
+        ::kill(-pid, SIGKILL);  // the command's group (ChildExec)
         ::kill(pid, SIGKILL);
         result.timed_out = true;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -289,6 +306,7 @@ class SystemKernel final : public FreeBsdKernel {
     Prepared p;
     PrepareExec(request, p);
     pid = fork();
+    if (pid > 0) (void)setpgid(pid, pid);  // as the child does: no race with a kill
     if (pid < 0) {
       const int e = errno;
       if (p.devnull >= 0) close(p.devnull);
@@ -298,6 +316,79 @@ class SystemKernel final : public FreeBsdKernel {
     if (pid == 0) ChildExec(jid, p);
     if (p.devnull >= 0) close(p.devnull);
     return 0;
+  }
+
+  // RunCommand with a terminal: the pty's slave on fds 0-2 as the child's
+  // controlling terminal; the master to request.on_tty once it started.
+  int SpawnWithTty(int jid, const ExecRequest& request, pid_t& pid) {
+    if (request.argv.empty()) {
+      errno = ENOENT;
+      return -1;
+    }
+    int master = -1, slave = -1;
+    if (OpenPty(request.tty_rows, request.tty_cols, &master, &slave) != 0) return -1;
+    Prepared p;
+    PrepareExec(request, p);
+    for (int& fd : p.fds) fd = slave;
+    p.tty = true;
+    pid = fork();
+    if (pid == 0) ChildExec(jid, p);
+    const int e = errno;
+    close(slave);
+    if (p.devnull >= 0) close(p.devnull);
+    if (pid < 0) {
+      close(master);
+      errno = e;
+      return -1;
+    }
+    if (request.on_tty) {
+      request.on_tty(master);
+    } else {
+      close(master);
+    }
+    return 0;
+  }
+
+  int SpawnMain(int jid, const ExecRequest& request, const std::string& user,
+                pid_t& pid) override {
+    if (request.argv.empty()) {
+      errno = ENOENT;
+      return -1;
+    }
+    Prepared p;
+    PrepareExec(request, p);
+    pid = fork();
+    if (pid < 0) {
+      const int e = errno;
+      if (p.devnull >= 0) close(p.devnull);
+      errno = e;
+      return -1;
+    }
+    if (pid == 0) {
+      // jexec -U: the user is looked up in the jail, after the attach.
+      (void)setpgid(0, 0);
+      if (jid > 0 && (jail_attach(jid) != 0 || chdir("/") != 0)) _exit(126);
+      if (!user.empty()) {
+        struct passwd* pw = getpwnam(user.c_str());
+        if (pw == nullptr) _exit(126);
+        if (setusercontext(nullptr, pw, pw->pw_uid, LOGIN_SETALL & ~LOGIN_SETLOGIN) != 0) {
+          _exit(126);
+        }
+      }
+      ChildExec(0, p);  // attached already
+    }
+    (void)setpgid(pid, pid);
+    if (p.devnull >= 0) close(p.devnull);
+    return 0;
+  }
+
+  int WaitChild(pid_t pid, int& status) override {
+    for (;;) {
+      const pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid) return 1;
+      if (r == 0) return 0;
+      if (errno != EINTR) return -1;
+    }
   }
 };
 

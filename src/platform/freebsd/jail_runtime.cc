@@ -21,6 +21,7 @@
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
 #include "platform/freebsd/jail8_forms.h"
+#include "platform/freebsd/main_supervisor.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -42,7 +43,28 @@ bool IsPseudoParameter(std::string_view name) {
 
 FreeBsdJailRuntime::FreeBsdJailRuntime(FreeBsdKernel& kernel,
                                        FreeBsdJailRuntimeOptions options)
-    : kernel_(kernel), options_(std::move(options)) {}
+    : kernel_(kernel),
+      options_(std::move(options)),
+      mains_(std::make_unique<FreeBsdMainSupervisor>(kernel)) {}
+
+FreeBsdJailRuntime::~FreeBsdJailRuntime() = default;
+
+absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::StartMain(const JailInstance& instance,
+                                                                const ExecRequest& request,
+                                                                const MainSpec& spec,
+                                                                const std::string& user) {
+  return mains_->Start(instance.ref.name, static_cast<int>(instance.ref.jid), request, spec,
+                       user);
+}
+
+absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::MainStatus(const JailInstance& instance) {
+  return mains_->Status(static_cast<int>(instance.ref.jid));
+}
+
+absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::StopMain(const JailInstance& instance,
+                                                               absl::Duration timeout) {
+  return mains_->Stop(static_cast<int>(instance.ref.jid), timeout);
+}
 
 absl::StatusOr<std::vector<JailParam>> FreeBsdJailRuntime::CreateParams(
     const JailSpec& spec, bool temporary_persist) {
@@ -143,8 +165,8 @@ bool FreeBsdJailRuntime::JidHeldByOther(int64_t jid, const std::string& name) {
 absl::StatusOr<ExecResult> FreeBsdJailRuntime::Exec(const JailInstance& instance,
                                                     ExecWhere where,
                                                     const ExecRequest& request) {
-  if (request.tty) {
-    return absl::UnimplementedError("exec: terminals are not implemented on FreeBSD yet");
+  if (request.tty && where != ExecWhere::kJail) {
+    return absl::InvalidArgumentError("exec: a terminal is for commands in a jail only");
   }
   const int jid = where == ExecWhere::kJail ? static_cast<int>(instance.ref.jid) : 0;
   ExecResult result;
@@ -154,7 +176,8 @@ absl::StatusOr<ExecResult> FreeBsdJailRuntime::Exec(const JailInstance& instance
   const ExecRequest* req = &request;
   int log_fd = -1;
   if (auto it = instance.backend_state.find("consolelog");
-      it != instance.backend_state.end() && (request.stdout_fd < 0 || request.stderr_fd < 0)) {
+      it != instance.backend_state.end() && !request.tty &&
+      (request.stdout_fd < 0 || request.stderr_fd < 0)) {
     log_fd = open(it->second.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                   0600);
     if (log_fd < 0) {
@@ -228,7 +251,10 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
                                    {"name", std::nullopt}};
   if (kernel_.JailGetv(0, params) < 0) {
     const int e = errno;
-    if (e == ENOENT) return absl::OkStatus();  // already gone
+    if (e == ENOENT) {  // already gone
+      mains_->Forget(static_cast<int>(instance.ref.jid));
+      return absl::OkStatus();
+    }
     return ErrnoStatus(e, StrCat("jail_getv(jid=", instance.ref.jid, "): ",
                                  kernel_.JailErrmsg()));
   }
@@ -237,6 +263,7 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
                {{"jail", instance.ref.name},
                 {"jid", StrCat(instance.ref.jid)},
                 {"now", params[1].value.value_or("")}});
+    mains_->Forget(static_cast<int>(instance.ref.jid));  // ours is gone
     return absl::OkStatus();
   }
   if (kernel_.JailRemove(static_cast<int>(instance.ref.jid)) != 0) {
@@ -246,6 +273,7 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
     }
   }
   instance.backend_state.erase(kStateTempPersist);
+  mains_->Forget(static_cast<int>(instance.ref.jid));
   return absl::OkStatus();
 }
 
@@ -269,6 +297,7 @@ absl::StatusOr<bool> FreeBsdJailRuntime::Adopt(JailInstance& instance) {
 absl::Status FreeBsdJailRuntime::ClearPersist(JailInstance& instance) {
   auto it = instance.backend_state.find(kStateTempPersist);
   if (it == instance.backend_state.end()) return absl::OkStatus();
+  if (mains_->Holds(static_cast<int>(instance.ref.jid))) return absl::OkStatus();
   // clear_persist: jail_setv(JAIL_UPDATE, "jid", jid, "nopersist", NULL).
   const int r = kernel_.JailSetv(
       kJailUpdate, {{"jid", StrCat(instance.ref.jid)}, {"nopersist", std::nullopt}});

@@ -107,6 +107,7 @@ absl::StatusOr<ExecResult> ExecOnHost(const ExecTarget& t, const ExecRequest& re
   bool timed_out = false;
   if (pidfd >= 0 && !WaitReadable(pidfd, deadline)) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    kill(-pid, SIGKILL);  // its process group (ExecPrepared): what it started
     timed_out = true;
   }
   int st = 0;
@@ -316,7 +317,9 @@ absl::StatusOr<ExecResult> ExecAndWait(const ExecTarget& t, const ExecRequest& r
   bool timed_out = false;
   if (!WaitReadable(report_fd, deadline)) {
     // The helper has not reaped the command yet, so its pid is still ours
-    // to signal.
+    // to signal; its process group (ExecPrepared) too, so what it started
+    // ends with it.
+    kill(-hello.pid, SIGKILL);
     kill(hello.pid, SIGKILL);
     timed_out = true;
   }

@@ -127,6 +127,12 @@ int TakeExecErrno(int fd) {
   if (tty_fd >= 0 && setsid() < 0) {
     _exit(126);
   }
+  // Without a terminal: its own process group, so a timeout kills what the
+  // command started too (a health check's `sh -c` children). Fails, and
+  // need not, for a spawn's session leader.
+  if (tty_fd < 0) {
+    (void)setpgid(0, 0);
+  }
   for (int i = 0; i < 3; ++i) {
     if (high[i] < 0 || dup2(high[i], i) < 0) {
       _exit(126);

@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
         // The runtime closed the connection (exec.timeout): kill the child.
         for (auto it = waiting.begin(); it != waiting.end(); ++it) {
           if (it->second == pfds[i].fd) {
+            kill(-it->first, SIGKILL);  // its group (ExecRequestChild)
             kill(it->first, SIGKILL);
             close(it->second);
             it->second = -1;

@@ -54,6 +54,10 @@ namespace {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (r.spawn) {
     setsid();
+  } else {
+    // Its own process group: on a timeout init kills the group, so what
+    // the command started (a health check's `sh -c` children) ends too.
+    setpgid(0, 0);
   }
   for (const std::array<uint64_t, 3>& l : r.rlimits) {
     const struct rlimit lim = {static_cast<rlim_t>(l[1]), static_cast<rlim_t>(l[2])};
@@ -148,6 +152,9 @@ std::pair<int, int> AcceptCommand(int listen_fd, MainSupervisor* main) {
     pid = fork();
     if (pid == 0) {
       ExecRequestChild(req, fds, err_pipe[1]);
+    }
+    if (pid > 0 && !req.spawn) {
+      setpgid(pid, pid);  // as the child does: a timeout's kill cannot race it
     }
   }
   for (int fd : fds) {

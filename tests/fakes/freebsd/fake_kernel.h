@@ -89,6 +89,10 @@ struct FakeCommand {
   bool clean_env = false;
   int stdout_fd = -1;  // the request's; a handler may write to it
   int stderr_fd = -1;
+  // With request.tty: a real pty's slave (platform/freebsd/pty.h), also in
+  // stdout_fd/stderr_fd; the master goes to on_tty after the handler ran.
+  bool tty = false;
+  int stdin_fd = -1;
 };
 
 class FakeFreeBsdKernel : public FreeBsdKernel {
@@ -139,6 +143,10 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   // exit(): reclaimable usage goes back to 0 in every container, process
   // rules are released, a jail left empty without persist dies.
   void ExitProcess(pid_t pid);
+  // The same with exit(code): what WaitChild reports for a SpawnMain child.
+  void ExitProcessWithCode(pid_t pid, int code);
+  // SpawnMain children: the user each was started as, by pid ("" = root).
+  std::map<pid_t, std::string> MainChildren() const;
   // racct_set_force: sets the process's usage (kernel units) and moves every
   // container by the difference. Sloppy container values clamp at 0.
   void SetProcessUsage(pid_t pid, rctl::Resource r, int64_t value);
@@ -193,6 +201,12 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   int RunCommand(int jid, const ExecRequest& request,
                  ExecResult& result) override;
   int SpawnCommand(int jid, const ExecRequest& request, pid_t& pid) override;
+  // A SpawnMain child is a process of the jail (comm argv[0]'s basename)
+  // whose end (ExitProcess*, a kill, the jail's removal) WaitChild reports
+  // once. A user the jail's passwd lacks cannot be modelled: any is taken.
+  int SpawnMain(int jid, const ExecRequest& request, const std::string& user,
+                pid_t& pid) override;
+  int WaitChild(pid_t pid, int& status) override;
 
  private:
   struct Fault {
@@ -225,7 +239,8 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
                              int64_t diff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   pid_t NewProcessLocked(int jid, uid_t ruid, uid_t euid, std::string comm,
                          std::string loginclass) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ExitLocked(pid_t pid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `wait_status`: what WaitChild reports for a SpawnMain child.
+  void ExitLocked(pid_t pid, int wait_status = 0) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemovePrisonLocked(int jid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeDieLocked(int jid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int AllocJidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -259,6 +274,8 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   int racct_calls_ ABSL_GUARDED_BY(mu_) = 0;
   CommandHandler handler_ ABSL_GUARDED_BY(mu_);
+  std::map<pid_t, std::string> main_children_ ABSL_GUARDED_BY(mu_);  // pid -> user
+  std::map<pid_t, int> ended_children_ ABSL_GUARDED_BY(mu_);  // pid -> wait status
 };
 
 }  // namespace jailwarden::platform

@@ -4,6 +4,8 @@
 
 #include "fakes/freebsd/fake_kernel.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "jailwarden/base/strings.h"
+#include "platform/freebsd/pty.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -70,8 +73,14 @@ int FakeFreeBsdKernel::IfconfigLocked(const FakeCommand& cmd) {
 
 int FakeFreeBsdKernel::RunCommand(int jid, const ExecRequest& request,
                                   ExecResult& result) {
-  FakeCommand cmd{jid, request.argv, request.env, request.clean_env, request.stdout_fd,
-                  request.stderr_fd};
+  FakeCommand cmd;
+  cmd.jid = jid;
+  cmd.argv = request.argv;
+  cmd.env = request.env;
+  cmd.clean_env = request.clean_env;
+  cmd.stdout_fd = request.stdout_fd;
+  cmd.stderr_fd = request.stderr_fd;
+  cmd.stdin_fd = request.stdin_fd;
   CommandHandler handler;
   {
     absl::MutexLock lock(&mu_);
@@ -87,8 +96,23 @@ int FakeFreeBsdKernel::RunCommand(int jid, const ExecRequest& request,
     }
     handler = handler_;
   }
+  int master = -1, slave = -1;
+  if (request.tty) {
+    // The product's pty (a real one: posix_openpt is portable).
+    if (OpenPty(request.tty_rows, request.tty_cols, &master, &slave) != 0) return -1;
+    cmd.tty = true;
+    cmd.stdin_fd = cmd.stdout_fd = cmd.stderr_fd = slave;
+  }
   result = ExecResult{};
   result.exit_code = handler ? handler(cmd) : 0;
+  if (slave >= 0) close(slave);
+  if (master >= 0) {
+    if (request.on_tty) {
+      request.on_tty(master);
+    } else {
+      close(master);
+    }
+  }
   return 0;
 }
 
@@ -102,6 +126,31 @@ int FakeFreeBsdKernel::SpawnCommand(int jid, const ExecRequest& request,
   if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
   pid = NewProcessLocked(jid, 0, 0, Basename(request.argv[0]), "default");
   return 0;
+}
+
+int FakeFreeBsdKernel::SpawnMain(int jid, const ExecRequest& request, const std::string& user,
+                                 pid_t& pid) {
+  absl::MutexLock lock(&mu_);
+  LogLocked(StrCat("spawn-main(jid=", jid, ", user=", user, ") ", Join(request.argv, " ")));
+  int fault = 0;
+  if (TakeFaultLocked(Call::kRunCommand, fault)) return FailLocked(fault);
+  if (request.argv.empty()) return FailLocked(ENOENT);
+  if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
+  pid = NewProcessLocked(jid, 0, 0, Basename(request.argv[0]), "default");
+  main_children_[pid] = user;
+  return 0;
+}
+
+int FakeFreeBsdKernel::WaitChild(pid_t pid, int& status) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = ended_children_.find(pid); it != ended_children_.end()) {
+    status = it->second;
+    ended_children_.erase(it);
+    main_children_.erase(pid);
+    return 1;
+  }
+  if (main_children_.contains(pid) && processes_.contains(pid)) return 0;
+  return FailLocked(ECHILD);
 }
 
 }  // namespace jailwarden::platform

@@ -62,7 +62,7 @@ void FakeFreeBsdKernel::RemovePrisonLocked(int jid) {
   if (it != prisons_.end()) it->second.persist = true;  // die once, below
   for (pid_t pid : victims) {
     processes_[pid].signals.push_back(kSigKill);
-    ExitLocked(pid);
+    ExitLocked(pid, kSigKill);
   }
   // vnet_destroy: interfaces moved in go back to the host's vnet, with
   // their addresses gone (if_vmove to the home vnet).

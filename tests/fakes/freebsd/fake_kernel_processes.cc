@@ -80,9 +80,10 @@ pid_t FakeFreeBsdKernel::NewProcessLocked(int jid, uid_t ruid, uid_t euid,
   return p.pid;
 }
 
-void FakeFreeBsdKernel::ExitLocked(pid_t pid) {
+void FakeFreeBsdKernel::ExitLocked(pid_t pid, int wait_status) {
   auto it = processes_.find(pid);
   if (it == processes_.end()) return;
+  if (main_children_.contains(pid)) ended_children_[pid] = wait_status;
   FakeProcess& p = it->second;
   // racct_proc_exit: every reclaimable resource back to 0.
   for (std::size_t i = 0; i < rctl::kResourceCount; ++i) {
@@ -149,6 +150,16 @@ void FakeFreeBsdKernel::ExitProcess(pid_t pid) {
   ExitLocked(pid);
 }
 
+void FakeFreeBsdKernel::ExitProcessWithCode(pid_t pid, int code) {
+  absl::MutexLock lock(&mu_);
+  ExitLocked(pid, (code & 0xff) << 8);  // the wait(2) status word of exit(code)
+}
+
+std::map<pid_t, std::string> FakeFreeBsdKernel::MainChildren() const {
+  absl::MutexLock lock(&mu_);
+  return main_children_;
+}
+
 void FakeFreeBsdKernel::SetProcessUsage(pid_t pid, Resource r, int64_t value) {
   absl::MutexLock lock(&mu_);
   auto it = processes_.find(pid);
@@ -181,7 +192,7 @@ int FakeFreeBsdKernel::Kill(pid_t pid, int sig) {
   if (sig == 0) return 0;
   it->second.signals.push_back(sig);
   if (sig == kSigKill || (sig == kSigTerm && !it->second.ignores_sigterm)) {
-    ExitLocked(pid);
+    ExitLocked(pid, sig);  // killed by `sig`: the wait(2) status word
   }
   return 0;
 }

@@ -35,6 +35,7 @@
 //
 // Thread-compatible per instance; the kernel must outlive it.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@
 
 namespace jailwarden::platform {
 
+class FreeBsdMainSupervisor;  // src/platform/freebsd/main_supervisor.h
+
 struct FreeBsdJailRuntimeOptions {
   std::string ifconfig = "/sbin/ifconfig";  // _PATH_IFCONFIG
   int default_devfs_ruleset = 4;            // devfsrules_jail
@@ -56,6 +59,7 @@ class FreeBsdJailRuntime final : public JailRuntime {
  public:
   explicit FreeBsdJailRuntime(FreeBsdKernel& kernel,
                               FreeBsdJailRuntimeOptions options = {});
+  ~FreeBsdJailRuntime() override;
 
   // Errors: InvalidArgument (path not absolute, an address jail(8) would
   // reject), FailedPrecondition (an ifconfig alias command failed, with
@@ -82,7 +86,20 @@ class FreeBsdJailRuntime final : public JailRuntime {
   absl::StatusOr<bool> Adopt(JailInstance& instance) override;
   // jail_setv(JAIL_UPDATE, jid, nopersist) when Create added a temporary
   // persist; nothing otherwise. The jail dies if it has no process left.
+  // A jail whose main process is configured keeps it: the supervisor
+  // holds the jail, as jailwarden-init does on Linux.
   absl::Status ClearPersist(JailInstance& instance) override;
+
+  // command: (issue 17), supervised by the daemon (FreeBsdMainSupervisor:
+  // jexec-style starts as exec.jail_user, restarts per policy, the record
+  // of exits). Errors: FailedPrecondition (one is running already; for
+  // MainStatus/StopMain: none this daemon started), the spawn's errno.
+  absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& instance,
+                                              const ExecRequest& request, const MainSpec& spec,
+                                              const std::string& user) override;
+  absl::StatusOr<MainProcessStatus> MainStatus(const JailInstance& instance) override;
+  absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& instance,
+                                             absl::Duration timeout) override;
 
   // The jail_setv parameters Create passes for `spec` (tests, --dry-run).
   // Errors: InvalidArgument for a bad address or path.
@@ -103,6 +120,7 @@ class FreeBsdJailRuntime final : public JailRuntime {
 
   FreeBsdKernel& kernel_;
   FreeBsdJailRuntimeOptions options_;
+  std::unique_ptr<FreeBsdMainSupervisor> mains_;
 };
 
 }  // namespace jailwarden::platform

@@ -132,12 +132,31 @@ class FreeBsdKernel {
   // How jail(8) runs a command (usr.sbin/jail/command.c run_command): fork;
   // in the child jail_attach(jid) when jid > 0, chdir, execve argv[0]
   // (resolved with PATH); the parent waits, killing the child after
-  // request.timeout. Returns 0 with `result` filled, or -1 when the command
-  // could not be started (EINVAL: no such jail; ENOENT: no such program).
+  // request.timeout. With request.tty the command gets a pseudo-terminal
+  // instead of the three fds (platform/freebsd/pty.h: the slave as its
+  // controlling terminal on fds 0-2, in a session of its own, sized
+  // tty_rows x tty_cols) and request.on_tty the master once it started.
+  // Returns 0 with `result` filled, or -1 when the command could not be
+  // started (EINVAL: no such jail; ENOENT: no such program; a pty errno).
   virtual int RunCommand(int jid, const ExecRequest& request,
                          ExecResult& result) = 0;
   // The same without waiting: the child's pid in `pid`.
   virtual int SpawnCommand(int jid, const ExecRequest& request, pid_t& pid) = 0;
+
+  // A jail's supervised main process (`command:`, issue 17), started as
+  // jexec(8) -U starts one: fork; in the child its own process group,
+  // jail_attach(jid), chdir("/"), and for a non-empty `user` that user's
+  // entry in the jail's own passwd database (getpwnam after the attach)
+  // through setusercontext(3) (groups, login class, uid); then execvp
+  // argv[0]. A user the jail does not know ends the child with 126 before
+  // the exec. `pid` gets the child, which the caller reaps with WaitChild.
+  // 0 or -1 (EINVAL: no such jail; ENOENT: empty argv).
+  virtual int SpawnMain(int jid, const ExecRequest& request, const std::string& user,
+                        pid_t& pid) = 0;
+  // waitpid(2) with WNOHANG on a child SpawnMain started: 1 with `status`
+  // (a wait(2) status word) when it has ended (it is reaped), 0 while it
+  // runs, -1 with errno (ECHILD: not a child of ours, or reaped already).
+  virtual int WaitChild(pid_t pid, int& status) = 0;
 };
 
 #if defined(__FreeBSD__)

@@ -1,0 +1,127 @@
+// `jailwarden serve` on FreeBSD with a supervised main process (`command:`,
+// issue 17), in process over FakeFreeBsdKernel: started jexec-style as
+// exec.jail_user after exec.start, restarted with restart: on-failure after
+// the jail's root kills it, the exit recorded and shown by list and the
+// event log, and stopped (SIGTERM) when the jail stops.
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fakes/freebsd/fake_kernel.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/daemon.h"
+#include "jailwarden/service/host_backend.h"
+
+namespace jailwarden::service {
+namespace {
+
+using platform::FakeFreeBsdKernel;
+using ::testing::Contains;
+
+constexpr char kPolicy[] = R"(server:
+  state_dir: STATE
+jails:
+  web:
+    path: /srv/web
+    exec.start: /bin/sh /etc/rc
+    exec.jail_user: www
+    command: [httpd, -f]
+    restart: on-failure
+    restart_backoff: {initial: 10ms, max: 40ms}
+)";
+
+class FreeBsdCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/jw-fbcmd-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    state_ = dir;
+    std::string text = kPolicy;
+    text.replace(text.find("STATE"), 5, state_);
+    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "jailwarden.yaml");
+    ASSERT_TRUE(p.ok()) << p.status();
+    FreeBsdBackendOptions bo;
+    bo.run_dir = RunDirFor(state_);
+    absl::StatusOr<std::unique_ptr<HostBackend>> backend = NewFreeBsdHostBackend(kernel_, bo);
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    DaemonOptions o;
+    o.serve_http = false;
+    o.run_sampler = false;
+    o.maintenance_interval = absl::Milliseconds(20);
+    absl::StatusOr<std::unique_ptr<Daemon>> d =
+        Daemon::Start(o, *std::move(p), *std::move(backend));
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = *std::move(d);
+  }
+  void TearDown() override {
+    daemon_.reset();
+    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
+  }
+  std::optional<platform::MainProcessStatus> WebMain() {
+    absl::StatusOr<api::JailInfo> info = daemon_->GetJail("web");
+    return info.ok() ? info->main : std::nullopt;
+  }
+
+  FakeFreeBsdKernel kernel_;
+  std::string state_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(FreeBsdCommandTest, OnFailureRestartsAfterAKillAndRecordsTheExit) {
+  // Started in the jail as its user, after exec.start.
+  const std::vector<std::string> calls = kernel_.calls();
+  auto start = std::find_if(calls.begin(), calls.end(), [](const std::string& c) {
+    return c.find("/etc/rc") != std::string::npos;
+  });
+  auto spawn = std::find_if(calls.begin(), calls.end(), [](const std::string& c) {
+    return StartsWith(c, "spawn-main(") && c.find("user=www) httpd -f") != std::string::npos;
+  });
+  ASSERT_NE(start, calls.end());
+  ASSERT_NE(spawn, calls.end());
+  EXPECT_LT(start - calls.begin(), spawn - calls.begin());
+  std::optional<platform::MainProcessStatus> m = WebMain();
+  ASSERT_TRUE(m.has_value());
+  ASSERT_TRUE(m->running);
+  const pid_t first = static_cast<pid_t>(m->pid);
+
+  ASSERT_EQ(kernel_.Kill(first, 9), 0);  // the jail's root, kill -9
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    m = WebMain();
+    if (m.has_value() && m->running && m->restarts == 1) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->restarts, 1);
+  EXPECT_TRUE(m->exited);
+  EXPECT_EQ(m->exit_signal, 9);
+  EXPECT_NE(m->pid, first);
+  // The exit is an event with its signal.
+  bool told = false;
+  for (int i = 0; i < 500 && !told; ++i) {
+    for (const engine::EventStream::Event& e : daemon_->Events().Read(0)) {
+      if (e.type != engine::kEventMainExited || e.jail != "web") continue;
+      for (const engine::EventField& f : e.details) {
+        if (f.key == "signal" && std::get<int64_t>(f.value) == 9) told = true;
+      }
+    }
+    if (!told) absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(told);
+
+  // Stopping the jail stops it first: SIGTERM to it, no restart.
+  const pid_t now_pid = static_cast<pid_t>(m->pid);
+  ASSERT_TRUE(daemon_->StopJail("web").ok());
+  EXPECT_THAT(kernel_.calls(), Contains(StrCat("kill(", now_pid, ", 15)")));
+  EXPECT_FALSE(kernel_.Process(now_pid).has_value());
+  EXPECT_FALSE(kernel_.PrisonByName("web").has_value());
+}
+
+}  // namespace
+}  // namespace jailwarden::service
