@@ -13,7 +13,8 @@ if [[ ! -f $check ]]; then
   exit 0
 fi
 # Headers FreeBSD has in base (libarchive, zlib, OpenSSL, crypt_r in
-# unistd.h) or in ports (curl: ftp/curl; libmicrohttpd: www/libmicrohttpd)
+# unistd.h) or in ports (curl: ftp/curl; libmicrohttpd: www/libmicrohttpd;
+# gnutls: security/gnutls)
 # that the sysroot does not carry:
 # Debian's copies of the same libraries, alone in a folder on CPATH so no
 # other Linux header leaks in.
@@ -24,6 +25,10 @@ for h in archive.h archive_entry.h zlib.h zconf.h microhttpd.h; do
   need "/usr/include/$h"
   ln -s "/usr/include/$h" "$extra/$h"
 done
+# GnuTLS (security/gnutls, www/libmicrohttpd's TLS): the API's
+# client-certificate check.
+need /usr/include/gnutls/gnutls.h
+ln -s /usr/include/gnutls "$extra/gnutls"
 need /usr/include/x86_64-linux-gnu/curl/curl.h
 ln -s /usr/include/x86_64-linux-gnu/curl "$extra/curl"
 need /usr/include/openssl/evp.h

@@ -17,7 +17,8 @@ packages=(
   libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
   libssl-dev                          # API TLS: key generation, pinning; CivetWeb dlopens libssl.so
   libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
-  libmicrohttpd-dev                   # the API server: admin unix socket, TLS (GnuTLS), HTTP Upgrade
+  libmicrohttpd-dev                   # the API server: every listener, TLS (GnuTLS), HTTP Upgrade
+  libgnutls28-dev                     # the TLS listeners' client-certificate check (api/mhd_tls.cc)
   iproute2 procps util-linux          # ip/veth, ps, unshare/nsenter
   jq curl                             # dashboard lint, e2e against Prometheus
   zsh                                 # the completion test: `zsh -n` on the generated _jailwarden

@@ -1,5 +1,6 @@
-// ApiServer: the Router on an HttpServer, with the admission step that
-// runs before every handler (per-peer connection budget, web-config basic
+// ApiServer: the Router on one libmicrohttpd MhdServer (plain TCP, TLS and
+// the admin unix socket), with the admission step that runs before every
+// handler (per-peer connection budget, web-config basic
 // auth). docs/api-security.md says why.
 
 #include <memory>
@@ -31,10 +32,6 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
     return absl::InvalidArgumentError("the API needs a token");
   }
   options.http.max_body_bytes = options.router.max_body_bytes;
-  // Streams hold a worker each; keep workers for ordinary requests.
-  if (options.http.num_threads < options.router.max_streams + 4) {
-    options.http.num_threads = options.router.max_streams + 4;
-  }
   std::unique_ptr<ApiServer> server(new ApiServer());
   server->rejected_ = options.http.rejected != nullptr ? options.http.rejected
                                                       : std::make_shared<RejectCounters>();
@@ -90,30 +87,26 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(
   if (options.http.listen.empty() && options.mhd.listeners.empty()) {
     return absl::InvalidArgumentError("no listen address");
   }
-  // libmicrohttpd first, CivetWeb last: a failure after CivetWeb started
-  // would destroy it under handlers its caller mounted (/metrics).
-  if (!options.mhd.listeners.empty()) {
-    options.mhd.admit = options.http.admit;
-    options.mhd.rejected = server->rejected_;
-    options.mhd.max_body_bytes = options.http.max_body_bytes;
-    options.mhd.io_timeout = options.http.io_timeout;
-    auto first = options.mhd_first;
-    absl::StatusOr<std::unique_ptr<MhdServer>> mhd = MhdServer::Start(
-        options.mhd, [router, first](const HttpRequest& req, ResponseWriter& out) {
-          if (first && first(req, out)) return;
-          router->Handle(req, out);
-        });
-    if (!mhd.ok()) return mhd.status();
-    server->mhd_ = *std::move(mhd);
+  // One server for every listener: the mhd listeners first, then the
+  // plain-HTTP ones (ports() and mhd_ports() split the bound ports back).
+  server->mhd_listeners_ = options.mhd.listeners.size();
+  for (const std::string& l : options.http.listen) {
+    MhdListener plain;
+    plain.address = l;
+    options.mhd.listeners.push_back(std::move(plain));
   }
-  if (!options.http.listen.empty()) {
-    JW_ASSIGN_OR_RETURN(
-        server->http_,
-        HttpServer::Start(options.http,
-                          [router](const HttpRequest& req, ResponseWriter& out) {
-                            router->Handle(req, out);
-                          }));
-  }
+  options.mhd.admit = options.http.admit;
+  options.mhd.rejected = server->rejected_;
+  options.mhd.max_body_bytes = options.http.max_body_bytes;
+  options.mhd.io_timeout = options.http.io_timeout;
+  auto first = options.mhd_first;
+  JW_ASSIGN_OR_RETURN(
+      server->mhd_,
+      MhdServer::Start(options.mhd,
+                       [router, first](const HttpRequest& req, ResponseWriter& out) {
+                         if (first && first(req, out)) return;
+                         router->Handle(req, out);
+                       }));
   return server;
 }
 
@@ -121,8 +114,19 @@ ApiServer::~ApiServer() { Stop(); }
 
 void ApiServer::Stop() {
   if (router_ != nullptr) router_->Shutdown();
-  if (http_ != nullptr) http_->Stop();
   if (mhd_ != nullptr) mhd_->Stop();
+}
+
+std::vector<int> ApiServer::ports() const {
+  if (mhd_ == nullptr) return {};
+  const std::vector<int> all = mhd_->ports();
+  return std::vector<int>(all.begin() + static_cast<std::ptrdiff_t>(mhd_listeners_), all.end());
+}
+
+std::vector<int> ApiServer::mhd_ports() const {
+  if (mhd_ == nullptr) return {};
+  const std::vector<int> all = mhd_->ports();
+  return std::vector<int>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(mhd_listeners_));
 }
 
 }  // namespace jailwarden::api

@@ -21,6 +21,7 @@
 
 #include "api/mhd_exchange.h"
 #include "api/mhd_internal.h"
+#include "api/mhd_tls.h"
 #include "jailwarden/api/mhd_server.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
@@ -35,7 +36,9 @@ struct MhdServer::Daemon {
   MhdServer* server = nullptr;
   mhd_internal::BoundSocket socket;
   MHD_Daemon* mhd = nullptr;
-  std::string cert_pem, key_pem;
+  std::string cert_pem, key_pem, trust_pem;
+  std::string priorities;
+  mhd_internal::ClientAuth client_auth;
 };
 
 namespace {
@@ -186,8 +189,14 @@ class MhdGlue {
     MHD_get_connection_values(c, MHD_HEADER_KIND, CollectHeader, &req);
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     auto* st = info != nullptr ? static_cast<ConnState*>(info->socket_context) : nullptr;
+    if (st != nullptr) st->saw_request = true;
+    if (!d.cert_pem.empty()) {
+      if (std::optional<std::string> why = mhd_internal::ClientCertProblem(c, d.client_auth)) {
+        if (s.options_.rejected != nullptr) s.options_.rejected->Add(RejectReason::kUnauthenticated);
+        return Reply(c, 403, ErrorJson("PERMISSION_DENIED", *why), {{"Connection", "close"}});
+      }
+    }
     if (st != nullptr) {
-      st->saw_request = true;
       req.remote_addr = st->peer;
       req.remote_is_loopback = st->is_unix || IsLoopbackAddress(st->peer);
       if (st->is_unix) {
@@ -371,10 +380,11 @@ absl::StatusOr<std::unique_ptr<MhdServer>> MhdServer::Start(MhdServerOptions opt
       return absl::InvalidArgumentError(
           ToAbsl(StrCat("listener ", l.address, ": TLS is for TCP listeners only")));
     }
-    if (!l.client_ca_file.empty()) {
-      return absl::UnimplementedError(ToAbsl(StrCat(
-          "listener ", l.address, ": client certificates (", l.client_ca_file,
-          ") are not supported by the libmicrohttpd listener yet")));
+    if (l.cert_file.empty() && (!l.client_ca_file.empty() ||
+                                (!l.client_auth_type.empty() &&
+                                 l.client_auth_type != "NoClientCert"))) {
+      return absl::InvalidArgumentError(ToAbsl(StrCat(
+          "listener ", l.address, ": client certificates need TLS (cert_file)")));
     }
     if (!l.cert_file.empty()) {
       auto cert = ReadFile(l.cert_file, 1 << 20);
@@ -383,6 +393,24 @@ absl::StatusOr<std::unique_ptr<MhdServer>> MhdServer::Start(MhdServerOptions opt
       if (!key.ok()) return absl::InvalidArgumentError(ToAbsl(StrCat("TLS key: ", ToStd(key.status().message()))));
       d->cert_pem = std::move(*cert);
       d->key_pem = std::move(*key);
+      JW_ASSIGN_OR_RETURN(d->client_auth, mhd_internal::ParseClientAuth(l));
+      JW_ASSIGN_OR_RETURN(d->priorities, mhd_internal::PrioritiesFor(l));
+      if (!l.client_ca_file.empty()) {
+        auto ca = ReadFile(l.client_ca_file, 1 << 20);
+        if (!ca.ok()) return absl::InvalidArgumentError(ToAbsl(StrCat("TLS client CA: ", ToStd(ca.status().message()))));
+        if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+          return absl::InvalidArgumentError(ToAbsl(StrCat(
+              "TLS client CA: ", l.client_ca_file, " holds no PEM certificate")));
+        }
+        d->trust_pem = std::move(*ca);
+      } else if (d->client_auth.request) {
+        // libmicrohttpd asks for a client certificate only when it has a
+        // trust list; without client_ca_file (RequestClientCert,
+        // RequireAnyClientCert) nothing is verified against it, so the
+        // server's own certificate serves.
+        d->trust_pem = d->cert_pem;
+      }
+      if (!d->client_auth.request) d->trust_pem.clear();
     }
     absl::StatusOr<mhd_internal::BoundSocket> bound =
         is_unix ? mhd_internal::BindUnix(std::string_view(l.address).substr(5))
@@ -394,12 +422,13 @@ absl::StatusOr<std::unique_ptr<MhdServer>> MhdServer::Start(MhdServerOptions opt
     MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, d->cert_pem.data()},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, d->key_pem.data()},
-        {MHD_OPTION_HTTPS_PRIORITIES, 0,
-         const_cast<char*>("NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2")},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, d->priorities.data()},
+        {d->trust_pem.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_TRUST, 0,
+         d->trust_pem.data()},
         {MHD_OPTION_END, 0, nullptr},
     };
     if (!d->cert_pem.empty()) flags |= MHD_USE_TLS;
-    MHD_OptionItem* tls_items = d->cert_pem.empty() ? &tls[3] : tls;
+    MHD_OptionItem* tls_items = d->cert_pem.empty() ? &tls[4] : tls;
     const unsigned timeout = static_cast<unsigned>(
         std::max<int64_t>(1, absl::ToInt64Seconds(s->options_.io_timeout)));
     std::string start_error;

@@ -47,8 +47,8 @@ std::string DecodeSegment(std::string_view s) {
 // Path segments: "/v1/jails/web/start" -> {"v1", "jails", "web", "start"}.
 // Split first, then each segment decoded, so an encoded '/' (%2F), NUL
 // (%00) or dot segment (%2E%2E) stays inside its segment, where the name
-// checks see it. The server passes the path undecoded (CivetWeb's
-// decode_url=no); an already decoded path decodes to itself unless it
+// checks see it. The server passes the path undecoded (libmicrohttpd's
+// raw URI); an already decoded path decodes to itself unless it
 // holds a '%', which no jail name does.
 std::vector<std::string> Segments(std::string_view path) {
   std::vector<std::string> out;

@@ -5,7 +5,7 @@
 // router_streams.cc (exec/run output and the events stream, which hold a
 // worker for their whole life) and router_views.cc (usage and top read
 // from the latest snapshot). Private to src/api. One Impl per request, on
-// the CivetWeb worker that serves it; not shared between threads.
+// the handler thread that serves it; not shared between threads.
 
 #include <functional>
 #include <string>

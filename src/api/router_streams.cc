@@ -1,6 +1,6 @@
 // The answers that stream: a command's output (exec, run) as NDJSON and
 // the event log (/v1/events) as NDJSON or, for rctl lines, Server-Sent
-// Events. Each holds its CivetWeb
+// Events. Each holds its handler thread
 // worker until it ends; RouterOptions::max_streams bounds how many do.
 
 #include <fcntl.h>

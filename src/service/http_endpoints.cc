@@ -14,9 +14,9 @@ namespace jailwarden::service {
 
 namespace {
 
-// /metrics on the libmicrohttpd listeners, negotiated as the CivetWeb
-// handler does (src/metrics/civetweb_adapter.cc): OpenMetrics when asked,
-// gzip when accepted.
+// /metrics on every listener, negotiated as the metrics layer's own server
+// does (src/metrics/civetweb_adapter.cc): OpenMetrics when asked, gzip
+// when accepted.
 bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
                   const api::HttpRequest& req, api::ResponseWriter& out) {
   if (req.path != path) return false;
@@ -69,10 +69,6 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
   ao.router.max_streams_per_peer = static_cast<int>(server.max_streams_per_peer);
   ao.max_connections_per_peer = static_cast<int>(server.max_connections_per_peer);
   ao.http.io_timeout = server.request_timeout;
-  // Workers are what idle connections occupy until request_timeout: enough
-  // that a few peers' budgets (max_connections_per_peer) do not take them
-  // all. Each is a thread with little memory touched.
-  ao.http.num_threads = std::max(64, static_cast<int>(4 * server.max_connections_per_peer));
   ao.http.rejected = rejected_;
   ao.mhd.max_connections = std::max(256, static_cast<int>(8 * server.max_connections_per_peer));
   ao.budget_exempt_paths.push_back(server.metrics_path);
@@ -96,28 +92,27 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
     tls->key_file = own->key_file;
   }
   if (tls.has_value()) {
-    if (tls->client_auth_type != "NoClientCert" || !tls->client_ca_file.empty()) {
-      return absl::FailedPreconditionError(ToAbsl(StrCat(
-          "web config ", server.web_config, ": client_auth_type ", tls->client_auth_type,
-          " / client_ca_file cannot be served yet: only NoClientCert")));
-    }
-    // Every TCP listener is TLS, served by libmicrohttpd (GnuTLS).
+    // Every TCP listener is TLS (GnuTLS), with the web config's client
+    // certificate policy and lowest version.
     for (const std::string& l : tcp) {
-      ao.mhd.listeners.push_back({l, tls->cert_file, tls->key_file, ""});
+      api::MhdListener listener;
+      listener.address = l;
+      listener.cert_file = tls->cert_file;
+      listener.key_file = tls->key_file;
+      listener.client_ca_file = tls->client_ca_file;
+      listener.client_auth_type = tls->client_auth_type;
+      listener.min_version = tls->min_version;
+      ao.mhd.listeners.push_back(std::move(listener));
     }
   } else {
-    ao.http.listen = tcp;  // plain HTTP: CivetWeb
+    ao.http.listen = tcp;  // plain HTTP
   }
   if (!server.api_socket.empty()) {
-    ao.mhd.listeners.insert(ao.mhd.listeners.begin(),
-                            {StrCat("unix:", server.api_socket), "", "", ""});
+    api::MhdListener admin;
+    admin.address = StrCat("unix:", server.api_socket);
+    ao.mhd.listeners.insert(ao.mhd.listeners.begin(), std::move(admin));
   }
   const std::string metrics_path = server.metrics_path;
-  ao.http.mount_first = [this, metrics_path](CivetServer& civet) -> absl::Status {
-    JW_ASSIGN_OR_RETURN(metrics_endpoint_,
-                        metrics::RegisterMetricsHandler(civet, *collector_, metrics_path));
-    return absl::OkStatus();
-  };
   metrics::MetricsCollector* collector = collector_.get();
   ao.mhd_first = [collector, metrics_path](const api::HttpRequest& req,
                                            api::ResponseWriter& out) {
@@ -140,7 +135,6 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
 
 void HttpEndpoints::Stop() {
   if (api_ != nullptr) api_->Stop();
-  metrics_endpoint_.reset();
   api_.reset();
 }
 

@@ -2,9 +2,9 @@
 
 // The daemon's HTTP side: /metrics (the collector over the rooms'
 // published copies) and the REST API behind it, on the admin unix socket
-// (server.api_socket; libmicrohttpd, no token for root), on plain TCP
-// listeners (CivetWeb) or, with TLS (server.tls or the web config's
-// tls_server_config), on TLS TCP listeners (libmicrohttpd + GnuTLS).
+// (server.api_socket; no token for root), on plain TCP listeners or, with
+// TLS (server.tls or the web config's tls_server_config), on TLS TCP
+// listeners: all of them one libmicrohttpd server (GnuTLS for TLS).
 // Started last, stopped first. Basic auth (server.web_config) and the
 // per-peer limits are set up here from the policy's server section;
 // docs/api-security.md says why.
@@ -17,7 +17,6 @@
 #include "jailwarden/api/daemon.h"
 #include "jailwarden/api/server.h"
 #include "jailwarden/metrics/collector.h"
-#include "jailwarden/metrics/http.h"
 #include "jailwarden/policy/policy.h"
 
 namespace jailwarden::service {
@@ -27,8 +26,7 @@ class HttpEndpoints {
  public:
   // Listens on `listen` (empty: server.listen) and server.api_socket.
   // FailedPrecondition when there is nothing to listen on, when the socket's
-  // directory is unsafe or its path holds something else, or for client
-  // certificates (not served yet); AlreadyExists when a live daemon answers
+  // directory is unsafe or its path holds something else; AlreadyExists when a live daemon answers
   // on the socket; Unavailable when a listener cannot bind; InvalidArgument
   // for a bad web config (FILE:LINE:COL).
   absl::Status Start(api::Daemon& daemon, const policy::ServerConfig& server,
@@ -42,7 +40,6 @@ class HttpEndpoints {
  private:
   std::shared_ptr<api::RejectCounters> rejected_;
   std::unique_ptr<metrics::MetricsCollector> collector_;
-  std::unique_ptr<metrics::MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<api::ApiServer> api_;
 };
 

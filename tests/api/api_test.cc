@@ -354,12 +354,9 @@ TEST(RouterTest, BadJailNamesInThePathAreRefusedBeforeAnyLookup) {
   EXPECT_EQ(out.status, 404);
 }
 
-// Over HTTP: CivetWeb decodes the path and cuts it at a decoded NUL (and
-// turns %2F into a separator, drops dot segments) before the router sees
-// it, so this needs the server to pass the path undecoded: "decode_url",
-// "no" in the CivetWeb options and request.path from local_uri_raw in
-// src/api/http_server.cc (Segments() in router.cc decodes per segment).
-// Disabled until that change lands; with it, this passes.
+// Over HTTP: the server passes the raw URI (src/api/mhd_server.cc) and
+// Segments() in router.cc decodes per segment, so a decoded NUL, '/' or
+// dot segment stays inside the name, where the checks refuse it.
 TEST_F(ApiTest, PercentEncodedNulSlashOrDotsInAJailNameChangeNothing) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"DELETE", "/v1/jails/web%00x"},

@@ -331,7 +331,7 @@ TEST_F(MhdServerTest, ApiServerOnSocketAndTls) {
   };
   absl::StatusOr<std::unique_ptr<ApiServer>> api = ApiServer::Start(daemon, o);
   ASSERT_TRUE(api.ok()) << api.status();
-  EXPECT_TRUE((*api)->ports().empty()) << "no CivetWeb listener";
+  EXPECT_TRUE((*api)->ports().empty()) << "no plain-HTTP listener";
   ASSERT_EQ((*api)->mhd_ports().size(), 2u);
   Client unix_client = UnixClient();
   absl::StatusOr<std::vector<JailInfo>> jails = unix_client.ListJails();

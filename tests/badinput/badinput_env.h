@@ -2,7 +2,7 @@
 
 // The bad-input suite's daemon: the real service::Daemon (its rooms, rule
 // database, state store and runtime-rule record in a temporary state
-// directory) behind the real api::ApiServer (CivetWeb, the router) on a
+// directory) behind the real api::ApiServer (libmicrohttpd, the router) on a
 // loopback port, over the service tests' fake platform
 // (tests/service/fake_host_backend.h: FakeJailRuntime, FakeUsageReader, an
 // enforcer that records), so that no
@@ -20,7 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "jailwarden/api/client.h"
-#include "jailwarden/api/http_server.h"
+#include "jailwarden/api/mhd_server.h"
 #include "jailwarden/api/server.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
@@ -113,10 +113,9 @@ class Env {
     url_ = StrCat("http://127.0.0.1:", server_->ports()[0]);
     // Something that is not jailwarden, for --server mismatches: a plain
     // web server answering every request with an HTML 404.
-    api::HttpServerOptions other;
-    other.listen = {"127.0.0.1:0"};
-    other.num_threads = 2;
-    absl::StatusOr<std::unique_ptr<api::HttpServer>> web = api::HttpServer::Start(
+    api::MhdServerOptions other;
+    other.listeners = {api::MhdListener{"127.0.0.1:0", "", "", ""}};
+    absl::StatusOr<std::unique_ptr<api::MhdServer>> web = api::MhdServer::Start(
         other, [](const api::HttpRequest&, api::ResponseWriter& out) {
           out.Send(404, "text/html", "<html><body>Not Found</body></html>");
         });
@@ -183,7 +182,7 @@ class Env {
   std::unique_ptr<service::Daemon> daemon_;
   std::unique_ptr<api::ApiServer> server_;
   std::string other_url_;
-  std::unique_ptr<api::HttpServer> other_;
+  std::unique_ptr<api::MhdServer> other_;
 };
 
 }  // namespace jailwarden::badinput

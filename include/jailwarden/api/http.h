@@ -1,7 +1,7 @@
 #pragma once
 
 // HTTP request and response values shared by the REST server and its
-// client, independent of CivetWeb. Plain data; thread-compatible.
+// client, independent of the server library. Plain data; thread-compatible.
 
 #include <map>
 #include <optional>
@@ -63,7 +63,7 @@ class ResponseWriter {
   // connected, blocking, bidirectional socket fd the caller owns and
   // closes (over TLS: a socketpair end the server proxies). Instead of
   // Send()/StartStream(). Unimplemented on servers that cannot hijack
-  // (CivetWeb); Unavailable when the client went away first.
+  // (a test double); Unavailable when the client went away first.
   virtual absl::StatusOr<base::UniqueFd> Upgrade(
       std::string_view protocol,
       const std::vector<std::pair<std::string, std::string>>& headers) {

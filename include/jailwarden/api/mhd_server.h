@@ -1,9 +1,9 @@
 #pragma once
 
-// The libmicrohttpd server: the admin unix socket and the TLS listeners
-// (Debian 12's libmicrohttpd 0.9.75, GnuTLS). It serves the same
-// HttpHandler/ResponseWriter as the CivetWeb HttpServer, with the same
-// AdmitFunction, RejectCounters, body limit and I/O timeout, and adds
+// The libmicrohttpd server behind every listener of the API: plain TCP,
+// TLS and the admin unix socket (Debian 12's libmicrohttpd 0.9.75,
+// GnuTLS). It serves one HttpHandler/ResponseWriter on all of them, with
+// the AdmitFunction, RejectCounters, body limit and I/O timeout, and
 // ResponseWriter::Upgrade (HTTP/1.1 101 hand-over). Only this file's
 // implementation (src/api/mhd_*.cc) touches libmicrohttpd.
 //
@@ -47,11 +47,25 @@ struct MhdListener {
   // "unix:/run/jailwarden/api.sock" or "IPv4:PORT" ("127.0.0.1:0": the
   // kernel picks, ports() tells).
   std::string address;
-  // PEM files; cert_file set (TCP only) makes the listener TLS (1.2+).
+  // PEM files; cert_file set (TCP only) makes the listener TLS.
   std::string cert_file;
   std::string key_file;
-  // PEM CA bundle: clients must present a certificate it signed.
+  // PEM CA bundle the clients' certificates are verified against (TLS
+  // only; needed by the *Verify* client_auth_types).
   std::string client_ca_file;
+  // exporter-toolkit's client_auth_type, checked after the handshake and
+  // before anything else of a request (a refused request gets 403 and is
+  // counted as kUnauthenticated):
+  //   NoClientCert               none asked for
+  //   RequestClientCert          asked for, neither required nor verified
+  //   RequireAnyClientCert       required, not verified
+  //   VerifyClientCertIfGiven    verified against client_ca_file if given
+  //   RequireAndVerifyClientCert required and verified
+  std::string client_auth_type = "NoClientCert";
+  // The lowest TLS version a handshake may agree on: TLS10, TLS11, TLS12
+  // or TLS13 (GnuTLS priorities; a version the host's GnuTLS
+  // configuration disables stays disabled).
+  std::string min_version = "TLS12";
 };
 
 struct MhdServerOptions {
@@ -69,7 +83,9 @@ struct MhdServerOptions {
 class MhdServer {
  public:
   // Binds every listener and starts serving. InvalidArgument for a bad
-  // address or unreadable TLS files (naming the file and errno);
+  // address, unreadable TLS files (naming the file and errno), an unknown
+  // client_auth_type or min_version, a *Verify* type without
+  // client_ca_file, or TLS settings on a plain listener;
   // AlreadyExists / FailedPrecondition for the unix socket (above);
   // Unavailable when a port cannot be bound (errno name).
   static absl::StatusOr<std::unique_ptr<MhdServer>> Start(MhdServerOptions options,

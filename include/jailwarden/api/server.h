@@ -28,7 +28,8 @@
 //   POST   /v1/apply                          {"policy": TEXT, "filename", "dry_run"}
 // Errors: {"error": message, "code": "NOT_FOUND", "errno": "ESRCH"}.
 //
-// Thread-safety: Handle() is called concurrently from CivetWeb workers.
+// Thread-safety: Handle() is called concurrently from the server's handler
+// threads.
 
 #include <atomic>
 #include <cstddef>
@@ -100,16 +101,17 @@ class Router {
 };
 
 struct ApiServerOptions {
-  // The CivetWeb listeners (plain HTTP). Its admit is set by Start, and its
-  // rejected when null (a caller that exports the counters before the
-  // server starts passes its own). Empty listen: no CivetWeb server.
+  // The plain-HTTP TCP listeners and what all listeners share: its admit
+  // is set by Start, and its rejected when null (a caller that exports the
+  // counters before the server starts passes its own). Empty listen: only
+  // mhd's listeners.
   HttpServerOptions http;
-  // The libmicrohttpd listeners (the admin unix socket, TLS). Its admit,
-  // rejected, max_body_bytes and io_timeout are set by Start from the
-  // above. No listeners: none.
+  // The listeners with more than plain HTTP (the admin unix socket, TLS).
+  // Its admit, rejected, max_body_bytes and io_timeout are set by Start
+  // from the above. Both lists are served by one libmicrohttpd server.
   MhdServerOptions mhd;
-  // On the libmicrohttpd listeners, called before the router; true when
-  // it answered (the /metrics collector, which CivetWeb mounts itself).
+  // Called before the router on every listener; true when it answered (the
+  // /metrics collector).
   std::function<bool(const HttpRequest&, ResponseWriter&)> mhd_first;
   RouterOptions router;    // its rejected is set by Start
   // Open connections per peer address before requests without valid
@@ -124,36 +126,30 @@ struct ApiServerOptions {
   std::map<std::string, std::string> basic_auth_users;
 };
 
-// Router on a CivetWeb HttpServer (plain TCP) and/or a libmicrohttpd
-// MhdServer (unix socket, TLS); at least one of them.
+// Router on one libmicrohttpd MhdServer serving every listener.
 class ApiServer {
  public:
-  // Errors as HttpServer::Start; InvalidArgument for an empty token.
+  // Errors as MhdServer::Start; InvalidArgument for an empty token or no
+  // listener at all.
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(
       Daemon& daemon, ApiServerOptions options);
   ~ApiServer();
-  // Ends streams, then stops CivetWeb. Idempotent.
+  // Ends streams, then stops the server. Idempotent.
   void Stop();
-  // The CivetWeb server, or nullptr when it has no listeners.
-  HttpServer* http() { return http_.get(); }
   // Refusals so far, per reason.
   const std::shared_ptr<RejectCounters>& rejected() const { return rejected_; }
-  // The CivetWeb listeners' ports (empty without CivetWeb).
-  std::vector<int> ports() const {
-    return http_ != nullptr ? http_->ports() : std::vector<int>{};
-  }
-  // The libmicrohttpd listeners' ports (0 for the unix socket).
-  std::vector<int> mhd_ports() const {
-    return mhd_ != nullptr ? mhd_->ports() : std::vector<int>{};
-  }
+  // The plain-HTTP listeners' ports, in options.http.listen order.
+  std::vector<int> ports() const;
+  // options.mhd's listeners' ports, in order (0 for a unix socket).
+  std::vector<int> mhd_ports() const;
 
  private:
   ApiServer() = default;
   std::shared_ptr<RejectCounters> rejected_;
   std::unique_ptr<BasicAuthChecker> basic_auth_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<MhdServer> mhd_;
+  std::size_t mhd_listeners_ = 0;  // how many of mhd_'s listeners are options.mhd's
 };
 
 }  // namespace jailwarden::api

@@ -9,7 +9,7 @@
 //
 // With server.tls the daemon serves its TCP listeners over TLS with this
 // key pair (libmicrohttpd + GnuTLS: include/jailwarden/api/mhd_server.h;
-// Debian 12's CivetWeb crashes on TLS connections, docs/api-security.md).
+// docs/api-security.md).
 //
 // Thread-safety: the free functions are thread-safe. Errors are absl
 // statuses naming the file and, for OpenSSL failures, OpenSSL's reason.
