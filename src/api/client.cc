@@ -102,17 +102,11 @@ absl::StatusOr<std::vector<UsageRow>> Client::Top() {
   return out;
 }
 
-absl::StatusOr<ApplyResult> Client::Apply(std::string_view policy_text,
-                                          std::string_view filename,
-                                          bool dry_run) {
-  Json body = Json::object();
-  body["policy"] = std::string(policy_text);
-  body["filename"] = std::string(filename);
-  body["dry_run"] = dry_run;
-  JW_ASSIGN_OR_RETURN(HttpResponse r, Do("POST", "/v1/apply", DumpJson(body)));
+// The answer of POST /v1/apply and PATCH /v1/jails/NAME: 422 carries every
+// policy error, one per line.
+absl::StatusOr<ApplyResult> Client::ApplyAnswer(const HttpResponse& r) {
   last_body_ = r.body;
   if (r.status == 422) {
-    // Every policy error, one per line.
     std::vector<std::string> lines;
     absl::StatusOr<Json> j = ParseJson(r.body);
     if (j.ok()) (void)ReadStringList(*j, "errors", &lines);
@@ -126,6 +120,29 @@ absl::StatusOr<ApplyResult> Client::Apply(std::string_view policy_text,
   JW_RETURN_IF_ERROR(ReadString(j, "diff", &result.diff));
   JW_RETURN_IF_ERROR(ReadStringList(j, "failures", &result.failures));
   return result;
+}
+
+absl::StatusOr<ApplyResult> Client::Apply(std::string_view policy_text,
+                                          std::string_view filename,
+                                          bool dry_run) {
+  Json body = Json::object();
+  body["policy"] = std::string(policy_text);
+  body["filename"] = std::string(filename);
+  body["dry_run"] = dry_run;
+  JW_ASSIGN_OR_RETURN(HttpResponse r, Do("POST", "/v1/apply", DumpJson(body)));
+  return ApplyAnswer(r);
+}
+
+absl::StatusOr<ApplyResult> Client::SetJailKeys(
+    std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
+    bool dry_run) {
+  Json set = Json::object();
+  for (const auto& [k, v] : keys) set[k] = v;
+  Json body = Json::object();
+  body["set"] = std::move(set);
+  body["dry_run"] = dry_run;
+  JW_ASSIGN_OR_RETURN(HttpResponse r, Do("PATCH", JailPath(name), DumpJson(body)));
+  return ApplyAnswer(r);
 }
 
 absl::StatusOr<std::vector<RuleInfo>> Client::RulesWithFidelity(

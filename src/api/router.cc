@@ -246,7 +246,8 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
       return SendJson(200, JailInfoToJson(*j));
     }
     if (m == "DELETE") return Done(d_.DestroyJail(name));
-    return MethodNotAllowed("GET, DELETE");
+    if (m == "PATCH") return SetJailKeys(name);
+    return MethodNotAllowed("GET, DELETE, PATCH");
   }
   if (seg.size() == 4) {
     const std::string& action = seg[3];
@@ -436,37 +437,6 @@ void Router::Impl::RctlText(std::string_view field, const absl::StatusOr<std::st
   if (!text.ok()) return SendError(text.status());
   Json j = Json::object();
   j[std::string(field)] = *text;
-  SendJson(200, j);
-}
-
-void Router::Impl::Apply() {
-  absl::StatusOr<Json> body = Body();
-  if (!body.ok()) return SendError(body.status());
-  std::string text, filename = "policy";
-  bool dry_run = false;
-  absl::Status s = RejectUnknownFields(*body, {"policy", "filename", "dry_run"});
-  if (s.ok()) s = ReadString(*body, "policy", &text);
-  if (s.ok()) s = ReadString(*body, "filename", &filename);
-  if (s.ok()) s = ReadBool(*body, "dry_run", &dry_run);
-  if (!s.ok()) return SendError(s);
-  absl::StatusOr<ApplyResult> result = d_.Apply(text, filename, dry_run);
-  if (!result.ok()) {
-    Json j = ErrorToJson(result.status());
-    if (result.status().code() == absl::StatusCode::kInvalidArgument) {
-      Json lines = Json::array();
-      for (std::string_view l : Split(ToStd(result.status().message()), '\n')) {
-        if (!l.empty()) lines.push_back(std::string(l));
-      }
-      j["errors"] = std::move(lines);
-      return SendJson(422, j);
-    }
-    return SendJson(HttpStatusFor(result.status()), j);
-  }
-  Json j = Json::object();
-  j["changed"] = result->changed;
-  j["diff"] = result->diff;
-  j["dry_run"] = dry_run;
-  j["failures"] = result->failures;
   SendJson(200, j);
 }
 

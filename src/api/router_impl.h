@@ -68,6 +68,11 @@ class Router::Impl {
   void Rules();
   void RctlText(std::string_view field, const absl::StatusOr<std::string>& text);
   void Apply();
+  // PATCH /v1/jails/NAME: Daemon::SetJailKeys.
+  void SetJailKeys(const std::string& name);
+  // An ApplyResult as /v1/apply answers it (422 with "errors" lines for
+  // InvalidArgument).
+  void SendApplyResult(const absl::StatusOr<ApplyResult>& result, bool dry_run);
 
   // Runs `call` on its own thread with stdout/stderr on pipes and streams
   // NDJSON lines: {"stream":"stdout","data":...} ... then one final

@@ -25,6 +25,8 @@ int RunUsageVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunTopVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunStatusVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx);
+// set NAME KEY=VALUE...: a policy jail's keys through PATCH /v1/jails/NAME.
+int RunSetVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx);
 int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx);
 // logs_verb.cc (issue 17)

@@ -112,6 +112,65 @@ int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   return r->failures.empty() ? EX_OK : 1;
 }
 
+int RunSetVerb(const std::vector<std::string>& args, CommandContext& ctx) {
+  CLI::App app(
+      "Change a policy jail's keys through the daemon (PATCH /v1/jails/NAME), as "
+      "iocage set does: each KEY=VALUE is a key of the jail in the policy with "
+      "its value as YAML ('host.hostname=web.example', 'ip4.addr=[10.0.0.5]'); "
+      "KEY= removes the key. The changed policy is validated as 'apply' "
+      "validates a file (a bad key or value changes nothing, exit 78), "
+      "applied (a jail whose definition changed is restarted, limits change "
+      "in place: the printed changes say which) and kept as the policy of "
+      "record before the command returns, so a restart keeps it.",
+      "jailwarden set");
+  ConnectionFlags flags;
+  AddConnectionFlags(app, flags);
+  std::string name;
+  std::vector<std::string> assignments;
+  bool dry_run = false;
+  app.add_option("name", name, "jail name (defined by the policy)")->required();
+  app.add_option("assignments", assignments, "KEY=VALUE (VALUE as YAML; KEY= removes)")
+      ->required();
+  app.add_flag("-n,--dry-run", dry_run, "only show what would change");
+  if (auto rc = ParseArgs(app, args, ctx)) return *rc;
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const std::string& a : assignments) {
+    const std::size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      ctx.err << "jailwarden set: '" << a << "' is not KEY=VALUE\n";
+      return EX_USAGE;
+    }
+    for (const auto& [k, v] : keys) {
+      if (k == a.substr(0, eq)) {
+        ctx.err << "jailwarden set: key '" << k << "' given twice\n";
+        return EX_USAGE;
+      }
+    }
+    keys.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+  }
+  absl::StatusOr<api::Client> client = MakeClient(flags);
+  if (!client.ok()) return Fail(ctx, "set", client.status());
+  absl::StatusOr<api::ApplyResult> r = client->SetJailKeys(name, keys, dry_run);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      ctx.err << "jailwarden set: " << r.status().message() << "\n";
+      if (flags.json) PrintJson(ctx, client->last_body());
+      return EX_CONFIG;
+    }
+    return Fail(ctx, "set", r.status());
+  }
+  if (flags.json) {
+    PrintJson(ctx, client->last_body());
+  } else {
+    ctx.out << (r->diff.empty() ? "no changes\n" : r->diff);
+    if (!r->diff.empty() && r->diff.back() != '\n') ctx.out << "\n";
+    for (const std::string& f : r->failures) {
+      ctx.err << "jailwarden set: " << f << "\n";
+    }
+  }
+  return r->failures.empty() ? EX_OK : 1;
+}
+
 int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   CLI::App app(
       "Build a jail root directory: 'busybox DIR' (Linux) makes a ~2 MB root "

@@ -33,6 +33,8 @@ const std::vector<Verb>& VerbTable() {
        RunValidateVerb},
       {"list", "list jails (JID, NAME, STATE, RELEASE/ROOT, IP4)", RunListVerb},
       {"get", "a jail's keys: get NAME [KEY...]", RunGetVerb},
+      {"set", "change a policy jail's keys: set NAME KEY=VALUE... (validated, kept)",
+       RunSetVerb},
       {"create", "define a jail from a template or a root, with limits",
        RunCreateVerb},
       {"start", "start jails (dependencies first)", RunStartVerb},
@@ -74,10 +76,7 @@ struct NotAVerb {
   std::string_view instead;
 };
 constexpr NotAVerb kNotVerbs[] = {
-    {"set",
-     "changing a defined jail's keys needs an API the daemon does not have "
-     "yet; change the jail in the policy and run 'jailwarden apply -f FILE', "
-     "or destroy and create it"},
+    {"", ""},  // none at present; an entry here answers instead of "did you mean"
 };
 
 std::vector<Verb> AllOf(std::span<const Verb> extra) {

@@ -49,4 +49,9 @@ struct ParseProblem {
 // Thread-safe.
 bool ParseYaml(std::string_view text, YamlNode* root, ParseProblem* problem);
 
+// `root` as block YAML that ParseYaml reads back to the same tree
+// (positions aside): plain scalars as written, quoted or tagged ones
+// double-quoted. "" for a null root. Thread-safe.
+std::string EmitYaml(const YamlNode& root);
+
 }  // namespace jailwarden::policy::internal

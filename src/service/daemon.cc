@@ -463,6 +463,15 @@ absl::StatusOr<api::ApplyResult> Daemon::Apply(std::string_view text,
   return impl_->reloader->ApplyText(text, filename, dry_run);
 }
 
+absl::StatusOr<api::ApplyResult> Daemon::SetJailKeys(
+    std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
+    bool dry_run) {
+  std::vector<policy::JailKeyValue> kv;
+  kv.reserve(keys.size());
+  for (const auto& [k, v] : keys) kv.push_back({k, v});
+  return impl_->reloader->SetJailKeys(name, kv, dry_run);
+}
+
 api::DaemonStatus Daemon::Status() {
   Impl& d = *impl_;
   api::DaemonStatus s;

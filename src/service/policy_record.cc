@@ -24,8 +24,11 @@ absl::Status WritePolicyRecord(std::string_view state_dir, std::string_view text
   }
   // A comment: the YAML loads the same, and an operator reading the file
   // learns what it is.
+  // "set NAME" is what `jailwarden set` applied (Reloader::SetJailKeys).
+  const std::string how =
+      StartsWith(from, "set ") ? StrCat("jailwarden ", from) : StrCat("jailwarden apply -f ", from);
   const std::string contents =
-      StrCat("# jailwarden's policy of record, from `jailwarden apply -f ", from,
+      StrCat("# jailwarden's policy of record, from `", how,
              "`: used at start-up instead of the configuration file's jails, templates "
              "and rules until SIGHUP or an apply of the configuration file.\n",
              text, text.empty() || text.back() == '\n' ? "" : "\n");

@@ -76,6 +76,47 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyText(std::string_view text,
   return ApplyThen(policy::LoadPolicyText(text, filename), dry_run, record);
 }
 
+absl::StatusOr<api::ApplyResult> Reloader::SetJailKeys(
+    std::string_view name, const std::vector<policy::JailKeyValue>& keys, bool dry_run) {
+  if (config_path_.empty()) {
+    return absl::FailedPreconditionError(
+        "this daemon runs without a configuration file (serve --config): there is no "
+        "policy text whose jail keys set could change; use apply -f");
+  }
+  return lifecycle_.Serialized([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS
+                               -> absl::StatusOr<api::ApplyResult> {
+    const std::string state_dir = lifecycle_.PolicyLocked().server.state_dir;
+    // The text in force: the record when there is one, else the file.
+    const std::string record = PolicyRecordPath(state_dir);
+    absl::StatusOr<std::string> text = policy::ReadPolicyFileBounded(record);
+    std::string source = record;
+    if (!text.ok() && absl::IsNotFound(text.status())) {
+      text = policy::ReadPolicyFileBounded(config_path_);
+      source = config_path_;
+    }
+    if (!text.ok()) return text.status();
+    JW_ASSIGN_OR_RETURN(std::string edited,
+                        policy::SetJailKeysInText(*text, source, name, keys));
+    const std::string label = StrCat("set ", name);
+    absl::StatusOr<policy::Policy> loaded = policy::LoadPolicyText(edited, label);
+    if (!loaded.ok()) return loaded.status();
+    // The server section runs from the configuration file (as at start-up
+    // with a record): a set never changes it.
+    loaded->server = lifecycle_.PolicyLocked().server;
+    absl::StatusOr<api::ApplyResult> r = ApplyLocked(*std::move(loaded), dry_run);
+    if (!r.ok() || dry_run) return r;
+    absl::StatusOr<std::string> config = policy::ReadPolicyFileBounded(config_path_);
+    absl::Status recorded = config.ok() && *config == edited
+                                ? DropPolicyRecord(state_dir)
+                                : WritePolicyRecord(state_dir, edited, label);
+    if (!recorded.ok()) {
+      LogError("policy of record not updated", {{"error", std::string(recorded.message())}});
+      r->failures.push_back(StrCat("policy of record not updated: ", ToStd(recorded.message())));
+    }
+    return r;
+  });
+}
+
 absl::StatusOr<api::ApplyResult> Reloader::Apply(absl::StatusOr<policy::Policy> loaded,
                                                  bool dry_run) {
   return ApplyThen(std::move(loaded), dry_run, nullptr);

@@ -170,10 +170,13 @@ TEST_F(DispatchTest, UnknownVerbSuggestsTheClosestOne) {
   Output o = RunCli({"frobnicate"});
   EXPECT_EQ(o.status, EX_USAGE);
   EXPECT_EQ(o.err, "jailwarden: unknown verb 'frobnicate'; see 'jailwarden --help'\n");
-  o = RunCli({"set", "web", "hostname=x"});
+  // set is a verb: its own usage errors, before any connection.
+  o = RunCli({"--server", url_, "set", "web", "hostname"});
   EXPECT_EQ(o.status, EX_USAGE);
-  EXPECT_THAT(o.err, StartsWith("jailwarden: unknown verb 'set': "));
-  EXPECT_THAT(o.err, HasSubstr("jailwarden apply"));
+  EXPECT_EQ(o.err, "jailwarden set: 'hostname' is not KEY=VALUE\n");
+  o = RunCli({"--server", url_, "set", "web", "a=1", "a=2"});
+  EXPECT_EQ(o.status, EX_USAGE);
+  EXPECT_EQ(o.err, "jailwarden set: key 'a' given twice\n");
   // No verb: the help on stderr, a usage error.
   o = RunCli({});
   EXPECT_EQ(o.status, EX_USAGE);

@@ -133,6 +133,12 @@ class Client {
   // "FILE:LINE:COL: message" lines when it refuses it.
   absl::StatusOr<ApplyResult> Apply(std::string_view policy_text,
                                     std::string_view filename, bool dry_run);
+  // PATCH /v1/jails/NAME {"set": {KEY: VALUE...}, "dry_run"}: the jail's
+  // policy keys (values as YAML text, "" removes the key). Errors as Apply;
+  // NotFound when the policy defines no such jail.
+  absl::StatusOr<ApplyResult> SetJailKeys(
+      std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
+      bool dry_run);
   absl::StatusOr<std::vector<RuleInfo>> RulesWithFidelity(
       std::string_view filter);
 
@@ -165,6 +171,7 @@ class Client {
   }
 
  private:
+  absl::StatusOr<ApplyResult> ApplyAnswer(const HttpResponse& r);
   absl::StatusOr<ExecOutcome> StreamExec(
       std::string_view target, std::string_view body,
       const std::function<void(std::string_view)>& on_stdout,

@@ -5,7 +5,7 @@
 // the engine); the api layer only translates HTTP and JSON to these calls,
 // so it is tested with a fake.
 //
-// Every method is called from CivetWeb worker threads, concurrently:
+// Every method is called from the API server's handler threads, concurrently:
 // implementations must be thread-safe. Errors are absl::Status; the API maps
 // the code to an HTTP status and passes StatusErrno() on as the errno name.
 
@@ -160,6 +160,21 @@ class Daemon {
   virtual absl::StatusOr<ApplyResult> Apply(std::string_view text,
                                             std::string_view filename,
                                             bool dry_run) = 0;
+  // `jailwarden set NAME KEY=VALUE...`: jail `name`'s policy keys changed
+  // (each value YAML text; "" removes the key) and the result applied as
+  // Apply would, durable before it answers (the policy of record). The
+  // result's diff says what restarts. InvalidArgument (unknown key, bad
+  // value: "FILE:LINE:COL: message" lines), NotFound (no such jail in the
+  // policy), FailedPrecondition (no policy file); nothing changed then.
+  // Unimplemented on a daemon without a policy to edit.
+  virtual absl::StatusOr<ApplyResult> SetJailKeys(
+      std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
+      bool dry_run) {
+    (void)name;
+    (void)keys;
+    (void)dry_run;
+    return absl::UnimplementedError("this daemon does not change jail keys");
+  }
 
   virtual DaemonStatus Status() = 0;
   // The sampler's latest snapshot, or nullptr before the first tick.

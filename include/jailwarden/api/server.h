@@ -13,6 +13,7 @@
 //   POST   /v1/jails                          create {"spec"|"template", "limits", "start"}
 //   GET    /v1/jails/NAME                     JailInfo
 //   DELETE /v1/jails/NAME                     destroy -> {"ok","changed","state","previous"}
+//   PATCH  /v1/jails/NAME                     {"set": {KEY: YAML}, "dry_run"} -> as /v1/apply
 //   POST   /v1/jails/NAME/{start,stop,restart} -> {"ok","changed","state","previous"}
 //   POST   /v1/jails/NAME/exec                {"argv": [...]} -> NDJSON stream
 //   GET    /v1/jails/NAME/usage               UsageRow

@@ -233,6 +233,27 @@ std::vector<PolicyError> ValidatePolicyText(std::string_view text,
 std::vector<PolicyError> ValidatePolicyFile(const std::string& path,
                                             const LoadOptions& options = {});
 
+// One `jailwarden set NAME KEY=VALUE`: a policy key of a jail and its
+// value as YAML text ("web.example", "[10.0.0.1, 10.0.0.2]"); an empty
+// value removes the key from the jail (its template's or the default
+// applies).
+struct JailKeyValue {
+  std::string key;
+  std::string value;
+};
+
+// `text` (a policy, `filename` labels messages) with jail `jail`'s keys
+// set, written back as YAML (comments and layout are not kept; the values
+// are). Only the text is changed: the caller validates the result with
+// LoadPolicyText, the one validation every policy gets. Errors:
+// InvalidArgument for no keys, a key that is not a jail key (with the key
+// meant, as the loader suggests it), a value that is not YAML, or a text
+// that does not parse ("FILE:LINE:COL: message"); NotFound when the
+// policy's jails: defines no `jail`.
+absl::StatusOr<std::string> SetJailKeysInText(std::string_view text, std::string_view filename,
+                                              std::string_view jail,
+                                              const std::vector<JailKeyValue>& keys);
+
 // Makes a jail named `jail_name` from template `template_name` of a loaded
 // policy (for one-shot `jailwarden run TEMPLATE`): the template's resolved
 // definition with its limits re-targeted to jail:<jail_name> and a

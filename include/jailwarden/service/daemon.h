@@ -116,6 +116,9 @@ class Daemon final : public api::Daemon {
   absl::StatusOr<api::ApplyResult> Apply(std::string_view text,
                                          std::string_view filename,
                                          bool dry_run) override;
+  absl::StatusOr<api::ApplyResult> SetJailKeys(
+      std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
+      bool dry_run) override;
   api::DaemonStatus Status() override;
   std::shared_ptr<const racct::Snapshot> LatestSnapshot() override;
   engine::EventStream& Events() override;

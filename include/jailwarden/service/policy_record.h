@@ -5,7 +5,8 @@
 // Precedence (docs/architecture.md, "State"): the kernel matches the policy
 // of record plus the runtime additions (runtime-rules.json). The policy of
 // record is the configuration file (`serve --config`), unless the last
-// successful `apply -f FILE` applied a text that is not the configuration
+// successful `apply -f FILE` (or `jailwarden set`: the policy in force with
+// one jail's keys changed) applied a text that is not the configuration
 // file's: that text is then written to <state_dir>/policy-of-record.yaml
 // (atomically, fsync'd, before the call answers) and the next start runs
 // its jails, templates and rules, with the configuration file's `server:`

@@ -20,6 +20,8 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -63,6 +65,21 @@ class Reloader {
   // stays in force until the next start).
   absl::StatusOr<api::ApplyResult> ApplyText(std::string_view text, std::string_view filename,
                                              bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // `jailwarden set NAME KEY=VALUE...` (PATCH /v1/jails/NAME): under the
+  // control lock, the text of the policy in force (the policy of record,
+  // else the configuration file) with jail `name`'s keys changed
+  // (policy::SetJailKeysInText), loaded and validated as any policy, then
+  // applied as `apply -f` of that text (the changed jail restarted, limits
+  // without a restart; the diff says which) and written as the policy of
+  // record before the call answers, so a restart keeps it. Errors, each
+  // with nothing changed: FailedPrecondition without a configuration file;
+  // NotFound when the policy defines no such jail; InvalidArgument for an
+  // unknown key, a value that is not YAML or that the loader refuses
+  // ("set NAME:LINE:COL: jail 'NAME': ..."); the backend's error as Apply.
+  absl::StatusOr<api::ApplyResult> SetJailKeys(std::string_view name,
+                                               const std::vector<policy::JailKeyValue>& keys,
+                                               bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& config_path() const { return config_path_; }
   ReloadStatus status() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -1,0 +1,222 @@
+// `jailwarden set NAME KEY=VALUE...` end to end over the scripted platform
+// (no root): the real CLI verb, the real API server and router (PATCH
+// /v1/jails/NAME), the real service::Daemon with a configuration file. A
+// change is validated by the policy loader, applied (the jail restarted),
+// kept as the policy of record and still there after a restart; every bad
+// input is refused with its precise error and changes nothing.
+
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jailwarden/api/client.h"
+#include "jailwarden/api/server.h"
+#include "jailwarden/base/strings.h"
+#include "jailwarden/cli/verbs.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/daemon.h"
+#include "jailwarden/service/policy_record.h"
+#include "service/fake_host_backend.h"
+
+namespace jailwarden::service {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing_support::FakeHostBackend;
+
+constexpr char kToken[] = "set-keys-token-0123456789abcdef";
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Output {
+  int status = -1;
+  std::string out, err;
+};
+
+class SetJailKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/jw-set-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    state_ = dir_ + "/state";
+    config_ = dir_ + "/jailwarden.yaml";
+    // A comment and a template: neither may get in the way.
+    std::ofstream(config_) << "# the admin's policy\nserver:\n  state_dir: " << state_
+                           << "\n  sample_interval: 100ms\ntemplates:\n  small:\n"
+                              "    persist: true\njails:\n  db:\n    template: small\n"
+                              "    path: /srv/db\n    host.hostname: db.old\n"
+                              "  web:\n    path: /srv/web\n    persist: true\n";
+    setenv("JAILWARDEN_TOKEN", kToken, 1);
+    ASSERT_TRUE(Start().ok());
+  }
+  void TearDown() override {
+    StopAll();
+    unsetenv("JAILWARDEN_TOKEN");
+    (void)std::system(StrCat("rm -rf '", dir_, "'").c_str());
+  }
+  void StopAll() {
+    if (server_ != nullptr) server_->Stop();
+    server_.reset();
+    daemon_.reset();
+  }
+  // As serve does: the configuration file, the daemon, the API on loopback.
+  absl::Status Start() {
+    StopAll();
+    absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config_);
+    if (!p.ok()) return p.status();
+    DaemonOptions o;
+    o.config_path = config_;
+    o.serve_http = false;
+    o.run_sampler = false;
+    o.maintenance_interval = absl::Hours(1);
+    absl::StatusOr<std::unique_ptr<Daemon>> d =
+        Daemon::Start(o, *std::move(p), std::make_unique<FakeHostBackend>());
+    if (!d.ok()) return d.status();
+    daemon_ = *std::move(d);
+    api::ApiServerOptions ao;
+    ao.http.listen = {"127.0.0.1:0"};
+    ao.router.token = kToken;
+    absl::StatusOr<std::unique_ptr<api::ApiServer>> s = api::ApiServer::Start(*daemon_, ao);
+    if (!s.ok()) return s.status();
+    server_ = *std::move(s);
+    url_ = StrCat("http://127.0.0.1:", server_->ports()[0]);
+    return absl::OkStatus();
+  }
+  Output Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", url_});
+    std::ostringstream out, err;
+    cli::CommandContext ctx{out, err};
+    Output o;
+    o.status = cli::Run(args, ctx);
+    o.out = out.str();
+    o.err = err.str();
+    return o;
+  }
+  api::Client Client() {
+    api::ClientOptions o;
+    o.server = url_;
+    o.token = kToken;
+    o.timeout = absl::Seconds(20);
+    return api::Client(o);
+  }
+  std::string Hostname(const std::string& jail) {
+    absl::StatusOr<api::JailInfo> j = daemon_->GetJail(jail);
+    return j.ok() ? j->hostname : StrCat("error: ", std::string(j.status().message()));
+  }
+  bool HasRecord() const { return access(PolicyRecordPath(state_).c_str(), F_OK) == 0; }
+
+  std::string dir_, state_, config_, url_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<api::ApiServer> server_;
+};
+
+TEST_F(SetJailKeysTest, SetIsAppliedKeptAndSurvivesARestart) {
+  ASSERT_EQ(Hostname("db"), "db.old");
+  // A dry run says what would happen and changes nothing.
+  Output o = Cli({"set", "-n", "db", "host.hostname=db.new"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail db"));
+  EXPECT_EQ(Hostname("db"), "db.old");
+  EXPECT_FALSE(HasRecord());
+
+  o = Cli({"set", "db", "host.hostname=db.new"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail db")) << "what takes a restart is said";
+  EXPECT_EQ(o.err, "");
+  EXPECT_EQ(Hostname("db"), "db.new");
+  ASSERT_TRUE(HasRecord()) << "written before the command returned";
+  EXPECT_THAT(Slurp(PolicyRecordPath(state_)), HasSubstr("db.new"));
+  EXPECT_THAT(Slurp(config_), HasSubstr("db.old")) << "the configuration file is not edited";
+
+  // Restarted with the same --config: the change is still in force.
+  ASSERT_TRUE(Start().ok());
+  EXPECT_EQ(Hostname("db"), "db.new");
+  // Setting it again changes nothing; --json is one document.
+  o = Cli({"set", "--json", "db", "host.hostname=db.new"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("\"changed\": false"));
+
+  // KEY= removes the key: the template's (none) applies again.
+  o = Cli({"set", "db", "host.hostname="});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_NE(Hostname("db"), "db.new");
+  EXPECT_THAT(Slurp(PolicyRecordPath(state_)), Not(HasSubstr("db.new")));
+  // A list value, as YAML.
+  o = Cli({"set", "web", "ip4.addr=[127.0.0.7]"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  absl::StatusOr<api::JailInfo> web = daemon_->GetJail("web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_THAT(web->ip4, ::testing::Contains(HasSubstr("127.0.0.7")));
+}
+
+TEST_F(SetJailKeysTest, BadInputsAreRefusedAndChangeNothing) {
+  const std::string record_path = PolicyRecordPath(state_);
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"set", "db", "hostname=x"}, EX_CONFIG,
+       "key 'hostname': unknown jail key; did you mean 'host.hostname'?"},
+      {{"set", "db", "frobnicate=1"}, EX_CONFIG, "key 'frobnicate': unknown jail key"},
+      {{"set", "db", "persist=maybe"}, EX_CONFIG, "persist"},
+      {{"set", "db", "ip4.addr=[999.1.1.1]"}, EX_CONFIG, "999.1.1.1"},
+      {{"set", "db", "host.hostname=[unclosed"}, EX_CONFIG, "is not YAML"},
+      {{"set", "db", "depend=[nosuch]"}, EX_CONFIG, "nosuch"},
+      {{"set", "nosuch", "persist=true"}, 1, "defines no jail 'nosuch'"},
+      {{"set", "db"}, EX_USAGE, "assignments"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(Join(c.args, " "));
+    const Output o = Cli(c.args);
+    EXPECT_EQ(o.status, c.status) << o.err;
+    EXPECT_THAT(o.err, HasSubstr(c.error));
+    EXPECT_EQ(o.out, "");
+    EXPECT_EQ(Hostname("db"), "db.old");
+    EXPECT_FALSE(HasRecord());
+  }
+  // The policy loader's errors keep their FILE:LINE:COL form.
+  const Output o = Cli({"set", "db", "persist=maybe"});
+  EXPECT_THAT(o.err, HasSubstr("set db:"));
+
+  // The API itself: unknown fields, no keys, non-string values.
+  api::Client c = Client();
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {R"({"set": {"persist": "true"}, "force": true})", "force"},
+      {R"({"set": {}})", "at least one key"},
+      {R"({"set": {"persist": true}})", "an object of strings"},
+      {R"({})", "at least one key"},
+  };
+  for (const auto& [body, why] : bodies) {
+    SCOPED_TRACE(body);
+    absl::StatusOr<api::HttpResponse> r = c.Do("PATCH", "/v1/jails/db", body);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_THAT(r->body, HasSubstr(why));
+  }
+  // Without the token: refused before anything is read.
+  api::ClientOptions anon;
+  anon.server = url_;
+  absl::StatusOr<api::HttpResponse> r =
+      api::Client(anon).Do("PATCH", "/v1/jails/db", R"({"set": {"persist": "true"}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(Hostname("db"), "db.old");
+  EXPECT_FALSE(HasRecord());
+}
+
+}  // namespace
+}  // namespace jailwarden::service
