@@ -110,8 +110,68 @@ Json JailInfoToJson(const JailInfo& jail) {
     main["next_start"] = FormatTimestamp(m.next_start);
     j["main"] = std::move(main);
   }
+  if (jail.isolation.has_value()) {  // issue 13
+    const platform::IsolationStatus& iso = *jail.isolation;
+    Json layers = Json::object();
+    for (const platform::IsolationLayer& l : iso.layers) layers[l.layer] = l.on;
+    Json seccomp = Json::object();
+    seccomp["relaxed"] = iso.seccomp_relaxed;
+    seccomp["allow"] = iso.seccomp_allow;
+    seccomp["deny"] = iso.seccomp_deny;
+    Json out = Json::object();
+    out["layers"] = std::move(layers);
+    out["seccomp"] = std::move(seccomp);
+    if (iso.disk_quota.has_value()) {
+      Json q = Json::object();
+      q["mechanism"] = iso.disk_quota->mechanism;
+      q["limit_bytes"] = iso.disk_quota->limit_bytes;
+      if (iso.disk_quota->used_bytes.has_value()) {
+        q["used_bytes"] = *iso.disk_quota->used_bytes;
+      } else {
+        q["used_bytes"] = nullptr;
+      }
+      out["disk_quota"] = std::move(q);
+    } else {
+      out["disk_quota"] = nullptr;
+    }
+    j["isolation"] = std::move(out);
+  }
   return j;
 }
+
+namespace {
+
+// The "isolation" object of a jail (JailInfoToJson's form).
+absl::StatusOr<platform::IsolationStatus> IsolationFromJson(const Json& j) {
+  JW_RETURN_IF_ERROR(RequireObject(j, "isolation"));
+  platform::IsolationStatus iso;
+  if (auto l = j.find("layers"); l != j.end() && l->is_object()) {
+    for (const char* name : platform::kIsolationLayers) {
+      bool on = false;
+      JW_RETURN_IF_ERROR(ReadBool(*l, name, &on));
+      iso.layers.push_back(platform::IsolationLayer{name, on});
+    }
+  }
+  if (auto s = j.find("seccomp"); s != j.end() && s->is_object()) {
+    JW_RETURN_IF_ERROR(ReadStringList(*s, "relaxed", &iso.seccomp_relaxed));
+    JW_RETURN_IF_ERROR(ReadStringList(*s, "allow", &iso.seccomp_allow));
+    JW_RETURN_IF_ERROR(ReadStringList(*s, "deny", &iso.seccomp_deny));
+  }
+  if (auto q = j.find("disk_quota"); q != j.end() && q->is_object()) {
+    platform::DiskQuotaStatus d;
+    JW_RETURN_IF_ERROR(ReadString(*q, "mechanism", &d.mechanism));
+    int64_t limit = 0;
+    JW_RETURN_IF_ERROR(ReadInt(*q, "limit_bytes", &limit));
+    d.limit_bytes = static_cast<uint64_t>(limit);
+    if (auto u = q->find("used_bytes"); u != q->end() && u->is_number_unsigned()) {
+      d.used_bytes = u->get<uint64_t>();
+    }
+    iso.disk_quota = d;
+  }
+  return iso;
+}
+
+}  // namespace
 
 absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
   JW_RETURN_IF_ERROR(RequireObject(j, "jail"));
@@ -161,6 +221,10 @@ absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
       JW_ASSIGN_OR_RETURN(RuleInfo rule, RuleInfoFromJson(l));
       r.limits.push_back(std::move(rule));
     }
+  }
+  if (auto iso = j.find("isolation"); iso != j.end() && iso->is_object()) {  // issue 13
+    JW_ASSIGN_OR_RETURN(platform::IsolationStatus s, IsolationFromJson(*iso));
+    r.isolation = std::move(s);
   }
   return r;
 }

@@ -58,20 +58,21 @@ std::vector<std::string> Segments(std::string_view path) {
   return out;
 }
 
-// The longest jail name a path may carry: the one limit on jail names
+// The longest jail name a request may carry: the one limit on jail names
 // (policy::kMaxJailNameLength, which jail::Manager enforces too; the api
 // layer does not include the policy layer's header), so no longer name is
 // looked up.
-constexpr std::size_t kMaxPathNameLength = 64;
+constexpr std::size_t kMaxRequestNameLength = 64;
 
-// Why `name`, a jail name taken from the request path, is refused before
-// any lookup, or nullopt. The path arrives percent-decoded, so %00, %2F and
-// %2E%2E show up here as a NUL, a '/' or "..": a NUL would cut the name
-// short in every C API below (DELETE /v1/jails/j01%00x destroyed j01).
-std::optional<std::string> PathNameProblem(std::string_view name) {
+}  // namespace
+
+// The path and query arrive percent-decoded, so %00, %2F and %2E%2E show up
+// here as a NUL, a '/' or "..": a NUL would cut the name short in every C
+// API below (DELETE /v1/jails/j01%00x destroyed j01).
+std::optional<std::string> JailNameProblem(std::string_view name) {
   if (name.empty()) return "is empty";
-  if (name.size() > kMaxPathNameLength) {
-    return StrCat("is longer than ", kMaxPathNameLength, " bytes");
+  if (name.size() > kMaxRequestNameLength) {
+    return StrCat("is longer than ", kMaxRequestNameLength, " bytes");
   }
   if (name == "." || name == "..") return StrCat("is '", name, "'");
   for (char c : name) {
@@ -83,8 +84,6 @@ std::optional<std::string> PathNameProblem(std::string_view name) {
   }
   return std::nullopt;
 }
-
-}  // namespace
 
 void Router::Impl::SendJson(
     int status, const Json& body,
@@ -235,7 +234,7 @@ void Router::Impl::Jails(const std::vector<std::string>& seg) {
     return MethodNotAllowed("GET, POST");
   }
   const std::string& name = seg[2];
-  if (std::optional<std::string> why = PathNameProblem(name)) {
+  if (std::optional<std::string> why = JailNameProblem(name)) {
     return SendError(
         absl::InvalidArgumentError(ToAbsl(StrCat("jail name in the path ", *why))));
   }

@@ -8,6 +8,7 @@
 // the handler thread that serves it; not shared between threads.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -98,5 +99,11 @@ class Router::Impl {
   const HttpRequest& req_;
   ResponseWriter& out_;
 };
+
+// Why `name`, a jail name taken from a request's path or query (already
+// percent-decoded), is refused before any lookup ("is empty", "contains a
+// NUL byte", "is longer than 64 bytes", ...), or nullopt. The one check
+// every route applies; callers prefix where the name came from.
+std::optional<std::string> JailNameProblem(std::string_view name);
 
 }  // namespace jailwarden::api

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <optional>
 #include <thread>
 
 #include "api/codec.h"
@@ -227,7 +228,16 @@ void Router::Impl::EventsNdjson() {
     }
     after = *v;
   }
-  const std::string jail = req_.Query("jail").value_or("");
+  const std::optional<std::string> jail_query = req_.Query("jail");
+  if (jail_query.has_value()) {
+    // The same check as a jail name in the path: ?jail=j01%00x must not
+    // quietly match nothing (or, cut at the NUL, another jail).
+    if (std::optional<std::string> why = JailNameProblem(*jail_query)) {
+      return SendError(
+          absl::InvalidArgumentError(ToAbsl(StrCat("jail name in query 'jail' ", *why))));
+    }
+  }
+  const std::string jail = jail_query.value_or("");
   std::vector<std::string> types;
   if (std::optional<std::string> t = req_.Query("type"); t.has_value()) {
     for (std::string_view one : Split(*t, ',')) {

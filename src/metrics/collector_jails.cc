@@ -2,8 +2,11 @@
 // (jail_exporter's names), staleness, peaks and lifecycle state.
 
 #include <algorithm>
+#include <initializer_list>
 #include <limits>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/metrics/names.h"
@@ -226,6 +229,84 @@ void MetricsCollector::RenderJailStatus(std::string& out) {
     out.push_back('\n');
   }
   RenderJailMain(out, jails);
+  RenderJailIsolation(out, jails);
+}
+
+// Issue 13: the isolation layers of every running jail that reports them,
+// the seccomp filter's relaxations, and the disk quota with its usage.
+// Label values are names from fixed sets (layers, groups, mechanisms) or
+// system call names, never text.
+void MetricsCollector::RenderJailIsolation(std::string& out,
+                                           const std::vector<JailStatus>& jails) {
+  const auto sample = [&out](std::string_view family, const JailStatus& j,
+                             std::initializer_list<std::pair<std::string_view, std::string_view>>
+                                 labels,
+                             uint64_t value) {
+    out.append(family);
+    out.push_back('{');
+    AppendLabel(out, "name", j.name);
+    for (const auto& [k, v] : labels) {
+      out.push_back(',');
+      AppendLabel(out, k, v);
+    }
+    out.append("} ");
+    out.append(std::to_string(value));
+    out.push_back('\n');
+  };
+  AppendFamilyHeader(out, "jailwarden_jail_isolation",
+                     "1 if the isolation layer is in force for the running jail, 0 if it is "
+                     "off or relaxed (layer: seccomp, userns, keyring, cgroup_ro, "
+                     "masked_paths, disk_quota).",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.isolation.has_value()) continue;
+    for (const platform::IsolationLayer& l : j.isolation->layers) {
+      sample("jailwarden_jail_isolation", j, {{"layer", l.layer}}, l.on ? 1 : 0);
+    }
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_seccomp_relaxed",
+                     "1 for each group of system calls an allow.* parameter lets through the "
+                     "jail's seccomp filter (group: mount, time, quotas).",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.isolation.has_value()) continue;
+    for (const std::string& g : j.isolation->seccomp_relaxed) {
+      sample("jailwarden_jail_seccomp_relaxed", j, {{"group", g}}, 1);
+    }
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_seccomp_syscall",
+                     "1 for each system call linux.seccomp takes off the jail's filter "
+                     "(action allow) or adds to it (action deny).",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.isolation.has_value()) continue;
+    for (const std::string& n : j.isolation->seccomp_allow) {
+      sample("jailwarden_jail_seccomp_syscall", j, {{"syscall", n}, {"action", "allow"}}, 1);
+    }
+    for (const std::string& n : j.isolation->seccomp_deny) {
+      sample("jailwarden_jail_seccomp_syscall", j, {{"syscall", n}, {"action", "deny"}}, 1);
+    }
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_disk_quota_bytes",
+                     "The linux.disk_quota limit on the jail's writable layer, in bytes "
+                     "(mechanism: ext4_project, xfs_project).",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.isolation.has_value() || !j.isolation->disk_quota.has_value()) continue;
+    const platform::DiskQuotaStatus& q = *j.isolation->disk_quota;
+    sample("jailwarden_jail_disk_quota_bytes", j, {{"mechanism", q.mechanism}}, q.limit_bytes);
+  }
+  AppendFamilyHeader(out, "jailwarden_jail_disk_quota_used_bytes",
+                     "Bytes the jail's writable layer uses against its disk quota; absent when "
+                     "the quota's usage cannot be read.",
+                     "gauge");
+  for (const JailStatus& j : jails) {
+    if (!j.isolation.has_value() || !j.isolation->disk_quota.has_value()) continue;
+    const platform::DiskQuotaStatus& q = *j.isolation->disk_quota;
+    if (!q.used_bytes.has_value()) continue;
+    sample("jailwarden_jail_disk_quota_used_bytes", j, {{"mechanism", q.mechanism}},
+           *q.used_bytes);
+  }
 }
 
 // Issue 17: the supervised main process of the jails that have one.

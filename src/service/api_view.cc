@@ -109,4 +109,12 @@ std::optional<platform::MainProcessStatus> MainOf(platform::JailRuntime& runtime
   return *st;
 }
 
+std::optional<platform::IsolationStatus> IsolationOf(platform::JailRuntime& runtime,
+                                                     const jail::JailRecord& rec) {
+  if (rec.state != jail::JailState::kRunning) {
+    return std::nullopt;
+  }
+  return runtime.Isolation(rec.instance);
+}
+
 }  // namespace jailwarden::service

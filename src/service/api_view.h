@@ -29,6 +29,12 @@ api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& poli
 std::optional<platform::MainProcessStatus> MainOf(platform::JailRuntime& runtime,
                                                   const jail::JailRecord& rec);
 
+// Issue 13: what isolates a running jail (JailRuntime::Isolation); nullopt
+// for a jail that does not run or a backend that does not report it.
+// Thread-safe.
+std::optional<platform::IsolationStatus> IsolationOf(platform::JailRuntime& runtime,
+                                                     const jail::JailRecord& rec);
+
 // The rules matching `filter_text` (rctl filter syntax) with what the
 // backend makes of each, in rctl_get_rules order. EINVAL-style errors from
 // the filter's parser.

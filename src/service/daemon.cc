@@ -338,6 +338,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
         }
         for (const jail::JailRecord& rec : *records) {  // command: (issue 17)
           if (rec.spec.name != j.name) continue;
+          j.isolation = IsolationOf(*d.runtime, rec);  // issue 13
           if (std::optional<platform::MainProcessStatus> m = d.mains->Get(rec)) {
             j.main = metrics::JailStatus::Main{
                 .running = m->running,
@@ -405,6 +406,7 @@ absl::StatusOr<api::JailInfo> Daemon::GetJail(std::string_view name) {
     if (rec.spec.name == name) {
       api::JailInfo info = JailInfoOf(rec, *impl_->lifecycle->policy(), *impl_->rules->Current());
       info.main = impl_->mains->Get(rec);  // command: (issue 17)
+      info.isolation = IsolationOf(*impl_->runtime, rec);  // issue 13
       const std::map<std::string, JailHealth> health = impl_->health->States();
       if (auto it = health.find(info.name); it != health.end()) info.health = it->second.state;
       return info;

@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "absl/time/clock.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
+#include "jailwarden/base/log.h"
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 
@@ -29,6 +32,33 @@ std::string HolderPid(const std::string& path) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return "unknown";
+}
+
+// Issue 13: the state directory holds the jails' roots and writable layers
+// (roots/: a jail's root may put set-user-ID programs there), their specs
+// with the exec commands (jails/) and their logs; no host user needs any of
+// it. One an older version made (0755), or one the operator made, loses
+// group and other access, as CloseRootParent does for the roots directory;
+// a shared directory (sticky or writable by others) is left and named.
+void CloseStateDir(const std::string& state_dir) {
+  struct stat st;
+  if (lstat(state_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  const mode_t mode = st.st_mode & 07777;
+  if ((mode & 077) == 0) return;
+  char was[16];
+  snprintf(was, sizeof(was), "%04o", static_cast<unsigned>(mode));
+  if ((mode & (S_ISVTX | S_IWOTH)) != 0) {
+    LogWarning("state_dir is a shared directory; jail roots need one of their own",
+               {{"dir", state_dir}, {"mode", was}});
+    return;
+  }
+  if (chmod(state_dir.c_str(), mode & ~static_cast<mode_t>(077)) != 0) {
+    LogWarning("state_dir could not be closed to host users",
+               {{"dir", state_dir}, {"errno", std::string(ErrnoName(errno))}});
+    return;
+  }
+  LogWarning("state_dir was open to host users; closed (go-rwx)",
+             {{"dir", state_dir}, {"mode_was", was}});
 }
 
 }  // namespace
@@ -56,6 +86,7 @@ absl::StatusOr<std::unique_ptr<StateDirLock>> StateDirLock::Acquire(
     close(fd);
     return ErrnoStatus(err, StrCat("write ", path));
   }
+  CloseStateDir(state_dir);  // after the lock: only the holder changes it
   return std::unique_ptr<StateDirLock>(new StateDirLock(path, fd));
 }
 

@@ -33,6 +33,11 @@ class FakeDaemon : public api::Daemon {
     j.base_root = "/var/lib/jailwarden/base/busybox";
     jails_[name] = j;
   }
+  // Issue 13: the isolation GET /v1/jails/NAME reports for `name`.
+  void SetIsolation(const std::string& name, platform::IsolationStatus iso) {
+    absl::MutexLock l(&mu_);
+    jails_[name].isolation = std::move(iso);
+  }
   void SetReady(bool r) {
     absl::MutexLock l(&mu_);
     ready_ = r;

@@ -15,6 +15,8 @@
 
 #include <climits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -201,6 +203,33 @@ TEST_F(JailIsolationTest, HostKernelFilesInProcReadEmpty) {
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("acpi 1")));
   EXPECT_THAT(r.out, HasSubstr("umount=1\n0\n"));
   ASSERT_TRUE(manager_->Destroy("proc1").ok());
+}
+
+// A jail's root signals its pid 1 with the SIGUSR1 the runtime sends to end
+// the temporary persist (jailwarden-init, "clear-persist"): with kill(1),
+// and forged with rt_sigqueueinfo(2) as if from the host (si_pid 0). Before,
+// either made init of a non-persist jail exit as soon as the sending
+// exec.start command ended, so the next exec.start found no jail and the
+// start failed. Now init counts a SIGUSR1 only from outside the jail's pid
+// namespace: both attacks send the signal (their commands succeed) and the
+// start goes on; the runtime's own clear-persist still ends the jail.
+TEST_F(JailIsolationTest, SignalFromInsideCannotClearPersist) {
+  const std::vector<std::pair<std::string, std::string>> attacks = {
+      {"sig1", "kill -USR1 1"},
+      {"sig2", "escape_probe sigqueue-init"},
+  };
+  for (const auto& [name, attack] : attacks) {
+    SCOPED_TRACE(attack);
+    platform::JailSpec s = Spec(name);
+    s.persist = false;
+    // The attack, then a command that needs init to still be there.
+    s.exec.start = {attack, "test -d /proc/1"};
+    absl::Status st = manager_->Create(s);
+    ASSERT_TRUE(st.ok()) << st;
+    st = manager_->Start(name);
+    EXPECT_TRUE(st.ok()) << st;
+    (void)manager_->Destroy(name);
+  }
 }
 
 }  // namespace

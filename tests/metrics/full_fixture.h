@@ -95,6 +95,22 @@ class FullFixture {
     jails_[0].oom_kills = 1;    // one of web's processes was OOM-killed
     jails_[0].healthy = true;   // web has a healthcheck that passes
     jails_[1].healthy = false;  // db's is starting or failing
+    // Issue 13: web runs with every layer, allow.mount, linux.seccomp and a
+    // disk quota; db with the default filter and no quota.
+    platform::IsolationStatus iso;
+    for (const char* layer : platform::kIsolationLayers) iso.layers.push_back({layer, true});
+    iso.seccomp_relaxed = {"mount"};
+    iso.seccomp_allow = {"unshare"};
+    iso.seccomp_deny = {"ptrace"};
+    iso.disk_quota = platform::DiskQuotaStatus{
+        .mechanism = "ext4_project", .limit_bytes = uint64_t{2} << 30, .used_bytes = 1 << 20};
+    jails_[0].isolation = iso;
+    iso.seccomp_relaxed.clear();
+    iso.seccomp_allow.clear();
+    iso.seccomp_deny.clear();
+    iso.disk_quota.reset();
+    iso.layers.back().on = false;
+    jails_[1].isolation = iso;
     reloads_.generation = 3;
     reloads_.last_attempt = now - absl::Minutes(2);
     reloads_.last_ok = true;

@@ -58,6 +58,9 @@ struct JailInfo {
   // Its healthcheck's state: "starting", "healthy", "unhealthy"; "" when
   // it has no healthcheck or does not run.
   std::string health;
+  // Issue 13: what isolates it (JailRuntime::Isolation), for a running jail
+  // on a backend that reports it.
+  std::optional<platform::IsolationStatus> isolation;
 };
 
 // POST /v1/jails.

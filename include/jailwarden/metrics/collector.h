@@ -39,6 +39,7 @@
 #include "jailwarden/base/clock.h"
 #include "jailwarden/engine/engine.h"
 #include "jailwarden/metrics/names.h"
+#include "jailwarden/platform/jail_runtime.h"
 #include "jailwarden/platform/limit_enforcer.h"
 #include "jailwarden/racct/snapshot.h"
 
@@ -75,6 +76,9 @@ struct JailStatus {
   // started (cgroup memory.events oom_kill, v1 memory.oom_control),
   // sampled once a second; none where the backend cannot tell.
   std::optional<int64_t> oom_kills = std::nullopt;
+  // Issue 13: what isolates the running jail (platform::JailRuntime::
+  // Isolation); none where the backend does not report it.
+  std::optional<platform::IsolationStatus> isolation = std::nullopt;
 };
 
 // Timing and counts of engine::Engine::Evaluate, as recorded by
@@ -233,6 +237,9 @@ class MetricsCollector {
   void RenderJailStatus(std::string& out);
   // jailwarden_jail_main_* (issue 17), from RenderJailStatus.
   static void RenderJailMain(std::string& out, const std::vector<JailStatus>& jails);
+  // jailwarden_jail_isolation, _seccomp_*, _disk_quota_* (issue 13), from
+  // RenderJailStatus.
+  static void RenderJailIsolation(std::string& out, const std::vector<JailStatus>& jails);
   void RenderEnforcements(std::string& out);
   void RenderRuleStats(std::string& out);
   void RenderSamplerHealth(std::string& out, const racct::Snapshot* snap);

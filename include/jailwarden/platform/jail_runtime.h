@@ -87,6 +87,50 @@ struct MainProcessStatus {
 
 // ---- end issue 17 ----
 
+// ---- issue 13: what isolates a running jail, as the kernel holds it ----
+
+// One isolation layer of a jail (docs/security.md) and whether it is in
+// force. `layer` is one of kIsolationLayers.
+struct IsolationLayer {
+  std::string layer;
+  bool on = false;
+};
+
+// The layers, in the order reported (API and /metrics label values):
+//   seccomp       the jail's processes run under jailwarden's filter
+//   userns        no new user namespace can be made in the jail
+//   keyring       the keyring calls are refused (the user keyring is host
+//                 root's: no user namespace)
+//   cgroup_ro     the jail's processes sit in a leaf below the cgroup that
+//                 carries its limits, out of their reach
+//   masked_paths  runc's masked /proc paths are hidden in the jail
+//   disk_quota    linux.disk_quota is enforced on the writable layer
+inline constexpr const char* kIsolationLayers[] = {"seccomp",   "userns",       "keyring",
+                                                   "cgroup_ro", "masked_paths", "disk_quota"};
+
+// A disk quota in force on a jail's writable layer. `mechanism` is one of
+// "ext4_project", "xfs_project" (a project quota; a layer on tmpfs is
+// refused at start: its size= is the jail's own mount option). Bytes.
+struct DiskQuotaStatus {
+  std::string mechanism;
+  uint64_t limit_bytes = 0;
+  std::optional<uint64_t> used_bytes;  // the project's usage; none if unreadable
+};
+
+// The isolation of one running jail, as Enforcement is of a rule: what is
+// on, and what the policy relaxed.
+struct IsolationStatus {
+  std::vector<IsolationLayer> layers;  // every kIsolationLayers entry, in order
+  // The filter's relaxations by allow.* ("mount", "time", "quotas") and
+  // linux.seccomp's lists of system call names.
+  std::vector<std::string> seccomp_relaxed;
+  std::vector<std::string> seccomp_allow;
+  std::vector<std::string> seccomp_deny;
+  std::optional<DiskQuotaStatus> disk_quota;
+};
+
+// ---- end issue 13 ----
+
 class JailRuntime {
  public:
   virtual ~JailRuntime() = default;
@@ -171,6 +215,17 @@ class JailRuntime {
   }
 
   // ---- end issue 17 ----
+
+  // Issue 13: the running jail's isolation, read from the kernel where it
+  // can be (the filter mode of its pid 1, its mount table, the quota's
+  // usage) and from the runtime state otherwise. Thread-safe; a few small
+  // reads of /proc and one quotactl(2). nullopt where the backend does not
+  // report isolation (FreeBSD: the jail(2) itself) or the jail is not
+  // running.
+  virtual std::optional<IsolationStatus> Isolation(const JailInstance& instance) {
+    (void)instance;
+    return std::nullopt;
+  }
 };
 
 }  // namespace jailwarden::platform

@@ -27,7 +27,9 @@ class StateDirLock {
   static constexpr char kFileName[] = "jailwarden.lock";
 
   // Creates `state_dir` (0700) if missing, then takes the lock without
-  // waiting. Errors: Unavailable when another process holds it, with its
+  // waiting; once held, an existing state_dir open to group or others
+  // loses that access (go-rwx, logged; a sticky or world-writable one is
+  // only named in a warning). Errors: Unavailable when another process holds it, with its
   // pid in the message ("state_dir /var/lib/jailwarden is in use by
   // jailwarden pid 1234 ..."); an ErrnoStatus from mkdir(2), open(2),
   // flock(2) or write(2) otherwise.

@@ -211,6 +211,7 @@ absl::Status AddSeccomp(const JailSpec& spec, JailPrivileges& p) {
   p.seccomp.allow_mount = suser && BoolParam(spec, "allow.mount", false).value_or(false);
   p.seccomp.allow_quotas = suser && BoolParam(spec, "allow.quotas", false).value_or(false);
   p.seccomp.allow_time = (p.capabilities & CapBit(CAP_SYS_TIME)) != 0;
+  p.seccomp.guard_project_quota = spec.parameters.count("linux.disk_quota") != 0;
   auto it = spec.parameters.find(std::string(kSeccompParam));
   if (it == spec.parameters.end()) {
     return absl::OkStatus();

@@ -287,6 +287,13 @@ absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> by
   }
   backend_state["quota.bytes"] = StrCat(*bytes);
   backend_state["quota.project"] = StrCat(project);
+  // For the report (isolation_status.h): the mechanism and where to read
+  // the project's usage.
+  std::string real;
+  if (absl::StatusOr<DiskQuotaTarget> t = TargetOf(spec.path, &real); t.ok()) {
+    backend_state["quota.fstype"] = t->fstype;
+    backend_state["quota.device"] = t->device;
+  }
   return absl::OkStatus();
 }
 

@@ -64,7 +64,8 @@ absl::Status ClearDiskQuota(const std::string& dir, uint32_t project);
 // DiskQuotaOfJail checks it before anything is made (nullopt: no quota);
 // ApplyJailDiskQuota (nothing for nullopt) applies it to spec.path (the writable layer: a thin
 // jail's upper directory or a jail's root) once that exists and records
-// quota.bytes and quota.project in `backend_state`; ClearJailDiskQuota
+// quota.bytes, quota.project, quota.fstype and quota.device in
+// `backend_state`; ClearJailDiskQuota
 // lifts what was recorded (OK when nothing was).
 absl::StatusOr<std::optional<uint64_t>> DiskQuotaOfJail(const JailSpec& spec);
 absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> bytes,

@@ -19,7 +19,9 @@
 // persist, jail(8) clear_persist) a non-persist jail ends — init exits 0 —
 // as soon as no other process is left in the jail's pid namespace. The
 // runtime sees the exit through its pidfd. SIGTERM/SIGINT/SIGHUP are
-// ignored: jail(8) signals the jail's processes, not the jail.
+// ignored: jail(8) signals the jail's processes, not the jail. A SIGUSR1
+// counts only when the runtime sent it from outside the jail (issue 13:
+// the jail's root can signal its pid 1; see FromOutsideTheJail).
 //
 // Issue 17: it also supervises the jail's main process (`command:`), told
 // over the command socket ("main.start" after exec.poststart, "main.stop"
@@ -87,6 +89,21 @@ bool OtherProcessesExist() {
   }
   closedir(d);
   return found;
+}
+
+// Whether a signal init read from its signalfd was sent from outside the
+// jail's pid namespace with kill(2)/pidfd_send_signal(2), as
+// LinuxJailRuntime::ClearPersist sends it. The kernel fills in si_pid as
+// the receiver's namespace sees the sender (signal(7), pid_namespaces(7)):
+// 0 for a sender in an ancestor namespace, the sender's pid in the jail for
+// a process of the jail, which as the jail's pid 1 init still receives
+// (a blocked signal is never dropped, even for an unkillable init). SI_USER
+// cannot be forged: rt_sigqueueinfo(2) and pidfd_send_signal(2) with a
+// siginfo refuse an si_code >= 0 for another process (EPERM), and the forms
+// they allow (SI_QUEUE, ...) may carry any si_pid, 0 included, so only
+// si_code SI_USER with si_pid 0 is the host.
+bool FromOutsideTheJail(const struct signalfd_siginfo& si) {
+  return si.ssi_code == SI_USER && si.ssi_pid == 0;
 }
 
 int ParseFdFlag(const char* arg, const char* name) {
@@ -171,6 +188,7 @@ int main(int argc, char** argv) {
   }
 
   bool held = true;  // jail(8)'s temporary persist while the jail is made
+  bool told_ignored = false;  // a SIGUSR1 from inside the jail was logged
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   std::map<int, int> waiting;  // child pid -> connection awaiting its status
   MainSupervisor main_process(oom_fd);  // command: (issue 17)
@@ -187,8 +205,16 @@ int main(int argc, char** argv) {
     poll(pfds.data(), pfds.size(), timeout < 0 || timeout > 250 ? 250 : timeout);
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-      if (si.ssi_signo == SIGUSR1) {
+      if (si.ssi_signo != SIGUSR1) {
+        continue;
+      }
+      if (FromOutsideTheJail(si)) {
         held = config.persist;
+      } else if (!told_ignored) {
+        // Once: the jail may send them in a loop.
+        fprintf(stderr, "jailwarden-init: ignored SIGUSR1 from pid %u (code %d) in the jail\n",
+                si.ssi_pid, si.ssi_code);
+        told_ignored = true;
       }
     }
     size_t first_conn = listen_fd >= 0 ? 2 : 1;

@@ -34,6 +34,7 @@
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
 #include "platform/linux/jail_host_files.h"
+#include "platform/linux/isolation_status.h"
 #include "platform/linux/jail_veth.h"
 #include "platform/linux/jail_init_launcher.h"
 #include "platform/linux/main_process.h"
@@ -264,6 +265,10 @@ class LinuxJailRuntime final : public JailRuntime {
   absl::StatusOr<int> CountProcesses(const JailInstance& inst) override {
     JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
     return static_cast<int>(pids.size());
+  }
+
+  std::optional<IsolationStatus> Isolation(const JailInstance& inst) override {
+    return ReadLinuxIsolationStatus(inst);  // issue 13 (isolation_status.h)
   }
 
   absl::Status ClearPersist(JailInstance& inst) override {

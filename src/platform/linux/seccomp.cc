@@ -5,6 +5,7 @@
 #include "jailwarden/platform/linux/seccomp.h"
 
 #include <errno.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -158,6 +159,9 @@ std::string SeccompSettingsToText(const SeccompSettings& s) {
   if (!s.deny.empty()) {
     out += " deny:" + Joined(s.deny);
   }
+  if (s.guard_project_quota) {
+    out += " projquota";
+  }
   return out;
 }
 
@@ -183,6 +187,8 @@ bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings, s
       s.allow_time = true;
     } else if (token == "quotas") {
       s.allow_quotas = true;
+    } else if (token == "projquota") {
+      s.guard_project_quota = true;
     } else if (token.substr(0, 6) == "allow:") {
       if (!SplitNames(token.substr(6), &s.allow, error)) {
         return false;
@@ -293,6 +299,22 @@ bool BuildSeccompFilter(const SeccompSettings& s, std::vector<sock_filter>* prog
       int rc = seccomp_rule_add(ctx.get(), eperm, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
       if (rc != 0 && rc != -EEXIST) {
         return Fail(error, "seccomp_rule_add(" + std::string(call) + ")", rc);
+      }
+    }
+  }
+  // linux.disk_quota: a jail's root owns its files, and the kernel lets an
+  // owner in the initial user namespace change a file's project id
+  // (FS_IOC_FSSETXATTR) and a directory's project inheritance
+  // (FS_IOC_SETFLAGS, FS_PROJINHERIT_FL): either would take new data out
+  // of the quota. ioctl's request is an unsigned int to the kernel, so
+  // only its low 32 bits are compared (high bits cannot hide it).
+  if (s.guard_project_quota && refused("ioctl")) {
+    for (uint64_t request : {uint64_t{FS_IOC_FSSETXATTR}, uint64_t{FS_IOC_SETFLAGS},
+                             uint64_t{FS_IOC32_SETFLAGS}}) {
+      int rc = seccomp_rule_add(ctx.get(), eperm, SCMP_SYS(ioctl), 1,
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request));
+      if (rc != 0 && rc != -EEXIST) {
+        return Fail(error, "seccomp_rule_add(ioctl)", rc);
       }
     }
   }

@@ -15,22 +15,39 @@
 //   escape_probe euid          prints the effective uid (run set-user-ID)
 //   escape_probe spawn         fork + exec of /bin/true and a thread-free
 //                              posix_spawn: what must keep working
+//   escape_probe nobody-sleep SECONDS
+//                              drops to uid/gid 65534 (the host's nobody:
+//                              no user namespace) and sleeps at most
+//                              SECONDS (at most 600)
+//   escape_probe projid DIR    the ways out of a project quota: a new
+//                              file in DIR given project 0
+//                              (FS_IOC_FSSETXATTR), DIR's project
+//                              inheritance cleared (FS_IOC_SETFLAGS)
+//   escape_probe sigqueue-init rt_sigqueueinfo(1, SIGUSR1) with a forged
+//                              si_pid 0 and si_uid 0 (what the runtime's
+//                              clear-persist looks like); exits 1 if the
+//                              signal could not be sent
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <linux/keyctl.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 extern char** environ;
 
@@ -149,6 +166,66 @@ int Spawn() {
   return 0;
 }
 
+// <linux/fs.h>'s, spelled out: it clashes with <sys/mount.h> in some
+// glibc versions.
+struct FsXattr {
+  uint32_t fsx_xflags, fsx_extsize, fsx_nextents, fsx_projid, fsx_cowextsize;
+  unsigned char fsx_pad[8];
+};
+constexpr unsigned long kFsIocFsgetxattr = 0x801c581f;  // _IOR('X', 31, struct fsxattr)
+constexpr unsigned long kFsIocFssetxattr = 0x401c5820;  // _IOW('X', 32, struct fsxattr)
+constexpr unsigned long kFsIocGetflags = 0x80086601;    // _IOR('f', 1, long)
+constexpr unsigned long kFsIocSetflags = 0x40086602;    // _IOW('f', 2, long)
+constexpr long kFsProjinheritFl = 0x20000000;
+
+// linux.disk_quota: the jail's root owns its files; both ioctls would let
+// it write outside its project quota.
+int ProjectId(const char* dir) {
+  const std::string file = std::string(dir) + "/projid-probe";
+  int fd = open(file.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Report("open", -1);
+  }
+  FsXattr x = {};
+  Report("fsgetxattr", ioctl(fd, kFsIocFsgetxattr, &x));
+  x.fsx_projid = 0;
+  Report("fssetxattr", ioctl(fd, kFsIocFssetxattr, &x));
+  close(fd);
+  int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  long flags = 0;
+  Report("getflags", ioctl(d, kFsIocGetflags, &flags));
+  flags &= ~kFsProjinheritFl;
+  Report("setflags", ioctl(d, kFsIocSetflags, &flags));
+  close(d);
+  return 0;
+}
+
+// A process of the jail that runs as the host's nobody, so that host user
+// nobody may open its /proc/PID/root (same uid, dumpable).
+int NobodySleep(const char* seconds) {
+  if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+    Report("setuid", -1);
+    return 1;
+  }
+  int n = atoi(seconds);
+  sleep(static_cast<unsigned>(n < 0 ? 0 : n > 600 ? 600 : n));
+  return 0;
+}
+
+// The forged form of the runtime's clear-persist: rt_sigqueueinfo(2) lets a
+// process choose si_pid and si_uid, but only with an si_code below 0.
+int SigqueueInit() {
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  info.si_signo = SIGUSR1;
+  info.si_code = SI_QUEUE;
+  info.si_pid = 0;
+  info.si_uid = 0;
+  const long rc = syscall(SYS_rt_sigqueueinfo, 1, SIGUSR1, &info);
+  Report("sigqueue", rc);
+  return rc == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +249,17 @@ int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "spawn") == 0) {
     return Spawn();
   }
-  fprintf(stderr, "usage: escape_probe userns|newns|keyring DESC|session DESC ID|euid|spawn\n");
+  if (argc >= 3 && strcmp(argv[1], "nobody-sleep") == 0) {
+    return NobodySleep(argv[2]);
+  }
+  if (argc >= 3 && strcmp(argv[1], "projid") == 0) {
+    return ProjectId(argv[2]);
+  }
+  if (argc >= 2 && strcmp(argv[1], "sigqueue-init") == 0) {
+    return SigqueueInit();
+  }
+  fprintf(stderr,
+          "usage: escape_probe userns|newns|keyring DESC|session DESC ID|euid|spawn|"
+          "nobody-sleep SECONDS|projid DIR|sigqueue-init\n");
   return 2;
 }

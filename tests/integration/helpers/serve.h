@@ -62,6 +62,11 @@ class Serve {
   Serve(std::string dir, std::string config) : dir_(std::move(dir)), config_(std::move(config)) {}
   ~Serve() { Stop(); }
 
+  // A command the serve command line is appended to and that execs it
+  // (e.g. `unshare --mount ... sh -c '...; exec "$@"' sh`), so the child's
+  // pid stays serve's. Empty: serve is exec'd directly.
+  void SetWrapper(std::vector<std::string> wrapper) { wrapper_ = std::move(wrapper); }
+
   // Starts serve on `listen` and waits (at most 60 s) for its port.
   bool Start(const std::string& listen, bool stop_jails_on_exit,
              const std::vector<std::string>& extra = {}) {
@@ -69,15 +74,17 @@ class Serve {
     unlink(port_file.c_str());
     pid_ = fork();
     if (pid_ == 0) {
-      std::vector<std::string> args = {kJailwarden, "serve", "--config", config_,
+      std::vector<std::string> args = wrapper_;
+      const std::vector<std::string> serve = {kJailwarden, "serve", "--config", config_,
                                        "--listen", listen, "--port-file", port_file,
                                        "--log-file", dir_ + "/serve.log"};
+      args.insert(args.end(), serve.begin(), serve.end());
       if (stop_jails_on_exit) args.push_back("--stop-jails-on-exit");
       for (const std::string& e : extra) args.push_back(e);
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      execv(kJailwarden.c_str(), argv.data());
+      execv(args[0].c_str(), argv.data());
       _exit(127);
     }
     return WaitUntilReady(pid_, [&] {
@@ -101,11 +108,13 @@ class Serve {
   }
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string log() const { return ReadText(dir_ + "/serve.log"); }
 
  private:
   std::string dir_;
   std::string config_;
+  std::vector<std::string> wrapper_;
   pid_t pid_ = -1;
   int port_ = 0;
 };

@@ -41,6 +41,11 @@ struct SeccompSettings {
   std::vector<std::string> allow;
   // linux.seccomp `deny`: names refused with EPERM in addition.
   std::vector<std::string> deny;
+  // linux.disk_quota: the ioctls that would move the jail's files out of
+  // its project quota are refused with EPERM (FS_IOC_FSSETXATTR: a file's
+  // project id; FS_IOC_SETFLAGS and its 32-bit form: a directory's project
+  // inheritance). Not when `allow` names ioctl.
+  bool guard_project_quota = false;
 
   friend bool operator==(const SeccompSettings&, const SeccompSettings&) = default;
 };
@@ -60,8 +65,8 @@ const std::vector<std::string_view>& NamespaceSyscalls();
 bool IsKnownSyscallName(std::string_view name);
 
 // The settings as one line, for InitConfig and the jail's backend state:
-// "default" then " mount", " time", " quotas", " allow:a,b", " deny:c" as
-// set. SeccompSettingsFromText is its inverse; it returns false and sets
+// "default" then " mount", " time", " quotas", " allow:a,b", " deny:c",
+// " projquota" as set. SeccompSettingsFromText is its inverse; it returns false and sets
 // *error on anything else (an unknown token, an unknown syscall name).
 std::string SeccompSettingsToText(const SeccompSettings& settings);
 bool SeccompSettingsFromText(std::string_view text, SeccompSettings* settings, std::string* error);

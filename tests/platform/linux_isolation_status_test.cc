@@ -1,0 +1,119 @@
+// Issue 13: the isolation report of a Linux jail from its runtime state,
+// its pid 1's Seccomp: field and mount table (real lines of a jail's
+// /proc/1/mountinfo), and the project quota's usage. No root.
+
+#include "platform/linux/isolation_status.h"
+
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace jailwarden::platform {
+namespace {
+
+// A default jail's /proc/1/mountinfo as jailwarden-init leaves it (thin
+// jail, masks on /proc).
+constexpr char kJailMounts[] =
+    "612 540 0:62 / / rw,relatime - overlay overlay rw,lowerdir=l,upperdir=u/web,workdir=u/.web.jw-work\n"
+    "613 612 0:63 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n"
+    "620 613 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw,size=4014532k\n"
+    "621 613 0:5 /null /proc/keys rw,nosuid - devtmpfs udev rw,size=4014532k\n"
+    "622 613 0:5 /null /proc/timer_list rw,nosuid - devtmpfs udev rw,size=4014532k\n";
+
+std::map<std::string, bool> Layers(const IsolationStatus& s) {
+  std::map<std::string, bool> out;
+  for (const IsolationLayer& l : s.layers) out[l.layer] = l.on;
+  return out;
+}
+
+TEST(LinuxIsolationStatusTest, DefaultJailHasEveryLayerButTheQuota) {
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default"}, {"cgroup_leaf", "jail"}};
+  in.seccomp_mode = 2;
+  in.mountinfo = kJailMounts;
+  const IsolationStatus s = LinuxIsolationStatusOf(in);
+  ASSERT_EQ(s.layers.size(), 6u);
+  // The documented order.
+  EXPECT_EQ(s.layers[0].layer, "seccomp");
+  EXPECT_EQ(s.layers[5].layer, "disk_quota");
+  EXPECT_EQ(Layers(s), (std::map<std::string, bool>{{"seccomp", true},
+                                                    {"userns", true},
+                                                    {"keyring", true},
+                                                    {"cgroup_ro", true},
+                                                    {"masked_paths", true},
+                                                    {"disk_quota", false}}));
+  EXPECT_TRUE(s.seccomp_relaxed.empty());
+  EXPECT_TRUE(s.seccomp_allow.empty());
+  EXPECT_FALSE(s.disk_quota.has_value());
+}
+
+TEST(LinuxIsolationStatusTest, RelaxingKeysTurnLayersOff) {
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default mount time allow:keyctl,unshare deny:ptrace"},
+                      {"cgroup_leaf", "jail"}};
+  in.seccomp_mode = 2;
+  in.mountinfo = kJailMounts;
+  IsolationStatus s = LinuxIsolationStatusOf(in);
+  EXPECT_TRUE(Layers(s)["seccomp"]);
+  EXPECT_FALSE(Layers(s)["userns"]);   // unshare allowed: with every flag
+  EXPECT_FALSE(Layers(s)["keyring"]);  // keyctl allowed
+  EXPECT_EQ(s.seccomp_relaxed, (std::vector<std::string>{"mount", "time"}));
+  EXPECT_EQ(s.seccomp_allow, (std::vector<std::string>{"keyctl", "unshare"}));
+  EXPECT_EQ(s.seccomp_deny, (std::vector<std::string>{"ptrace"}));
+  // clone3 allowed: its flags cannot be seen, so user namespaces are open.
+  in.backend_state["seccomp"] = "default allow:clone3";
+  s = LinuxIsolationStatusOf(in);
+  EXPECT_FALSE(Layers(s)["userns"]);
+  EXPECT_TRUE(Layers(s)["keyring"]);
+}
+
+TEST(LinuxIsolationStatusTest, TheKernelsAnswerWinsOverTheRecord) {
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default"}};
+  in.seccomp_mode = 0;  // pid 1 runs without a filter
+  IsolationStatus s = LinuxIsolationStatusOf(in);
+  EXPECT_FALSE(Layers(s)["seccomp"]);
+  EXPECT_FALSE(Layers(s)["userns"]);
+  EXPECT_FALSE(Layers(s)["keyring"]);
+  // A jail made by an older jailwarden: no record, no leaf, no masks.
+  in.backend_state.clear();
+  in.seccomp_mode = 2;
+  in.mountinfo = "612 540 0:62 / / rw - ext4 /dev/vda rw\n";
+  s = LinuxIsolationStatusOf(in);
+  for (const IsolationLayer& l : s.layers) EXPECT_FALSE(l.on) << l.layer;
+  // A record whose text does not parse is not a filter.
+  in.backend_state = {{"seccomp", "default allow:no_such_call"}};
+  EXPECT_FALSE(Layers(LinuxIsolationStatusOf(in))["seccomp"]);
+}
+
+TEST(LinuxIsolationStatusTest, DiskQuotaWithMechanismLimitAndUsage) {
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default"},
+                      {"quota.project", "1247281234"},
+                      {"quota.bytes", "8388608"},
+                      {"quota.fstype", "xfs"}};
+  in.quota_used_bytes = 12288;
+  IsolationStatus s = LinuxIsolationStatusOf(in);
+  EXPECT_TRUE(Layers(s)["disk_quota"]);
+  ASSERT_TRUE(s.disk_quota.has_value());
+  EXPECT_EQ(s.disk_quota->mechanism, "xfs_project");
+  EXPECT_EQ(s.disk_quota->limit_bytes, 8388608u);
+  EXPECT_EQ(s.disk_quota->used_bytes, std::optional<uint64_t>(12288));
+  in.backend_state["quota.fstype"] = "ext4";
+  in.quota_used_bytes.reset();
+  s = LinuxIsolationStatusOf(in);
+  EXPECT_EQ(s.disk_quota->mechanism, "ext4_project");
+  EXPECT_FALSE(s.disk_quota->used_bytes.has_value());
+}
+
+TEST(LinuxIsolationStatusTest, SeccompModeFromProcStatus) {
+  EXPECT_EQ(SeccompModeFromStatus("Name:\tsh\nNoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t1\n"),
+            std::optional<int>(2));
+  EXPECT_EQ(SeccompModeFromStatus("Name:\tsh\nSeccomp:\t0\n"), std::optional<int>(0));
+  EXPECT_EQ(SeccompModeFromStatus("Name:\tsh\n"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace jailwarden::platform
