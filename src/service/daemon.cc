@@ -25,6 +25,7 @@
 #include "jailwarden/version.h"
 #include "service/api_view.h"
 #include "service/http_endpoints.h"
+#include "service/isolation_cache.h"
 #include "service/main_status_cache.h"
 #include "service/rctl_front.h"
 
@@ -42,6 +43,7 @@ struct Daemon::Impl {
   std::unique_ptr<jail::Manager> manager;
   platform::JailRuntime* runtime = nullptr;  // owned by manager
   std::unique_ptr<MainStatusCache> mains;  // command: records, read by maintenance
+  std::unique_ptr<IsolationCache> isolation;  // for /metrics (issue 13)
   std::unique_ptr<Lifecycle> lifecycle;
   std::unique_ptr<Reloader> reloader;
   engine::EventStream events{10000};  // the event log (engine/event_stream.h)
@@ -235,6 +237,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   if (runtime == nullptr) return absl::InternalError("backend has no runtime");
   d.runtime = runtime.get();
   d.mains = std::make_unique<MainStatusCache>(*d.runtime);
+  d.isolation = std::make_unique<IsolationCache>(*d.runtime, absl::Seconds(10));
   JW_ASSIGN_OR_RETURN(d.manager, jail::Manager::Open(mo, std::move(runtime)));
   for (const std::string& name : d.manager->open_report().adopted) {
     LogInfo("jail adopted", {{"jail", name}});
@@ -331,23 +334,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
         std::lock_guard<std::mutex> lock(d.oom_mu);
         oom = d.oom_totals;
       }
-      for (metrics::JailStatus& j : out) {
-        if (auto it = oom.find(j.name); it != oom.end()) j.oom_kills = it->second;
-        if (auto it = health.find(j.name); it != health.end()) {
-          j.healthy = it->second.state == "healthy";
-        }
-        for (const jail::JailRecord& rec : *records) {  // command: (issue 17)
-          if (rec.spec.name != j.name) continue;
-          j.isolation = IsolationOf(*d.runtime, rec);  // issue 13
-          if (std::optional<platform::MainProcessStatus> m = d.mains->Get(rec)) {
-            j.main = metrics::JailStatus::Main{
-                .running = m->running,
-                .restarts = m->restarts,
-                .last_exit_code = m->exited && m->exit_signal == 0 ? m->exit_code : -1,
-                .last_exit_signal = m->exited ? m->exit_signal : 0};
-          }
-        }
-      }
+      AddRunStatus(out, *records, health, oom, *d.mains, *d.isolation);
       return out;
     };
     sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };

@@ -97,6 +97,20 @@ class FakeJailRuntime : public platform::JailRuntime {
     absl::MutexLock l(&mu_);
     return main_status_calls_;
   }
+  // Isolation (issue 13): every layer on, and the calls counted.
+  std::optional<platform::IsolationStatus> Isolation(const platform::JailInstance&) override {
+    absl::MutexLock l(&mu_);
+    ++isolation_calls_;
+    platform::IsolationStatus st;
+    for (const char* layer : platform::kIsolationLayers) {
+      st.layers.push_back(platform::IsolationLayer{.layer = layer, .on = true});
+    }
+    return st;
+  }
+  int IsolationCalls() {
+    absl::MutexLock l(&mu_);
+    return isolation_calls_;
+  }
   absl::StatusOr<platform::MainProcessStatus> StartMain(const platform::JailInstance& inst,
                                                         const platform::ExecRequest&,
                                                         const platform::MainSpec&,
@@ -257,6 +271,7 @@ class FakeJailRuntime : public platform::JailRuntime {
   int64_t next_pid_ ABSL_GUARDED_BY(mu_) = 1000;
   std::map<std::string, platform::MainProcessStatus> mains_ ABSL_GUARDED_BY(mu_);
   int main_status_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int isolation_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace jailwarden::testing

@@ -166,5 +166,20 @@ TEST_F(MainStatusCacheTest, AScrapeDoesNotAskTheSupervisor) {
   EXPECT_EQ(host_->runtime_ptr_->MainStatusCalls(), after_first);
 }
 
+// Issue 13: a scrape reports each jail's isolation layers from a cache
+// that is read at most once per run every 10 s, not once per scrape.
+TEST_F(MainStatusCacheTest, AScrapeReadsIsolationOncePerRun) {
+  Start(absl::Hours(1), true);
+  ASSERT_FALSE(daemon_->ports().empty());
+  const int port = daemon_->ports().front();
+  const int before = host_->runtime_ptr_->IsolationCalls();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(HttpGet(port, "/metrics"),
+                HasSubstr("jailwarden_jail_isolation{name=\"web\",layer=\"seccomp\"} 1"));
+  }
+  // web and db run: one read each, for all ten scrapes.
+  EXPECT_EQ(host_->runtime_ptr_->IsolationCalls() - before, 2);
+}
+
 }  // namespace
 }  // namespace jailwarden::service
