@@ -57,6 +57,38 @@ int RunValidateVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   return errors.empty() ? EX_OK : EX_CONFIG;
 }
 
+namespace {
+
+// What apply and set print of the daemon's answer: a refused policy
+// (InvalidArgument: the loader's errors, with "jailwarden VERB: " first
+// when `prefix_refusal`) exits 78; otherwise the changes ("no changes")
+// and each failure, exit 1 if any failed. --json prints the body instead.
+int ReportApply(CommandContext& ctx, const ConnectionFlags& flags, api::Client& client,
+                const absl::StatusOr<api::ApplyResult>& r, const char* verb,
+                bool prefix_refusal) {
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      if (prefix_refusal) ctx.err << "jailwarden " << verb << ": ";
+      ctx.err << r.status().message() << "\n";
+      if (flags.json) PrintJson(ctx, client.last_body());
+      return EX_CONFIG;
+    }
+    return Fail(ctx, verb, r.status());
+  }
+  if (flags.json) {
+    PrintJson(ctx, client.last_body());
+  } else {
+    ctx.out << (r->diff.empty() ? "no changes\n" : r->diff);
+    if (!r->diff.empty() && r->diff.back() != '\n') ctx.out << "\n";
+    for (const std::string& f : r->failures) {
+      ctx.err << "jailwarden " << verb << ": " << f << "\n";
+    }
+  }
+  return r->failures.empty() ? EX_OK : 1;
+}
+
+}  // namespace
+
 int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   CLI::App app(
       "Replace the daemon's running policy by FILE (as SIGHUP does with the "
@@ -91,25 +123,8 @@ int RunApplyVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "apply", client.status());
-  absl::StatusOr<api::ApplyResult> r = client->Apply(*text, file, dry_run);
-  if (!r.ok()) {
-    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
-      ctx.err << r.status().message() << "\n";
-      if (flags.json) PrintJson(ctx, client->last_body());
-      return EX_CONFIG;
-    }
-    return Fail(ctx, "apply", r.status());
-  }
-  if (flags.json) {
-    PrintJson(ctx, client->last_body());
-  } else {
-    ctx.out << (r->diff.empty() ? "no changes\n" : r->diff);
-    if (!r->diff.empty() && r->diff.back() != '\n') ctx.out << "\n";
-    for (const std::string& f : r->failures) {
-      ctx.err << "jailwarden apply: " << f << "\n";
-    }
-  }
-  return r->failures.empty() ? EX_OK : 1;
+  const absl::StatusOr<api::ApplyResult> r = client->Apply(*text, file, dry_run);
+  return ReportApply(ctx, flags, *client, r, "apply", /*prefix_refusal=*/false);
 }
 
 int RunSetVerb(const std::vector<std::string>& args, CommandContext& ctx) {
@@ -150,25 +165,8 @@ int RunSetVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   }
   absl::StatusOr<api::Client> client = MakeClient(flags);
   if (!client.ok()) return Fail(ctx, "set", client.status());
-  absl::StatusOr<api::ApplyResult> r = client->SetJailKeys(name, keys, dry_run);
-  if (!r.ok()) {
-    if (r.status().code() == absl::StatusCode::kInvalidArgument) {
-      ctx.err << "jailwarden set: " << r.status().message() << "\n";
-      if (flags.json) PrintJson(ctx, client->last_body());
-      return EX_CONFIG;
-    }
-    return Fail(ctx, "set", r.status());
-  }
-  if (flags.json) {
-    PrintJson(ctx, client->last_body());
-  } else {
-    ctx.out << (r->diff.empty() ? "no changes\n" : r->diff);
-    if (!r->diff.empty() && r->diff.back() != '\n') ctx.out << "\n";
-    for (const std::string& f : r->failures) {
-      ctx.err << "jailwarden set: " << f << "\n";
-    }
-  }
-  return r->failures.empty() ? EX_OK : 1;
+  const absl::StatusOr<api::ApplyResult> r = client->SetJailKeys(name, keys, dry_run);
+  return ReportApply(ctx, flags, *client, r, "set", /*prefix_refusal=*/true);
 }
 
 int RunMkrootVerb(const std::vector<std::string>& args, CommandContext& ctx) {

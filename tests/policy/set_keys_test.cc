@@ -58,11 +58,12 @@ TEST(SetJailKeysInTextTest, ChangesOneKeyAndKeepsEverythingElse) {
 TEST(SetJailKeysInTextTest, AddsRemovesAndTakesYamlValues) {
   absl::StatusOr<std::string> out = SetJailKeysInText(
       kPolicy, "p.yaml", "web",
-      {{"ip4.addr", "[127.0.0.9]"}, {"depend", ""}, {"host.hostname", "\"w:1\""}});
+      {{"ip4.addr", "[127.0.0.9]"}, {"depend", ""}, {"exec.start", "\"echo w: 1\""}});
   ASSERT_TRUE(out.ok()) << out.status();
   absl::StatusOr<Policy> after = LoadPolicyText(*out, "set");
   ASSERT_TRUE(after.ok()) << after.status() << "\n" << *out;
-  EXPECT_EQ(after->jails[1].spec.hostname, "w:1");
+  ASSERT_EQ(after->jails[1].spec.exec.start.size(), 1u);
+  EXPECT_EQ(after->jails[1].spec.exec.start[0], "echo w: 1");  // quoted: ': ' kept
   EXPECT_THAT(*out, HasSubstr("127.0.0.9"));
   EXPECT_THAT(*out, ::testing::Not(HasSubstr("depend")));
 }

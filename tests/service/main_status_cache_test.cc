@@ -86,6 +86,9 @@ class MainStatusCacheTest : public ::testing::Test {
     if (http) o.listen = {"127.0.0.1:0"};
     o.run_sampler = false;
     o.maintenance_interval = maintenance;
+    // web's command: gets a jailwarden-logd, which outlives a daemon that
+    // leaves its jails running (and would hold the test's stderr open).
+    o.stop_jails_on_exit = true;
     absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(o, *std::move(p), std::move(backend));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = *std::move(d);
