@@ -7,11 +7,8 @@
 # Exit 0 pass, 1 fail, 77 skip (a skip is a failure under CI=true).
 set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-skip() {
-  echo "SKIP: $1"
-  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
-  exit 77
-}
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (containerd runs the runtime as root)"
 for b in containerd ctr containerd-shim-runc-v2 busybox; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
@@ -47,10 +44,6 @@ for a in $("$tmp/rootfs/bin/busybox" --list); do
 done
 c() { timeout 60 ctr --address "$tmp/c.sock" "$@"; }
 R=(--runc-binary "$runtime" --rootfs "$tmp/rootfs")
-fail=0
-check() {
-  if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; fail=1; fi
-}
 check "ctr run --rm echo" hi-from-ctr "$(c run --rm "${R[@]}" t1 /bin/echo hi-from-ctr 2>&1)"
 c run --rm "${R[@]}" t2 /bin/sh -c 'exit 5' >/dev/null 2>&1
 check "exit code passes through" 5 "$?"

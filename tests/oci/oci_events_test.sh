@@ -16,11 +16,8 @@
 # Exit 0 pass, 1 fail, 77 skip (a skip is a failure under CI=true).
 set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-skip() {
-  echo "SKIP: $1"
-  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
-  exit 77
-}
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (the runtime makes namespaces and cgroups)"
 for b in busybox python3; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
@@ -38,13 +35,6 @@ trap cleanup EXIT
 mkdir -p "$tmp/b/rootfs/bin" "$tmp/b/rootfs/"{proc,dev,sys,tmp}
 cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
 for a in sh sleep; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; fail=1; fi
-}
-contains() {  # contains NAME NEEDLE HAYSTACK
-  if [[ $3 == *"$2"* ]]; then echo "ok   $1"; else echo "FAIL $1: '$2' not in '$3'"; fail=1; fi
-}
 limit=$((48 * 1024 * 1024))
 # A container that burns CPU in a loop of shell arithmetic, so its cpu
 # total grows between two calls.

@@ -14,11 +14,8 @@
 # Exit 0 pass, 1 fail, 77 skip (a skip is a failure under CI=true).
 set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-skip() {
-  echo "SKIP: $1"
-  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
-  exit 77
-}
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (the runtime makes namespaces and cgroups)"
 for b in busybox python3; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
@@ -39,13 +36,6 @@ mkdir -p "$tmp/b/rootfs/bin" "$tmp/hooks"
 cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
 for a in sh sleep echo true; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
 mkdir -p "$tmp/b/rootfs/"{proc,dev,sys,tmp}
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; fail=1; fi
-}
-contains() {  # contains NAME NEEDLE HAYSTACK
-  if [[ $3 == *"$2"* ]]; then echo "ok   $1"; else echo "FAIL $1: '$2' not in '$3'"; fail=1; fi
-}
 # config ARGS_JSON [HOOKS_JSON]: the bundle's config.json.
 config() {
   python3 - "$tmp/b/config.json" "$1" "${2:-{\}}" <<'PY'

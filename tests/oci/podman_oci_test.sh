@@ -10,11 +10,8 @@
 # Exit 0 pass, 1 fail, 77 skip (a skip is a failure under CI=true).
 set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # the name, not its target
-skip() {
-  echo "SKIP: $1"
-  if [[ ${CI:-} == true ]]; then echo "(CI=true: a skip is a failure)"; exit 1; fi
-  exit 77
-}
+# shellcheck source=checks.sh
+source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (podman runs jailwarden-oci as root)"
 for b in podman conmon busybox script; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
@@ -46,13 +43,6 @@ done
 mkdir -p "$tmp/rootfs/"{etc,proc,dev,sys,tmp}
 rootfs=$tmp/rootfs
 O=(--cgroups=no-conmon --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none)
-fail=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: want '$2', got '$3'"; fail=1; fi
-}
-contains() {  # contains NAME NEEDLE HAYSTACK
-  if [[ $3 == *"$2"* ]]; then echo "ok   $1"; else echo "FAIL $1: '$2' not in '$3'"; fail=1; fi
-}
 
 check "run --rm echo hi" hi "$(pm run --rm "${O[@]}" --rootfs "$rootfs" /bin/echo hi 2>&1)"
 pm run --rm "${O[@]}" --rootfs "$rootfs" /bin/sh -c 'exit 42' >/dev/null 2>&1
