@@ -74,6 +74,18 @@ poll() {
   done
 }
 prop() { c systemctl show -p "$1" --value jailwarden.service; }
+# The policies of both tests run jails jwa and jwb.
+# adopted MAINPID: the daemon with this pid logged adopting both.
+adopted() {
+  local j out
+  out=$(c journalctl -q --no-pager -o cat _PID="$1")
+  for j in jwa jwb; do grep -q "jail adopted.*$j" <<<"$out" || return 1; done
+}
+# ready_again OLD_MAINPID: active again, with a new main pid that said READY.
+ready_again() {
+  local m; m=$(prop MainPID)
+  [[ $(prop ActiveState) == active && $m != 0 && $m != "$1" && $(prop StatusText) == ready* ]]
+}
 
 # The .deb, built from `build` into $tmp/deb; sets `deb`.
 container_build_deb() {

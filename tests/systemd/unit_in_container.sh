@@ -119,15 +119,6 @@ check_jails() {  # check_jails WHEN
   done
 }
 check_jails "after start"
-adopted() {  # adopted MAINPID: the daemon with this pid logged both adoptions
-  local j out
-  out=$(c journalctl -q --no-pager -o cat _PID="$1")
-  for j in jwa jwb; do grep -q "jail adopted.*$j" <<<"$out" || return 1; done
-}
-ready_again() {  # ready_again OLD_MAINPID
-  local m; m=$(prop MainPID)
-  [[ $(prop ActiveState) == active && $m != 0 && $m != "$1" && $(prop StatusText) == ready* ]]
-}
 
 # --- restart
 main=$(prop MainPID)
