@@ -84,6 +84,22 @@ class CostlyReads {
   int64_t kept_ns_ = 0;
 };
 
+// The resources the costly files give on v1 and v2 alike (memoryuse,
+// swapuse and the four I/O counters): the mask both readers hand to
+// CostlyReads.
+inline const ResourceMask& CostlyResources() {
+  static const ResourceMask mask = [] {
+    ResourceMask m;
+    using rctl::Resource;
+    for (Resource r : {Resource::kMemoryuse, Resource::kSwapuse, Resource::kReadbps,
+                       Resource::kWritebps, Resource::kReadiops, Resource::kWriteiops}) {
+      m.set(rctl::Index(r));
+    }
+    return m;
+  }();
+  return mask;
+}
+
 // CLOCK_MONOTONIC in ns (the vDSO: no syscall).
 int64_t MonotonicNowNs();
 

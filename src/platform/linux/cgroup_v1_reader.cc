@@ -53,7 +53,7 @@ class V1JailFiles : public CgroupJailFiles {
     }
     const int64_t now_ns = MonotonicNowNs();
     if (!costly_.Due(now_ns)) {
-      costly_.Replay(out, CostlyMask());
+      costly_.Replay(out, CostlyResources());
       return absl::OkStatus();
     }
     if (memory_stat_.is_open()) {
@@ -85,7 +85,7 @@ class V1JailFiles : public CgroupJailFiles {
       Set(out, Resource::kReadiops, ops->read, true);
       Set(out, Resource::kWriteiops, ops->write, true);
     }
-    costly_.Keep(out, CostlyMask(), now_ns);
+    costly_.Keep(out, CostlyResources(), now_ns);
     return absl::OkStatus();
   }
 
@@ -95,19 +95,6 @@ class V1JailFiles : public CgroupJailFiles {
   ResourceMask present_;
 
  private:
-  // memory.stat and blkio, read through CostlyReads.
-  static const ResourceMask& CostlyMask() {
-    static const ResourceMask mask = [] {
-      ResourceMask m;
-      for (Resource r : {Resource::kMemoryuse, Resource::kSwapuse, Resource::kReadbps,
-                         Resource::kWritebps, Resource::kReadiops, Resource::kWriteiops}) {
-        m.set(Index(r));
-      }
-      return m;
-    }();
-    return mask;
-  }
-
   CostlyReads costly_;
   static void Set(RawUsage& out, Resource r, int64_t value, bool cumulative) {
     out.value[Index(r)] = value;

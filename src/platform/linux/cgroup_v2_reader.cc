@@ -46,7 +46,7 @@ class V2JailFiles : public CgroupJailFiles {
     }
     const int64_t now_ns = MonotonicNowNs();
     if (!costly_.Due(now_ns)) {
-      costly_.Replay(out, CostlyMask());
+      costly_.Replay(out, CostlyResources());
       return absl::OkStatus();
     }
     if (memory_stat_.is_open()) {
@@ -78,7 +78,7 @@ class V2JailFiles : public CgroupJailFiles {
       Set(out, Resource::kReadiops, io->ops.read, true);
       Set(out, Resource::kWriteiops, io->ops.write, true);
     }
-    costly_.Keep(out, CostlyMask(), now_ns);
+    costly_.Keep(out, CostlyResources(), now_ns);
     return absl::OkStatus();
   }
 
@@ -88,19 +88,6 @@ class V2JailFiles : public CgroupJailFiles {
   ResourceMask present_;
 
  private:
-  // memory.stat, memory.swap.current and io.stat, read through CostlyReads.
-  static const ResourceMask& CostlyMask() {
-    static const ResourceMask mask = [] {
-      ResourceMask m;
-      for (Resource r : {Resource::kMemoryuse, Resource::kSwapuse, Resource::kReadbps,
-                         Resource::kWritebps, Resource::kReadiops, Resource::kWriteiops}) {
-        m.set(Index(r));
-      }
-      return m;
-    }();
-    return mask;
-  }
-
   CostlyReads costly_;
 };
 
