@@ -22,32 +22,12 @@
 #include "gtest/gtest.h"
 #include "jailwarden/platform/linux/capabilities.h"
 #include "jailwarden/platform/linux/seccomp.h"
+#include "platform/seccomp_under_filter.h"
 
 namespace jailwarden::platform {
 namespace {
 
-// `body`'s return value from a forked child under the filter of `s`.
-int UnderFilter(const SeccompSettings& s, const std::function<int()>& body) {
-  std::vector<sock_filter> program;
-  std::string error;
-  if (!BuildSeccompFilter(s, &program, &error)) {
-    ADD_FAILURE() << error;
-    return -1;
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (geteuid() != 0) {
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    }
-    if (InstallSeccompFilter(program) != 0) {
-      _exit(100);
-    }
-    _exit(body());
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using seccomp_test::UnderFilter;
 
 // A scratch file of the test's own: the set ioctls are only ever tried on
 // it, with the values it already has.

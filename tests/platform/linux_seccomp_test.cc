@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "jailwarden/platform/linux/capabilities.h"
 #include "jailwarden/platform/linux/seccomp.h"
+#include "platform/seccomp_under_filter.h"
 #include "platform/linux/init_config.h"
 
 namespace jailwarden::platform {
@@ -155,31 +156,7 @@ TEST(SeccompTest, BuildFailsForAnUnknownName) {
   EXPECT_THAT(error, HasSubstr("nosuchcall"));
 }
 
-// Runs `body` in a forked child under the filter built from `s`; returns
-// the child's exit code (body's return value), or -1.
-int UnderFilter(const SeccompSettings& s, const std::function<int()>& body) {
-  std::vector<sock_filter> program;
-  std::string error;
-  if (!BuildSeccompFilter(s, &program, &error)) {
-    ADD_FAILURE() << error;
-    return -1;
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Without root the test runs with no_new_privs, which seccomp(2) then
-    // needs; as root it keeps the production path (CAP_SYS_ADMIN).
-    if (geteuid() != 0) {
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    }
-    if (InstallSeccompFilter(program) != 0) {
-      _exit(100);
-    }
-    _exit(body());
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using seccomp_test::UnderFilter;
 
 // errno of a failed call, 0 if it succeeded.
 int Errno(long rc) { return rc < 0 ? errno : 0; }
