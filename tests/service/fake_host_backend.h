@@ -14,6 +14,10 @@
 #include "fakes/fake_jail_runtime.h"
 #include "fakes/fake_usage_reader.h"
 #include "jailwarden/rctl/kernel_form.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jailwarden/policy/policy.h"
+#include "jailwarden/service/daemon.h"
 #include "jailwarden/service/host_backend.h"
 
 namespace jailwarden::service::testing_support {
@@ -112,5 +116,18 @@ class FakeHostBackend : public HostBackend {
  private:
   std::unique_ptr<::jailwarden::testing::FakeJailRuntime> runtime_;
 };
+
+// A Daemon over a FakeHostBackend from `policy`, as `serve` makes it when
+// the policy was read from `config_path` ("" for policy text): no HTTP, no
+// sampler, no maintenance pass within a test.
+inline absl::StatusOr<std::unique_ptr<Daemon>> StartScriptedDaemon(policy::Policy policy,
+                                                                   std::string config_path = "") {
+  DaemonOptions o;
+  o.config_path = std::move(config_path);
+  o.serve_http = false;
+  o.run_sampler = false;
+  o.maintenance_interval = absl::Hours(1);
+  return Daemon::Start(o, std::move(policy), std::make_unique<FakeHostBackend>());
+}
 
 }  // namespace jailwarden::service::testing_support

@@ -25,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing_support::FakeHostBackend;
+using testing_support::StartScriptedDaemon;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
@@ -61,13 +62,7 @@ class PolicyRecordTest : public ::testing::Test {
     daemon_.reset();
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config_);
     if (!p.ok()) return p.status();
-    DaemonOptions o;
-    o.config_path = config_;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), std::make_unique<FakeHostBackend>());
+    absl::StatusOr<std::unique_ptr<Daemon>> d = StartScriptedDaemon(*std::move(p), config_);
     if (!d.ok()) return d.status();
     daemon_ = *std::move(d);
     return absl::OkStatus();

@@ -27,6 +27,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using testing_support::FakeHostBackend;
+using testing_support::StartScriptedDaemon;
 
 // db and web (web depends on db) always; cache when CACHE is kept.
 constexpr char kPolicy[] = R"(server:
@@ -85,12 +86,7 @@ class RecoveryTest : public ::testing::Test {
     daemon_.reset();
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "test.yaml");
     if (!p.ok()) return p.status();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), std::make_unique<FakeHostBackend>());
+    absl::StatusOr<std::unique_ptr<Daemon>> d = StartScriptedDaemon(*std::move(p));
     if (!d.ok()) return d.status();
     daemon_ = *std::move(d);
     return absl::OkStatus();

@@ -29,6 +29,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing_support::FakeHostBackend;
+using testing_support::StartScriptedDaemon;
 
 constexpr char kToken[] = "set-keys-token-0123456789abcdef";
 
@@ -76,13 +77,7 @@ class SetJailKeysTest : public ::testing::Test {
     StopAll();
     absl::StatusOr<policy::Policy> p = policy::LoadPolicyFile(config_);
     if (!p.ok()) return p.status();
-    DaemonOptions o;
-    o.config_path = config_;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), std::make_unique<FakeHostBackend>());
+    absl::StatusOr<std::unique_ptr<Daemon>> d = StartScriptedDaemon(*std::move(p), config_);
     if (!d.ok()) return d.status();
     daemon_ = *std::move(d);
     api::ApiServerOptions ao;
