@@ -19,9 +19,14 @@ done
 tmp=$(mktemp -d /tmp/jw-oci-test.XXXXXX)
 export CONTAINERS_CONF=/dev/null
 mkdir -p "$tmp/tmp"
+# timeout(1) puts its command in a process group of its own; under a
+# terminal that group is in the background, and podman's tcsetattr on the
+# pty then stops it with SIGTTOU (state T) unless its signal proxy happens
+# to be installed first. PM_FOREGROUND=1 keeps podman in the terminal's
+# foreground group for the run -it step.
 cat >"$tmp/pm.sh" <<PM
 #!/bin/sh
-exec timeout 120 podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs \\
+exec timeout \${PM_FOREGROUND:+--foreground} 120 podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs \\
   --cgroup-manager cgroupfs --events-backend file --tmpdir "$tmp/tmp" \\
   --runtime "$runtime" "\$@"
 PM
@@ -111,7 +116,7 @@ check "rm -f: the container's cgroup is gone" no "$([[ -d $cg ]] && echo yes || 
 # The size reaches the pty through conmon after start (podman 4.3 sends no
 # consoleSize; docs/oci.md): the process waits for it, at most 5 s, and
 # the check below still wants exactly 30 100.
-timeout 60 script -qec "stty rows 30 cols 100; $tmp/pm.sh run --rm -it ${O[*]} \
+timeout 60 script -qec "stty rows 30 cols 100; PM_FOREGROUND=1 $tmp/pm.sh run --rm -it ${O[*]} \
   --rootfs $rootfs /bin/sh -c 'tty; for i in \$(seq 50); do s=\$(stty size 2>/dev/null); \
   [ -n \"\$s\" ] && [ \"\$s\" != \"0 0\" ] && break; sleep 0.1; done; echo \$s'" \
   /dev/null >"$tmp/it.out" 2>&1 &
@@ -120,6 +125,7 @@ for _ in $(seq 550); do kill -0 "$it_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$it_pid" 2>/dev/null; then
   echo "run -it still running after 55 s; its processes:"
   for p in $(ps -eo pid=,args= | awk '/[c]onmon|[j]ailwarden-oci|[p]odman|[s]h -c tty/ && !/make/ {print $1}'); do
+    [[ -r /proc/$p/cmdline ]] || continue
     echo "  $p $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | cut -c1-160)"
     echo "    state $(awk '/^State/ {print $2}' /proc/$p/status 2>/dev/null) wchan $(cat /proc/$p/wchan 2>/dev/null)"
   done
