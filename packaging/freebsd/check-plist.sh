@@ -33,6 +33,7 @@ DESTDIR="$tmp/fbsd" cmake --install "$tmp/proj/build" >/dev/null
   (cd "$tmp/fbsd/usr/local" && find . -type f -o -type l | sed 's|^\./||')
   echo bin/jailwarden                  # src/CMakeLists.txt install(TARGETS)
   echo bin/jailwarden-logd             # src/CMakeLists.txt install(TARGETS)
+  echo bin/jailwarden-supervise        # src/platform/freebsd/CMakeLists.txt (FreeBSD only)
   echo etc/jailwarden.yaml.sample      # port Makefile post-install
   echo share/man/man5/jailwarden.yaml.5.gz   # man/CMakeLists.txt
   echo share/man/man8/jailwarden.8.gz        # man/CMakeLists.txt

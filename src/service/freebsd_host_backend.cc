@@ -245,10 +245,16 @@ absl::Status CheckFreeBsdHost(platform::FreeBsdKernel& kernel) {
 absl::StatusOr<std::unique_ptr<HostBackend>> NewFreeBsdHostBackend(
     platform::FreeBsdKernel& kernel, const FreeBsdBackendOptions& options) {
   if (absl::Status s = CheckFreeBsdHost(kernel); !s.ok()) return s;
-  if (!options.run_dir.empty()) {
-    if (absl::Status s = MakeDirs(options.run_dir, 0700); !s.ok()) return s;
+  FreeBsdBackendOptions o = options;
+  if (!o.run_dir.empty()) {
+    if (absl::Status s = MakeDirs(o.run_dir, 0700); !s.ok()) return s;
+    // command: hosts' sockets and records (issue 17), beside the rules.
+    if (o.runtime.main_dir.empty()) o.runtime.main_dir = StrCat(o.run_dir, "/main");
   }
-  return std::unique_ptr<HostBackend>(new FreeBsdHostBackend(kernel, options));
+  if (!o.runtime.main_dir.empty()) {
+    if (absl::Status s = MakeDirs(o.runtime.main_dir, 0700); !s.ok()) return s;
+  }
+  return std::unique_ptr<HostBackend>(new FreeBsdHostBackend(kernel, o));
 }
 
 }  // namespace jailwarden::service

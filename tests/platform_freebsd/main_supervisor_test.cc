@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -59,8 +60,22 @@ class FreeBsdMainTest : public ::testing::Test {
     return last;
   }
 
+  static std::string TempDir() {
+    char dir[] = "/tmp/jw-fbmain-XXXXXX";
+    return mkdtemp(dir) != nullptr ? std::string(dir) : std::string();
+  }
+  static FreeBsdJailRuntimeOptions Options(const std::string& main_dir) {
+    FreeBsdJailRuntimeOptions o;
+    o.main_dir = main_dir;  // the hosts' sockets and records (main_host.h)
+    return o;
+  }
+  void TearDown() override {
+    if (!main_dir_.empty()) (void)std::system(StrCat("rm -rf '", main_dir_, "'").c_str());
+  }
+
+  std::string main_dir_ = TempDir();
   FakeFreeBsdKernel kernel_;
-  FreeBsdJailRuntime runtime_{kernel_};
+  FreeBsdJailRuntime runtime_{kernel_, Options(main_dir_)};
   JailSpec spec_;
   JailInstance inst_;
   MainSpec main_;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -18,10 +19,13 @@
 #include <vector>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/freebsd/main_host.h"
 #include "platform/freebsd/jail8_forms.h"
-#include "platform/freebsd/main_supervisor.h"
+#include "platform/freebsd/main_host_wire.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -43,27 +47,101 @@ bool IsPseudoParameter(std::string_view name) {
 
 FreeBsdJailRuntime::FreeBsdJailRuntime(FreeBsdKernel& kernel,
                                        FreeBsdJailRuntimeOptions options)
-    : kernel_(kernel),
-      options_(std::move(options)),
-      mains_(std::make_unique<FreeBsdMainSupervisor>(kernel)) {}
+    : kernel_(kernel), options_(std::move(options)), launcher_(options_.main_launcher) {
+  if (launcher_ == nullptr) {
+#if defined(__FreeBSD__)
+    absl::StatusOr<std::string> binary = SpawningMainLauncher::Find();
+    if (binary.ok()) {
+      launcher_ = std::make_shared<SpawningMainLauncher>(*binary);
+    } else {
+      LogWarning("command: cannot be supervised",
+                 {{"error", std::string(binary.status().message())}});
+    }
+#else
+    launcher_ = std::make_shared<InProcessMainLauncher>(kernel_);
+#endif
+  }
+}
 
 FreeBsdJailRuntime::~FreeBsdJailRuntime() = default;
+
+std::string FreeBsdJailRuntime::MainSocket(const std::string& jail) const {
+  return StrCat(options_.main_dir, "/", jail, ".sock");
+}
+
+std::string FreeBsdJailRuntime::MainRecord(const std::string& jail) const {
+  return StrCat(options_.main_dir, "/", jail, ".status");
+}
+
+absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::AskMain(const std::string& jail,
+                                                              const char* verb,
+                                                              absl::Duration timeout) {
+  if (options_.main_dir.empty()) {
+    return absl::UnavailableError("no directory for main process hosts");
+  }
+  MainWireMessage m;
+  m.verb = verb;
+  return AskMainHost(MainSocket(jail), m, {}, timeout);
+}
 
 absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::StartMain(const JailInstance& instance,
                                                                 const ExecRequest& request,
                                                                 const MainSpec& spec,
                                                                 const std::string& user) {
-  return mains_->Start(instance.ref.name, static_cast<int>(instance.ref.jid), request, spec,
-                       user);
+  const std::string& jail = instance.ref.name;
+  if (options_.main_dir.empty()) {
+    return absl::FailedPreconditionError("no directory for main process hosts (main_dir)");
+  }
+  if (launcher_ == nullptr) {
+    return absl::FailedPreconditionError("jailwarden-supervise not found");
+  }
+  JW_RETURN_IF_ERROR(launcher_->Launch(jail, MainSocket(jail), MainRecord(jail)));
+  MainStartRequest r;
+  r.jail = jail;
+  r.jid = static_cast<int>(instance.ref.jid);
+  r.user = user;
+  r.spec = spec;
+  r.argv = request.argv;
+  r.env = request.env;
+  r.clean_env = request.clean_env;
+  std::vector<int> fds;
+  for (auto [fd, has] : {std::pair{request.stdin_fd, &r.has_stdin},
+                         std::pair{request.stdout_fd, &r.has_stdout},
+                         std::pair{request.stderr_fd, &r.has_stderr}}) {
+    if (fd >= 0) {
+      fds.push_back(fd);
+      *has = true;
+    }
+  }
+  return AskMainHost(MainSocket(jail), EncodeStart(r), fds, absl::Seconds(10));
 }
 
 absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::MainStatus(const JailInstance& instance) {
-  return mains_->Status(static_cast<int>(instance.ref.jid));
+  absl::StatusOr<MainProcessStatus> st = AskMain(instance.ref.name, "status", absl::Seconds(2));
+  if (st.ok() || st.status().code() != absl::StatusCode::kUnavailable) return st;
+  // The host is gone: its last record, the exit it saw last.
+  absl::StatusOr<std::string> text = ReadFile(MainRecord(instance.ref.name), kMainWireMax);
+  if (!text.ok()) {
+    return absl::FailedPreconditionError(StrCat("jail ", instance.ref.name,
+                                                " has no main process (",
+                                                std::string(st.status().message()), ")"));
+  }
+  absl::StatusOr<MainWireMessage> m = DecodeMainWire(*text);
+  if (!m.ok()) return st;
+  return DecodeAnswer(*m);
 }
 
 absl::StatusOr<MainProcessStatus> FreeBsdJailRuntime::StopMain(const JailInstance& instance,
                                                                absl::Duration timeout) {
-  return mains_->Stop(static_cast<int>(instance.ref.jid), timeout);
+  if (options_.main_dir.empty()) {
+    return absl::FailedPreconditionError("no directory for main process hosts (main_dir)");
+  }
+  MainWireMessage m;
+  m.verb = "stop";
+  m.fields = {{"timeout_ns", StrCat(absl::ToInt64Nanoseconds(
+                                 std::max(timeout, absl::ZeroDuration())))}};
+  return AskMainHost(MainSocket(instance.ref.name), m, {},
+                     std::max(timeout, absl::ZeroDuration()) + absl::Seconds(10));
 }
 
 absl::StatusOr<std::vector<JailParam>> FreeBsdJailRuntime::CreateParams(
@@ -252,7 +330,7 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
   if (kernel_.JailGetv(0, params) < 0) {
     const int e = errno;
     if (e == ENOENT) {  // already gone
-      mains_->Forget(static_cast<int>(instance.ref.jid));
+      (void)AskMain(instance.ref.name, "quit", absl::Seconds(2));
       return absl::OkStatus();
     }
     return ErrnoStatus(e, StrCat("jail_getv(jid=", instance.ref.jid, "): ",
@@ -263,7 +341,7 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
                {{"jail", instance.ref.name},
                 {"jid", StrCat(instance.ref.jid)},
                 {"now", params[1].value.value_or("")}});
-    mains_->Forget(static_cast<int>(instance.ref.jid));  // ours is gone
+    (void)AskMain(instance.ref.name, "quit", absl::Seconds(2));  // ours is gone
     return absl::OkStatus();
   }
   if (kernel_.JailRemove(static_cast<int>(instance.ref.jid)) != 0) {
@@ -273,7 +351,7 @@ absl::Status FreeBsdJailRuntime::Remove(JailInstance& instance) {
     }
   }
   instance.backend_state.erase(kStateTempPersist);
-  mains_->Forget(static_cast<int>(instance.ref.jid));
+  (void)AskMain(instance.ref.name, "quit", absl::Seconds(2));
   return absl::OkStatus();
 }
 
@@ -297,7 +375,11 @@ absl::StatusOr<bool> FreeBsdJailRuntime::Adopt(JailInstance& instance) {
 absl::Status FreeBsdJailRuntime::ClearPersist(JailInstance& instance) {
   auto it = instance.backend_state.find(kStateTempPersist);
   if (it == instance.backend_state.end()) return absl::OkStatus();
-  if (mains_->Holds(static_cast<int>(instance.ref.jid))) return absl::OkStatus();
+  // A configured main process holds the jail between its restarts.
+  if (absl::StatusOr<MainProcessStatus> m = AskMain(instance.ref.name, "status", absl::Seconds(2));
+      m.ok() && m->configured) {
+    return absl::OkStatus();
+  }
   // clear_persist: jail_setv(JAIL_UPDATE, "jid", jid, "nopersist", NULL).
   const int r = kernel_.JailSetv(
       kJailUpdate, {{"jid", StrCat(instance.ref.jid)}, {"nopersist", std::nullopt}});

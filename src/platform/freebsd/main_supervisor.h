@@ -3,7 +3,10 @@
 // FreeBsdMainSupervisor: the supervised main processes (`command:`, issue
 // 17) of the FreeBSD backend's jails. A FreeBSD jail has no pid 1 of
 // jailwarden's (jail(8) and jexec(8) enter a jail with jail_attach in a
-// forked child), so the daemon supervises: it starts the main process with
+// forked child), so a host process supervises: FreeBsdMainHost
+// (jailwarden/platform/freebsd/main_host.h, the process
+// jailwarden-supervise on FreeBSD, one per jail, outliving the daemon)
+// runs this class. It starts the main process with
 // FreeBsdKernel::SpawnMain (its own process group, as exec.jail_user,
 // looked up in the jail), reaps it with WaitChild on its own thread and
 // restarts it with the policy jailwarden-init follows on Linux
@@ -15,10 +18,6 @@
 // configured the jail is held (FreeBsdJailRuntime keeps jail(8)'s
 // temporary persist), so a jail whose command is between restarts does not
 // vanish.
-//
-// Unlike Linux's, the record lives in the daemon: after a daemon restart
-// an adopted jail's main process runs on unsupervised and Status answers
-// FailedPrecondition until the jail is restarted (NOT_RUN_ON_FREEBSD.md).
 //
 // What a jail's root can do: kill or stop the main process (it is
 // restarted per policy, counted, and the limit bounds the restarts), make

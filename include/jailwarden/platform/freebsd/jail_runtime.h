@@ -47,12 +47,21 @@
 
 namespace jailwarden::platform {
 
-class FreeBsdMainSupervisor;  // src/platform/freebsd/main_supervisor.h
+class FreeBsdMainLauncher;  // jailwarden/platform/freebsd/main_host.h
 
 struct FreeBsdJailRuntimeOptions {
   std::string ifconfig = "/sbin/ifconfig";  // _PATH_IFCONFIG
   int default_devfs_ruleset = 4;            // devfsrules_jail
   Clock* clock = nullptr;                   // for `started`; null = wall clock
+  // command: (issue 17): each jail's main-process host binds
+  // <main_dir>/<name>.sock and keeps its record in <main_dir>/<name>.status
+  // (main_host.h). Absolute, 0700, outside every jail. Empty: StartMain
+  // answers FailedPrecondition.
+  std::string main_dir;
+  // Starts the hosts. Null: SpawningMainLauncher (jailwarden-supervise)
+  // on FreeBSD; elsewhere an InProcessMainLauncher over the runtime's
+  // kernel (only the fake runs there), which ends with the runtime.
+  std::shared_ptr<FreeBsdMainLauncher> main_launcher;
 };
 
 class FreeBsdJailRuntime final : public JailRuntime {
@@ -90,10 +99,13 @@ class FreeBsdJailRuntime final : public JailRuntime {
   // holds the jail, as jailwarden-init does on Linux.
   absl::Status ClearPersist(JailInstance& instance) override;
 
-  // command: (issue 17), supervised by the daemon (FreeBsdMainSupervisor:
-  // jexec-style starts as exec.jail_user, restarts per policy, the record
-  // of exits). Errors: FailedPrecondition (one is running already; for
-  // MainStatus/StopMain: none this daemon started), the spawn's errno.
+  // command: (issue 17), supervised by the jail's host process
+  // (main_host.h: launched if none answers at <main_dir>/<name>.sock),
+  // which outlives the daemon; a daemon restarted after a kill -9 finds it
+  // at the same socket. MainStatus falls back to the host's last written
+  // record when the host is gone. Errors: FailedPrecondition (no
+  // main_dir; one is running already; none started: no host and no
+  // record), the host's start error, the spawn's errno.
   absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& instance,
                                               const ExecRequest& request, const MainSpec& spec,
                                               const std::string& user) override;
@@ -120,7 +132,12 @@ class FreeBsdJailRuntime final : public JailRuntime {
 
   FreeBsdKernel& kernel_;
   FreeBsdJailRuntimeOptions options_;
-  std::unique_ptr<FreeBsdMainSupervisor> mains_;
+  std::string MainSocket(const std::string& jail) const;
+  std::string MainRecord(const std::string& jail) const;
+  // Asks the jail's host `verb` (status, quit); Unavailable when none.
+  absl::StatusOr<MainProcessStatus> AskMain(const std::string& jail, const char* verb,
+                                            absl::Duration timeout);
+  std::shared_ptr<FreeBsdMainLauncher> launcher_;
 };
 
 }  // namespace jailwarden::platform
