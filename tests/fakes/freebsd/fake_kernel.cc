@@ -54,6 +54,10 @@ void FakeFreeBsdKernel::SetCommandHandler(CommandHandler handler) {
   absl::MutexLock lock(&mu_);
   handler_ = std::move(handler);
 }
+void FakeFreeBsdKernel::SetMainHandler(MainHandler handler) {
+  absl::MutexLock lock(&mu_);
+  main_handler_ = std::move(handler);
+}
 void FakeFreeBsdKernel::FailNext(Call call, int errnum, std::string errmsg,
                                  int count) {
   absl::MutexLock lock(&mu_);

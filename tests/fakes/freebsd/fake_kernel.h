@@ -113,6 +113,10 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   // call back into the kernel (e.g. AddProcess for a daemon exec.start
   // leaves running). Runs without the fake's lock held.
   using CommandHandler = std::function<int(const FakeCommand&)>;
+  // Called when SpawnMain has started a main process `pid`, without the
+  // lock held, with the request's fds in `cmd`: what the program does at
+  // start (write to its stdout, exit at once through ExitProcessWithCode).
+  using MainHandler = std::function<void(pid_t pid, const FakeCommand& cmd)>;
 
   // The pid the daemon itself has (host, root).
   static constexpr pid_t kSelfPid = 100;
@@ -128,6 +132,7 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   void AddInterface(const std::string& name);
   void MarkPathMissing(const std::string& path);  // nmount/jail path ENOENT
   void SetCommandHandler(CommandHandler handler);
+  void SetMainHandler(MainHandler handler);
   // The next `count` calls of `call` fail with `errnum` (and `errmsg` for
   // jail calls) before doing anything.
   void FailNext(Call call, int errnum, std::string errmsg = "", int count = 1);
@@ -274,6 +279,7 @@ class FakeFreeBsdKernel : public FreeBsdKernel {
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
   int racct_calls_ ABSL_GUARDED_BY(mu_) = 0;
   CommandHandler handler_ ABSL_GUARDED_BY(mu_);
+  MainHandler main_handler_ ABSL_GUARDED_BY(mu_);
   std::map<pid_t, std::string> main_children_ ABSL_GUARDED_BY(mu_);  // pid -> user
   std::map<pid_t, int> ended_children_ ABSL_GUARDED_BY(mu_);  // pid -> wait status
 };

@@ -130,14 +130,29 @@ int FakeFreeBsdKernel::SpawnCommand(int jid, const ExecRequest& request,
 
 int FakeFreeBsdKernel::SpawnMain(int jid, const ExecRequest& request, const std::string& user,
                                  pid_t& pid) {
-  absl::MutexLock lock(&mu_);
-  LogLocked(StrCat("spawn-main(jid=", jid, ", user=", user, ") ", Join(request.argv, " ")));
-  int fault = 0;
-  if (TakeFaultLocked(Call::kRunCommand, fault)) return FailLocked(fault);
-  if (request.argv.empty()) return FailLocked(ENOENT);
-  if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
-  pid = NewProcessLocked(jid, 0, 0, Basename(request.argv[0]), "default");
-  main_children_[pid] = user;
+  MainHandler handler;
+  FakeCommand cmd;
+  {
+    absl::MutexLock lock(&mu_);
+    LogLocked(StrCat("spawn-main(jid=", jid, ", user=", user, ") ", Join(request.argv, " ")));
+    int fault = 0;
+    if (TakeFaultLocked(Call::kRunCommand, fault)) return FailLocked(fault);
+    if (request.argv.empty()) return FailLocked(ENOENT);
+    if (jid != 0 && !prisons_.contains(jid)) return FailLocked(EINVAL);
+    pid = NewProcessLocked(jid, 0, 0, Basename(request.argv[0]), "default");
+    main_children_[pid] = user;
+    handler = main_handler_;
+  }
+  if (handler) {
+    cmd.jid = jid;
+    cmd.argv = request.argv;
+    cmd.env = request.env;
+    cmd.clean_env = request.clean_env;
+    cmd.stdin_fd = request.stdin_fd;
+    cmd.stdout_fd = request.stdout_fd;
+    cmd.stderr_fd = request.stderr_fd;
+    handler(pid, cmd);
+  }
   return 0;
 }
 
