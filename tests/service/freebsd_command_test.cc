@@ -60,6 +60,8 @@ class FreeBsdCommandTest : public ::testing::Test {
     daemon_ = *std::move(d);
   }
   void TearDown() override {
+    // Stopped, so the jail's log writer (a real process) ends too.
+    if (daemon_ != nullptr) (void)daemon_->StopJail("web");
     daemon_.reset();
     (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
   }
@@ -121,6 +123,33 @@ TEST_F(FreeBsdCommandTest, OnFailureRestartsAfterAKillAndRecordsTheExit) {
   EXPECT_THAT(kernel_.calls(), Contains(StrCat("kill(", now_pid, ", 15)")));
   EXPECT_FALSE(kernel_.Process(now_pid).has_value());
   EXPECT_FALSE(kernel_.PrisonByName("web").has_value());
+}
+
+TEST_F(FreeBsdCommandTest, BadCommandRestartOrHealthcheckIsRefusedWithItsPlaceAndNothingApplied) {
+  std::optional<platform::MainProcessStatus> m = WebMain();
+  ASSERT_TRUE(m.has_value() && m->running);
+  const int64_t pid = m->pid;
+  std::string text = kPolicy;
+  text.replace(text.find("STATE"), 5, state_);
+  text.replace(text.find("command: [httpd, -f]"), 20, "command: []");
+  text.replace(text.find("restart: on-failure"), 19, "restart: sometimes");
+  text += "    healthcheck: {command: true, retries: 0, on_failure: reboot}\n";
+  kernel_.ClearCalls();
+  absl::StatusOr<api::ApplyResult> r = daemon_->Apply(text, "new.yaml", false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string msg(r.status().message());
+  EXPECT_THAT(msg, ::testing::HasSubstr("new.yaml:8:14: 'command' in jail 'web'"));
+  EXPECT_THAT(msg, ::testing::HasSubstr("new.yaml:9:14: 'restart' in jail 'web'"));
+  EXPECT_THAT(msg, ::testing::HasSubstr("new.yaml:11:43: 'retries' in 'healthcheck'"));
+  EXPECT_THAT(msg, ::testing::HasSubstr("new.yaml:11:58: 'on_failure' in 'healthcheck'"));
+  // Nothing applied: no kernel call, the same main process, no restart.
+  EXPECT_TRUE(kernel_.calls().empty()) << Join(kernel_.calls(), "\n");
+  m = WebMain();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_TRUE(m->running);
+  EXPECT_EQ(m->pid, pid);
+  EXPECT_EQ(m->restarts, 0);
 }
 
 }  // namespace
