@@ -11,7 +11,9 @@ For each N and each binary given, one run:
   3. a warm-up (default 65 s: the history is full after 60 s) and a measured window (default 60 s), with a
      scrape of /metrics by curl once a second throughout;
   4. printed: the daemon's CPU share of one core (utime+stime from
-     /proc/PID/stat over wall time, measured window only), RSS after the
+     /proc/PID/stat over wall time, measured window only), beside it the
+     share of the run's N jailwarden-init and jailwarden-logd processes
+     together (what jailwarden costs the machine is the sum), RSS after the
      warm-up, at the end and its growth, missed ticks
      (jailwarden_sampler_overruns_total), tick p50/p99 (from the
      jailwarden_sampler_tick_seconds histogram, measured window only),
@@ -106,6 +108,46 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+
+
+def helper_pids(work, parent):
+    """The run's jailwarden-init processes (comm, in a cgroup named `parent`)
+    and jailwarden-logd processes (their --dir is under `work`): the CPU
+    jailwarden costs the machine beside the daemon itself."""
+    inits, logds = [], []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                comm = f.read().strip()
+            if comm == "jailwarden-init":
+                with open(f"/proc/{d}/cgroup") as f:
+                    if f"/{parent}/" in f.read():
+                        inits.append(int(d))
+            elif comm == "jailwarden-logd":
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if f"--dir={work}/".encode() in f.read():
+                        logds.append(int(d))
+        except OSError:
+            pass
+    return inits, logds
+
+
+def cpu_ticks_of(pids):
+    """{pid: utime+stime} of those still alive."""
+    out = {}
+    for p in pids:
+        try:
+            out[p] = cpu_ticks(p)
+        except OSError:
+            pass
+    return out
+
+
+def cpu_delta(before, after):
+    """Ticks used between two cpu_ticks_of() by the processes in both."""
+    return sum(after[p] - before[p] for p in before if p in after)
 
 
 def rss_mib(pid):
@@ -256,6 +298,8 @@ def run_one(label, binary, n):
 
         tick_loop(started + ARGS.warmup, False)
         text0 = read_text(page)
+        inits, logds = helper_pids(work, cgroup_parent_for(os.path.join(work, "state")))
+        i0, g0 = cpu_ticks_of(inits), cpu_ticks_of(logds)
         t0, c0, r0, l0 = time.monotonic(), cpu_ticks(proc.pid), rss_mib(proc.pid), loadavg()
         rss_max = r0
         end = t0 + ARGS.duration
@@ -267,9 +311,12 @@ def run_one(label, binary, n):
             scrapes.append(s)
         text1 = read_text(page)
         t1, c1, r1, l1 = time.monotonic(), cpu_ticks(proc.pid), rss_mib(proc.pid), loadavg()
+        i1, g1 = cpu_ticks_of(inits), cpu_ticks_of(logds)
         h0, h1 = tick_hist(text0), tick_hist(text1)
         result.update({
             "cpu": 100.0 * (c1 - c0) / CLK_TCK / (t1 - t0),
+            "cpu_init": 100.0 * cpu_delta(i0, i1) / CLK_TCK / (t1 - t0), "inits": len(inits),
+            "cpu_logd": 100.0 * cpu_delta(g0, g1) / CLK_TCK / (t1 - t0), "logds": len(logds),
             "rss0": r0, "rss1": r1, "rss_max": max(rss_max, r1), "growth": r1 - r0,
             "ticks": first_int(TICKS_RE, text1) - first_int(TICKS_RE, text0),
             "missed": first_int(OVERRUNS_RE, text1) - first_int(OVERRUNS_RE, text0),
@@ -336,14 +383,15 @@ def main():
     for n in ns:
         for label, binary in bins:
             rows.append(run_one(label, os.path.abspath(binary), n))
-    print(f"{'binary':<10} {'N':>5} {'CPU %':>6} {'RSS MiB':>8} {'end':>7} {'growth':>7} {'ticks':>6} "
+    print(f"{'binary':<10} {'N':>5} {'CPU %':>6} {'init %':>6} {'logd %':>6} {'RSS MiB':>8} {'end':>7} {'growth':>7} {'ticks':>6} "
           f"{'missed':>6} {'tick mean ms':>12} {'p50':>6} {'p99':>6} {'max':>6} {'scrape p50 ms':>13} {'p99':>6} {'page KB':>8} load")
     for r in rows:
-        print(f"{r['label']:<10} {r['n']:>5} {r['cpu']:>6.2f} {r['rss0']:>8.1f} {r['rss1']:>7.1f} "
+        print(f"{r['label']:<10} {r['n']:>5} {r['cpu']:>6.2f} {r['cpu_init']:>6.2f} {r['cpu_logd']:>6.2f} {r['rss0']:>8.1f} {r['rss1']:>7.1f} "
               f"{r['growth']:>+7.2f} {r['ticks']:>6} {r['missed']:>6} {r['tick_mean']:>12.2f} "
               f"{r['tick_p50']:>6.2f} {r['tick_p99']:>6.2f} {r['tick_max']:>6.1f} {r['scrape_p50']:>13.1f} {r['scrape_p99']:>6.1f} "
               f"{r['page_kb']:>8.0f} {r['load']}"
-              + (f" scrape_failures={r['scrape_failures']}" if r.get("scrape_failures") else ""))
+              + (f" scrape_failures={r['scrape_failures']}" if r.get("scrape_failures") else "")
+              + (f" (inits {r['inits']}, logds {r['logds']})" if r['inits'] != r['n'] else ""))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,15 @@ class Writer {
     }
   }
 
+  // Milliseconds until NoteDropped has a marker to write (-1: nothing was
+  // dropped), so the loop sleeps without a timer while the jail is quiet.
+  int NoteDueMs() const {
+    if (dropped_.empty()) return -1;
+    const int64_t ms =
+        absl::ToInt64Milliseconds(last_note_ + absl::Seconds(1) - absl::Now()) + 1;
+    return static_cast<int>(std::clamp<int64_t>(ms, 0, 1000));
+  }
+
   // At most once a second (and always when `force`), so a flood costs a
   // marker a second, not one per read.
   void NoteDropped(bool force = false) {
@@ -206,7 +215,15 @@ int main(int argc, char** argv) {
     std::vector<struct pollfd> pfds;
     pfds.push_back({lfd, POLLIN, 0});
     for (const Input& in : inputs) pfds.push_back({in.fd, POLLIN, 0});
-    poll(pfds.data(), pfds.size(), 1000);
+    // No timer while idle (issue 16: one writer per jail used to wake every
+    // second); only a pending dropped-lines marker or the quit deadline.
+    int timeout = writer.NoteDueMs();
+    if (quitting) {
+      const int64_t left = absl::ToInt64Milliseconds(quit_deadline - absl::Now()) + 1;
+      const int q = static_cast<int>(std::clamp<int64_t>(left, 0, 1000));
+      timeout = timeout < 0 ? q : std::min(timeout, q);
+    }
+    poll(pfds.data(), pfds.size(), timeout);
     for (size_t i = inputs.size(); i-- > 0;) {
       if (pfds[i + 1].revents == 0) continue;
       if (!Drain(inputs[i], writer)) {

@@ -71,24 +71,85 @@ using jailwarden::platform::jail_init::MainSupervisor;
 using jailwarden::platform::jail_init::SetupError;
 using jailwarden::platform::jail_init::SetupJail;
 
-bool OtherProcessesExist() {
+// Who else is in the jail's pid namespace (init is pid 1).
+enum class Others {
+  kNone,         // nobody: a non-persist jail may end
+  kDescendants,  // only processes made in the jail: the last one to exit is
+                 // init's child (orphans are reparented to it), so SIGCHLD
+                 // tells init when to look again
+  kOutsider,     // a process that entered from outside (setns: its parent is
+                 // not in the namespace, PPid 0) or one that could not be
+                 // read: its exit sends init nothing, so init must poll
+};
+
+// The parent pid from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm
+// may hold ')' and spaces, so after the last ')'), or -1 if unreadable (the
+// process is gone, or the read failed).
+int ParentPid(int pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return -1;
+  }
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) {
+    return -1;
+  }
+  buf[n] = '\0';
+  const char* close_paren = strrchr(buf, ')');
+  if (close_paren == nullptr) {
+    return -1;
+  }
+  char state = 0;
+  int ppid = -1;
+  if (sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2) {
+    return -1;
+  }
+  return ppid;
+}
+
+// Scans /proc once; stops at the first outsider. Called only when the jail
+// could end (not held), after an event, never on a timer unless an
+// outsider was seen. A process that vanished during the scan is skipped.
+Others ScanOtherProcesses() {
   DIR* d = opendir("/proc");
   if (d == nullptr) {
-    return true;  // cannot tell: stay
+    return Others::kOutsider;  // cannot tell: stay, and look again
   }
-  bool found = false;
+  Others found = Others::kNone;
   while (struct dirent* e = readdir(d)) {
     const char* n = e->d_name;
-    if (n[0] < '1' || n[0] > '9') {
+    if (n[0] < '1' || n[0] > '9' || strcmp(n, "1") == 0) {
       continue;
     }
-    if (strcmp(n, "1") != 0) {
-      found = true;
+    const int pid = atoi(n);
+    const int ppid = ParentPid(pid);
+    if (ppid == 0) {
+      found = Others::kOutsider;
+      break;
+    }
+    if (ppid > 0) {
+      found = Others::kDescendants;
+    } else if (kill(pid, 0) == 0) {
+      found = Others::kOutsider;  // alive but unreadable: do not trust SIGCHLD
       break;
     }
   }
   closedir(d);
   return found;
+}
+
+// How long init may sleep with nothing due: while the jail could end and
+// an outsider is in it, 250 ms (init cannot hear it exit); otherwise until
+// an event (signal, command, connection, the supervisor's next deadline).
+int PollTimeoutMs(int supervisor_ms, bool outsider) {
+  if (!outsider) {
+    return supervisor_ms;
+  }
+  return supervisor_ms < 0 || supervisor_ms > 250 ? 250 : supervisor_ms;
 }
 
 // Whether a signal init read from its signalfd was sent from outside the
@@ -192,6 +253,7 @@ int main(int argc, char** argv) {
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   std::map<int, int> waiting;  // child pid -> connection awaiting its status
   MainSupervisor main_process(oom_fd);  // command: (issue 17)
+  bool outsider = false;  // the last look at /proc found one (Others)
   for (;;) {
     std::vector<struct pollfd> pfds;
     pfds.push_back({sfd, POLLIN, 0});
@@ -201,8 +263,10 @@ int main(int argc, char** argv) {
     for (const auto& [pid, conn] : waiting) {
       pfds.push_back({conn, POLLIN, 0});  // readable or hung up: peer gave up
     }
-    int timeout = main_process.TimeoutMs();
-    poll(pfds.data(), pfds.size(), timeout < 0 || timeout > 250 ? 250 : timeout);
+    // Idle, init sleeps: no timer unless work is due (200 idle jails used
+    // to wake 800 times a second, and the daemon's slow tier then read
+    // every init in full as a process that ran).
+    poll(pfds.data(), pfds.size(), PollTimeoutMs(main_process.TimeoutMs(), outsider));
     struct signalfd_siginfo si;
     while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
       if (si.ssi_signo != SIGUSR1) {
@@ -258,8 +322,13 @@ int main(int argc, char** argv) {
       continue;  // a new process exists: look again before deciding to end
     }
     // A configured main process holds the jail (init_main_supervisor.h).
-    if (!held && !main_process.Holds() && waiting.empty() && !OtherProcessesExist()) {
-      return 0;
+    outsider = false;
+    if (!held && !main_process.Holds() && waiting.empty()) {
+      Others others = ScanOtherProcesses();
+      if (others == Others::kNone) {
+        return 0;
+      }
+      outsider = others == Others::kOutsider;
     }
   }
 }
