@@ -11,7 +11,7 @@ packages=(
   busybox-static                      # demo and test jail roots
   zlib1g-dev                          # gzip-compressed /metrics (Accept-Encoding: gzip)
   libseccomp-dev                      # the jail seccomp filter (libseccomp.a for jailwarden-init)
-  libsystemd-dev                      # sd_notify for the Type=notify unit (READY, WATCHDOG)
+  libsystemd-dev                      # sd_notify (Type=notify: READY, WATCHDOG); sd-bus: jails' systemd scopes
   lintian man-db                      # the package test: lintian on the .deb, man -l on each page
   systemd                             # the unit test boots Debian's systemd in a container
   libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz

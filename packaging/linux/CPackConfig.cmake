@@ -12,8 +12,8 @@
 include(GNUInstallDirs)
 set(_jw_pkg ${CMAKE_CURRENT_LIST_DIR})
 set(_jw_doc ${CMAKE_INSTALL_DATAROOTDIR}/doc/jailwarden)
-install(FILES ${_jw_pkg}/jailwarden.service DESTINATION lib/systemd/system
-        COMPONENT jailwarden)
+install(FILES ${_jw_pkg}/jailwarden.service ${_jw_pkg}/jailwarden.slice
+        DESTINATION lib/systemd/system COMPONENT jailwarden)
 # The minimal policy (server settings, no jails) is the conffile; the demo
 # policy stays an example.
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/examples/default.yaml

@@ -7,10 +7,12 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #if defined(__linux__)
+#include "jailwarden/platform/linux/jail_scopes.h"
 #include "jailwarden/platform/linux/linux_jail_runtime.h"
 #include "jailwarden/platform/linux/linux_limit_enforcer.h"
 #include "jailwarden/platform/linux/linux_usage_reader.h"
 #include "jailwarden/platform/linux/oom_events.h"
+#include "jailwarden/platform/linux/systemd_scopes.h"
 #endif
 
 namespace jailwarden::service {
@@ -92,6 +94,11 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
     }
     return out;
   };
+  // Under systemd on the unified hierarchy each jail is a scope of its
+  // own, outside this daemon's unit (platform/linux/jail_scopes.h).
+  if (platform::SystemdScopesWanted(options.cgroup_root)) {
+    JW_ASSIGN_OR_RETURN(rt.scopes, platform::NewSystemdJailScopes());
+  }
   JW_ASSIGN_OR_RETURN(std::unique_ptr<platform::JailRuntime> runtime,
                       platform::NewLinuxJailRuntime(rt));
   platform::LinuxUsageReaderOptions ro;

@@ -22,6 +22,7 @@
 #include "jailwarden/policy/policy.h"
 #if defined(__linux__)
 #include "jailwarden/platform/linux/cgroup_placement.h"
+#include "jailwarden/platform/linux/jail_scopes.h"
 #endif
 #include "jailwarden/service/daemon.h"
 #include "jailwarden/service/host_backend.h"
@@ -243,7 +244,13 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
 #if defined(__linux__)
   // Before the backend: it reads /proc/self/cgroup, and the jails' cgroups
   // need the controllers this enables (cgroup_placement.h).
-  if (policy->server.backend != policy::Backend::kFreeBsd) {
+  if (policy->server.backend != policy::Backend::kFreeBsd &&
+      platform::SystemdScopesWanted(bo.cgroup_root)) {
+    // Each jail gets a systemd scope of its own (jail_scopes.h): nothing
+    // goes below the daemon's unit, so its cgroup keeps no controller
+    // enabled and systemd can always start the next daemon in it.
+    LogInfo("jails get systemd scopes", {{"slice", platform::kJailSlice}});
+  } else if (policy->server.backend != policy::Backend::kFreeBsd) {
     if (absl::Status s = PlaceSelfInCgroupLeaf(bo.cgroup_root); !s.ok()) {
       err << "jailwarden serve: " << s.message() << "\n";
       LogError("cgroup placement failed", {{"error", std::string(s.message())}});

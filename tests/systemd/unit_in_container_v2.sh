@@ -87,14 +87,22 @@ main=$(prop MainPID)
 unified_of() { c sed -n 's/^0:://p' "/proc/$1/cgroup"; }
 log "started: MainPID $main in '$(unified_of "$main")'," \
     "unit subtree_control '$(c cat $unit/cgroup.subtree_control)'"
-# The daemon moved itself out of the unit's cgroup into its leaf.
-[[ $(unified_of "$main") == /system.slice/jailwarden.service/supervisor ]] ||
-  bad "the daemon runs in '$(unified_of "$main")', not jailwarden.service/supervisor"
+# With jails in scopes the daemon stays in its unit's cgroup, which gets no
+# controller and no jail: systemd can always start the next main process
+# there (the defect of issue 14 on v2-only hosts with controllers).
+[[ $(unified_of "$main") == /system.slice/jailwarden.service ]] ||
+  bad "the daemon runs in '$(unified_of "$main")', not jailwarden.service"
+c journalctl -q --no-pager -o cat _PID="$main" | grep -q "jails get systemd scopes" ||
+  bad "the daemon did not log that jails get systemd scopes"
 
+slice=/sys/fs/cgroup/jailwarden.slice
+# scope_of JAIL: the jail's scope cgroup directory.
+scope_of() { echo "$slice/jailwarden-$1.scope"; }
+sprop() { c systemctl show -p "$2" --value "jailwarden-$1.scope"; }
 # pid_in JAIL COMM: the process named COMM in the jail's cgroup leaf.
 pid_in() {
   local pid
-  for pid in $(c cat "$unit/jailwarden/$1/jail/cgroup.procs" 2>/dev/null); do
+  for pid in $(c cat "$(scope_of "$1")/$1/jail/cgroup.procs" 2>/dev/null); do
     [[ $(c cat /proc/$pid/comm 2>/dev/null) == "$2" ]] && { echo "$pid"; return; }
   done
 }
@@ -122,20 +130,39 @@ if (( ! memory )); then
        "'${offered:-no controllers}'; refused as it must be: $out"
 fi
 
-check_jails() {  # check_jails WHEN
-  local when=$1 j list rules
+# check_scopes WHEN: the jails' processes, scopes and rlimits (no daemon
+# needed); check_jails WHEN: that and what the daemon says of them.
+check_scopes() {
+  local when=$1 j
   for j in jwa jwb; do
     [[ $(pid_in $j jailwarden-init) == "${init0[$j]}" ]] ||
       bad "$when: $j's init is '$(pid_in $j jailwarden-init)', was ${init0[$j]}"
     [[ $(pid_in $j sleep) == "${sleep0[$j]}" ]] ||
       bad "$when: $j's main process is '$(pid_in $j sleep)', was ${sleep0[$j]}"
+    # In its own scope, seen by systemd and by the kernel.
+    [[ $(sprop $j ActiveState) == active ]] || bad "$when: jailwarden-$j.scope is '$(sprop $j ActiveState)'"
+    [[ $(sprop $j Delegate) == yes ]] || bad "$when: jailwarden-$j.scope not delegated"
+    [[ $(sprop $j ControlGroup) == /jailwarden.slice/jailwarden-$j.scope ]] ||
+      bad "$when: jailwarden-$j.scope's ControlGroup '$(sprop $j ControlGroup)'"
+    [[ $(unified_of "${init0[$j]}") == /jailwarden.slice/jailwarden-$j.scope/$j/jail ]] ||
+      bad "$when: $j's init in cgroup '$(unified_of "${init0[$j]}")'"
   done
+  # Nothing of the jails below the daemon's unit, nothing enabled there.
+  c test -d "$unit/jailwarden" && bad "$when: $unit/jailwarden exists"
+  [[ -z $(c cat "$unit/cgroup.subtree_control" 2>/dev/null) ]] ||
+    bad "$when: controllers enabled in jailwarden.service: $(c cat "$unit/cgroup.subtree_control")"
   [[ $(rlimit "${sleep0[jwa]}" "Max open files") == 300 ]] || bad "$when: jwa openfiles rlimit"
   [[ $(rlimit "${sleep0[jwa]}" "Max address space") == 1073741824 ]] || bad "$when: jwa vmemoryuse rlimit"
   [[ $(rlimit "${sleep0[jwb]}" "Max open files") == 200 ]] || bad "$when: jwb openfiles rlimit (runtime rule)"
+}
+check_jails() {
+  local when=$1 j list rules
+  check_scopes "$when"
   if (( memory )); then
-    [[ $(c cat "$unit/jailwarden/jwa/memory.max") == 67108864 ]] || bad "$when: jwa memory.max"
-    [[ $(c cat "$unit/jailwarden/jwb/memory.max") == 50331648 ]] || bad "$when: jwb memory.max"
+    [[ $(c cat "$(scope_of jwa)/jwa/memory.max") == 67108864 ]] || bad "$when: jwa memory.max"
+    [[ $(c cat "$(scope_of jwb)/jwb/memory.max") == 50331648 ]] || bad "$when: jwb memory.max"
+    grep -qw memory <<<"$(c cat "$(scope_of jwa)/cgroup.subtree_control")" ||
+      bad "$when: memory not enabled in jwa's scope"
   fi
   list=$(c jailwarden list -H)
   for j in jwa jwb; do
@@ -169,6 +196,24 @@ poll 10 adopted "$(prop MainPID)" || bad "kill -9: not adopted"
 check_jails "after kill -9"
 log "kill -9 done (MainPID $main -> $(prop MainPID), NRestarts $(prop NRestarts))"
 
+# --- a crash with Restart=no, then a plain `systemctl start`. `systemctl
+# kill` signals every process of the unit's cgroup: the jails are not in it.
+c mkdir -p /run/systemd/system/jailwarden.service.d
+c sh -c 'printf "[Service]\nRestart=no\n" >/run/systemd/system/jailwarden.service.d/norestart.conf'
+c systemctl daemon-reload
+main=$(prop MainPID)
+c systemctl kill -s KILL jailwarden.service
+failed() { [[ $(prop ActiveState) == failed ]]; }
+poll 30 failed || bad "not failed after systemctl kill: $(why)"
+check_scopes "after systemctl kill -s KILL (daemon down)"
+c systemctl start jailwarden.service || bad "systemctl start after the crash: $(why)"
+poll 60 ready_again "$main" || bad "not ready after systemctl start: $(why)"
+poll 10 adopted "$(prop MainPID)" || bad "systemctl start after the crash: not adopted"
+check_jails "after systemctl start following a crash"
+c rm /run/systemd/system/jailwarden.service.d/norestart.conf
+c systemctl daemon-reload
+log "crash + systemctl start done (MainPID $main -> $(prop MainPID))"
+
 # --- with --stop-jails-on-exit, stop stops the jails in jail(8) order
 c sh -c 'echo JAILWARDEN_OPTS=--stop-jails-on-exit >/etc/default/jailwarden'
 main=$(prop MainPID)
@@ -183,7 +228,9 @@ order=$(c cat /var/lib/jwtest/stop-order 2>/dev/null | paste -sd' ')
 for j in jwa jwb; do
   c test -d /proc/${init0[$j]} && bad "$j's init ${init0[$j]} still alive"
   c test -d /proc/${sleep0[$j]} && bad "$j's main process ${sleep0[$j]} still alive"
-  c test -d "$unit/jailwarden/$j" && bad "$j's cgroup $unit/jailwarden/$j left behind"
+  scope_gone() { [[ $(sprop "$1" LoadState) == not-found ]]; }
+  poll 10 scope_gone $j || bad "jailwarden-$j.scope still loaded ($(sprop $j ActiveState)) after the stop"
+  c test -d "$(scope_of $j)" && bad "$j's scope cgroup $(scope_of $j) left behind"
 done
 log "stop with --stop-jails-on-exit: order '$order'"
 

@@ -279,6 +279,15 @@ absl::StatusOr<std::map<std::string, std::string>> CgroupLayout::Create(
   return out;
 }
 
+std::string CgroupLayout::UnifiedMount() const {
+  for (const Hierarchy& h : hierarchies_) {
+    if (h.key == "unified") {
+      return h.mount;
+    }
+  }
+  return "";
+}
+
 std::map<std::string, std::string> CgroupLayout::Planned(std::string_view parent,
                                                          std::string_view jail) const {
   std::map<std::string, std::string> out;

@@ -53,6 +53,9 @@ class CgroupLayout {
   // "hybrid", "v2" or "v1".
   std::string_view name() const { return name_; }
 
+  // Where the unified (v2) tree is mounted; "" on v1-only hosts.
+  std::string UnifiedMount() const;
+
   // Creates <own>/<parent>/<jail> and its leaf <jail>/jail in every
   // hierarchy. Returns the backend_state entries ("cgroup.<key>" ->
   // absolute directory of <jail>, kCgroupLeafKey -> "jail"). A directory

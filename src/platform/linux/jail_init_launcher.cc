@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,10 +80,10 @@ absl::StatusOr<std::string> FindJailInit(const std::string& configured) {
                                     Join(candidates, ", "), ")"));
 }
 
-absl::StatusOr<LaunchedInit> LaunchJailInit(const std::string& init_path,
-                                            uint64_t clone_flags,
-                                            const std::map<std::string, std::string>& backend_state,
-                                            InitConfig config) {
+absl::StatusOr<LaunchedInit> LaunchJailInit(
+    const std::string& init_path, uint64_t clone_flags,
+    const std::map<std::string, std::string>& backend_state, InitConfig config,
+    const std::function<absl::Status(int64_t pid)>& place) {
   int cfg[2], rep[2];
   if (pipe2(cfg, O_CLOEXEC) != 0) {
     return ErrnoStatus(errno, "pipe2");
@@ -107,7 +108,7 @@ absl::StatusOr<LaunchedInit> LaunchJailInit(const std::string& init_path,
   // the flag (EINVAL, or E2BIG for the larger argument block); then init
   // writes the v2 cgroup.procs like the v1 files.
   int cgroup_fd = -1;
-  if (std::string dir = CgroupLayout::CloneIntoDir(backend_state); !dir.empty()) {
+  if (std::string dir = CgroupLayout::CloneIntoDir(backend_state); !dir.empty() && !place) {
     cgroup_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
   int pidfd = -1;
@@ -129,7 +130,7 @@ absl::StatusOr<LaunchedInit> LaunchJailInit(const std::string& init_path,
     pid = CloneVfork(args, StartInit, &child);
   }
   int clone_err = errno;
-  const bool v2_joined_at_clone = cgroup_fd >= 0;
+  bool v2_joined_at_clone = cgroup_fd >= 0;
   if (cgroup_fd >= 0) {
     close(cgroup_fd);
   }
@@ -142,6 +143,23 @@ absl::StatusOr<LaunchedInit> LaunchJailInit(const std::string& init_path,
     close(cfg[1]);
     close(rep[0]);
     return ErrnoStatus(clone_err, "clone3(jail namespaces)");
+  }
+  if (place) {
+    // Init blocks reading fd 3 until the config comes, so it is still
+    // nowhere but in its new namespaces while `place` moves it.
+    if (absl::Status placed = place(pid); !placed.ok()) {
+      close(cfg[1]);
+      close(rep[0]);
+      (void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      siginfo_t info;
+      while (waitid(static_cast<idtype_t>(3) /* P_PIDFD */, static_cast<id_t>(pidfd), &info,
+                    WEXITED) != 0 &&
+             errno == EINTR) {
+      }
+      close(pidfd);
+      return placed;
+    }
+    v2_joined_at_clone = true;  // the daemon moved it (cgroup.procs)
   }
   config.cgroup_join = CgroupLayout::JoinFiles(backend_state, v2_joined_at_clone);
   std::string json = InitConfigToJson(config);

@@ -6,6 +6,7 @@
 // InitConfig on fd 3 and read its one-line report from fd 4.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -33,10 +34,16 @@ struct LaunchedInit {
 // `config` (with its cgroup_join filled in) to its fd 3. Its stdio is
 // /dev/null. The errno's status of clone3. Call from a thread that may
 // fork (CloneVfork).
-absl::StatusOr<LaunchedInit> LaunchJailInit(const std::string& init_path,
-                                            uint64_t clone_flags,
-                                            const std::map<std::string, std::string>& backend_state,
-                                            InitConfig config);
+//
+// With `place` set (a jail in a systemd scope, jail_scopes.h), init is
+// cloned in the daemon's cgroup instead and `place(pid)` runs before init
+// gets its config (init waits for it on fd 3, having run nothing of the
+// jail): it must put init into the jail's v2 leaf. If it fails, init is
+// killed and reaped and its error returned.
+absl::StatusOr<LaunchedInit> LaunchJailInit(
+    const std::string& init_path, uint64_t clone_flags,
+    const std::map<std::string, std::string>& backend_state, InitConfig config,
+    const std::function<absl::Status(int64_t pid)>& place = nullptr);
 
 // Reads init's report from `report_fd` (closing it) until EOF or
 // `timeout`: "ok" on success, else why it failed ("error <step>: ...",

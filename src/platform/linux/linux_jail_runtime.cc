@@ -27,6 +27,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/capabilities.h"
+#include "jailwarden/platform/linux/jail_scopes.h"
 #include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
 #include "platform/linux/disk_quota.h"
@@ -140,6 +141,11 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     }
     JW_RETURN_IF_ERROR(ApplyJailDiskQuota(spec, quota_bytes, bs));
+    if (options_.scopes) {  // made in Create, around the init (jail_scopes.h)
+      auto planned = PlannedScopeState(layout_.UnifiedMount(), options_.cgroup_parent, spec.name);
+      bs.insert(planned.begin(), planned.end());
+      return absl::OkStatus();
+    }
     JW_ASSIGN_OR_RETURN(auto cgroups, layout_.Create(options_.cgroup_parent, spec.name));
     bs.insert(cgroups.begin(), cgroups.end());
     return absl::OkStatus();
@@ -196,8 +202,14 @@ class LinuxJailRuntime final : public JailRuntime {
     if (spec.network.mode != NetworkMode::kInherit) {
       flags |= CLONE_NEWNET;
     }
+    std::function<absl::Status(int64_t)> place;
+    if (options_.scopes) {
+      place = [&](int64_t pid) {
+        return PlaceInitInScope(*options_.scopes, bs, spec.name, static_cast<pid_t>(pid));
+      };
+    }
     JW_ASSIGN_OR_RETURN(LaunchedInit init,
-                        LaunchJailInit(init_path_, flags, bs, std::move(config)));
+                        LaunchJailInit(init_path_, flags, bs, std::move(config), place));
     const int64_t pid = init.pid;
     inst.init_pid = pid;
     inst.started = absl::Now();
@@ -321,6 +333,9 @@ class LinuxJailRuntime final : public JailRuntime {
       }
     }
     keep(CgroupLayout::Remove(inst.backend_state));
+    if (options_.scopes) {
+      keep(RemoveJailScope(*options_.scopes, inst.backend_state));
+    }
     keep(ClearJailDiskQuota(spec, inst.backend_state));
     std::string work = Get(inst, "overlay.work");
     if (!work.empty()) {
@@ -517,6 +532,10 @@ absl::StatusOr<std::unique_ptr<JailRuntime>> NewLinuxJailRuntime(
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup"));
   JW_ASSIGN_OR_RETURN(CgroupLayout layout,
                       CgroupLayout::Detect(options.cgroup_root, self_cgroup));
+  if (options.scopes && layout.name() != "v2") {
+    return absl::FailedPreconditionError(
+        StrCat("systemd scopes for jails need the unified-only cgroup layout, not ", layout.name()));
+  }
   return std::unique_ptr<JailRuntime>(
       new LinuxJailRuntime(std::move(options), std::move(init), std::move(layout)));
 }

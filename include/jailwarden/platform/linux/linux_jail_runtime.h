@@ -29,6 +29,8 @@
 //   "veth.host" / "veth.jail"   vnet only: interface names
 //   "rundir"            the backend's per-jail directory
 //   "persist"           "1" when the jail is kept alive with no processes
+//   "systemd.scope" / "systemd.cgroup"   with `scopes`: the jail's scope
+//                       unit and its cgroup directory (jail_scopes.h)
 
 #include <array>
 #include <cstdint>
@@ -42,6 +44,8 @@
 #include "jailwarden/platform/jail_runtime.h"
 
 namespace jailwarden::platform {
+
+class JailScopeManager;  // jail_scopes.h
 
 struct LinuxJailRuntimeOptions {
   // Per-jail scratch directories (overlay mount points, init config).
@@ -65,6 +69,12 @@ struct LinuxJailRuntimeOptions {
   // held by the runtime; must be thread-safe.
   std::function<std::vector<std::array<uint64_t, 3>>(std::string_view jail)>
       exec_rlimits;
+  // Set (NewSystemdJailScopes) when SystemdScopesWanted: each jail's
+  // cgroup is then a systemd scope of its own (jail_scopes.h), outside the
+  // daemon's cgroup, and cgroup_parent only names the scopes. Needs the
+  // unified-only layout (FailedPrecondition otherwise). Unset: jails in
+  // <own>/<cgroup_parent>/<name>, as on hybrid and non-systemd hosts.
+  std::shared_ptr<JailScopeManager> scopes;
 };
 
 // Makes the runtime. Errors: InvalidArgument (run_dir), NotFound (no
