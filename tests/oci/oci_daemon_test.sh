@@ -2,7 +2,7 @@
 # Root-only: a running `jailwarden serve` shows the containers
 # `jailwarden-oci` makes, read-only (docs/oci.md, "Daemon visibility"):
 #  - a container created and started with a memory and a pids limit
-#    appears on /metrics (jail_memoryuse{name=ID} and its limits
+#    appears on /metrics (jail_memoryuse_bytes{name=ID} and its limits
 #    jailwarden_jail_limit_bytes{name=ID,resource="memoryuse"} and
 #    jailwarden_jail_limit{name=ID,resource="maxproc"}), in `jailwarden
 #    list` (TYPE oci) and GET /v1/jails (the "oci" marker, its limits);
@@ -34,6 +34,8 @@ daemon=""
 jw() { timeout 60 "$runtime" "$@"; }
 source "$(dirname "$0")/cgroup_cleanup.sh"
 cleanup() {
+  # The planted records first: never handed to the runtime's delete.
+  rm -rf "$root/bad-json" "$root/forged" "$root/symlinked" "$root/half"
   for c in $(ls "$root" 2>/dev/null); do jw delete --force "$c" >/dev/null 2>&1; done
   if [[ -n $daemon ]]; then kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; fi
   remove_oci_parent_cgroups
@@ -91,9 +93,11 @@ until_ok() {
 mkdir -p "$root/bad-json" "$root/forged" "$root/symlinked" "$root/half"
 chmod 700 "$root" "$root"/*
 echo '{"id": "bad-json", "creating": fal' >"$root/bad-json/state.json"
-printf '{"id":"forged","creating":false,"pid":1,"pid_starttime":1,"backend_state":{"cgroup.unified":"/etc"}}' \
-  >"$root/forged/state.json"
-printf '{"id":"symlinked","creating":false,"pid":1,"backend_state":{"cgroup.unified":"/sys/fs/cgroup"}}' \
+# (Harmless even if handed to a delete: no pid, directories that do not
+# exist.)
+printf '{"id":"forged","creating":false,"pid":-1,"backend_state":{"cgroup.unified":"%s/nosuch"}}' \
+  "$tmp" >"$root/forged/state.json"
+printf '{"id":"symlinked","creating":false,"pid":-1,"backend_state":{"cgroup.unified":"/sys/fs/cgroup/jw-oci-test-nosuch"}}' \
   >"$tmp/elsewhere.json"
 ln -s "$tmp/elsewhere.json" "$root/symlinked/state.json"
 printf '{"id":"half","creating":true,"pid":-1}' >"$root/half/state.json"
@@ -102,9 +106,9 @@ jw create --bundle "$tmp/b" "$id" </dev/null >/dev/null 2>"$tmp/create.err" || {
   echo "FAIL create: $(cat "$tmp/create.err")"; exit 1; }
 jw start "$id" || { echo "FAIL start"; exit 1; }
 
-has_usage() { metrics | grep -q "^jail_memoryuse{name=\"$id\"} [1-9]"; }
-if until_ok 20 has_usage; then echo "ok   jail_memoryuse{name=\"$id\"} appears"
-else echo "FAIL jail_memoryuse of $id never appeared"; fail=1; fi
+has_usage() { metrics | grep -q "^jail_memoryuse_bytes{name=\"$id\"} [0-9]"; }
+if until_ok 20 has_usage; then echo "ok   jail_memoryuse_bytes{name=\"$id\"} appears"
+else echo "FAIL jail_memoryuse_bytes of $id never appeared"; fail=1; fi
 m=$(metrics)
 contains "memoryuse limit on /metrics" \
   "jailwarden_jail_limit_bytes{name=\"$id\",resource=\"memoryuse\",action=\"deny\",per=\"jail\"} $limit" "$m"
@@ -117,11 +121,15 @@ for bad in bad-json forged symlinked half; do
 done
 contains "the forged record is reported" "forged" "$(cat "$tmp/daemon.err")"
 
+# The table follows the runtime at each pass (once a second).
+listed_running() { cli list -H | grep -q "	running	"; }
+until_ok 10 listed_running
 list=$(cli list -H)
 contains "list: the container, running, TYPE oci" "$(printf -- '-\t%s\trunning\t%s/rootfs\t-\toci' "$id" "$tmp/b")" "$list"
 j=$(cli list --json)
-check "GET /v1/jails: oci marker" "$root true" "$(python3 -c 'import json,sys
-for x in json.loads(sys.argv[1]):
+check "GET /v1/jails: oci marker" "$root True" "$(python3 -c 'import json,sys
+d = json.loads(sys.argv[1])
+for x in (d.get("jails", []) if isinstance(d, dict) else d):
     if x["name"] == sys.argv[2]: print(x["oci"]["root"], x["oci"]["read_only"])' "$j" "$id")"
 contains "GET /v1/jails: its limits" "jail:$id:memoryuse:deny=$limit" "$j"
 
