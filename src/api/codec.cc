@@ -136,6 +136,9 @@ Json JailInfoToJson(const JailInfo& jail) {
     }
     j["isolation"] = std::move(out);
   }
+  if (!jail.oci_root.empty()) {  // observed read-only (docs/oci.md)
+    j["oci"] = Json{{"root", jail.oci_root}, {"bundle", jail.oci_bundle}, {"read_only", true}};
+  }
   return j;
 }
 
@@ -225,6 +228,10 @@ absl::StatusOr<JailInfo> JailInfoFromJson(const Json& j) {
   if (auto iso = j.find("isolation"); iso != j.end() && iso->is_object()) {  // issue 13
     JW_ASSIGN_OR_RETURN(platform::IsolationStatus s, IsolationFromJson(*iso));
     r.isolation = std::move(s);
+  }
+  if (auto o = j.find("oci"); o != j.end() && o->is_object()) {
+    JW_RETURN_IF_ERROR(ReadString(*o, "root", &r.oci_root));
+    JW_RETURN_IF_ERROR(ReadString(*o, "bundle", &r.oci_bundle));
   }
   return r;
 }

@@ -119,6 +119,9 @@ int RunListVerb(const std::vector<std::string>& args, CommandContext& ctx) {
                                     [](const api::JailInfo& j) { return j.main.has_value(); });
   const bool health = std::any_of(jails->begin(), jails->end(),
                                   [](const api::JailInfo& j) { return !j.health.empty(); });
+  // TYPE only when an OCI container (observed read-only) is listed.
+  const bool any_oci = std::any_of(jails->begin(), jails->end(),
+                                   [](const api::JailInfo& j) { return !j.oci_root.empty(); });
   std::vector<Row> rows;
   for (const api::JailInfo& j : *jails) {
     rows.push_back({j.jid >= 0 ? StrCat(j.jid) : "-", j.name, j.state,
@@ -126,10 +129,12 @@ int RunListVerb(const std::vector<std::string>& args, CommandContext& ctx) {
                     j.ip4.empty() ? "-" : Join(j.ip4, ",")});
     if (any_main) rows.back().push_back(MainSummary(j));
     if (health) rows.back().push_back(Dash(j.health));
+    if (any_oci) rows.back().push_back(j.oci_root.empty() ? "jail" : "oci");
   }
   std::vector<std::string> header = {"JID", "NAME", "STATE", "RELEASE/ROOT", "IP4"};
   if (any_main) header.push_back("MAIN");
   if (health) header.push_back("HEALTH");
+  if (any_oci) header.push_back("TYPE");
   if (scripted) {
     ctx.out << FormatScripted(rows);
   } else {

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
@@ -218,6 +219,19 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
     return ErrnoStatus(clone_err, "clone3(container namespaces)");
   }
   rec->pid = pid;
+  rec->pid_starttime = ProcessStartTime(pid);
+  // hooks.startContainer run in init after `start`, with the state as it
+  // is then: created, this process's pid.
+  if (auto sc = plan.hooks.find("startContainer"); sc != plan.hooks.end()) {
+    ContainerRecord created = *rec;
+    created.creating = false;
+    for (const Hook& h : sc->second) {
+      proc.start_container_hooks.push_back(
+          platform::InitOciHook{h.path, h.args, h.env, h.timeout_s});
+    }
+    proc.hook_state = StateJson(g.root, created);
+    init.oci_process = platform::InitOciProcessToJson(proc);
+  }
   init.cgroup_join = platform::CgroupLayout::JoinFiles(rec->backend_state, cgroup_fd >= 0);
   std::string json = platform::InitConfigToJson(init);
   (void)!write(cfg[1], json.data(), json.size());
@@ -303,6 +317,9 @@ absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
   if (post != plan->hooks.end()) {
     rec.poststop_hooks = HooksToJson(post->second);
   }
+  if (auto ps = plan->hooks.find("poststart"); ps != plan->hooks.end()) {
+    rec.poststart_hooks = HooksToJson(ps->second);
+  }
   absl::Status st = SaveRecord(g.root, rec);
   if (st.ok()) {
     st = CreateSteps(g, o, *plan, &rec);
@@ -353,6 +370,14 @@ absl::Status Start(const GlobalOptions& g, const std::string& id) {
   if (pidfd >= 0) close(pidfd);
   unlink(fifo.c_str());
   JW_RETURN_IF_ERROR(result);
+  // hooks.poststart, on the host once the process runs; a failure is
+  // reported, not fatal (runtime spec).
+  std::vector<Hook> poststart = HooksFromJson(rec.poststart_hooks);
+  if (!poststart.empty()) {
+    if (absl::Status s = RunHooks("poststart", poststart, StateJson(g.root, rec)); !s.ok()) {
+      std::cerr << "jailwarden-oci: warning: " << s.message() << " (ignored: poststart)\n";
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -497,10 +497,9 @@ absl::StatusOr<OciPlan> PlanFromConfig(std::string_view config_json, const std::
                                    {"prestart", "createRuntime", "createContainer",
                                     "startContainer", "poststart", "poststop"}));
       for (const auto& [kind, list] : j["hooks"].items()) {
-        // Hooks that run inside the container, and poststart, are not
-        // run by this version: refused rather than skipped.
-        if ((kind == "createContainer" || kind == "startContainer" || kind == "poststart") &&
-            !list.empty()) {
+        // createContainer (in the container's namespaces before
+        // pivot_root) is not run by this version: refused, not skipped.
+        if (kind == "createContainer" && !list.empty()) {
           return Unsupported("/hooks/" + kind, "not supported by jailwarden yet (docs/oci.md)");
         }
         for (const json& h : list) {

@@ -20,16 +20,9 @@ std::string ContainerDir(const std::string& root, const std::string& id) {
   return root + "/" + id;
 }
 
-absl::StatusOr<ContainerRecord> LoadRecord(const std::string& root, const std::string& id) {
-  if (id.empty() || id.find('/') != std::string::npos || id[0] == '.') {
-    return absl::InvalidArgumentError(StrCat("invalid container id '", id, "'"));
-  }
-  absl::StatusOr<std::string> text = ReadFile(ContainerDir(root, id) + "/state.json", 1 << 22);
-  if (!text.ok()) {
-    return absl::NotFoundError(StrCat("container ", id, " does not exist"));
-  }
+absl::StatusOr<ContainerRecord> ParseRecord(const std::string& text, const std::string& what) {
   try {
-    json j = json::parse(*text);
+    json j = json::parse(text);
     ContainerRecord r;
     r.id = j.at("id").get<std::string>();
     r.bundle = j.value("bundle", "");
@@ -43,10 +36,22 @@ absl::StatusOr<ContainerRecord> LoadRecord(const std::string& root, const std::s
     r.seccomp_bpf_hex = j.value("seccomp_bpf_hex", "");
     r.capabilities = j.value("capabilities", uint64_t{0});
     r.poststop_hooks = j.value("poststop_hooks", std::vector<std::string>{});
+    r.poststart_hooks = j.value("poststart_hooks", std::vector<std::string>{});
     return r;
   } catch (const std::exception& e) {
-    return absl::DataLossError(StrCat(root, "/", id, "/state.json: ", e.what()));
+    return absl::DataLossError(StrCat(what, ": ", e.what()));
   }
+}
+
+absl::StatusOr<ContainerRecord> LoadRecord(const std::string& root, const std::string& id) {
+  if (id.empty() || id.find('/') != std::string::npos || id[0] == '.') {
+    return absl::InvalidArgumentError(StrCat("invalid container id '", id, "'"));
+  }
+  absl::StatusOr<std::string> text = ReadFile(ContainerDir(root, id) + "/state.json", 1 << 22);
+  if (!text.ok()) {
+    return absl::NotFoundError(StrCat("container ", id, " does not exist"));
+  }
+  return ParseRecord(*text, StrCat(root, "/", id, "/state.json"));
 }
 
 absl::Status SaveRecord(const std::string& root, const ContainerRecord& r) {
@@ -63,6 +68,7 @@ absl::Status SaveRecord(const std::string& root, const ContainerRecord& r) {
   j["seccomp_bpf_hex"] = r.seccomp_bpf_hex;
   j["capabilities"] = r.capabilities;
   j["poststop_hooks"] = r.poststop_hooks;
+  j["poststart_hooks"] = r.poststart_hooks;
   return WriteFileAtomically(ContainerDir(root, r.id) + "/state.json", j.dump());
 }
 

@@ -29,12 +29,15 @@ struct ContainerRecord {
   std::vector<std::string> rules;  // in force, without "jail:<name>:"
   std::string seccomp_bpf_hex;     // for exec
   uint64_t capabilities = 0;       // for exec
-  std::vector<std::string> poststop_hooks;  // JSON of each, for delete
+  std::vector<std::string> poststop_hooks;   // JSON of each, for delete
+  std::vector<std::string> poststart_hooks;  // JSON of each, for start
 };
 
 std::string ContainerDir(const std::string& root, const std::string& id);
 
 // Reads <root>/<id>/state.json. NotFound ("container <id> does not exist").
+// The record's JSON; DataLoss naming `what` (the file) when it does not parse.
+absl::StatusOr<ContainerRecord> ParseRecord(const std::string& text, const std::string& what);
 absl::StatusOr<ContainerRecord> LoadRecord(const std::string& root, const std::string& id);
 absl::Status SaveRecord(const std::string& root, const ContainerRecord& record);
 

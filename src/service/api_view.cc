@@ -41,6 +41,26 @@ api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& poli
   return info;
 }
 
+api::JailInfo ContainerInfoOf(const OciWatcher::Adopted& a) {
+  const OciContainer& c = a.container;
+  api::JailInfo info;
+  info.name = c.id;
+  info.state = c.status;
+  info.jid = -1;
+  info.path = c.bundle + "/rootfs";
+  info.hostname = "";
+  if (c.status != "stopped") {
+    info.init_pid = c.pid;
+    if (absl::Time t; absl::ParseTime(absl::RFC3339_full, c.created, &t, nullptr)) {
+      info.started = t;
+    }
+  }
+  for (const platform::Enforcement& e : a.limits) info.limits.push_back(RuleInfoOf(e));
+  info.oci_root = a.root;
+  info.oci_bundle = c.bundle;
+  return info;
+}
+
 absl::StatusOr<std::vector<api::RuleInfo>> DescribeRules(
     const RuleSnapshot& rules, std::string_view filter_text,
     const rctl::ProcessExists& process_exists) {

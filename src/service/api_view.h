@@ -13,6 +13,7 @@
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/rctl/kernel_form.h"
+#include "jailwarden/service/oci_watcher.h"
 #include "jailwarden/service/rule_snapshot.h"
 
 namespace jailwarden::service {
@@ -22,6 +23,12 @@ api::RuleInfo RuleInfoOf(const platform::Enforcement& e);
 // One jail as GET /v1/jails shows it, with its limits from `rules`.
 api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& policy,
                          const RuleSnapshot& rules);
+
+// An OCI container observed read-only (oci_watcher.h) as GET /v1/jails
+// shows it: its id as the name, the runtime's status as the state, no JID,
+// its bundle's root, its process as init_pid, the rules the runtime
+// applied as its limits, and the `oci` marker (root, bundle).
+api::JailInfo ContainerInfoOf(const OciWatcher::Adopted& a);
 
 // Issue 17: the main process of a running jail with `command:`, from its
 // supervisor (JailRuntime::MainStatus, bounded); nullopt for other jails

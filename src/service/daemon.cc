@@ -38,6 +38,7 @@ struct Daemon::Impl {
   std::string token;
   std::unique_ptr<RuleDatabase> rules;
   std::unique_ptr<JailRegistry> registry;
+  std::unique_ptr<OciWatcher> oci;  // OCI containers, read-only
   std::unique_ptr<jail::JailLogSink> logs;  // issue 17; before manager, which uses it
   std::string state_dir;
   std::unique_ptr<jail::Manager> manager;
@@ -147,6 +148,38 @@ struct Daemon::Impl {
     main_seen = std::move(next);
   }
 
+  // The rules in force for /metrics: the database's and the observed OCI
+  // containers' (the runtime's), one vector that keeps its pointer while
+  // neither changes (the collector re-renders the limit families on a new
+  // pointer).
+  std::mutex enforcements_mu;
+  std::shared_ptr<const std::vector<platform::Enforcement>> db_seen, oci_seen, combined;
+  std::shared_ptr<const std::vector<platform::Enforcement>> Enforcements() {
+    std::shared_ptr<const std::vector<platform::Enforcement>> db =
+        rules->Current()->Flat().enforcements;
+    std::shared_ptr<const std::vector<platform::Enforcement>> ct = oci->Current()->enforcements;
+    std::lock_guard<std::mutex> lock(enforcements_mu);
+    if (ct->empty()) return db;
+    if (db != db_seen || ct != oci_seen || combined == nullptr) {
+      auto all = std::make_shared<std::vector<platform::Enforcement>>();
+      if (db != nullptr) *all = *db;
+      all->insert(all->end(), ct->begin(), ct->end());
+      combined = std::move(all);
+      db_seen = db;
+      oci_seen = ct;
+    }
+    return combined;
+  }
+
+  // A call that would change `name`: refused when it is an observed OCI
+  // container and no jailwarden jail has that name.
+  absl::Status RefuseContainer(std::string_view name, std::string_view what) {
+    for (const jail::JailRecord& rec : *registry->Records()) {
+      if (rec.spec.name == name) return absl::OkStatus();
+    }
+    return oci->RefuseChange(name, what);
+  }
+
   void Shutdown() {
     if (shut_down.exchange(true)) return;
     ready.store(false);
@@ -198,6 +231,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   // Runtime rules (rctl -a/-r, create -L) recorded by an earlier run.
   JW_RETURN_IF_ERROR(d.rules->OpenRecord(StrCat(server.state_dir, "/", kRuntimeRulesFile)));
   d.registry = std::make_unique<JailRegistry>(hb, *d.rules);
+  d.oci = std::make_unique<OciWatcher>(d.options.oci_roots, d.options.oci_scanner,
+                                       *d.registry, hb);
 
   // Jails: adopt what a previous run left. The registry learns of every
   // kernel jail the moment it exists, so limits hold from its first process.
@@ -272,6 +307,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   ro.signal_jail = [&d](const std::string& jail, int sig) { d.SignalJail(jail, sig); };
   ro.maintain = [&d] {
     d.lifecycle->Maintain();
+    d.oci->Refresh(*d.registry->Records());
     d.SampleOomKills();
     d.SampleMainExits();
   };
@@ -290,6 +326,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       });
   d.rctl = std::make_unique<RctlFront>(*d.rules, *d.sampler, &d.events,
                                        [&d] { return d.lifecycle->policy(); });
+  d.rctl->SetReadOnlyCheck([&d](std::string_view jail, std::string_view what) {
+    return d.RefuseContainer(jail, what);
+  });
 
   // The policy's rules and jails.
   JW_ASSIGN_OR_RETURN(std::vector<std::string> failures, d.lifecycle->ApplyInitialPolicy());
@@ -317,6 +356,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       },
       &d.events);
   d.health->Start();
+  d.oci->Refresh(*d.registry->Records());  // listed from the first request on
   if (d.options.run_sampler) JW_RETURN_IF_ERROR(d.sampler->Start());
   d.router->Start();
   if (d.options.serve_http) {
@@ -337,7 +377,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
       AddRunStatus(out, *records, health, oom, *d.mains, *d.isolation);
       return out;
     };
-    sources.enforcements = [&d] { return d.rules->Current()->Flat().enforcements; };
+    sources.enforcements = [&d] { return d.Enforcements(); };
     sources.engine_health = [&d] { return d.engine_health.Read(); };
     sources.reloads = [&d] {
       const ReloadStatus r = d.reloader->status();
@@ -385,6 +425,9 @@ std::vector<api::JailInfo> Daemon::ListJails() {
       out.back().health = it->second.state;
     }
   }
+  for (const OciWatcher::Adopted& a : impl_->oci->Current()->containers) {
+    out.push_back(ContainerInfoOf(a));
+  }
   return out;
 }
 
@@ -399,6 +442,9 @@ absl::StatusOr<api::JailInfo> Daemon::GetJail(std::string_view name) {
       return info;
     }
   }
+  if (const OciWatcher::Adopted* a = impl_->oci->Current()->Find(name); a != nullptr) {
+    return ContainerInfoOf(*a);
+  }
   return absl::NotFoundError(ToAbsl(StrCat("no jail named '", name, "'")));
 }
 
@@ -412,23 +458,29 @@ absl::StatusOr<std::string> Daemon::JailLogDir(std::string_view name) {
 }
 
 absl::Status Daemon::CreateJail(const api::CreateJailRequest& request) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(request.spec.name, "create"));
   return impl_->lifecycle->CreateJail(request);
 }
 absl::StatusOr<api::JailChange> Daemon::DestroyJail(std::string_view name) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "destroy"));
   return impl_->lifecycle->DestroyJail(name);
 }
 absl::StatusOr<api::JailChange> Daemon::StartJail(std::string_view name) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "start"));
   return impl_->lifecycle->StartJail(name);
 }
 absl::StatusOr<api::JailChange> Daemon::StopJail(std::string_view name) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "stop"));
   return impl_->lifecycle->StopJail(name);
 }
 absl::StatusOr<api::JailChange> Daemon::RestartJail(std::string_view name) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "restart"));
   return impl_->lifecycle->RestartJail(name);
 }
 
 absl::StatusOr<platform::ExecResult> Daemon::Exec(std::string_view name,
                                                   const platform::ExecRequest& request) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "exec"));
   return impl_->manager->Exec(name, request);
 }
 
@@ -455,6 +507,7 @@ absl::StatusOr<api::ApplyResult> Daemon::Apply(std::string_view text,
 absl::StatusOr<api::ApplyResult> Daemon::SetJailKeys(
     std::string_view name, const std::vector<std::pair<std::string, std::string>>& keys,
     bool dry_run) {
+  JW_RETURN_IF_ERROR(impl_->RefuseContainer(name, "set"));
   std::vector<policy::JailKeyValue> kv;
   kv.reserve(keys.size());
   for (const auto& [k, v] : keys) kv.push_back({k, v});

@@ -48,6 +48,11 @@ class LinuxHostBackend final : public HostBackend {
     return ref;
   }
 
+  absl::StatusOr<platform::JailRef> ObserveJail(
+      const platform::JailInstance& instance) override {
+    return reader_->AddJail(instance);
+  }
+
   void RemoveJail(std::string_view name) override {
     (void)reader_->RemoveJail(name);
     enforcer_->RemoveJail(name);

@@ -50,6 +50,9 @@ absl::Status JailRegistry::Register(const platform::JailInstance& instance) {
                 -> absl::StatusOr<std::vector<platform::Enforcement>> {
         absl::MutexLock l(&mu_);
         if (auto it = registered_.find(name); it != registered_.end()) ForgetLocked(it);
+        // A jailwarden jail takes its name over from an observed container
+        // (AddJail replaces the reader's registration).
+        observed_.erase(name);
         JW_ASSIGN_OR_RETURN(platform::JailRef ref, backend_.AddJail(instance));
         absl::StatusOr<std::vector<platform::Enforcement>> applied =
             backend_.enforcer().Apply(ref, rules);
@@ -90,6 +93,37 @@ void JailRegistry::OnKernelJailRemoved(const std::string& name) {
     }
   }
   if (was) rules_.DetachJail(name);
+}
+
+absl::Status JailRegistry::ObserveReadOnly(const platform::JailInstance& instance) {
+  const std::string& name = instance.ref.name;
+  absl::MutexLock l(&mu_);
+  if (registered_.count(name) != 0) {
+    return absl::AlreadyExistsError(
+        ToAbsl(StrCat("a jailwarden jail named '", name, "' is running")));
+  }
+  auto it = observed_.find(name);
+  if (it != observed_.end() && it->second == instance.init_pid) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<platform::JailRef> ref = backend_.ObserveJail(instance);
+  if (!ref.ok()) {
+    if (it != observed_.end()) {
+      observed_.erase(it);
+      backend_.RemoveJail(name);  // the reading of its earlier process
+    }
+    return ref.status();
+  }
+  observed_[name] = instance.init_pid;
+  return absl::OkStatus();
+}
+
+void JailRegistry::ForgetReadOnly(const std::string& name) {
+  absl::MutexLock l(&mu_);
+  if (auto it = observed_.find(name); it != observed_.end()) {
+    observed_.erase(it);
+    if (registered_.count(name) == 0) backend_.RemoveJail(name);
+  }
 }
 
 void JailRegistry::Sync(std::vector<jail::JailRecord> records) {

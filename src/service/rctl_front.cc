@@ -42,6 +42,9 @@ absl::Status RctlFront::AddRule(std::string_view text) {
   // of a policy's `rules:`, process rules refused.
   JW_ASSIGN_OR_RETURN(rctl::Rule rule,
                       policy::CheckRule(text, {policy::RuleUse::kRuntimeRule, true, nullptr}));
+  if (read_only_ && rule.subject == rctl::SubjectType::kJail) {
+    JW_RETURN_IF_ERROR(read_only_(rule.subject_id, "rctl -a"));
+  }
   JW_RETURN_IF_ERROR(rules_.Mutate([&](RuleDraft& draft) { return draft.Add(rule); }));
   LogInfo("rule added",
           {{"rule", rctl::FormatRule(rule)},
@@ -51,6 +54,9 @@ absl::Status RctlFront::AddRule(std::string_view text) {
 
 absl::Status RctlFront::RemoveRule(std::string_view text) {
   JW_ASSIGN_OR_RETURN(rctl::Rule filter, rctl::ParseRuleText(text, HostProcessExists));
+  if (read_only_ && filter.subject == rctl::SubjectType::kJail && !filter.subject_id.empty()) {
+    JW_RETURN_IF_ERROR(read_only_(filter.subject_id, "rctl -r"));
+  }
   int removed = 0;
   // Drift before and after, for the jails the filter can touch.
   std::shared_ptr<const policy::Policy> pol = policy_ ? policy_() : nullptr;

@@ -32,6 +32,12 @@ class RctlFront final : public rctl::RctlBackend {
             std::function<std::shared_ptr<const policy::Policy>()> policy = {})
       : rules_(rules), sampler_(sampler), events_(events), policy_(std::move(policy)) {}
 
+  // Refusals for jails the daemon only observes (OCI containers,
+  // OciWatcher::RefuseChange): called with the jail of a rule to add or of
+  // a removal filter and the verb; a non-OK status is returned as is.
+  using ReadOnlyCheck = std::function<absl::Status(std::string_view jail, std::string_view what)>;
+  void SetReadOnlyCheck(ReadOnlyCheck check) { read_only_ = std::move(check); }
+
   absl::Status AddRule(std::string_view text) override;
   absl::Status RemoveRule(std::string_view text) override;
   absl::StatusOr<std::string> GetRules(std::string_view text) override;
@@ -43,6 +49,7 @@ class RctlFront final : public rctl::RctlBackend {
   const racct::Sampler& sampler_;
   engine::EventStream* events_;
   std::function<std::shared_ptr<const policy::Policy>()> policy_;
+  ReadOnlyCheck read_only_;
 };
 
 }  // namespace jailwarden::service

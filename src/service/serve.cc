@@ -147,8 +147,10 @@ void CapMallocArenas() {
 }  // namespace
 
 int RunServe(const std::vector<std::string>& args, std::ostream& out,
-             std::ostream& err) {
+             std::ostream& err, ServeOci oci) {
   DaemonOptions options;
+  options.oci_roots = std::move(oci.roots);
+  options.oci_scanner = std::move(oci.scanner);
   std::string port_file, log_file, log_level;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$tmp/b/rootfs/bin" "$tmp/hooks"
 cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
-for a in sh sleep echo true; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
+for a in sh sleep echo true false cat readlink; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
 mkdir -p "$tmp/b/rootfs/"{proc,dev,sys,tmp}
 # config ARGS_JSON [HOOKS_JSON]: the bundle's config.json.
 config() {
@@ -144,12 +144,52 @@ config '["/bin/true"]' '{"prestart": [{"path": "/bin/false"}]}'
 create h2
 contains "a failing prestart hook fails create" "hook prestart[0] /bin/false: exit status 1" "$(cat "$tmp/h2.err")"
 check "a failed create leaves nothing" nothing "$(nothing_left h2)"
-for kind in createContainer startContainer poststart; do
-  config '["/bin/true"]' "{\"$kind\": [{\"path\": \"/bin/true\"}]}"
-  create h3
-  contains "$kind hooks refused by name" "/hooks/$kind" "$(cat "$tmp/h3.err")"
-  check "$kind refused: nothing made" nothing "$(nothing_left h3)"
-done
+config '["/bin/true"]' '{"createContainer": [{"path": "/bin/true"}]}'
+create h3
+contains "createContainer hooks refused by name" "/hooks/createContainer" "$(cat "$tmp/h3.err")"
+check "createContainer refused: nothing made" nothing "$(nothing_left h3)"
+check "features lists exactly the hooks run" \
+  '["prestart", "createRuntime", "startContainer", "poststart", "poststop"]' \
+  "$(jw features | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["hooks"]))')"
+
+# startContainer: in the container (its path, its pid namespace) after
+# start and before the process; poststart: on the host once it runs,
+# with status running; a failing poststart only warns.
+rm -f "$tmp/hooks/"*
+in_hook() {  # a container hook: records its pid namespace and its stdin
+  printf '{"path": "/bin/sh", "args": ["sh", "-c", "cat > /%s.json; readlink /proc/self/ns/pid > /%s.ns; echo %s >> /order"], "env": ["PATH=/bin"], "timeout": 10}' "$1" "$1" "$1"
+}
+config '["/bin/sh", "-c", "echo process >> /order; exec sleep 300"]' \
+  "{\"startContainer\": [$(in_hook startContainer)], \"poststart\": [$(hook poststart), {\"path\": \"/bin/false\"}]}"
+rm -f "$tmp/b/rootfs/order" "$tmp/b/rootfs/startContainer."*
+create s1
+check "startContainer not run by create" no "$([[ -e $tmp/b/rootfs/order ]] && echo yes || echo no)"
+start_err=$(jw start s1 2>&1)
+check "start succeeds though a poststart hook fails" 0 "$?"
+contains "a failing poststart hook is reported" "hook poststart[1] /bin/false" "$start_err"
+order_ready() { [[ $(wc -l <"$tmp/b/rootfs/order" 2>/dev/null) -ge 2 ]]; }
+wait_for "the process's line" order_ready
+check "startContainer runs before the process" "startContainer process" \
+  "$(tr '\n' ' ' <"$tmp/b/rootfs/order" | sed 's/ $//')"
+check "startContainer runs in the container's pid namespace" "$(readlink "/proc/$(cat "$tmp/s1.pid")/ns/pid")" \
+  "$(cat "$tmp/b/rootfs/startContainer.ns" 2>/dev/null)"
+check "startContainer's stdin: the state, id" s1 "$(field "$tmp/b/rootfs/startContainer.json" id)"
+check "startContainer's stdin: status created" created "$(field "$tmp/b/rootfs/startContainer.json" status)"
+check "startContainer's stdin: the pid" "$(cat "$tmp/s1.pid")" "$(field "$tmp/b/rootfs/startContainer.json" pid)"
+check "poststart ran on the host" poststart "$(cat "$tmp/hooks/order" 2>/dev/null)"
+check "poststart's stdin: status running" running "$(field "$tmp/hooks/poststart.json" status)"
+check "poststart's stdin: the pid" "$(cat "$tmp/s1.pid")" "$(field "$tmp/hooks/poststart.json" pid)"
+jw kill s1 KILL
+wait_for "s1 stopped" test "$(status s1)" == stopped
+jw delete s1
+rm -f "$tmp/b/rootfs/order" "$tmp/b/rootfs/startContainer."*
+config '["/bin/true"]' '{"startContainer": [{"path": "/bin/false"}]}'
+create s2
+jw start s2 >/dev/null 2>&1
+wait_for "s2 stopped" test "$(status s2)" == stopped
+check "a failing startContainer hook stops the container" stopped "$(status s2)"
+jw delete s2
+check "s2 deleted: nothing left" nothing "$(nothing_left s2)"
 
 # kill -9 of create inside a create-phase hook: the record says creating,
 # delete --force removes the process, the cgroups and the record.

@@ -61,6 +61,13 @@ struct JailInfo {
   // Issue 13: what isolates it (JailRuntime::Isolation), for a running jail
   // on a backend that reports it.
   std::optional<platform::IsolationStatus> isolation;
+  // An OCI container made by `jailwarden oci` that the daemon observes
+  // read-only (docs/oci.md, "Daemon visibility"): the runtime root its
+  // record is under ("" for jailwarden's own jails) and its bundle. The
+  // daemon never stops, limits or destroys it; `state` is the runtime's
+  // status (created, running, paused, stopped).
+  std::string oci_root;
+  std::string oci_bundle;
 };
 
 // POST /v1/jails.

@@ -31,6 +31,7 @@
 #include "jailwarden/racct/sampler.h"
 #include "jailwarden/service/health_checker.h"
 #include "jailwarden/service/host_backend.h"
+#include "jailwarden/service/oci_watcher.h"
 #include "jailwarden/service/state_dir_lock.h"
 
 namespace jailwarden::service {
@@ -64,6 +65,11 @@ struct DaemonOptions {
   // Called on the sampler's thread after every tick has been routed
   // (`serve` feeds systemd's watchdog from it). Must not block.
   std::function<void()> on_tick;
+  // OCI containers shown read-only (service/oci_watcher.h): the runtime
+  // roots to read at every maintenance pass and the reader of one root
+  // (src/main.cc hands in the oci layer's). Empty: none shown.
+  std::vector<std::string> oci_roots;
+  OciScanner oci_scanner;
 };
 
 class Daemon final : public api::Daemon {

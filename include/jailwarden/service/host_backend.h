@@ -40,6 +40,15 @@ class HostBackend {
   // the JailRef for LimitEnforcer::Apply. Idempotent per jail name.
   virtual absl::StatusOr<platform::JailRef> AddJail(
       const platform::JailInstance& instance) = 0;
+  // Sample a jail the daemon does not manage (an OCI container that
+  // `jailwarden oci` made, observed read-only): the usage reader only,
+  // never the enforcer. RemoveJail forgets it. Unimplemented where the
+  // backend cannot (the default).
+  virtual absl::StatusOr<platform::JailRef> ObserveJail(
+      const platform::JailInstance& instance) {
+    (void)instance;
+    return absl::UnimplementedError("this backend does not observe foreign jails");
+  }
   // The jail stopped: stop sampling and enforcing it. OK if unknown.
   virtual void RemoveJail(std::string_view name) = 0;
 

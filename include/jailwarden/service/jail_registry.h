@@ -52,6 +52,17 @@ class JailRegistry final : public LimitApplier {
   // The kernel jail is gone: stop sampling and enforcing it.
   void OnKernelJailRemoved(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // An OCI container observed read-only (service/oci_watcher.h): sampled
+  // through HostBackend::ObserveJail, never given rules or limits.
+  // AlreadyExists when a jailwarden jail of that name is registered (a
+  // jail registered later takes the name over: the container is then
+  // forgotten here and its reading replaced). Re-observes when the pid
+  // changed.
+  absl::Status ObserveReadOnly(const platform::JailInstance& instance)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops sampling an observed container; nothing if the name is not one.
+  void ForgetReadOnly(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Registers the running jails in `records` the hook did not see (adopted
   // ones; a failure is logged and retried at the next Sync), forgets the
   // stopped ones, and publishes `records` as the jail list.
@@ -97,6 +108,8 @@ class JailRegistry final : public LimitApplier {
   RuleDatabase& rules_;
   absl::Mutex mu_;
   std::map<std::string, Registered, std::less<>> registered_ ABSL_GUARDED_BY(mu_);
+  // Observed OCI containers: name -> the pid they were observed with.
+  std::map<std::string, int64_t, std::less<>> observed_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const std::vector<jail::JailRecord>> records_;
   DriftListener drift_listener_;
   mutable absl::Mutex drift_mu_;

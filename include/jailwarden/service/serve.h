@@ -12,12 +12,21 @@
 #include <string>
 #include <vector>
 
+#include "jailwarden/service/oci_watcher.h"
+
 namespace jailwarden::service {
+
+// The OCI containers the daemon shows read-only (DaemonOptions::oci_roots,
+// oci_scanner); src/main.cc fills it from the oci layer on Linux.
+struct ServeOci {
+  std::vector<std::string> roots;
+  OciScanner scanner;
+};
 
 // Runs the daemon in the foreground until SIGTERM/SIGINT. `args` are the
 // words after "serve".
 int RunServe(const std::vector<std::string>& args, std::ostream& out,
-             std::ostream& err);
+             std::ostream& err, ServeOci oci = {});
 
 // `jailwarden serve --help` text.
 extern const char kServeHelp[];

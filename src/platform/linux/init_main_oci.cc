@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -106,6 +108,58 @@ void SetUpTerminal(int console_fd, int rows, int cols) {
   if (peer > 2) {
     close(peer);
   }
+}
+
+// Runs one startContainer hook in the container: `state` on its stdin,
+// killed at its timeout. "" on success, else what went wrong. SIGCHLD is
+// at its default here (init does not supervise in OCI mode).
+std::string RunStartContainerHook(const InitOciHook& h, const std::string& state) {
+  int in[2];
+  if (pipe2(in, O_CLOEXEC) != 0) {
+    return std::string("pipe2: ") + strerror(errno);
+  }
+  std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
+  std::vector<char*> argv, envp;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env = h.env;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(in[0]);
+    close(in[1]);
+    return std::string("fork: ") + strerror(err);
+  }
+  if (pid == 0) {
+    dup2(in[0], 0);
+    execve(h.path.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(in[0]);
+  signal(SIGPIPE, SIG_IGN);
+  (void)!write(in[1], state.data(), state.size());
+  close(in[1]);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0 && h.timeout_s > 0) {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    if (poll(&p, 1, h.timeout_s * 1000) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      close(pidfd);
+      return "timed out after " + std::to_string(h.timeout_s) + " s";
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    return "";
+  }
+  return WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
+                       : "killed by signal " + std::to_string(WTERMSIG(st));
 }
 
 }  // namespace
@@ -202,6 +256,16 @@ int ExecOciProcess(const InitOciProcess& p) {
   }
   close(w);
   close(p.fifo_fd);
+  // hooks.startContainer: in the container, before the process runs.
+  for (std::size_t i = 0; i < p.start_container_hooks.size(); ++i) {
+    const InitOciHook& h = p.start_container_hooks[i];
+    if (std::string why = RunStartContainerHook(h, p.hook_state); !why.empty()) {
+      std::string line = "jailwarden-init: hook startContainer[" + std::to_string(i) + "] " +
+                         h.path + ": " + why + "\n";
+      (void)!write(2, line.data(), line.size());
+      return 127;
+    }
+  }
   // Groups were set before the capability drop (OciBeforeCapabilityDrop);
   // a uid other than 0 needs CAP_SETUID in the container's set.
   if (getuid() != p.uid && setuid(p.uid) != 0) {

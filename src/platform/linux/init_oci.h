@@ -15,6 +15,16 @@
 
 namespace jailwarden::platform {
 
+// A runtime-spec hook init runs itself (hooks.startContainer): path
+// resolved in the container, args (args[0] included; empty: {path}), env,
+// killed after timeout_s seconds (0: none).
+struct InitOciHook {
+  std::string path;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  int timeout_s = 0;
+};
+
 struct InitOciProcess {
   std::vector<std::string> args;  // process.args; args[0] looked up in PATH of env
   std::vector<std::string> env;   // "K=V"
@@ -45,6 +55,12 @@ struct InitOciProcess {
   // paths are skipped.
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
+  // hooks.startContainer, run in order by init in the container once
+  // `start` opened the fifo and before the process's execve, each with
+  // `hook_state` (the runtime-spec state JSON) on stdin; the first that
+  // fails or times out ends the container (init exits 127, naming it).
+  std::vector<InitOciHook> start_container_hooks;
+  std::string hook_state;
 };
 
 std::string InitOciProcessToJson(const InitOciProcess& p);

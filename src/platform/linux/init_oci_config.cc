@@ -26,6 +26,12 @@ std::string InitOciProcessToJson(const InitOciProcess& p) {
   j["root_readonly"] = p.root_readonly;
   j["masked_paths"] = p.masked_paths;
   j["readonly_paths"] = p.readonly_paths;
+  nlohmann::json hooks = nlohmann::json::array();
+  for (const InitOciHook& h : p.start_container_hooks) {
+    hooks.push_back({{"path", h.path}, {"args", h.args}, {"env", h.env}, {"timeout", h.timeout_s}});
+  }
+  j["start_container_hooks"] = std::move(hooks);
+  j["hook_state"] = p.hook_state;
   return j.dump();
 }
 
@@ -50,6 +56,14 @@ bool InitOciProcessFromJson(const std::string& text, InitOciProcess* p, std::str
     p->root_readonly = j.value("root_readonly", false);
     p->masked_paths = j.value("masked_paths", std::vector<std::string>{});
     p->readonly_paths = j.value("readonly_paths", std::vector<std::string>{});
+    p->start_container_hooks.clear();
+    for (const nlohmann::json& h : j.value("start_container_hooks", nlohmann::json::array())) {
+      p->start_container_hooks.push_back(
+          InitOciHook{h.at("path").get<std::string>(),
+                      h.value("args", std::vector<std::string>{}),
+                      h.value("env", std::vector<std::string>{}), h.value("timeout", 0)});
+    }
+    p->hook_state = j.value("hook_state", std::string());
     if (p->args.empty()) {
       *error = "process.args is empty";
       return false;
