@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/rctl/resource.h"
 #include "jailwarden/platform/usage_reader.h"
 
 namespace jailwarden::platform {
@@ -166,6 +167,18 @@ class JailRuntime {
 
   // Removes the kernel jail, killing whatever is left (jail_remove).
   virtual absl::Status Remove(JailInstance& instance) = 0;
+  // An rctl signal action on a sampled memory resource (memoryuse,
+  // vmemoryuse, swapuse): sends `host_signal` to the jail's biggest
+  // consumer of that memory, never its pid 1, and returns its host pid.
+  // NotFound when the jail has no other process; Unimplemented where the
+  // backend cannot tell (the caller then signals every process but pid 1).
+  virtual absl::StatusOr<int64_t> SignalBiggestConsumer(const JailInstance& instance,
+                                                        rctl::Resource resource,
+                                                        int host_signal) {
+    (void)instance, (void)resource, (void)host_signal;
+    return absl::UnimplementedError("this backend does not pick a process to signal");
+  }
+
 
   // Undoes Prepare: unmounts, removes addresses/veths, cgroups, overlay
   // work dirs. Tolerates parts already gone.

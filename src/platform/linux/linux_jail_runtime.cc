@@ -40,6 +40,7 @@
 #include "platform/linux/main_process.h"
 #include "platform/linux/proc_parser.h"
 
+#include "platform/linux/signal_target.h"
 namespace jailwarden::platform {
 namespace {
 
@@ -265,6 +266,29 @@ class LinuxJailRuntime final : public JailRuntime {
   absl::StatusOr<int> CountProcesses(const JailInstance& inst) override {
     JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
     return static_cast<int>(pids.size());
+  }
+
+  absl::StatusOr<int64_t> SignalBiggestConsumer(const JailInstance& inst,
+                                                rctl::Resource resource,
+                                                int host_signal) override {
+    std::optional<std::string_view> field = SignalMemoryField(resource);
+    if (!field) {
+      return absl::InvalidArgumentError(
+          StrCat(rctl::ResourceName(resource), " has no biggest consumer to signal"));
+    }
+    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
+    std::optional<int64_t> pid =
+        BiggestConsumer(pids, *field, [](int64_t p) -> std::optional<std::string> {
+          absl::StatusOr<std::string> s = ReadFile(StrCat("/proc/", p, "/status"), 1 << 16);
+          return s.ok() ? std::optional<std::string>(*std::move(s)) : std::nullopt;
+        });
+    if (!pid) {
+      return absl::NotFoundError(StrCat("jail ", inst.ref.name, " has no process but its init"));
+    }
+    if (kill(static_cast<pid_t>(*pid), host_signal) != 0 && errno != ESRCH) {
+      return ErrnoStatus(errno, StrCat("kill ", *pid));
+    }
+    return *pid;
   }
 
   std::optional<IsolationStatus> Isolation(const JailInstance& inst) override {
