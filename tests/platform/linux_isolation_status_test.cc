@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/errno.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -167,7 +169,8 @@ TEST(LinuxIsolationStatusTest, LongMountTableIsReadBoundedAndReportedTruncated) 
   EXPECT_EQ(*read, text);
   read = ReadLinesBounded(std::string(dir) + "/none", 10, &truncated);
   EXPECT_FALSE(read.ok());
-  EXPECT_THAT(std::string(read.status().message()), ::testing::HasSubstr("ENOENT"));
+  EXPECT_EQ(StatusErrno(read.status()), std::optional<int>(ENOENT)) << read.status();
+  EXPECT_THAT(std::string(read.status().message()), ::testing::HasSubstr("/none"));
   unlink(path.c_str());
   rmdir(dir);
 }
