@@ -26,6 +26,7 @@ packages=(
   podman conmon runc                  # tests/oci: real podman/conmon drive jailwarden-oci; runc is the bench baseline
   containerd crun                     # OCI peers for docs/oci.md (ctr --runc-binary; crun refuses hybrid cgroups here)
   bc                                  # bench/oci_bench.sh averages
+  btrfs-progs                         # tests/integration: mkfs.btrfs/btrfs quota for linux.disk_quota's btrfs qgroup test (no ext4/xfs quota in the CI kernel)
 )
 
 missing=()

@@ -134,6 +134,7 @@ Json JailInfoToJson(const JailInfo& jail) {
     } else {
       out["disk_quota"] = nullptr;
     }
+    out["mountinfo_truncated"] = iso.mountinfo_truncated;
     j["isolation"] = std::move(out);
   }
   if (!jail.oci_root.empty()) {  // observed read-only (docs/oci.md)
@@ -170,6 +171,9 @@ absl::StatusOr<platform::IsolationStatus> IsolationFromJson(const Json& j) {
       d.used_bytes = u->get<uint64_t>();
     }
     iso.disk_quota = d;
+  }
+  if (auto t = j.find("mountinfo_truncated"); t != j.end() && t->is_boolean()) {
+    iso.mountinfo_truncated = t->get<bool>();  // absent from older daemons
   }
   return iso;
 }

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/common.h"
+#include "jailwarden/api/http.h"
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/policy/checks.h"
@@ -104,8 +105,10 @@ int RunEventsVerb(const std::vector<std::string>& args, CommandContext& ctx) {
   absl::Duration backoff = absl::Milliseconds(250);
   while (true) {
     std::string query = StrCat("since=", after, "&follow=", follow ? "1" : "0");
-    if (!jail.empty()) StrAppend(&query, "&jail=", jail);
-    if (!types.empty()) StrAppend(&query, "&type=", types);
+    // Encoded: a value is one query parameter whatever it holds (the
+    // daemon checks the name again and every type).
+    if (!jail.empty()) StrAppend(&query, "&jail=", api::UrlEncode(jail));
+    if (!types.empty()) StrAppend(&query, "&type=", api::UrlEncode(types));
     bool done = false;
     absl::Status s = client->Events(query, [&](std::string_view text) {
       json e = json::parse(text, nullptr, /*allow_exceptions=*/false);

@@ -351,6 +351,7 @@ absl::Status Manager::DestroyLocked(std::string_view name) {
     }
   }
   JW_RETURN_IF_ERROR(StopOneLocked(it->second));
+  JW_RETURN_IF_ERROR(runtime_->Discard(it->second.spec));
   if (!it->second.ephemeral) CrashPoint("jail.destroy");
   JW_RETURN_IF_ERROR(store_->Remove(name, it->second.ephemeral));
   pending_specs_.erase(std::string(name));

@@ -57,9 +57,25 @@ struct Daemon::Impl {
   std::atomic<bool> ready{false};
   std::atomic<bool> shut_down{false};
 
-  void SignalJail(const std::string& name, int host_signal) {
+  // An rctl signal action on a jail (platform/linux/signal_target.h): a
+  // memory resource's biggest consumer where the backend can tell, else
+  // every process but the jail's init.
+  void SignalJail(const std::string& name, int host_signal, rctl::Resource resource) {
+    const bool memory = resource == rctl::Resource::kMemoryuse ||
+                        resource == rctl::Resource::kVmemoryuse ||
+                        resource == rctl::Resource::kSwapuse;
     for (const jail::JailRecord& rec : *registry->Records()) {
       if (rec.spec.name != name || rec.state != jail::JailState::kRunning) continue;
+      if (memory) {
+        absl::StatusOr<int64_t> pid =
+            runtime->SignalBiggestConsumer(rec.instance, resource, host_signal);
+        if (pid.ok() || pid.status().code() == absl::StatusCode::kNotFound) continue;
+        if (pid.status().code() != absl::StatusCode::kUnimplemented) {
+          LogWarning("rctl signal failed",
+                     {{"jail", name}, {"error", std::string(pid.status().message())}});
+          continue;
+        }
+      }
       if (absl::Status s = runtime->SignalAll(rec.instance, host_signal); !s.ok()) {
         LogWarning("rctl signal failed", {{"jail", name}, {"error", std::string(s.message())}});
       }
@@ -304,7 +320,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options,
   ro.engine.throttle_pct = server.throttle.pct;
   ro.engine.throttle_pct2 = server.throttle.pct2;
   JW_RETURN_IF_ERROR(engine::ValidateEngineOptions(ro.engine));
-  ro.signal_jail = [&d](const std::string& jail, int sig) { d.SignalJail(jail, sig); };
+  ro.signal_jail = [&d](const std::string& jail, int sig, rctl::Resource resource) {
+    d.SignalJail(jail, sig, resource);
+  };
   ro.maintain = [&d] {
     d.lifecycle->Maintain();
     d.oci->Refresh(*d.registry->Records());

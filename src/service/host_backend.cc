@@ -87,6 +87,7 @@ absl::StatusOr<std::unique_ptr<HostBackend>> NewLinuxHostBackend(
   std::shared_ptr<platform::LinuxLimitEnforcer> enforcer = std::move(made);
   platform::LinuxJailRuntimeOptions rt;
   rt.run_dir = options.run_dir;
+  rt.state_dir = options.state_dir;
   rt.cgroup_root = options.cgroup_root;
   rt.cgroup_parent = options.cgroup_parent;
   // Commands started in a jail get its per-process rlimits before exec.

@@ -242,6 +242,7 @@ int RunServe(const std::vector<std::string>& args, std::ostream& out,
   options.state_lock = *std::move(lock);
   LinuxBackendOptions bo;
   bo.run_dir = RunDirFor(policy->server.state_dir);
+  bo.state_dir = policy->server.state_dir;
   bo.cgroup_parent = CgroupParentFor(policy->server.state_dir);
 #if defined(__linux__)
   // Before the backend: it reads /proc/self/cgroup, and the jails' cgroups

@@ -68,11 +68,17 @@ void TickRouter::OnSignal(const engine::SignalRequest& request) {
   }
   const int sig = rctl::HostSignalNumber(request.signal);
   if (sig <= 0) return;
+  // The rule's resource decides which of a jail's processes get it; the
+  // request comes from Evaluate over compiled_ (this thread).
+  rctl::Resource resource = rctl::Resource::kCputime;
+  if (compiled_ != nullptr && request.rule < compiled_->Flat().rules.size()) {
+    resource = compiled_->Flat().rules[request.rule].resource.value_or(resource);
+  }
   {
     std::lock_guard<std::mutex> l(mu_);
     signals_.push_back(
         {std::string(request.jail),
-         request.target.kind == engine::TargetKind::kProcess ? request.pid : -1, sig});
+         request.target.kind == engine::TargetKind::kProcess ? request.pid : -1, sig, resource});
   }
   cv_.notify_one();
 }
@@ -211,7 +217,7 @@ void TickRouter::DeliverSignal(const QueuedSignal& q) {
     }
     return;
   }
-  if (options_.signal_jail) options_.signal_jail(q.jail, q.host_signal);
+  if (options_.signal_jail) options_.signal_jail(q.jail, q.host_signal, q.resource);
 }
 
 void TickRouter::EnforceSampledDenies(const std::vector<platform::SampledDeny>& denies) {

@@ -94,6 +94,20 @@ TEST_F(IsolationRouteTest, ClientReadsTheReportBack) {
   EXPECT_EQ(info->isolation->disk_quota->mechanism, "ext4_project");
   EXPECT_EQ(info->isolation->disk_quota->limit_bytes, 8u << 20);
   EXPECT_EQ(info->isolation->disk_quota->used_bytes, std::optional<uint64_t>(4096));
+  EXPECT_FALSE(info->isolation->mountinfo_truncated);
+}
+
+TEST_F(IsolationRouteTest, TruncatedMountTableIsReportedAsTruncated) {
+  platform::IsolationStatus iso = Relaxed();
+  iso.mountinfo_truncated = true;
+  daemon_.SetIsolation("web", iso);
+  absl::StatusOr<HttpResponse> r = client_->Do("GET", "/v1/jails/web", "");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(nlohmann::json::parse(r->body).at("isolation").at("mountinfo_truncated"), true)
+      << r->body;
+  absl::StatusOr<JailInfo> info = client_->GetJail("web");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->isolation->mountinfo_truncated);
 }
 
 TEST_F(IsolationRouteTest, NoReportNoKeyAndAnUnreadUsageIsNull) {

@@ -181,6 +181,29 @@ TEST_F(CliTest, EventsShowsTheLogAndFollowsFromAnId) {
   EXPECT_THAT(o.out, HasSubstr("  stopped  web  by=api"));
 }
 
+TEST_F(CliTest, EventsQueryValuesAreUrlEncoded) {
+  engine::EventStream& log = daemon_->Events();
+  const uint64_t before = log.last_seq();
+  log.Publish(engine::kEventStarted, "web", {{"by", std::string("api")}});
+  log.Publish(engine::kEventStarted, "db", {{"by", std::string("api")}});
+  // Sent as written, "started&jail=db" would be two parameters and show
+  // db's start; encoded it is one type, which the daemon refuses.
+  Output o = Run(RunEventsVerb, {"--since", StrCat(before), "--type", "started&jail=db"});
+  EXPECT_NE(o.status, 0) << o.out;
+  EXPECT_THAT(o.err, HasSubstr("unknown event type 'started&jail=db'"));
+  EXPECT_THAT(o.out, Not(HasSubstr("db")));
+  o = Run(RunEventsVerb, {"--since", StrCat(before), "--type", "started%2Cstopped"});
+  EXPECT_THAT(o.err, HasSubstr("unknown event type 'started%2Cstopped'"));
+  // A name that is not one is refused before anything is sent.
+  o = Run(RunEventsVerb, {"--jail", "web&type=stopped"});
+  EXPECT_EQ(o.status, EX_USAGE);
+  EXPECT_THAT(o.err, HasSubstr("may contain only ASCII letters"));
+  o = Run(RunEventsVerb, {"--since", StrCat(before), "--jail", "db", "--json"});
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("\"db\""));
+  EXPECT_THAT(o.out, Not(HasSubstr("\"web\"")));
+}
+
 TEST_F(CliTest, ExecStreamsAndReturnsTheExitStatus) {
   Output o = Run(RunExecVerb, {"--token", kToken, "web", "--", "echo", "a", "b"});
   EXPECT_EQ(o.status, 0) << o.err;

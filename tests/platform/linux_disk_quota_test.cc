@@ -30,7 +30,8 @@ constexpr char kMounts[] =
     "41 26 254:32 / /data rw,relatime - xfs /dev/vdc rw,attr2,inode64,pqnoenforce\n"
     "42 26 254:48 / /data/q rw,relatime - xfs /dev/vdd rw,attr2,inode64,prjquota\n"
     "43 26 0:50 / /run rw,nosuid - tmpfs tmpfs rw,size=100m\n"
-    "44 26 0:51 / /mnt/nfs rw - nfs4 host:/x rw,vers=4.2\n";
+    "44 26 0:51 / /mnt/nfs rw - nfs4 host:/x rw,vers=4.2\n"
+    "45 26 0:52 /@jails /srv/b rw,relatime - btrfs /dev/vde rw,space_cache=v2,subvolid=256\n";
 
 TEST(DiskQuotaTargetTest, OnlyExt4AndXfsWithProjectQuotasEnforced) {
   absl::StatusOr<DiskQuotaTarget> t = DiskQuotaTargetFor("/srv/jails/web", kMounts);
@@ -57,6 +58,14 @@ TEST(DiskQuotaTargetTest, OnlyExt4AndXfsWithProjectQuotasEnforced) {
   t = DiskQuotaTargetFor("/mnt/nfs/web", kMounts);
   ASSERT_FALSE(t.ok());
   EXPECT_THAT(std::string(t.status().message()), HasSubstr("only ext4 and xfs"));
+}
+
+TEST(DiskQuotaTargetTest, BtrfsIsATargetWithItsMountPoint) {
+  absl::StatusOr<DiskQuotaTarget> t = DiskQuotaTargetFor("/srv/b/roots/web", kMounts);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->fstype, "btrfs");
+  EXPECT_EQ(t->device, "/dev/vde");
+  EXPECT_EQ(t->mount_point, "/srv/b");
 }
 
 TEST(DiskQuotaProjectTest, StableAndInJailwardensRange) {

@@ -4,11 +4,17 @@
 
 #include "platform/linux/isolation_status.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/base/errno.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -106,6 +112,67 @@ TEST(LinuxIsolationStatusTest, DiskQuotaWithMechanismLimitAndUsage) {
   s = LinuxIsolationStatusOf(in);
   EXPECT_EQ(s.disk_quota->mechanism, "ext4_project");
   EXPECT_FALSE(s.disk_quota->used_bytes.has_value());
+}
+
+TEST(LinuxIsolationStatusTest, BtrfsQgroupQuotaNeedsNoProjectId) {
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default projquota"},
+                      {"quota.bytes", "8388608"},
+                      {"quota.fstype", "btrfs"},
+                      {"quota.qgroup", "0/257"}};
+  in.quota_used_bytes = 4096;
+  IsolationStatus s = LinuxIsolationStatusOf(in);
+  EXPECT_TRUE(Layers(s)["disk_quota"]);
+  ASSERT_TRUE(s.disk_quota.has_value());
+  EXPECT_EQ(s.disk_quota->mechanism, "btrfs_qgroup");
+  EXPECT_EQ(s.disk_quota->limit_bytes, 8388608u);
+  EXPECT_EQ(s.disk_quota->used_bytes, std::optional<uint64_t>(4096));
+  in.backend_state.erase("quota.fstype");  // no project, no btrfs: no quota
+  EXPECT_FALSE(LinuxIsolationStatusOf(in).disk_quota.has_value());
+}
+
+// A jail with thousands of mounts: the read stops at the bound, on a whole
+// line, and says so; the masks (jailwarden-init's first mounts) are still
+// seen, and the report carries the truncation.
+TEST(LinuxIsolationStatusTest, LongMountTableIsReadBoundedAndReportedTruncated) {
+  char dir[] = "/tmp/jw-mountinfo-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/mountinfo";
+  std::string text = kJailMounts;
+  for (int i = 0; i < 20000; ++i) {
+    text += "700 612 0:70 / /mnt/m" + std::to_string(i) + " rw - tmpfs tmpfs rw\n";
+  }
+  ASSERT_GT(text.size(), kMaxMountinfoBytes);
+  {
+    std::ofstream out(path);
+    out << text;
+  }
+  bool truncated = false;
+  absl::StatusOr<std::string> read = ReadLinesBounded(path, kMaxMountinfoBytes, &truncated);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(truncated);
+  EXPECT_LE(read->size(), kMaxMountinfoBytes);
+  EXPECT_GT(read->size(), kMaxMountinfoBytes - 100);
+  EXPECT_EQ(read->back(), '\n');
+  EXPECT_EQ(text.compare(0, read->size(), *read), 0);  // its start, unchanged
+  LinuxIsolationInputs in;
+  in.backend_state = {{"seccomp", "default"}};
+  in.mountinfo = *read;
+  in.mountinfo_truncated = truncated;
+  const IsolationStatus s = LinuxIsolationStatusOf(in);
+  EXPECT_TRUE(s.mountinfo_truncated);
+  EXPECT_TRUE(Layers(s)["masked_paths"]);
+  // A table within the bound is read whole, not marked.
+  read = ReadLinesBounded(path, text.size(), &truncated);
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(truncated);
+  EXPECT_EQ(*read, text);
+  read = ReadLinesBounded(std::string(dir) + "/none", 10, &truncated);
+  EXPECT_FALSE(read.ok());
+  EXPECT_EQ(StatusErrno(read.status()), std::optional<int>(ENOENT)) << read.status();
+  EXPECT_THAT(std::string(read.status().message()), ::testing::HasSubstr("/none"));
+  unlink(path.c_str());
+  rmdir(dir);
 }
 
 TEST(LinuxIsolationStatusTest, SeccompModeFromProcStatus) {

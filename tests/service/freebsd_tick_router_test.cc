@@ -64,7 +64,7 @@ class FreeBsdTickRouterTest : public ::testing::Test {
     TickRouterOptions o;
     o.kernel_acts = kernel_acts;
     o.maintenance_interval = absl::Hours(1);
-    o.signal_jail = [this](const std::string& jail, int sig) {
+    o.signal_jail = [this](const std::string& jail, int sig, rctl::Resource) {
       absl::MutexLock l(&mu_);
       signalled_.push_back(StrCat(jail, ":", sig));
     };

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jailwarden/platform/jail_spec.h"
+#include "jailwarden/rctl/resource.h"
 #include "jailwarden/platform/usage_reader.h"
 
 namespace jailwarden::platform {
@@ -109,8 +110,9 @@ inline constexpr const char* kIsolationLayers[] = {"seccomp",   "userns",       
                                                    "cgroup_ro", "masked_paths", "disk_quota"};
 
 // A disk quota in force on a jail's writable layer. `mechanism` is one of
-// "ext4_project", "xfs_project" (a project quota; a layer on tmpfs is
-// refused at start: its size= is the jail's own mount option). Bytes.
+// "ext4_project", "xfs_project" (a project quota), "btrfs_qgroup" (the
+// layer subvolume's qgroup limit); a layer on tmpfs is refused at start:
+// its size= is the jail's own mount option. Bytes.
 struct DiskQuotaStatus {
   std::string mechanism;
   uint64_t limit_bytes = 0;
@@ -127,6 +129,10 @@ struct IsolationStatus {
   std::vector<std::string> seccomp_allow;
   std::vector<std::string> seccomp_deny;
   std::optional<DiskQuotaStatus> disk_quota;
+  // The jail's mount table was longer than the backend reads for this
+  // report (Linux: 256 KiB of /proc/PID/mountinfo): what comes from it
+  // (masked_paths) was read from its start only.
+  bool mountinfo_truncated = false;
 };
 
 // ---- end issue 13 ----
@@ -161,6 +167,18 @@ class JailRuntime {
   virtual absl::Status SignalAll(const JailInstance& instance,
                                  int host_signal) = 0;
 
+  // An rctl signal action on a sampled memory resource (memoryuse,
+  // vmemoryuse, swapuse): sends `host_signal` to the jail's biggest
+  // consumer of that memory, never its pid 1, and returns its host pid.
+  // NotFound when the jail has no other process; Unimplemented where the
+  // backend cannot tell (the caller then signals every process but pid 1).
+  virtual absl::StatusOr<int64_t> SignalBiggestConsumer(const JailInstance& instance,
+                                                        rctl::Resource resource,
+                                                        int host_signal) {
+    (void)instance, (void)resource, (void)host_signal;
+    return absl::UnimplementedError("this backend does not pick a process to signal");
+  }
+
   // Number of processes in the jail, not counting the supervisor.
   virtual absl::StatusOr<int> CountProcesses(const JailInstance& instance) = 0;
 
@@ -171,6 +189,15 @@ class JailRuntime {
   // work dirs. Tolerates parts already gone.
   virtual absl::Status Teardown(const JailSpec& spec,
                                 JailInstance& instance) = 0;
+
+  // After `destroy` stopped the jail (Teardown done): removes what the
+  // backend made for it that outlives a stop (Linux: the btrfs subvolume
+  // made for a thin jail's linux.disk_quota). Idempotent; OK when there is
+  // nothing. The default has nothing to remove.
+  virtual absl::Status Discard(const JailSpec& spec) {
+    (void)spec;
+    return absl::OkStatus();
+  }
 
   // After a restart: is this recorded instance still running? Refreshes
   // `instance` (pids, handles) when it is.

@@ -87,6 +87,7 @@ class HostBackend {
 
 struct LinuxBackendOptions {
   std::string run_dir;  // per-jail scratch, absolute
+  std::string state_dir;  // what outlives a reboot (disk quota project ids)
   std::string cgroup_root = "/sys/fs/cgroup";
   // Directory made below jailwarden's own cgroup for its jails.
   std::string cgroup_parent = "jailwarden";

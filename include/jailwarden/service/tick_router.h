@@ -43,8 +43,12 @@ namespace jailwarden::service {
 
 struct TickRouterOptions {
   engine::EngineOptions engine;  // deny_is_sampled unused: the snapshot says
-  // Sends a host signal to every process of a running jail.
-  std::function<void(const std::string& jail, int host_signal)> signal_jail;
+  // A signal action with a jail target: sends a host signal to the
+  // running jail's processes as the rule's `resource` says (for a memory
+  // resource its biggest consumer, else every process but its init;
+  // platform/linux/signal_target.h).
+  std::function<void(const std::string& jail, int host_signal, rctl::Resource resource)>
+      signal_jail;
   // The daemon's periodic upkeep, on the worker thread.
   std::function<void()> maintain;
   absl::Duration maintenance_interval = absl::Seconds(1);
@@ -92,6 +96,7 @@ class TickRouter final : public engine::ActionSink {
     std::string jail;
     int64_t pid = -1;
     int host_signal = 0;
+    rctl::Resource resource = rctl::Resource::kCputime;  // the rule's
   };
   // One sampled deny at or over, as the engine reported it.
   struct DenyKey {

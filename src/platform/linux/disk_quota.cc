@@ -14,7 +14,11 @@
 #include <vector>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/files.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/disk_quota_btrfs.h"
+#include "platform/linux/disk_quota_projects.h"
+#include "platform/linux/jail_host_files.h"
 #include "platform/linux/linux_jail_paths.h"
 
 namespace jailwarden::platform {
@@ -169,7 +173,10 @@ absl::StatusOr<DiskQuotaTarget> DiskQuotaTargetFor(std::string_view dir,
                            : "prjquota/pquota",
           "); jailwarden does not remount host file systems"));
     }
-    return DiskQuotaTarget{std::string(fstype), std::string(source)};
+    return DiskQuotaTarget{std::string(fstype), std::string(source), std::string(best_point)};
+  }
+  if (fstype == "btrfs") {
+    return DiskQuotaTarget{std::string(fstype), std::string(source), std::string(best_point)};
   }
   if (fstype == "tmpfs") {
     return absl::FailedPreconditionError(
@@ -177,7 +184,8 @@ absl::StatusOr<DiskQuotaTarget> DiskQuotaTargetFor(std::string_view dir,
                       "instead (mounts: fstype tmpfs, options size=...)"));
   }
   return absl::FailedPreconditionError(
-      StrCat(where, ": only ext4 and xfs project quotas can limit one directory tree"));
+      StrCat(where, ": only ext4 and xfs project quotas and btrfs qgroups can limit one "
+                    "directory tree"));
 }
 
 absl::StatusOr<uint64_t> DiskQuotaPrecheck(const std::string& path, std::string_view text) {
@@ -194,6 +202,23 @@ absl::StatusOr<uint64_t> DiskQuotaPrecheck(const std::string& path, std::string_
   absl::StatusOr<DiskQuotaTarget> target = TargetOf(existing, &real);
   if (!target.ok()) {
     return target.status();
+  }
+  if (target->fstype == "btrfs") {
+    if (absl::Status st = CheckBtrfsQuotasEnabled(real, target->mount_point); !st.ok()) {
+      return st;
+    }
+    if (existing == path) {
+      absl::StatusOr<bool> sub = IsBtrfsSubvolume(path);
+      if (!sub.ok()) {
+        return sub.status();
+      }
+      if (!*sub) {
+        return absl::FailedPreconditionError(StrCat(
+            "linux.disk_quota: ", path, " is on btrfs ", target->device, " (mounted at ",
+            target->mount_point, ") but is not a subvolume: btrfs limits subvolumes, not "
+            "directories (btrfs subvolume create; a thin jail's new layer is made one)"));
+      }
+    }
   }
   return bytes;
 }
@@ -275,12 +300,45 @@ absl::StatusOr<std::optional<uint64_t>> DiskQuotaOfJail(const JailSpec& spec) {
   return std::optional<uint64_t>(*bytes);
 }
 
+bool DiskQuotaProjectInUse(const std::string& device, uint32_t project) {
+  struct dqblk q = {};
+  if (quotactl(QCMD(Q_GETQUOTA, PRJQUOTA), device.c_str(), static_cast<int>(project),
+               reinterpret_cast<caddr_t>(&q)) != 0) {
+    return errno != ESRCH && errno != ENOENT;
+  }
+  return q.dqb_curspace > 0 || q.dqb_curinodes > 0;
+}
+
 absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> bytes,
+                                DiskQuotaProjects& projects,
                                 std::map<std::string, std::string>& backend_state) {
   if (!bytes.has_value()) {
     return absl::OkStatus();
   }
-  const uint32_t project = DiskQuotaProject(spec.name);
+  std::string real;
+  if (absl::StatusOr<DiskQuotaTarget> t = TargetOf(spec.path, &real);
+      t.ok() && t->fstype == "btrfs") {
+    absl::StatusOr<BtrfsQgroup> q = LimitBtrfsSubvolume(real, *bytes);
+    if (!q.ok()) {
+      return q.status();
+    }
+    backend_state["quota.bytes"] = StrCat(*bytes);
+    backend_state["quota.fstype"] = "btrfs";
+    backend_state["quota.device"] = t->device;
+    backend_state["quota.qgroup"] = StrCat("0/", q->subvolume_id);
+    backend_state["quota.usage_file"] = q->usage_file;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<DiskQuotaTarget> target = TargetOf(spec.path, &real);
+  if (!target.ok()) {
+    return target.status();
+  }
+  absl::StatusOr<uint32_t> allocated = projects.Allocate(
+      spec.name, [&](uint32_t p) { return DiskQuotaProjectInUse(target->device, p); });
+  if (!allocated.ok()) {
+    return allocated.status();
+  }
+  const uint32_t project = *allocated;
   absl::Status st = ApplyDiskQuota(spec.path, *bytes, project);
   if (!st.ok()) {
     return st;
@@ -289,16 +347,23 @@ absl::Status ApplyJailDiskQuota(const JailSpec& spec, std::optional<uint64_t> by
   backend_state["quota.project"] = StrCat(project);
   // For the report (isolation_status.h): the mechanism and where to read
   // the project's usage.
-  std::string real;
-  if (absl::StatusOr<DiskQuotaTarget> t = TargetOf(spec.path, &real); t.ok()) {
-    backend_state["quota.fstype"] = t->fstype;
-    backend_state["quota.device"] = t->device;
-  }
+  backend_state["quota.fstype"] = target->fstype;
+  backend_state["quota.device"] = target->device;
   return absl::OkStatus();
 }
 
 absl::Status ClearJailDiskQuota(const JailSpec& spec,
                                 const std::map<std::string, std::string>& backend_state) {
+  if (auto fs = backend_state.find("quota.fstype");
+      fs != backend_state.end() && fs->second == "btrfs") {
+    // The subvolume stays with the layer's data until destroy; its limit
+    // is lifted as a project quota's is. Gone already is fine.
+    absl::StatusOr<bool> sub = IsBtrfsSubvolume(spec.path);
+    if (!sub.ok() || !*sub) {
+      return absl::OkStatus();
+    }
+    return LimitBtrfsSubvolume(spec.path, 0).status();
+  }
   auto it = backend_state.find("quota.project");
   if (it == backend_state.end()) {
     return absl::OkStatus();
@@ -308,6 +373,34 @@ absl::Status ClearJailDiskQuota(const JailSpec& spec,
     return absl::OkStatus();
   }
   return ClearDiskQuota(spec.path, static_cast<uint32_t>(*project));
+}
+
+absl::Status PrepareJailDiskQuotaLayer(const JailSpec& spec, std::optional<uint64_t> bytes) {
+  if (!bytes.has_value() || spec.base_root.empty() || access(spec.path.c_str(), F_OK) == 0) {
+    return absl::OkStatus();
+  }
+  std::string parent = Dirname(spec.path);
+  if (absl::Status st = MakeDirs(parent); !st.ok()) {
+    return st;
+  }
+  std::string real;
+  absl::StatusOr<DiskQuotaTarget> t = TargetOf(parent, &real);
+  if (!t.ok() || t->fstype != "btrfs") {
+    return absl::OkStatus();  // a project quota: a plain directory
+  }
+  return CreateBtrfsSubvolume(StrCat(real == "/" ? "" : real, "/", Basename(spec.path)));
+}
+
+absl::Status DiscardJailDiskQuotaLayer(const JailSpec& spec) {
+  if (spec.parameters.count("linux.disk_quota") == 0 || spec.base_root.empty() ||
+      spec.path.empty() || spec.path[0] != '/') {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> sub = IsBtrfsSubvolume(spec.path);
+  if (!sub.ok() || !*sub) {
+    return absl::OkStatus();  // gone, or a directory under a project quota
+  }
+  return DeleteBtrfsSubvolume(spec.path);
 }
 
 }  // namespace jailwarden::platform

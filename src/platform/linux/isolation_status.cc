@@ -1,14 +1,20 @@
 #include "platform/linux/isolation_status.h"
 
+#include <fcntl.h>
 #include <sys/quota.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <string_view>
 #include <vector>
 
+#include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
+#include "platform/linux/disk_quota_btrfs.h"
 #include "platform/linux/linux_jail_paths.h"
 
 namespace jailwarden::platform {
@@ -47,6 +53,42 @@ bool AnyMaskedProcPath(std::string_view mountinfo) {
 
 }  // namespace
 
+absl::StatusOr<std::string> ReadLinesBounded(const std::string& path, std::size_t max_bytes,
+                                             bool* truncated) {
+  *truncated = false;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoStatus(errno, StrCat("open ", path));
+  }
+  std::string out;
+  out.resize(max_bytes + 1);  // one byte more tells that it goes on
+  std::size_t have = 0;
+  while (have < out.size()) {
+    const ssize_t n = read(fd, out.data() + have, out.size() - have);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      return ErrnoStatus(err, StrCat("read ", path));
+    }
+    if (n == 0) {
+      break;
+    }
+    have += static_cast<std::size_t>(n);
+  }
+  close(fd);
+  out.resize(have);
+  if (have > max_bytes) {
+    *truncated = true;
+    out.resize(max_bytes);
+    const std::size_t last = out.rfind('\n');
+    out.resize(last == std::string::npos ? 0 : last + 1);
+  }
+  return out;
+}
+
 std::optional<int> SeccompModeFromStatus(std::string_view status) {
   for (std::string_view line : Split(status, '\n')) {
     if (StartsWith(line, "Seccomp:")) {
@@ -80,15 +122,19 @@ IsolationStatus LinuxIsolationStatusOf(const LinuxIsolationInputs& in) {
   const bool masked = AnyMaskedProcPath(in.mountinfo);
   const std::optional<int64_t> project = ParseInt<int64_t>(Get(in.backend_state, "quota.project"));
   const std::optional<int64_t> bytes = ParseInt<int64_t>(Get(in.backend_state, "quota.bytes"));
-  const bool quota = project.has_value() && bytes.has_value() && *bytes > 0;
+  const std::string fstype = Get(in.backend_state, "quota.fstype");
+  const bool quota =
+      (project.has_value() || fstype == "btrfs") && bytes.has_value() && *bytes > 0;
   if (quota) {
-    const std::string fstype = Get(in.backend_state, "quota.fstype");
     // Jails recorded before quota.fstype: only ext4 and xfs could hold one.
     out.disk_quota = DiskQuotaStatus{
-        .mechanism = fstype == "xfs" ? "xfs_project" : "ext4_project",
+        .mechanism = fstype == "btrfs" ? "btrfs_qgroup"
+                     : fstype == "xfs" ? "xfs_project"
+                                       : "ext4_project",
         .limit_bytes = static_cast<uint64_t>(*bytes),
         .used_bytes = in.quota_used_bytes};
   }
+  out.mountinfo_truncated = in.mountinfo_truncated;
   const bool on[] = {filter, userns, keyring, cgroup_ro, masked, quota};
   std::size_t i = 0;
   for (const char* layer : kIsolationLayers) {
@@ -107,13 +153,19 @@ std::optional<IsolationStatus> ReadLinuxIsolationStatus(const JailInstance& inst
   if (absl::StatusOr<std::string> status = ReadFileToString(proc + "/status"); status.ok()) {
     in.seccomp_mode = SeccompModeFromStatus(*status);
   }
-  if (absl::StatusOr<std::string> m = ReadFileToString(proc + "/mountinfo"); m.ok()) {
+  if (absl::StatusOr<std::string> m =
+          ReadLinesBounded(proc + "/mountinfo", kMaxMountinfoBytes, &in.mountinfo_truncated);
+      m.ok()) {
     in.mountinfo = *std::move(m);
+  }
+  if (const std::string usage = Get(instance.backend_state, "quota.usage_file");
+      !usage.empty()) {
+    in.quota_used_bytes = ReadBtrfsQgroupUsage(usage);  // a btrfs qgroup's
   }
   const std::string device = Get(instance.backend_state, "quota.device");
   const std::optional<int64_t> project =
       ParseInt<int64_t>(Get(instance.backend_state, "quota.project"));
-  if (!device.empty() && project.has_value()) {
+  if (!device.empty() && project.has_value() && Get(instance.backend_state, "quota.fstype") != "btrfs") {
     struct dqblk q = {};
     if (quotactl(QCMD(Q_GETQUOTA, PRJQUOTA), device.c_str(), static_cast<int>(*project),
                  reinterpret_cast<caddr_t>(&q)) == 0 &&

@@ -31,6 +31,7 @@
 #include "jailwarden/platform/linux/seccomp.h"
 #include "platform/linux/cgroup.h"
 #include "platform/linux/disk_quota.h"
+#include "platform/linux/disk_quota_projects.h"
 #include "platform/linux/clone_vfork.h"
 #include "platform/linux/exec.h"
 #include "platform/linux/init_config.h"
@@ -40,6 +41,7 @@
 #include "platform/linux/jail_init_launcher.h"
 #include "platform/linux/main_process.h"
 #include "platform/linux/proc_parser.h"
+#include "platform/linux/signal_target.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -79,7 +81,9 @@ class LinuxJailRuntime final : public JailRuntime {
   LinuxJailRuntime(LinuxJailRuntimeOptions options, std::string init_path,
                    CgroupLayout layout)
       : options_(std::move(options)), init_path_(std::move(init_path)),
-        layout_(std::move(layout)) {}
+        layout_(std::move(layout)),
+        projects_(StrCat(options_.state_dir.empty() ? options_.run_dir : options_.state_dir,
+                         "/quota-projects")) {}
 
   ~LinuxJailRuntime() override {
     absl::MutexLock lock(&mu_);
@@ -100,6 +104,8 @@ class LinuxJailRuntime final : public JailRuntime {
           StrCat("jail ", spec.name, ": ", ToStd(p.status().message())));
     }
     JW_ASSIGN_OR_RETURN(std::optional<uint64_t> quota_bytes, DiskQuotaOfJail(spec));
+    // On btrfs a thin jail's new writable layer is a subvolume.
+    JW_RETURN_IF_ERROR(PrepareJailDiskQuotaLayer(spec, quota_bytes));
     auto& bs = inst.backend_state;
     bs["net.mode"] = NetModeName(spec.network.mode);
     bs["persist"] = spec.persist ? "1" : "0";
@@ -140,7 +146,7 @@ class LinuxJailRuntime final : public JailRuntime {
         return absl::InvalidArgumentError(StrCat("mount target ", m.target, ": not absolute"));
       }
     }
-    JW_RETURN_IF_ERROR(ApplyJailDiskQuota(spec, quota_bytes, bs));
+    JW_RETURN_IF_ERROR(ApplyJailDiskQuota(spec, quota_bytes, projects_, bs));
     if (options_.scopes) {  // made in Create, around the init (jail_scopes.h)
       auto planned = PlannedScopeState(layout_.UnifiedMount(), options_.cgroup_parent, spec.name);
       bs.insert(planned.begin(), planned.end());
@@ -274,9 +280,42 @@ class LinuxJailRuntime final : public JailRuntime {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<int64_t> SignalBiggestConsumer(const JailInstance& inst,
+                                                rctl::Resource resource,
+                                                int host_signal) override {
+    std::optional<std::string_view> field = SignalMemoryField(resource);
+    if (!field) {
+      return absl::InvalidArgumentError(
+          StrCat(rctl::ResourceName(resource), " has no biggest consumer to signal"));
+    }
+    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
+    std::optional<int64_t> pid =
+        BiggestConsumer(pids, *field, [](int64_t p) -> std::optional<std::string> {
+          absl::StatusOr<std::string> s = ReadFile(StrCat("/proc/", p, "/status"), 1 << 16);
+          return s.ok() ? std::optional<std::string>(*std::move(s)) : std::nullopt;
+        });
+    if (!pid) {
+      return absl::NotFoundError(StrCat("jail ", inst.ref.name, " has no process but its init"));
+    }
+    if (kill(static_cast<pid_t>(*pid), host_signal) != 0 && errno != ESRCH) {
+      return ErrnoStatus(errno, StrCat("kill ", *pid));
+    }
+    return *pid;
+  }
+
   absl::StatusOr<int> CountProcesses(const JailInstance& inst) override {
     JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
     return static_cast<int>(pids.size());
+  }
+
+  absl::Status Discard(const JailSpec& spec) override {
+    // A btrfs subvolume made for the quota; the jail's project id (its
+    // files still charged to it keep it from another name).
+    if (spec.parameters.count("linux.disk_quota") == 0) {
+      return absl::OkStatus();
+    }
+    JW_RETURN_IF_ERROR(DiscardJailDiskQuotaLayer(spec));
+    return projects_.Release(spec.name);
   }
 
   std::optional<IsolationStatus> Isolation(const JailInstance& inst) override {
@@ -512,6 +551,7 @@ class LinuxJailRuntime final : public JailRuntime {
   LinuxJailRuntimeOptions options_;
   std::string init_path_;
   CgroupLayout layout_;
+  DiskQuotaProjects projects_;  // linux.disk_quota's project ids
   absl::Mutex mu_;
   std::map<std::string, int> pidfds_ ABSL_GUARDED_BY(mu_);
 };

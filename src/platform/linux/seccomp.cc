@@ -5,6 +5,7 @@
 #include "jailwarden/platform/linux/seccomp.h"
 
 #include <errno.h>
+#include <linux/btrfs.h>
 #include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -306,11 +307,17 @@ bool BuildSeccompFilter(const SeccompSettings& s, std::vector<sock_filter>* prog
   // owner in the initial user namespace change a file's project id
   // (FS_IOC_FSSETXATTR) and a directory's project inheritance
   // (FS_IOC_SETFLAGS, FS_PROJINHERIT_FL): either would take new data out
-  // of the quota. ioctl's request is an unsigned int to the kernel, so
-  // only its low 32 bits are compared (high bits cannot hide it).
+  // of the quota. On btrfs the quota is the layer subvolume's qgroup, and
+  // any user may make a subvolume or snapshot in a directory it can write
+  // to: a new subvolume has a qgroup of its own, outside the limit, so the
+  // subvolume and snapshot creations are refused too. ioctl's request is
+  // an unsigned int to the kernel, so only its low 32 bits are compared
+  // (high bits cannot hide it).
   if (s.guard_project_quota && refused("ioctl")) {
-    for (uint64_t request : {uint64_t{FS_IOC_FSSETXATTR}, uint64_t{FS_IOC_SETFLAGS},
-                             uint64_t{FS_IOC32_SETFLAGS}}) {
+    for (uint64_t request :
+         {uint64_t{FS_IOC_FSSETXATTR}, uint64_t{FS_IOC_SETFLAGS}, uint64_t{FS_IOC32_SETFLAGS},
+          uint64_t{BTRFS_IOC_SUBVOL_CREATE}, uint64_t{BTRFS_IOC_SUBVOL_CREATE_V2},
+          uint64_t{BTRFS_IOC_SNAP_CREATE}, uint64_t{BTRFS_IOC_SNAP_CREATE_V2}}) {
       int rc = seccomp_rule_add(ctx.get(), eperm, SCMP_SYS(ioctl), 1,
                                 SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request));
       if (rc != 0 && rc != -EEXIST) {

@@ -23,6 +23,13 @@
 //                              file in DIR given project 0
 //                              (FS_IOC_FSSETXATTR), DIR's project
 //                              inheritance cleared (FS_IOC_SETFLAGS)
+//   escape_probe btrfs DIR     the ways out of a btrfs qgroup limit, DIR
+//                              on the jail's subvolume: its limit lifted
+//                              (QGROUP_LIMIT), quotas disabled
+//                              (QUOTA_CTL), the subvolume deleted by id
+//                              (SNAP_DESTROY_V2), a new subvolume (own
+//                              qgroup) made in DIR (SUBVOL_CREATE), a
+//                              snapshot of DIR made in DIR (SNAP_CREATE)
 //   escape_probe sigqueue-init rt_sigqueueinfo(1, SIGUSR1) with a forged
 //                              si_pid 0 and si_uid 0 (what the runtime's
 //                              clear-persist looks like); exits 1 if the
@@ -200,6 +207,66 @@ int ProjectId(const char* dir) {
   return 0;
 }
 
+// <linux/btrfs.h>'s requests and argument layouts, spelled out for the
+// same reason as <linux/fs.h>'s above.
+constexpr unsigned long kBtrfsIocSnapCreate = 0x50009401;     // _IOW(0x94, 1, vol_args)
+constexpr unsigned long kBtrfsIocSubvolCreate = 0x5000940e;   // _IOW(0x94, 14, vol_args)
+constexpr unsigned long kBtrfsIocInoLookup = 0xd0009412;      // _IOWR(0x94, 18, ino_lookup)
+constexpr unsigned long kBtrfsIocQuotaCtl = 0xc0109428;       // _IOWR(0x94, 40, quota_ctl)
+constexpr unsigned long kBtrfsIocQgroupLimit = 0x8030942b;    // _IOR(0x94, 43, qgroup_limit)
+constexpr unsigned long kBtrfsIocSnapDestroyV2 = 0x5000943f;  // _IOW(0x94, 63, vol_args_v2)
+struct BtrfsVolArgs {
+  int64_t fd;
+  char name[4088];
+};
+struct BtrfsVolArgsV2 {
+  int64_t fd;
+  uint64_t transid, flags, unused[4];
+  union {
+    char name[4040];
+    uint64_t subvolid;
+  };
+};
+struct BtrfsInoLookup {
+  uint64_t treeid, objectid;
+  char name[4080];
+};
+struct BtrfsQgroupLimit {
+  uint64_t qgroupid, flags, max_rfer, max_excl, rsv_rfer, rsv_excl;
+};
+static_assert(sizeof(BtrfsVolArgs) == 4096 && sizeof(BtrfsVolArgsV2) == 4096 &&
+              sizeof(BtrfsInoLookup) == 4096 && sizeof(BtrfsQgroupLimit) == 48);
+
+int Btrfs(const char* dir) {
+  int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d < 0) {
+    return Report("open", -1);
+  }
+  static BtrfsInoLookup lookup;
+  lookup.objectid = 256;  // the subvolume's root; treeid 0: fd's subvolume
+  Report("ino_lookup", ioctl(d, kBtrfsIocInoLookup, &lookup));
+  BtrfsQgroupLimit limit = {};
+  limit.qgroupid = lookup.treeid;
+  limit.flags = 1;  // BTRFS_QGROUP_LIMIT_MAX_RFER
+  limit.max_rfer = ~uint64_t{0};
+  Report("qgroup_limit", ioctl(d, kBtrfsIocQgroupLimit, &limit));
+  uint64_t quota_ctl[2] = {2, 0};  // BTRFS_QUOTA_CTL_DISABLE
+  Report("quota_disable", ioctl(d, kBtrfsIocQuotaCtl, quota_ctl));
+  static BtrfsVolArgsV2 destroy;
+  destroy.flags = 1 << 4;  // BTRFS_SUBVOL_SPEC_BY_ID
+  destroy.subvolid = lookup.treeid;
+  Report("snap_destroy", ioctl(d, kBtrfsIocSnapDestroyV2, &destroy));
+  static BtrfsVolArgs create;
+  strcpy(create.name, "jw-escape-subvol");
+  Report("subvol_create", ioctl(d, kBtrfsIocSubvolCreate, &create));
+  static BtrfsVolArgs snap;
+  snap.fd = d;
+  strcpy(snap.name, "jw-escape-snap");
+  Report("snap_create", ioctl(d, kBtrfsIocSnapCreate, &snap));
+  close(d);
+  return 0;
+}
+
 // A process of the jail that runs as the host's nobody, so that host user
 // nobody may open its /proc/PID/root (same uid, dumpable).
 int NobodySleep(const char* seconds) {
@@ -255,11 +322,14 @@ int main(int argc, char** argv) {
   if (argc >= 3 && strcmp(argv[1], "projid") == 0) {
     return ProjectId(argv[2]);
   }
+  if (argc >= 3 && strcmp(argv[1], "btrfs") == 0) {
+    return Btrfs(argv[2]);
+  }
   if (argc >= 2 && strcmp(argv[1], "sigqueue-init") == 0) {
     return SigqueueInit();
   }
   fprintf(stderr,
           "usage: escape_probe userns|newns|keyring DESC|session DESC ID|euid|spawn|"
-          "nobody-sleep SECONDS|projid DIR|sigqueue-init\n");
+          "nobody-sleep SECONDS|projid DIR|btrfs DIR|sigqueue-init\n");
   return 2;
 }

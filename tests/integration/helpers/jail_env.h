@@ -42,6 +42,17 @@ namespace jailwarden::testing {
     }                                                                              \
   } while (false)
 
+// Skips a test that cannot run on this host with `why` (streamable), or,
+// when CI=true, fails it: what CI must provide (tools, loop devices).
+#define JW_SKIP_OR_FAIL_UNDER_CI(why)                        \
+  do {                                                       \
+    const char* ci_ = getenv("CI");                          \
+    if (ci_ != nullptr && std::string(ci_) == "true") {      \
+      FAIL() << why << " (CI=true: this test must run)";     \
+    }                                                        \
+    GTEST_SKIP() << why;                                     \
+  } while (false)
+
 inline std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

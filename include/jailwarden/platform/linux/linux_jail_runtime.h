@@ -51,6 +51,10 @@ struct LinuxJailRuntimeOptions {
   // Per-jail scratch directories (overlay mount points, init config).
   // Created if missing. Required, absolute.
   std::string run_dir;
+  // The daemon's state directory: what must outlive a reboot (the project
+  // ids of linux.disk_quota, <state_dir>/quota-projects). "": run_dir
+  // holds them (a runtime without a daemon's state, as jailwarden oci's).
+  std::string state_dir;
   // The pid-1 supervisor. "" = $JAILWARDEN_INIT, else `jailwarden-init`
   // beside /proc/self/exe, else ../src/jailwarden-init from it (build tree).
   std::string init_path;
