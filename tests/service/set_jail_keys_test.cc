@@ -213,5 +213,66 @@ TEST_F(SetJailKeysTest, BadInputsAreRefusedAndChangeNothing) {
   EXPECT_FALSE(HasRecord());
 }
 
+// Issue 19: a jail created through the API (create) is changed by set too:
+// its spec is runtime state, changed atomically in its config.json, the
+// running jail restarted, validated by the policy loader.
+TEST_F(SetJailKeysTest, ApiJailIsChangedRestartedAndKeptAcrossARestart) {
+  Output o = Cli({"create", "api1", "--path", "/srv/api1", "--hostname", "api1.old", "--persist",
+                  "--start"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  ASSERT_EQ(Hostname("api1"), "api1.old");
+  const std::string config_json = StrCat(state_, "/jails/api1/config.json");
+  ASSERT_THAT(Slurp(config_json), HasSubstr("api1.old"));
+
+  o = Cli({"set", "-n", "api1", "host.hostname=api1.new"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail api1"));
+  EXPECT_EQ(Hostname("api1"), "api1.old") << "a dry run changes nothing";
+
+  o = Cli({"set", "api1", "host.hostname=api1.new", "ip4.addr=[127.0.0.8]"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail api1"));
+  EXPECT_EQ(Hostname("api1"), "api1.new");
+  absl::StatusOr<api::JailInfo> j = daemon_->GetJail("api1");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(j->state, "running") << "restarted with its new definition";
+  EXPECT_THAT(j->ip4, ::testing::Contains(HasSubstr("127.0.0.8")));
+  EXPECT_THAT(Slurp(config_json), HasSubstr("api1.new")) << "written before the answer";
+  EXPECT_FALSE(HasRecord()) << "the policy of record is not involved";
+  // No journal record is left behind.
+  EXPECT_EQ(std::system(StrCat("test -z \"$(ls -A '", state_, "/journal')\"").c_str()), 0);
+
+  // The same again changes nothing.
+  o = Cli({"set", "--json", "api1", "host.hostname=api1.new", "ip4.addr=[127.0.0.8]"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("\"changed\": false"));
+
+  // A daemon restart finds the new definition.
+  ASSERT_TRUE(Start().ok());
+  EXPECT_EQ(Hostname("api1"), "api1.new");
+
+  // Refused with the loader's words, nothing changed.
+  const std::string before = Slurp(config_json);
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"set", "api1", "persist=maybe"}, "set api1:"},
+      {{"set", "api1", "hostname=x"}, "did you mean 'host.hostname'?"},
+      {{"set", "api1", "ip4.addr=[999.1.1.1]"}, "999.1.1.1"},
+      {{"set", "api1", "limits={pcpu: deny=50}"}, "rctl -a"},
+      {{"set", "api1", "template=small"}, "fixed at create"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(Join(c.args, " "));
+    o = Cli(c.args);
+    EXPECT_EQ(o.status, EX_CONFIG) << o.err;
+    EXPECT_THAT(o.err, HasSubstr(c.error));
+    EXPECT_EQ(Slurp(config_json), before);
+    EXPECT_EQ(Hostname("api1"), "api1.new");
+  }
+}
+
 }  // namespace
 }  // namespace jailwarden::service
