@@ -100,6 +100,8 @@ absl::StatusOr<api::ApplyResult> Reloader::SetJailKeys(
       source = config_path_;
     }
     if (!text.ok()) return text.status();
+    // The record's own header line is written again below, once.
+    if (source == record) *text = std::string(StripPolicyRecordHeader(*text));
     JW_ASSIGN_OR_RETURN(std::string edited,
                         policy::SetJailKeysInText(*text, source, name, keys));
     const std::string label = StrCat("set ", name);

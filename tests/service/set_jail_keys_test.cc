@@ -133,6 +133,13 @@ TEST_F(SetJailKeysTest, SetIsAppliedKeptAndSurvivesARestart) {
   EXPECT_EQ(Hostname("db"), "db.new");
   ASSERT_TRUE(HasRecord()) << "written before the command returned";
   EXPECT_THAT(Slurp(PolicyRecordPath(state_)), HasSubstr("db.new"));
+  // Issue 19: the record is the configuration file with that one line
+  // changed; the admin's comment and every other line are kept.
+  std::string expected = Slurp(config_);
+  expected.replace(expected.find("db.old"), 6, "db.new");
+  const std::string record = Slurp(PolicyRecordPath(state_));
+  EXPECT_EQ(StripPolicyRecordHeader(record), expected);
+  EXPECT_NE(record, expected) << "with the record's header line";
   EXPECT_THAT(Slurp(config_), HasSubstr("db.old")) << "the configuration file is not edited";
 
   // Restarted with the same --config: the change is still in force.
@@ -148,6 +155,10 @@ TEST_F(SetJailKeysTest, SetIsAppliedKeptAndSurvivesARestart) {
   ASSERT_EQ(o.status, EX_OK) << o.err;
   EXPECT_NE(Hostname("db"), "db.new");
   EXPECT_THAT(Slurp(PolicyRecordPath(state_)), Not(HasSubstr("db.new")));
+  // The record's header line is not repeated by a set of the record.
+  const std::string again = Slurp(PolicyRecordPath(state_));
+  EXPECT_EQ(again.find("policy of record"), again.rfind("policy of record")) << again;
+  EXPECT_THAT(std::string(StripPolicyRecordHeader(again)), HasSubstr("# the admin's policy\n"));
   // A list value, as YAML.
   o = Cli({"set", "web", "ip4.addr=[127.0.0.7]"});
   ASSERT_EQ(o.status, EX_OK) << o.err;
