@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libabsl-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev
+  libabsl-dev prometheus-cpp-dev libyaml-cpp-dev
   libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   clang libclang-rt-14-dev            # libFuzzer + sanitizers for fuzz/
   busybox-static                      # demo and test jail roots
@@ -15,7 +15,7 @@ packages=(
   lintian man-db                      # the package test: lintian on the .deb, man -l on each page
   systemd                             # the unit test boots Debian's systemd in a container
   libarchive-dev                      # mkroot freebsd-base: extracts a FreeBSD release's base.txz
-  libssl-dev                          # API TLS: key generation, pinning; CivetWeb dlopens libssl.so
+  libssl-dev                          # API TLS: key generation, pinning
   libcurl4-openssl-dev                # the CLI's transport (TLS, pinning, unix sockets)
   libmicrohttpd-dev                   # the API server: every listener, TLS (GnuTLS), HTTP Upgrade
   libgnutls28-dev                     # the TLS listeners' client-certificate check (api/mhd_tls.cc)

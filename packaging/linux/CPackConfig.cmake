@@ -75,7 +75,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION "admin")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
-# Library dependencies (abseil, prometheus-cpp, civetweb, yaml-cpp,
+# Library dependencies (abseil, prometheus-cpp, libmicrohttpd, yaml-cpp,
 # libsystemd) from dpkg-shlibdeps; systemd for the unit.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "systemd")

@@ -14,9 +14,6 @@
 #include "jailwarden/base/strings.h"
 #include "jailwarden/version.h"
 #include "nlohmann/json.hpp"
-#if defined(JW_API_USES_CIVETWEB)
-#include <civetweb.h>
-#endif
 #if defined(JW_API_USES_MICROHTTPD)
 #include <microhttpd.h>
 #endif
@@ -42,9 +39,6 @@ std::vector<std::pair<std::string, std::string>> Libraries() {
   std::vector<std::pair<std::string, std::string>> libs;
   libs.emplace_back("libcurl", curl_version_info(CURLVERSION_NOW)->version);
   libs.emplace_back("openssl", OpenSSL_version(OPENSSL_VERSION_STRING));
-#if defined(JW_API_USES_CIVETWEB)
-  libs.emplace_back("civetweb", mg_version());
-#endif
 #if defined(JW_API_USES_MICROHTTPD)
   libs.emplace_back("libmicrohttpd", MHD_get_version());
 #endif

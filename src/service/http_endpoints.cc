@@ -12,11 +12,6 @@
 
 namespace jailwarden::service {
 
-namespace {
-
-// /metrics on every listener, negotiated as the metrics layer's own server
-// does (src/metrics/civetweb_adapter.cc): OpenMetrics when asked, gzip
-// when accepted.
 bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
                   const api::HttpRequest& req, api::ResponseWriter& out) {
   if (req.path != path) return false;
@@ -45,8 +40,6 @@ bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
            *payload, headers);
   return true;
 }
-
-}  // namespace
 
 absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfig& server,
                                   const std::vector<std::string>& listen,

@@ -15,12 +15,23 @@
 
 #include "absl/status/status.h"
 #include "jailwarden/api/daemon.h"
+#include "jailwarden/api/http.h"
 #include "jailwarden/api/server.h"
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/policy/policy.h"
 
 namespace jailwarden::service {
 
+// The /metrics route every listener of the daemon serves (and the e2e
+// fixture's libmicrohttpd server, tests/e2e): false when `req` is not for
+// `path`; else GET and HEAD answer 200 with the collector's page, in
+// OpenMetrics 1.0.0 when the Accept header prefers
+// application/openmetrics-text, the classic text otherwise, gzipped when
+// Accept-Encoding allows gzip, with `Vary: Accept, Accept-Encoding`; other
+// methods 405 with `Allow: GET, HEAD`. Thread-safe (the collector
+// serialises renders).
+bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
+                  const api::HttpRequest& req, api::ResponseWriter& out);
 
 class HttpEndpoints {
  public:

@@ -12,6 +12,10 @@
 
 namespace jailwarden::service {
 
+namespace {
+constexpr std::string_view kRecordHeader = "# jailwarden's policy of record, from `";
+}  // namespace
+
 std::string PolicyRecordPath(std::string_view state_dir) {
   return StrCat(state_dir, "/", kPolicyRecordFile);
 }
@@ -28,11 +32,17 @@ absl::Status WritePolicyRecord(std::string_view state_dir, std::string_view text
   const std::string how =
       StartsWith(from, "set ") ? StrCat("jailwarden ", from) : StrCat("jailwarden apply -f ", from);
   const std::string contents =
-      StrCat("# jailwarden's policy of record, from `", how,
+      StrCat(kRecordHeader, how,
              "`: used at start-up instead of the configuration file's jails, templates "
              "and rules until SIGHUP or an apply of the configuration file.\n",
              text, text.empty() || text.back() == '\n' ? "" : "\n");
   return WriteFileAtomically(PolicyRecordPath(state_dir), contents);
+}
+
+std::string_view StripPolicyRecordHeader(std::string_view text) {
+  if (text.substr(0, kRecordHeader.size()) != kRecordHeader) return text;
+  const std::size_t nl = text.find('\n');
+  return nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
 }
 
 absl::Status DropPolicyRecord(std::string_view state_dir) {

@@ -78,13 +78,18 @@ absl::StatusOr<api::ApplyResult> Reloader::ApplyText(std::string_view text,
 
 absl::StatusOr<api::ApplyResult> Reloader::SetJailKeys(
     std::string_view name, const std::vector<policy::JailKeyValue>& keys, bool dry_run) {
-  if (config_path_.empty()) {
-    return absl::FailedPreconditionError(
-        "this daemon runs without a configuration file (serve --config): there is no "
-        "policy text whose jail keys set could change; use apply -f");
-  }
   return lifecycle_.Serialized([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS
                                -> absl::StatusOr<api::ApplyResult> {
+    // A jail created through the API: its spec is runtime state.
+    if (lifecycle_.PolicyLocked().FindJail(name) == nullptr) {
+      absl::StatusOr<jail::JailRecord> rec = lifecycle_.manager().Get(name);
+      if (rec.ok() && !rec->ephemeral) return lifecycle_.SetApiJailKeysLocked(name, keys, dry_run);
+    }
+    if (config_path_.empty()) {
+      return absl::FailedPreconditionError(
+          "this daemon runs without a configuration file (serve --config): there is no "
+          "policy text whose jail keys set could change; use apply -f");
+    }
     const std::string state_dir = lifecycle_.PolicyLocked().server.state_dir;
     // The text in force: the record when there is one, else the file.
     const std::string record = PolicyRecordPath(state_dir);
@@ -95,6 +100,8 @@ absl::StatusOr<api::ApplyResult> Reloader::SetJailKeys(
       source = config_path_;
     }
     if (!text.ok()) return text.status();
+    // The record's own header line is written again below, once.
+    if (source == record) *text = std::string(StripPolicyRecordHeader(*text));
     JW_ASSIGN_OR_RETURN(std::string edited,
                         policy::SetJailKeysInText(*text, source, name, keys));
     const std::string label = StrCat("set ", name);

@@ -25,9 +25,10 @@
 #include "fakes/fake_usage_reader.h"
 #include "jailwarden/base/clock.h"
 #include "jailwarden/metrics/collector.h"
-#include "jailwarden/metrics/http.h"
+#include "jailwarden/api/mhd_server.h"
 #include "jailwarden/racct/sampler.h"
 #include "jailwarden/rctl/kernel_form.h"
+#include "service/http_endpoints.h"
 
 using namespace jailwarden;  // NOLINT: a test program
 
@@ -171,12 +172,22 @@ int main(int argc, char** argv) {
              return h;
            }},
       {.backend = "fake"});
-  auto server = metrics::MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
+  // The daemon's own server and /metrics route (libmicrohttpd).
+  api::MhdServerOptions server_options;
+  api::MhdListener loopback;
+  loopback.address = "127.0.0.1:0";
+  server_options.listeners.push_back(loopback);
+  auto server = api::MhdServer::Start(
+      std::move(server_options), [&](const api::HttpRequest& req, api::ResponseWriter& out) {
+        if (!service::ServeMetrics(collector, "/metrics", req, out)) {
+          out.Send(404, "text/plain", "not found\n", {});
+        }
+      });
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  std::printf("PORT %d\n", (*server)->port());
+  std::printf("PORT %d\n", (*server)->ports().at(0));
   std::fflush(stdout);
 
   engine::EvaluationResult result;

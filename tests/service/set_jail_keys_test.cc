@@ -133,6 +133,13 @@ TEST_F(SetJailKeysTest, SetIsAppliedKeptAndSurvivesARestart) {
   EXPECT_EQ(Hostname("db"), "db.new");
   ASSERT_TRUE(HasRecord()) << "written before the command returned";
   EXPECT_THAT(Slurp(PolicyRecordPath(state_)), HasSubstr("db.new"));
+  // Issue 19: the record is the configuration file with that one line
+  // changed; the admin's comment and every other line are kept.
+  std::string expected = Slurp(config_);
+  expected.replace(expected.find("db.old"), 6, "db.new");
+  const std::string record = Slurp(PolicyRecordPath(state_));
+  EXPECT_EQ(StripPolicyRecordHeader(record), expected);
+  EXPECT_NE(record, expected) << "with the record's header line";
   EXPECT_THAT(Slurp(config_), HasSubstr("db.old")) << "the configuration file is not edited";
 
   // Restarted with the same --config: the change is still in force.
@@ -148,6 +155,10 @@ TEST_F(SetJailKeysTest, SetIsAppliedKeptAndSurvivesARestart) {
   ASSERT_EQ(o.status, EX_OK) << o.err;
   EXPECT_NE(Hostname("db"), "db.new");
   EXPECT_THAT(Slurp(PolicyRecordPath(state_)), Not(HasSubstr("db.new")));
+  // The record's header line is not repeated by a set of the record.
+  const std::string again = Slurp(PolicyRecordPath(state_));
+  EXPECT_EQ(again.find("policy of record"), again.rfind("policy of record")) << again;
+  EXPECT_THAT(std::string(StripPolicyRecordHeader(again)), HasSubstr("# the admin's policy\n"));
   // A list value, as YAML.
   o = Cli({"set", "web", "ip4.addr=[127.0.0.7]"});
   ASSERT_EQ(o.status, EX_OK) << o.err;
@@ -211,6 +222,67 @@ TEST_F(SetJailKeysTest, BadInputsAreRefusedAndChangeNothing) {
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(Hostname("db"), "db.old");
   EXPECT_FALSE(HasRecord());
+}
+
+// Issue 19: a jail created through the API (create) is changed by set too:
+// its spec is runtime state, changed atomically in its config.json, the
+// running jail restarted, validated by the policy loader.
+TEST_F(SetJailKeysTest, ApiJailIsChangedRestartedAndKeptAcrossARestart) {
+  Output o = Cli({"create", "api1", "--path", "/srv/api1", "--hostname", "api1.old", "--persist",
+                  "--start"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  ASSERT_EQ(Hostname("api1"), "api1.old");
+  const std::string config_json = StrCat(state_, "/jails/api1/config.json");
+  ASSERT_THAT(Slurp(config_json), HasSubstr("api1.old"));
+
+  o = Cli({"set", "-n", "api1", "host.hostname=api1.new"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail api1"));
+  EXPECT_EQ(Hostname("api1"), "api1.old") << "a dry run changes nothing";
+
+  o = Cli({"set", "api1", "host.hostname=api1.new", "ip4.addr=[127.0.0.8]"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("restart jail api1"));
+  EXPECT_EQ(Hostname("api1"), "api1.new");
+  absl::StatusOr<api::JailInfo> j = daemon_->GetJail("api1");
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(j->state, "running") << "restarted with its new definition";
+  EXPECT_THAT(j->ip4, ::testing::Contains(HasSubstr("127.0.0.8")));
+  EXPECT_THAT(Slurp(config_json), HasSubstr("api1.new")) << "written before the answer";
+  EXPECT_FALSE(HasRecord()) << "the policy of record is not involved";
+  // No journal record is left behind.
+  EXPECT_EQ(std::system(StrCat("test -z \"$(ls -A '", state_, "/journal')\"").c_str()), 0);
+
+  // The same again changes nothing.
+  o = Cli({"set", "--json", "api1", "host.hostname=api1.new", "ip4.addr=[127.0.0.8]"});
+  ASSERT_EQ(o.status, EX_OK) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("\"changed\": false"));
+
+  // A daemon restart finds the new definition.
+  ASSERT_TRUE(Start().ok());
+  EXPECT_EQ(Hostname("api1"), "api1.new");
+
+  // Refused with the loader's words, nothing changed.
+  const std::string before = Slurp(config_json);
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {{"set", "api1", "persist=maybe"}, "set api1:"},
+      {{"set", "api1", "hostname=x"}, "did you mean 'host.hostname'?"},
+      {{"set", "api1", "ip4.addr=[999.1.1.1]"}, "999.1.1.1"},
+      {{"set", "api1", "limits={pcpu: deny=50}"}, "rctl -a"},
+      {{"set", "api1", "template=small"}, "fixed at create"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(Join(c.args, " "));
+    o = Cli(c.args);
+    EXPECT_EQ(o.status, EX_CONFIG) << o.err;
+    EXPECT_THAT(o.err, HasSubstr(c.error));
+    EXPECT_EQ(Slurp(config_json), before);
+    EXPECT_EQ(Hostname("api1"), "api1.new");
+  }
 }
 
 }  // namespace

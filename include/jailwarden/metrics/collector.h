@@ -133,7 +133,7 @@ struct LimitDriftCount {
 
 // Where a render reads from. Every getter is optional (an empty function
 // leaves its families out) and is called once per render, under the
-// collector's lock, on a CivetWeb thread: it must return quickly and must
+// collector's lock, on an HTTP server thread: it must return quickly and must
 // not wait on the sampler (Sampler::Latest, Engine::Stats and an atomic
 // shared_ptr load all qualify).
 struct MetricsSources {

@@ -243,9 +243,16 @@ struct JailKeyValue {
 };
 
 // `text` (a policy, `filename` labels messages) with jail `jail`'s keys
-// set, written back as YAML (comments and layout are not kept; the values
-// are). Only the text is changed: the caller validates the result with
-// LoadPolicyText, the one validation every policy gets. Errors:
+// set. The text is edited in place: a changed key's lines replaced (a
+// one-line value keeps its trailing comment), a removed key's lines
+// deleted, a new key added after the jail's last key, at the jail's
+// indentation; every other line, comments and blank lines included, stays
+// as it was. A jail written in flow style ({...}) has its entry rewritten
+// in block style; only a jails: map in flow style makes the whole text
+// written again (comments lost). The result always parses to the same tree
+// as the edit made on the parsed text (checked). Only the text is changed:
+// the caller validates the result with LoadPolicyText, the one validation
+// every policy gets. Errors:
 // InvalidArgument for no keys, a key that is not a jail key (with the key
 // meant, as the loader suggests it), a value that is not YAML, or a text
 // that does not parse ("FILE:LINE:COL: message"); NotFound when the
@@ -253,6 +260,19 @@ struct JailKeyValue {
 absl::StatusOr<std::string> SetJailKeysInText(std::string_view text, std::string_view filename,
                                               std::string_view jail,
                                               const std::vector<JailKeyValue>& keys);
+
+// `jailwarden set NAME KEY=VALUE` of a jail created through the API (its
+// spec is runtime state, not policy text): `spec` written as one policy
+// jail, `keys` set in that text (SetJailKeysInText), and the result read by
+// LoadPolicyText, so a key gets the words, checks and errors it gets in a
+// policy ("set NAME:LINE:COL: ..."). depend and template_name are kept.
+// Errors, nothing changed: InvalidArgument for an unknown key, a value the
+// loader refuses, or limits/template/healthcheck/depend (fixed at create;
+// limits are runtime rules: rctl -a/-r); FailedPrecondition for a spec the
+// policy keys cannot express (set would change keys nobody named).
+// Thread-safe.
+absl::StatusOr<platform::JailSpec> SetJailSpecKeys(const platform::JailSpec& spec,
+                                                   const std::vector<JailKeyValue>& keys);
 
 // Makes a jail named `jail_name` from template `template_name` of a loaded
 // policy (for one-shot `jailwarden run TEMPLATE`): the template's resolved

@@ -5,7 +5,7 @@
 // jails a previous run left, creates and starts what the policy says should
 // run (dependencies first), installs the rules, samples usage, evaluates
 // the rules on every tick, and answers the REST API and /metrics on one
-// CivetWeb server.
+// libmicrohttpd server (HttpEndpoints).
 //
 // The daemon is wiring only; each job is a room of its own (docs/
 // architecture.md): RuleDatabase (the rule set, all-or-nothing changes, the

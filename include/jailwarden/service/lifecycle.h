@@ -74,6 +74,18 @@ class Lifecycle {
   absl::StatusOr<api::JailChange> StopJail(std::string_view name, std::string_view by = "api");
   absl::StatusOr<api::JailChange> RestartJail(std::string_view name,
                                               std::string_view by = "api");
+  // `jailwarden set NAME KEY=VALUE` of a jail created through the API
+  // (not the policy's): its spec with `keys` set, read by the policy loader
+  // (policy::SetJailSpecKeys), written atomically to its config.json; a
+  // running jail is restarted with it, journaled as a restart whose intent
+  // is recorded before the write. A restart that fails puts the old
+  // definition back and starts it again. The result says "restart jail
+  // NAME" or "change jail NAME" (changed=false when the keys already are
+  // so); dry_run only says it. Errors, nothing changed: NotFound;
+  // SetJailSpecKeys's; the hook's or backend's error of the restart.
+  absl::StatusOr<api::ApplyResult> SetApiJailKeysLocked(
+      std::string_view name, const std::vector<policy::JailKeyValue>& keys, bool dry_run)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<platform::ExecResult> Run(const api::RunRequest& run,
                                            const platform::ExecRequest& request);
   // Run's checks of `run` (template, name, limits) without making anything.

@@ -35,6 +35,10 @@ absl::Status WritePolicyRecord(std::string_view state_dir, std::string_view text
                                std::string_view filename);
 
 // Removes the record (OK when there is none); the directory is fsync'd.
+// `text` (a record's contents) without the comment line WritePolicyRecord
+// puts first, so what is edited and written again carries one such line.
+std::string_view StripPolicyRecordHeader(std::string_view text);
+
 absl::Status DropPolicyRecord(std::string_view state_dir);
 
 // At start-up: `configured` was loaded from `config_path`. Returns the

@@ -77,6 +77,9 @@ class Reloader {
   // NotFound when the policy defines no such jail; InvalidArgument for an
   // unknown key, a value that is not YAML or that the loader refuses
   // ("set NAME:LINE:COL: jail 'NAME': ..."); the backend's error as Apply.
+  // A jail the policy does not define but the API created is changed by
+  // Lifecycle::SetApiJailKeysLocked instead (its config.json, journaled; no
+  // configuration file needed).
   absl::StatusOr<api::ApplyResult> SetJailKeys(std::string_view name,
                                                const std::vector<policy::JailKeyValue>& keys,
                                                bool dry_run) ABSL_LOCKS_EXCLUDED(mu_);

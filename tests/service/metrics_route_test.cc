@@ -1,4 +1,7 @@
-#include "jailwarden/metrics/http.h"
+// /metrics as the daemon serves it (service::ServeMetrics on the one
+// libmicrohttpd server, api::MhdServer): the classic text, OpenMetrics on
+// request, gzip, HEAD, 405/404, and concurrent scrapes that keep no page
+// per worker.
 
 #include <arpa/inet.h>
 #if defined(__GLIBC__)
@@ -8,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,15 +20,38 @@
 #include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jailwarden/api/mhd_server.h"
 #include "jailwarden/base/strings.h"
 #include "metrics/snapshot_builder.h"
+#include "service/http_endpoints.h"
 
 namespace jailwarden::metrics {
 namespace {
 
+// The daemon's server with only the /metrics route, on 127.0.0.1.
+std::unique_ptr<api::MhdServer> Serve(MetricsCollector& collector) {
+  api::MhdServerOptions o;
+  api::MhdListener loopback;
+  loopback.address = "127.0.0.1:0";
+  o.listeners.push_back(loopback);
+  absl::StatusOr<std::unique_ptr<api::MhdServer>> s = api::MhdServer::Start(
+      std::move(o), [&collector](const api::HttpRequest& req, api::ResponseWriter& out) {
+        if (!service::ServeMetrics(collector, "/metrics", req, out)) {
+          out.Send(404, "text/plain", "not found\n", {});
+        }
+      });
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *std::move(s) : nullptr;
+}
+
+// "HTTP/1.x NNN": the status code of a response.
+int StatusOf(const std::string& response) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return -1;
+  return std::atoi(response.substr(9, 3).c_str());
+}
+
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::testing::StartsWith;
 
 // One HTTP/1.0 request to 127.0.0.1:port; the whole response.
 std::string Fetch(int port, const std::string& request) {
@@ -49,43 +77,46 @@ std::string Fetch(int port, const std::string& request) {
   return out;
 }
 
-TEST(MetricsHttpServerTest, ServesTextExpositionOnLoopback) {
+TEST(MetricsRouteTest, ServesTextExpositionOnLoopback) {
   fakes::SnapshotBuilder b(absl::FromUnixSeconds(1700000000));
   auto snap = testing::BuildTicks(b, {testing::MakeJail("web", 3)});
   MetricsCollector collector({.snapshot = [&] { return snap; }});
-  auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
-  ASSERT_TRUE(server.ok()) << server.status();
-  const int port = (*server)->port();
+  std::unique_ptr<api::MhdServer> server = Serve(collector);
+  ASSERT_NE(server, nullptr);
+  const int port = server->ports().at(0);
   ASSERT_GT(port, 0);
 
   const std::string response = Fetch(port, "GET /metrics HTTP/1.0\r\n\r\n");
-  EXPECT_THAT(response, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_EQ(StatusOf(response), 200) << response.substr(0, 200);
   EXPECT_THAT(response, HasSubstr("Content-Type: text/plain; version=0.0.4; charset=utf-8"));
   EXPECT_THAT(response, HasSubstr("\r\n\r\n# HELP jailwarden_build_info "));
   EXPECT_THAT(response, HasSubstr("\njail_memoryuse_bytes{name=\"web\"} 67108864\n"));
 
   const std::string head = Fetch(port, "HEAD /metrics HTTP/1.0\r\n\r\n");
-  EXPECT_THAT(head, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_EQ(StatusOf(head), 200);
   EXPECT_EQ(head.find("# HELP"), std::string::npos);
 
-  EXPECT_THAT(Fetch(port, "GET /other HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
-  EXPECT_THAT(Fetch(port, "GET /metricsx HTTP/1.0\r\n\r\n"), StartsWith("HTTP/1.0 404"));
+  EXPECT_EQ(StatusOf(Fetch(port, "GET /other HTTP/1.0\r\n\r\n")), 404);
+  EXPECT_EQ(StatusOf(Fetch(port, "GET /metricsx HTTP/1.0\r\n\r\n")), 404);
+  const std::string post = Fetch(port, "POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(StatusOf(post), 405);
+  EXPECT_THAT(post, HasSubstr("Allow: GET, HEAD"));
 }
 
-TEST(MetricsHttpServerTest, OpenMetricsOnRequestAndGzip) {
+TEST(MetricsRouteTest, OpenMetricsOnRequestAndGzip) {
   fakes::SnapshotBuilder b(absl::FromUnixSeconds(1700000000));
   auto snap = testing::BuildTicks(b, {testing::MakeJail("web", 3)});
   MetricsCollector collector({.snapshot = [&] { return snap; }});
-  auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics");
-  ASSERT_TRUE(server.ok()) << server.status();
-  const int port = (*server)->port();
+  std::unique_ptr<api::MhdServer> server = Serve(collector);
+  ASSERT_NE(server, nullptr);
+  const int port = server->ports().at(0);
 
   // Prometheus' default Accept: OpenMetrics, ending in # EOF.
   const std::string om = Fetch(
       port,
       "GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text;version=1.0.0,"
       "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n");
-  EXPECT_THAT(om, StartsWith("HTTP/1.0 200 OK"));
+  EXPECT_EQ(StatusOf(om), 200);
   EXPECT_THAT(om, HasSubstr("Content-Type: application/openmetrics-text; version=1.0.0; "
                             "charset=utf-8\r\n"));
   EXPECT_THAT(om, HasSubstr("Vary: Accept, Accept-Encoding\r\n"));
@@ -123,7 +154,7 @@ std::size_t HeldBytes() {
 // and what stays allocated afterwards is a couple of pages, not one per
 // worker that served a scrape (issue 16: per-worker buffers were most of
 // the daemon's memory per jail).
-TEST(MetricsHttpServerTest, ConcurrentScrapesKeepNoPagePerWorker) {
+TEST(MetricsRouteTest, ConcurrentScrapesKeepNoPagePerWorker) {
   fakes::SnapshotBuilder b(absl::FromUnixSeconds(1700000000));
   std::vector<testing::FakeJail> jails;
   for (int i = 0; i < 400; ++i) {
@@ -132,9 +163,9 @@ TEST(MetricsHttpServerTest, ConcurrentScrapesKeepNoPagePerWorker) {
   auto snap = testing::BuildTicks(b, jails);
   MetricsCollector collector({.snapshot = [&] { return snap; }});
   constexpr int kWorkers = 8;
-  auto server = MetricsHttpServer::Start(collector, "127.0.0.1:0", "/metrics", kWorkers);
-  ASSERT_TRUE(server.ok()) << server.status();
-  const int port = (*server)->port();
+  std::unique_ptr<api::MhdServer> server = Serve(collector);
+  ASSERT_NE(server, nullptr);
+  const int port = server->ports().at(0);
   const std::string first = Fetch(port, "GET /metrics HTTP/1.0\r\n\r\n");
   const std::size_t page = first.size() - (first.find("\r\n\r\n") + 4);
   ASSERT_GT(page, 100'000u);
@@ -163,25 +194,6 @@ TEST(MetricsHttpServerTest, ConcurrentScrapesKeepNoPagePerWorker) {
       << "held " << held_before << " -> " << held_after << " bytes, page " << page;
 }
 #endif  // __GLIBC__
-
-TEST(MetricsHttpServerTest, RefusesBadAddressAndPath) {
-  MetricsCollector collector({});
-  auto no_port = MetricsHttpServer::Start(collector, "localhost");
-  EXPECT_EQ(no_port.status().code(), absl::StatusCode::kInvalidArgument);
-  auto bad_path = MetricsHttpServer::Start(collector, "127.0.0.1:0", "metrics");
-  EXPECT_EQ(bad_path.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad_path.status().message()), HasSubstr("must start with '/'"));
-}
-
-TEST(MetricsHttpServerTest, ReportsAPortInUse) {
-  MetricsCollector collector({});
-  auto first = MetricsHttpServer::Start(collector, "127.0.0.1:0");
-  ASSERT_TRUE(first.ok()) << first.status();
-  const std::string taken = "127.0.0.1:" + std::to_string((*first)->port());
-  auto second = MetricsHttpServer::Start(collector, taken);
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(std::string(second.status().message()), HasSubstr(taken));
-}
 
 }  // namespace
 }  // namespace jailwarden::metrics
