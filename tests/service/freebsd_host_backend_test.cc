@@ -174,7 +174,7 @@ TEST(FreeBsdHostBackendTest, ANewBackendOverTheSameRunDirKnowsItsOwnRules) {
 TEST(FreeBsdHostBackendTest, NewHostBackendRefusesFreeBsdOnThisLinuxHost) {
 #if defined(__linux__)
   absl::StatusOr<std::unique_ptr<HostBackend>> b =
-      NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x"});
+      NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x", "/tmp/x-state"});
   EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition);
 #else
   GTEST_SKIP() << "Linux only";

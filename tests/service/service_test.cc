@@ -521,7 +521,7 @@ TEST(HostBackendTest, RunDirIsTheSystemRuntimeDirectoryOnlyForTheDefaultStateDir
 
 TEST(HostBackendTest, FreeBsdBackendIsRefusedOnLinux) {
   absl::StatusOr<std::unique_ptr<HostBackend>> b =
-      NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x"});
+      NewHostBackend(policy::Backend::kFreeBsd, LinuxBackendOptions{"/tmp/x", "/tmp/x-state"});
   EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(b.status().message()), HasSubstr("not meaningful"));
 }
