@@ -11,10 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -39,9 +36,9 @@
 #include "platform/linux/isolation_status.h"
 #include "platform/linux/jail_veth.h"
 #include "platform/linux/jail_init_launcher.h"
+#include "platform/linux/jail_processes.h"
 #include "platform/linux/main_process.h"
 #include "platform/linux/proc_parser.h"
-#include "platform/linux/signal_target.h"
 
 namespace jailwarden::platform {
 namespace {
@@ -57,11 +54,6 @@ std::optional<ProcStatFields> ReadProcStat(int64_t pid) {
     return std::nullopt;
   }
   return ParseProcStat(*text);
-}
-
-std::string Get(const JailInstance& inst, const std::string& key) {
-  auto it = inst.backend_state.find(key);
-  return it == inst.backend_state.end() ? "" : it->second;
 }
 
 std::string NetModeName(NetworkMode m) {
@@ -161,9 +153,9 @@ class LinuxJailRuntime final : public JailRuntime {
     auto& bs = inst.backend_state;
     InitConfig config;
     config.root = bs["root"];
-    config.overlay_lower = Get(inst, "overlay.lower");
-    config.overlay_upper = Get(inst, "overlay.upper");
-    config.overlay_work = Get(inst, "overlay.work");
+    config.overlay_lower = BackendParam(inst, "overlay.lower");
+    config.overlay_upper = BackendParam(inst, "overlay.upper");
+    config.overlay_work = BackendParam(inst, "overlay.work");
     config.hostname = spec.hostname.empty() ? spec.name : spec.hostname;
     config.persist = spec.persist;
     config.new_net = spec.network.mode != NetworkMode::kInherit;
@@ -283,24 +275,7 @@ class LinuxJailRuntime final : public JailRuntime {
   absl::StatusOr<int64_t> SignalBiggestConsumer(const JailInstance& inst,
                                                 rctl::Resource resource,
                                                 int host_signal) override {
-    std::optional<std::string_view> field = SignalMemoryField(resource);
-    if (!field) {
-      return absl::InvalidArgumentError(
-          StrCat(rctl::ResourceName(resource), " has no biggest consumer to signal"));
-    }
-    JW_ASSIGN_OR_RETURN(std::vector<int64_t> pids, Members(inst));
-    std::optional<int64_t> pid =
-        BiggestConsumer(pids, *field, [](int64_t p) -> std::optional<std::string> {
-          absl::StatusOr<std::string> s = ReadFile(StrCat("/proc/", p, "/status"), 1 << 16);
-          return s.ok() ? std::optional<std::string>(*std::move(s)) : std::nullopt;
-        });
-    if (!pid) {
-      return absl::NotFoundError(StrCat("jail ", inst.ref.name, " has no process but its init"));
-    }
-    if (kill(static_cast<pid_t>(*pid), host_signal) != 0 && errno != ESRCH) {
-      return ErrnoStatus(errno, StrCat("kill ", *pid));
-    }
-    return *pid;
+    return SignalJailBiggestConsumer(inst, resource, host_signal);
   }
 
   absl::StatusOr<int> CountProcesses(const JailInstance& inst) override {
@@ -336,15 +311,15 @@ class LinuxJailRuntime final : public JailRuntime {
   // Issue 17: the main process, supervised by init (main_process.h).
   absl::StatusOr<MainProcessStatus> StartMain(const JailInstance& inst, const ExecRequest& req,
                                               const MainSpec& spec, const std::string& user) override {
-    return StartMainViaInit(Get(inst, "init.socket"), req, spec, user,
+    return StartMainViaInit(BackendParam(inst, "init.socket"), req, spec, user,
                             options_.exec_rlimits ? options_.exec_rlimits(inst.ref.name)
                                                   : std::vector<std::array<uint64_t, 3>>{});
   }
   absl::StatusOr<MainProcessStatus> MainStatus(const JailInstance& inst) override {
-    return MainStatusViaInit(Get(inst, "init.socket"));
+    return MainStatusViaInit(BackendParam(inst, "init.socket"));
   }
   absl::StatusOr<MainProcessStatus> StopMain(const JailInstance& inst, absl::Duration t) override {
-    return StopMainViaInit(Get(inst, "init.socket"), t);
+    return StopMainViaInit(BackendParam(inst, "init.socket"), t);
   }
 
   absl::Status Remove(JailInstance& inst) override {
@@ -363,7 +338,7 @@ class LinuxJailRuntime final : public JailRuntime {
         first = std::move(s);
       }
     };
-    std::string host_if = Get(inst, "veth.host");
+    std::string host_if = BackendParam(inst, "veth.host");
     if (!host_if.empty() && HostPathExists(StrCat("/sys/class/net/", host_if))) {
       absl::Status s = RunHostTool({options_.ip_binary, "link", "del", host_if});
       // The pair also dies with the jail's netns; gone meanwhile is fine.
@@ -376,15 +351,15 @@ class LinuxJailRuntime final : public JailRuntime {
       keep(RemoveJailScope(*options_.scopes, inst.backend_state));
     }
     keep(ClearJailDiskQuota(spec, inst.backend_state));
-    std::string work = Get(inst, "overlay.work");
+    std::string work = BackendParam(inst, "overlay.work");
     if (!work.empty()) {
       keep(RemoveTree(work));
     }
-    std::string socket = Get(inst, "init.socket");
+    std::string socket = BackendParam(inst, "init.socket");
     if (!socket.empty() && unlink(socket.c_str()) != 0 && errno != ENOENT) {
       keep(ErrnoStatus(errno, StrCat("unlink ", socket)));
     }
-    std::string rundir = Get(inst, "rundir");
+    std::string rundir = BackendParam(inst, "rundir");
     if (!rundir.empty()) {
       keep(RemoveTree(rundir));
     }
@@ -416,7 +391,7 @@ class LinuxJailRuntime final : public JailRuntime {
     }
     std::optional<ProcStatFields> ps = ReadProcStat(inst.init_pid);
     if (!ps || ps->state == 'Z' || ps->state == 'X' ||
-        StrCat(ps->starttime_ticks) != Get(inst, "init.starttime")) {
+        StrCat(ps->starttime_ticks) != BackendParam(inst, "init.starttime")) {
       if (ps && (ps->state == 'Z')) {
         int fd = static_cast<int>(syscall(SYS_pidfd_open, inst.init_pid, 0));
         if (fd >= 0) {
@@ -501,51 +476,11 @@ class LinuxJailRuntime final : public JailRuntime {
   }
 
   absl::StatusOr<ExecTarget> JailTarget(const JailInstance& inst) {
-    if (inst.init_pid <= 0) {
-      return absl::FailedPreconditionError(StrCat("jail ", inst.ref.name, " is not running"));
-    }
-    ExecTarget t;
-    t.in_jail = true;
-    t.init_pid = static_cast<int>(inst.init_pid);
-    t.ns_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-    if (Get(inst, "net.mode") != "inherit" && !Get(inst, "net.mode").empty()) {
-      t.ns_flags |= CLONE_NEWNET;
-    }
-    // The setns helper is forked (single-threaded), so it joins v1 by
-    // `tasks`; it has no clone3 of its own, so it writes the v2 cgroup.procs.
-    t.cgroup_join = CgroupLayout::JoinFiles(inst.backend_state, /*v2_joined_at_clone=*/false);
-    t.init_socket = Get(inst, "init.socket");
-    if (options_.exec_rlimits) {
-      t.rlimits = options_.exec_rlimits(inst.ref.name);
-    }
-    // Absent for a jail made before jailwarden restricted jails: its init
-    // has every capability, so entering ones get no fewer.
-    if (auto it = inst.backend_state.find("capabilities");
-        it != inst.backend_state.end() && it->second != "all") {
-      JW_ASSIGN_OR_RETURN(t.capabilities, ParseCapabilityList(it->second));
-      t.caps_restricted = true;
-    }
-    // Absent for a jail made before jailwarden filtered jails.
-    if (auto it = inst.backend_state.find("seccomp"); it != inst.backend_state.end()) {
-      t.seccomp = it->second;
-    }
-    return t;
+    return JailExecTarget(inst, options_);
   }
 
   absl::StatusOr<std::vector<int64_t>> Members(const JailInstance& inst) {
-    std::string dir = CgroupLayout::MembershipDir(inst.backend_state);
-    if (dir.empty()) {
-      return absl::FailedPreconditionError(StrCat("jail ", inst.ref.name, " has no cgroup"));
-    }
-    absl::StatusOr<std::vector<int64_t>> pids = CgroupLayout::ReadProcs(dir);
-    if (!pids.ok()) {
-      if (StatusErrno(pids.status()) == ENOENT) {
-        return std::vector<int64_t>{};
-      }
-      return pids.status();
-    }
-    std::erase(*pids, inst.init_pid);
-    return pids;
+    return JailMembers(inst);
   }
 
   LinuxJailRuntimeOptions options_;
