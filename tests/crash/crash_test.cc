@@ -98,7 +98,9 @@ class CrashHarness : public ::testing::Test {
                                      "127.0.0.1:0", "--port-file", port_file,
                                      "--log-file", log_, "--log-level", "info"};
     if (stop_jails_on_exit) argv.push_back("--stop-jails-on-exit");
-    std::map<std::string, std::string> env;
+    // A root of its own for the OCI containers the daemon shows: other
+    // tests' containers are never this harness's ghosts.
+    std::map<std::string, std::string> env = {{"JAILWARDEN_OCI_ROOT", dir_ + "/oci-root"}};
     if (!crash_at.empty()) env["JW_CRASH_AT"] = crash_at;
     serve_pid_ = Spawn(argv, env, dir_ + "/serve.out");
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -393,7 +395,7 @@ TEST_F(CrashHarness, KillsAtRandomPointsOfEveryOperationLeaveNothingHalfDone) {
       std::vector<std::string> argv = {kBinary, "serve", "--config", config_, "--listen",
                                        "127.0.0.1:0", "--log-file", log_};
       const absl::Time s0 = absl::Now();
-      serve_pid_ = Spawn(argv, {}, dir_ + "/serve.out");
+      serve_pid_ = Spawn(argv, {{"JAILWARDEN_OCI_ROOT", dir_ + "/oci-root"}}, dir_ + "/serve.out");
       absl::SleepFor(delay);
       Kill();
       ++kills;

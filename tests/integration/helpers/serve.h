@@ -74,6 +74,11 @@ class Serve {
     unlink(port_file.c_str());
     pid_ = fork();
     if (pid_ == 0) {
+      // The daemon shows jailwarden-oci's containers from the runtime's
+      // root (docs/oci.md); a test's daemon looks at a root of its own, so
+      // the OCI tests' containers, made at the same time, never appear in
+      // another test's list or /metrics.
+      setenv("JAILWARDEN_OCI_ROOT", (dir_ + "/oci-root").c_str(), 0);
       std::vector<std::string> args = wrapper_;
       const std::vector<std::string> serve = {kJailwarden, "serve", "--config", config_,
                                        "--listen", listen, "--port-file", port_file,
