@@ -2,7 +2,11 @@
 // running and its output keeps being captured while `jailwarden serve` is
 // killed with SIGKILL and started again; `jailwarden logs` then shows every
 // line, none lost, and the new daemon reads the main process's record again
-// (list, /metrics).
+// (list, /metrics). A kill -9 of the main process itself is restarted per
+// policy and counted by the daemon, and the count survives the daemon's
+// own kill -9.
+
+#include <signal.h>
 
 #include <string>
 
@@ -12,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "helpers/jail_env.h"
 #include "helpers/serve.h"
+#include "nlohmann/json.hpp"
 
 namespace jailwarden::testing {
 namespace {
@@ -58,6 +63,25 @@ class JailLogsDaemonTest : public ::testing::Test {
     return out;
   }
 
+  // The main process's record from `get svc --json` (its "main" object).
+  nlohmann::json Main() {
+    const nlohmann::json j = nlohmann::json::parse(Cli("get", "svc --json").out, nullptr, false);
+    return j.is_object() && j.contains("main") ? j["main"] : nlohmann::json();
+  }
+
+  // /metrics until it holds `line` (at most 20 s).
+  std::string MetricsUntil(const std::string& line) {
+    std::string out;
+    for (int i = 0; i < 200; ++i) {
+      out = HostShell(absl::StrCat("curl -sS -m 3 http://127.0.0.1:", serve_->port(), "/metrics"))
+                .out;
+      if (out.find(line) != std::string::npos) return out;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ADD_FAILURE() << "no '" << line << "' on /metrics";
+    return out;
+  }
+
   std::string top_, state_, config_;
   std::unique_ptr<Serve> serve_;
 };
@@ -92,6 +116,29 @@ TEST_F(JailLogsDaemonTest, NothingIsLostAcrossAKillNineOfTheDaemon) {
   // --tail and --stream reach the daemon.
   EXPECT_THAT(Cli("logs", "svc --tail 1 --stream stdout").out, HasSubstr("main stdout: tick-"));
   EXPECT_EQ(Cli("logs", "svc --stream both").exit_code == 0, false);
+}
+
+TEST_F(JailLogsDaemonTest, KillNineOfTheMainProcessIsRestartedAndCountedAcrossADaemonKill) {
+  serve_ = std::make_unique<Serve>(top_, config_);
+  ASSERT_TRUE(serve_->Start("127.0.0.1:0", /*stop_jails_on_exit=*/false)) << serve_->log();
+  LogsUntil("main stdout: tick-3\n");
+  const nlohmann::json before = Main();
+  ASSERT_TRUE(before.is_object() && before.contains("pid")) << before;
+  const pid_t pid = before["pid"].get<pid_t>();
+  ASSERT_GT(pid, 1);
+  ASSERT_EQ(kill(pid, SIGKILL), 0) << "main pid " << pid;
+  MetricsUntil("jailwarden_jail_main_restarts_total{name=\"svc\"} 1");
+  EXPECT_THAT(MetricsUntil("jailwarden_jail_main_last_exit_signal{name=\"svc\"} 9"),
+              HasSubstr("jailwarden_jail_main_running{name=\"svc\"} 1"));
+  // The count and the last exit are state: a new daemon after a kill -9
+  // reads them back.
+  serve_->Kill();
+  serve_ = std::make_unique<Serve>(top_, config_);
+  ASSERT_TRUE(serve_->Start("127.0.0.1:0", /*stop_jails_on_exit=*/true)) << serve_->log();
+  MetricsUntil("jailwarden_jail_main_restarts_total{name=\"svc\"} 1");
+  const nlohmann::json after = Main();
+  EXPECT_NE(after.value("pid", 0), pid) << after;
+  EXPECT_GT(after.value("pid", 0), 1) << after;
 }
 
 }  // namespace
