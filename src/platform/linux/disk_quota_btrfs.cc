@@ -59,18 +59,30 @@ absl::StatusOr<std::string> FsidOf(int fd, const std::string& path) {
 
 // Splits `path` into its parent and last component; InvalidArgument for
 // "/" or a name btrfs cannot take.
-absl::Status SplitLast(const std::string& path, std::string* parent, std::string* name) {
+// `request` (BTRFS_IOC_SUBVOL_CREATE, BTRFS_IOC_SNAP_DESTROY) on `path`'s
+// parent directory with its last component as the volume name: 0 when the
+// ioctl succeeded, else its errno. A path without a last component a
+// subvolume can take is InvalidArgument, a parent that does not open its
+// errno.
+absl::StatusOr<int> ParentVolIoctl(const std::string& path, unsigned long request) {
   const std::size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash + 1 == path.size()) {
     return absl::InvalidArgumentError(StrCat("linux.disk_quota: ", path, ": no last component"));
   }
-  *parent = slash == 0 ? "/" : path.substr(0, slash);
-  *name = path.substr(slash + 1);
-  if (name->size() > BTRFS_PATH_NAME_MAX || *name == "." || *name == "..") {
+  const std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  if (name.size() > BTRFS_PATH_NAME_MAX || name == "." || name == "..") {
     return absl::InvalidArgumentError(StrCat("linux.disk_quota: ", path,
                                              ": not a name a subvolume can take"));
   }
-  return absl::OkStatus();
+  Fd dir(OpenDir(parent));
+  if (dir.get() < 0) {
+    return ErrnoStatus(errno, StrCat("open ", parent));
+  }
+  struct btrfs_ioctl_vol_args args;
+  std::memset(&args, 0, sizeof(args));
+  std::memcpy(args.name, name.data(), name.size());
+  return ioctl(dir.get(), request, &args) == 0 ? 0 : errno;
 }
 
 }  // namespace
@@ -112,22 +124,15 @@ absl::Status CheckBtrfsQuotasEnabled(const std::string& existing,
 }
 
 absl::Status CreateBtrfsSubvolume(const std::string& path) {
-  std::string parent, name;
-  if (absl::Status st = SplitLast(path, &parent, &name); !st.ok()) {
-    return st;
+  absl::StatusOr<int> err = ParentVolIoctl(path, BTRFS_IOC_SUBVOL_CREATE);
+  if (!err.ok()) {
+    return err.status();
   }
-  Fd dir(OpenDir(parent));
-  if (dir.get() < 0) {
-    return ErrnoStatus(errno, StrCat("open ", parent));
+  if (*err == EEXIST) {
+    return absl::AlreadyExistsError(StrCat("linux.disk_quota: ", path, " exists"));
   }
-  struct btrfs_ioctl_vol_args args;
-  std::memset(&args, 0, sizeof(args));
-  std::memcpy(args.name, name.data(), name.size());
-  if (ioctl(dir.get(), BTRFS_IOC_SUBVOL_CREATE, &args) != 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(StrCat("linux.disk_quota: ", path, " exists"));
-    }
-    return ErrnoStatus(errno, StrCat("BTRFS_IOC_SUBVOL_CREATE ", path));
+  if (*err != 0) {
+    return ErrnoStatus(*err, StrCat("BTRFS_IOC_SUBVOL_CREATE ", path));
   }
   if (chmod(path.c_str(), 0755) != 0) {
     return ErrnoStatus(errno, StrCat("chmod ", path));
@@ -183,19 +188,12 @@ absl::Status DeleteBtrfsSubvolume(const std::string& path) {
     return absl::FailedPreconditionError(
         StrCat("linux.disk_quota: ", path, " is not a btrfs subvolume; left as it is"));
   }
-  std::string parent, name;
-  if (absl::Status st = SplitLast(path, &parent, &name); !st.ok()) {
-    return st;
+  absl::StatusOr<int> err = ParentVolIoctl(path, BTRFS_IOC_SNAP_DESTROY);
+  if (!err.ok()) {
+    return err.status();
   }
-  Fd dir(OpenDir(parent));
-  if (dir.get() < 0) {
-    return ErrnoStatus(errno, StrCat("open ", parent));
-  }
-  struct btrfs_ioctl_vol_args args;
-  std::memset(&args, 0, sizeof(args));
-  std::memcpy(args.name, name.data(), name.size());
-  if (ioctl(dir.get(), BTRFS_IOC_SNAP_DESTROY, &args) != 0 && errno != ENOENT) {
-    return ErrnoStatus(errno, StrCat("BTRFS_IOC_SNAP_DESTROY ", path));
+  if (*err != 0 && *err != ENOENT) {
+    return ErrnoStatus(*err, StrCat("BTRFS_IOC_SNAP_DESTROY ", path));
   }
   return absl::OkStatus();
 }
