@@ -130,12 +130,17 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   JW_ASSIGN_OR_RETURN(std::string self_cgroup, ReadFile("/proc/self/cgroup", 1 << 16));
   JW_ASSIGN_OR_RETURN(platform::CgroupLayout layout,
                       platform::CgroupLayout::Detect("/sys/fs/cgroup", self_cgroup));
+  //    This is the create's first record (Create writes none before): the
+  //    directory alone is what `delete --force` expects of a create killed
+  //    earlier. The planned set is a superset of what Create makes (it may
+  //    skip the v1 freezer), so no second record is needed once they
+  //    exist; every record write costs two fsyncs (bench/README.md).
   rec->backend_state = layout.Planned(kCgroupParent, o.id);
+  rec->backend_state["root"] = plan.init.root;
   JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
   JW_ASSIGN_OR_RETURN(rec->backend_state, layout.Create(kCgroupParent, o.id));
   rec->backend_state["cgroup.version"] = std::string(layout.name());
   rec->backend_state["root"] = plan.init.root;
-  JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
   // 2. The exec fifo `start` opens.
   const std::string fifo = dir + "/exec.fifo";
   if (mkfifo(fifo.c_str(), 0600) != 0) {
@@ -266,7 +271,11 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   //    pid) on stdin. The record says `creating` until they and the pid
   //    file are done, so a create killed in a hook is one `delete --force`
   //    removes, never a `created` container whose hooks did not run.
-  JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
+  //    Without such hooks nothing reads the record before the final one
+  //    below, and cleanup goes by the cgroups already recorded.
+  if (plan.hooks.count("prestart") != 0 || plan.hooks.count("createRuntime") != 0) {
+    JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
+  }
   for (const char* kind : {"prestart", "createRuntime"}) {
     auto it = plan.hooks.find(kind);
     if (it != plan.hooks.end()) {
@@ -320,10 +329,7 @@ absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
   if (auto ps = plan->hooks.find("poststart"); ps != plan->hooks.end()) {
     rec.poststart_hooks = HooksToJson(ps->second);
   }
-  absl::Status st = SaveRecord(g.root, rec);
-  if (st.ok()) {
-    st = CreateSteps(g, o, *plan, &rec);
-  }
+  absl::Status st = CreateSteps(g, o, *plan, &rec);
   if (!st.ok()) {
     (void)Destroy(g, rec);  // nothing half-made stays
     if (rec.pid > 0) {
