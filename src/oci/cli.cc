@@ -8,6 +8,7 @@
 #include "jailwarden/base/strings.h"
 #include "jailwarden/oci/oci.h"
 #include "jailwarden/version.h"
+#include "oci/run.h"
 #include "oci/runtime.h"
 
 namespace jailwarden::oci {
@@ -188,8 +189,16 @@ int OciMain(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   eo.console_socket = co.console_socket;
   if (cmd == "create" || cmd == "run") {
     co.id = id;
-    if (need_id()) st = Create(g, co);
-    if (st.ok() && cmd == "run") st = Start(g, id);
+    // `run` is runc's: in the foreground it waits for the process and
+    // deletes the container (oci/run.h); with --detach it returns once
+    // the process runs, as create + start.
+    if (!need_id()) {
+    } else if (cmd == "run" && !eo.detach) {
+      st = RunForeground(g, co, &exit_code);
+    } else {
+      st = Create(g, co);
+      if (st.ok() && cmd == "run") st = Start(g, id);
+    }
   } else if (cmd == "start") {
     if (need_id()) st = Start(g, id);
   } else if (cmd == "state") {

@@ -37,6 +37,11 @@ absl::Status RunHooks(const std::string& kind, const std::vector<Hook>& hooks,
       return ErrnoStatus(errno, what);
     }
     if (pid == 0) {
+      // A hook starts with no signal blocked (`run` blocks the ones it
+      // forwards, oci/run.h).
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
       dup2(in[0], 0);
       execve(h.path.c_str(), argv.data(), envp.data());
       _exit(127);
