@@ -265,7 +265,11 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
     }
   }
   // 3. The limits, through the Linux enforcer, before anything runs.
-  JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
+  //    No rules, nothing to apply to a new cgroup: the enforcer's start-up
+  //    (the container's IPC namespace read from a thread) is skipped.
+  if (!plan.rules.empty()) {
+    JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
+  }
   rec->rules = plan.rules;
   // 4. Hooks of the create phase, with the state (status "creating", the
   //    pid) on stdin. The record says `creating` until they and the pid
