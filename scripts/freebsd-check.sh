@@ -44,7 +44,7 @@ sed -e 's/@JW_GIT_COMMIT@/unknown/' -e 's/@JW_BUILD_TYPE@/none/' \
     src/cli/build_info.h.in >"$extra/cli/build_info.h"
 # Without arguments: what the FreeBSD build compiles, which is the check's
 # default list (src/ without src/platform/linux/) less the Linux-only oci
-# layer (src/CMakeLists.txt builds src/oci and jailwarden-oci on Linux).
+# layer (src/oci/CMakeLists.txt builds it and jailwarden-oci, Linux only).
 if [[ $# -eq 0 ]]; then
   mapfile -t files < <( { find src -name '*.cc' -not -path 'src/platform/linux/*' \
                             -not -path 'src/oci/*' -not -name 'oci_main.cc';
