@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -24,7 +25,11 @@ std::string NowRfc3339() {
   gmtime_r(&ts.tv_sec, &tm);
   char buf[64];
   strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  return StrCat(buf, ".", ts.tv_nsec / 1000, "Z");
+  // Six digits always: records' times then sort as text (the daemon gives
+  // a contested name to the older container).
+  char micros[32];
+  snprintf(micros, sizeof(micros), ".%06ldZ", static_cast<long>(ts.tv_nsec / 1000));
+  return StrCat(buf, micros);
 }
 
 absl::StatusOr<int> ConnectConsole(const std::string& path) {

@@ -13,8 +13,8 @@
 
 namespace jailwarden::oci {
 
-// The current time, RFC 3339 in UTC with microseconds (the record's
-// `created`).
+// The current time, RFC 3339 in UTC with six digits of microseconds (the
+// record's `created`; sorts as text).
 std::string NowRfc3339();
 
 // Connects to --console-socket `path`; the connected descriptor

@@ -25,6 +25,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/seccomp.h"
+#include "oci/container_name.h"
 #include "oci/create_parts.h"
 #include "oci/hooks.h"
 #include "oci/limits.h"
@@ -335,6 +336,7 @@ absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
   rec.bundle = bundle;
   rec.created = NowRfc3339();
   rec.annotations = plan->annotations;
+  rec.name = ContainerName(plan->annotations, o.id);
   rec.seccomp_bpf_hex = plan->process.seccomp_bpf_hex;
   rec.capabilities = plan->init.capabilities;
   auto post = plan->hooks.find("poststop");
