@@ -25,7 +25,8 @@ jailwarden::service::ServeOci OciForServe() {
     jailwarden::service::OciRootScan out;
     out.skipped = std::move(seen->skipped);
     for (jailwarden::oci::ObservedContainer& c : seen->containers) {
-      out.containers.push_back({std::move(c.id), std::move(c.bundle), std::move(c.created),
+      out.containers.push_back({std::move(c.id), std::move(c.name), std::move(c.bundle),
+                                std::move(c.created),
                                 std::move(c.status), c.pid, std::move(c.backend_state),
                                 std::move(c.rules)});
     }

@@ -1,10 +1,6 @@
 #include "oci/hooks.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/strings.h"
+#include "platform/linux/init_oci.h"
 
 namespace jailwarden::oci {
 
@@ -20,53 +17,48 @@ absl::Status RunHooks(const std::string& kind, const std::vector<Hook>& hooks,
                       const std::string& state_json) {
   for (std::size_t i = 0; i < hooks.size(); ++i) {
     const Hook& h = hooks[i];
-    std::string what = StrCat("hook ", kind, "[", i, "] ", h.path);
-    std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-    std::vector<char*> argv, envp;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env = h.env;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int in[2];
-    if (pipe2(in, O_CLOEXEC) != 0) {
-      return ErrnoStatus(errno, what);
+    bool timed_out = false;
+    std::string why = platform::RunOciHook(
+        platform::InitOciHook{h.path, h.args, h.env, h.timeout_s}, state_json, &timed_out);
+    if (why.empty()) {
+      continue;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-      return ErrnoStatus(errno, what);
+    std::string what = StrCat("hook ", kind, "[", i, "] ", h.path, ": ", why);
+    return timed_out ? absl::DeadlineExceededError(what) : absl::FailedPreconditionError(what);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AwaitHookPoint(int sync_fd, absl::Duration timeout, bool* reached) {
+  *reached = false;
+  absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    struct pollfd p = {sync_fd, POLLIN, 0};
+    int ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (ms <= 0) {
+      return absl::DeadlineExceededError(
+          StrCat("container init did not reach its hooks in ", absl::FormatDuration(timeout)));
     }
-    if (pid == 0) {
-      // A hook starts with no signal blocked (`run` blocks the ones it
-      // forwards, oci/run.h).
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      dup2(in[0], 0);
-      execve(h.path.c_str(), argv.data(), envp.data());
-      _exit(127);
+    int ready = poll(&p, 1, ms);
+    if (ready < 0 && errno != EINTR) {
+      return ErrnoStatus(errno, "poll container init");
     }
-    close(in[0]);
-    signal(SIGPIPE, SIG_IGN);
-    (void)!write(in[1], state_json.data(), state_json.size());
-    close(in[1]);
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    int timeout_ms = h.timeout_s > 0 ? h.timeout_s * 1000 : -1;
-    struct pollfd p = {pidfd, POLLIN, 0};
-    if (pidfd >= 0 && poll(&p, 1, timeout_ms) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      close(pidfd);
-      return absl::DeadlineExceededError(StrCat(what, ": timed out after ", h.timeout_s, " s"));
+    if (ready <= 0) {
+      continue;
     }
-    if (pidfd >= 0) close(pidfd);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      return absl::FailedPreconditionError(
-          StrCat(what, WIFEXITED(st) ? StrCat(": exit status ", WEXITSTATUS(st))
-                                     : StrCat(": killed by signal ", WTERMSIG(st))));
+    char c = 0;
+    ssize_t n = read(sync_fd, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      continue;
     }
+    *reached = n == 1 && c == 'h';
+    return absl::OkStatus();
+  }
+}
+
+absl::Status ReleaseHookPoint(int sync_fd) {
+  if (write(sync_fd, "g", 1) != 1) {
+    return ErrnoStatus(errno, "resume container init after the create hooks");
   }
   return absl::OkStatus();
 }

@@ -206,6 +206,7 @@ absl::StatusOr<ObservedRoot> ObserveRoot(const std::string& root) {
       continue;
     }
     c.id = id;
+    c.name = rec->name;
     c.bundle = rec->bundle;
     c.created = rec->created;
     c.status = StatusOf(root, *rec);

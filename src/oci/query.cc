@@ -153,8 +153,9 @@ void Features(std::ostream& out) {
   json j;
   j["ociVersionMin"] = "1.0.0";
   j["ociVersionMax"] = "1.1.0";
-  // Exactly the hooks create/start/delete run (createContainer is refused).
-  j["hooks"] = {"prestart", "createRuntime", "startContainer", "poststart", "poststop"};
+  // Exactly the hooks create/start/delete run: all six of the spec.
+  j["hooks"] = {"prestart",       "createRuntime", "createContainer",
+                "startContainer", "poststart",     "poststop"};
   j["mountOptions"] = {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "private",
                        "rprivate", "relatime"};
   j["linux"]["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "uts"};

@@ -25,6 +25,8 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/platform/linux/seccomp.h"
+#include "oci/container_name.h"
+#include "oci/create_parts.h"
 #include "oci/hooks.h"
 #include "oci/limits.h"
 #include "oci/spec.h"
@@ -38,20 +40,10 @@ namespace {
 
 constexpr char kCgroupParent[] = "jailwarden-oci";
 
-std::string NowRfc3339() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char buf[64];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  return StrCat(buf, ".", ts.tv_nsec / 1000, "Z");
-}
-
 // What the CloneVfork child needs; prepared before the clone.
 struct InitChild {
   int cfg_read, report_write;
-  int keep[4];  // fifo, console, cfg, report: CLOEXEC cleared in the child
+  int keep[5];  // fifo, console, cfg, report, hook sync: CLOEXEC cleared in the child
   int join_fds[3], join_flags[3], njoins;
   const char* path;
   char** argv;
@@ -77,27 +69,6 @@ int StartOciInit(void* arg) {
   return 127;
 }
 
-absl::StatusOr<int> ConnectConsole(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return ErrnoStatus(errno, "socket");
-  }
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    close(fd);
-    return absl::InvalidArgumentError(StrCat("--console-socket ", path, ": path too long"));
-  }
-  memcpy(addr.sun_path, path.c_str(), path.size());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, StrCat("connect --console-socket ", path));
-  }
-  return fd;
-}
-
 // Removes <root>/<id> with what create puts there (the record, the temp
 // file of a record write a kill interrupted, the exec fifo). Gone is fine.
 absl::Status RemoveContainerDir(const std::string& dir) {
@@ -110,13 +81,34 @@ absl::Status RemoveContainerDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// Kills what the record's cgroups hold and removes them and the directory.
+// SIGKILL to the record's process only while it is still the container's
+// init: the pidfd is opened first and the start time checked after, so
+// the pidfd names the process the record saw start, never a later one
+// that reused the pid (runc's check). A record without a start time names
+// no process. True when the signal was sent.
+bool KillRecordedInit(const ContainerRecord& r) {
+  if (r.pid <= 0 || r.pid_starttime == 0) {
+    return false;
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(r.pid), 0));
+  if (pidfd < 0) {
+    return false;  // gone
+  }
+  bool sent = ProcessStartTime(r.pid) == r.pid_starttime &&
+              syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0;
+  close(pidfd);
+  return sent;
+}
+
+// Kills what the record's cgroups hold (only the container's processes
+// are in them) and removes them and the directory; without cgroups, the
+// recorded init, verified (KillRecordedInit).
 absl::Status Destroy(const GlobalOptions& g, const ContainerRecord& r) {
   if (!r.backend_state.empty()) {
     JW_RETURN_IF_ERROR(platform::CgroupLayout::KillAll(r.backend_state, absl::Seconds(10)));
     JW_RETURN_IF_ERROR(platform::CgroupLayout::Remove(r.backend_state));
-  } else if (r.pid > 0 && ProcessStartTime(r.pid) == r.pid_starttime) {
-    kill(static_cast<pid_t>(r.pid), SIGKILL);
+  } else {
+    (void)KillRecordedInit(r);
   }
   return RemoveContainerDir(ContainerDir(g.root, r.id));
 }
@@ -179,6 +171,19 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   if (pipe2(cfg, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
     return ErrnoStatus(errno, "pipe2");
   }
+  // The create-phase hooks run while init waits before its pivot_root
+  // (hooks.h, AwaitHookPoint); without them init does not stop there.
+  auto hooks_of = [&plan](const char* kind) {
+    auto it = plan.hooks.find(kind);
+    return it == plan.hooks.end() ? std::vector<Hook>{} : it->second;
+  };
+  const bool pause_for_hooks = !hooks_of("prestart").empty() ||
+                               !hooks_of("createRuntime").empty() ||
+                               !hooks_of("createContainer").empty();
+  int sync[2] = {-1, -1};
+  if (pause_for_hooks && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) != 0) {
+    return ErrnoStatus(errno, "socketpair");
+  }
   platform::InitConfig init = plan.init;
   platform::InitOciProcess proc = plan.process;
   proc.fifo_fd = fifo_fd;
@@ -193,7 +198,7 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   char* argv[] = {argv0.data(), a1.data(), a2.data(), nullptr};
   std::string path_env = "PATH=/bin:/usr/bin:/sbin:/usr/sbin";
   char* envp[] = {path_env.data(), nullptr};
-  InitChild child{cfg[0], rep[1], {fifo_fd, console_fd, cfg[0], rep[1]}, {-1, -1, -1},
+  InitChild child{cfg[0], rep[1], {fifo_fd, console_fd, cfg[0], rep[1], sync[1]}, {-1, -1, -1},
                   {0, 0, 0}, 0, init_path.c_str(), argv, envp};
   for (std::size_t i = 0; i < join_fds.size() && i < 3; ++i) {
     child.join_fds[i] = join_fds[i];
@@ -218,9 +223,11 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   close(rep[1]);
   close(fifo_fd);
   if (console_fd >= 0) close(console_fd);
+  if (sync[1] >= 0) close(sync[1]);
   if (pid < 0) {
     close(cfg[1]);
     close(rep[0]);
+    if (sync[0] >= 0) close(sync[0]);
     return ErrnoStatus(clone_err, "clone3(container namespaces)");
   }
   rec->pid = pid;
@@ -235,57 +242,71 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
           platform::InitOciHook{h.path, h.args, h.env, h.timeout_s});
     }
     proc.hook_state = StateJson(g.root, created);
-    init.oci_process = platform::InitOciProcessToJson(proc);
   }
+  proc.hook_sync_fd = sync[1];
+  for (const Hook& h : hooks_of("createContainer")) {
+    proc.create_container_hooks.push_back(
+        platform::InitOciHook{h.path, h.args, h.env, h.timeout_s});
+  }
+  if (!proc.create_container_hooks.empty()) {
+    proc.create_hook_state = StateJson(g.root, *rec);  // creating, this pid
+  }
+  init.oci_process = platform::InitOciProcessToJson(proc);
   init.cgroup_join = platform::CgroupLayout::JoinFiles(rec->backend_state, cgroup_fd >= 0);
   std::string json = platform::InitConfigToJson(init);
   (void)!write(cfg[1], json.data(), json.size());
   close(cfg[1]);
-  std::string report = platform::ReadJailInitReport(rep[0], absl::Seconds(30));
-  if (report != "ok") {
+  // The host's create hooks, with the state (status "creating", the pid)
+  // on stdin. The record says `creating` until they, createContainer and
+  // the pid file are done, so a create killed in a hook is one `delete
+  // --force` removes, never a `created` container whose hooks did not run.
+  auto host_hooks = [&]() -> absl::Status {
+    JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
+    for (const char* kind : {"prestart", "createRuntime"}) {
+      JW_RETURN_IF_ERROR(RunHooks(kind, hooks_of(kind), StateJson(g.root, *rec)));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status paused_steps = SetOomScoreAdj(plan, pid);
+  if (paused_steps.ok() && sync[0] >= 0) {
+    // 3. Init waits before its pivot_root: prestart and createRuntime
+    //    now; createContainer runs in init once released.
+    bool reached = false;
+    paused_steps = AwaitHookPoint(sync[0], absl::Seconds(30), &reached);
+    if (paused_steps.ok() && reached) {
+      paused_steps = host_hooks();
+      if (paused_steps.ok()) {
+        paused_steps = ReleaseHookPoint(sync[0]);
+      }
+    }
+  }
+  if (sync[0] >= 0) close(sync[0]);  // without 'g': init ends its setup
+  std::string report;
+  if (paused_steps.ok()) {
+    report = platform::ReadJailInitReport(rep[0], absl::Seconds(30));  // closes rep[0]
+  } else {
+    close(rep[0]);
+  }
+  if (!paused_steps.ok() || report != "ok") {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     close(pidfd);
+    JW_RETURN_IF_ERROR(paused_steps);
     return absl::FailedPreconditionError(
         StrCat("container init: ", report.empty() ? "exited without a report" : report));
   }
   close(pidfd);
   rec->pid_starttime = ProcessStartTime(pid);
-  if (plan.has_oom_score_adj) {
-    std::string path = StrCat("/proc/", pid, "/oom_score_adj");
-    absl::StatusOr<std::string> cur = ReadFile(path, 64);
-    if (!cur.ok() || std::string(StripWhitespace(*cur)) != std::to_string(plan.oom_score_adj)) {
-      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-      std::string v = std::to_string(plan.oom_score_adj);
-      if (fd < 0 || write(fd, v.data(), v.size()) < 0) {
-        int err = errno;
-        if (fd >= 0) close(fd);
-        return ErrnoStatus(err, "/process/oomScoreAdj: write " + path);
-      }
-      close(fd);
-    }
-  }
-  // 3. The limits, through the Linux enforcer, before anything runs.
+  // 4. The limits, once init has made the container's root and before its
+  //    process can run: in the pause above /dev/pts is still the host's.
   //    No rules, nothing to apply to a new cgroup: the enforcer's start-up
   //    (the container's IPC namespace read from a thread) is skipped.
   if (!plan.rules.empty()) {
     JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
   }
   rec->rules = plan.rules;
-  // 4. Hooks of the create phase, with the state (status "creating", the
-  //    pid) on stdin. The record says `creating` until they and the pid
-  //    file are done, so a create killed in a hook is one `delete --force`
-  //    removes, never a `created` container whose hooks did not run.
-  //    Without such hooks nothing reads the record before the final one
-  //    below, and cleanup goes by the cgroups already recorded.
-  if (plan.hooks.count("prestart") != 0 || plan.hooks.count("createRuntime") != 0) {
-    JW_RETURN_IF_ERROR(SaveRecord(g.root, *rec));
-  }
-  for (const char* kind : {"prestart", "createRuntime"}) {
-    auto it = plan.hooks.find(kind);
-    if (it != plan.hooks.end()) {
-      JW_RETURN_IF_ERROR(RunHooks(kind, it->second, StateJson(g.root, *rec)));
-    }
-  }
+  //    Without create-phase hooks (no pause) nothing reads the record
+  //    before the final one below, and a create killed before it is
+  //    cleaned up by the cgroups the first record planned.
   if (!o.pid_file.empty()) {
     JW_RETURN_IF_ERROR(WriteFileAtomically(o.pid_file, std::to_string(pid)));
   }
@@ -324,6 +345,7 @@ absl::Status Create(const GlobalOptions& g, const CreateOptions& o) {
   rec.bundle = bundle;
   rec.created = NowRfc3339();
   rec.annotations = plan->annotations;
+  rec.name = ContainerName(plan->annotations, o.id);
   rec.seccomp_bpf_hex = plan->process.seccomp_bpf_hex;
   rec.capabilities = plan->init.capabilities;
   auto post = plan->hooks.find("poststop");

@@ -497,11 +497,6 @@ absl::StatusOr<OciPlan> PlanFromConfig(std::string_view config_json, const std::
                                    {"prestart", "createRuntime", "createContainer",
                                     "startContainer", "poststart", "poststop"}));
       for (const auto& [kind, list] : j["hooks"].items()) {
-        // createContainer (in the container's namespaces before
-        // pivot_root) is not run by this version: refused, not skipped.
-        if (kind == "createContainer" && !list.empty()) {
-          return Unsupported("/hooks/" + kind, "not supported by jailwarden yet (docs/oci.md)");
-        }
         for (const json& h : list) {
           Hook hook;
           hook.path = h.value("path", "");

@@ -27,6 +27,7 @@ absl::StatusOr<ContainerRecord> ParseRecord(const std::string& text, const std::
     r.id = j.at("id").get<std::string>();
     r.bundle = j.value("bundle", "");
     r.created = j.value("created", "");
+    r.name = j.value("name", "");
     r.pid = j.value("pid", int64_t{-1});
     r.pid_starttime = j.value("pid_starttime", uint64_t{0});
     r.creating = j.value("creating", true);
@@ -59,6 +60,7 @@ absl::Status SaveRecord(const std::string& root, const ContainerRecord& r) {
   j["id"] = r.id;
   j["bundle"] = r.bundle;
   j["created"] = r.created;
+  j["name"] = r.name;
   j["pid"] = r.pid;
   j["pid_starttime"] = r.pid_starttime;
   j["creating"] = r.creating;

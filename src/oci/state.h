@@ -21,6 +21,7 @@ struct ContainerRecord {
   std::string id;
   std::string bundle;
   std::string created;           // RFC 3339, UTC
+  std::string name;              // for the daemon (container_name.h); "" = the id
   int64_t pid = -1;              // host pid of the container's process
   uint64_t pid_starttime = 0;    // /proc/<pid>/stat field 22 (pid reuse)
   bool creating = true;          // create has not finished

@@ -44,7 +44,7 @@ api::JailInfo JailInfoOf(const jail::JailRecord& rec, const policy::Policy& poli
 api::JailInfo ContainerInfoOf(const OciWatcher::Adopted& a) {
   const OciContainer& c = a.container;
   api::JailInfo info;
-  info.name = c.id;
+  info.name = c.name;  // podman's name, or the id (OciWatcher::Refresh)
   info.state = c.status;
   info.jid = -1;
   info.path = c.bundle + "/rootfs";

@@ -2,18 +2,20 @@
 
 #include "jailwarden/service/oci_watcher.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "jailwarden/base/absl_compat.h"
 #include "jailwarden/base/log.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/policy/checks.h"
 #include "jailwarden/rctl/kernel_form.h"
 
 namespace jailwarden::service {
 
 const OciWatcher::Adopted* OciWatcher::Table::Find(std::string_view name) const {
   for (const Adopted& a : containers) {
-    if (a.container.id == name) return &a;
+    if (a.container.name == name) return &a;
   }
   return nullptr;
 }
@@ -47,12 +49,37 @@ void OciWatcher::Refresh(const std::vector<jail::JailRecord>& native) {
       continue;
     }
     for (const std::string& s : scan->skipped) Report(s, root);
+    // The older container keeps a contested name, pass after pass.
+    std::stable_sort(scan->containers.begin(), scan->containers.end(),
+                     [](const OciContainer& x, const OciContainer& y) {
+                       return x.created < y.created;
+                     });
     for (OciContainer& c : scan->containers) {
-      bool is_native = false;
-      for (const jail::JailRecord& rec : native) is_native = is_native || rec.spec.name == c.id;
-      if (is_native || names.count(c.id) != 0) {
-        Report(StrCat(root, "/", c.id, ": the name is taken by ",
-                      is_native ? "a jailwarden jail" : "a container of an earlier root",
+      auto taken_by = [&](const std::string& name) -> std::string {
+        for (const jail::JailRecord& rec : native) {
+          if (rec.spec.name == name) return "a jailwarden jail";
+        }
+        return names.count(name) != 0 ? "another container" : "";
+      };
+      // The recorded name (podman's), else the id (docs/oci.md, "Names").
+      if (!c.name.empty() && c.name != c.id) {
+        std::string why;
+        if (std::optional<std::string> bad = policy::JailNameProblem(c.name)) {
+          why = *bad;
+        } else if (std::string by = taken_by(c.name); !by.empty()) {
+          why = StrCat("taken by ", by);
+        }
+        if (!why.empty()) {
+          Report(StrCat(root, "/", c.id, ": name '", c.name, "' not used (", why,
+                        "); shown under its id"),
+                 root);
+          c.name = c.id;
+        }
+      } else {
+        c.name = c.id;
+      }
+      if (std::string by = taken_by(c.name); !by.empty()) {
+        Report(StrCat(root, "/", c.id, ": the name '", c.name, "' is taken by ", by,
                       "; not merged"),
                root);
         continue;
@@ -61,7 +88,7 @@ void OciWatcher::Refresh(const std::vector<jail::JailRecord>& native) {
       a.root = root;
       if (c.status != "stopped") {
         platform::JailInstance instance;
-        instance.ref.name = c.id;
+        instance.ref.name = c.name;
         instance.init_pid = c.pid;
         instance.started = absl::InfinitePast();
         if (absl::Time t; absl::ParseTime(absl::RFC3339_full, c.created, &t, nullptr)) {
@@ -77,16 +104,17 @@ void OciWatcher::Refresh(const std::vector<jail::JailRecord>& native) {
           Report(StrCat(root, "/", c.id, ": not sampled: ", ToStd(s.message())), root);
         } else {
           a.sampled = true;
-          live.insert(c.id);
+          live.insert(c.name);
         }
       }
       // The limits: described again only when the rules changed.
-      const Adopted* old = before->Find(c.id);
-      if (old != nullptr && old->root == root && old->container.rules == c.rules) {
+      const Adopted* old = before->Find(c.name);
+      if (old != nullptr && old->root == root && old->container.id == c.id &&
+          old->container.rules == c.rules) {
         a.limits = old->limits;
       } else {
         for (const std::string& text : c.rules) {
-          absl::StatusOr<rctl::Rule> rule = rctl::ParseRuleForAdd(StrCat("jail:", c.id, ":", text));
+          absl::StatusOr<rctl::Rule> rule = rctl::ParseRuleForAdd(StrCat("jail:", c.name, ":", text));
           if (!rule.ok()) {
             Report(StrCat(root, "/", c.id, ": rule '", text, "': ", ToStd(rule.status().message())),
                    root);
@@ -95,7 +123,7 @@ void OciWatcher::Refresh(const std::vector<jail::JailRecord>& native) {
           a.limits.push_back(backend_.enforcer().Describe(*rule));
         }
       }
-      names.insert(c.id);
+      names.insert(c.name);
       a.container = std::move(c);
       next->containers.push_back(std::move(a));
     }
@@ -107,7 +135,7 @@ void OciWatcher::Refresh(const std::vector<jail::JailRecord>& native) {
   // The metrics' limit families re-render only when this pointer changes.
   bool same = before->containers.size() == next->containers.size();
   for (std::size_t i = 0; same && i < next->containers.size(); ++i) {
-    same = before->containers[i].container.id == next->containers[i].container.id &&
+    same = before->containers[i].container.name == next->containers[i].container.name &&
            before->containers[i].container.rules == next->containers[i].container.rules;
   }
   if (same) {
@@ -130,7 +158,7 @@ absl::Status OciWatcher::RefuseChange(std::string_view name, std::string_view wh
   const Adopted* a = table->Find(name);
   if (a == nullptr) return absl::OkStatus();
   return absl::FailedPreconditionError(ToAbsl(StrCat(
-      what, " refused: '", name, "' is an OCI container (record ", a->root, "/", name,
+      what, " refused: '", name, "' is an OCI container (record ", a->root, "/", a->container.id,
       "/state.json) that jailwarden serve only observes; stop, limit or delete it "
       "through its OCI runtime (jailwarden oci kill/update/delete, or podman, ctr)")));
 }

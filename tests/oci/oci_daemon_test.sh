@@ -60,34 +60,8 @@ json.dump(c, open(path, "w"))
 PY
 
 # The daemon: no jails, its own state dir, socket and loopback port.
-port=""
-used=$(ss -Htln 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
-for _ in $(seq 200); do
-  p=$((20000 + RANDOM % 20000))
-  grep -qx "$p" <<<"$used" || { port=$p; break; }
-done
-[[ -n $port ]] || { echo "FAIL no free port"; exit 1; }
-cat >"$tmp/policy.yaml" <<YAML
-server:
-  listen: ["127.0.0.1:$port"]
-  api_socket: $tmp/api.sock
-  state_dir: $tmp/state
-  token_file: $tmp/token
-  sample_interval: 100ms
-  slow_interval: 500ms
-YAML
-"$jailwarden" serve --config "$tmp/policy.yaml" >"$tmp/daemon.out" 2>"$tmp/daemon.err" &
-daemon=$!
-metrics() { curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null; }
-cli() { timeout 30 "$jailwarden" -c "$tmp/policy.yaml" "$@"; }
-for _ in $(seq 100); do metrics >/dev/null && break; sleep 0.1; done
-metrics >/dev/null || { echo "FAIL daemon does not answer"; tail -20 "$tmp/daemon.err"; exit 1; }
-# until DEADLINE_S CMD...: polls CMD every 0.1 s until it succeeds.
-until_ok() {
-  local end=$((SECONDS + $1)); shift
-  while ((SECONDS < end)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
+source "$(dirname "$0")/serve_daemon.sh"
+start_daemon || exit 1
 
 # Records the daemon must not show, written before the container exists.
 mkdir -p "$root/bad-json" "$root/forged" "$root/symlinked" "$root/half"

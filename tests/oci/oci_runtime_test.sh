@@ -36,15 +36,16 @@ mkdir -p "$tmp/b/rootfs/bin" "$tmp/hooks"
 cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
 for a in sh sleep echo true false cat readlink; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
 mkdir -p "$tmp/b/rootfs/"{proc,dev,sys,tmp}
-# config ARGS_JSON [HOOKS_JSON]: the bundle's config.json.
+# config ARGS_JSON [HOOKS_JSON [MOUNTS_JSON]]: the bundle's config.json
+# (MOUNTS_JSON: mounts after /proc).
 config() {
-  python3 - "$tmp/b/config.json" "$1" "${2:-{\}}" <<'PY'
+  python3 - "$tmp/b/config.json" "$1" "${2:-{\}}" "${3:-[]}" <<'PY'
 import json, sys
 path, args, hooks = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 c = {"ociVersion": "1.0.2",
      "process": {"args": args, "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}},
      "root": {"path": "rootfs"},
-     "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+     "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}] + json.loads(sys.argv[4]),
      "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "network"}]}}
 if hooks:
     c["hooks"] = hooks
@@ -144,12 +145,68 @@ config '["/bin/true"]' '{"prestart": [{"path": "/bin/false"}]}'
 create h2
 contains "a failing prestart hook fails create" "hook prestart[0] /bin/false: exit status 1" "$(cat "$tmp/h2.err")"
 check "a failed create leaves nothing" nothing "$(nothing_left h2)"
-config '["/bin/true"]' '{"createContainer": [{"path": "/bin/true"}]}'
+# All six hooks in the spec's order, one order file: the host hooks append
+# to $tmp/hooks/order, startContainer (in the container) to the same file
+# through a bind mount at /hooks. createContainer runs from a script only
+# the host has ($tmp/cc.sh: its path resolves in the runtime's root), in
+# the container's mount and pid namespaces after the container's mounts
+# (its /proc below the rootfs is in the hook's mount table, not in the
+# host's) and before pivot_root (it writes to $tmp/hooks by its host path).
+rm -f "$tmp/hooks/"*
+mkdir -p "$tmp/b/rootfs/hooks"
+cat >"$tmp/cc.sh" <<CC
+#!/bin/sh
+cat > $tmp/hooks/createContainer.json
+readlink /proc/self/ns/mnt > $tmp/hooks/cc.mnt
+readlink /proc/self/ns/pid > $tmp/hooks/cc.pid
+grep -c " $tmp/b/rootfs/proc " /proc/self/mountinfo > $tmp/hooks/cc.procmount
+echo createContainer >> $tmp/hooks/order
+CC
+chmod +x "$tmp/cc.sh"
+sc_hook='{"path": "/bin/sh", "args": ["sh", "-c", "cat > /hooks/startContainer.json; echo startContainer >> /hooks/order"], "env": ["PATH=/bin"], "timeout": 10}'
+config '["/bin/sleep", "300"]' \
+  "{\"prestart\": [$(hook prestart)], \"createRuntime\": [$(hook createRuntime)], \"createContainer\": [{\"path\": \"$tmp/cc.sh\", \"timeout\": 10}], \"startContainer\": [$sc_hook], \"poststart\": [$(hook poststart)], \"poststop\": [$(hook poststop)]}" \
+  "[{\"destination\": \"/hooks\", \"type\": \"bind\", \"source\": \"$tmp/hooks\", \"options\": [\"rbind\", \"rw\"]}]"
+order() { tr '\n' ' ' <"$tmp/hooks/order" | sed 's/ $//'; }
+create a1
+check "create: prestart, createRuntime, createContainer" "prestart createRuntime createContainer" "$(order)"
+a1pid=$(cat "$tmp/a1.pid")
+check "createContainer's stdin: the id" a1 "$(field "$tmp/hooks/createContainer.json" id)"
+check "createContainer's stdin: status creating" creating "$(field "$tmp/hooks/createContainer.json" status)"
+check "createContainer's stdin: the pid" "$a1pid" "$(field "$tmp/hooks/createContainer.json" pid)"
+check "createContainer's stdin: the bundle" "$tmp/b" "$(field "$tmp/hooks/createContainer.json" bundle)"
+check "createContainer runs in the container's mount namespace" "$(readlink "/proc/$a1pid/ns/mnt")" "$(cat "$tmp/hooks/cc.mnt")"
+check "createContainer runs in the container's pid namespace" "$(readlink "/proc/$a1pid/ns/pid")" "$(cat "$tmp/hooks/cc.pid")"
+check "createContainer sees the container's /proc mount" 1 "$(cat "$tmp/hooks/cc.procmount")"
+check "... which the host's mount table lacks" 0 "$(grep -c " $tmp/b/rootfs/proc " /proc/self/mountinfo)"
+check "createRuntime's stdin: status creating" creating "$(field "$tmp/hooks/createRuntime.json" status)"
+jw start a1
+check "start: startContainer then poststart" "prestart createRuntime createContainer startContainer poststart" "$(order)"
+check "startContainer's stdin: status created" created "$(field "$tmp/hooks/startContainer.json" status)"
+check "poststart's stdin: status running" running "$(field "$tmp/hooks/poststart.json" status)"
+jw kill a1 KILL
+wait_for "a1 stopped" test "$(status a1)" == stopped
+jw delete a1
+check "delete: poststop last; all six in the spec's order" \
+  "prestart createRuntime createContainer startContainer poststart poststop" "$(order)"
+check "poststop's stdin: status stopped" stopped "$(field "$tmp/hooks/poststop.json" status)"
+check "a1 deleted: nothing left" nothing "$(nothing_left a1)"
+
+# A failing createContainer hook fails create, which removes what it made;
+# one that outlives its timeout is killed and fails it too.
+config '["/bin/true"]' '{"createContainer": [{"path": "/bin/false"}]}'
 create h3
-contains "createContainer hooks refused by name" "/hooks/createContainer" "$(cat "$tmp/h3.err")"
-check "createContainer refused: nothing made" nothing "$(nothing_left h3)"
+contains "a failing createContainer hook fails create" "hook createContainer[0] /bin/false" "$(cat "$tmp/h3.err")"
+contains "... with its exit status" "exit status 1" "$(cat "$tmp/h3.err")"
+check "createContainer failed: nothing left" nothing "$(nothing_left h3)"
+config '["/bin/true"]' '{"createContainer": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}'
+t0=$(date +%s)
+create h4
+contains "a createContainer hook past its timeout fails create" "timed out after 1 s" "$(cat "$tmp/h4.err")"
+check "... killed at its timeout, not waited for" yes "$( (( $(date +%s) - t0 < 10 )) && echo yes || echo no)"
+check "createContainer timed out: nothing left" nothing "$(nothing_left h4)"
 check "features lists exactly the hooks run" \
-  '["prestart", "createRuntime", "startContainer", "poststart", "poststop"]' \
+  '["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]' \
   "$(jw features | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["hooks"]))')"
 
 # startContainer: in the container (its path, its pid namespace) after
@@ -221,4 +278,57 @@ for i in $(seq 0 9); do
   check "kill -9 at $((i * 10)) ms, then delete --force: nothing left" nothing \
     "$(nothing_left "r$i" $dirs)"
 done
+
+# delete --force kills only what is still the container's: a record whose
+# pid now names an unrelated process the test started (pid reuse, as after
+# a reboot or a long-dead container) leaves that process alive, with and
+# without cgroups recorded; the same record naming the process with its
+# own start time (the container's init as the record saw it) is obeyed.
+# rewrite ID PID STARTTIME|- CGROUPS(keep|none): edits the record in place.
+rewrite() {
+  python3 - "$root/$1/state.json" "$2" "$3" "$4" <<'PY'
+import json, sys
+path, pid, start, cg = sys.argv[1:5]
+r = json.load(open(path))
+r["pid"] = int(pid)
+if start != "-":
+    r["pid_starttime"] = int(start)
+if cg == "none":
+    r["backend_state"] = {}
+json.dump(r, open(path, "w"))
+PY
+}
+alive() { [[ -d /proc/$1 && $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) != Z ]] && echo yes || echo no; }
+config '["/bin/sleep", "300"]'
+for cg in keep none; do
+  create "st-$cg" && jw start "st-$cg"
+  dirs=$(cgroups "st-$cg")
+  jw kill "st-$cg" KILL
+  wait_for "st-$cg stopped" test "$(status "st-$cg")" == stopped
+  sleep 300 </dev/null >/dev/null 2>&1 &
+  other=$!
+  hook_pids+=("$other")
+  rewrite "st-$cg" "$other" - "$cg"
+  jw delete --force "st-$cg"
+  check "delete --force, stale pid ($cg cgroups): the unrelated process lives" yes "$(alive "$other")"
+  if [[ $cg == none ]]; then
+    # The record no longer names its (empty) cgroups: the test removes them.
+    for d in $dirs; do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  fi
+  check "delete --force, stale pid ($cg cgroups): nothing left" nothing "$(nothing_left "st-$cg" $dirs)"
+  kill -9 "$other"; wait "$other" 2>/dev/null
+done
+config '["/bin/sleep", "300"]'
+create st-match
+jw delete --force st-match  # its cgroups go; the record is made again below
+mkdir -p "$root/st-match"
+sleep 300 </dev/null >/dev/null 2>&1 &
+other=$!
+hook_pids+=("$other")
+printf '{"id": "st-match", "bundle": "%s", "pid": %s, "pid_starttime": %s, "creating": false, "backend_state": {}}' \
+  "$tmp/b" "$other" "$(cut -d' ' -f22 "/proc/$other/stat")" >"$root/st-match/state.json"
+check "a record naming a live process with its start time: running" running "$(status st-match)"
+jw delete --force st-match
+wait "$other" 2>/dev/null  # reaped: killed by the runtime's SIGKILL
+check "delete --force kills the process the record verifiably names" no "$(alive "$other")"
 exit $fail

@@ -30,6 +30,9 @@ std::string DefaultRoot();
 // One container as its record says, with its status read from the kernel.
 struct ObservedContainer {
   std::string id;
+  // The name `create` chose (oci/container_name.h: annotation
+  // org.jailwarden.name, podman's name through conmon), unchecked; "" = none.
+  std::string name;
   std::string bundle;
   std::string created;  // RFC 3339, UTC, as the record has it
   // "created", "running", "paused" or "stopped" (never "creating").

@@ -10,9 +10,14 @@
 // /metrics read it. The daemon never stops, limits or destroys a
 // container; calls that would are refused (RefuseChange).
 //
-// Names: a container is listed under its id. An id that is also the name
-// of a jailwarden jail (defined, running or not), or of a container in an
-// earlier root, is reported (logged once) and not adopted: never merged.
+// Names: a container is listed under the name its runtime recorded
+// (podman's container name; docs/oci.md, "Names") when that is a valid jail
+// name (policy::JailNameProblem) not taken by a jailwarden jail or an
+// older container (by `created`; records of one root are taken oldest
+// first, so the holder keeps it); else, reported (logged once), under its
+// id. An id that is
+// then taken too (a jailwarden jail, defined, running or not, or a
+// container of an earlier root) is reported and not adopted: never merged.
 //
 // Thread-safety: Refresh runs on the maintenance thread only; Current and
 // RefuseChange are thread-safe and never wait on Refresh.
@@ -39,6 +44,11 @@ namespace jailwarden::service {
 // One container as its runtime record says.
 struct OciContainer {
   std::string id;
+  // The name the runtime chose (podman's container name, annotation
+  // org.jailwarden.name; "" = none). Refresh replaces it with the name the
+  // container is shown under: this one when it is a valid jail name that
+  // no jailwarden jail or other container has, else the id.
+  std::string name;
   std::string bundle;
   std::string created;  // RFC 3339
   std::string status;   // created, running, paused, stopped

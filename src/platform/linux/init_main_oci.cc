@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -14,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -110,69 +108,54 @@ void SetUpTerminal(int console_fd, int rows, int cols) {
   }
 }
 
-// Runs one startContainer hook in the container: `state` on its stdin,
-// killed at its timeout. "" on success, else what went wrong. SIGCHLD is
-// at its default here (init does not supervise in OCI mode).
-std::string RunStartContainerHook(const InitOciHook& h, const std::string& state) {
-  int in[2];
-  if (pipe2(in, O_CLOEXEC) != 0) {
-    return std::string("pipe2: ") + strerror(errno);
+// c.oci_process into *p; a SetupError when it does not parse.
+void ParseOciProcess(const InitConfig& c, InitOciProcess* p) {
+  std::string error;
+  if (!InitOciProcessFromJson(c.oci_process, p, &error)) {
+    throw SetupError{"oci process: " + error, EINVAL};
   }
-  std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-  std::vector<char*> argv, envp;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env = h.env;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(in[0]);
-    close(in[1]);
-    return std::string("fork: ") + strerror(err);
-  }
-  if (pid == 0) {
-    dup2(in[0], 0);
-    execve(h.path.c_str(), argv.data(), envp.data());
-    _exit(127);
-  }
-  close(in[0]);
-  signal(SIGPIPE, SIG_IGN);
-  (void)!write(in[1], state.data(), state.size());
-  close(in[1]);
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd >= 0 && h.timeout_s > 0) {
-    struct pollfd p = {pidfd, POLLIN, 0};
-    if (poll(&p, 1, h.timeout_s * 1000) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      close(pidfd);
-      return "timed out after " + std::to_string(h.timeout_s) + " s";
-    }
-  }
-  if (pidfd >= 0) close(pidfd);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-    return "";
-  }
-  return WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
-                       : "killed by signal " + std::to_string(WTERMSIG(st));
 }
 
 }  // namespace
+
+void OciBeforePivotRoot(const InitConfig& c) {
+  if (c.oci_process.empty()) {
+    return;
+  }
+  InitOciProcess p;
+  ParseOciProcess(c, &p);
+  if (p.hook_sync_fd < 0) {
+    return;
+  }
+  // Paused for the runtime's prestart and createRuntime hooks.
+  JW_INIT_CHECK_SYS(write(p.hook_sync_fd, "h", 1) == 1 ? 0 : -1, "oci hook sync: write");
+  char go = 0;
+  ssize_t n;
+  while ((n = read(p.hook_sync_fd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  close(p.hook_sync_fd);
+  if (n != 1 || go != 'g') {
+    throw SetupError{"oci hook sync", n < 0 ? errno : ECANCELED,
+                     "the runtime ended the create before createContainer"};
+  }
+  // hooks.createContainer: the container's namespaces and mounts, the
+  // runtime's root (pivot_root has not happened yet).
+  for (std::size_t i = 0; i < p.create_container_hooks.size(); ++i) {
+    const InitOciHook& h = p.create_container_hooks[i];
+    bool timed_out = false;
+    if (std::string why = RunOciHook(h, p.create_hook_state, &timed_out); !why.empty()) {
+      throw SetupError{"hook createContainer[" + std::to_string(i) + "] " + h.path,
+                       timed_out ? ETIMEDOUT : ECANCELED, why};
+    }
+  }
+}
 
 void OciBeforeCapabilityDrop(const InitConfig& c) {
   if (c.oci_process.empty()) {
     return;
   }
   InitOciProcess p;
-  std::string error;
-  if (!InitOciProcessFromJson(c.oci_process, &p, &error)) {
-    throw SetupError{"oci process: " + error, EINVAL};
-  }
+  ParseOciProcess(c, &p);
   if (p.root_readonly) {
     JW_INIT_CHECK_SYS(mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr),
                       "remount / read-only (root.readonly)");
@@ -218,10 +201,7 @@ void OciBeforeCapabilityDrop(const InitConfig& c) {
 }
 
 void PrepareOciProcess(const InitConfig& c, InitOciProcess* p) {
-  std::string error;
-  if (!InitOciProcessFromJson(c.oci_process, p, &error)) {
-    throw SetupError{"oci process: " + error, EINVAL};
-  }
+  ParseOciProcess(c, p);
   struct stat st;
   if (stat(p->cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     throw SetupError{"process.cwd " + p->cwd, errno != 0 ? errno : ENOTDIR};
@@ -251,21 +231,24 @@ int ExecOciProcess(const InitOciProcess& p) {
   if (w < 0) {
     return fail("open exec fifo");
   }
-  if (write(w, "0", 1) != 1) {
-    return fail("write exec fifo");
-  }
-  close(w);
-  close(p.fifo_fd);
-  // hooks.startContainer: in the container, before the process runs.
+  // hooks.startContainer: in the container, before the process runs and
+  // before `start` reads the fifo's byte, so they are done when `start`
+  // runs poststart; a failure ends init, and `start` sees it exit.
   for (std::size_t i = 0; i < p.start_container_hooks.size(); ++i) {
     const InitOciHook& h = p.start_container_hooks[i];
-    if (std::string why = RunStartContainerHook(h, p.hook_state); !why.empty()) {
+    bool timed_out = false;
+    if (std::string why = RunOciHook(h, p.hook_state, &timed_out); !why.empty()) {
       std::string line = "jailwarden-init: hook startContainer[" + std::to_string(i) + "] " +
                          h.path + ": " + why + "\n";
       (void)!write(2, line.data(), line.size());
       return 127;
     }
   }
+  if (write(w, "0", 1) != 1) {
+    return fail("write exec fifo");
+  }
+  close(w);
+  close(p.fifo_fd);
   // Groups were set before the capability drop (OciBeforeCapabilityDrop);
   // a uid other than 0 needs CAP_SETUID in the container's set.
   if (getuid() != p.uid && setuid(p.uid) != 0) {

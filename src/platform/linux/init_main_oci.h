@@ -10,6 +10,13 @@
 
 namespace jailwarden::platform::jail_init {
 
+// Called by SetupJail after the container's mounts, before pivot_root:
+// with a hook sync descriptor, the create phase's pause point and the
+// createContainer hooks (InitOciProcess::hook_sync_fd). Nothing for a
+// native jail or a container without create-phase hooks. Throws
+// SetupError naming the failing hook.
+void OciBeforePivotRoot(const InitConfig& c);
+
 // Called by SetupJail after the jail's own seccomp filter, before the
 // capability drop, inside the container's root: root.readonly, the masked
 // and read-only paths, then the OCI profile's compiled seccomp filter.

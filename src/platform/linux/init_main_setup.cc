@@ -427,6 +427,9 @@ int SetupJail(const InitConfig& c) {
   if (!c.socket_path.empty()) {
     listen_fd = ListenForCommands(c.socket_path);
   }
+  // An OCI container's create hooks: its mounts are made, / is still the
+  // runtime's.
+  OciBeforePivotRoot(c);
   // pivot_root(".", "."): the old root ends up on top of the new one and is
   // detached right away, so no directory for it is needed in the jail.
   JW_INIT_CHECK_SYS(chdir(root.c_str()), "chdir root");

@@ -15,15 +15,28 @@
 
 namespace jailwarden::platform {
 
-// A runtime-spec hook init runs itself (hooks.startContainer): path
-// resolved in the container, args (args[0] included; empty: {path}), env,
-// killed after timeout_s seconds (0: none).
+// A runtime-spec hook: path (resolved in the mount namespace and root of
+// whoever runs it), args (args[0] included; empty: {path}), env, killed
+// after timeout_s seconds (0: none). Run by the runtime (prestart,
+// createRuntime, poststart, poststop) and by init (createContainer,
+// startContainer).
 struct InitOciHook {
   std::string path;
   std::vector<std::string> args;
   std::vector<std::string> env;
   int timeout_s = 0;
 };
+
+// Runs one hook as a child of the caller: `state` (the runtime-spec state
+// JSON) on its stdin, stdout and stderr inherited, every other descriptor
+// closed at its execve, SIGKILLed and reaped at its timeout. The caller's
+// SIGCHLD must not be ignored or handled by a reaper of its own. Returns ""
+// on success, else why ("exit status 1", "killed by signal 9", "timed out
+// after 5 s", "fork: EAGAIN"); *timed_out tells the timeout apart. Used by
+// the runtime (oci/hooks.cc) and by jailwarden-init: one implementation,
+// free of abseil like the rest of this header. Thread-compatible; sets
+// SIGPIPE to ignored in the caller (a hook that closes its stdin early).
+std::string RunOciHook(const InitOciHook& hook, const std::string& state, bool* timed_out);
 
 struct InitOciProcess {
   std::vector<std::string> args;  // process.args; args[0] looked up in PATH of env
@@ -61,6 +74,17 @@ struct InitOciProcess {
   // fails or times out ends the container (init exits 127, naming it).
   std::vector<InitOciHook> start_container_hooks;
   std::string hook_state;
+  // The create phase's pause point, before pivot_root (mounts done, the
+  // runtime's root still /). With hook_sync_fd >= 0 (a socketpair end) init
+  // writes 'h' there and waits: the runtime applies the limits and runs
+  // prestart and createRuntime on the host, then writes 'g'; init runs
+  // hooks.createContainer in order, in the container's namespaces with
+  // `create_hook_state` (status creating) on stdin, and goes on to
+  // pivot_root. EOF instead of 'g' (the runtime failed or died) or a hook
+  // that fails ends init with a setup error naming it.
+  int hook_sync_fd = -1;
+  std::vector<InitOciHook> create_container_hooks;
+  std::string create_hook_state;
 };
 
 std::string InitOciProcessToJson(const InitOciProcess& p);

@@ -5,6 +5,27 @@
 // The OCI process's JSON codec; nlohmann's exceptions stop here.
 
 namespace jailwarden::platform {
+namespace {
+
+nlohmann::json HooksJson(const std::vector<InitOciHook>& hooks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const InitOciHook& h : hooks) {
+    out.push_back({{"path", h.path}, {"args", h.args}, {"env", h.env}, {"timeout", h.timeout_s}});
+  }
+  return out;
+}
+
+std::vector<InitOciHook> HooksFrom(const nlohmann::json& list) {
+  std::vector<InitOciHook> out;
+  for (const nlohmann::json& h : list) {
+    out.push_back(InitOciHook{h.at("path").get<std::string>(),
+                              h.value("args", std::vector<std::string>{}),
+                              h.value("env", std::vector<std::string>{}), h.value("timeout", 0)});
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string InitOciProcessToJson(const InitOciProcess& p) {
   nlohmann::json j;
@@ -26,12 +47,11 @@ std::string InitOciProcessToJson(const InitOciProcess& p) {
   j["root_readonly"] = p.root_readonly;
   j["masked_paths"] = p.masked_paths;
   j["readonly_paths"] = p.readonly_paths;
-  nlohmann::json hooks = nlohmann::json::array();
-  for (const InitOciHook& h : p.start_container_hooks) {
-    hooks.push_back({{"path", h.path}, {"args", h.args}, {"env", h.env}, {"timeout", h.timeout_s}});
-  }
-  j["start_container_hooks"] = std::move(hooks);
+  j["start_container_hooks"] = HooksJson(p.start_container_hooks);
   j["hook_state"] = p.hook_state;
+  j["hook_sync_fd"] = p.hook_sync_fd;
+  j["create_container_hooks"] = HooksJson(p.create_container_hooks);
+  j["create_hook_state"] = p.create_hook_state;
   return j.dump();
 }
 
@@ -56,14 +76,12 @@ bool InitOciProcessFromJson(const std::string& text, InitOciProcess* p, std::str
     p->root_readonly = j.value("root_readonly", false);
     p->masked_paths = j.value("masked_paths", std::vector<std::string>{});
     p->readonly_paths = j.value("readonly_paths", std::vector<std::string>{});
-    p->start_container_hooks.clear();
-    for (const nlohmann::json& h : j.value("start_container_hooks", nlohmann::json::array())) {
-      p->start_container_hooks.push_back(
-          InitOciHook{h.at("path").get<std::string>(),
-                      h.value("args", std::vector<std::string>{}),
-                      h.value("env", std::vector<std::string>{}), h.value("timeout", 0)});
-    }
+    p->start_container_hooks = HooksFrom(j.value("start_container_hooks", nlohmann::json::array()));
     p->hook_state = j.value("hook_state", std::string());
+    p->hook_sync_fd = j.value("hook_sync_fd", -1);
+    p->create_container_hooks =
+        HooksFrom(j.value("create_container_hooks", nlohmann::json::array()));
+    p->create_hook_state = j.value("create_hook_state", std::string());
     if (p->args.empty()) {
       *error = "process.args is empty";
       return false;
