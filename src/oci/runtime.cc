@@ -298,15 +298,10 @@ absl::Status CreateSteps(const GlobalOptions& g, const CreateOptions& o, const O
   rec->pid_starttime = ProcessStartTime(pid);
   // 4. The limits, once init has made the container's root and before its
   //    process can run: in the pause above /dev/pts is still the host's.
-  //    No rules, nothing to apply to a new cgroup: the enforcer's start-up
-  //    (the container's IPC namespace read from a thread) is skipped.
-  if (!plan.rules.empty()) {
-    JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
-  }
+  //    No rules: the enforcer's start-up is skipped. Without create-phase
+  //    hooks no record is saved before the final one (step 1's covers it).
+  if (!plan.rules.empty()) JW_RETURN_IF_ERROR(ApplyLimits(o.id, *rec, plan.rules, g.debug));
   rec->rules = plan.rules;
-  //    Without create-phase hooks (no pause) nothing reads the record
-  //    before the final one below, and a create killed before it is
-  //    cleaned up by the cgroups the first record planned.
   if (!o.pid_file.empty()) {
     JW_RETURN_IF_ERROR(WriteFileAtomically(o.pid_file, std::to_string(pid)));
   }
