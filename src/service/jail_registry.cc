@@ -160,6 +160,14 @@ void JailRegistry::ReconcileLimits() {
       if (absl::Status s = backend_.Reconcile(name); !s.ok()) {
         LogDebug("limit reconcile failed", {{"jail", name}, {"error", std::string(s.message())}});
       }
+    }
+    // The slice: the next jails after the cursor, wrapping round.
+    const std::size_t n = DriftChecksPerPass(registered_.size());
+    auto it = registered_.upper_bound(drift_cursor_);
+    for (std::size_t i = 0; i < n; ++i, ++it) {
+      if (it == registered_.end()) it = registered_.begin();
+      const auto& [name, reg] = *it;
+      drift_cursor_ = name;
       absl::StatusOr<std::vector<platform::LimitDrift>> drifted =
           backend_.enforcer().CheckAndRepair(reg.ref);
       if (!drifted.ok()) {

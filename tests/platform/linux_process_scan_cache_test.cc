@@ -4,6 +4,7 @@
 
 #include "platform/linux/process_scan_cache.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -176,6 +177,42 @@ TEST(ProcessScanCacheTest, GoneProcessIsNotFound) {
   ASSERT_TRUE(OnePass(cache, pid).ok());
   child.Reap();
   EXPECT_TRUE(absl::IsNotFound(OnePass(cache, pid).status()));
+}
+
+int OpenFds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+// Issue 16: schedstat is opened once per process and re-read with pread;
+// the descriptor goes when the process drops out of a pass (and with the
+// cache), and a process gone under a held descriptor is NotFound.
+TEST(ProcessScanCacheTest, SchedstatIsHeldOnceAndClosedWhenForgotten) {
+  Child child;
+  child.WaitAsleep();
+  const pid_t pid = child.pid();
+  const int before = OpenFds();
+  {
+    ProcessScanCache cache;
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE(OnePass(cache, pid).ok());
+    }
+    EXPECT_EQ(cache.stats().schedstat_opens, 1u);
+    EXPECT_EQ(OpenFds(), before + 1);
+    cache.BeginPass();  // a pass without it: its descriptor is closed
+    cache.EndPass();
+    EXPECT_EQ(OpenFds(), before);
+    ASSERT_TRUE(OnePass(cache, pid).ok());
+    EXPECT_EQ(cache.stats().schedstat_opens, 2u);
+    EXPECT_EQ(OpenFds(), before + 1);
+    child.Reap();
+    EXPECT_TRUE(absl::IsNotFound(OnePass(cache, pid).status()));
+  }
+  EXPECT_EQ(OpenFds(), before);
 }
 
 }  // namespace

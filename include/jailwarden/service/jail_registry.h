@@ -11,6 +11,7 @@
 //
 // Lock order: RuleDatabase, then the registry's own lock. Thread-safe.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,11 +70,33 @@ class JailRegistry final : public LimitApplier {
   void Sync(std::vector<jail::JailRecord> records) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Periodic upkeep of every registered jail's limits
-  // (HostBackend::Reconcile), then the drift check: every kernel-side
-  // limit read back and, where it changed, written back
-  // (LimitEnforcer::CheckAndRepair); each drift is logged, counted
-  // (DriftCounts) and handed to the drift listener. Failures are logged.
+  // (HostBackend::Reconcile: new processes get the per-process rlimits),
+  // then the drift check of a slice of them: every kernel-side limit read
+  // back and, where it changed, written back (LimitEnforcer::
+  // CheckAndRepair); each drift is logged, counted (DriftCounts) and
+  // handed to the drift listener. Failures are logged.
+  //
+  // The slice (DriftChecksPerPass) walks the jails round-robin in name
+  // order, so a jail registered throughout is checked at least once every
+  // kDriftSweepPasses calls (4 s at the daemon's 1 s maintenance pass); up
+  // to kDriftMinPerPass jails, every jail at every call. What the check
+  // catches: the knobs are host-side files a jail's root cannot reach
+  // (its cgroup namespace root is the leaf below them), so drift comes
+  // from the host (an operator, another manager rewriting the cgroup) or
+  // from a delegation; bounded lateness is the price of not reading
+  // every knob of every jail each second.
   void ReconcileLimits() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Passes within which every jail's drift check comes round once.
+  static constexpr std::size_t kDriftSweepPasses = 4;
+  // Jails checked at each pass at least (all of them when fewer).
+  static constexpr std::size_t kDriftMinPerPass = 16;
+  // How many jails of `registered` one ReconcileLimits checks.
+  static std::size_t DriftChecksPerPass(std::size_t registered) {
+    if (registered <= kDriftMinPerPass) return registered;
+    const std::size_t share = (registered + kDriftSweepPasses - 1) / kDriftSweepPasses;
+    return share > kDriftMinPerPass ? share : kDriftMinPerPass;
+  }
 
   // Called from ReconcileLimits (the maintenance thread, no registry lock
   // held) for each limit found drifted, after it was written back. Set
@@ -110,6 +133,8 @@ class JailRegistry final : public LimitApplier {
   std::map<std::string, Registered, std::less<>> registered_ ABSL_GUARDED_BY(mu_);
   // Observed OCI containers: name -> the pid they were observed with.
   std::map<std::string, int64_t, std::less<>> observed_ ABSL_GUARDED_BY(mu_);
+  // The last jail ReconcileLimits drift-checked ("" before the first).
+  std::string drift_cursor_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const std::vector<jail::JailRecord>> records_;
   DriftListener drift_listener_;
   mutable absl::Mutex drift_mu_;

@@ -62,10 +62,18 @@ bool SameLimit(std::optional<int64_t> found, int64_t want, bool pages) {
   return *found == (pages ? want / kCgroupPageBytes * kCgroupPageBytes : want);
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> FileKnobReader::Read(const std::string& path) {
+  return ReadFileToString(path);
+}
+
+namespace {
+
 // Collects Check's findings and its first read error.
 class KnobChecker {
  public:
-  explicit KnobChecker(std::vector<LimitDrift>* out) : out_(out) {}
+  KnobChecker(KnobReader& reader, std::vector<LimitDrift>* out) : reader_(reader), out_(out) {}
 
   // The text of dir/file, or nullopt (missing file: skipped; another error
   // kept for status()).
@@ -74,7 +82,7 @@ class KnobChecker {
       return std::nullopt;
     }
     std::string path = JoinCgroupPath(dir, file);
-    absl::StatusOr<std::string> text = ReadFileToString(path);
+    absl::StatusOr<std::string> text = reader_.Read(path);
     if (!text.ok()) {
       if (!absl::IsNotFound(text.status()) && first_.ok()) {
         first_ = text.status();
@@ -104,6 +112,7 @@ class KnobChecker {
   absl::Status status() const { return first_; }
 
  private:
+  KnobReader& reader_;
   std::vector<LimitDrift>* out_;
   absl::Status first_;
 };
@@ -144,6 +153,7 @@ std::string V2Value(int64_t v) { return v == kNoLinuxLimit ? "max" : StrCat(v); 
 
 class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
  public:
+  using CgroupKnobWriter::Check;
   std::string_view version() const override { return "v1"; }
   bool swap_needs_memory_limit() const override { return true; }
 
@@ -194,9 +204,9 @@ class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
   }
 
   absl::Status Check(const LinuxJailPaths& p, const CgroupLimits& d,
-                     const std::vector<std::string>& devices,
+                     const std::vector<std::string>& devices, KnobReader& reader,
                      std::vector<LimitDrift>* drifted) const override {
-    KnobChecker c(drifted);
+    KnobChecker c(reader, drifted);
     const std::string& mem = p.Cgroup(Memory().cgroup_v1_controller);
     if (d.memory_bytes != kNoLinuxLimit) {
       c.Single(Memory(), mem, Memory().cgroup_v1_knob, d.memory_bytes, true);
@@ -241,6 +251,7 @@ class LinuxCgroupV1KnobWriter final : public CgroupKnobWriter {
 
 class LinuxCgroupV2KnobWriter final : public CgroupKnobWriter {
  public:
+  using CgroupKnobWriter::Check;
   std::string_view version() const override { return "v2"; }
   bool swap_needs_memory_limit() const override { return false; }
 
@@ -270,9 +281,9 @@ class LinuxCgroupV2KnobWriter final : public CgroupKnobWriter {
   }
 
   absl::Status Check(const LinuxJailPaths& p, const CgroupLimits& d,
-                     const std::vector<std::string>& devices,
+                     const std::vector<std::string>& devices, KnobReader& reader,
                      std::vector<LimitDrift>* drifted) const override {
-    KnobChecker c(drifted);
+    KnobChecker c(reader, drifted);
     const std::string& dir = p.Cgroup("unified");
     if (d.memory_bytes != kNoLinuxLimit) {
       c.Single(Memory(), dir, Memory().cgroup_v2_knob, d.memory_bytes, true);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "jailwarden/platform/limit_enforcer.h"
 #include "platform/linux/linux_jail_paths.h"
 
@@ -39,6 +40,21 @@ struct CgroupLimits {
   std::array<int64_t, 4> io{kNoLinuxLimit, kNoLinuxLimit, kNoLinuxLimit, kNoLinuxLimit};
 
   bool io_limited() const;
+};
+
+// Where CgroupKnobWriter::Check reads a knob: the whole text of `path`,
+// NotFound when the file (or its cgroup) is gone, the errno's status on
+// another error. FileKnobReader opens and reads each time; the enforcer
+// passes its descriptors held per jail (HeldKnobFiles).
+class KnobReader {
+ public:
+  virtual ~KnobReader() = default;
+  virtual absl::StatusOr<std::string> Read(const std::string& path) = 0;
+};
+
+class FileKnobReader final : public KnobReader {
+ public:
+  absl::StatusOr<std::string> Read(const std::string& path) override;
 };
 
 class CgroupKnobWriter {
@@ -68,9 +84,17 @@ class CgroupKnobWriter {
   // from what Write(want) leaves (LimitDrift::repaired false). A knob file
   // that is missing is skipped (the jail's cgroup is gone: so is the jail).
   // The errno's status on another read error, after checking the rest.
+  // Each knob is read through `reader`; the four-argument form opens and
+  // reads each file (FileKnobReader).
   virtual absl::Status Check(const LinuxJailPaths& paths, const CgroupLimits& want,
-                             const std::vector<std::string>& devices,
+                             const std::vector<std::string>& devices, KnobReader& reader,
                              std::vector<LimitDrift>* drifted) const = 0;
+  absl::Status Check(const LinuxJailPaths& paths, const CgroupLimits& want,
+                     const std::vector<std::string>& devices,
+                     std::vector<LimitDrift>* drifted) const {
+    FileKnobReader files;
+    return Check(paths, want, devices, files, drifted);
+  }
 };
 
 // What Check compares: one knob per limit in `want` (memory, swap, pids,

@@ -48,9 +48,7 @@ unsigned long MountFlags(std::string_view options) {
   return flags;
 }
 
-absl::StatusOr<DevptsMount> FindDevpts(int64_t pid) {
-  JW_ASSIGN_OR_RETURN(std::string info,
-                      ReadFileToString(StrCat("/proc/", pid, "/mountinfo")));
+absl::StatusOr<DevptsMount> FindDevptsIn(std::string_view info, int64_t pid) {
   std::optional<DevptsMountOptions> found = FindDevptsMount(info, kPoint);
   if (!found) {
     return absl::NotFoundError(StrCat("no devpts at /dev/pts in the mount namespace of ", pid));
@@ -61,10 +59,22 @@ absl::StatusOr<DevptsMount> FindDevpts(int64_t pid) {
   return m;
 }
 
+absl::StatusOr<DevptsMount> FindDevpts(int64_t pid) {
+  JW_ASSIGN_OR_RETURN(std::string info,
+                      ReadFileToString(StrCat("/proc/", pid, "/mountinfo")));
+  return FindDevptsIn(info, pid);
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> ReadDevptsMax(int64_t pid) {
-  JW_ASSIGN_OR_RETURN(DevptsMount m, FindDevpts(pid));
+  JW_ASSIGN_OR_RETURN(std::string info,
+                      ReadFileToString(StrCat("/proc/", pid, "/mountinfo")));
+  return DevptsMaxFromMountinfo(info, pid);
+}
+
+absl::StatusOr<int64_t> DevptsMaxFromMountinfo(std::string_view info, int64_t pid) {
+  JW_ASSIGN_OR_RETURN(DevptsMount m, FindDevptsIn(info, pid));
   for (std::string_view o : Split(m.super_options, ',')) {
     if (StartsWith(o, "max=")) {
       if (std::optional<int64_t> v = ParseInt<int64_t>(o.substr(4))) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,9 @@ inline constexpr int64_t kDevptsDefaultMax = 1 << 20;
 // `pid` (from /proc/<pid>/mountinfo); kDevptsDefaultMax when the option is
 // absent. NotFound if there is no devpts at /dev/pts there.
 absl::StatusOr<int64_t> ReadDevptsMax(int64_t pid);
+// The same from the text of that mountinfo (read by the caller, e.g. from
+// a descriptor it holds); `pid` only names it in the error.
+absl::StatusOr<int64_t> DevptsMaxFromMountinfo(std::string_view mountinfo, int64_t pid);
 
 // Remounts that devpts with max=`max`, keeping its other options and
 // mount flags (a remount resets any option not given). Runs in a forked

@@ -19,6 +19,19 @@ namespace jailwarden::platform {
 
 using rctl::Action;
 
+namespace {
+
+// The devpts max= in the mount namespace of the jail's init, from its
+// /proc/<init>/mountinfo held in `held` (kernel text: no path inside the
+// jail's root is followed).
+absl::StatusOr<int64_t> HeldDevptsMax(HeldKnobFiles& held, const LinuxJailPaths& paths) {
+  JW_ASSIGN_OR_RETURN(std::string info,
+                      held.Read(StrCat("/proc/", paths.init_pid, "/mountinfo")));
+  return DevptsMaxFromMountinfo(info, paths.init_pid);
+}
+
+}  // namespace
+
 LinuxLimitEnforcer::LinuxLimitEnforcer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LinuxLimitEnforcer::~LinuxLimitEnforcer() = default;
 
@@ -61,7 +74,9 @@ absl::Status LinuxLimitEnforcer::AddJail(const JailInstance& instance) {
       }
     }
     if (!paths.devpts.empty()) {
-      absl::StatusOr<int64_t> max = ReadDevptsMax(paths.init_pid);
+      // The mountinfo is held from now on: the init's namespace as it is
+      // now, not whatever process later gets its pid.
+      absl::StatusOr<int64_t> max = HeldDevptsMax(j->held, paths);
       if (max.ok()) {
         j->devpts_baseline = j->devpts_applied = *max;
       }
@@ -216,14 +231,14 @@ absl::StatusOr<std::vector<LimitDrift>> LinuxLimitEnforcer::CheckAndRepair(
       devices = *std::move(devs);
     }
   }
-  absl::Status read = impl_->cgroup_writer->Check(j.paths, want, devices, &drifted);
+  absl::Status read = impl_->cgroup_writer->Check(j.paths, want, devices, j.held, &drifted);
   if (!drifted.empty()) {
     // Everything again, in the writer's order (v1 memsw after memory).
     JW_RETURN_IF_ERROR(impl_->cgroup_writer->Write(j.paths, want, want, devices));
   }
   if (j.applied.has(LinuxLimitSlot::kDevpts) && j.devpts_applied != kNoLinuxLimit) {
-    if (absl::StatusOr<int64_t> max = ReadDevptsMax(j.paths.init_pid);
-        max.ok() && *max != j.devpts_applied) {
+    absl::StatusOr<int64_t> max = HeldDevptsMax(j.held, j.paths);
+    if (max.ok() && *max != j.devpts_applied) {
       drifted.push_back(LimitDrift{"pseudoterminals", "devpts max=", StrCat(*max),
                                    StrCat(j.devpts_applied), false});
       JW_RETURN_IF_ERROR(SetDevptsMax(j.paths.init_pid, j.devpts_applied));

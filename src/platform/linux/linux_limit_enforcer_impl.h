@@ -19,6 +19,7 @@
 #include "jailwarden/base/status_macros.h"
 #include "jailwarden/platform/linux/linux_limit_enforcer.h"
 #include "platform/linux/cgroup_knob_writer.h"
+#include "platform/linux/held_knob_files.h"
 #include "platform/linux/ipc_limits.h"
 #include "platform/linux/linux_jail_paths.h"
 #include "platform/linux/linux_limit_desired.h"
@@ -30,6 +31,8 @@ namespace jailwarden::platform {
 struct LinuxLimitEnforcer::Impl {
   struct Jail {
     LinuxJailPaths paths;
+    // The knobs Check reads, cgroup.procs and the init's mountinfo.
+    HeldKnobFiles held;
     int ipc_ns = -1;
     bool have_ipc_baseline = false;
     IpcSysctls ipc_baseline, ipc_applied;

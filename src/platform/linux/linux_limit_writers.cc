@@ -162,7 +162,7 @@ absl::Status LinuxLimitEnforcer::Impl::WriteRlimits(Jail& j, const LinuxDesired&
     return absl::OkStatus();
   }
   const std::string& dir = j.paths.MembershipDir();
-  absl::StatusOr<std::string> procs = ReadFileToString(JoinCgroupPath(dir, "cgroup.procs"));
+  absl::StatusOr<std::string> procs = j.held.Read(JoinCgroupPath(dir, "cgroup.procs"));
   if (!procs.ok()) {
     return procs.status();
   }

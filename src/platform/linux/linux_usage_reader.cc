@@ -1,5 +1,9 @@
 #include "jailwarden/platform/linux/linux_usage_reader.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +17,7 @@
 #include "platform/linux/cgroup_reader.h"
 #include "platform/linux/linux_jail_paths.h"
 #include "platform/linux/proc_parser.h"
+#include "platform/linux/held_knob_files.h"
 #include "platform/linux/process_scan_cache.h"
 #include "platform/linux/sysvipc.h"
 
@@ -56,6 +61,52 @@ absl::StatusOr<std::string_view> ReadProcFile(int64_t pid, const char* file, cha
   return text;
 }
 
+// The jail's devpts directory (`path`, the host's view through its init's
+// root), opened when the jail is registered (or at the first pass that
+// finds it mounted) and kept only if it is a devpts (fstatfs); -1
+// otherwise. Later passes read the descriptor, so a
+// jail's root that later swaps /dev/pts for a symlink or another mount
+// steers nothing.
+int HeldDevptsDir(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return -1;
+  }
+  struct statfs fs {};
+  if (fstatfs(fd, &fs) != 0 || fs.f_type != DEVPTS_SUPER_MAGIC) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The pseudoterminals in the held devpts directory `fd` (its entries but
+// "ptmx"): lseek to the start and getdents64, no open per pass.
+absl::StatusOr<int64_t> CountHeldDevpts(int fd) {
+  if (lseek(fd, 0, SEEK_SET) != 0) {
+    return ErrnoStatus(errno, "lseek devpts");
+  }
+  alignas(dirent64) char buf[4096];
+  int64_t n = 0;
+  for (;;) {
+    const ssize_t got = getdents64(fd, buf, sizeof(buf));
+    if (got < 0) {
+      return ErrnoStatus(errno, "getdents64 devpts");
+    }
+    if (got == 0) {
+      return n;
+    }
+    for (ssize_t off = 0; off < got;) {
+      const auto* e = reinterpret_cast<const dirent64*>(buf + off);
+      const std::string_view name(e->d_name);
+      if (name != "." && name != ".." && name != "ptmx") {
+        ++n;
+      }
+      off += e->d_reclen;
+    }
+  }
+}
+
 }  // namespace
 
 struct LinuxUsageReader::Impl {
@@ -68,14 +119,23 @@ struct LinuxUsageReader::Impl {
     struct Scan {
       absl::Mutex mu;
       ProcessScanCache cache ABSL_GUARDED_BY(mu);
+      HeldKnobFiles held ABSL_GUARDED_BY(mu);  // the cgroup.procs
+      // Set in AddJail before the Scan is shared, then read-only; closed
+      // with the last pass that holds the Scan (no dup per pass).
+      int ipc_ns = -1;
+      // The jail's devpts directory, held from the first pass that finds
+      // a devpts there (HeldDevptsDir), so later passes walk no path
+      // inside the jail's root.
+      int devpts_fd ABSL_GUARDED_BY(mu) = -1;
+      ~Scan() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        for (int fd : {ipc_ns, devpts_fd}) {
+          if (fd >= 0) {
+            close(fd);
+          }
+        }
+      }
     };
     std::shared_ptr<Scan> scan = std::make_shared<Scan>();
-    int ipc_ns = -1;
-    ~Jail() {
-      if (ipc_ns >= 0) {
-        close(ipc_ns);
-      }
-    }
   };
 
   LinuxUsageReaderOptions options;
@@ -129,8 +189,12 @@ absl::StatusOr<JailRef> LinuxUsageReader::AddJail(const JailInstance& instance) 
   if (impl_->ipc != nullptr && paths.init_pid > 0) {
     absl::StatusOr<int> ns = OpenIpcNamespace(paths.init_pid);
     if (ns.ok()) {
-      jail->ipc_ns = *ns;
+      jail->scan->ipc_ns = *ns;
     }
+  }
+  if (!paths.devpts.empty()) {
+    absl::MutexLock scan_lock(&jail->scan->mu);
+    jail->scan->devpts_fd = HeldDevptsDir(paths.devpts);
   }
   jail->paths = std::move(paths);
   jail->ref = instance.ref;
@@ -250,7 +314,6 @@ absl::StatusOr<ProcessUsage> LinuxUsageReader::ReadProcess(int64_t pid) {
 absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
                                         std::vector<ProcessUsage>* processes) {
   LinuxJailPaths paths;
-  int ipc_ns = -1;
   std::shared_ptr<Impl::Jail::Scan> scan;
   {
     absl::MutexLock lock(&impl_->mu);
@@ -260,25 +323,17 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
     }
     paths = j->paths;
     scan = j->scan;
-    ipc_ns = j->ipc_ns >= 0 ? dup(j->ipc_ns) : -1;
   }
-  struct CloseFd {
-    int fd;
-    ~CloseFd() {
-      if (fd >= 0) {
-        close(fd);
-      }
-    }
-  } close_ns{ipc_ns};
+  const int ipc_ns = scan->ipc_ns;
 
   const std::string& dir = paths.MembershipDir();
-  absl::StatusOr<std::string> procs = ReadFileToString(JoinCgroupPath(dir, "cgroup.procs"));
+  absl::MutexLock scan_lock(&scan->mu);
+  absl::StatusOr<std::string> procs = scan->held.Read(JoinCgroupPath(dir, "cgroup.procs"));
   if (!procs.ok()) {
     return PathExists(dir) ? procs.status()
                            : absl::NotFoundError(StrCat("cgroup ", dir, " is gone"));
   }
   int64_t data = 0, stack = 0, vmem = 0, locked = 0, files = 0, nproc = 0;
-  absl::MutexLock scan_lock(&scan->mu);
   scan->cache.BeginPass();
   for (std::string_view line : Split(*procs, '\n')) {
     std::optional<int64_t> pid = ParseInt<int64_t>(StripWhitespace(line));
@@ -320,8 +375,11 @@ absl::Status LinuxUsageReader::ReadSlow(const JailRef& jail, RawUsage& out,
       Put(out, Resource::kShmsize, c->shm_bytes);
     }
   }
-  if (!paths.devpts.empty()) {
-    absl::StatusOr<int64_t> ptys = CountDevptsEntries(paths.devpts.c_str());
+  if (scan->devpts_fd < 0 && !paths.devpts.empty()) {
+    scan->devpts_fd = HeldDevptsDir(paths.devpts);  // not mounted at AddJail
+  }
+  if (scan->devpts_fd >= 0) {
+    absl::StatusOr<int64_t> ptys = CountHeldDevpts(scan->devpts_fd);
     if (ptys.ok()) {
       Put(out, Resource::kPseudoterminals, *ptys);
     }

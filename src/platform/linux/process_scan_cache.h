@@ -20,6 +20,14 @@
 // read is full. A jail's root cannot make a process that runs look idle:
 // being scheduled in moves the counter.
 //
+// Each known process's schedstat stays open between passes (O_RDONLY|
+// O_CLOEXEC, re-read with pread): one syscall per process and pass. The
+// descriptor is bound to that process, not to its pid: once it exits the
+// read fails (ESRCH), so a recycled pid is opened afresh and read in full,
+// never mistaken for the old process. Descriptors of processes not seen
+// in a pass are closed at EndPass. Held within the process-wide budget
+// (held_knob_files.h TakeHeldFd); past it, opened and closed each pass.
+//
 // Thread-safety: not thread-safe; one pass at a time (the reader holds a
 // lock per cache around a pass).
 
@@ -33,12 +41,18 @@ namespace jailwarden::platform {
 
 class ProcessScanCache {
  public:
+  ProcessScanCache() = default;
+  ~ProcessScanCache();
+  ProcessScanCache(const ProcessScanCache&) = delete;
+  ProcessScanCache& operator=(const ProcessScanCache&) = delete;
+
   // A reused process is read in full again after this many passes.
   static constexpr uint32_t kFullReadEvery = 10;
 
   struct Stats {
     uint64_t full_reads = 0;
     uint64_t reused = 0;
+    uint64_t schedstat_opens = 0;  // the rest were preads on a held fd
   };
 
   // Starts a pass: processes not Read before EndPass are forgotten.
@@ -60,8 +74,10 @@ class ProcessScanCache {
     int64_t started_us = 0;  // CLOCK_BOOTTIME µs at the process's start
     uint32_t reuses = 0;
     bool reusable = false;
+    int sched_fd = -1;  // /proc/<pid>/schedstat, held (owned by the entry)
     ProcessUsage usage;
   };
+  static void CloseAll(std::vector<Entry>& entries);
 
   std::vector<Entry> last_;  // the previous pass, sorted by pid
   std::vector<Entry> next_;  // this pass, in reading order
