@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <signal.h>
@@ -15,10 +14,10 @@
 #include <vector>
 
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/jail/logs.h"
-
-extern char** environ;
+#include "jailwarden/platform/spawn_ready.h"
 
 namespace jailwarden::jail {
 namespace {
@@ -110,8 +109,6 @@ absl::Status JailLogSink::Ensure(const platform::JailSpec& spec) const {
   Reap();
   const std::string sock = SocketOf(state_dir_, spec.name);
   if (Ask(sock, "ping", -1).ok()) return absl::OkStatus();
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   std::vector<std::string> args = {logd_path_, StrCat("--dir=", LogDirFor(state_dir_, spec.name)),
                                    StrCat("--max-size=", spec.log.max_size),
                                    StrCat("--max-files=", spec.log.max_files)};
@@ -122,38 +119,12 @@ absl::Status JailLogSink::Ensure(const platform::JailSpec& spec) const {
     args.push_back(StrCat("--consolelog=", it->second));
   }
 #endif
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, ready[1], 1);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-#ifdef POSIX_SPAWN_SETSID
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-#endif  // else jailwarden-logd calls setsid() itself (FreeBSD 14's spawn has no flag)
-  pid_t pid = -1;
-  int err = posix_spawn(&pid, logd_path_.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(ready[1]);
-  if (err != 0) {
-    close(ready[0]);
-    return ErrnoStatus(err, StrCat("start ", logd_path_));
-  }
-  // "ready\n" once its socket is bound; EOF if it failed (its stderr says
-  // why, in the daemon's log).
-  struct pollfd p = {ready[0], POLLIN, 0};
-  char buf[8];
-  ssize_t n = poll(&p, 1, 5000) == 1 ? read(ready[0], buf, sizeof(buf)) : -1;
-  close(ready[0]);
-  if (n != 6) {
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == 0) kill(pid, SIGKILL), waitpid(pid, &st, 0);
-    return absl::InternalError(StrCat("jail ", spec.name, ": the log writer did not start"));
-  }
+  // jailwarden-logd says "ready" once its socket is bound; its stderr (the
+  // daemon's log) says why it did not.
+  JW_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      platform::SpawnUntilReady(std::move(args),
+                                StrCat("jail ", spec.name, ": the log writer did not start")));
   // It is in its own session and stays; Reap collects it once it ends (a
   // daemon that was restarted in between leaves that to the host's init).
   absl::MutexLock lock(&mu_);

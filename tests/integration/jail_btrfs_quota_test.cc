@@ -15,19 +15,13 @@
 // with the reason, and fails under CI=true: CI runs where this is the one
 // test of the quota that can run.
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <memory>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "helpers/isolation_fixture.h"
-#include "helpers/jail_env.h"
-#include "helpers/serve.h"
+#include "helpers/loop_image.h"
 #include "nlohmann/json.hpp"
 
 namespace jailwarden::testing {
@@ -39,37 +33,20 @@ bool KernelHasBtrfs() {
   return ReadText("/proc/filesystems").find("\tbtrfs\n") != std::string::npos;
 }
 
-class JailBtrfsQuotaTest : public ::testing::Test {
+class JailBtrfsQuotaTest : public LoopImageTest {
  protected:
   void SetUp() override {
     JW_REQUIRE_ROOT();
-    ASSERT_TRUE(PathExists(kJailwarden)) << kJailwarden;
-    ASSERT_TRUE(PathExists(EscapeProbePath())) << EscapeProbePath();
-    ASSERT_FALSE(BusyboxBase().empty());
     if (!KernelHasBtrfs()) {
       JW_SKIP_OR_FAIL_UNDER_CI("this kernel has no btrfs (/proc/filesystems)");
     }
-    for (const char* tool : {"mkfs.btrfs", "btrfs", "losetup", "unshare", "nsenter", "mount"}) {
-      if (HostShell(absl::StrCat("command -v ", tool, " >/dev/null")).exit_code != 0) {
-        JW_SKIP_OR_FAIL_UNDER_CI(absl::StrCat(tool, " is not installed (btrfs-progs, "
-                                                    "util-linux; scripts/install-deps.sh)"));
-      }
-    }
-    if (!PathExists("/dev/loop-control")) {
-      JW_SKIP_OR_FAIL_UNDER_CI("no loop devices (/dev/loop-control)");
-    }
-    top_ = MakeTempDir("jw-it-btrfs");
-    image_ = top_ + "/btrfs.img";
-    mnt_ = top_ + "/mnt";
-    ASSERT_EQ(mkdir(mnt_.c_str(), 0700), 0);
-    ShellResult mk = HostShell(absl::StrCat("truncate -s 256M ", Quote(image_),
-                                            " && mkfs.btrfs -q -f ", Quote(image_), " 2>&1"));
-    ASSERT_EQ(mk.exit_code, 0) << "mkfs.btrfs: " << mk.out;
-    ShellResult lo = HostShell(absl::StrCat("losetup -f --show ", Quote(image_), " 2>&1"));
-    if (lo.exit_code != 0 || lo.out.rfind("/dev/loop", 0) != 0) {
-      JW_SKIP_OR_FAIL_UNDER_CI(absl::StrCat("losetup: no loop device available: ", lo.out));
-    }
-    loop_ = lo.out.substr(0, lo.out.find('\n'));
+    MakeLoopImage({.temp_prefix = "jw-it-btrfs",
+                   .image_name = "btrfs.img",
+                   .size = "256M",
+                   .mkfs = "mkfs.btrfs -q -f",
+                   .tools = {"mkfs.btrfs", "btrfs", "losetup", "unshare", "nsenter", "mount"},
+                   .why = " (btrfs-progs, util-linux; scripts/install-deps.sh)"});
+    if (IsSkipped() || HasFatalFailure()) return;
     // The file system's admin's part, in a throwaway mount namespace:
     // quotas on, and a subvolume holding a plain jail's root.
     const std::string plain = mnt_ + "/plain";
@@ -80,36 +57,10 @@ class JailBtrfsQuotaTest : public ::testing::Test {
         Quote(loop_), " ", Quote(mnt_), " ", Quote(BusyboxBase()), " ",
         Quote(EscapeProbePath()), " 2>&1"));
     ASSERT_EQ(admin.exit_code, 0) << "mount, btrfs quota enable, subvolume: " << admin.out;
-    config_ = top_ + "/policy.yaml";
-    WriteText(config_,
-              absl::StrCat("server:\n  api_socket: \"\"\n  state_dir: ", mnt_, "/state\n",
-                           "  token_file: ", top_, "/token\n", "jails:\n  q:\n    base: ",
-                           BusyboxBase(), "\n    persist: true\n    stop.timeout: 2s\n",
-                           "    linux.disk_quota: 8M\n    copy:\n      - source: ",
-                           EscapeProbePath(), "\n        target: /bin/escape_probe\n",
-                           "  p:\n    path: ", plain,
-                           "\n    persist: true\n    stop.timeout: 2s\n",
-                           "    linux.disk_quota: 16M\n"));
-    serve_ = std::make_unique<Serve>(top_, config_);
-    serve_->SetWrapper({"/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-                        "/bin/sh", "-c",
-                        "mount -t btrfs \"$0\" \"$1\" || exit 97; shift; exec \"$@\"", loop_,
-                        mnt_});
-    ASSERT_TRUE(serve_->Start("127.0.0.1:0", /*stop_jails_on_exit=*/true)) << serve_->log();
-  }
-
-  void TearDown() override {
-    serve_.reset();  // the jails stop, the namespace and its mount go with the last process
-    if (!loop_.empty()) {
-      EXPECT_EQ(HostShell(absl::StrCat("losetup -d ", Quote(loop_), " 2>&1")).exit_code, 0);
-    }
-    if (!top_.empty()) RemoveTree(top_);
-  }
-
-  ShellResult Cli(const std::string& verb, const std::string& args) {
-    return HostShell(absl::StrCat(kJailwarden, " ", verb, " --config ", Quote(config_),
-                                  " --server http://127.0.0.1:", serve_->port(), " ", args,
-                                  " 2>&1"));
+    WritePolicy(absl::StrCat("  p:\n    path: ", plain,
+                             "\n    persist: true\n    stop.timeout: 2s\n",
+                             "    linux.disk_quota: 16M\n"));
+    StartServe("-t btrfs");
   }
 
   // A shell command in serve's mount namespace (where the image is).
@@ -117,22 +68,6 @@ class JailBtrfsQuotaTest : public ::testing::Test {
     return HostShell(absl::StrCat("nsenter -t ", serve_->pid(), " -m -- sh -c ",
                                   Quote(command), " 2>&1"));
   }
-
-  // The jail's isolation report once it is running (at most 30 s).
-  nlohmann::json Isolation(const std::string& jail) {
-    for (int i = 0; i < 300; ++i) {
-      const nlohmann::json j = nlohmann::json::parse(
-          Cli("get", absl::StrCat(jail, " isolation --json")).out, nullptr, false);
-      if (j.is_object() && j.contains("isolation") && j["isolation"].is_object()) {
-        return j["isolation"];
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return nullptr;
-  }
-
-  std::string top_, image_, mnt_, loop_, config_;
-  std::unique_ptr<Serve> serve_;
 };
 
 TEST_F(JailBtrfsQuotaTest, WritableLayerHitsEdquotAtItsBtrfsQgroupLimit) {
@@ -143,13 +78,8 @@ TEST_F(JailBtrfsQuotaTest, WritableLayerHitsEdquotAtItsBtrfsQgroupLimit) {
   EXPECT_EQ(iso["disk_quota"]["limit_bytes"], 8u << 20) << iso;
   // The thin jail's upper directory was made a subvolume (inode 256).
   EXPECT_EQ(InServeNs(absl::StrCat("stat -c %i ", mnt_, "/state/roots/q")).out, "256\n");
-  // 16 MiB into an 8 MiB limit.
-  ShellResult dd = Cli("exec", "q -- dd if=/dev/zero of=/fill bs=1M count=16");
-  EXPECT_NE(dd.exit_code, 0) << dd.out;
-  EXPECT_THAT(dd.out, HasSubstr("Disk quota exceeded"));
-  ShellResult more = Cli("exec", "q -- /bin/sh -c 'sync; mkdir -p /d && dd if=/dev/zero "
-                                 "of=/d/more bs=1M count=4; sync'");
-  EXPECT_THAT(more.out, HasSubstr("Disk quota exceeded"));
+  // 16 MiB into an 8 MiB limit, then 4 more.
+  ExpectWritesPastTheQuotaFail(/*more_mib=*/4, /*sync=*/true);
   // Usage is accounted at transaction commits: the sync above commits.
   uint64_t used = 0;
   for (int i = 0; i < 100 && used < (uint64_t{4} << 20); ++i) {
@@ -161,13 +91,7 @@ TEST_F(JailBtrfsQuotaTest, WritableLayerHitsEdquotAtItsBtrfsQgroupLimit) {
   }
   EXPECT_GE(used, uint64_t{4} << 20);
   EXPECT_LE(used, uint64_t{9} << 20);
-  const std::string metrics =
-      HostShell(absl::StrCat("curl -sS -m 5 http://127.0.0.1:", serve_->port(), "/metrics")).out;
-  EXPECT_THAT(metrics, HasSubstr("jailwarden_jail_disk_quota_bytes{name=\"q\","
-                                 "mechanism=\"btrfs_qgroup\"} 8388608"));
-  EXPECT_THAT(metrics, HasSubstr("jailwarden_jail_disk_quota_used_bytes{name=\"q\","
-                                 "mechanism=\"btrfs_qgroup\"} "));
-  EXPECT_THAT(metrics, HasSubstr("jailwarden_jail_isolation{name=\"q\",layer=\"disk_quota\"} 1"));
+  ExpectQuotaMetrics("btrfs_qgroup");
 }
 
 TEST_F(JailBtrfsQuotaTest, JailRootCannotLiftOrEscapeItsBtrfsQgroup) {

@@ -17,10 +17,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "daemon_suite.h"
 #include "jailwarden/api/client.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/platform/linux/rootfs.h"
-#include "jailwarden/service/host_backend.h"
 #include "nlohmann/json.hpp"
 
 namespace jailwarden {
@@ -29,14 +28,9 @@ namespace {
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-const std::string kBinary = JW_BINARY_DIR "/src/jailwarden";
+const std::string& kBinary = kDaemonBinary;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string Slurp(const std::string& path) { return ReadWholeFile(path); }
 
 constexpr char kPolicy[] = R"(server:
   listen: 127.0.0.1:9814
@@ -80,100 +74,12 @@ struct Cli {
   std::string out, err;
 };
 
-class DaemonEventsTest : public ::testing::Test {
+class DaemonEventsTest : public DaemonSuite<DaemonEventsTest> {
  public:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    char dir[] = "/tmp/jw-events-it-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    state_ = dir_ + "/state";
-    config_ = dir_ + "/jailwarden.yaml";
-    ASSERT_TRUE(platform::BuildBusyboxRoot(dir_ + "/base").ok());
-    std::string text = kPolicy;
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {"STATE", state_}, {"BASE", dir_ + "/base"}}) {
-      std::size_t p;
-      while ((p = text.find(k)) != std::string::npos) text.replace(p, k.size(), v);
-    }
-    std::ofstream(config_) << text;
-    StartServe(false);
-  }
-  static void TearDownTestSuite() {
-    if (dir_.empty()) return;
-    StopServe();
-    StartServe(true);
-    StopServe();
-    const std::string parent = service::CgroupParentFor(state_);
-    (void)std::system(StrCat("find /sys/fs/cgroup -xdev -depth -type d -name '", parent,
-                             "' -exec rmdir {} + 2>/dev/null").c_str());
-    (void)std::system(StrCat("rm -rf '", dir_, "'").c_str());
-  }
-
-  static void StartServe(bool stop_jails_on_exit) {
-    const std::string port_file = dir_ + "/port";
-    unlink(port_file.c_str());
-    serve_pid_ = fork();
-    if (serve_pid_ == 0) {
-      std::vector<std::string> args = {kBinary, "serve", "--config", config_, "--listen",
-                                       "127.0.0.1:0", "--port-file", port_file,
-                                       "--log-file", dir_ + "/serve.log"};
-      if (stop_jails_on_exit) args.push_back("--stop-jails-on-exit");
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(kBinary.c_str(), argv.data());
-      _exit(127);
-    }
-    server_.clear();
-    for (int i = 0; i < 600 && server_.empty(); ++i) {
-      const std::string port(StripWhitespace(Slurp(port_file)));
-      if (!port.empty()) {
-        server_ = StrCat("http://127.0.0.1:", port);
-        break;
-      }
-      int st;
-      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
-        serve_pid_ = -1;
-        ADD_FAILURE() << "serve exited: " << Slurp(dir_ + "/serve.log");
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    token_ = std::string(StripWhitespace(Slurp(state_ + "/token")));
-  }
-  static void StopServe() {
-    if (serve_pid_ <= 0) return;
-    kill(serve_pid_, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 600; ++i) {
-      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
-        serve_pid_ = -1;
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    kill(serve_pid_, SIGKILL);
-    waitpid(serve_pid_, &st, 0);
-    serve_pid_ = -1;
-  }
+  static void SetUpTestSuite() { SetUpDaemon("jw-events-it", kPolicy); }
 
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) {
-      const char* ci = std::getenv("CI");
-      if (ci != nullptr && std::string(ci) == "true") FAIL() << "needs root (CI=true)";
-      GTEST_SKIP() << "daemon event tests need root";
-    }
-    ASSERT_GT(serve_pid_, 0);
-  }
-  api::Client Client() {
-    api::ClientOptions o;
-    o.server = server_;
-    o.token = token_;
-    o.timeout = absl::Seconds(60);
-    return api::Client(o);
-  }
+  api::Client Client() { return ClientWithToken(token_); }
   // The NDJSON lines of GET /v1/events?<query>.
   std::vector<json> Events(const std::string& query) {
     absl::StatusOr<api::HttpResponse> r = Client().Do("GET", StrCat("/v1/events?", query));
@@ -226,13 +132,7 @@ class DaemonEventsTest : public ::testing::Test {
     return s;
   }
 
-  static std::string dir_, state_, config_, server_, token_;
-  static pid_t serve_pid_;
 };
-
-std::string DaemonEventsTest::dir_, DaemonEventsTest::state_, DaemonEventsTest::config_,
-    DaemonEventsTest::server_, DaemonEventsTest::token_;
-pid_t DaemonEventsTest::serve_pid_ = -1;
 
 TEST_F(DaemonEventsTest, FailingHealthCheckRestartsAndEventsResume) {
   // 1. The check fails (no /hc-ok): unhealthy after 2 tries, restarted.

@@ -20,10 +20,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "daemon_suite.h"
 #include "jailwarden/api/client.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/platform/linux/rootfs.h"
-#include "jailwarden/service/host_backend.h"
 
 namespace jailwarden {
 namespace {
@@ -31,19 +30,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const std::string kBinary = JW_BINARY_DIR "/src/jailwarden";
+const std::string& kBinary = kDaemonBinary;
 
-bool CiMode() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFile(const std::string& path) { return ReadWholeFile(path); }
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -126,114 +115,15 @@ rules:
   - jail:db:nthr:deny=100
 )";
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public DaemonSuite<DaemonTest> {
  public:
   static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    char dir[] = "/tmp/jw-daemon-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
-    base_ = dir_ + "/base";
-    state_ = dir_ + "/state";
-    config_ = dir_ + "/jailwarden.yaml";
-    ASSERT_TRUE(platform::BuildBusyboxRoot(base_).ok());
-    WriteFile(config_, Policy());
-    StartServe(false);
-  }
-
-  static void TearDownTestSuite() {
-    if (dir_.empty()) return;
-    StopServe();
-    // Stop every jail this suite made: a serve that adopts them and stops
-    // them on exit.
-    StartServe(true);
-    StopServe();
-    // The jails' cgroups are gone; remove the (empty) parent directories
-    // this daemon made below our cgroup. The name is unique to state_.
-    const std::string parent = service::CgroupParentFor(state_);
-    (void)std::system(StrCat("find /sys/fs/cgroup -xdev -depth -type d -name '", parent,
-                             "' -exec rmdir {} + 2>/dev/null").c_str());
-    (void)std::system(StrCat("rm -rf '", dir_, "'").c_str());
-  }
-
-  static std::string Policy(std::string text = kPolicyTemplate) {
-    for (const auto& [key, value] :
-         std::vector<std::pair<std::string, std::string>>{{"STATE", state_},
-                                                          {"BASE", base_}}) {
-      std::size_t p;
-      while ((p = text.find(key)) != std::string::npos) text.replace(p, key.size(), value);
-    }
-    return text;
-  }
-
-  static void StartServe(bool stop_jails_on_exit) {
-    const std::string port_file = dir_ + "/port";
-    unlink(port_file.c_str());
-    serve_pid_ = fork();
-    if (serve_pid_ == 0) {
-      std::vector<std::string> args = {kBinary, "serve", "--config", config_,
-                                       "--listen", "127.0.0.1:0", "--port-file",
-                                       port_file, "--log-file", dir_ + "/serve.log",
-                                       "--log-level", "debug"};
-      if (stop_jails_on_exit) args.push_back("--stop-jails-on-exit");
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(kBinary.c_str(), argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 600; ++i) {
-      std::string port = ReadFile(port_file);
-      if (!port.empty()) {
-        server_ = StrCat("http://127.0.0.1:", StripWhitespace(port));
-        break;
-      }
-      int st;
-      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
-        serve_pid_ = -1;
-        ADD_FAILURE() << "serve exited: " << ReadFile(dir_ + "/serve.log");
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    token_ = std::string(StripWhitespace(ReadFile(state_ + "/token")));
-    ASSERT_FALSE(server_.empty()) << ReadFile(dir_ + "/serve.log");
-  }
-
-  // SIGTERM and wait; returns the exit status.
-  static int StopServe() {
-    if (serve_pid_ <= 0) return -1;
-    kill(serve_pid_, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 600; ++i) {
-      if (waitpid(serve_pid_, &st, WNOHANG) == serve_pid_) {
-        serve_pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    kill(serve_pid_, SIGKILL);
-    waitpid(serve_pid_, &st, 0);
-    serve_pid_ = -1;
-    return -1;
+    SetUpDaemon("jw-daemon-test", kPolicyTemplate, {"--log-level", "debug"});
   }
 
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) {
-      if (CiMode()) FAIL() << "daemon tests need root (CI=true)";
-      GTEST_SKIP() << "daemon tests need root";
-    }
-    ASSERT_GT(serve_pid_, 0) << "serve is not running";
-  }
-
-  api::Client Client(std::string token = "") {
-    api::ClientOptions o;
-    o.server = server_;
-    o.token = token;
-    o.timeout = absl::Seconds(60);
-    return api::Client(o);
-  }
+  // A client with `token` ("" = none: the policy has public_reads).
+  api::Client Client(std::string token = "") { return ClientWithToken(std::move(token)); }
   CliResult Cli(const std::vector<std::string>& args) {
     return RunCli(args, server_, token_);
   }
@@ -287,13 +177,7 @@ class DaemonTest : public ::testing::Test {
     return cond();
   }
 
-  static std::string dir_, base_, state_, config_, server_, token_;
-  static pid_t serve_pid_;
 };
-
-std::string DaemonTest::dir_, DaemonTest::base_, DaemonTest::state_,
-    DaemonTest::config_, DaemonTest::server_, DaemonTest::token_;
-pid_t DaemonTest::serve_pid_ = -1;
 
 TEST_F(DaemonTest, StartsThePolicyAndAnswersHealthAndMetrics) {
   absl::StatusOr<api::HttpResponse> r = Client().Do("GET", "/readyz");

@@ -15,6 +15,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/service/daemon.h"
 #include "service/fake_host_backend.h"
+#include "service/scripted_daemon_fixture.h"
 
 namespace jailwarden::service {
 namespace {
@@ -63,35 +64,12 @@ std::vector<std::string> Lines(Daemon& d, uint64_t after = 0) {
   return out;
 }
 
-class EventsHealthTest : public ::testing::Test {
+class EventsHealthTest : public testing_support::ScriptedDaemonTest {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/jw-events-svc-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
-  }
-  void TearDown() override {
-    daemon_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
+  void SetUp() override { MakeStateDir("jw-events-svc"); }
   void Start(std::string_view health = "") {
-    absl::StatusOr<policy::Policy> p =
-        policy::LoadPolicyText(PolicyText(state_, health), "test.yaml");
-    ASSERT_TRUE(p.ok()) << p.status();
-    auto backend = std::make_unique<FakeHostBackend>();
-    host_ = backend.get();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Milliseconds(50);
-    absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(o, *std::move(p), std::move(backend));
-    ASSERT_TRUE(d.ok()) << d.status();
-    daemon_ = *std::move(d);
+    StartDaemon(PolicyText(state_, health), absl::Milliseconds(50));
   }
-
-  std::string state_;
-  FakeHostBackend* host_ = nullptr;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(EventsHealthTest, LifecycleEventsInOrderAndTruthfulAnswers) {

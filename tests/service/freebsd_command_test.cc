@@ -10,18 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "fakes/freebsd/fake_kernel.h"
+#include "freebsd_web_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/strings.h"
-#include "jailwarden/policy/policy.h"
-#include "jailwarden/service/daemon.h"
-#include "jailwarden/service/host_backend.h"
 
 namespace jailwarden::service {
 namespace {
 
-using platform::FakeFreeBsdKernel;
 using ::testing::Contains;
 
 constexpr char kPolicy[] = R"(server:
@@ -36,43 +32,13 @@ jails:
     restart_backoff: {initial: 10ms, max: 40ms}
 )";
 
-class FreeBsdCommandTest : public ::testing::Test {
+class FreeBsdCommandTest : public FreeBsdWebDaemonTest {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/jw-fbcmd-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
-    std::string text = kPolicy;
-    text.replace(text.find("STATE"), 5, state_);
-    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "jailwarden.yaml");
-    ASSERT_TRUE(p.ok()) << p.status();
-    FreeBsdBackendOptions bo;
-    bo.run_dir = RunDirFor(state_);
-    absl::StatusOr<std::unique_ptr<HostBackend>> backend = NewFreeBsdHostBackend(kernel_, bo);
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Milliseconds(20);
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), *std::move(backend));
-    ASSERT_TRUE(d.ok()) << d.status();
-    daemon_ = *std::move(d);
+    MakeStateDir("jw-fbcmd");
+    if (HasFatalFailure()) return;
+    StartDaemon(kPolicy);
   }
-  void TearDown() override {
-    // Stopped, so the jail's log writer (a real process) ends too.
-    if (daemon_ != nullptr) (void)daemon_->StopJail("web");
-    daemon_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
-  std::optional<platform::MainProcessStatus> WebMain() {
-    absl::StatusOr<api::JailInfo> info = daemon_->GetJail("web");
-    return info.ok() ? info->main : std::nullopt;
-  }
-
-  FakeFreeBsdKernel kernel_;
-  std::string state_;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(FreeBsdCommandTest, OnFailureRestartsAfterAKillAndRecordsTheExit) {

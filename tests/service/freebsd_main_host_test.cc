@@ -15,19 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "fakes/freebsd/fake_kernel.h"
+#include "freebsd_web_fixture.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/strings.h"
 #include "jailwarden/jail/logs.h"
-#include "jailwarden/platform/freebsd/main_host.h"
-#include "jailwarden/policy/policy.h"
-#include "jailwarden/service/daemon.h"
-#include "jailwarden/service/host_backend.h"
 
 namespace jailwarden::service {
 namespace {
 
-using platform::FakeFreeBsdKernel;
 
 constexpr char kPolicy[] = R"(server:
   state_dir: STATE
@@ -39,12 +34,11 @@ jails:
     restart_backoff: {initial: 10ms, max: 40ms}
 )";
 
-class FreeBsdMainHostTest : public ::testing::Test {
+class FreeBsdMainHostTest : public FreeBsdWebDaemonTest {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/jw-fbhost-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
+    MakeStateDir("jw-fbhost");
+    if (HasFatalFailure()) return;
     launcher_ = std::make_shared<platform::InProcessMainLauncher>(kernel_);
     // The program writes one line to its stdout when it starts.
     kernel_.SetMainHandler([](pid_t pid, const platform::FakeCommand& cmd) {
@@ -53,36 +47,7 @@ class FreeBsdMainHostTest : public ::testing::Test {
     });
     StartDaemon();
   }
-  void TearDown() override {
-    // Stopped, so the jail's log writer (a real process) ends too.
-    if (daemon_ != nullptr) (void)daemon_->StopJail("web");
-    daemon_.reset();
-    launcher_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
-  void StartDaemon() {
-    std::string text = kPolicy;
-    text.replace(text.find("STATE"), 5, state_);
-    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "jailwarden.yaml");
-    ASSERT_TRUE(p.ok()) << p.status();
-    FreeBsdBackendOptions bo;
-    bo.run_dir = RunDirFor(state_);
-    bo.runtime.main_launcher = launcher_;
-    absl::StatusOr<std::unique_ptr<HostBackend>> backend = NewFreeBsdHostBackend(kernel_, bo);
-    ASSERT_TRUE(backend.ok()) << backend.status();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Milliseconds(20);
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), *std::move(backend));
-    ASSERT_TRUE(d.ok()) << d.status();
-    daemon_ = *std::move(d);
-  }
-  std::optional<platform::MainProcessStatus> WebMain() {
-    absl::StatusOr<api::JailInfo> info = daemon_->GetJail("web");
-    return info.ok() ? info->main : std::nullopt;
-  }
+  void StartDaemon() { FreeBsdWebDaemonTest::StartDaemon(kPolicy); }
   // Polls (bounded) until the main process record satisfies `ok`.
   template <typename F>
   std::optional<platform::MainProcessStatus> WaitMain(F ok) {
@@ -109,10 +74,6 @@ class FreeBsdMainHostTest : public ::testing::Test {
   }
   static std::string Up(int64_t pid) { return StrCat("httpd up pid ", pid); }
 
-  FakeFreeBsdKernel kernel_;
-  std::string state_;
-  std::shared_ptr<platform::InProcessMainLauncher> launcher_;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(FreeBsdMainHostTest, DaemonEndLosesNeitherTheProcessNorItsRecordNorItsOutput) {

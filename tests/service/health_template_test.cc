@@ -14,6 +14,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/service/daemon.h"
 #include "service/fake_host_backend.h"
+#include "service/scripted_daemon_fixture.h"
 
 namespace jailwarden::service {
 namespace {
@@ -40,32 +41,15 @@ jails:
       timeout: 1s
 )";
 
-class HealthTemplateTest : public ::testing::Test {
+class HealthTemplateTest : public testing_support::ScriptedDaemonTest {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/jw-health-tpl-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
+    MakeStateDir("jw-health-tpl");
+    if (HasFatalFailure()) return;
     text_ = kPolicy;
     text_.replace(text_.find("STATE"), 5, state_);
   }
-  void TearDown() override {
-    daemon_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
-  void Start() {
-    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text_, "test.yaml");
-    ASSERT_TRUE(p.ok()) << p.status();
-    auto backend = std::make_unique<FakeHostBackend>();
-    host_ = backend.get();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = absl::Milliseconds(50);
-    absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(o, *std::move(p), std::move(backend));
-    ASSERT_TRUE(d.ok()) << d.status();
-    daemon_ = *std::move(d);
-  }
+  void Start() { StartDaemon(text_, absl::Milliseconds(50)); }
   // Waits (at most 10 s) until `jail`'s health is `state`.
   std::string WaitForHealth(const std::string& jail, const std::string& state) {
     std::string now;
@@ -84,10 +68,7 @@ class HealthTemplateTest : public ::testing::Test {
     return n;
   }
 
-  std::string state_;
   std::string text_;
-  FakeHostBackend* host_ = nullptr;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(HealthTemplateTest, AJailCreatedFromATemplateGetsTheTemplatesCheck) {

@@ -19,6 +19,7 @@
 #include "jailwarden/policy/policy.h"
 #include "jailwarden/service/daemon.h"
 #include "service/fake_host_backend.h"
+#include "service/scripted_daemon_fixture.h"
 
 namespace jailwarden::service {
 namespace {
@@ -56,17 +57,9 @@ std::string Slurp(const std::string& path) {
   return s.str();
 }
 
-class RecoveryTest : public ::testing::Test {
+class RecoveryTest : public testing_support::ScriptedDaemonTest {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/jw-recovery-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
-  }
-  void TearDown() override {
-    daemon_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
+  void SetUp() override { MakeStateDir("jw-recovery"); }
   std::string Policy(bool cache, bool stop_removed = true, bool db_web = true) {
     std::string text = kPolicy;
     auto sub = [&text](const std::string& key, const std::string& value) {
@@ -122,8 +115,6 @@ class RecoveryTest : public ::testing::Test {
     ASSERT_TRUE(daemon_->CreateJail(req).ok());
   }
 
-  std::string state_;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(RecoveryTest, OperationsThatAnsweredLeaveNoRecord) {

@@ -15,6 +15,7 @@
 #include "fakes/fake_jail_runtime.h"
 #include "fakes/fake_usage_reader.h"
 #include "service/fake_host_backend.h"
+#include "service/scripted_daemon_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/errno.h"
@@ -62,31 +63,15 @@ std::string WithState(std::string text, const std::string& state) {
   return text;
 }
 
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public testing_support::ScriptedDaemonTest {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/jw-service-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    state_ = dir;
+    MakeStateDir("jw-service");
+    if (HasFatalFailure()) return;
     Start(WithState(kPolicy, state_));
   }
-  void TearDown() override {
-    daemon_.reset();
-    (void)std::system(StrCat("rm -rf '", state_, "'").c_str());
-  }
   void Start(const std::string& text, absl::Duration maintenance = absl::Hours(1)) {
-    absl::StatusOr<policy::Policy> p = policy::LoadPolicyText(text, "test.yaml");
-    ASSERT_TRUE(p.ok()) << p.status();
-    auto backend = std::make_unique<FakeHostBackend>();
-    host_ = backend.get();
-    DaemonOptions o;
-    o.serve_http = false;
-    o.run_sampler = false;
-    o.maintenance_interval = maintenance;
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o, *std::move(p), std::move(backend));
-    ASSERT_TRUE(d.ok()) << d.status();
-    daemon_ = *std::move(d);
+    StartDaemon(text, maintenance);
   }
   std::vector<std::string> Rules() {
     absl::StatusOr<std::string> text = daemon_->Rctl().GetRules("::");
@@ -106,9 +91,6 @@ class ServiceTest : public ::testing::Test {
     return n;
   }
 
-  std::string state_;
-  FakeHostBackend* host_ = nullptr;
-  std::unique_ptr<Daemon> daemon_;
 };
 
 TEST_F(ServiceTest, StartsPolicyJailsDependenciesFirstWithTheirLimits) {

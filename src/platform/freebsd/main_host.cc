@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #if defined(__FreeBSD__)
@@ -25,11 +24,11 @@
 #include "jailwarden/base/errno.h"
 #include "jailwarden/base/files.h"
 #include "jailwarden/base/log.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
+#include "jailwarden/platform/spawn_ready.h"
 #include "platform/freebsd/main_host_wire.h"
 #include "platform/freebsd/main_supervisor.h"
-
-extern char** environ;
 
 namespace jailwarden::platform {
 namespace {
@@ -276,47 +275,12 @@ absl::Status SpawningMainLauncher::Launch(const std::string& jail,
     });
   }
   if (Answers(socket_path)) return absl::OkStatus();
-  int ready[2];
-  if (pipe(ready) != 0) return ErrnoStatus(errno, "pipe");
-  (void)fcntl(ready[0], F_SETFD, FD_CLOEXEC);
-  std::vector<std::string> args = {binary_, StrCat("--jail=", jail),
-                                   StrCat("--socket=", socket_path),
-                                   StrCat("--record=", record_path)};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, ready[1], 1);
-  posix_spawn_file_actions_addclose(&fa, ready[1]);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-#ifdef POSIX_SPAWN_SETSID
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-#endif  // else jailwarden-supervise calls setsid() itself
-  pid_t pid = -1;
-  const int err = posix_spawn(&pid, binary_.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(ready[1]);
-  if (err != 0) {
-    close(ready[0]);
-    return ErrnoStatus(err, StrCat("start ", binary_));
-  }
-  struct pollfd p = {ready[0], POLLIN, 0};
-  char buf[8];
-  const ssize_t n = poll(&p, 1, 5000) == 1 ? read(ready[0], buf, sizeof(buf)) : -1;
-  close(ready[0]);
-  if (n != 6) {
-    int st = 0;
-    if (waitpid(pid, &st, WNOHANG) == 0) {
-      (void)kill(pid, SIGKILL);
-      (void)waitpid(pid, &st, 0);
-    }
-    return absl::InternalError(
-        StrCat("jail ", jail, ": the main process host did not start (its stderr says why)"));
-  }
+  JW_ASSIGN_OR_RETURN(
+      const pid_t pid,
+      SpawnUntilReady({binary_, StrCat("--jail=", jail), StrCat("--socket=", socket_path),
+                       StrCat("--record=", record_path)},
+                      StrCat("jail ", jail,
+                             ": the main process host did not start (its stderr says why)")));
   absl::MutexLock l(&mu_);
   children_.push_back(pid);
   return absl::OkStatus();

@@ -163,48 +163,12 @@ bool RecvInitReply(int fd, InitStarted* out) {
 // the status) and the child's pid in the jail's pid namespace.
 absl::StatusOr<InitStarted> RequestFromInit(const std::string& socket_path,
                                             const Prepared& p, bool spawn) {
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return ErrnoStatus(errno, "socket");
-  }
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    close(fd);
-    return absl::InvalidArgumentError(StrCat("socket path too long: ", socket_path));
-  }
-  memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, StrCat("connect ", socket_path));
-  }
   InitRequest r;
   r.argv = p.argv_storage;
   r.env = p.env_storage;
   r.spawn = spawn;
   r.rlimits = p.rlimits;
-  std::string body = InitRequestToJson(r);
-  struct iovec iov = {body.data(), body.size()};
-  char control[CMSG_SPACE(3 * sizeof(int))];
-  memset(control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-  memcpy(CMSG_DATA(c), p.fds, 3 * sizeof(int));
-  if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, "sendmsg to jail init");
-  }
+  JW_ASSIGN_OR_RETURN(const int fd, exec_internal::SendToInit(socket_path, r, p.fds));
   InitStarted started;
   if (!RecvInitReply(fd, &started)) {
     if (started.err_read >= 0) {
@@ -426,4 +390,51 @@ absl::Status RunHostTool(const std::vector<std::string>& argv,
   return absl::OkStatus();
 }
 
+namespace exec_internal {
+
+absl::StatusOr<int> SendToInit(const std::string& socket_path, const InitRequest& request,
+                               const int fds[3]) {
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "socket");
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    close(fd);
+    return absl::InvalidArgumentError(StrCat("socket path too long: ", socket_path));
+  }
+  memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, StrCat("connect ", socket_path));
+  }
+  std::string body = InitRequestToJson(request);
+  struct iovec iov = {body.data(), body.size()};
+  char control[CMSG_SPACE(3 * sizeof(int))];
+  memset(control, 0, sizeof(control));
+  struct msghdr msg;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fds != nullptr && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
+  }
+  if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, "sendmsg to jail init");
+  }
+  return fd;
+}
+
+}  // namespace exec_internal
 }  // namespace jailwarden::platform

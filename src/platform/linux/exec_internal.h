@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "jailwarden/platform/jail_runtime.h"
 #include "platform/linux/exec.h"
+#include "platform/linux/init_config.h"
 
 namespace jailwarden::platform::exec_internal {
 
@@ -78,6 +79,15 @@ bool WaitReadable(int fd, absl::Time deadline);
 // error; WriteFull gives up silently (the reader sees a short message).
 bool ReadFull(int fd, void* buf, size_t n);
 void WriteFull(int fd, const void* buf, size_t n);
+
+// Connects to the jail's pid 1 at `socket_path` (its command socket) and
+// sends `request`, with `fds` (the command's stdin, stdout, stderr)
+// attached when all three are >= 0 (fds may be null: none attached).
+// Returns the connection for the answer (O_CLOEXEC; the caller closes it).
+// InvalidArgument for a path too long for sockaddr_un; the errno's status
+// of socket, connect or sendmsg. Thread-safe (a connection per call).
+absl::StatusOr<int> SendToInit(const std::string& socket_path, const InitRequest& request,
+                               const int fds[3]);
 
 // waitpid(pid), retrying on EINTR.
 void ReapChild(pid_t pid);

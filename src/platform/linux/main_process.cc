@@ -14,6 +14,7 @@
 
 #include "absl/time/clock.h"
 #include "jailwarden/base/errno.h"
+#include "jailwarden/base/status_macros.h"
 #include "jailwarden/base/strings.h"
 #include "platform/linux/exec_internal.h"
 
@@ -56,45 +57,7 @@ absl::StatusOr<MainProcessStatus> AskInitAboutMain(const std::string& socket_pat
   if (socket_path.empty()) {
     return absl::FailedPreconditionError("the jail's pid 1 has no command socket");
   }
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return ErrnoStatus(errno, "socket");
-  }
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof(addr));
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    close(fd);
-    return absl::InvalidArgumentError(StrCat("socket path too long: ", socket_path));
-  }
-  memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, StrCat("connect ", socket_path));
-  }
-  std::string body = InitRequestToJson(request);
-  struct iovec iov = {body.data(), body.size()};
-  char control[CMSG_SPACE(3 * sizeof(int))];
-  memset(control, 0, sizeof(control));
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (fds != nullptr && fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(3 * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, 3 * sizeof(int));
-  }
-  if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, "sendmsg to jail init");
-  }
+  JW_ASSIGN_OR_RETURN(const int fd, exec_internal::SendToInit(socket_path, request, fds));
   if (!exec_internal::WaitReadable(fd, absl::Now() + timeout)) {
     close(fd);
     return absl::DeadlineExceededError(
