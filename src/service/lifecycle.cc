@@ -64,7 +64,13 @@ void Lifecycle::SetPolicyLocked(policy::Policy next) {
   published_policy_.Store(std::make_shared<const policy::Policy>(policy_));
 }
 
-void Lifecycle::SyncLocked() { registry_.Sync(manager_.List()); }
+void Lifecycle::SyncLocked() {
+  // The version first: a change while List() copies shows at the next pass.
+  const jail::Manager::ListVersion version = manager_.Version();
+  registry_.Sync(manager_.List());
+  synced_ = version;
+  unchanged_passes_ = 0;
+}
 
 void Lifecycle::Publish(std::string_view type, std::string_view jail,
                         std::vector<engine::EventField> details) {
@@ -419,7 +425,15 @@ void Lifecycle::Maintain() {
     LogWarning("reconcile failed", {{"error", std::string(s.message())}});
   }
   absl::MutexLock l(&mu_);
-  SyncLocked();
+  // Every second: the records are copied and published again only when the
+  // manager's version moved (a jail started, stopped, ended by itself, was
+  // defined or removed). Every kMaxUnchangedPasses-th pass syncs anyway,
+  // so a registration the registry failed (logged) is still retried.
+  constexpr int kMaxUnchangedPasses = 10;
+  if (!synced_.has_value() || !(manager_.Version() == *synced_) ||
+      ++unchanged_passes_ >= kMaxUnchangedPasses) {
+    SyncLocked();
+  }
   registry_.ReconcileLimits();
 }
 
