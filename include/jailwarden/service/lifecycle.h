@@ -181,6 +181,7 @@ class Lifecycle {
   // passes since skipped it because nothing changed.
   std::optional<jail::Manager::ListVersion> synced_ ABSL_GUARDED_BY(mu_);
   int unchanged_passes_ ABSL_GUARDED_BY(mu_) = 0;
+  int passes_since_trim_ ABSL_GUARDED_BY(mu_) = 0;  // Maintain's malloc_trim
 };
 
 }  // namespace jailwarden::service
