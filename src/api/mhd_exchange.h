@@ -48,7 +48,7 @@ struct Exchange {
   Decision decision = Decision::kNone;
   int status = 0;
   std::string content_type;
-  std::string body;
+  ResponseBody body;  // kSend: moved into the MHD response, never copied
   std::vector<std::pair<std::string, std::string>> headers;
   std::string protocol;
   std::deque<std::string> chunks;
@@ -83,7 +83,19 @@ class ExchangeWriter final : public ResponseWriter {
     ex_.decision = Decision::kSend;
     ex_.status = status;
     ex_.content_type = std::string(content_type);
-    ex_.body = std::string(body);
+    ex_.body = ResponseBody(std::string(body));
+    ex_.headers = extra;
+    ex_.cv.notify_all();
+  }
+
+  void SendOwned(int status, std::string_view content_type, ResponseBody body,
+                 const std::vector<std::pair<std::string, std::string>>& extra) override {
+    std::lock_guard<std::mutex> lock(ex_.mu);
+    if (ex_.decision != Decision::kNone) return;
+    ex_.decision = Decision::kSend;
+    ex_.status = status;
+    ex_.content_type = std::string(content_type);
+    ex_.body = std::move(body);
     ex_.headers = extra;
     ex_.cv.notify_all();
   }

@@ -168,6 +168,31 @@ class MhdGlue {
                           std::string_view content_type = "application/json") {
     MHD_Response* r = MHD_create_response_from_buffer(
         body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+    return Queue(c, status, r, headers, content_type);
+  }
+
+  // A handler's body, sent from where it is: MHD keeps `owned` with the
+  // response and deletes it (releasing the text, e.g. to a page pool) when
+  // the response is destroyed, after the last byte went out or the client
+  // went away.
+  static MHD_Result ReplyOwned(MHD_Connection* c, int status, ResponseBody* owned,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               std::string_view content_type) {
+    const std::string& text = owned->text();
+    MHD_Response* r = MHD_create_response_from_buffer_with_free_callback_cls(
+        text.size(), const_cast<char*>(text.data()),
+        [](void* cls) { delete static_cast<ResponseBody*>(cls); }, owned);
+    if (r == nullptr) {
+      delete owned;
+      return MHD_NO;
+    }
+    return Queue(c, status, r, headers, content_type);
+  }
+
+  // Adds the headers to `r`, queues it and drops this reference to it.
+  static MHD_Result Queue(MHD_Connection* c, int status, MHD_Response* r,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          std::string_view content_type) {
     if (r == nullptr) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", std::string(content_type).c_str());
     MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -256,11 +281,11 @@ class MhdGlue {
       case Decision::kNone:
       case Decision::kSend: {
         const int status = ex->status;
-        const std::string body = std::move(ex->body);
-        const auto headers = ex->headers;
+        auto* owned = new ResponseBody(std::move(ex->body));
+        const auto headers = std::move(ex->headers);
         const std::string type = ex->content_type;
         lock.unlock();
-        return Reply(c, status, body, headers, type);
+        return ReplyOwned(c, status, owned, headers, type);
       }
       case Decision::kStream: {
         auto* keep = new ExchangePtr(ex);

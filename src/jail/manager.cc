@@ -156,7 +156,10 @@ void Manager::Notify(const LifecycleEvent& event) {
   }
 }
 
-absl::Status Manager::Save(const JailRecord& rec) { return store_->SaveRuntime(rec); }
+absl::Status Manager::Save(const JailRecord& rec) {
+  changes_.fetch_add(1, std::memory_order_relaxed);
+  return store_->SaveRuntime(rec);
+}
 
 DependGraph Manager::GraphLocked() const {
   DependGraph g;
@@ -176,6 +179,7 @@ absl::Status Manager::Create(const JailSpec& spec) {
   rec.spec = spec;
   JW_RETURN_IF_ERROR(store_->Save(rec));
   jails_.emplace(spec.name, std::move(rec));
+  changes_.fetch_add(1, std::memory_order_relaxed);
   CrashPoint("jail.defined");
   return absl::OkStatus();
 }
@@ -199,6 +203,7 @@ absl::Status Manager::Update(const JailSpec& spec) {
   updated.spec = spec;
   JW_RETURN_IF_ERROR(store_->Save(updated));
   it->second = std::move(updated);
+  changes_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
@@ -242,6 +247,7 @@ absl::StatusOr<ExecResult> Manager::Run(const JailSpec& spec_in, const ExecReque
     // then on leaves a record the next manager cleans up and forgets.
     rec.state = JailState::kStarting;
     jails_.emplace(spec.name, std::move(rec));
+    changes_.fetch_add(1, std::memory_order_relaxed);
     absl::Status st = StartLocked(spec.name, /*hold_persist=*/true);
     if (!st.ok()) {
       (void)DestroyLocked(spec.name);
@@ -299,6 +305,7 @@ absl::Status Manager::ReconcileLocked() {
   for (const std::string& n : forget) {
     (void)store_->Remove(n, /*transient=*/true);
     jails_.erase(n);
+    changes_.fetch_add(1, std::memory_order_relaxed);
   }
   return first;
 }
@@ -311,6 +318,11 @@ std::vector<JailRecord> Manager::List() {
     out.push_back(rec);
   }
   return out;
+}
+
+Manager::ListVersion Manager::Version() {
+  absl::MutexLock lock(&mu_);
+  return ListVersion{changes_.load(std::memory_order_relaxed), jails_.size()};
 }
 
 absl::StatusOr<JailRecord> Manager::Get(std::string_view name) {

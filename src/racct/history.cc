@@ -9,15 +9,18 @@
 
 namespace jailwarden::racct {
 
-// A run of ticks of one jail table (or, coarse, one row of maxima). The
-// recorder writes an open block's bytes, seqs and ends only past what any
-// published HistoryView covers; a sealed or coarse block is never written
-// again while anything but the recorder holds it.
+// A run of ticks of one jail table, or (coarse) up to kCoarseRows rows of
+// maxima, each over a group of consecutive full blocks. Either way every
+// "tick" (row) is the slots' deltas to the previous one in the block, the
+// first against 0. The recorder writes an open block's bytes, seqs and ends
+// only past what any published HistoryView covers; a sealed or coarse block
+// is never written again while anything but the recorder holds it (a coarse
+// block that gains or changes a row is a new copy).
 struct HistoryBlock {
   std::shared_ptr<const JailTable> jails;
   std::size_t rows = 0;  // slots per tick
   bool coarse = false;
-  uint32_t merged = 0;   // coarse: full blocks folded in
+  uint32_t merged = 0;   // coarse: full blocks folded into the last row
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;  // set when sealed (readers of an open block use seqs)
   uint32_t ticks = 0;     // set when sealed; the recorder's count while open
@@ -25,7 +28,8 @@ struct HistoryBlock {
   std::size_t capacity = 0;
   std::size_t tick_capacity = 0;
   std::unique_ptr<uint8_t[]> data;       // capacity bytes
-  std::unique_ptr<uint64_t[]> seqs;      // by tick
+  std::unique_ptr<uint64_t[]> seqs;      // by tick (coarse: a row's last tick)
+  std::unique_ptr<uint64_t[]> firsts;    // coarse: by row, its first tick
   std::unique_ptr<std::size_t[]> ends;   // by tick: end offset in data
 };
 
@@ -33,6 +37,11 @@ namespace {
 
 constexpr std::size_t kMaxVarint = 10;  // bytes of a 64-bit varint
 constexpr std::size_t kMaxSpares = 8;
+// Rows per coarse block: the rows of one block are delta-coded against each
+// other (a steady value costs one byte per row instead of its whole varint),
+// and a block leaves the history when its newest row does, so at most
+// kCoarseRows - 1 expired rows linger.
+constexpr std::size_t kCoarseRows = 16;
 
 uint8_t* PutDelta(uint8_t* p, int64_t value, int64_t prev) {
   const uint64_t d = static_cast<uint64_t>(value) - static_cast<uint64_t>(prev);
@@ -69,7 +78,7 @@ const uint8_t* DecodeTick(const uint8_t* p, std::span<rctl::UsageVector> rows) {
   return p;
 }
 
-// Per-slot maxima over every tick of full or coarse block `b` into `out`.
+// Per-slot maxima over every tick of full block `b` into `out`.
 void BlockMaxima(const HistoryBlock& b, std::vector<rctl::UsageVector>& out,
                  std::vector<rctl::UsageVector>& scratch) {
   rctl::UsageVector lowest;
@@ -78,9 +87,6 @@ void BlockMaxima(const HistoryBlock& b, std::vector<rctl::UsageVector>& out,
   scratch.assign(b.rows, rctl::UsageVector{});
   const uint8_t* p = b.data.get();
   for (uint32_t k = 0; k < b.ticks; ++k) {
-    if (b.coarse) {
-      scratch.assign(b.rows, rctl::UsageVector{});
-    }
     p = DecodeTick(p, scratch);
     for (std::size_t s = 0; s < b.rows; ++s) {
       for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
@@ -98,9 +104,18 @@ uint64_t HistoryView::oldest_seq() const {
   }
   if (sealed_ != nullptr) {
     for (const auto& b : *sealed_) {
-      if (b->last_seq >= min_seq_) {
-        return std::max(b->first_seq, min_seq_);
+      if (b->last_seq < min_seq_) {
+        continue;
       }
+      if (b->coarse) {
+        // The first row still in the history (rows before it expired).
+        for (uint32_t k = 0; k < b->ticks; ++k) {
+          if (b->seqs[k] >= min_seq_) {
+            return std::max(b->firsts[k], min_seq_);
+          }
+        }
+      }
+      return std::max(b->first_seq, min_seq_);
     }
   }
   return open_ != nullptr ? std::max(open_->first_seq, min_seq_) : newest_seq_;
@@ -126,25 +141,13 @@ std::size_t HistoryView::bytes() const {
 void HistoryView::ForEach(uint64_t after_seq,
                           const std::function<void(const HistoryRun&)>& fn) const {
   std::vector<rctl::UsageVector> rows;
-  std::vector<rctl::UsageVector> scratch;
   auto visit = [&](const HistoryBlock& b, uint32_t ticks) {
     if (ticks == 0) {
       return;
     }
     HistoryRun run;
     run.jails = b.jails.get();
-    if (b.coarse) {
-      if (b.last_seq <= after_seq || b.last_seq < min_seq_) {
-        return;
-      }
-      BlockMaxima(b, rows, scratch);
-      run.first_seq = b.first_seq;
-      run.last_seq = b.last_seq;
-      run.coarse = true;
-      run.rows = rows;
-      fn(run);
-      return;
-    }
+    run.coarse = b.coarse;
     if (b.seqs[ticks - 1] <= after_seq || b.seqs[ticks - 1] < min_seq_) {
       return;
     }
@@ -156,7 +159,7 @@ void HistoryView::ForEach(uint64_t after_seq,
       if (seq <= after_seq || seq < min_seq_) {
         continue;
       }
-      run.first_seq = seq;
+      run.first_seq = b.coarse ? b.firsts[k] : seq;
       run.last_seq = seq;
       run.rows = rows;
       fn(run);
@@ -212,6 +215,7 @@ std::shared_ptr<HistoryBlock> HistoryRecorder::TakeBlock(std::size_t capacity,
     b->data.reset(new uint8_t[capacity]);
     b->tick_capacity = ticks;
     b->seqs.reset(new uint64_t[ticks]);
+    b->firsts.reset(new uint64_t[ticks]);
     b->ends.reset(new std::size_t[ticks]);
   }
   b->jails = nullptr;
@@ -226,19 +230,29 @@ std::shared_ptr<HistoryBlock> HistoryRecorder::TakeBlock(std::size_t capacity,
 
 void HistoryRecorder::Append(const TickData& tick) {
   const std::size_t n = tick.usage.size();
+  // The most one tick can take; a block ends early (fewer ticks) rather
+  // than overflow its buffer.
+  const std::size_t worst = n * rctl::kResourceCount * kMaxVarint;
   if (open_ != nullptr &&
       (open_->jails != tick.jails || open_->rows != n ||
-       open_->ticks == options_.block_ticks)) {
+       open_->ticks == options_.block_ticks || open_->capacity - open_->size < worst)) {
     Seal();
   }
   if (open_ == nullptr) {
-    const std::size_t need =
-        options_.block_ticks * n * rctl::kResourceCount * kMaxVarint;
+    // Room for one worst-case tick plus the rest at a quarter more than the
+    // largest tick of the previous block (varints of small deltas: a quiet
+    // jail's tick is 25-40 bytes, the worst case 250). The first block of a
+    // table gets the worst case throughout.
+    const std::size_t typical =
+        tick_bytes_ > 0 && tick_rows_ == n ? std::min(worst, tick_bytes_ + tick_bytes_ / 4) : worst;
+    const std::size_t need = worst + (options_.block_ticks - 1) * typical;
     // A previous open buffer no view holds any more: the one sealed just
     // now (open_spare_) is still in the latest snapshot, the one before
     // (moved to spare_) is usually free by now.
-    if (open_spare_ != nullptr && open_spare_.use_count() == 1 &&
-        open_spare_->capacity >= need &&
+    auto fits = [need](const HistoryBlock& b) {
+      return b.capacity >= need && b.capacity <= 2 * need + 4096;
+    };
+    if (open_spare_ != nullptr && open_spare_.use_count() == 1 && fits(*open_spare_) &&
         open_spare_->tick_capacity >= options_.block_ticks) {
       open_ = std::move(open_spare_);
       std::atomic_thread_fence(std::memory_order_acquire);
@@ -246,7 +260,7 @@ void HistoryRecorder::Append(const TickData& tick) {
       open_->size = 0;
     }
     for (auto it = spare_.begin(); open_ == nullptr && it != spare_.end(); ++it) {
-      if (it->use_count() == 1 && (*it)->capacity >= need &&
+      if (it->use_count() == 1 && fits(**it) &&
           (*it)->tick_capacity >= options_.block_ticks) {
         open_ = std::move(*it);
         spare_.erase(it);
@@ -263,6 +277,7 @@ void HistoryRecorder::Append(const TickData& tick) {
       open_->data.reset(new uint8_t[open_->capacity]);
       open_->tick_capacity = options_.block_ticks;
       open_->seqs.reset(new uint64_t[options_.block_ticks]);
+      open_->firsts.reset(new uint64_t[options_.block_ticks]);
       open_->ends.reset(new std::size_t[options_.block_ticks]);
     }
     open_->jails = tick.jails;
@@ -291,6 +306,12 @@ void HistoryRecorder::Append(const TickData& tick) {
 
 void HistoryRecorder::Seal() {
   HistoryBlock& open = *open_;
+  // The largest tick of this block sizes the next open buffer.
+  tick_rows_ = open.rows;
+  tick_bytes_ = 0;
+  for (uint32_t k = 0; k < open.ticks; ++k) {
+    tick_bytes_ = std::max(tick_bytes_, open.ends[k] - (k > 0 ? open.ends[k - 1] : 0));
+  }
   // The sealed copy: exactly the bytes written.
   std::shared_ptr<HistoryBlock> sealed = TakeBlock(open.size, open.ticks);
   sealed->jails = open.jails;
@@ -330,49 +351,79 @@ void HistoryRecorder::Seal() {
     }
   };
   auto fold = [&](const std::shared_ptr<const HistoryBlock>& b) {
-    // Fold full block `b` (out of the full-rate window) into the last coarse
-    // block of `list` or a new one.
+    // Fold full block `b` (out of the full-rate window) into the last row of
+    // the last coarse block of `list` (while that row covers fewer than
+    // group_blocks_ blocks), as a new row of it (while it has fewer than
+    // kCoarseRows), or into a new coarse block. A changed block is a copy.
     BlockMaxima(*b, max_a_, max_b_);
     std::shared_ptr<const HistoryBlock> last = list->empty() ? nullptr : list->back();
-    uint64_t first = b->first_seq;
-    uint32_t merged = 1;
-    if (last != nullptr && last->coarse && last->jails == b->jails &&
-        last->merged < group_blocks_) {
-      BlockMaxima(*last, max_b_, max_c_);
-      for (std::size_t s = 0; s < b->rows; ++s) {
-        for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
-          max_a_[s][r] = std::max(max_a_[s][r], max_b_[s][r]);
+    if (last != nullptr && !(last->coarse && last->jails == b->jails && last->rows == b->rows)) {
+      last = nullptr;
+    }
+    const bool merge = last != nullptr && last->merged < group_blocks_;
+    if (last != nullptr && !merge && last->ticks >= kCoarseRows) {
+      last = nullptr;
+    }
+    // Kept rows of `last` (all, or all but the merged one) and the one the
+    // new row is coded against (max_c_; zeros when none).
+    uint32_t kept = 0;
+    max_c_.assign(b->rows, rctl::UsageVector{});
+    if (last != nullptr) {
+      kept = merge ? last->ticks - 1 : last->ticks;
+      max_b_.assign(b->rows, rctl::UsageVector{});
+      const uint8_t* q = last->data.get();
+      for (uint32_t k = 0; k < last->ticks; ++k) {
+        if (k == kept) {
+          max_c_ = max_b_;  // the row before the merged one
+        }
+        q = DecodeTick(q, max_b_);
+      }
+      if (!merge) {
+        max_c_ = max_b_;
+      } else {
+        for (std::size_t s = 0; s < b->rows; ++s) {
+          for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+            max_a_[s][r] = std::max(max_a_[s][r], max_b_[s][r]);
+          }
         }
       }
-      first = last->first_seq;
-      merged = last->merged + 1;
-      list->pop_back();
-      retire(last);
     }
+    const std::size_t kept_bytes = kept > 0 ? last->ends[kept - 1] : 0;
     std::size_t bytes = 0;
     uint8_t tmp[kMaxVarint];
-    for (const rctl::UsageVector& row : max_a_) {
-      for (int64_t v : row) {
-        bytes += static_cast<std::size_t>(PutDelta(tmp, v, 0) - tmp);
+    for (std::size_t s = 0; s < b->rows; ++s) {
+      for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+        bytes += static_cast<std::size_t>(PutDelta(tmp, max_a_[s][r], max_c_[s][r]) - tmp);
       }
     }
-    std::shared_ptr<HistoryBlock> c = TakeBlock(bytes, 1);
+    std::shared_ptr<HistoryBlock> c = TakeBlock(kept_bytes + bytes, kept + 1);
     c->jails = b->jails;
     c->rows = b->rows;
     c->coarse = true;
-    c->merged = merged;
-    c->first_seq = first;
+    c->merged = merge ? last->merged + 1 : 1;
+    c->first_seq = last != nullptr ? last->first_seq : b->first_seq;
     c->last_seq = b->last_seq;
-    c->ticks = 1;
-    uint8_t* p = c->data.get();
-    for (const rctl::UsageVector& row : max_a_) {
-      for (int64_t v : row) {
-        p = PutDelta(p, v, 0);
+    c->ticks = kept + 1;
+    if (kept > 0) {
+      std::memcpy(c->data.get(), last->data.get(), kept_bytes);
+      std::copy(last->seqs.get(), last->seqs.get() + kept, c->seqs.get());
+      std::copy(last->firsts.get(), last->firsts.get() + kept, c->firsts.get());
+      std::copy(last->ends.get(), last->ends.get() + kept, c->ends.get());
+    }
+    uint8_t* p = c->data.get() + kept_bytes;
+    for (std::size_t s = 0; s < b->rows; ++s) {
+      for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+        p = PutDelta(p, max_a_[s][r], max_c_[s][r]);
       }
     }
     c->size = static_cast<std::size_t>(p - c->data.get());
-    c->seqs[0] = c->last_seq;
-    c->ends[0] = c->size;
+    c->seqs[kept] = b->last_seq;
+    c->firsts[kept] = merge ? last->firsts[kept] : b->first_seq;
+    c->ends[kept] = c->size;
+    if (last != nullptr) {
+      list->pop_back();
+      retire(last);
+    }
     list->push_back(std::move(c));
     retire(b);
   };

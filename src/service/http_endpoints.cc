@@ -1,6 +1,8 @@
 #include "service/http_endpoints.h"
 
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "jailwarden/api/tls.h"
 #include "jailwarden/api/web_config.h"
@@ -14,30 +16,53 @@ namespace jailwarden::service {
 
 bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
                   const api::HttpRequest& req, api::ResponseWriter& out) {
+  return ServeMetrics(collector, path, req, out, nullptr);
+}
+
+bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
+                  const api::HttpRequest& req, api::ResponseWriter& out,
+                  const std::shared_ptr<metrics::PagePool>& pool) {
   if (req.path != path) return false;
   if (req.method != "GET" && req.method != "HEAD") {
     out.Send(405, "text/plain", "only GET and HEAD\n", {{"Allow", "GET, HEAD"}});
     return true;
   }
-  std::string body, converted, compressed;
-  collector.RenderInto(body);
+  auto acquire = [&pool] { return pool != nullptr ? pool->Acquire() : std::string(); };
+  auto give_back = [&pool](std::string& buffer) {
+    if (pool != nullptr) pool->Release(std::move(buffer));
+  };
+  // The page is rendered into a pooled buffer and each conversion into
+  // another; the one that is sent goes to the server as is (SendOwned) and
+  // comes back to the pool when the last byte went out.
+  std::string payload = acquire();
+  collector.RenderInto(payload);
   const metrics::ExpositionFormat format = metrics::NegotiateFormat(req.Header("accept"));
-  const std::string* payload = &body;
   if (format == metrics::ExpositionFormat::kOpenMetrics) {
-    metrics::ClassicToOpenMetrics(body, converted);
-    payload = &converted;
+    std::string converted = acquire();
+    metrics::ClassicToOpenMetrics(payload, converted);
+    std::swap(payload, converted);
+    give_back(converted);
   }
   std::vector<std::pair<std::string, std::string>> headers = {
       {"Vary", "Accept, Accept-Encoding"}};
-  if (metrics::AcceptsGzip(req.Header("accept-encoding")) &&
-      metrics::Gzip(*payload, compressed).ok()) {
-    payload = &compressed;
-    headers.emplace_back("Content-Encoding", "gzip");
+  if (metrics::AcceptsGzip(req.Header("accept-encoding"))) {
+    std::string compressed = acquire();
+    if (metrics::Gzip(payload, compressed).ok()) {
+      std::swap(payload, compressed);
+      headers.emplace_back("Content-Encoding", "gzip");
+    }
+    give_back(compressed);
   }
-  out.Send(200,
-           format == metrics::ExpositionFormat::kOpenMetrics ? metrics::kOpenMetricsContentType
-                                                            : metrics::kClassicContentType,
-           *payload, headers);
+  api::ResponseBody body =
+      pool != nullptr
+          ? api::ResponseBody(std::move(payload),
+                              [pool](std::string&& buffer) { pool->Release(std::move(buffer)); })
+          : api::ResponseBody(std::move(payload));
+  out.SendOwned(200,
+                format == metrics::ExpositionFormat::kOpenMetrics
+                    ? metrics::kOpenMetricsContentType
+                    : metrics::kClassicContentType,
+                std::move(body), headers);
   return true;
 }
 
@@ -107,9 +132,12 @@ absl::Status HttpEndpoints::Start(api::Daemon& daemon, const policy::ServerConfi
   }
   const std::string metrics_path = server.metrics_path;
   metrics::MetricsCollector* collector = collector_.get();
-  ao.mhd_first = [collector, metrics_path](const api::HttpRequest& req,
-                                           api::ResponseWriter& out) {
-    return ServeMetrics(*collector, metrics_path, req, out);
+  // Two pages wait between scrapes (a Prometheus pair scraping at once);
+  // more concurrent scrapes each hold one only while in flight.
+  std::shared_ptr<metrics::PagePool> pool = metrics::PagePool::Create(2);
+  ao.mhd_first = [collector, metrics_path, pool](const api::HttpRequest& req,
+                                                 api::ResponseWriter& out) {
+    return ServeMetrics(*collector, metrics_path, req, out, pool);
   };
   JW_ASSIGN_OR_RETURN(api_, api::ApiServer::Start(daemon, ao));
   std::vector<std::string> where;

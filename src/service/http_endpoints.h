@@ -19,6 +19,7 @@
 #include "jailwarden/api/server.h"
 #include "jailwarden/metrics/collector.h"
 #include "jailwarden/policy/policy.h"
+#include "metrics/page_pool.h"
 
 namespace jailwarden::service {
 
@@ -30,8 +31,16 @@ namespace jailwarden::service {
 // Accept-Encoding allows gzip, with `Vary: Accept, Accept-Encoding`; other
 // methods 405 with `Allow: GET, HEAD`. Thread-safe (the collector
 // serialises renders).
+//
+// The page goes to the server without a copy (ResponseWriter::SendOwned).
+// With `pool` it is rendered into (and gzipped or converted into) the
+// pool's buffers, which come back to it once sent; without, into fresh
+// strings.
 bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
                   const api::HttpRequest& req, api::ResponseWriter& out);
+bool ServeMetrics(metrics::MetricsCollector& collector, const std::string& path,
+                  const api::HttpRequest& req, api::ResponseWriter& out,
+                  const std::shared_ptr<metrics::PagePool>& pool);
 
 class HttpEndpoints {
  public:

@@ -1,6 +1,9 @@
 #include "jailwarden/service/lifecycle.h"
 
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cerrno>
 #include <set>
@@ -64,7 +67,13 @@ void Lifecycle::SetPolicyLocked(policy::Policy next) {
   published_policy_.Store(std::make_shared<const policy::Policy>(policy_));
 }
 
-void Lifecycle::SyncLocked() { registry_.Sync(manager_.List()); }
+void Lifecycle::SyncLocked() {
+  // The version first: a change while List() copies shows at the next pass.
+  const jail::Manager::ListVersion version = manager_.Version();
+  registry_.Sync(manager_.List());
+  synced_ = version;
+  unchanged_passes_ = 0;
+}
 
 void Lifecycle::Publish(std::string_view type, std::string_view jail,
                         std::vector<engine::EventField> details) {
@@ -419,8 +428,30 @@ void Lifecycle::Maintain() {
     LogWarning("reconcile failed", {{"error", std::string(s.message())}});
   }
   absl::MutexLock l(&mu_);
-  SyncLocked();
+  // Every second: the records are copied and published again only when the
+  // manager's version moved (a jail started, stopped, ended by itself, was
+  // defined or removed). Every kMaxUnchangedPasses-th pass syncs anyway,
+  // so a registration the registry failed (logged) is still retried.
+  constexpr int kMaxUnchangedPasses = 10;
+  if (!synced_.has_value() || !(manager_.Version() == *synced_) ||
+      ++unchanged_passes_ >= kMaxUnchangedPasses) {
+    SyncLocked();
+  }
   registry_.ReconcileLimits();
+#if defined(__GLIBC__)
+  // glibc keeps freed memory inside its arenas (one per thread that ever
+  // allocated, up to 8 per CPU; the API serves each request on a thread of
+  // its own): pages freed by a scrape, a start or a burst of API calls stay
+  // resident and the daemon's RSS creeps after warm-up. Every 10 s, hand
+  // the whole free pages back to the kernel (MADV_DONTNEED inside the
+  // arenas; on the maintenance thread, off the sampling thread).
+  // bench/README.md (issue 16, fourth pass) has the measurement.
+  constexpr int kTrimEveryPasses = 10;
+  if (++passes_since_trim_ >= kTrimEveryPasses) {
+    passes_since_trim_ = 0;
+    malloc_trim(0);
+  }
+#endif
 }
 
 absl::Status Lifecycle::StopAll() {

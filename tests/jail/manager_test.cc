@@ -37,6 +37,32 @@ TEST_F(ManagerTest, FullLifecycleRunsHooksInJailOrder) {
                           "teardown web", "host web: release1"));
 }
 
+// Version() moves with every change List() would show (the maintenance
+// pass skips its copy while it stays), and stays while nothing happens.
+TEST_F(ManagerTest, VersionMovesWithEveryChangeListShows) {
+  Manager::ListVersion v = manager_->Version();
+  EXPECT_EQ(manager_->Version(), v);
+  auto moved = [&] {
+    const Manager::ListVersion now = manager_->Version();
+    const bool changed = !(now == v);
+    v = now;
+    return changed;
+  };
+  ASSERT_TRUE(manager_->Create(HookSpec("web")).ok());
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(manager_->Start("web").ok());
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(manager_->Reconcile().ok());
+  (void)manager_->List();
+  EXPECT_FALSE(moved()) << "nothing changed";
+  ASSERT_TRUE(manager_->Stop("web").ok());
+  EXPECT_TRUE(moved());
+  ASSERT_TRUE(manager_->Destroy("web").ok());
+  EXPECT_TRUE(moved());
+  EXPECT_EQ(v.jails, 0u);
+  EXPECT_FALSE(moved());
+}
+
 TEST_F(ManagerTest, HooksGetJidNameAndPath) {
   ASSERT_TRUE(manager_->Create(HookSpec("web")).ok());
   ASSERT_TRUE(manager_->Start("web").ok());

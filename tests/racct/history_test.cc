@@ -159,6 +159,55 @@ TEST(HistoryTest, PeaksEqualTheUncompactedRingAtFullRate) {
   }
 }
 
+// Each coarse row (several to a delta-coded coarse block) is exactly the
+// per-slot maxima of the ticks it names, its stretches follow each other
+// without gaps or overlaps up to the full-rate ticks, and a jail-table
+// change starts new rows: checked after every tick, so rows are seen
+// while being merged, appended, copied into new blocks and expired.
+TEST(HistoryTest, CoarseRowsAreTheExactMaximaOfTheirTicks) {
+  Series series(23);
+  HistoryOptions o;
+  o.ticks = 300;
+  o.block_ticks = 5;
+  o.full_ticks = 20;
+  o.max_coarse_blocks = 64;  // 56 coarse blocks of one full block each
+  HistoryRecorder rec(o);
+  auto t1 = series.Table({"a", "b", "c"});
+  auto t2 = series.Table({"b", "c", "d", "e"});
+  for (int i = 0; i < 700; ++i) {
+    auto tick = series.Next(i < 260 || i >= 420 ? t1 : t2);
+    rec.Append(*tick);
+    uint64_t next = 0;  // the seq the next run must start at
+    std::size_t coarse_rows = 0;
+    rec.view().ForEach(0, [&](const HistoryRun& run) {
+      if (next != 0) {
+        ASSERT_EQ(run.first_seq, next) << "tick " << tick->seq;
+      }
+      next = run.last_seq + 1;
+      if (!run.coarse) {
+        return;
+      }
+      ++coarse_rows;
+      for (std::size_t s = 0; s < run.jails->size(); ++s) {
+        rctl::UsageVector want;
+        want.fill(std::numeric_limits<int64_t>::min());
+        for (uint64_t q = run.first_seq; q <= run.last_seq; ++q) {
+          const TickData& t = *series.ticks()[q - 1];
+          ASSERT_EQ(t.jails.get(), run.jails) << "a row spans one table";
+          for (std::size_t r = 0; r < rctl::kResourceCount; ++r) {
+            want[r] = std::max(want[r], t.usage[s][r]);
+          }
+        }
+        ASSERT_EQ(run.rows[s], want) << "tick " << tick->seq << " row " << run.first_seq
+                                     << ".." << run.last_seq << " slot " << s;
+      }
+    });
+    EXPECT_EQ(next, tick->seq + 1);
+    EXPECT_LE(coarse_rows, 64u);
+    EXPECT_EQ(rec.view().oldest_seq(), tick->seq > 300 ? tick->seq - 299 : 1);
+  }
+}
+
 // Beyond the full-rate window the maxima are per block: never below the
 // exact peak, and no higher than the exact peak from the start of the block
 // holding since_seq + 1.

@@ -3,6 +3,7 @@
 // HTTP request and response values shared by the REST server and its
 // client, independent of the server library. Plain data; thread-compatible.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,7 +41,44 @@ struct HttpRequest {
   std::string Header(std::string_view name) const;
 };
 
-// Where a handler writes its answer. Either one Send(), or StartStream()
+// A response body handed to a ResponseWriter by value, so a server can send
+// it without copying it. When the server is done with the text (sent, or
+// the client gone), `release` (if set) gets it back exactly once, on
+// whichever thread finished with it, e.g. to return the buffer to a pool;
+// without `release` the text is freed. Move-only; thread-compatible.
+class ResponseBody {
+ public:
+  using Release = std::function<void(std::string&&)>;
+  ResponseBody() = default;
+  explicit ResponseBody(std::string text, Release release = nullptr)
+      : text_(std::move(text)), release_(std::move(release)) {}
+  ResponseBody(ResponseBody&& other) noexcept
+      : text_(std::move(other.text_)), release_(std::exchange(other.release_, nullptr)) {}
+  ResponseBody& operator=(ResponseBody&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      text_ = std::move(other.text_);
+      release_ = std::exchange(other.release_, nullptr);
+    }
+    return *this;
+  }
+  ResponseBody(const ResponseBody&) = delete;
+  ResponseBody& operator=(const ResponseBody&) = delete;
+  ~ResponseBody() { Reset(); }
+
+  const std::string& text() const { return text_; }
+  // Hands the text to `release` (or frees it) now; the body is then empty.
+  void Reset() {
+    if (release_) std::exchange(release_, nullptr)(std::move(text_));
+    text_ = std::string();
+  }
+
+ private:
+  std::string text_;
+  Release release_;
+};
+
+// Where a handler writes its answer. Either one Send() or SendOwned(), or StartStream()
 // followed by any number of Write() and one Finish(). Implementations need
 // not be thread-safe: one handler thread writes.
 class ResponseWriter {
@@ -51,6 +89,14 @@ class ResponseWriter {
                     std::string_view body,
                     const std::vector<std::pair<std::string, std::string>>&
                         extra_headers = {}) = 0;
+  // Send() of a body the writer takes over: a server that can sends
+  // body.text() without copying it and releases it once sent. The default
+  // copies it through Send() and releases it on return.
+  virtual void SendOwned(int status, std::string_view content_type, ResponseBody body,
+                         const std::vector<std::pair<std::string, std::string>>&
+                             extra_headers = {}) {
+    Send(status, content_type, body.text(), extra_headers);
+  }
   // Starts a chunked response (Connection: close). False if the client is
   // gone.
   virtual bool StartStream(int status, std::string_view content_type) = 0;

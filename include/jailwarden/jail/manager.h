@@ -19,6 +19,7 @@
 // look the jail up, so a long command does not block List or other jails.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -187,6 +188,18 @@ class Manager {
   // Every defined jail, sorted by name.
   std::vector<JailRecord> List();
 
+  // Changes when what List() returns may have changed: a count of record
+  // saves, definitions and removals, and the number of jails. Equal
+  // versions mean List() would return the same records, so a periodic
+  // caller (service::Lifecycle::Maintain) can skip copying them. Does not
+  // reconcile (call Reconcile first). Thread-safe.
+  struct ListVersion {
+    uint64_t changes = 0;
+    std::size_t jails = 0;
+    bool operator==(const ListVersion&) const = default;
+  };
+  ListVersion Version();
+
   // One jail. NotFound if not defined.
   absl::StatusOr<JailRecord> Get(std::string_view name);
 
@@ -204,6 +217,9 @@ class Manager {
   OpenReport open_report_;
   absl::Mutex mu_;
   std::map<std::string, JailRecord, std::less<>> jails_ ABSL_GUARDED_BY(mu_);
+  // Bumped by every Save and every change of jails_ made here (removals
+  // elsewhere show in jails_.size(); see Version()).
+  std::atomic<uint64_t> changes_{0};
   int64_t last_jid_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t run_counter_ ABSL_GUARDED_BY(mu_) = 0;
   // Specs updated while their jail runs, applied at its next start.

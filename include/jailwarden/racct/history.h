@@ -5,20 +5,23 @@
 // ticks).
 //
 // Layout. Ticks are grouped into blocks of HistoryOptions::block_ticks
-// consecutive ticks of one jail table (a new table starts a new block).
+// consecutive ticks of one jail table (a new table starts a new block; a
+// block also ends early when its buffer could not hold a worst-case tick).
 // Within a block each tick is every slot's 25 values as zigzag varints of
 // the difference to the same value in the block's previous tick (the first
 // tick against 0): a value that did not change costs one byte, so an idle
 // jail costs about 25–40 bytes per tick instead of the 237 bytes of a
 // TickData row. Tiers: the newest HistoryOptions::full_ticks ticks are kept
-// at full rate; older blocks are folded into coarse blocks holding one row
-// of per-slot maxima over a group of blocks (at most max_coarse_blocks of
-// them over the whole history), so a long history costs a bounded number
-// of rows per jail.
+// at full rate; older blocks are folded into coarse rows of per-slot maxima
+// over a group of blocks (at most max_coarse_blocks rows over the whole
+// history). Coarse rows are kept up to 16 to a block, delta-coded against
+// the block's previous row like ticks, so a steady value costs one byte per
+// row rather than its whole varint.
 //
 // Memory per jail (10 Hz, 60 s history, the defaults): 100 full-rate ticks
-// × ≈ 30 B + 50 coarse rows × ≈ 60–100 B ≈ 6–8 KB, against 600 × 237 B =
-// 142 KB before. HistoryView::bytes() reports what a view holds.
+// × ≈ 30 B + 50 coarse rows × ≈ 30–40 B ≈ 5 KB, against 600 × 237 B =
+// 142 KB before. The open block's buffer is sized from the previous block's
+// largest tick. HistoryView::bytes() reports what a view holds.
 //
 // Thread-safety: HistoryRecorder is used by one thread (the sampler's).
 // A HistoryView is an immutable value (two shared_ptrs and counters): any
@@ -119,6 +122,9 @@ class HistoryRecorder {
   std::vector<rctl::UsageVector> prev_;  // open block's previous tick, by slot
   std::vector<std::shared_ptr<HistoryBlock>> spare_;  // buffers to reuse
   std::vector<rctl::UsageVector> max_a_, max_b_, max_c_;  // folding scratch
+  // Bytes of the largest tick of the last sealed block, and its slots.
+  std::size_t tick_bytes_ = 0;
+  std::size_t tick_rows_ = 0;
 };
 
 }  // namespace jailwarden::racct

@@ -20,6 +20,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -176,6 +177,11 @@ class Lifecycle {
   int64_t run_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<jail::Journal> journal_ ABSL_GUARDED_BY(mu_);
   racct::SharedSlot<const policy::Policy> published_policy_;
+  // What the last SyncLocked handed the registry, and how many Maintain
+  // passes since skipped it because nothing changed.
+  std::optional<jail::Manager::ListVersion> synced_ ABSL_GUARDED_BY(mu_);
+  int unchanged_passes_ ABSL_GUARDED_BY(mu_) = 0;
+  int passes_since_trim_ ABSL_GUARDED_BY(mu_) = 0;  // Maintain's malloc_trim
 };
 
 }  // namespace jailwarden::service
