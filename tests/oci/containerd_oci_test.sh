@@ -10,6 +10,7 @@ runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (containerd runs the runtime as root)"
+in_own_mount_namespace "$0" "$@"
 for b in containerd ctr containerd-shim-runc-v2 busybox; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
 done

@@ -23,6 +23,7 @@ jailwarden=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (podman runs jailwarden-oci as root)"
+in_own_mount_namespace "$0" "$@"
 for b in podman conmon busybox python3 curl ss; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
 done

@@ -13,6 +13,7 @@ runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")  # the name, not its tar
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
 [[ $(id -u) == 0 ]] || skip "needs root (podman runs jailwarden-oci as root)"
+in_own_mount_namespace "$0" "$@"
 for b in podman conmon busybox script; do
   command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
 done
