@@ -346,7 +346,16 @@ class LinuxJailRuntime final : public JailRuntime {
         keep(s);
       }
     }
-    keep(CgroupLayout::Remove(inst.backend_state));
+    // A start killed between its mkdirs and the record's save leaves
+    // cgroups the record does not name; the jail's name fixes where they
+    // are, so they go too (no other jail can have this name meanwhile).
+    std::map<std::string, std::string> cgroups = inst.backend_state;
+    if (!options_.scopes) {
+      std::map<std::string, std::string> planned =
+          layout_.Planned(options_.cgroup_parent, spec.name);
+      cgroups.insert(planned.begin(), planned.end());
+    }
+    keep(CgroupLayout::Remove(cgroups));
     if (options_.scopes) {
       keep(RemoveJailScope(*options_.scopes, inst.backend_state));
     }
