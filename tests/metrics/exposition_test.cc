@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "fakes/gunzip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jailwarden/base/strings.h"
@@ -17,24 +18,6 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// gunzip with zlib's inflate; "" on any error.
-std::string Gunzip(const std::string& in) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "";
-  std::string out;
-  char buf[65536];
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : "";
-}
 
 TEST(ExpositionTest, NegotiatesOpenMetricsOnlyWhenPreferred) {
   // Prometheus 2.42's default scrape Accept header.
@@ -125,10 +108,10 @@ TEST(ExpositionTest, GzipRoundTrips) {
   EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);  // gzip magic
   EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
   EXPECT_LT(gz.size(), text.size() / 4);
-  EXPECT_EQ(Gunzip(gz), text);
+  EXPECT_EQ(fakes::Gunzip(gz), text);
   std::string empty;
   ASSERT_TRUE(Gzip("", empty).ok());
-  EXPECT_EQ(Gunzip(empty), "");
+  EXPECT_EQ(fakes::Gunzip(empty), "");
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/gunzip.h"
 #include "fakes/snapshot_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -201,24 +202,6 @@ TEST(PagePoolTest, ReusesBuffersAndKeepsAtMostMaxIdle) {
   EXPECT_EQ(pool->stats().idle, 2u);
 }
 
-// The gunzipped bytes of `gz` ("" on a zlib error).
-std::string Gunzip(const std::string& gz) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "";
-  std::string out;
-  char buf[65536];
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
-  zs.avail_in = static_cast<uInt>(gz.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof(buf);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : "";
-}
 
 // The daemon's way: pages rendered into a bounded pool and handed to MHD
 // without a copy. Concurrent scrapes, plain, gzip and OpenMetrics mixed,
@@ -265,7 +248,7 @@ TEST(MetricsRouteTest, PooledPagesAreWholeUnderConcurrentScrapes) {
     EXPECT_THAT(r.substr(0, at), HasSubstr(StrCat("Content-Length: ", r.size() - at, "\r\n")));
     std::string body = r.substr(at);
     if (r.substr(0, at).find("Content-Encoding: gzip") != std::string::npos) {
-      body = Gunzip(body);
+      body = fakes::Gunzip(body);
     }
     // Whole: from the first family to the last series (the classic page's
     // render counters differ only in their digits).
