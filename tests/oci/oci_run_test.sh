@@ -14,23 +14,10 @@ set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
-[[ $(id -u) == 0 ]] || skip "needs root (the runtime makes namespaces and cgroups)"
-for b in busybox python3; do
-  command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
-done
-tmp=$(mktemp -d /tmp/jw-oci-run.XXXXXX)
-root=$tmp/root
-jw() { timeout 60 "$runtime" --root "$root" "$@"; }
-source "$(dirname "$0")/cgroup_cleanup.sh"
-cleanup() {
-  for id in $(ls "$root" 2>/dev/null); do jw delete --force "$id" >/dev/null 2>&1; done
-  remove_oci_parent_cgroups
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$tmp/b/rootfs/bin" "$tmp/b/rootfs/"{proc,dev,sys,tmp}
-cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
-for a in sh sleep echo true kill; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
+# shellcheck source=runtime_env.sh
+source "$(dirname "$0")/runtime_env.sh"
+oci_runtime_env jw-oci-run
+busybox_rootfs "$tmp/b/rootfs" sh sleep echo true kill
 config() {  # config ARGS_JSON: the bundle's config.json
   python3 - "$tmp/b/config.json" "$1" <<'PY'
 import json, sys

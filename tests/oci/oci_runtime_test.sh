@@ -16,26 +16,15 @@ set -u
 runtime=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # shellcheck source=checks.sh
 source "$(dirname "$0")/checks.sh"
-[[ $(id -u) == 0 ]] || skip "needs root (the runtime makes namespaces and cgroups)"
-for b in busybox python3; do
-  command -v $b >/dev/null || skip "$b not installed (scripts/install-deps.sh)"
-done
-tmp=$(mktemp -d /tmp/jw-oci-rt.XXXXXX)
-root=$tmp/root
+# shellcheck source=runtime_env.sh
+source "$(dirname "$0")/runtime_env.sh"
 hook_pids=()
-jw() { timeout 60 "$runtime" --root "$root" "$@"; }
-source "$(dirname "$0")/cgroup_cleanup.sh"
-cleanup() {
+extra_cleanup() {  # the hooks' own processes, by the pids they wrote
   for p in "${hook_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  for id in $(ls "$root" 2>/dev/null); do jw delete --force "$id" >/dev/null 2>&1; done
-  remove_oci_parent_cgroups
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-mkdir -p "$tmp/b/rootfs/bin" "$tmp/hooks"
-cp "$(command -v busybox)" "$tmp/b/rootfs/bin/busybox"
-for a in sh sleep echo true false cat readlink; do ln -s busybox "$tmp/b/rootfs/bin/$a"; done
-mkdir -p "$tmp/b/rootfs/"{proc,dev,sys,tmp}
+oci_runtime_env jw-oci-rt
+mkdir -p "$tmp/hooks"
+busybox_rootfs "$tmp/b/rootfs" sh sleep echo true false cat readlink
 # config ARGS_JSON [HOOKS_JSON [MOUNTS_JSON]]: the bundle's config.json
 # (MOUNTS_JSON: mounts after /proc).
 config() {
