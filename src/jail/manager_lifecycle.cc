@@ -147,6 +147,9 @@ absl::Status Manager::StartOneLocked(JailRecord& rec, bool hold_persist) {
       // on can be cleaned up by the next manager. An ephemeral (Run) jail
       // saves only what needs undoing: after Prepare and after Create.
       if (rec.ephemeral && std::string_view(name) != kStepPrepare) return absl::OkStatus();
+      // The window a kill can hit: the backend did the step, the record
+      // does not say so yet (its teardown must find what it made anyway).
+      CrashPoint(StrCat("jail.", name, ".unsaved"));
       JW_RETURN_IF_ERROR(Save(rec));
       CrashPoint(StrCat("jail.", name));
       return absl::OkStatus();

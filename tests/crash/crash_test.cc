@@ -66,9 +66,11 @@ class CrashHarness : public ::testing::Test {
       if (WaitFor(serve_pid_, absl::Seconds(60)) < 0) Kill();
       serve_pid_ = -1;
     }
+    // The parent and everything below it, children first: a run that
+    // found an orphaned cgroup (a violation) leaves it for this to remove.
     (void)std::system(StrCat("for m in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); "
-                             "do find \"$m\" -xdev -depth -type d -name '", parent_,
-                             "' -exec rmdir {} + 2>/dev/null; done").c_str());
+                             "do find \"$m\" -xdev -depth -type d -path '*/", parent_,
+                             "*' -exec rmdir {} + 2>/dev/null; done").c_str());
     if (::testing::Test::HasFailure()) {
       std::cerr << "serve.log (last 60 lines):\n"
                 << Shell(StrCat("tail -n 60 '", log_, "'"));
