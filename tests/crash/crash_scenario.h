@@ -74,8 +74,8 @@ const char* const kOpNames[] = {"create", "start", "stop", "restart", "destroy",
 // Fault points each operation passes (jail/crash_point.h callers).
 const std::vector<std::string> kPoints[] = {
     /*create*/ {"create.begin", "jail.defined", "create.defined", "create.limits", "jail.prepare.unsaved",
-                "jail.prepare", "jail.create", "jail.running", "create.started", "create.end"},
-    /*start*/ {"start.begin", "jail.prepare.unsaved", "jail.prepare", "jail.create", "jail.attach-network", "jail.running",
+                "jail.prepare", "jail.create.unsaved", "jail.create", "jail.running", "create.started", "create.end"},
+    /*start*/ {"start.begin", "jail.prepare.unsaved", "jail.prepare", "jail.create.unsaved", "jail.create", "jail.attach-network", "jail.running",
                "start.end"},
     /*stop*/ {"stop.begin", "jail.stopping", "jail.remove", "jail.teardown", "stop.end"},
     /*restart*/ {"restart.begin", "jail.stopping", "jail.remove", "restart.stopped",
