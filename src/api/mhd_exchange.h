@@ -78,14 +78,7 @@ class ExchangeWriter final : public ResponseWriter {
 
   void Send(int status, std::string_view content_type, std::string_view body,
             const std::vector<std::pair<std::string, std::string>>& extra) override {
-    std::lock_guard<std::mutex> lock(ex_.mu);
-    if (ex_.decision != Decision::kNone) return;
-    ex_.decision = Decision::kSend;
-    ex_.status = status;
-    ex_.content_type = std::string(content_type);
-    ex_.body = ResponseBody(std::string(body));
-    ex_.headers = extra;
-    ex_.cv.notify_all();
+    SendOwned(status, content_type, ResponseBody(std::string(body)), extra);
   }
 
   void SendOwned(int status, std::string_view content_type, ResponseBody body,
