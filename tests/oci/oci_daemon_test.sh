@@ -80,15 +80,7 @@ jw create --bundle "$tmp/b" "$id" </dev/null >/dev/null 2>"$tmp/create.err" || {
   echo "FAIL create: $(cat "$tmp/create.err")"; exit 1; }
 jw start "$id" || { echo "FAIL start"; exit 1; }
 
-has_usage() { metrics | grep -q "^jail_memoryuse_bytes{name=\"$id\"} [0-9]"; }
-if until_ok 20 has_usage; then echo "ok   jail_memoryuse_bytes{name=\"$id\"} appears"
-else echo "FAIL jail_memoryuse_bytes of $id never appeared"; fail=1; fi
-m=$(metrics)
-contains "memoryuse limit on /metrics" \
-  "jailwarden_jail_limit_bytes{name=\"$id\",resource=\"memoryuse\",action=\"deny\",per=\"jail\"} $limit" "$m"
-contains "maxproc limit on /metrics" \
-  "jailwarden_jail_limit{name=\"$id\",resource=\"maxproc\",action=\"deny\",per=\"jail\"} 20" "$m"
-contains "jail_maxproc sampled" "jail_maxproc{name=\"$id\"}" "$m"
+expect_series "$id" "$limit" 20 "from config.json"
 for bad in bad-json forged symlinked half; do
   if grep -q "name=\"$bad\"" <<<"$m"; then echo "FAIL record $bad shown"; fail=1
   else echo "ok   record $bad not shown"; fi

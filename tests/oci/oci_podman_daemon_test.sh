@@ -71,15 +71,7 @@ id=$(pm run -d --name "$name" "${O[@]}" --memory 64m --pids-limit 20 --rootfs "$
 check "podman run -d: running" running "$(pm inspect -f '{{.State.Status}}' "$name")"
 check "the record carries podman's name" "$name" \
   "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("name"))' "$root/$id/state.json")"
-has_usage() { metrics | grep -q "^jail_memoryuse_bytes{name=\"$name\"} [0-9]"; }
-if until_ok 20 has_usage; then echo "ok   jail_memoryuse_bytes{name=\"$name\"} appears"
-else echo "FAIL jail_memoryuse_bytes of $name never appeared"; fail=1; fi
-m=$(metrics)
-contains "--memory 64m on /metrics under podman's name" \
-  "jailwarden_jail_limit_bytes{name=\"$name\",resource=\"memoryuse\",action=\"deny\",per=\"jail\"} 67108864" "$m"
-contains "--pids-limit 20 on /metrics under podman's name" \
-  "jailwarden_jail_limit{name=\"$name\",resource=\"maxproc\",action=\"deny\",per=\"jail\"} 20" "$m"
-contains "jail_maxproc sampled" "jail_maxproc{name=\"$name\"}" "$m"
+expect_series "$name" 67108864 20 "--memory 64m, --pids-limit 20, under podman's name"
 check "no series under the id" no "$(grep -q "name=\"$id\"" <<<"$m" && echo yes || echo no)"
 listed() { cli list --names 2>/dev/null | grep -qx "$name"; }
 until_ok 10 listed

@@ -39,3 +39,19 @@ until_ok() {
   while ((SECONDS < end)); do "$@" && return 0; sleep 0.1; done
   return 1
 }
+# expect_series NAME MEMORY_BYTES MAXPROC WHAT: polls (20 s) until the
+# container's usage appears on /metrics under NAME, then checks its
+# memoryuse and maxproc deny limits there and that jail_maxproc is
+# sampled (WHAT names the limits in the messages); the page is left in $m.
+expect_series() {
+  local name=$1 bytes=$2 maxproc=$3 what=$4
+  has_usage() { metrics | grep -q "^jail_memoryuse_bytes{name=\"$name\"} [0-9]"; }
+  if until_ok 20 has_usage; then echo "ok   jail_memoryuse_bytes{name=\"$name\"} appears"
+  else echo "FAIL jail_memoryuse_bytes of $name never appeared"; fail=1; fi
+  m=$(metrics)
+  contains "memoryuse limit ($what) on /metrics" \
+    "jailwarden_jail_limit_bytes{name=\"$name\",resource=\"memoryuse\",action=\"deny\",per=\"jail\"} $bytes" "$m"
+  contains "maxproc limit ($what) on /metrics" \
+    "jailwarden_jail_limit{name=\"$name\",resource=\"maxproc\",action=\"deny\",per=\"jail\"} $maxproc" "$m"
+  contains "jail_maxproc sampled" "jail_maxproc{name=\"$name\"}" "$m"
+}
